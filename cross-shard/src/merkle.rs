@@ -1,0 +1,176 @@
+//! Binary Merkle trees over blake3, with inclusion proofs.
+//!
+//! A shard's header commits to the receipts it sends with one root over `shards`
+//! leaves, leaf `d` being the hash of the batch for destination `d`. The destination
+//! then needs only its own batch and `⌈log2 shards⌉` sibling hashes to check it against
+//! the notarized root — not the other shards' batches.
+//!
+//! ```text
+//!              root
+//!            /      \
+//!        n01          n23          node = H(0x01 ‖ left ‖ right)
+//!       /   \        /   \
+//!     L0     L1    L2     L3       leaf = the batch hash (already domain-separated)
+//! ```
+//!
+//! Leaves and inner nodes are hashed differently (the 0x01 prefix here, a distinct
+//! prefix in [`crate::receipt`] for leaves), so an inner node can never pass for a leaf.
+//! A level with an odd number of nodes carries its last node up unchanged instead of
+//! pairing it with itself: duplicating it (as Bitcoin does) lets two different leaf
+//! lists share a root (CVE-2012-2459).
+
+use crate::ids::Hash;
+
+/// Hash of an inner node.
+fn node(left: &Hash, right: &Hash) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(&[0x01]);
+    h.update(&left.0);
+    h.update(&right.0);
+    h.finalize().into()
+}
+
+/// The next level up: pairs hashed, an odd last node carried up.
+fn level_up(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [l, r] => node(l, r),
+            [only] => *only,
+            _ => unreachable!("chunks(2) yields one or two items"),
+        })
+        .collect()
+}
+
+/// The root over `leaves`; the root of no leaves is [`Hash::ZERO`].
+pub fn root(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return Hash::ZERO;
+    }
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = level_up(&level);
+    }
+    level[0]
+}
+
+/// The sibling hashes on the path from leaf `index` to the root, bottom first; a level
+/// where the node was carried up contributes no sibling. `None` if `index` is out of range.
+pub fn proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
+    if index >= leaves.len() {
+        return None;
+    }
+    let mut path = Vec::new();
+    let mut level = leaves.to_vec();
+    let mut i = index;
+    while level.len() > 1 {
+        let sibling = i ^ 1;
+        if sibling < level.len() {
+            path.push(level[sibling]);
+        }
+        level = level_up(&level);
+        i /= 2;
+    }
+    Some(path)
+}
+
+/// Whether `path` proves that `leaf` is leaf `index` of a tree of `leaf_count` leaves
+/// with root `root`. The path must have exactly the expected length.
+pub fn verify(root: &Hash, leaf: &Hash, index: usize, leaf_count: usize, path: &[Hash]) -> bool {
+    if index >= leaf_count {
+        return false;
+    }
+    let mut acc = *leaf;
+    let mut i = index;
+    let mut width = leaf_count;
+    let mut siblings = path.iter();
+    while width > 1 {
+        let sibling = i ^ 1;
+        if sibling < width {
+            let Some(s) = siblings.next() else {
+                return false;
+            };
+            acc = if i % 2 == 0 {
+                node(&acc, s)
+            } else {
+                node(s, &acc)
+            };
+        }
+        i /= 2;
+        width = width.div_ceil(2);
+    }
+    siblings.next().is_none() && acc == *root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n)
+            .map(|i| blake3::hash(&(i as u64).to_le_bytes()).into())
+            .collect()
+    }
+
+    #[test]
+    fn every_leaf_proves_for_every_width() {
+        for n in 1..=17 {
+            let ls = leaves(n);
+            let r = root(&ls);
+            for (i, leaf) in ls.iter().enumerate() {
+                let p = proof(&ls, i).unwrap();
+                assert!(verify(&r, leaf, i, n, &p), "n={n} i={i}");
+            }
+        }
+    }
+
+    #[test]
+    fn forged_root_leaf_index_or_path_is_rejected() {
+        let ls = leaves(5);
+        let r = root(&ls);
+        let p = proof(&ls, 2).unwrap();
+        let forged: Hash = blake3::hash(b"forged").into();
+        assert!(!verify(&forged, &ls[2], 2, 5, &p), "forged root");
+        assert!(!verify(&r, &forged, 2, 5, &p), "forged leaf");
+        assert!(!verify(&r, &ls[2], 3, 5, &p), "wrong index");
+        assert!(!verify(&r, &ls[2], 7, 5, &p), "index out of range");
+        let mut bad = p.clone();
+        bad[0] = forged;
+        assert!(!verify(&r, &ls[2], 2, 5, &bad), "forged sibling");
+        let mut long = p.clone();
+        long.push(forged);
+        assert!(!verify(&r, &ls[2], 2, 5, &long), "extra sibling");
+        assert!(!verify(&r, &ls[2], 2, 5, &p[..p.len() - 1]), "short path");
+    }
+
+    #[test]
+    fn odd_last_node_is_not_duplicated() {
+        // [a, b, c] and [a, b, c, c] must not share a root.
+        let ls = leaves(3);
+        let mut dup = ls.clone();
+        dup.push(ls[2]);
+        assert_ne!(root(&ls), root(&dup));
+    }
+
+    #[test]
+    fn proof_out_of_range_is_none() {
+        assert!(proof(&leaves(4), 4).is_none());
+        assert_eq!(root(&[]), Hash::ZERO);
+    }
+
+    proptest! {
+        #[test]
+        fn random_trees_verify_only_their_own_leaves(n in 1usize..40, i in 0usize..40, j in 0usize..40) {
+            let ls = leaves(n);
+            let i = i % n;
+            let j = j % n;
+            let r = root(&ls);
+            let p = proof(&ls, i).unwrap();
+            prop_assert!(verify(&r, &ls[i], i, n, &p));
+            if i != j {
+                prop_assert!(!verify(&r, &ls[j], i, n, &p));
+            }
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Checked conversions between wire messages and `cross-shard` types.
+//!
+//! Wire → domain conversions validate and name the offending field; domain → wire
+//! conversions cannot fail.
+
+use cross_shard::{Hash, Header, Receipt, ReceiptBatch, Transfer};
+
+use crate::pb;
+
+/// Largest gRPC message any shardsim service accepts or sends, in bytes. Big enough for
+/// a block's events or receipts at the largest `max_block_txs`, small enough that a
+/// hostile peer cannot make a process allocate without bound.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Most transactions (or receipts) one batch may carry.
+pub const MAX_BATCH_TXS: usize = 262_144;
+
+/// A wire message that does not describe a valid value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// Columns of one batch have different lengths.
+    #[error("{message}: column `{column}` has {got} entries, expected {expected}")]
+    ColumnLength {
+        /// The message kind.
+        message: &'static str,
+        /// The column that differs.
+        column: &'static str,
+        /// Length of the first column.
+        expected: usize,
+        /// Length of this column.
+        got: usize,
+    },
+    /// A batch carries more rows than [`MAX_BATCH_TXS`].
+    #[error("{message}: {got} rows exceed the limit of {MAX_BATCH_TXS}")]
+    TooLarge {
+        /// The message kind.
+        message: &'static str,
+        /// Rows in the batch.
+        got: usize,
+    },
+    /// A hash field is not 32 bytes.
+    #[error("{message}: field `{field}` must be 32 bytes, got {got}")]
+    BadHash {
+        /// The message kind.
+        message: &'static str,
+        /// The field.
+        field: &'static str,
+        /// Its length.
+        got: usize,
+    },
+    /// A required sub-message is absent.
+    #[error("{message}: field `{field}` is missing")]
+    Missing {
+        /// The message kind.
+        message: &'static str,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+impl From<ConvertError> for tonic::Status {
+    fn from(e: ConvertError) -> Self {
+        tonic::Status::invalid_argument(e.to_string())
+    }
+}
+
+fn hash(message: &'static str, field: &'static str, bytes: &[u8]) -> Result<Hash, ConvertError> {
+    Hash::from_slice(bytes).ok_or(ConvertError::BadHash {
+        message,
+        field,
+        got: bytes.len(),
+    })
+}
+
+/// Checks that every column has `columns[0]`'s length and that it is within limits.
+fn check_columns(message: &'static str, columns: &[(&'static str, usize)]) -> Result<usize, ConvertError> {
+    let expected = columns.first().map_or(0, |c| c.1);
+    if expected > MAX_BATCH_TXS {
+        return Err(ConvertError::TooLarge {
+            message,
+            got: expected,
+        });
+    }
+    for &(column, got) in columns {
+        if got != expected {
+            return Err(ConvertError::ColumnLength {
+                message,
+                column,
+                expected,
+                got,
+            });
+        }
+    }
+    Ok(expected)
+}
+
+/// Appends the transfers of `batch` to `out` (reusing `out`'s allocation).
+pub fn transfers_from_wire(batch: &pb::TxBatch, out: &mut Vec<Transfer>) -> Result<(), ConvertError> {
+    let n = check_columns(
+        "TxBatch",
+        &[
+            ("id", batch.id.len()),
+            ("from", batch.from.len()),
+            ("to", batch.to.len()),
+            ("amount", batch.amount.len()),
+            ("nonce", batch.nonce.len()),
+        ],
+    )?;
+    out.reserve(n);
+    out.extend((0..n).map(|i| Transfer {
+        id: batch.id[i],
+        from: batch.from[i],
+        to: batch.to[i],
+        amount: batch.amount[i],
+        nonce: batch.nonce[i],
+    }));
+    Ok(())
+}
+
+/// Appends one transfer to a wire batch.
+pub fn push_transfer(batch: &mut pb::TxBatch, t: &Transfer) {
+    batch.id.push(t.id);
+    batch.from.push(t.from);
+    batch.to.push(t.to);
+    batch.amount.push(t.amount);
+    batch.nonce.push(t.nonce);
+}
+
+impl From<&Header> for pb::Header {
+    fn from(h: &Header) -> Self {
+        pb::Header {
+            shard: h.shard,
+            height: h.height,
+            prev_hash: h.prev_hash.0.to_vec(),
+            state_root: h.state_root.0.to_vec(),
+            receipts_root: h.receipts_root.0.to_vec(),
+            tx_count: h.tx_count,
+        }
+    }
+}
+
+impl TryFrom<&pb::Header> for Header {
+    type Error = ConvertError;
+    fn try_from(h: &pb::Header) -> Result<Self, ConvertError> {
+        Ok(Header {
+            shard: h.shard,
+            height: h.height,
+            prev_hash: hash("Header", "prev_hash", &h.prev_hash)?,
+            state_root: hash("Header", "state_root", &h.state_root)?,
+            receipts_root: hash("Header", "receipts_root", &h.receipts_root)?,
+            tx_count: h.tx_count,
+        })
+    }
+}
+
+impl From<&ReceiptBatch> for pb::ReceiptBatch {
+    fn from(b: &ReceiptBatch) -> Self {
+        pb::ReceiptBatch {
+            src: b.src,
+            dst: b.dst,
+            first_seq: b.first_seq,
+            tx_id: b.receipts.iter().map(|r| r.tx).collect(),
+            to: b.receipts.iter().map(|r| r.to).collect(),
+            amount: b.receipts.iter().map(|r| r.amount).collect(),
+        }
+    }
+}
+
+impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {
+    type Error = ConvertError;
+    fn try_from(b: &pb::ReceiptBatch) -> Result<Self, ConvertError> {
+        let n = check_columns(
+            "ReceiptBatch",
+            &[
+                ("tx_id", b.tx_id.len()),
+                ("to", b.to.len()),
+                ("amount", b.amount.len()),
+            ],
+        )?;
+        Ok(ReceiptBatch {
+            src: b.src,
+            dst: b.dst,
+            first_seq: b.first_seq,
+            receipts: (0..n)
+                .map(|i| Receipt {
+                    tx: b.tx_id[i],
+                    to: b.to[i],
+                    amount: b.amount[i],
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A Merkle path from the wire.
+pub fn path_from_wire(path: &[Vec<u8>]) -> Result<Vec<Hash>, ConvertError> {
+    if path.len() > 64 {
+        return Err(ConvertError::TooLarge {
+            message: "ReceiptDelivery.proof",
+            got: path.len(),
+        });
+    }
+    path.iter()
+        .map(|p| hash("ReceiptDelivery", "proof", p))
+        .collect()
+}
+
+/// A Merkle path for the wire.
+pub fn path_to_wire(path: &[Hash]) -> Vec<Vec<u8>> {
+    path.iter().map(|h| h.0.to_vec()).collect()
+}
+
+/// The `cross-shard` crosslink data of a wire crosslink: (shard, height, receipts_root).
+pub fn crosslink_from_wire(c: &pb::Crosslink) -> Result<(u32, u64, Hash), ConvertError> {
+    hash("Crosslink", "header_hash", &c.header_hash)?;
+    Ok((
+        c.shard,
+        c.height,
+        hash("Crosslink", "receipts_root", &c.receipts_root)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn uneven_columns_are_refused_with_the_column_named() {
+        let batch = pb::TxBatch {
+            id: vec![1, 2],
+            from: vec![1, 2],
+            to: vec![1],
+            amount: vec![1, 2],
+            nonce: vec![0, 0],
+        };
+        let err = transfers_from_wire(&batch, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("`to`"), "{err}");
+    }
+
+    #[test]
+    fn transfers_round_trip() {
+        let ts: Vec<Transfer> = (0..5)
+            .map(|i| Transfer {
+                id: i,
+                from: i * 2,
+                to: i * 3,
+                amount: 7,
+                nonce: i,
+            })
+            .collect();
+        let mut wire = pb::TxBatch::default();
+        ts.iter().for_each(|t| push_transfer(&mut wire, t));
+        let mut back = Vec::new();
+        transfers_from_wire(&wire, &mut back).unwrap();
+        assert_eq!(back, ts);
+    }
+
+    #[test]
+    fn short_hash_is_refused() {
+        let h = pb::Header {
+            prev_hash: vec![0; 31],
+            state_root: vec![0; 32],
+            receipts_root: vec![0; 32],
+            ..Default::default()
+        };
+        let err = Header::try_from(&h).unwrap_err();
+        assert_eq!(
+            err,
+            ConvertError::BadHash {
+                message: "Header",
+                field: "prev_hash",
+                got: 31
+            }
+        );
+    }
+
+    #[test]
+    fn oversized_batch_is_refused() {
+        let b = pb::ReceiptBatch {
+            tx_id: vec![0; MAX_BATCH_TXS + 1],
+            ..Default::default()
+        };
+        assert!(matches!(
+            ReceiptBatch::try_from(&b),
+            Err(ConvertError::TooLarge { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn receipt_batches_round_trip(src in 0u32..8, dst in 0u32..8, first in 0u64..1000, rows in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>()), 0..20)) {
+            let b = ReceiptBatch { src, dst, first_seq: first, receipts: rows.iter().map(|&(tx, to, amount)| Receipt { tx, to, amount }).collect() };
+            let wire = pb::ReceiptBatch::from(&b);
+            prop_assert_eq!(ReceiptBatch::try_from(&wire).unwrap(), b);
+        }
+    }
+}
