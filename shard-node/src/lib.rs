@@ -1,1 +1,143 @@
-//! placeholder
+//! # A shard: a chain of its own over a slice of the accounts
+//!
+//! A shard node holds the accounts that [`cross_shard::Placement`] assigns to it,
+//! accepts transactions from clients into a **mempool**, and every block interval cuts a
+//! block: it applies the receipts other shards sent it, executes up to
+//! `max_block_txs` transactions, commits the result in a header (state root, receipts
+//! root), hands the header and its outgoing receipts to the beacon, and tells its
+//! subscribers which transactions became final.
+//!
+//! ```text
+//!             driver                                        beacon
+//!               │ Submit(stream TxBatch)                      ▲  │ Subscribe: beacon blocks,
+//!               ▼                                             │  │ receipt deliveries
+//!   ┌────────── mempool ─────────┐            SubmitHeaders   │  ▼
+//!   │   every block_interval:    │──── header + batches ──────┘  inbound queue (verified)
+//!   │   1. take ≤ max_block_txs  │◄─────────────────────────────────┘
+//!   │   2. apply inbound receipts│
+//!   │   3. execute transfers     │──── BlockEvents ────► driver (Events stream)
+//!   │   4. commit: header        │
+//!   └────────────────────────────┘
+//! ```
+//!
+//! A shard trusts the beacon's notarization but not other shards: every delivered
+//! receipt batch is checked against the receipts root that the beacon notarized for
+//! its source block, and against the channel's sequence numbers, before it is applied
+//! (see [`cross_shard::channel`]).
+//!
+//! Simplifications, and what a real chain does instead: one block producer per shard
+//! (no consensus inside the shard: real shards run BFT among their validators), state
+//! in memory (durability comes with crash recovery), and a shard with nothing to do
+//! makes no block.
+//!
+//! # Layout
+//! - [`state`]: the accounts and their commitment.
+//! - [`executor`]: the sequential executor (the reference semantics of a block).
+//! - [`node`]: the shared state and the block loop.
+//! - [`beacon_link`]: the streams to and from the beacon.
+//! - [`service`]: the `Shard` gRPC service for the driver.
+//! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
+
+pub mod beacon_link;
+pub mod cli;
+pub mod error;
+pub mod executor;
+pub mod node;
+pub mod service;
+pub mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cross_shard::ShardId;
+use shardsim_proto::pb::shard_server::ShardServer;
+use shardsim_proto::{MAX_BATCH_TXS, MAX_MESSAGE_BYTES};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use error::{Error, Result};
+use node::{BlockProducer, Shared};
+use service::ShardService;
+
+/// Everything a shard needs to know at start-up; every shard of a cluster gets the
+/// same values but `shard`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardConfig {
+    /// This shard's id.
+    pub shard: ShardId,
+    /// Shards in the cluster.
+    pub shards: u32,
+    /// Accounts in the cluster (ids `0..accounts`).
+    pub accounts: u64,
+    /// Genesis balance of every account.
+    pub initial_balance: u64,
+    /// Time between blocks; `None` means `asap` (a block as soon as there is work).
+    pub block_interval: Option<Duration>,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// Most transactions waiting in the mempool.
+    pub mempool_capacity: usize,
+}
+
+impl ShardConfig {
+    /// Checks the values against each other.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::Config(m));
+        if self.shards == 0 || self.shard >= self.shards {
+            return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
+        }
+        if self.max_block_txs == 0 {
+            return fail("max_block_txs must be at least 1".into());
+        }
+        if self.mempool_capacity < MAX_BATCH_TXS {
+            return fail(format!(
+                "mempool_capacity {} is below the largest batch ({MAX_BATCH_TXS})",
+                self.mempool_capacity
+            ));
+        }
+        if self.accounts.checked_mul(self.initial_balance).is_none() {
+            return fail("accounts × initial_balance overflows the coin supply (u64)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs a shard on an already-bound `listener` until `shutdown` resolves or the beacon
+/// link fails. `beacon` is the beacon's URL (`http://host:port`).
+pub async fn run(
+    listener: TcpListener,
+    config: ShardConfig,
+    beacon: &str,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    config.validate()?;
+    let ledger = Shared::genesis(&config).ok_or_else(|| Error::Config("no shards".into()))?;
+    let client = beacon_link::connect(beacon).await?;
+    let shared = Arc::new(Shared::new(config, &ledger));
+    let (to_beacon, headers) = mpsc::unbounded_channel();
+
+    let producer = BlockProducer::new(ledger);
+    let blocks = tokio::spawn({
+        let shared = shared.clone();
+        async move { producer.run(&shared, to_beacon).await }
+    });
+    let link = beacon_link::run(&shared, client, headers);
+    let service = ShardServer::new(ShardService {
+        shared: shared.clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+
+    let result = tokio::select! {
+        r = server => r.map_err(Error::from),
+        e = link => Err(e),
+    };
+    blocks.abort();
+    result
+}

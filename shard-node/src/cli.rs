@@ -1,0 +1,101 @@
+//! The shard process's command line, shared by the `shard-node` binary and by
+//! `shardsim __shard` (the driver re-executing itself).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::ShardConfig;
+
+/// Flags of a shard process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// This shard's id, in 0..shards.
+    #[arg(long)]
+    pub shard: u32,
+    /// Number of shards in the cluster.
+    #[arg(long)]
+    pub shards: u32,
+    /// Accounts in the cluster (ids 0..accounts).
+    #[arg(long)]
+    pub accounts: u64,
+    /// Genesis balance of every account.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    pub initial_balance: u64,
+    /// Time between blocks ("100ms", "1s"), or "asap".
+    #[arg(long, default_value = "100ms", value_parser = parse_interval)]
+    pub block_interval: Interval,
+    /// Most transactions per block.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_block_txs: usize,
+    /// Most transactions waiting in the mempool.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub mempool_capacity: usize,
+    /// The beacon's URL, e.g. http://127.0.0.1:7000.
+    #[arg(long)]
+    pub beacon: String,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+}
+
+/// A block interval: a duration, or `asap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
+/// Parses "asap" or a humantime duration ("100ms").
+pub fn parse_interval(s: &str) -> Result<Interval, String> {
+    if s == "asap" {
+        return Ok(Interval(None));
+    }
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (or \"asap\")"))?;
+    if d.is_zero() {
+        return Err("a block interval of 0 is not allowed; use \"asap\"".into());
+    }
+    Ok(Interval(Some(d)))
+}
+
+/// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
+/// the shard until Ctrl-C or a fatal error.
+pub async fn main(args: Args) -> anyhow::Result<()> {
+    let config = ShardConfig {
+        shard: args.shard,
+        shards: args.shards,
+        accounts: args.accounts,
+        initial_balance: args.initial_balance,
+        block_interval: args.block_interval.0,
+        max_block_txs: args.max_block_txs,
+        mempool_capacity: args.mempool_capacity,
+    };
+    config.validate()?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("READY {addr}");
+    tracing::info!(shard = config.shard, %addr, beacon = %args.beacon, "shard listening");
+    let shutdown = async {
+        // If installing the handler fails, run until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = crate::run(listener, config, &args.beacon, std::future::pending()) => r.context("shard stopped"),
+        () = shutdown => {
+            tracing::info!("interrupted, stopping");
+            Ok(())
+        }
+    }
+}
+
+/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

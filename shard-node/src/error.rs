@@ -1,0 +1,31 @@
+//! Errors of a shard process.
+
+/// Why a shard stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration cannot describe a working shard.
+    #[error("invalid shard configuration: {0}")]
+    Config(String),
+    /// The beacon could not be reached at start-up.
+    #[error("cannot reach the beacon at {url}: {source}")]
+    BeaconUnreachable {
+        /// The beacon's address.
+        url: String,
+        /// The last connection error.
+        source: tonic::transport::Error,
+    },
+    /// A stream to or from the beacon failed or ended.
+    #[error("lost the beacon ({stream}): {status}")]
+    BeaconLink {
+        /// Which stream: `subscribe` or `submit_headers`.
+        stream: &'static str,
+        /// What the transport said.
+        status: tonic::Status,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

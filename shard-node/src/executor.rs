@@ -1,0 +1,246 @@
+//! The sequential executor: the reference semantics of a block.
+//!
+//! A block does two things, in this order (DESIGN §3, steps 3 and 4):
+//! 1. **apply inbound receipts** — credit each receipt's recipient, in channel order;
+//! 2. **execute transactions** — each transfer, in mempool order:
+//!
+//! ```text
+//!   sender not here? ───────────────► reject WrongShard (or UnknownAccount)
+//!   recipient not in cluster? ──────► reject UnknownAccount
+//!   nonce ≠ sender's next nonce? ───► reject BadNonce        (nonce not consumed)
+//!   balance < amount? ──────────────► reject InsufficientBalance (nonce consumed)
+//!   debit sender, nonce += 1
+//!   recipient here?  ── yes ────────► credit it: committed (final)
+//!                    └─ no ─────────► emit Receipt to its shard: sent_cross
+//! ```
+//!
+//! Receipts are applied before transactions so that value arriving from other shards
+//! is spendable in the same block, as on NEAR.
+
+use cross_shard::{Receipt, RejectReason, ShardId, Transfer, TxId};
+
+use crate::state::Ledger;
+
+/// Everything a block produced, kept between blocks to reuse its allocations.
+#[derive(Debug, Default)]
+pub struct BlockOutput {
+    /// Intra-shard transfers committed (final).
+    pub committed: Vec<TxId>,
+    /// Cross-shard transfers debited here; final when their receipt is applied.
+    pub sent_cross: Vec<TxId>,
+    /// Rejected transactions…
+    pub rejected: Vec<TxId>,
+    /// …and the reason code of each (same length as `rejected`).
+    pub rejected_reason: Vec<u32>,
+    /// Transactions whose inbound receipt was credited here.
+    pub receipts_applied: Vec<TxId>,
+    /// Receipts emitted, per destination shard (index = shard id).
+    pub outgoing: Vec<Vec<Receipt>>,
+    /// Receipts whose recipient is not on this shard (only a faulty source emits
+    /// them; they are counted and not credited).
+    pub receipts_misplaced: u64,
+}
+
+impl BlockOutput {
+    /// An empty output for a cluster of `shards` shards.
+    pub fn new(shards: u32) -> BlockOutput {
+        BlockOutput {
+            outgoing: vec![Vec::new(); shards as usize],
+            ..BlockOutput::default()
+        }
+    }
+
+    /// Empties every list, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.committed.clear();
+        self.sent_cross.clear();
+        self.rejected.clear();
+        self.rejected_reason.clear();
+        self.receipts_applied.clear();
+        self.outgoing.iter_mut().for_each(Vec::clear);
+        self.receipts_misplaced = 0;
+    }
+
+    fn reject(&mut self, id: TxId, reason: RejectReason) {
+        self.rejected.push(id);
+        self.rejected_reason.push(reason.code());
+    }
+}
+
+/// Step 1: credits each inbound receipt, given with its source shard, and counts it
+/// on its channel in `applied[src] = (receipts, value)`.
+pub fn apply_receipts(
+    ledger: &mut Ledger,
+    receipts: &[(ShardId, Receipt)],
+    applied: &mut [(u64, u64)],
+    out: &mut BlockOutput,
+) {
+    for &(src, r) in receipts {
+        let channel = &mut applied[src as usize];
+        // The receipt is consumed from its channel either way: its sequence number is used.
+        channel.0 += 1;
+        let Some(i) = ledger.local(r.to) else {
+            out.receipts_misplaced += 1;
+            continue;
+        };
+        let mut acct = ledger.get(i);
+        acct.balance = acct.balance.saturating_add(r.amount);
+        ledger.set(i, acct);
+        channel.1 += r.amount;
+        out.receipts_applied.push(r.tx);
+    }
+}
+
+/// Step 2: executes `txs` in order against `ledger`.
+pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
+    let me: ShardId = ledger.shard();
+    let placement = ledger.placement();
+    for tx in txs {
+        let Some(from) = ledger.local(tx.from) else {
+            let reason = if ledger.exists(tx.from) {
+                RejectReason::WrongShard
+            } else {
+                RejectReason::UnknownAccount
+            };
+            out.reject(tx.id, reason);
+            continue;
+        };
+        if !ledger.exists(tx.to) {
+            out.reject(tx.id, RejectReason::UnknownAccount);
+            continue;
+        }
+        let mut sender = ledger.get(from);
+        if tx.nonce != sender.nonce {
+            out.reject(tx.id, RejectReason::BadNonce);
+            continue;
+        }
+        sender.nonce += 1;
+        if sender.balance < tx.amount {
+            ledger.set(from, sender);
+            out.reject(tx.id, RejectReason::InsufficientBalance);
+            continue;
+        }
+        sender.balance -= tx.amount;
+        ledger.set(from, sender);
+        let dst = placement.shard_of(tx.to);
+        if dst == me {
+            // `to` exists and is placed here, so it is local.
+            if let Some(to) = ledger.local(tx.to) {
+                let mut recipient = ledger.get(to);
+                recipient.balance = recipient.balance.saturating_add(tx.amount);
+                ledger.set(to, recipient);
+            }
+            out.committed.push(tx.id);
+        } else {
+            out.outgoing[dst as usize].push(Receipt {
+                tx: tx.id,
+                to: tx.to,
+                amount: tx.amount,
+            });
+            out.sent_cross.push(tx.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cross_shard::Placement;
+
+    const ACCOUNTS: u64 = 200;
+
+    /// Shard 0 of 2, and two of its accounts plus one of shard 1.
+    fn setup() -> (Ledger, u64, u64, u64) {
+        let p = Placement::new(2).unwrap();
+        let ledger = Ledger::genesis(0, p, ACCOUNTS, 100);
+        let mine: Vec<u64> = p.accounts_of(0, ACCOUNTS);
+        let theirs = p.accounts_of(1, ACCOUNTS)[0];
+        (ledger, mine[0], mine[1], theirs)
+    }
+
+    fn tx(id: u64, from: u64, to: u64, amount: u64, nonce: u64) -> Transfer {
+        Transfer {
+            id,
+            from,
+            to,
+            amount,
+            nonce,
+        }
+    }
+
+    #[test]
+    fn intra_transfer_moves_value_and_bumps_nonce() {
+        let (mut l, a, b, _) = setup();
+        let mut out = BlockOutput::new(2);
+        execute(&mut l, &[tx(1, a, b, 30, 0)], &mut out);
+        assert_eq!(out.committed, vec![1]);
+        assert_eq!(l.get(l.local(a).unwrap()).balance, 70);
+        assert_eq!(l.get(l.local(a).unwrap()).nonce, 1);
+        assert_eq!(l.get(l.local(b).unwrap()).balance, 130);
+    }
+
+    #[test]
+    fn cross_transfer_debits_and_emits_a_receipt() {
+        let (mut l, a, _, z) = setup();
+        let total = l.balance_total();
+        let mut out = BlockOutput::new(2);
+        execute(&mut l, &[tx(1, a, z, 30, 0)], &mut out);
+        assert_eq!(out.sent_cross, vec![1]);
+        assert_eq!(out.outgoing[1], vec![Receipt { tx: 1, to: z, amount: 30 }]);
+        assert_eq!(l.balance_total(), total - 30);
+    }
+
+    #[test]
+    fn every_rejection_has_its_reason() {
+        let (mut l, a, b, z) = setup();
+        let mut out = BlockOutput::new(2);
+        execute(
+            &mut l,
+            &[
+                tx(1, z, a, 1, 0),          // sender on shard 1
+                tx(2, ACCOUNTS + 5, a, 1, 0), // no such sender
+                tx(3, a, ACCOUNTS + 5, 1, 0), // no such recipient
+                tx(4, a, b, 1, 7),          // nonce gap
+                tx(5, a, b, 1000, 0),       // too poor: consumes nonce 0
+                tx(6, a, b, 1, 0),          // so nonce 0 is now stale
+                tx(7, a, b, 1, 1),          // and nonce 1 works
+            ],
+            &mut out,
+        );
+        let reasons: Vec<_> = out
+            .rejected
+            .iter()
+            .zip(&out.rejected_reason)
+            .map(|(&id, &c)| (id, RejectReason::from_code(c).unwrap()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (1, RejectReason::WrongShard),
+                (2, RejectReason::UnknownAccount),
+                (3, RejectReason::UnknownAccount),
+                (4, RejectReason::BadNonce),
+                (5, RejectReason::InsufficientBalance),
+                (6, RejectReason::BadNonce),
+            ]
+        );
+        assert_eq!(out.committed, vec![7]);
+    }
+
+    #[test]
+    fn receipts_credit_local_accounts_only() {
+        let (mut l, a, _, z) = setup();
+        let total = l.balance_total();
+        let mut out = BlockOutput::new(2);
+        let rs = [
+            (1, Receipt { tx: 9, to: a, amount: 5 }),
+            (1, Receipt { tx: 10, to: z, amount: 5 }),
+        ];
+        let mut applied = [(0, 0); 2];
+        apply_receipts(&mut l, &rs, &mut applied, &mut out);
+        assert_eq!(applied, [(0, 0), (2, 5)], "both used their seq, one credited");
+        assert_eq!(out.receipts_applied, vec![9]);
+        assert_eq!(out.receipts_misplaced, 1);
+        assert_eq!(l.balance_total(), total + 5);
+    }
+}

@@ -1,0 +1,386 @@
+//! The shard's shared state and its block loop.
+//!
+//! Three kinds of task share one [`Shared`]:
+//!
+//! ```text
+//!  Submit handlers ──push──► mempool ──take ≤ max_block_txs──┐
+//!  beacon link ─────admit──► inbound queue ──take all────────┤
+//!                                                            ▼
+//!                                                      block loop ──► header + batches ──► beacon link
+//!                                                            └──────► BlockEvents ──────► Events subscribers
+//! ```
+//!
+//! Only the block loop touches the ledger, so execution needs no locks; the mempool and
+//! the inbound queue are the hand-off points, each behind a short-held mutex.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use cross_shard::channel::InboundChannels;
+use cross_shard::{Hash, Header, Placement, Receipt, ReceiptBatch, ShardId, Transfer, receipt};
+use shardsim_proto::pb;
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+use crate::ShardConfig;
+use crate::executor::{self, BlockOutput};
+use crate::state::Ledger;
+
+/// A stream of block events to one subscriber.
+pub type EventSender = mpsc::UnboundedSender<Result<pb::BlockEvents, tonic::Status>>;
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves the data
+/// consistent before anything that could panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Verified receipts waiting for the next block, and the channel bookkeeping.
+#[derive(Debug)]
+pub struct Inbound {
+    /// Sequence tracking and notarized roots (see `cross_shard::channel`).
+    pub channels: InboundChannels,
+    /// Admitted receipts in arrival order, with their source shard.
+    pub queue: VecDeque<(ShardId, Receipt)>,
+    /// Deliveries refused: bad proof, unknown header, gap, malformed.
+    pub rejected: u64,
+    /// Receipts delivered again after admission, ignored.
+    pub duplicates: u64,
+}
+
+/// Cumulative figures served by `Status`, updated after every block.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Last committed height.
+    pub height: u64,
+    /// State root after the last block.
+    pub state_root: Hash,
+    /// Intra-shard transfers committed.
+    pub committed: u64,
+    /// Cross-shard transfers debited here.
+    pub sent_cross: u64,
+    /// Transactions rejected.
+    pub rejected: u64,
+    /// Σ balances.
+    pub balance_total: u64,
+    /// Σ balances at genesis.
+    pub genesis_balance_total: u64,
+    /// Per destination: (receipts emitted, value).
+    pub outbound: Vec<(u64, u64)>,
+    /// Per source: (receipts applied, value credited).
+    pub inbound: Vec<(u64, u64)>,
+}
+
+/// State shared by the service handlers, the beacon link and the block loop.
+#[derive(Debug)]
+pub struct Shared {
+    /// How this shard was started.
+    pub config: ShardConfig,
+    /// Transactions accepted and not yet in a block, in arrival order.
+    pub mempool: Mutex<VecDeque<Transfer>>,
+    /// One permit per free mempool slot: Submit waits here when the mempool is full,
+    /// which stops it reading its stream and so pushes back on the sender.
+    pub space: Semaphore,
+    /// Wakes an `asap` block loop when transactions or receipts arrive.
+    pub work: Notify,
+    /// Receipts delivered by the beacon.
+    pub inbound: Mutex<Inbound>,
+    /// Figures for `Status`.
+    pub counters: Mutex<Counters>,
+    /// Open `Events` streams.
+    pub subscribers: Mutex<Vec<EventSender>>,
+}
+
+impl Shared {
+    /// Fresh shared state for a shard at genesis.
+    pub fn new(config: ShardConfig, genesis: &Ledger) -> Shared {
+        let shards = config.shards as usize;
+        Shared {
+            mempool: Mutex::new(VecDeque::new()),
+            space: Semaphore::new(config.mempool_capacity),
+            work: Notify::new(),
+            inbound: Mutex::new(Inbound {
+                channels: InboundChannels::new(config.shard, config.shards),
+                queue: VecDeque::new(),
+                rejected: 0,
+                duplicates: 0,
+            }),
+            counters: Mutex::new(Counters {
+                state_root: genesis.state_root(),
+                balance_total: genesis.balance_total(),
+                genesis_balance_total: genesis.balance_total(),
+                outbound: vec![(0, 0); shards],
+                inbound: vec![(0, 0); shards],
+                ..Counters::default()
+            }),
+            subscribers: Mutex::new(Vec::new()),
+            config,
+        }
+    }
+
+    /// The genesis ledger this configuration describes.
+    pub fn genesis(config: &ShardConfig) -> Option<Ledger> {
+        let placement = Placement::new(config.shards)?;
+        Some(Ledger::genesis(
+            config.shard,
+            placement,
+            config.accounts,
+            config.initial_balance,
+        ))
+    }
+}
+
+/// The block loop's private state: the ledger and the chain tip.
+pub struct BlockProducer {
+    /// The shard's accounts; only the block loop touches them.
+    ledger: Ledger,
+    /// Height of the last block.
+    height: u64,
+    /// Hash of the last header.
+    last_hash: Hash,
+    /// Next sequence number per outbound channel (index = destination).
+    out_seq: Vec<u64>,
+    /// Next unapplied sequence number per inbound channel (index = source): the acks.
+    applied_seq: Vec<u64>,
+    /// Reused buffers.
+    txs: Vec<Transfer>,
+    receipts: Vec<(ShardId, Receipt)>,
+    out: BlockOutput,
+}
+
+impl BlockProducer {
+    /// A producer starting from `ledger` at genesis.
+    pub fn new(ledger: Ledger) -> BlockProducer {
+        let shards = ledger.placement().shards();
+        BlockProducer {
+            ledger,
+            height: 0,
+            last_hash: Hash::ZERO,
+            out_seq: vec![0; shards as usize],
+            applied_seq: vec![0; shards as usize],
+            txs: Vec::new(),
+            receipts: Vec::new(),
+            out: BlockOutput::new(shards),
+        }
+    }
+
+    /// Runs blocks forever: on every `block_interval` tick, or as soon as there is work
+    /// when the interval is `asap`. Headers go to `to_beacon`.
+    pub async fn run(mut self, shared: &Shared, to_beacon: mpsc::UnboundedSender<pb::HeaderSubmission>) {
+        let mut ticker = shared.config.block_interval.map(|d| {
+            let mut t = tokio::time::interval(d);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        let mut last_log = Instant::now();
+        loop {
+            match ticker.as_mut() {
+                Some(t) => {
+                    t.tick().await;
+                }
+                None => shared.work.notified().await,
+            }
+            // In asap mode one wake-up may stand for more work than one block takes.
+            while let Some(submission) = self.produce(shared) {
+                if to_beacon.send(submission).is_err() {
+                    return; // the beacon link is gone; the node is shutting down
+                }
+                if ticker.is_some() {
+                    break;
+                }
+            }
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = Instant::now();
+                let c = lock(&shared.counters);
+                tracing::info!(
+                    height = c.height,
+                    committed = c.committed,
+                    sent_cross = c.sent_cross,
+                    rejected = c.rejected,
+                    mempool = lock(&shared.mempool).len(),
+                    "progress"
+                );
+            }
+        }
+    }
+
+    /// Produces one block from what is waiting, or `None` when nothing is (an idle
+    /// shard makes no empty blocks).
+    pub fn produce(&mut self, shared: &Shared) -> Option<pb::HeaderSubmission> {
+        let cfg = &shared.config;
+        {
+            let mut mempool = lock(&shared.mempool);
+            let n = mempool.len().min(cfg.max_block_txs);
+            self.txs.clear();
+            self.txs.extend(mempool.drain(..n));
+        }
+        shared.space.add_permits(self.txs.len());
+        {
+            let mut inbound = lock(&shared.inbound);
+            self.receipts.clear();
+            self.receipts.extend(inbound.queue.drain(..));
+        }
+        if self.txs.is_empty() && self.receipts.is_empty() {
+            return None;
+        }
+
+        // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
+        self.out.clear();
+        let mut applied = vec![(0u64, 0u64); cfg.shards as usize];
+        executor::apply_receipts(&mut self.ledger, &self.receipts, &mut applied, &mut self.out);
+        executor::execute(&mut self.ledger, &self.txs, &mut self.out);
+        if self.out.receipts_misplaced > 0 {
+            tracing::warn!(
+                count = self.out.receipts_misplaced,
+                "receipts for accounts not on this shard were not credited"
+            );
+        }
+
+        // Step 5: commit — one batch per destination, consecutive channel seqs.
+        let me = cfg.shard;
+        let mut batches = Vec::new();
+        let mut emitted = vec![(0u64, 0u64); cfg.shards as usize];
+        for (dst, receipts) in self.out.outgoing.iter_mut().enumerate() {
+            if receipts.is_empty() {
+                continue;
+            }
+            let batch = ReceiptBatch {
+                src: me,
+                dst: dst as ShardId,
+                first_seq: self.out_seq[dst],
+                receipts: std::mem::take(receipts),
+            };
+            self.out_seq[dst] = batch.end_seq();
+            emitted[dst] = (batch.receipts.len() as u64, batch.value());
+            batches.push(batch);
+        }
+        for (src, &(n, _)) in applied.iter().enumerate() {
+            self.applied_seq[src] += n;
+        }
+        let header = Header {
+            shard: me,
+            height: self.height + 1,
+            prev_hash: self.last_hash,
+            state_root: self.ledger.state_root(),
+            receipts_root: receipt::receipts_root(me, cfg.shards, &batches),
+            tx_count: self.txs.len() as u32,
+        };
+        self.height = header.height;
+        self.last_hash = header.hash();
+
+        self.publish(shared, &header, &applied, &emitted);
+
+        // Step 6: the header and its receipts go to the beacon, with our acks.
+        Some(pb::HeaderSubmission {
+            header: Some(pb::Header::from(&header)),
+            batches: batches.iter().map(pb::ReceiptBatch::from).collect(),
+            acks: self
+                .applied_seq
+                .iter()
+                .enumerate()
+                .filter(|&(src, _)| src as ShardId != me)
+                .map(|(src, &next_seq)| pb::ChannelAck {
+                    src: src as ShardId,
+                    next_seq,
+                })
+                .collect(),
+        })
+    }
+
+    /// Updates the counters and sends the block's events to every subscriber.
+    fn publish(&self, shared: &Shared, header: &Header, applied: &[(u64, u64)], emitted: &[(u64, u64)]) {
+        {
+            let mut c = lock(&shared.counters);
+            c.height = header.height;
+            c.state_root = header.state_root;
+            c.committed += self.out.committed.len() as u64;
+            c.sent_cross += self.out.sent_cross.len() as u64;
+            c.rejected += self.out.rejected.len() as u64;
+            c.balance_total = self.ledger.balance_total();
+            for (total, block) in c.inbound.iter_mut().zip(applied) {
+                total.0 += block.0;
+                total.1 += block.1;
+            }
+            for (total, block) in c.outbound.iter_mut().zip(emitted) {
+                total.0 += block.0;
+                total.1 += block.1;
+            }
+        }
+        let events = pb::BlockEvents {
+            shard: header.shard,
+            height: header.height,
+            committed: self.out.committed.clone(),
+            sent_cross: self.out.sent_cross.clone(),
+            rejected: self.out.rejected.clone(),
+            rejected_reason: self.out.rejected_reason.clone(),
+            receipts_applied: self.out.receipts_applied.clone(),
+        };
+        let mut subs = lock(&shared.subscribers);
+        subs.retain(|s| s.send(Ok(events.clone())).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(shard: ShardId) -> ShardConfig {
+        ShardConfig {
+            shard,
+            shards: 2,
+            accounts: 100,
+            initial_balance: 1000,
+            block_interval: None,
+            max_block_txs: 3,
+            mempool_capacity: 1000,
+        }
+    }
+
+    #[test]
+    fn blocks_chain_and_take_at_most_max_block_txs() {
+        let cfg = config(0);
+        let ledger = Shared::genesis(&cfg).unwrap();
+        let from = ledger.placement().accounts_of(0, 100)[0];
+        let shared = Shared::new(cfg, &ledger);
+        let mut producer = BlockProducer::new(ledger);
+        assert!(producer.produce(&shared).is_none(), "no empty blocks");
+        lock(&shared.mempool).extend((0..5).map(|n| Transfer {
+            id: n,
+            from,
+            to: from,
+            amount: 1,
+            nonce: n,
+        }));
+        let b1 = producer.produce(&shared).unwrap();
+        let h1 = Header::try_from(b1.header.as_ref().unwrap()).unwrap();
+        assert_eq!((h1.height, h1.tx_count, h1.prev_hash), (1, 3, Hash::ZERO));
+        let b2 = producer.produce(&shared).unwrap();
+        let h2 = Header::try_from(b2.header.as_ref().unwrap()).unwrap();
+        assert_eq!((h2.height, h2.tx_count, h2.prev_hash), (2, 2, h1.hash()));
+        assert_eq!(lock(&shared.counters).committed, 5);
+    }
+
+    #[test]
+    fn cross_shard_block_carries_a_provable_batch() {
+        let cfg = config(0);
+        let ledger = Shared::genesis(&cfg).unwrap();
+        let p = ledger.placement();
+        let from = p.accounts_of(0, 100)[0];
+        let to = p.accounts_of(1, 100)[0];
+        let shared = Shared::new(cfg, &ledger);
+        let mut producer = BlockProducer::new(ledger);
+        lock(&shared.mempool).push_back(Transfer {
+            id: 1,
+            from,
+            to,
+            amount: 10,
+            nonce: 0,
+        });
+        let sub = producer.produce(&shared).unwrap();
+        let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
+        let batch = ReceiptBatch::try_from(&sub.batches[0]).unwrap();
+        assert_eq!((batch.dst, batch.first_seq, batch.value()), (1, 0, 10));
+        assert_eq!(header.receipts_root, receipt::receipts_root(0, 2, &[batch]));
+        assert_eq!(lock(&shared.counters).outbound[1], (1, 10));
+    }
+}

@@ -1,0 +1,104 @@
+//! The `Shard` gRPC service: what the driver calls.
+
+use std::sync::Arc;
+
+use shardsim_proto::convert::transfers_from_wire;
+use shardsim_proto::pb;
+use shardsim_proto::pb::shard_server::Shard;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::node::{Shared, lock};
+
+/// The service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShardService {
+    /// The node's state.
+    pub shared: Arc<Shared>,
+}
+
+#[tonic::async_trait]
+impl Shard for ShardService {
+    async fn submit(
+        &self,
+        request: Request<Streaming<pb::TxBatch>>,
+    ) -> Result<Response<pb::SubmitReply>, Status> {
+        let mut stream = request.into_inner();
+        let mut txs = Vec::new();
+        let mut accepted = 0u64;
+        while let Some(batch) = stream.message().await? {
+            txs.clear();
+            transfers_from_wire(&batch, &mut txs)?;
+            if txs.is_empty() {
+                continue;
+            }
+            // A batch never exceeds MAX_BATCH_TXS ≤ mempool_capacity (checked at start-up),
+            // so this wait always ends once blocks drain the mempool.
+            let permits = self
+                .shared
+                .space
+                .acquire_many(txs.len() as u32)
+                .await
+                .map_err(|_| Status::unavailable("shard is shutting down"))?;
+            permits.forget();
+            lock(&self.shared.mempool).extend(txs.drain(..));
+            self.shared.work.notify_one();
+            accepted += batch.id.len() as u64;
+        }
+        Ok(Response::new(pb::SubmitReply { accepted }))
+    }
+
+    type EventsStream = UnboundedReceiverStream<Result<pb::BlockEvents, Status>>;
+
+    async fn events(
+        &self,
+        _request: Request<pb::EventsRequest>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
+        // Unbounded: a block's events must never be dropped, and the block loop must
+        // never wait on a slow reader. The driver reads them as fast as they come.
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared.subscribers).push(tx);
+        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+
+    async fn status(
+        &self,
+        _request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::ShardStatus>, Status> {
+        let shared = &self.shared;
+        let mempool_len = lock(&shared.mempool).len() as u64;
+        let (inbound_queued, deliveries_rejected, duplicates_ignored) = {
+            let i = lock(&shared.inbound);
+            (i.queue.len() as u64, i.rejected, i.duplicates)
+        };
+        let c = lock(&shared.counters).clone();
+        let channels = |v: &[(u64, u64)]| {
+            v.iter()
+                .enumerate()
+                .filter(|&(peer, _)| peer as u32 != shared.config.shard)
+                .map(|(peer, &(receipts, value))| pb::ChannelCounters {
+                    peer: peer as u32,
+                    receipts,
+                    value,
+                })
+                .collect()
+        };
+        Ok(Response::new(pb::ShardStatus {
+            shard: shared.config.shard,
+            height: c.height,
+            state_root: c.state_root.0.to_vec(),
+            mempool_len,
+            committed: c.committed,
+            sent_cross: c.sent_cross,
+            rejected: c.rejected,
+            balance_total: c.balance_total,
+            outbound: channels(&c.outbound),
+            inbound: channels(&c.inbound),
+            inbound_queued,
+            deliveries_rejected,
+            duplicates_ignored,
+            genesis_balance_total: c.genesis_balance_total,
+        }))
+    }
+}
