@@ -1,0 +1,357 @@
+//! The beacon's state machine, free of I/O: accept headers, notarize, route, forget.
+//!
+//! ```text
+//!  accept(submission)                         notarize()  (every beacon_interval)
+//!   1. header extends the shard's chain        4. pending crosslinks → beacon block h
+//!   2. batches come from that shard, at most   5. each batch → outbox[dst] with its
+//!      one per destination, and continue          Merkle path; returned for delivery
+//!      each channel's sequence numbers
+//!   3. batches hash to the header's            acks (in later submissions of dst)
+//!      receipts_root                           6. drop outbox[dst] batches whose
+//!   → pending until the next beacon block         receipts dst has applied
+//! ```
+//!
+//! A batch stays in `outbox[dst]` from notarization until `dst` acknowledges it, so a
+//! destination that reconnects gets everything it has not applied ([`Chain::backlog`]).
+//! The value of those batches is the beacon's view of the receipts in flight.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use cross_shard::{Error as ProtocolError, Hash, Header, ReceiptBatch, ShardId, merkle, receipt};
+use shardsim_proto::convert::path_to_wire;
+use shardsim_proto::pb;
+
+use crate::error::{Error, Result};
+
+/// A notarized batch waiting for its destination's acknowledgement.
+#[derive(Debug, Clone)]
+struct Stored {
+    /// The beacon block whose crosslink notarized the source header.
+    beacon_height: u64,
+    /// The source shard of the batch.
+    src: ShardId,
+    /// One past the batch's last sequence number (acks compare against it).
+    end_seq: u64,
+    /// Receipts in the batch.
+    receipts: u64,
+    /// Value in the batch.
+    value: u64,
+    /// The message delivered to the destination.
+    delivery: pb::ReceiptDelivery,
+}
+
+/// An accepted header waiting for the next beacon block.
+#[derive(Debug, Clone)]
+struct Pending {
+    crosslink: pb::Crosslink,
+    deliveries: Vec<(ShardId, Stored)>,
+}
+
+/// What a new beacon block asks the service to send.
+#[derive(Debug, Clone)]
+pub struct Notarized {
+    /// The block, for every subscriber.
+    pub block: pb::BeaconBlock,
+    /// Deliveries, each for the subscriber of its destination shard.
+    pub deliveries: Vec<(ShardId, pb::ReceiptDelivery)>,
+}
+
+/// The beacon chain and the receipts it routes.
+#[derive(Debug)]
+pub struct Chain {
+    /// Shards in the cluster.
+    shards: u32,
+    /// Per shard: height and hash of its last accepted header.
+    heads: Vec<(u64, Hash)>,
+    /// Per (src, dst): the next sequence number a batch must start at.
+    next_seq: Vec<Vec<u64>>,
+    /// Headers accepted since the last beacon block.
+    pending: Vec<Pending>,
+    /// Height of the last beacon block.
+    height: u64,
+    /// Beacon blocks still referenced by some outbox entry, for re-sending.
+    blocks: BTreeMap<u64, pb::BeaconBlock>,
+    /// Per destination: notarized batches not yet acknowledged, in order.
+    outbox: Vec<VecDeque<Stored>>,
+    /// Submissions refused.
+    pub headers_rejected: u64,
+}
+
+impl Chain {
+    /// An empty beacon chain for `shards` shards.
+    pub fn new(shards: u32) -> Chain {
+        let n = shards as usize;
+        Chain {
+            shards,
+            heads: vec![(0, Hash::ZERO); n],
+            next_seq: vec![vec![0; n]; n],
+            pending: Vec::new(),
+            height: 0,
+            blocks: BTreeMap::new(),
+            outbox: vec![VecDeque::new(); n],
+            headers_rejected: 0,
+        }
+    }
+
+    /// Steps 1–3 and 6: checks a shard's submission and records it, or refuses it
+    /// whole (counted in `headers_rejected`).
+    pub fn accept(&mut self, submission: &pb::HeaderSubmission) -> Result<ShardId> {
+        let result = self.try_accept(submission);
+        if result.is_err() {
+            self.headers_rejected += 1;
+        }
+        result
+    }
+
+    fn try_accept(&mut self, submission: &pb::HeaderSubmission) -> Result<ShardId> {
+        let header = Header::try_from(
+            submission
+                .header
+                .as_ref()
+                .ok_or(Error::Malformed("submission without a header".into()))?,
+        )?;
+        let src = header.shard;
+        if src >= self.shards {
+            return Err(Error::UnknownShard {
+                shard: src,
+                shards: self.shards,
+            });
+        }
+        let (last_height, last_hash) = self.heads[src as usize];
+        header.check_extends(last_height, &last_hash)?;
+
+        // Step 2: the batches belong to this header, one per destination, in sequence.
+        let mut batches: Vec<ReceiptBatch> = Vec::with_capacity(submission.batches.len());
+        let mut seen = vec![false; self.shards as usize];
+        for wire in &submission.batches {
+            let b = ReceiptBatch::try_from(wire)?;
+            let misrouted = |why| ProtocolError::Misrouted {
+                src: b.src,
+                dst: b.dst,
+                why,
+            };
+            if b.src != src {
+                return Err(misrouted("batch source differs from the header's shard").into());
+            }
+            if b.dst >= self.shards || b.dst == src || std::mem::replace(&mut seen[b.dst as usize], true) {
+                return Err(misrouted("destination out of range, the source itself, or repeated").into());
+            }
+            let expected = self.next_seq[src as usize][b.dst as usize];
+            if b.first_seq != expected || b.receipts.is_empty() {
+                return Err(ProtocolError::ChannelGap {
+                    src,
+                    dst: b.dst,
+                    expected,
+                    got: b.first_seq,
+                }
+                .into());
+            }
+            batches.push(b);
+        }
+        // Step 3: the header commits to exactly these batches.
+        let leaves = receipt::leaves(src, self.shards, &batches);
+        if merkle::root(&leaves) != header.receipts_root {
+            return Err(ProtocolError::BadProof {
+                src,
+                dst: src,
+                height: header.height,
+            }
+            .into());
+        }
+
+        // Acks from this shard (as a destination), step 6.
+        for ack in &submission.acks {
+            if let Some(outbox) = self.outbox.get_mut(src as usize) {
+                outbox.retain(|s| !(s.src == ack.src && s.end_seq <= ack.next_seq));
+            }
+        }
+
+        // Accepted: advance the chain and the channels, keep it for the next block.
+        self.heads[src as usize] = (header.height, header.hash());
+        let deliveries = batches
+            .iter()
+            .map(|b| {
+                self.next_seq[src as usize][b.dst as usize] = b.end_seq();
+                let proof = merkle::proof(&leaves, b.dst as usize).unwrap_or_default();
+                let stored = Stored {
+                    beacon_height: 0,
+                    src,
+                    end_seq: b.end_seq(),
+                    receipts: b.receipts.len() as u64,
+                    value: b.value(),
+                    delivery: pb::ReceiptDelivery {
+                        src_height: header.height,
+                        batch: Some(pb::ReceiptBatch::from(b)),
+                        proof: path_to_wire(&proof),
+                    },
+                };
+                (b.dst, stored)
+            })
+            .collect();
+        self.pending.push(Pending {
+            crosslink: pb::Crosslink {
+                shard: src,
+                height: header.height,
+                header_hash: header.hash().0.to_vec(),
+                receipts_root: header.receipts_root.0.to_vec(),
+            },
+            deliveries,
+        });
+        Ok(src)
+    }
+
+    /// Steps 4–5: turns the pending headers into a beacon block, or `None` when there
+    /// are none (the beacon makes no empty blocks).
+    pub fn notarize(&mut self) -> Option<Notarized> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        self.height += 1;
+        let mut block = pb::BeaconBlock {
+            height: self.height,
+            crosslinks: Vec::with_capacity(self.pending.len()),
+        };
+        let mut deliveries = Vec::new();
+        for p in self.pending.drain(..) {
+            block.crosslinks.push(p.crosslink);
+            for (dst, mut stored) in p.deliveries {
+                stored.beacon_height = self.height;
+                deliveries.push((dst, stored.delivery.clone()));
+                self.outbox[dst as usize].push_back(stored);
+            }
+        }
+        // Keep only the blocks that an unacknowledged batch still refers to.
+        let oldest = self
+            .outbox
+            .iter()
+            .filter_map(|o| o.front().map(|s| s.beacon_height))
+            .min()
+            .unwrap_or(self.height);
+        self.blocks = self.blocks.split_off(&oldest);
+        if !deliveries.is_empty() {
+            self.blocks.insert(self.height, block.clone());
+        }
+        Some(Notarized { block, deliveries })
+    }
+
+    /// What a (re)subscribing shard `dst` must receive to catch up: the beacon blocks
+    /// that notarized its unacknowledged batches, each followed by those batches.
+    pub fn backlog(&self, dst: ShardId) -> Vec<pb::Inbound> {
+        let mut out = Vec::new();
+        let mut last_block = None;
+        for s in self.outbox.get(dst as usize).into_iter().flatten() {
+            if last_block != Some(s.beacon_height) {
+                if let Some(block) = self.blocks.get(&s.beacon_height) {
+                    out.push(pb::Inbound {
+                        kind: Some(pb::inbound::Kind::Block(block.clone())),
+                    });
+                }
+                last_block = Some(s.beacon_height);
+            }
+            out.push(pb::Inbound {
+                kind: Some(pb::inbound::Kind::Delivery(s.delivery.clone())),
+            });
+        }
+        out
+    }
+
+    /// Height of the last beacon block.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// Shards in the cluster.
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+
+    /// Per shard, the height of its last accepted header.
+    pub fn shard_heights(&self) -> Vec<u64> {
+        self.heads.iter().map(|h| h.0).collect()
+    }
+
+    /// Receipts and value notarized or pending and not yet acknowledged.
+    pub fn in_flight(&self) -> (u64, u64) {
+        let stored = self
+            .outbox
+            .iter()
+            .flatten()
+            .chain(self.pending.iter().flat_map(|p| p.deliveries.iter().map(|d| &d.1)));
+        stored.fold((0, 0), |(n, v), s| (n + s.receipts, v + s.value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cross_shard::Receipt;
+
+    /// Builds shard `src`'s submission at `height` after `prev`, with one batch per
+    /// (dst, first_seq, count).
+    fn submission(src: u32, height: u64, prev: Hash, batches: &[(u32, u64, u64)], acks: &[(u32, u64)]) -> (pb::HeaderSubmission, Header) {
+        let batches: Vec<ReceiptBatch> = batches
+            .iter()
+            .map(|&(dst, first_seq, n)| ReceiptBatch {
+                src,
+                dst,
+                first_seq,
+                receipts: (0..n).map(|i| Receipt { tx: i, to: 1, amount: 10 }).collect(),
+            })
+            .collect();
+        let header = Header {
+            shard: src,
+            height,
+            prev_hash: prev,
+            state_root: Hash::ZERO,
+            receipts_root: receipt::receipts_root(src, 3, &batches),
+            tx_count: 0,
+        };
+        let sub = pb::HeaderSubmission {
+            header: Some(pb::Header::from(&header)),
+            batches: batches.iter().map(pb::ReceiptBatch::from).collect(),
+            acks: acks.iter().map(|&(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
+        };
+        (sub, header)
+    }
+
+    #[test]
+    fn notarizes_routes_and_forgets_on_ack() {
+        let mut chain = Chain::new(3);
+        let (s, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2), (2, 0, 1)], &[]);
+        chain.accept(&s).unwrap();
+        assert_eq!(chain.in_flight(), (3, 30), "pending counts as in flight");
+        let n = chain.notarize().unwrap();
+        assert_eq!(n.block.crosslinks.len(), 1);
+        assert_eq!(n.deliveries.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(chain.notarize().is_none(), "no empty beacon blocks");
+        assert_eq!(chain.backlog(1).len(), 2, "block + delivery");
+        // Shard 1 acks both receipts from shard 0.
+        let (ack, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+        chain.accept(&ack).unwrap();
+        assert!(chain.backlog(1).is_empty());
+        assert_eq!(chain.in_flight(), (1, 10));
+        // Shard 0 continues its chain and its channels.
+        let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
+        chain.accept(&s2).unwrap();
+        assert_eq!(chain.shard_heights(), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn broken_chain_forged_root_and_channel_gap_are_refused() {
+        let mut chain = Chain::new(3);
+        let (s, _) = submission(0, 2, Hash::ZERO, &[], &[]);
+        assert!(chain.accept(&s).is_err(), "height 2 first");
+        let (mut s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 1)], &[]);
+        s.batches[0].amount[0] = 1_000_000;
+        assert!(chain.accept(&s).is_err(), "batch does not match the root");
+        let (s, _) = submission(0, 1, Hash::ZERO, &[(1, 5, 1)], &[]);
+        assert!(chain.accept(&s).is_err(), "channel starts at 5");
+        let (s, _) = submission(0, 1, Hash::ZERO, &[(0, 0, 1)], &[]);
+        assert!(chain.accept(&s).is_err(), "batch to itself");
+        let (s, _) = submission(7, 1, Hash::ZERO, &[], &[]);
+        assert!(chain.accept(&s).is_err(), "unknown shard");
+        assert_eq!(chain.headers_rejected, 5);
+        assert_eq!(chain.in_flight(), (0, 0));
+        assert_eq!(chain.shard_heights(), vec![0, 0, 0]);
+    }
+}

@@ -1,0 +1,54 @@
+//! The beacon process's command line, shared by the `beacon` binary and by
+//! `shardsim __beacon` (the driver re-executing itself).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+/// Flags of the beacon process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Number of shards in the cluster.
+    #[arg(long)]
+    pub shards: u32,
+    /// Time between beacon blocks ("100ms", "1s").
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub beacon_interval: Duration,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+}
+
+/// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
+/// the beacon until Ctrl-C.
+pub async fn main(args: Args) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("READY {addr}");
+    tracing::info!(%addr, shards = args.shards, "beacon listening");
+    let shutdown = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = crate::run(listener, args.shards, args.beacon_interval, std::future::pending()) => r.context("beacon stopped"),
+        () = shutdown => {
+            tracing::info!("interrupted, stopping");
+            Ok(())
+        }
+    }
+}
+
+/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
