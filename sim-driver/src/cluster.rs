@@ -1,0 +1,227 @@
+//! Starting and stopping a cluster of child processes on loopback.
+//!
+//! The driver re-executes its own binary in a hidden role (`shardsim __beacon …`,
+//! `shardsim __shard …`), so one binary is all a newcomer needs. Each child binds port 0
+//! on 127.0.0.1, prints `READY <addr>` on stdout, and logs to `<name>.log` in the run
+//! folder.
+//!
+//! ```text
+//!  driver ──spawn──► beacon   ── READY 127.0.0.1:p0
+//!  driver ──spawn──► shard 0  (--beacon http://127.0.0.1:p0) ── READY 127.0.0.1:p1
+//!  …                 shard n-1                                 ── READY 127.0.0.1:pn
+//! ```
+//!
+//! **No orphans.** A child must not outlive the driver, however the driver ends:
+//! - normal end, error or panic: [`Cluster`]'s `Drop` kills and reaps every child;
+//! - SIGKILL of the driver (no destructor runs): each child asks the kernel, before it
+//!   starts, to send it SIGKILL when its parent dies (`PR_SET_PDEATHSIG`);
+//! - Ctrl-C in a terminal: the children are in their own process group, so the signal
+//!   reaches only the driver, which then stops them in order.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::scenario::Scenario;
+
+/// Genesis balance of every account.
+pub const INITIAL_BALANCE: u64 = 1_000_000_000;
+
+/// How long a child may take to print its READY line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One child process.
+#[derive(Debug)]
+pub struct Process {
+    /// "beacon" or "shard-<k>", also the log file's stem.
+    pub name: String,
+    /// The address it listens on.
+    pub addr: String,
+    /// Its log file.
+    pub log: PathBuf,
+    /// The process; killed on drop.
+    child: Child,
+}
+
+impl Process {
+    /// The child's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// A running beacon and its shards.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The beacon process.
+    pub beacon: Process,
+    /// The shard processes, index = shard id.
+    pub shards: Vec<Process>,
+}
+
+impl Cluster {
+    /// Starts the beacon, then every shard, and waits until all are ready.
+    pub async fn start(scenario: &Scenario, run_dir: &Path) -> anyhow::Result<Cluster> {
+        let exe = std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
+        let c = &scenario.cluster;
+        let beacon = spawn(
+            &exe,
+            "beacon",
+            &[
+                "__beacon".into(),
+                "--shards".into(),
+                c.shards.to_string(),
+                "--beacon-interval".into(),
+                humantime::format_duration(c.beacon_interval).to_string(),
+            ],
+            run_dir,
+        )
+        .await?;
+        let beacon_url = format!("http://{}", beacon.addr);
+        let block_interval = c
+            .block_interval
+            .map_or("asap".to_string(), |d| humantime::format_duration(d).to_string());
+        let mut shards = Vec::with_capacity(c.shards as usize);
+        for shard in 0..c.shards {
+            let args = [
+                "__shard".into(),
+                "--shard".into(),
+                shard.to_string(),
+                "--shards".into(),
+                c.shards.to_string(),
+                "--accounts".into(),
+                scenario.workload.accounts.to_string(),
+                "--initial-balance".into(),
+                INITIAL_BALANCE.to_string(),
+                "--block-interval".into(),
+                block_interval.clone(),
+                "--max-block-txs".into(),
+                c.max_block_txs.to_string(),
+                "--beacon".into(),
+                beacon_url.clone(),
+            ];
+            shards.push(spawn(&exe, &format!("shard-{shard}"), &args, run_dir).await?);
+        }
+        Ok(Cluster { beacon, shards })
+    }
+
+    /// Every process, beacon first.
+    pub fn processes(&self) -> impl Iterator<Item = &Process> {
+        std::iter::once(&self.beacon).chain(&self.shards)
+    }
+
+    /// Fails with the process's name and the end of its log if any child has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        for p in std::iter::once(&mut self.beacon).chain(self.shards.iter_mut()) {
+            if let Some(status) = p.child.try_wait()? {
+                bail!(
+                    "{} exited unexpectedly ({status}); last lines of {}:\n{}",
+                    p.name,
+                    p.log.display(),
+                    log_tail(&p.log)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every child and waits for it.
+    pub async fn stop(mut self) {
+        for p in self.shards.iter_mut().chain(std::iter::once(&mut self.beacon)) {
+            let _ = p.child.kill().await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for p in std::iter::once(&mut self.beacon).chain(self.shards.iter_mut()) {
+            // start_kill sends SIGKILL; the wait reaps it so no zombie is left.
+            if p.child.start_kill().is_ok() {
+                let _ = p.child.try_wait();
+            }
+        }
+    }
+}
+
+/// Starts `exe args…` with stdout piped (for READY) and stderr in `<run_dir>/<name>.log`.
+async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyhow::Result<Process> {
+    let log = run_dir.join(format!("{name}.log"));
+    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true);
+    die_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {name} ({})", exe.display()))?;
+    let stdout = child.stdout.take().context("child stdout is piped")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await;
+    let addr = match ready {
+        Ok(Ok(Some(line))) if line.starts_with("READY ") => line["READY ".len()..].trim().to_string(),
+        outcome => {
+            let _ = child.kill().await;
+            let why = match outcome {
+                Err(_) => format!("did not report ready within {READY_TIMEOUT:?}"),
+                Ok(Ok(Some(line))) => format!("printed {line:?} instead of READY"),
+                Ok(Ok(None)) => "exited before it was ready".to_string(),
+                Ok(Err(e)) => format!("could not be read: {e}"),
+            };
+            bail!("{name} {why}; last lines of {}:\n{}", log.display(), log_tail(&log));
+        }
+    };
+    Ok(Process {
+        name: name.to_string(),
+        addr,
+        log,
+        child,
+    })
+}
+
+/// Makes the child die with the driver and keeps it out of the terminal's Ctrl-C.
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (prctl, getppid, setpgid, _exit), touching no memory
+    // shared with the parent's other threads.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The death signal is tied to the thread that forked; the driver spawns from
+            // its main thread, which lives as long as the driver.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then nobody will signal us.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+}
+
+/// The last 20 lines of a log file, or a note that there is none.
+pub fn log_tail(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            if tail.is_empty() {
+                "  (empty)".into()
+            } else {
+                tail.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+            }
+        }
+        Err(e) => format!("  (unreadable: {e})"),
+    }
+}

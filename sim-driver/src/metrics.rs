@@ -1,0 +1,331 @@
+//! The driver's bookkeeping: every transaction's fate, latency, and throughput per second.
+//!
+//! **One clock.** Every time here is nanoseconds since the run's start on the driver's
+//! monotonic clock. A transaction's latency runs from its *intended* send time — its
+//! slot in the open-loop schedule, not the moment it actually left — to the moment the
+//! driver learns it is final. Measuring from the actual send would hide the time a
+//! transaction spent waiting behind a backed-up sender (coordinated omission).
+//!
+//! **Finality.** An intra-shard transfer is final when its shard's block commits it. A
+//! cross-shard transfer is final when its receipt is applied on the destination shard:
+//!
+//! ```text
+//!  Dispatched ──► Submitted ──committed──────────────────────────────► Final (intra)
+//!                    │ ──sent_cross──► Debited ──receipts_applied────► Final (cross)
+//!                    └──rejected─────────────────────────────────────► Rejected
+//! ```
+//!
+//! A receipt applied for a transaction already final is a double application and is
+//! counted in `duplicate_finals`, which breaks the exactly-once invariant.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use shardsim_proto::pb;
+
+/// Fate of one transaction (one byte per transaction).
+mod state {
+    /// Handed to a submit stream, no news yet.
+    pub const SUBMITTED: u8 = 0;
+    /// Cross-shard: debited on its source shard, receipt not yet applied.
+    pub const DEBITED: u8 = 1;
+    /// Final: committed intra-shard, or its receipt applied.
+    pub const FINAL: u8 = 2;
+    /// Rejected by its shard.
+    pub const REJECTED: u8 = 3;
+    /// Cross-shard receipt applied before the source's debit event arrived (the two
+    /// come on different streams); final once that event comes.
+    pub const APPLIED_EARLY: u8 = 4;
+}
+
+/// Highest latency recorded, in microseconds (one hour); anything slower is clamped.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+        .unwrap_or_else(|e| unreachable!("constant histogram bounds are valid: {e}"))
+}
+
+/// Counts of one shard in one second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardSecond {
+    /// Transactions from this shard that became final (intra and cross).
+    pub final_total: u64,
+    /// Of which cross-shard.
+    pub final_cross: u64,
+    /// Transactions this shard rejected.
+    pub rejected: u64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone)]
+pub struct Second {
+    /// Per shard.
+    pub shards: Vec<ShardSecond>,
+    /// Latencies (µs) of intra-shard transactions that became final in this second.
+    pub intra: Histogram<u64>,
+    /// Same for cross-shard ones.
+    pub cross: Histogram<u64>,
+}
+
+/// Latency histograms (µs) over the measured window.
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    /// Intra-shard transactions.
+    pub intra: Histogram<u64>,
+    /// Cross-shard transactions.
+    pub cross: Histogram<u64>,
+}
+
+impl Latencies {
+    /// Both kinds together.
+    pub fn all(&self) -> Histogram<u64> {
+        let mut all = self.intra.clone();
+        // Same bounds, so adding cannot fail.
+        let _ = all.add(&self.cross);
+        all
+    }
+}
+
+/// Everything the driver knows about the run's transactions.
+#[derive(Debug)]
+pub struct Tracker {
+    /// Shards in the cluster.
+    shards: usize,
+    /// The measured window, ns since start: [start, end).
+    window: (u64, u64),
+    /// Intended send time of each transaction, by id.
+    intended: Vec<u64>,
+    /// Fate of each transaction, by id (see [`state`]).
+    fate: Vec<u8>,
+    /// Source shard of each transaction, learnt from its first event.
+    source: Vec<u16>,
+    /// Per-second counts and histograms, by second since start.
+    pub seconds: Vec<Second>,
+    /// Latencies of transactions intended inside the window.
+    pub latency: Latencies,
+    /// Final intra-shard transactions (whole run).
+    pub final_intra: u64,
+    /// Final cross-shard transactions (whole run).
+    pub final_cross: u64,
+    /// Final transactions whose finality fell in the window, and of those cross-shard.
+    pub window_final: (u64, u64),
+    /// Rejections by reason code.
+    pub rejected: BTreeMap<u32, u64>,
+    /// Events naming a transaction already final or rejected, or unknown ids.
+    pub duplicate_finals: u64,
+}
+
+impl Tracker {
+    /// A tracker for `shards` shards measuring the window [start, end) (ns).
+    pub fn new(shards: u32, window: (u64, u64)) -> Tracker {
+        Tracker {
+            shards: shards as usize,
+            window,
+            intended: Vec::new(),
+            fate: Vec::new(),
+            source: Vec::new(),
+            seconds: Vec::new(),
+            latency: Latencies {
+                intra: histogram(),
+                cross: histogram(),
+            },
+            final_intra: 0,
+            final_cross: 0,
+            window_final: (0, 0),
+            rejected: BTreeMap::new(),
+            duplicate_finals: 0,
+        }
+    }
+
+    /// Records that transactions `first..first + intended.len()` were handed to the
+    /// submit streams with these intended send times. Ids arrive densely, in order.
+    pub fn dispatched(&mut self, first: u64, intended: &[u64]) {
+        debug_assert_eq!(first as usize, self.intended.len());
+        self.intended.extend_from_slice(intended);
+        self.fate.resize(self.intended.len(), state::SUBMITTED);
+        self.source.resize(self.intended.len(), 0);
+    }
+
+    /// Transactions dispatched so far.
+    pub fn submitted(&self) -> u64 {
+        self.intended.len() as u64
+    }
+
+    /// Final transactions so far.
+    pub fn finals(&self) -> u64 {
+        self.final_intra + self.final_cross
+    }
+
+    /// Rejected transactions so far.
+    pub fn rejections(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// Transactions with no final outcome yet.
+    pub fn unresolved(&self) -> u64 {
+        self.submitted() - self.finals() - self.rejections()
+    }
+
+    fn second(&mut self, at: u64) -> &mut Second {
+        let s = (at / 1_000_000_000) as usize;
+        while self.seconds.len() <= s {
+            self.seconds.push(Second {
+                shards: vec![ShardSecond::default(); self.shards],
+                intra: histogram(),
+                cross: histogram(),
+            });
+        }
+        &mut self.seconds[s]
+    }
+
+    /// Looks a transaction id up; unknown ids are counted and skipped.
+    fn index(&mut self, id: u64) -> Option<usize> {
+        let i = usize::try_from(id).ok().filter(|&i| i < self.fate.len());
+        if i.is_none() {
+            self.duplicate_finals += 1;
+        }
+        i
+    }
+
+    fn finalize(&mut self, i: usize, at: u64, cross: bool) {
+        self.fate[i] = state::FINAL;
+        let shard = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
+        let latency_us = (at.saturating_sub(self.intended[i]) / 1000).clamp(1, MAX_LATENCY_US);
+        let in_window = (self.window.0..self.window.1).contains(&self.intended[i]);
+        let final_in_window = (self.window.0..self.window.1).contains(&at);
+        let sec = self.second(at);
+        let counts = &mut sec.shards[shard];
+        counts.final_total += 1;
+        if cross {
+            counts.final_cross += 1;
+            sec.cross.saturating_record(latency_us);
+            self.final_cross += 1;
+            if in_window {
+                self.latency.cross.saturating_record(latency_us);
+            }
+        } else {
+            sec.intra.saturating_record(latency_us);
+            self.final_intra += 1;
+            if in_window {
+                self.latency.intra.saturating_record(latency_us);
+            }
+        }
+        if final_in_window {
+            self.window_final.0 += 1;
+            self.window_final.1 += u64::from(cross);
+        }
+    }
+
+    /// Applies one block's events, received at `at` (ns since start).
+    pub fn events(&mut self, at: u64, ev: &pb::BlockEvents) {
+        let shard = ev.shard as u16;
+        for &id in &ev.committed {
+            let Some(i) = self.index(id) else { continue };
+            if self.fate[i] != state::SUBMITTED {
+                self.duplicate_finals += 1;
+                continue;
+            }
+            self.source[i] = shard;
+            self.finalize(i, at, false);
+        }
+        for &id in &ev.sent_cross {
+            let Some(i) = self.index(id) else { continue };
+            self.source[i] = shard;
+            match self.fate[i] {
+                state::SUBMITTED => self.fate[i] = state::DEBITED,
+                state::APPLIED_EARLY => self.finalize(i, at, true),
+                _ => self.duplicate_finals += 1,
+            }
+        }
+        for (&id, &reason) in ev.rejected.iter().zip(&ev.rejected_reason) {
+            let Some(i) = self.index(id) else { continue };
+            if self.fate[i] != state::SUBMITTED {
+                self.duplicate_finals += 1;
+                continue;
+            }
+            self.fate[i] = state::REJECTED;
+            self.source[i] = shard;
+            *self.rejected.entry(reason).or_default() += 1;
+            let slot = usize::from(shard).min(self.shards.saturating_sub(1));
+            self.second(at).shards[slot].rejected += 1;
+        }
+        for &id in &ev.receipts_applied {
+            let Some(i) = self.index(id) else { continue };
+            match self.fate[i] {
+                state::DEBITED => self.finalize(i, at, true),
+                state::SUBMITTED => self.fate[i] = state::APPLIED_EARLY,
+                _ => self.duplicate_finals += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn events(shard: u32, committed: &[u64], sent_cross: &[u64], applied: &[u64]) -> pb::BlockEvents {
+        pb::BlockEvents {
+            shard,
+            committed: committed.to_vec(),
+            sent_cross: sent_cross.to_vec(),
+            receipts_applied: applied.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn intra_and_cross_finality_and_latency() {
+        let mut t = Tracker::new(2, (0, 10 * S));
+        t.dispatched(0, &[0, 0, 0]);
+        t.events(S / 10, &events(0, &[0], &[1], &[]));
+        assert_eq!((t.final_intra, t.final_cross, t.unresolved()), (1, 0, 2));
+        t.events(S / 2, &events(1, &[], &[], &[1]));
+        assert_eq!(t.final_cross, 1);
+        // Cross latency: 0.5 s from the intended time 0, within HDR precision.
+        let p = t.latency.cross.value_at_quantile(0.5);
+        assert!((499_000..=501_000).contains(&p), "{p}");
+        assert_eq!(t.seconds[0].shards[0].final_total, 2, "attributed to the source");
+        assert_eq!(t.window_final, (2, 1));
+    }
+
+    #[test]
+    fn receipt_before_debit_event_still_finalizes_once() {
+        let mut t = Tracker::new(2, (0, 10 * S));
+        t.dispatched(0, &[0]);
+        t.events(S, &events(1, &[], &[], &[0]));
+        assert_eq!(t.finals(), 0);
+        t.events(S, &events(0, &[], &[0], &[]));
+        assert_eq!(t.final_cross, 1);
+        assert_eq!(t.duplicate_finals, 0);
+    }
+
+    #[test]
+    fn double_application_and_unknown_ids_are_counted() {
+        let mut t = Tracker::new(2, (0, 10 * S));
+        t.dispatched(0, &[0]);
+        t.events(S, &events(0, &[], &[0], &[]));
+        t.events(S, &events(1, &[], &[], &[0]));
+        t.events(S, &events(1, &[], &[], &[0]));
+        t.events(S, &events(1, &[99], &[], &[]));
+        assert_eq!(t.duplicate_finals, 2);
+        assert_eq!(t.final_cross, 1);
+    }
+
+    #[test]
+    fn rejections_by_reason_and_window_bounds() {
+        let mut t = Tracker::new(1, (S, 2 * S));
+        t.dispatched(0, &[0, S + 1]);
+        let mut ev = events(0, &[1], &[], &[]);
+        ev.rejected = vec![0];
+        ev.rejected_reason = vec![3];
+        t.events(S + S / 2, &ev);
+        assert_eq!(t.rejected.get(&3), Some(&1));
+        assert_eq!(t.unresolved(), 0);
+        assert_eq!(t.latency.intra.len(), 1, "intended inside the window");
+        assert_eq!(t.seconds[1].shards[0].rejected, 1);
+    }
+}

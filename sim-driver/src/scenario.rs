@@ -1,0 +1,450 @@
+//! Scenario files: what to run, parsed strictly.
+//!
+//! A scenario is TOML (DESIGN §5). Every field has a documented default except the
+//! ones that define the experiment; unknown fields are errors, so a misspelled knob
+//! never silently does nothing. Values are checked while parsing, so an error points at
+//! the file, line and column of the offending value and names the field:
+//!
+//! ```text
+//! scenarios/typo.toml:7:1: unknown field `rat`, expected one of `accounts`, `rate`, …
+//! ```
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A scenario file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or a value is out of range.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line of the offending text.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// Values that are fine alone but not together.
+    #[error("{path}: {message}")]
+    Inconsistent {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the fields.
+        message: String,
+    },
+}
+
+/// A whole scenario.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Names the results folder: `results/<name>/<run-id>/`.
+    pub name: String,
+    /// Seeds the workload generator; the same seed gives the same transactions.
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    /// Length of the measured window (after warm-up). Required.
+    #[serde(with = "duration")]
+    pub duration: Duration,
+    /// Load before the measured window, not counted in TPS or latency. Default "2s".
+    #[serde(default = "defaults::warmup", with = "duration")]
+    pub warmup: Duration,
+    /// The cluster's shape.
+    #[serde(default)]
+    pub cluster: Cluster,
+    /// The offered load.
+    pub workload: Workload,
+}
+
+/// `[cluster]`: processes and block production.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Number of shard processes, 1 to 64. Default 4.
+    #[serde(default = "defaults::shards", deserialize_with = "shard_count")]
+    pub shards: u32,
+    /// Time between a shard's blocks, or "asap" (a block as soon as there is work).
+    /// Default "100ms".
+    #[serde(default = "defaults::interval", with = "interval")]
+    pub block_interval: Option<Duration>,
+    /// Time between beacon blocks. Default "100ms".
+    #[serde(default = "defaults::beacon_interval", with = "duration")]
+    pub beacon_interval: Duration,
+    /// Most transactions per shard block, 1 to 200,000. Default 10,000.
+    #[serde(default = "defaults::max_block_txs", deserialize_with = "block_txs")]
+    pub max_block_txs: usize,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            shards: defaults::shards(),
+            block_interval: defaults::interval(),
+            beacon_interval: defaults::beacon_interval(),
+            max_block_txs: defaults::max_block_txs(),
+        }
+    }
+}
+
+/// `[workload]`: the transactions the driver offers.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Accounts in the cluster, at least 2 per shard. Default 100,000.
+    #[serde(default = "defaults::accounts")]
+    pub accounts: u64,
+    /// Offered transactions per second (open loop), or "max" (as fast as the cluster
+    /// accepts). Required.
+    pub rate: Rate,
+    /// Fraction of transfers whose recipient lives on another shard, 0 to 1.
+    /// Default 0.2. With 1 shard there is no other shard, and it is 0.
+    #[serde(default = "defaults::cross_shard", deserialize_with = "fraction")]
+    pub cross_shard: f64,
+    /// Zipf exponent for choosing senders; 0 is uniform, 1 is strongly skewed toward a
+    /// few hot accounts. Default 0.
+    #[serde(default, deserialize_with = "skew")]
+    pub skew: f64,
+}
+
+/// Offered load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// Open loop at this many transactions per second.
+    PerSecond(u64),
+    /// Closed loop: as fast as the cluster takes them.
+    Max,
+}
+
+/// The largest offered rate accepted.
+const MAX_RATE: u64 = 10_000_000;
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rate::PerSecond(r) => write!(f, "{r} tx/s"),
+            Rate::Max => f.write_str("max"),
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Rate::PerSecond(r) => s.serialize_u64(*r),
+            Rate::Max => s.serialize_str("max"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a rate in transactions per second (1 to {MAX_RATE}) or \"max\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                match u64::try_from(v) {
+                    Ok(r) if (1..=MAX_RATE).contains(&r) => Ok(Rate::PerSecond(r)),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                match v {
+                    "max" => Ok(Rate::Max),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+mod defaults {
+    use std::time::Duration;
+    pub fn seed() -> u64 {
+        1
+    }
+    pub fn warmup() -> Duration {
+        Duration::from_secs(2)
+    }
+    pub fn shards() -> u32 {
+        4
+    }
+    pub fn interval() -> Option<Duration> {
+        Some(Duration::from_millis(100))
+    }
+    pub fn beacon_interval() -> Duration {
+        Duration::from_millis(100)
+    }
+    pub fn max_block_txs() -> usize {
+        10_000
+    }
+    pub fn accounts() -> u64 {
+        100_000
+    }
+    pub fn cross_shard() -> f64 {
+        0.2
+    }
+}
+
+/// Durations as humantime strings ("100ms", "10s").
+mod duration {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map_err(|e| de::Error::custom(format!("invalid duration {s:?}: {e} (write e.g. \"100ms\" or \"10s\")")))
+    }
+}
+
+/// A block interval: a positive duration or "asap" (`None`).
+mod interval {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration::serialize(d, s),
+            None => s.serialize_str("asap"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "asap" {
+            return Ok(None);
+        }
+        match humantime::parse_duration(&s) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            Ok(_) => Err(de::Error::custom("a block interval of 0 is not allowed; write \"asap\"")),
+            Err(e) => Err(de::Error::custom(format!(
+                "invalid interval {s:?}: {e} (write e.g. \"100ms\", or \"asap\")"
+            ))),
+        }
+    }
+}
+
+fn in_range<'de, D: Deserializer<'de>, T>(d: D, lo: T, hi: T, what: &str) -> Result<T, D::Error>
+where
+    T: Deserialize<'de> + PartialOrd + fmt::Display + Copy,
+{
+    let v = T::deserialize(d)?;
+    if v < lo || v > hi {
+        return Err(de::Error::custom(format!("{what} must be in {lo}..={hi}, got {v}")));
+    }
+    Ok(v)
+}
+
+fn shard_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, 1, 64, "shards")
+}
+
+fn block_txs<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    in_range(d, 1, 200_000, "max_block_txs")
+}
+
+fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    in_range(d, 0.0, 1.0, "cross_shard")
+}
+
+fn skew<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    in_range(d, 0.0, 10.0, "skew")
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Scenario::from_toml(&text, &shown)
+    }
+
+    /// Parses and checks scenario text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            ScenarioError::Parse {
+                path: origin.to_string(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        scenario.check(origin)?;
+        Ok(scenario)
+    }
+
+    fn check(&self, origin: &str) -> Result<(), ScenarioError> {
+        let fail = |message: String| {
+            Err(ScenarioError::Inconsistent {
+                path: origin.to_string(),
+                message,
+            })
+        };
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return fail(format!(
+                "name {:?} must be non-empty and use only letters, digits, '-', '_' and '.' (it names a folder)",
+                self.name
+            ));
+        }
+        if self.duration.is_zero() {
+            return fail("duration must be above 0".into());
+        }
+        let min_accounts = 2 * u64::from(self.cluster.shards);
+        if self.workload.accounts < min_accounts || self.workload.accounts > 100_000_000 {
+            return fail(format!(
+                "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
+                self.workload.accounts, self.cluster.shards
+            ));
+        }
+        Ok(())
+    }
+
+    /// The cross-shard fraction actually used: 0 on a single shard.
+    pub fn effective_cross_shard(&self) -> f64 {
+        if self.cluster.shards > 1 {
+            self.workload.cross_shard
+        } else {
+            0.0
+        }
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+seed = 7
+duration = "3s"
+
+[cluster]
+shards = 2
+block_interval = "asap"
+
+[workload]
+accounts = 1000
+rate = "max"
+"#;
+
+    fn error(text: &str) -> String {
+        Scenario::from_toml(text, "s.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_with_defaults() {
+        let s = Scenario::from_toml(GOOD, "s.toml").unwrap();
+        assert_eq!(s.seed, 7);
+        assert_eq!(s.duration, Duration::from_secs(3));
+        assert_eq!(s.warmup, Duration::from_secs(2));
+        assert_eq!(s.cluster.block_interval, None);
+        assert_eq!(s.cluster.beacon_interval, Duration::from_millis(100));
+        assert_eq!(s.cluster.max_block_txs, 10_000);
+        assert_eq!(s.workload.rate, Rate::Max);
+        assert_eq!(s.workload.cross_shard, 0.2);
+        assert_eq!(s.workload.skew, 0.0);
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let e = error(&GOOD.replace("rate = \"max\"", "rat = 5"));
+        assert!(e.starts_with("s.toml:12:1:"), "{e}");
+        assert!(e.contains("unknown field `rat`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field_and_line() {
+        let e = error(&GOOD.replace("shards = 2", "shards = 0"));
+        assert!(e.starts_with("s.toml:7:"), "{e}");
+        assert!(e.contains("shards must be in 1..=64"), "{e}");
+        let e = error(&GOOD.replace("\"3s\"", "\"3 parsecs\""));
+        assert!(e.starts_with("s.toml:4:") && e.contains("invalid duration"), "{e}");
+        let e = error(&GOOD.replace("rate = \"max\"", "rate = \"fast\""));
+        assert!(e.starts_with("s.toml:12:") && e.contains("\"max\""), "{e}");
+        let e = error(&GOOD.replace("rate = \"max\"", "rate = 0"));
+        assert!(e.contains("rate in transactions per second"), "{e}");
+        let e = error(&GOOD.replace("rate = \"max\"", "rate = 10\ncross_shard = 1.5"));
+        assert!(e.starts_with("s.toml:13:") && e.contains("cross_shard"), "{e}");
+        let e = error(&GOOD.replace("\"asap\"", "\"0ms\""));
+        assert!(e.contains("asap"), "{e}");
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let e = error(&GOOD.replace("duration = \"3s\"\n", ""));
+        assert!(e.contains("duration"), "{e}");
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        let e = error(&GOOD.replace("accounts = 1000", "accounts = 3"));
+        assert!(e.contains("workload.accounts = 3") && e.contains("cluster.shards = 2"), "{e}");
+        let e = error(&GOOD.replace("name = \"t\"", "name = \"../x\""));
+        assert!(e.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn echo_round_trips() {
+        let s = Scenario::from_toml(GOOD, "s.toml").unwrap();
+        let text = toml::to_string(&s).unwrap();
+        assert_eq!(Scenario::from_toml(&text, "echo").unwrap(), s);
+    }
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Scenario::from_path(&path).unwrap();
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2);
+    }
+}

@@ -1,0 +1,185 @@
+//! The seeded workload: which transfers the driver offers, and when.
+//!
+//! Everything random comes from one ChaCha8 generator seeded by the scenario's `seed`,
+//! so the same scenario produces the same transactions in the same order, run after run
+//! (ChaCha's output is the same on every platform, unlike `StdRng`'s across releases).
+//!
+//! For each transfer:
+//! 1. the **sender** is drawn uniformly from all accounts, or from a Zipf distribution
+//!    over them when `skew > 0` (account `k` is the `(k+1)`-th most popular);
+//! 2. with probability `cross_shard` the **recipient** is drawn from a different,
+//!    uniformly chosen shard, otherwise from the sender's own shard;
+//! 3. the **nonce** is the sender's next one, tracked here, so every honest transfer is
+//!    valid when it arrives in order;
+//! 4. the **amount** is 1–1000, far below the genesis balance, so honest transfers do
+//!    not fail for lack of funds.
+
+use cross_shard::{AccountId, Placement, ShardId, Transfer, TxId};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Zipf};
+
+use crate::scenario::Scenario;
+
+/// How senders are chosen.
+#[derive(Debug, Clone)]
+enum Senders {
+    /// Every account equally likely.
+    Uniform,
+    /// Zipf over ranks `1..=accounts`; rank `r` is account `r - 1`.
+    Zipf(Zipf<f64>),
+}
+
+/// The transfer generator.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The one source of randomness.
+    rng: ChaCha8Rng,
+    /// Account → shard map of the cluster.
+    placement: Placement,
+    /// The accounts of each shard, to draw recipients from.
+    by_shard: Vec<Vec<AccountId>>,
+    /// Next nonce of every account.
+    nonces: Vec<u64>,
+    /// Fraction of cross-shard transfers.
+    cross_shard: f64,
+    /// Sender distribution.
+    senders: Senders,
+    /// Id of the next transfer.
+    next_id: TxId,
+}
+
+impl Workload {
+    /// The generator a scenario describes.
+    pub fn new(scenario: &Scenario) -> Workload {
+        let accounts = scenario.workload.accounts;
+        let placement = Placement::new(scenario.cluster.shards).unwrap_or_else(|| {
+            unreachable!("scenario validation guarantees at least one shard")
+        });
+        let senders = if scenario.workload.skew > 0.0 {
+            // Valid: accounts ≥ 2 and skew in (0, 10] (scenario validation).
+            Zipf::new(accounts as f64, scenario.workload.skew)
+                .map(Senders::Zipf)
+                .unwrap_or(Senders::Uniform)
+        } else {
+            Senders::Uniform
+        };
+        Workload {
+            rng: ChaCha8Rng::seed_from_u64(scenario.seed),
+            by_shard: placement.partition(accounts),
+            placement,
+            nonces: vec![0; accounts as usize],
+            cross_shard: scenario.effective_cross_shard(),
+            senders,
+            next_id: 0,
+        }
+    }
+
+    /// The next transfer, and the shard it must be submitted to (the sender's).
+    pub fn next_transfer(&mut self) -> (ShardId, Transfer) {
+        let accounts = self.nonces.len() as u64;
+        let from = match &self.senders {
+            Senders::Uniform => self.rng.random_range(0..accounts),
+            Senders::Zipf(z) => (z.sample(&mut self.rng) as u64).clamp(1, accounts) - 1,
+        };
+        let src = self.placement.shard_of(from);
+        let shards = self.by_shard.len() as u32;
+        let dst = if shards > 1 && self.rng.random_bool(self.cross_shard) {
+            // A uniformly chosen shard other than src.
+            let d = self.rng.random_range(0..shards - 1);
+            if d >= src { d + 1 } else { d }
+        } else {
+            src
+        };
+        let candidates = &self.by_shard[dst as usize];
+        let to = candidates[self.rng.random_range(0..candidates.len())];
+        let nonce = &mut self.nonces[from as usize];
+        let tx = Transfer {
+            id: self.next_id,
+            from,
+            to,
+            amount: self.rng.random_range(1..=1000),
+            nonce: *nonce,
+        };
+        *nonce += 1;
+        self.next_id += 1;
+        (src, tx)
+    }
+
+    /// Transfers generated so far.
+    pub fn generated(&self) -> u64 {
+        self.next_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(shards: u32, cross: f64, skew: f64) -> Scenario {
+        Scenario::from_toml(
+            &format!(
+                "name = \"w\"\nseed = 3\nduration = \"1s\"\n[cluster]\nshards = {shards}\n[workload]\naccounts = 10000\nrate = 1000\ncross_shard = {cross}\nskew = {skew}\n"
+            ),
+            "test",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_transfers() {
+        let s = scenario(4, 0.2, 0.0);
+        let a: Vec<_> = {
+            let mut w = Workload::new(&s);
+            (0..1000).map(|_| w.next_transfer()).collect()
+        };
+        let b: Vec<_> = {
+            let mut w = Workload::new(&s);
+            (0..1000).map(|_| w.next_transfer()).collect()
+        };
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn cross_fraction_and_routing_hold() {
+        let s = scenario(4, 0.3, 0.0);
+        let p = Placement::new(4).unwrap();
+        let mut w = Workload::new(&s);
+        let n = 20_000;
+        let mut cross = 0;
+        for _ in 0..n {
+            let (src, t) = w.next_transfer();
+            assert_eq!(src, p.shard_of(t.from), "submitted to the sender's shard");
+            if p.shard_of(t.to) != src {
+                cross += 1;
+            }
+        }
+        let f = f64::from(cross) / f64::from(n);
+        assert!((0.28..0.32).contains(&f), "{f}");
+    }
+
+    #[test]
+    fn nonces_count_up_per_sender_and_ids_are_dense() {
+        let s = scenario(2, 0.5, 1.2);
+        let mut w = Workload::new(&s);
+        let mut next = std::collections::HashMap::new();
+        for i in 0..5000 {
+            let (_, t) = w.next_transfer();
+            assert_eq!(t.id, i);
+            let n = next.entry(t.from).or_insert(0u64);
+            assert_eq!(t.nonce, *n);
+            *n += 1;
+        }
+        assert_eq!(w.generated(), 5000);
+    }
+
+    #[test]
+    fn skew_concentrates_senders() {
+        let mut w = Workload::new(&scenario(1, 0.0, 1.2));
+        let hot = (0..10_000).filter(|_| w.next_transfer().1.from < 10).count();
+        assert!(hot > 3000, "{hot} of 10000 from the 10 hottest accounts");
+        let mut w = Workload::new(&scenario(1, 0.0, 0.0));
+        let hot = (0..10_000).filter(|_| w.next_transfer().1.from < 10).count();
+        assert!(hot < 50, "uniform: {hot}");
+    }
+}
