@@ -1,0 +1,239 @@
+//! Charts, as PNG and SVG, with no system font or image library: text is drawn with
+//! DejaVu Sans embedded in the binary (the `dejavu` crate) through plotters' pure-Rust
+//! `ab_glyph` renderer.
+//!
+//! Each chart is a [`Chart`] drawn once per backend by [`save`], so the PNG and the SVG
+//! always show the same thing.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::metrics::Second;
+
+/// Pixel size of every chart.
+const SIZE: (u32, u32) = (1100, 650);
+
+/// Something that can draw itself on any plotters backend.
+pub trait Chart {
+    /// Draws the chart on `area`.
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` into `dir`.
+pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> anyhow::Result<()> {
+    static FONT: Once = Once::new();
+    FONT.call_once(|| {
+        // The embedded font is valid; if registration failed, text would be missing,
+        // not the chart.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+    let png = dir.join(format!("{stem}.png"));
+    {
+        let area = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        chart.draw(&area).map_err(anyhow::Error::msg)?;
+        area.present()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("writing {}", png.display()))?;
+    }
+    let svg = dir.join(format!("{stem}.svg"));
+    {
+        let area = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        chart.draw(&area).map_err(anyhow::Error::msg)?;
+        area.present()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("writing {}", svg.display()))?;
+    }
+    Ok(())
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("drawing failed: {e:?}")
+}
+
+/// Final transactions per second over time: one line per shard and the total.
+#[derive(Debug, Clone)]
+pub struct Throughput {
+    /// Chart title.
+    pub title: String,
+    /// Per second, per shard: transactions that became final.
+    pub per_second: Vec<Vec<u64>>,
+    /// The measured window, in whole seconds since start (shaded).
+    pub window: Range<u64>,
+}
+
+impl Throughput {
+    /// From the tracker's seconds.
+    pub fn from_seconds(title: String, seconds: &[Second], window: Range<u64>) -> Throughput {
+        Throughput {
+            title,
+            per_second: seconds
+                .iter()
+                .map(|s| s.shards.iter().map(|c| c.final_total).collect())
+                .collect(),
+            window,
+        }
+    }
+}
+
+impl Chart for Throughput {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        area.fill(&WHITE).map_err(err)?;
+        let totals: Vec<u64> = self.per_second.iter().map(|s| s.iter().sum()).collect();
+        let x_max = (self.per_second.len() as u64).max(1);
+        let y_max = (totals.iter().copied().max().unwrap_or(0) as f64 * 1.15).max(10.0);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, ("sans-serif", 26))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..x_max as f64, 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .y_desc("final transactions per second")
+            .y_label_formatter(&|v| format!("{:.0}k", v / 1000.0))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(err)?;
+        // Shade the measured window.
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(self.window.start as f64, 0.0), (self.window.end as f64, y_max)],
+                RGBColor(230, 240, 255).filled(),
+            )))
+            .map_err(err)?
+            .label("measured window")
+            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], RGBColor(230, 240, 255).filled()));
+        // A second's count is plotted at the second's middle.
+        let point = |sec: usize, v: u64| (sec as f64 + 0.5, v as f64);
+        let shards = self.per_second.first().map_or(0, Vec::len);
+        for shard in 0..shards {
+            let color = Palette99::pick(shard).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    self.per_second.iter().enumerate().map(|(i, s)| point(i, s[shard])),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(format!("shard {shard}"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        chart
+            .draw_series(LineSeries::new(
+                totals.iter().enumerate().map(|(i, &v)| point(i, v)),
+                BLACK.stroke_width(3),
+            ))
+            .map_err(err)?
+            .label("all shards")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 16))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// One latency class for the percentile spectrum.
+#[derive(Debug, Clone)]
+pub struct Spectrum {
+    /// Legend label.
+    pub label: String,
+    /// Points (x, latency ms) where x = -log10(1 - quantile): 0 is the median's
+    /// left neighbour 0%, 1 is 90%, 2 is 99%, 3 is 99.9%.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Spectrum {
+    /// The spectrum of a histogram of microseconds, up to the quantile its count
+    /// supports (a 1,000-sample histogram says nothing about p99.99).
+    pub fn of(label: &str, h: &Histogram<u64>) -> Spectrum {
+        let mut points = Vec::new();
+        if !h.is_empty() {
+            let x_max = (h.len() as f64).log10().min(6.0);
+            let mut x = 0.0;
+            while x <= x_max + 1e-9 {
+                let q = 1.0 - 10f64.powf(-x);
+                points.push((x, h.value_at_quantile(q) as f64 / 1000.0));
+                x += 0.05;
+            }
+        }
+        Spectrum {
+            label: label.to_string(),
+            points,
+        }
+    }
+}
+
+/// Latency by percentile, the HdrHistogram way: the tail gets as much room as the body.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// Chart title.
+    pub title: String,
+    /// One curve per class.
+    pub classes: Vec<Spectrum>,
+}
+
+impl Chart for Latency {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        area.fill(&WHITE).map_err(err)?;
+        let all = self.classes.iter().flat_map(|c| &c.points);
+        let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max).ceil();
+        let y_max = all.map(|p| p.1).fold(1.0, f64::max) * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, ("sans-serif", 26))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("latency (ms), intended send → final")
+            .x_labels((x_max as usize) + 1)
+            .x_label_formatter(&|x| {
+                let p = 100.0 * (1.0 - 10f64.powf(-x));
+                match x.round() as i32 {
+                    0 => "0%".to_string(),
+                    1 => "90%".into(),
+                    2 => "99%".into(),
+                    _ => format!("{p:.*}%", (x.round() as usize).saturating_sub(2)),
+                }
+            })
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(err)?;
+        for (i, class) in self.classes.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(class.points.iter().copied(), color.stroke_width(3)))
+                .map_err(err)?
+                .label(class.label.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 16))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,432 @@
+//! Results: `summary.json`, `timeseries.csv`, `latency-*.hlog`, and the summary table.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use cross_shard::RejectReason;
+use cross_shard::audit::Audit;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Second, Tracker};
+use crate::scenario::Scenario;
+
+/// Latency percentiles of one class of transactions, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Percentiles {
+    /// Transactions measured.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// From a histogram of microseconds.
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            count: h.len(),
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// Latency of intra-shard, cross-shard and all transactions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LatencySummary {
+    /// Intra-shard transfers.
+    pub intra: Percentiles,
+    /// Cross-shard transfers (until the receipt is applied).
+    pub cross: Percentiles,
+    /// Both.
+    pub all: Percentiles,
+}
+
+/// Cross-shard figures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CrossShard {
+    /// Cross-shard transfers final (receipt applied).
+    pub committed: u64,
+    /// Receipts emitted by all shards.
+    pub receipts_emitted: u64,
+    /// Receipts applied by all shards.
+    pub receipts_applied: u64,
+    /// Deliveries refused by the destination (bad proof, gap, unnotarized header).
+    pub deliveries_rejected: u64,
+    /// Deliveries received again and ignored.
+    pub duplicates_ignored: u64,
+}
+
+/// One shard's figures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardSummary {
+    /// Shard id.
+    pub shard: u32,
+    /// Transactions sent from this shard that became final.
+    pub committed: u64,
+    /// Of which cross-shard.
+    pub cross_committed: u64,
+    /// Transactions this shard rejected.
+    pub rejected: u64,
+    /// Final transactions per second from this shard over the measured window.
+    pub tps: f64,
+    /// Blocks made.
+    pub height: u64,
+    /// State root after the last block (hex).
+    pub state_root: String,
+}
+
+/// The beacon's figures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BeaconSummary {
+    /// Beacon blocks made.
+    pub height: u64,
+    /// Header submissions refused.
+    pub headers_rejected: u64,
+    /// Receipts notarized and not yet acknowledged at the end.
+    pub inflight_receipts: u64,
+}
+
+/// The invariants of DESIGN §4 checked at the end of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Invariants {
+    /// Σ balances + Σ value in flight = genesis supply.
+    pub supply_conserved: bool,
+    /// No receipt applied twice; at quiescence every emitted receipt applied.
+    pub exactly_once: bool,
+    /// Every submitted transaction is committed, rejected or pending (`lost = 0`), and
+    /// the driver's counts agree with the shards' own.
+    pub all_accounted: bool,
+    /// All of the above.
+    pub ok: bool,
+    /// What failed, one line each.
+    pub violations: Vec<String>,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Workload seed.
+    pub seed: u64,
+    /// This run's folder name.
+    pub run_id: String,
+    /// Shards in the cluster.
+    pub shards: u32,
+    /// The scenario as run (every field, defaults filled in).
+    pub config: serde_json::Value,
+    /// Transactions handed to the shards.
+    pub submitted: u64,
+    /// Transactions final (intra-shard committed, or cross-shard receipt applied).
+    pub committed: u64,
+    /// Transactions rejected by a shard.
+    pub rejected: u64,
+    /// Rejections by reason.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Transactions still in a mempool or a receipt at the end.
+    pub pending: u64,
+    /// Transactions neither final, rejected nor pending. Must be 0.
+    pub lost: u64,
+    /// Final transactions per second over the measured window.
+    pub tps: f64,
+    /// Length of the measured window, seconds.
+    pub measured_window_s: f64,
+    /// Whether the cluster drained completely before the end (nothing left in flight).
+    pub drained: bool,
+    /// Cross-shard figures.
+    pub cross_shard: CrossShard,
+    /// Latency percentiles (ms), over transactions sent in the measured window.
+    pub latency_ms: LatencySummary,
+    /// Per shard.
+    pub per_shard: Vec<ShardSummary>,
+    /// The beacon.
+    pub beacon: BeaconSummary,
+    /// The invariants.
+    pub invariants: Invariants,
+}
+
+/// What the shards and the beacon reported at the end.
+#[derive(Debug, Clone)]
+pub struct FinalStatus {
+    /// Each shard's status, index = shard id.
+    pub shards: Vec<shardsim_proto::pb::ShardStatus>,
+    /// The beacon's status.
+    pub beacon: shardsim_proto::pb::BeaconStatus,
+    /// Per shard, transactions the shard said it accepted on the submit stream.
+    pub accepted: Vec<u64>,
+    /// Per shard, transactions the driver sent on it.
+    pub sent: Vec<u64>,
+    /// Whether nothing was left anywhere.
+    pub quiescent: bool,
+}
+
+/// Puts the run's figures together and checks the invariants.
+pub fn summarize(
+    scenario: &Scenario,
+    run_id: &str,
+    tracker: &Tracker,
+    status: &FinalStatus,
+    audit: &Audit,
+) -> Summary {
+    let window_s = scenario.duration.as_secs_f64();
+    let mut violations = audit.violations.clone();
+
+    // All accounted: unresolved transactions must be visibly pending somewhere, and the
+    // driver's view must match each shard's own counters.
+    let unresolved = tracker.unresolved();
+    let in_system: u64 = status
+        .shards
+        .iter()
+        .map(|s| s.mempool_len + s.inbound_queued)
+        .sum::<u64>()
+        + u64::try_from(audit.in_flight_receipts).unwrap_or(u64::MAX);
+    let pending = unresolved.min(in_system);
+    let lost = unresolved - pending;
+    if lost > 0 {
+        violations.push(format!("{lost} transactions are neither final, rejected nor pending"));
+    }
+    let sum = |f: fn(&shardsim_proto::pb::ShardStatus) -> u64| status.shards.iter().map(f).sum::<u64>();
+    let shard_committed = sum(|s| s.committed);
+    let shard_rejected = sum(|s| s.rejected);
+    if shard_committed != tracker.final_intra {
+        violations.push(format!(
+            "shards committed {shard_committed} intra-shard transfers, the driver saw {}",
+            tracker.final_intra
+        ));
+    }
+    if shard_rejected != tracker.rejections() {
+        violations.push(format!(
+            "shards rejected {shard_rejected} transactions, the driver saw {}",
+            tracker.rejections()
+        ));
+    }
+    if tracker.duplicate_finals > 0 {
+        violations.push(format!(
+            "{} events named a transaction already final or unknown",
+            tracker.duplicate_finals
+        ));
+    }
+    for (shard, (sent, accepted)) in status.sent.iter().zip(&status.accepted).enumerate() {
+        if sent != accepted {
+            violations.push(format!("shard {shard} accepted {accepted} of the {sent} transactions sent to it"));
+        }
+    }
+    let all_accounted = violations.len() == audit.violations.len();
+    let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0;
+
+    let latency = LatencySummary {
+        intra: Percentiles::of(&tracker.latency.intra),
+        cross: Percentiles::of(&tracker.latency.cross),
+        all: Percentiles::of(&tracker.latency.all()),
+    };
+    let window = window_bounds(scenario);
+    let per_shard = status
+        .shards
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut committed = 0;
+            let mut cross_committed = 0;
+            let mut in_window = 0;
+            for (sec, second) in tracker.seconds.iter().enumerate() {
+                let c = second.shards[i];
+                committed += c.final_total;
+                cross_committed += c.final_cross;
+                if window.contains(&(sec as u64)) {
+                    in_window += c.final_total;
+                }
+            }
+            ShardSummary {
+                shard: s.shard,
+                committed,
+                cross_committed,
+                rejected: s.rejected,
+                tps: in_window as f64 / window.clone().count().max(1) as f64,
+                height: s.height,
+                state_root: s.state_root.iter().map(|b| format!("{b:02x}")).collect(),
+            }
+        })
+        .collect();
+
+    Summary {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        run_id: run_id.to_string(),
+        shards: scenario.cluster.shards,
+        config: serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
+        submitted: tracker.submitted(),
+        committed: tracker.finals(),
+        rejected: tracker.rejections(),
+        rejected_by_reason: tracker
+            .rejected
+            .iter()
+            .map(|(&code, &n)| {
+                let name = RejectReason::from_code(code).map_or_else(|| format!("code_{code}"), |r| r.name().to_string());
+                (name, n)
+            })
+            .collect(),
+        pending,
+        lost,
+        tps: tracker.window_final.0 as f64 / window_s,
+        measured_window_s: window_s,
+        drained: status.quiescent,
+        cross_shard: CrossShard {
+            committed: tracker.final_cross,
+            receipts_emitted: status.shards.iter().flat_map(|s| &s.outbound).map(|c| c.receipts).sum(),
+            receipts_applied: status.shards.iter().flat_map(|s| &s.inbound).map(|c| c.receipts).sum(),
+            deliveries_rejected: sum(|s| s.deliveries_rejected),
+            duplicates_ignored: sum(|s| s.duplicates_ignored),
+        },
+        latency_ms: latency,
+        per_shard,
+        beacon: BeaconSummary {
+            height: status.beacon.height,
+            headers_rejected: status.beacon.headers_rejected,
+            inflight_receipts: status.beacon.inflight_receipts,
+        },
+        invariants: Invariants {
+            supply_conserved: audit.supply_conserved,
+            exactly_once,
+            all_accounted,
+            ok: audit.supply_conserved && exactly_once && all_accounted,
+            violations,
+        },
+    }
+}
+
+/// The whole seconds (since start) inside the measured window.
+pub fn window_bounds(scenario: &Scenario) -> std::ops::Range<u64> {
+    let start = scenario.warmup.as_secs_f64().ceil() as u64;
+    let end = (scenario.warmup + scenario.duration).as_secs_f64().floor() as u64;
+    start..end.max(start + 1)
+}
+
+/// Writes `summary.json`.
+pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
+    let path = dir.join("summary.json");
+    let text = serde_json::to_string_pretty(summary)?;
+    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes `timeseries.csv`: one row per second and shard.
+pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
+    let path = dir.join("timeseries.csv");
+    let mut out = String::from("second,shard,final,final_cross,rejected\n");
+    for (sec, s) in seconds.iter().enumerate() {
+        for (shard, c) in s.shards.iter().enumerate() {
+            out.push_str(&format!(
+                "{sec},{shard},{},{},{}\n",
+                c.final_total, c.final_cross, c.rejected
+            ));
+        }
+    }
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes `latency-intra.hlog` and `latency-cross.hlog`: one interval histogram per
+/// second, in the HdrHistogram interval log format (values in µs; the log's max value
+/// divisor makes tools show milliseconds).
+pub fn write_hlogs(dir: &Path, started: SystemTime, seconds: &[Second]) -> anyhow::Result<()> {
+    for (kind, pick) in [
+        ("intra", (|s: &Second| &s.intra) as fn(&Second) -> &Histogram<u64>),
+        ("cross", |s: &Second| &s.cross),
+    ] {
+        let path = dir.join(format!("latency-{kind}.hlog"));
+        let mut buf = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        {
+            let mut log = IntervalLogWriterBuilder::new()
+                .add_comment(&format!("shardsim {kind}-shard latency, microseconds, one interval per second"))
+                .with_start_time(started)
+                .with_base_time(started)
+                .with_max_value_divisor(1000.0)
+                .begin_log_with(&mut buf, &mut serializer)?;
+            let tag = Tag::new(kind);
+            for (sec, s) in seconds.iter().enumerate() {
+                log.write_histogram(pick(s), Duration::from_secs(sec as u64), Duration::from_secs(1), tag)
+                    .map_err(|e| anyhow::anyhow!("encoding {}: {e:?}", path.display()))?;
+            }
+        }
+        std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(&buf))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The summary as a table for the terminal.
+pub fn table(s: &Summary) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {k:<22} {v}\n"));
+    line(&mut out, "scenario", format!("{} (seed {}, {} shards)", s.scenario, s.seed, s.shards));
+    line(
+        &mut out,
+        "throughput",
+        format!("{:.0} tx/s final over {:.1} s", s.tps, s.measured_window_s),
+    );
+    line(
+        &mut out,
+        "transactions",
+        format!(
+            "{} submitted · {} final ({} cross-shard) · {} rejected · {} pending · {} lost",
+            s.submitted, s.committed, s.cross_shard.committed, s.rejected, s.pending, s.lost
+        ),
+    );
+    out.push_str(&format!(
+        "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "latency (ms)", "p50", "p90", "p99", "p99.9", "max"
+    ));
+    for (k, p) in [
+        ("  intra-shard", &s.latency_ms.intra),
+        ("  cross-shard", &s.latency_ms.cross),
+        ("  all", &s.latency_ms.all),
+    ] {
+        out.push_str(&format!(
+            "  {k:<22} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}\n",
+            p.p50, p.p90, p.p99, p.p999, p.max
+        ));
+    }
+    for sh in &s.per_shard {
+        line(
+            &mut out,
+            &format!("shard {}", sh.shard),
+            format!("{:.0} tx/s · {} blocks · {} rejected", sh.tps, sh.height, sh.rejected),
+        );
+    }
+    let verdict = |b: bool| if b { "ok" } else { "FAILED" };
+    line(
+        &mut out,
+        "invariants",
+        format!(
+            "supply {} · exactly-once {} · accounted {}",
+            verdict(s.invariants.supply_conserved),
+            verdict(s.invariants.exactly_once),
+            verdict(s.invariants.all_accounted)
+        ),
+    );
+    for v in &s.invariants.violations {
+        out.push_str(&format!("    ✗ {v}\n"));
+    }
+    out
+}

@@ -1,0 +1,487 @@
+//! One run of a scenario, start to finish.
+//!
+//! ```text
+//!  1. results folder, scenario echo
+//!  2. start beacon + shards (cluster)         ─ children, READY lines
+//!  3. open Events streams, then Submit streams ─ events before load: nothing missed
+//!  4. generator task: schedule → batches ──────► Submit streams (backpressure)
+//!        └── Dispatched{ids, intended times} ──► tracker ◄── Events{block} (per shard)
+//!  5. load ends at warmup + duration; drain until every transaction is resolved
+//!  6. wait for quiescence, query Status everywhere, audit the invariants
+//!  7. write summary.json, timeseries.csv, hlogs, charts; print the table; stop cluster
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use cross_shard::audit::{self, ChannelCount, ShardLedger};
+use indicatif::{ProgressBar, ProgressStyle};
+use shardsim_proto::convert::push_transfer;
+use shardsim_proto::pb;
+use shardsim_proto::pb::beacon_client::BeaconClient;
+use shardsim_proto::pb::shard_client::ShardClient;
+use shardsim_proto::MAX_MESSAGE_BYTES;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+use crate::charts;
+use crate::cluster::{Cluster, INITIAL_BALANCE};
+use crate::metrics::Tracker;
+use crate::report::{self, FinalStatus, Summary};
+use crate::scenario::{Rate, Scenario};
+use crate::workload::Workload;
+
+/// How the run reports and where it writes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Results go to `<out>/<scenario>/<run-id>/`.
+    pub out: PathBuf,
+    /// Show a progress bar (or progress lines when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run's results folder.
+    pub dir: PathBuf,
+    /// Its summary.
+    pub summary: Summary,
+}
+
+/// How often the open-loop generator wakes up to emit what is due.
+const TICK: Duration = Duration::from_millis(2);
+/// Transactions generated per round in `max` mode.
+const MAX_CHUNK: usize = 8192;
+/// Most transactions one tick may emit (a late tick catches up over several).
+const TICK_CAP: u64 = 50_000;
+/// Batches queued per shard between the generator and its Submit stream.
+const SUBMIT_QUEUE: usize = 4;
+/// How long after the load ends the driver waits for outstanding transactions.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Messages into the driver's main loop.
+enum Msg {
+    /// Transactions `first..` handed to the submit streams, with intended send times.
+    Dispatched { first: u64, intended: Vec<u64> },
+    /// A shard's block events, stamped with the driver's clock on arrival.
+    Events { at: u64, events: pb::BlockEvents },
+    /// The generator has emitted its last transaction; how many were sent per shard.
+    LoadDone { sent: Vec<u64> },
+    /// A stream failed.
+    Failed(anyhow::Error),
+}
+
+/// Runs `scenario`, writes its results, and returns its summary.
+pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    let started = SystemTime::now();
+    let (run_id, dir) = results_dir(&opts.out, &scenario.name, scenario.seed, started)?;
+    std::fs::write(
+        dir.join("scenario.toml"),
+        toml::to_string(scenario).context("echoing the scenario")?,
+    )?;
+    if opts.progress {
+        eprintln!(
+            "shardsim: {} · seed {} · {} shards · rate {} · {:.0}% cross-shard → {}",
+            scenario.name,
+            scenario.seed,
+            scenario.cluster.shards,
+            scenario.workload.rate,
+            scenario.effective_cross_shard() * 100.0,
+            dir.display()
+        );
+        if scenario.cluster.shards == 1 && scenario.workload.cross_shard > 0.0 {
+            eprintln!("shardsim: note: with 1 shard no transfer can be cross-shard; cross_shard is 0 for this run");
+        }
+    }
+
+    let mut cluster = Cluster::start(scenario, &dir).await?;
+    let outcome = drive(scenario, opts, &mut cluster, &run_id, &dir, started).await;
+    cluster.stop().await;
+    let summary = outcome?;
+    Ok(RunOutcome { dir, summary })
+}
+
+/// Everything between a started cluster and a written summary.
+async fn drive(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    cluster: &mut Cluster,
+    run_id: &str,
+    dir: &Path,
+    started: SystemTime,
+) -> anyhow::Result<Summary> {
+    let mut shards = Vec::new();
+    for p in &cluster.shards {
+        shards.push(shard_client(&p.addr).await?);
+    }
+    let mut beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    // Events first, so that no block's events can be missed.
+    for (i, client) in shards.iter().enumerate() {
+        let mut stream = client
+            .clone()
+            .events(pb::EventsRequest {})
+            .await
+            .with_context(|| format!("opening the events stream of shard {i}"))?
+            .into_inner();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match stream.message().await {
+                    Ok(Some(events)) => {
+                        let at = start.elapsed().as_nanos() as u64;
+                        if tx.send(Msg::Events { at, events }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(status) => {
+                        let _ = tx.send(Msg::Failed(anyhow::anyhow!("events stream of shard {i}: {status}")));
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    let mut senders = Vec::new();
+    let mut submits: Vec<JoinHandle<anyhow::Result<u64>>> = Vec::new();
+    for (i, client) in shards.iter().enumerate() {
+        let (batch_tx, batch_rx) = mpsc::channel(SUBMIT_QUEUE);
+        senders.push(batch_tx);
+        let mut client = client.clone();
+        submits.push(tokio::spawn(async move {
+            let reply = client
+                .submit(ReceiverStream::new(batch_rx))
+                .await
+                .with_context(|| format!("submit stream of shard {i}"))?;
+            Ok(reply.into_inner().accepted)
+        }));
+    }
+
+    let total = scenario.warmup + scenario.duration;
+    let window = (
+        scenario.warmup.as_nanos() as u64,
+        total.as_nanos() as u64,
+    );
+    let generator = tokio::spawn(generate(
+        Workload::new(scenario),
+        scenario.workload.rate,
+        start,
+        total,
+        senders,
+        tx.clone(),
+    ));
+    drop(tx);
+
+    let mut tracker = Tracker::new(scenario.cluster.shards, window);
+    let progress = Progress::new(opts.progress, total);
+    let mut sent = None;
+    let mut drain_deadline = None;
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Dispatched { first, intended }) => tracker.dispatched(first, &intended),
+                Some(Msg::Events { at, events }) => tracker.events(at, &events),
+                Some(Msg::LoadDone { sent: s }) => {
+                    sent = Some(s);
+                    drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
+                }
+                Some(Msg::Failed(e)) => {
+                    cluster.check_alive()?;
+                    return Err(e);
+                }
+                None => bail!("every stream closed before the run ended"),
+            },
+            _ = ticker.tick() => {
+                cluster.check_alive()?;
+                progress.update(start.elapsed(), &tracker, sent.is_some());
+            }
+        }
+        if let Some(deadline) = drain_deadline {
+            if tracker.unresolved() == 0 || Instant::now() >= deadline {
+                break;
+            }
+        }
+    }
+    progress.finish();
+    generator.await.context("generator task")?;
+    let sent = sent.unwrap_or_default();
+    let mut accepted = Vec::new();
+    for (i, h) in submits.into_iter().enumerate() {
+        accepted.push(h.await.with_context(|| format!("submit task of shard {i}"))??);
+    }
+
+    let status = settle(&mut shards, &mut beacon, sent, accepted).await?;
+    // Events that arrived while settling.
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Events { at, events } = msg {
+            tracker.events(at, &events);
+        }
+    }
+    let ledgers: Vec<ShardLedger> = status.shards.iter().map(ledger).collect();
+    let genesis = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
+    let audit = audit::audit(genesis, &ledgers, status.quiescent);
+    let summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
+
+    report::write_summary(dir, &summary)?;
+    report::write_timeseries(dir, &tracker.seconds)?;
+    report::write_hlogs(dir, started, &tracker.seconds)?;
+    let title = format!(
+        "{} — {} shards, {:.0}% cross-shard, rate {}",
+        scenario.name,
+        scenario.cluster.shards,
+        scenario.effective_cross_shard() * 100.0,
+        scenario.workload.rate
+    );
+    charts::save(
+        &charts::Throughput::from_seconds(
+            format!("Throughput: {title}"),
+            &tracker.seconds,
+            report::window_bounds(scenario),
+        ),
+        dir,
+        "throughput",
+    )?;
+    charts::save(
+        &charts::Latency {
+            title: format!("Latency by percentile: {title}"),
+            classes: vec![
+                charts::Spectrum::of("intra-shard", &tracker.latency.intra),
+                charts::Spectrum::of("cross-shard", &tracker.latency.cross),
+                charts::Spectrum::of("all", &tracker.latency.all()),
+            ],
+        },
+        dir,
+        "latency",
+    )?;
+    Ok(summary)
+}
+
+/// Emits the workload on schedule (or as fast as accepted, for `max`) until `total`.
+async fn generate(
+    mut workload: Workload,
+    rate: Rate,
+    start: Instant,
+    total: Duration,
+    senders: Vec<mpsc::Sender<pb::TxBatch>>,
+    events: mpsc::UnboundedSender<Msg>,
+) {
+    let end = total.as_nanos() as u64;
+    let mut batches = vec![pb::TxBatch::default(); senders.len()];
+    let mut sent = vec![0u64; senders.len()];
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let now = start.elapsed().as_nanos() as u64;
+        let first = workload.generated();
+        let mut intended = Vec::new();
+        let finished = match rate {
+            Rate::PerSecond(r) => {
+                ticker.tick().await;
+                let now = start.elapsed().as_nanos() as u64;
+                // Transaction k is due at k / r seconds.
+                let due = (u128::from(now.min(end)) * u128::from(r) / 1_000_000_000) as u64;
+                let count = due.saturating_sub(first).min(TICK_CAP);
+                intended.extend((first..first + count).map(|k| (u128::from(k) * 1_000_000_000 / u128::from(r)) as u64));
+                now >= end && first + count >= due
+            }
+            Rate::Max => {
+                if now >= end {
+                    true
+                } else {
+                    intended.resize(MAX_CHUNK, now);
+                    false
+                }
+            }
+        };
+        for _ in 0..intended.len() {
+            let (shard, t) = workload.next_transfer();
+            push_transfer(&mut batches[shard as usize], &t);
+        }
+        if !intended.is_empty() && events.send(Msg::Dispatched { first, intended }).is_err() {
+            return;
+        }
+        for (i, batch) in batches.iter_mut().enumerate() {
+            if batch.id.is_empty() {
+                continue;
+            }
+            sent[i] += batch.id.len() as u64;
+            if senders[i].send(std::mem::take(batch)).await.is_err() {
+                let _ = events.send(Msg::Failed(anyhow::anyhow!("submit stream of shard {i} closed")));
+                return;
+            }
+        }
+        if finished {
+            let _ = events.send(Msg::LoadDone { sent });
+            return;
+        }
+        if matches!(rate, Rate::Max) {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Waits until nothing is queued or in flight anywhere (or a time limit), then takes
+/// every process's final status.
+async fn settle(
+    shards: &mut [ShardClient<Channel>],
+    beacon: &mut BeaconClient<Channel>,
+    sent: Vec<u64>,
+    accepted: Vec<u64>,
+) -> anyhow::Result<FinalStatus> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut statuses = Vec::new();
+        for (i, s) in shards.iter_mut().enumerate() {
+            statuses.push(
+                s.status(pb::StatusRequest {})
+                    .await
+                    .with_context(|| format!("status of shard {i}"))?
+                    .into_inner(),
+            );
+        }
+        let b = beacon
+            .status(pb::StatusRequest {})
+            .await
+            .context("status of the beacon")?
+            .into_inner();
+        let emitted: u64 = statuses.iter().flat_map(|s| &s.outbound).map(|c| c.receipts).sum();
+        let applied: u64 = statuses.iter().flat_map(|s| &s.inbound).map(|c| c.receipts).sum();
+        let quiescent = emitted == applied
+            && b.inflight_receipts == 0
+            && statuses.iter().all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
+        if quiescent || Instant::now() >= deadline {
+            return Ok(FinalStatus {
+                shards: statuses,
+                beacon: b,
+                accepted,
+                sent,
+                quiescent,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A shard's status as the audit's input.
+fn ledger(s: &pb::ShardStatus) -> ShardLedger {
+    let counts = |v: &[pb::ChannelCounters]| {
+        v.iter()
+            .map(|c| ChannelCount {
+                peer: c.peer,
+                receipts: c.receipts,
+                value: c.value,
+            })
+            .collect()
+    };
+    ShardLedger {
+        shard: s.shard,
+        balance_total: s.balance_total,
+        outbound: counts(&s.outbound),
+        inbound: counts(&s.inbound),
+    }
+}
+
+async fn channel(addr: &str) -> anyhow::Result<Channel> {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))
+}
+
+async fn shard_client(addr: &str) -> anyhow::Result<ShardClient<Channel>> {
+    Ok(ShardClient::new(channel(addr).await?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// Creates `<out>/<name>/<run-id>/`, where run-id is the UTC start time and the seed
+/// (with a counter if two runs start in the same second).
+fn results_dir(out: &Path, name: &str, seed: u64, started: SystemTime) -> anyhow::Result<(String, PathBuf)> {
+    let stamp: String = humantime::format_rfc3339_seconds(started)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = format!("{stamp}-seed{seed}");
+    let parent = out.join(name);
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    for n in 1.. {
+        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let dir = parent.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// The progress display: a bar on a terminal, a line every few seconds otherwise.
+struct Progress {
+    /// The bar, if shown on a terminal.
+    bar: Option<ProgressBar>,
+    /// Print plain lines instead (stderr is not a terminal).
+    lines: bool,
+    /// (time, finals) at the last rate sample, for the live TPS figure.
+    last: std::cell::Cell<(Duration, u64)>,
+    /// When the last plain line was printed.
+    last_line: std::cell::Cell<Duration>,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: Duration) -> Progress {
+        let bar = (enabled && !ProgressBar::new(0).is_hidden()).then(|| {
+            let bar = ProgressBar::new(total.as_secs().max(1));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            lines: enabled && bar.is_none(),
+            bar,
+            last: std::cell::Cell::new((Duration::ZERO, 0)),
+            last_line: std::cell::Cell::new(Duration::ZERO),
+        }
+    }
+
+    fn update(&self, elapsed: Duration, t: &Tracker, draining: bool) {
+        let (t0, f0) = self.last.get();
+        let dt = (elapsed - t0).as_secs_f64();
+        if dt < 0.9 {
+            return;
+        }
+        let tps = (t.finals() - f0) as f64 / dt;
+        self.last.set((elapsed, t.finals()));
+        let phase = if draining { "draining" } else { "running" };
+        let msg = format!(
+            "{phase}: {tps:>9.0} tx/s final · {} final · {} in flight",
+            t.finals(),
+            t.unresolved()
+        );
+        if let Some(bar) = &self.bar {
+            bar.set_position(elapsed.as_secs());
+            bar.set_message(msg);
+        } else if self.lines && elapsed - self.last_line.get() >= Duration::from_secs(2) {
+            self.last_line.set(elapsed);
+            eprintln!("[{:>5.1}s] {msg}", elapsed.as_secs_f64());
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
