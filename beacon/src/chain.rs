@@ -133,8 +133,13 @@ impl Chain {
             if b.src != src {
                 return Err(misrouted("batch source differs from the header's shard").into());
             }
-            if b.dst >= self.shards || b.dst == src || std::mem::replace(&mut seen[b.dst as usize], true) {
-                return Err(misrouted("destination out of range, the source itself, or repeated").into());
+            if b.dst >= self.shards
+                || b.dst == src
+                || std::mem::replace(&mut seen[b.dst as usize], true)
+            {
+                return Err(
+                    misrouted("destination out of range, the source itself, or repeated").into(),
+                );
             }
             let expected = self.next_seq[src as usize][b.dst as usize];
             if b.first_seq != expected || b.receipts.is_empty() {
@@ -272,11 +277,11 @@ impl Chain {
 
     /// Receipts and value notarized or pending and not yet acknowledged.
     pub fn in_flight(&self) -> (u64, u64) {
-        let stored = self
-            .outbox
-            .iter()
-            .flatten()
-            .chain(self.pending.iter().flat_map(|p| p.deliveries.iter().map(|d| &d.1)));
+        let stored = self.outbox.iter().flatten().chain(
+            self.pending
+                .iter()
+                .flat_map(|p| p.deliveries.iter().map(|d| &d.1)),
+        );
         stored.fold((0, 0), |(n, v), s| (n + s.receipts, v + s.value))
     }
 }
@@ -288,14 +293,26 @@ mod tests {
 
     /// Builds shard `src`'s submission at `height` after `prev`, with one batch per
     /// (dst, first_seq, count).
-    fn submission(src: u32, height: u64, prev: Hash, batches: &[(u32, u64, u64)], acks: &[(u32, u64)]) -> (pb::HeaderSubmission, Header) {
+    fn submission(
+        src: u32,
+        height: u64,
+        prev: Hash,
+        batches: &[(u32, u64, u64)],
+        acks: &[(u32, u64)],
+    ) -> (pb::HeaderSubmission, Header) {
         let batches: Vec<ReceiptBatch> = batches
             .iter()
             .map(|&(dst, first_seq, n)| ReceiptBatch {
                 src,
                 dst,
                 first_seq,
-                receipts: (0..n).map(|i| Receipt { tx: i, to: 1, amount: 10 }).collect(),
+                receipts: (0..n)
+                    .map(|i| Receipt {
+                        tx: i,
+                        to: 1,
+                        amount: 10,
+                    })
+                    .collect(),
             })
             .collect();
         let header = Header {
@@ -309,7 +326,10 @@ mod tests {
         let sub = pb::HeaderSubmission {
             header: Some(pb::Header::from(&header)),
             batches: batches.iter().map(pb::ReceiptBatch::from).collect(),
-            acks: acks.iter().map(|&(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
+            acks: acks
+                .iter()
+                .map(|&(src, next_seq)| pb::ChannelAck { src, next_seq })
+                .collect(),
         };
         (sub, header)
     }
@@ -322,7 +342,10 @@ mod tests {
         assert_eq!(chain.in_flight(), (3, 30), "pending counts as in flight");
         let n = chain.notarize().unwrap();
         assert_eq!(n.block.crosslinks.len(), 1);
-        assert_eq!(n.deliveries.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            n.deliveries.iter().map(|d| d.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         assert!(chain.notarize().is_none(), "no empty beacon blocks");
         assert_eq!(chain.backlog(1).len(), 2, "block + delivery");
         // Shard 1 acks both receipts from shard 0.

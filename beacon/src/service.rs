@@ -60,7 +60,10 @@ impl BeaconService {
                 kind: Some(pb::inbound::Kind::Block(n.block)),
             };
             for sub in state.subscribers.iter_mut() {
-                if sub.as_ref().is_some_and(|s| s.send(Ok(block.clone())).is_err()) {
+                if sub
+                    .as_ref()
+                    .is_some_and(|s| s.send(Ok(block.clone())).is_err())
+                {
                     *sub = None;
                 }
             }

@@ -159,8 +159,15 @@ mod tests {
     fn missing_receipt_at_quiescence_breaks_exactly_once() {
         let a = audit(1000, &cluster(2), true);
         assert!(!a.exactly_once);
-        assert!(a.supply_conserved, "the value is still accounted as in flight");
-        assert!(a.violations[0].contains("channel 0→1"), "{:?}", a.violations);
+        assert!(
+            a.supply_conserved,
+            "the value is still accounted as in flight"
+        );
+        assert!(
+            a.violations[0].contains("channel 0→1"),
+            "{:?}",
+            a.violations
+        );
         assert!(audit(1000, &cluster(3), true).exactly_once);
     }
 

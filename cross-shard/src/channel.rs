@@ -104,13 +104,17 @@ impl InboundChannels {
             });
         }
         let s = src as usize;
-        let root = self.roots[s]
-            .get(&src_height)
-            .ok_or(Error::NotNotarized {
-                src,
-                height: src_height,
-            })?;
-        if !merkle::verify(root, &batch.leaf(), dst as usize, self.shards as usize, path) {
+        let root = self.roots[s].get(&src_height).ok_or(Error::NotNotarized {
+            src,
+            height: src_height,
+        })?;
+        if !merkle::verify(
+            root,
+            &batch.leaf(),
+            dst as usize,
+            self.shards as usize,
+            path,
+        ) {
             return Err(Error::BadProof {
                 src,
                 dst,
@@ -203,7 +207,11 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(ch.next_seq(0), 3, "a refused batch does not advance the channel");
+        assert_eq!(
+            ch.next_seq(0),
+            3,
+            "a refused batch does not advance the channel"
+        );
     }
 
     #[test]

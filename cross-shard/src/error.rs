@@ -19,7 +19,9 @@ pub enum Error {
         got: u64,
     },
     /// A Merkle path does not lead from the batch to the notarized root.
-    #[error("receipt batch {src}→{dst} at source height {height} does not match the notarized receipts root")]
+    #[error(
+        "receipt batch {src}→{dst} at source height {height} does not match the notarized receipts root"
+    )]
     BadProof {
         /// Sending shard.
         src: ShardId,

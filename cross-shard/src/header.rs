@@ -77,7 +77,12 @@ mod tests {
         let h2 = header(2, h1.hash());
         assert!(h2.check_extends(1, &h1.hash()).is_ok());
         assert!(h2.check_extends(0, &Hash::ZERO).is_err(), "skipped height");
-        assert!(header(2, Hash([9; 32])).check_extends(1, &h1.hash()).is_err(), "wrong prev");
+        assert!(
+            header(2, Hash([9; 32]))
+                .check_extends(1, &h1.hash())
+                .is_err(),
+            "wrong prev"
+        );
     }
 
     #[test]
@@ -86,10 +91,22 @@ mod tests {
         let variants = [
             Header { shard: 2, ..base },
             Header { height: 6, ..base },
-            Header { prev_hash: Hash([4; 32]), ..base },
-            Header { state_root: Hash([4; 32]), ..base },
-            Header { receipts_root: Hash([4; 32]), ..base },
-            Header { tx_count: 4, ..base },
+            Header {
+                prev_hash: Hash([4; 32]),
+                ..base
+            },
+            Header {
+                state_root: Hash([4; 32]),
+                ..base
+            },
+            Header {
+                receipts_root: Hash([4; 32]),
+                ..base
+            },
+            Header {
+                tx_count: 4,
+                ..base
+            },
         ];
         for v in variants {
             assert_ne!(v.hash(), base.hash(), "{v:?}");

@@ -37,7 +37,9 @@ impl Placement {
 
     /// The accounts of `0..accounts` held by `shard`, in increasing order.
     pub fn accounts_of(&self, shard: ShardId, accounts: u64) -> Vec<AccountId> {
-        (0..accounts).filter(|&a| self.shard_of(a) == shard).collect()
+        (0..accounts)
+            .filter(|&a| self.shard_of(a) == shard)
+            .collect()
     }
 
     /// All accounts of `0..accounts`, grouped by shard (index = shard id).
@@ -83,7 +85,11 @@ mod tests {
         for (s, part) in parts.iter().enumerate() {
             assert!(part.iter().all(|&a| p.shard_of(a) == s as u32));
             // Within 5% of an even split.
-            assert!((23_750..=26_250).contains(&part.len()), "{s}: {}", part.len());
+            assert!(
+                (23_750..=26_250).contains(&part.len()),
+                "{s}: {}",
+                part.len()
+            );
             assert_eq!(part, &p.accounts_of(s as u32, 100_000));
         }
     }

@@ -12,8 +12,12 @@ use crate::pb;
 /// hostile peer cannot make a process allocate without bound.
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
-/// Most transactions (or receipts) one batch may carry.
-pub const MAX_BATCH_TXS: usize = 262_144;
+/// Most transactions one submitted batch may carry.
+pub const MAX_BATCH_TXS: usize = 65_536;
+
+/// Most transactions one block may hold, and so most receipts one receipt batch may
+/// carry (every transaction of a block could send to the same destination).
+pub const MAX_BLOCK_TXS: usize = 200_000;
 
 /// A wire message that does not describe a valid value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,13 +34,16 @@ pub enum ConvertError {
         /// Length of this column.
         got: usize,
     },
-    /// A batch carries more rows than [`MAX_BATCH_TXS`].
-    #[error("{message}: {got} rows exceed the limit of {MAX_BATCH_TXS}")]
+    /// A batch carries more rows than its limit ([`MAX_BATCH_TXS`] for transactions,
+    /// [`MAX_BLOCK_TXS`] for receipts).
+    #[error("{message}: {got} rows exceed the limit of {limit}")]
     TooLarge {
         /// The message kind.
         message: &'static str,
         /// Rows in the batch.
         got: usize,
+        /// The limit.
+        limit: usize,
     },
     /// A hash field is not 32 bytes.
     #[error("{message}: field `{field}` must be 32 bytes, got {got}")]
@@ -73,12 +80,17 @@ fn hash(message: &'static str, field: &'static str, bytes: &[u8]) -> Result<Hash
 }
 
 /// Checks that every column has `columns[0]`'s length and that it is within limits.
-fn check_columns(message: &'static str, columns: &[(&'static str, usize)]) -> Result<usize, ConvertError> {
+fn check_columns(
+    message: &'static str,
+    limit: usize,
+    columns: &[(&'static str, usize)],
+) -> Result<usize, ConvertError> {
     let expected = columns.first().map_or(0, |c| c.1);
-    if expected > MAX_BATCH_TXS {
+    if expected > limit {
         return Err(ConvertError::TooLarge {
             message,
             got: expected,
+            limit,
         });
     }
     for &(column, got) in columns {
@@ -95,9 +107,13 @@ fn check_columns(message: &'static str, columns: &[(&'static str, usize)]) -> Re
 }
 
 /// Appends the transfers of `batch` to `out` (reusing `out`'s allocation).
-pub fn transfers_from_wire(batch: &pb::TxBatch, out: &mut Vec<Transfer>) -> Result<(), ConvertError> {
+pub fn transfers_from_wire(
+    batch: &pb::TxBatch,
+    out: &mut Vec<Transfer>,
+) -> Result<(), ConvertError> {
     let n = check_columns(
         "TxBatch",
+        MAX_BATCH_TXS,
         &[
             ("id", batch.id.len()),
             ("from", batch.from.len()),
@@ -171,6 +187,7 @@ impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {
     fn try_from(b: &pb::ReceiptBatch) -> Result<Self, ConvertError> {
         let n = check_columns(
             "ReceiptBatch",
+            MAX_BLOCK_TXS,
             &[
                 ("tx_id", b.tx_id.len()),
                 ("to", b.to.len()),
@@ -198,6 +215,7 @@ pub fn path_from_wire(path: &[Vec<u8>]) -> Result<Vec<Hash>, ConvertError> {
         return Err(ConvertError::TooLarge {
             message: "ReceiptDelivery.proof",
             got: path.len(),
+            limit: 64,
         });
     }
     path.iter()
@@ -276,9 +294,25 @@ mod tests {
     }
 
     #[test]
-    fn oversized_batch_is_refused() {
+    fn oversized_tx_batch_is_refused() {
+        let b = pb::TxBatch {
+            id: vec![0; MAX_BATCH_TXS + 1],
+            ..Default::default()
+        };
+        let err = transfers_from_wire(&b, &mut Vec::new()).unwrap_err();
+        assert!(matches!(
+            err,
+            ConvertError::TooLarge {
+                limit: MAX_BATCH_TXS,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn oversized_receipt_batch_is_refused() {
         let b = pb::ReceiptBatch {
-            tx_id: vec![0; MAX_BATCH_TXS + 1],
+            tx_id: vec![0; MAX_BLOCK_TXS + 1],
             ..Default::default()
         };
         assert!(matches!(

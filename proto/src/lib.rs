@@ -15,7 +15,7 @@
 //! also holds the **checked conversions** into the `cross-shard` types: a message is
 //! turned into a domain value only through [`convert`], which refuses (with a
 //! [`ConvertError`] naming the field) anything malformed — columns of different lengths,
-//! hashes that are not 32 bytes, batches over [`MAX_BATCH_TXS`]. Services convert first
+//! hashes that are not 32 bytes, batches over [`MAX_BATCH_TXS`] or [`MAX_BLOCK_TXS`]. Services convert first
 //! and act second, so no handler ever sees a malformed value.
 //!
 //! # Layout
@@ -24,7 +24,7 @@
 
 pub mod convert;
 
-pub use convert::{ConvertError, MAX_BATCH_TXS, MAX_MESSAGE_BYTES};
+pub use convert::{ConvertError, MAX_BATCH_TXS, MAX_BLOCK_TXS, MAX_MESSAGE_BYTES};
 
 /// Generated code, as prost and tonic write it.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

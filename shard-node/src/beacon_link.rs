@@ -115,7 +115,11 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
         .as_ref()
         .ok_or_else(|| "delivery without a batch".to_string())
         .and_then(|b| ReceiptBatch::try_from(b).map_err(|e| e.to_string()))
-        .and_then(|b| path_from_wire(&d.proof).map(|p| (b, p)).map_err(|e| e.to_string()));
+        .and_then(|b| {
+            path_from_wire(&d.proof)
+                .map(|p| (b, p))
+                .map_err(|e| e.to_string())
+        });
     let mut inbound = lock(&shared.inbound);
     let (batch, path) = match checked {
         Ok(x) => x,
@@ -128,7 +132,9 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
     match inbound.channels.admit(d.src_height, &batch, &path) {
         Ok(Admitted::Fresh { skip }) => {
             let src = batch.src;
-            inbound.queue.extend(batch.receipts[skip..].iter().map(|&r| (src, r)));
+            inbound
+                .queue
+                .extend(batch.receipts[skip..].iter().map(|&r| (src, r)));
             inbound.duplicates += skip as u64;
             drop(inbound);
             shared.work.notify_one();

@@ -29,8 +29,8 @@ pub struct Args {
     /// Most transactions per block.
     #[arg(long, default_value_t = 10_000)]
     pub max_block_txs: usize,
-    /// Most transactions waiting in the mempool.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Most transactions waiting in the mempool (at least 65,536, the largest batch).
+    #[arg(long, default_value_t = 100_000)]
     pub mempool_capacity: usize,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]

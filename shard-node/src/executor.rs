@@ -186,7 +186,14 @@ mod tests {
         let mut out = BlockOutput::new(2);
         execute(&mut l, &[tx(1, a, z, 30, 0)], &mut out);
         assert_eq!(out.sent_cross, vec![1]);
-        assert_eq!(out.outgoing[1], vec![Receipt { tx: 1, to: z, amount: 30 }]);
+        assert_eq!(
+            out.outgoing[1],
+            vec![Receipt {
+                tx: 1,
+                to: z,
+                amount: 30
+            }]
+        );
         assert_eq!(l.balance_total(), total - 30);
     }
 
@@ -197,13 +204,13 @@ mod tests {
         execute(
             &mut l,
             &[
-                tx(1, z, a, 1, 0),          // sender on shard 1
+                tx(1, z, a, 1, 0),            // sender on shard 1
                 tx(2, ACCOUNTS + 5, a, 1, 0), // no such sender
                 tx(3, a, ACCOUNTS + 5, 1, 0), // no such recipient
-                tx(4, a, b, 1, 7),          // nonce gap
-                tx(5, a, b, 1000, 0),       // too poor: consumes nonce 0
-                tx(6, a, b, 1, 0),          // so nonce 0 is now stale
-                tx(7, a, b, 1, 1),          // and nonce 1 works
+                tx(4, a, b, 1, 7),            // nonce gap
+                tx(5, a, b, 1000, 0),         // too poor: consumes nonce 0
+                tx(6, a, b, 1, 0),            // so nonce 0 is now stale
+                tx(7, a, b, 1, 1),            // and nonce 1 works
             ],
             &mut out,
         );
@@ -233,12 +240,30 @@ mod tests {
         let total = l.balance_total();
         let mut out = BlockOutput::new(2);
         let rs = [
-            (1, Receipt { tx: 9, to: a, amount: 5 }),
-            (1, Receipt { tx: 10, to: z, amount: 5 }),
+            (
+                1,
+                Receipt {
+                    tx: 9,
+                    to: a,
+                    amount: 5,
+                },
+            ),
+            (
+                1,
+                Receipt {
+                    tx: 10,
+                    to: z,
+                    amount: 5,
+                },
+            ),
         ];
         let mut applied = [(0, 0); 2];
         apply_receipts(&mut l, &rs, &mut applied, &mut out);
-        assert_eq!(applied, [(0, 0), (2, 5)], "both used their seq, one credited");
+        assert_eq!(
+            applied,
+            [(0, 0), (2, 5)],
+            "both used their seq, one credited"
+        );
         assert_eq!(out.receipts_applied, vec![9]);
         assert_eq!(out.receipts_misplaced, 1);
         assert_eq!(l.balance_total(), total + 5);

@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use cross_shard::ShardId;
 use shardsim_proto::pb::shard_server::ShardServer;
-use shardsim_proto::{MAX_BATCH_TXS, MAX_MESSAGE_BYTES};
+use shardsim_proto::{MAX_BATCH_TXS, MAX_BLOCK_TXS, MAX_MESSAGE_BYTES};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -88,8 +88,8 @@ impl ShardConfig {
         if self.shards == 0 || self.shard >= self.shards {
             return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
         }
-        if self.max_block_txs == 0 {
-            return fail("max_block_txs must be at least 1".into());
+        if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {
+            return fail(format!("max_block_txs must be in 1..={MAX_BLOCK_TXS}"));
         }
         if self.mempool_capacity < MAX_BATCH_TXS {
             return fail(format!(

@@ -166,7 +166,11 @@ impl BlockProducer {
 
     /// Runs blocks forever: on every `block_interval` tick, or as soon as there is work
     /// when the interval is `asap`. Headers go to `to_beacon`.
-    pub async fn run(mut self, shared: &Shared, to_beacon: mpsc::UnboundedSender<pb::HeaderSubmission>) {
+    pub async fn run(
+        mut self,
+        shared: &Shared,
+        to_beacon: mpsc::UnboundedSender<pb::HeaderSubmission>,
+    ) {
         let mut ticker = shared.config.block_interval.map(|d| {
             let mut t = tokio::time::interval(d);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -227,7 +231,12 @@ impl BlockProducer {
         // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
         self.out.clear();
         let mut applied = vec![(0u64, 0u64); cfg.shards as usize];
-        executor::apply_receipts(&mut self.ledger, &self.receipts, &mut applied, &mut self.out);
+        executor::apply_receipts(
+            &mut self.ledger,
+            &self.receipts,
+            &mut applied,
+            &mut self.out,
+        );
         executor::execute(&mut self.ledger, &self.txs, &mut self.out);
         if self.out.receipts_misplaced > 0 {
             tracing::warn!(
@@ -288,7 +297,13 @@ impl BlockProducer {
     }
 
     /// Updates the counters and sends the block's events to every subscriber.
-    fn publish(&self, shared: &Shared, header: &Header, applied: &[(u64, u64)], emitted: &[(u64, u64)]) {
+    fn publish(
+        &self,
+        shared: &Shared,
+        header: &Header,
+        applied: &[(u64, u64)],
+        emitted: &[(u64, u64)],
+    ) {
         {
             let mut c = lock(&shared.counters);
             c.height = header.height;

@@ -36,7 +36,12 @@ pub struct Ledger {
 
 impl Ledger {
     /// The genesis state: every account of this shard holds `initial_balance`, nonce 0.
-    pub fn genesis(shard: ShardId, placement: Placement, accounts: u64, initial_balance: u64) -> Ledger {
+    pub fn genesis(
+        shard: ShardId,
+        placement: Placement,
+        accounts: u64,
+        initial_balance: u64,
+    ) -> Ledger {
         let ids = placement.accounts_of(shard, accounts);
         let index = ids
             .iter()
@@ -151,10 +156,22 @@ mod tests {
         let mut l = Ledger::genesis(0, p, 10, 100);
         let before = l.state_root();
         let i = l.local(3).unwrap();
-        l.set(i, Account { balance: 40, nonce: 1 });
+        l.set(
+            i,
+            Account {
+                balance: 40,
+                nonce: 1,
+            },
+        );
         assert_eq!(l.balance_total(), 940);
         assert_ne!(l.state_root(), before);
-        l.set(i, Account { balance: 100, nonce: 0 });
+        l.set(
+            i,
+            Account {
+                balance: 100,
+                nonce: 0,
+            },
+        );
         assert_eq!(l.state_root(), before);
     }
 }

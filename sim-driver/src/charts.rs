@@ -31,7 +31,11 @@ pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> anyhow::Result<()> {
     FONT.call_once(|| {
         // The embedded font is valid; if registration failed, text would be missing,
         // not the chart.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
         let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
     });
     let png = dir.join(format!("{stem}.png"));
@@ -107,12 +111,20 @@ impl Chart for Throughput {
         // Shade the measured window.
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(self.window.start as f64, 0.0), (self.window.end as f64, y_max)],
+                [
+                    (self.window.start as f64, 0.0),
+                    (self.window.end as f64, y_max),
+                ],
                 RGBColor(230, 240, 255).filled(),
             )))
             .map_err(err)?
             .label("measured window")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], RGBColor(230, 240, 255).filled()));
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 6), (x + 20, y + 6)],
+                    RGBColor(230, 240, 255).filled(),
+                )
+            });
         // A second's count is plotted at the second's middle.
         let point = |sec: usize, v: u64| (sec as f64 + 0.5, v as f64);
         let shards = self.per_second.first().map_or(0, Vec::len);
@@ -120,12 +132,17 @@ impl Chart for Throughput {
             let color = Palette99::pick(shard).to_rgba();
             chart
                 .draw_series(LineSeries::new(
-                    self.per_second.iter().enumerate().map(|(i, s)| point(i, s[shard])),
+                    self.per_second
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| point(i, s[shard])),
                     color.stroke_width(2),
                 ))
                 .map_err(err)?
                 .label(format!("shard {shard}"))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
         }
         chart
             .draw_series(LineSeries::new(
@@ -178,6 +195,14 @@ impl Spectrum {
     }
 }
 
+/// Colours of the latency classes, in order: distinct, and readable on white.
+const CLASS_COLORS: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(0, 0, 0),
+    RGBColor(44, 160, 44),
+];
+
 /// Latency by percentile, the HdrHistogram way: the tail gets as much room as the body.
 #[derive(Debug, Clone)]
 pub struct Latency {
@@ -196,6 +221,7 @@ impl Chart for Latency {
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, ("sans-serif", 26))
             .margin(20)
+            .margin_right(50)
             .x_label_area_size(50)
             .y_label_area_size(90)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)
@@ -218,13 +244,18 @@ impl Chart for Latency {
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(err)?;
-        for (i, class) in self.classes.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
+        for (class, color) in self.classes.iter().zip(CLASS_COLORS) {
+            let color = color.to_rgba();
             chart
-                .draw_series(LineSeries::new(class.points.iter().copied(), color.stroke_width(3)))
+                .draw_series(LineSeries::new(
+                    class.points.iter().copied(),
+                    color.stroke_width(3),
+                ))
                 .map_err(err)?
                 .label(class.label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3))
+                });
         }
         chart
             .configure_series_labels()

@@ -34,6 +34,13 @@ pub const INITIAL_BALANCE: u64 = 1_000_000_000;
 /// How long a child may take to print its READY line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A shard's mempool holds four blocks' worth, or one largest batch if that is more.
+/// Small enough that `rate = "max"` measures the cluster rather than a deep queue:
+/// every queued transaction adds to latency, none adds to throughput.
+fn mempool_capacity(max_block_txs: usize) -> usize {
+    (4 * max_block_txs).max(shardsim_proto::MAX_BATCH_TXS)
+}
+
 /// One child process.
 #[derive(Debug)]
 pub struct Process {
@@ -66,7 +73,8 @@ pub struct Cluster {
 impl Cluster {
     /// Starts the beacon, then every shard, and waits until all are ready.
     pub async fn start(scenario: &Scenario, run_dir: &Path) -> anyhow::Result<Cluster> {
-        let exe = std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
+        let exe =
+            std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
         let c = &scenario.cluster;
         let beacon = spawn(
             &exe,
@@ -82,9 +90,9 @@ impl Cluster {
         )
         .await?;
         let beacon_url = format!("http://{}", beacon.addr);
-        let block_interval = c
-            .block_interval
-            .map_or("asap".to_string(), |d| humantime::format_duration(d).to_string());
+        let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
+            humantime::format_duration(d).to_string()
+        });
         let mut shards = Vec::with_capacity(c.shards as usize);
         for shard in 0..c.shards {
             let args = [
@@ -101,6 +109,8 @@ impl Cluster {
                 block_interval.clone(),
                 "--max-block-txs".into(),
                 c.max_block_txs.to_string(),
+                "--mempool-capacity".into(),
+                mempool_capacity(c.max_block_txs).to_string(),
                 "--beacon".into(),
                 beacon_url.clone(),
             ];
@@ -131,7 +141,11 @@ impl Cluster {
 
     /// Stops every child and waits for it.
     pub async fn stop(mut self) {
-        for p in self.shards.iter_mut().chain(std::iter::once(&mut self.beacon)) {
+        for p in self
+            .shards
+            .iter_mut()
+            .chain(std::iter::once(&mut self.beacon))
+        {
             let _ = p.child.kill().await;
         }
     }
@@ -151,7 +165,8 @@ impl Drop for Cluster {
 /// Starts `exe args…` with stdout piped (for READY) and stderr in `<run_dir>/<name>.log`.
 async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyhow::Result<Process> {
     let log = run_dir.join(format!("{name}.log"));
-    let log_file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -166,7 +181,9 @@ async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyho
     let mut lines = BufReader::new(stdout).lines();
     let ready = tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await;
     let addr = match ready {
-        Ok(Ok(Some(line))) if line.starts_with("READY ") => line["READY ".len()..].trim().to_string(),
+        Ok(Ok(Some(line))) if line.starts_with("READY ") => {
+            line["READY ".len()..].trim().to_string()
+        }
         outcome => {
             let _ = child.kill().await;
             let why = match outcome {
@@ -175,7 +192,11 @@ async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyho
                 Ok(Ok(None)) => "exited before it was ready".to_string(),
                 Ok(Err(e)) => format!("could not be read: {e}"),
             };
-            bail!("{name} {why}; last lines of {}:\n{}", log.display(), log_tail(&log));
+            bail!(
+                "{name} {why}; last lines of {}:\n{}",
+                log.display(),
+                log_tail(&log)
+            );
         }
     };
     Ok(Process {
@@ -219,7 +240,10 @@ pub fn log_tail(path: &Path) -> String {
             if tail.is_empty() {
                 "  (empty)".into()
             } else {
-                tail.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+                tail.iter()
+                    .map(|l| format!("  {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             }
         }
         Err(e) => format!("  (unreadable: {e})"),

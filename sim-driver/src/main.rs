@@ -61,10 +61,16 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run { scenario, out, quiet } => run_scenario(&scenario, out, quiet).await,
+            Command::Run {
+                scenario,
+                out,
+                quiet,
+            } => run_scenario(&scenario, out, quiet).await,
             Command::Shard(args) => {
                 shard_node::cli::init_tracing();
-                shard_node::cli::main(args).await.map(|()| ExitCode::SUCCESS)
+                shard_node::cli::main(args)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
             }
             Command::Beacon(args) => {
                 beacon::cli::init_tracing();
@@ -81,9 +87,16 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_scenario(path: &std::path::Path, out: PathBuf, quiet: bool) -> anyhow::Result<ExitCode> {
+async fn run_scenario(
+    path: &std::path::Path,
+    out: PathBuf,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::from_path(path)?;
-    let opts = RunOptions { out, progress: !quiet };
+    let opts = RunOptions {
+        out,
+        progress: !quiet,
+    };
     let outcome = tokio::select! {
         r = run(&scenario, &opts) => r.with_context(|| format!("running {}", path.display()))?,
         _ = tokio::signal::ctrl_c() => {

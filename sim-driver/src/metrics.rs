@@ -267,7 +267,12 @@ mod tests {
 
     const S: u64 = 1_000_000_000;
 
-    fn events(shard: u32, committed: &[u64], sent_cross: &[u64], applied: &[u64]) -> pb::BlockEvents {
+    fn events(
+        shard: u32,
+        committed: &[u64],
+        sent_cross: &[u64],
+        applied: &[u64],
+    ) -> pb::BlockEvents {
         pb::BlockEvents {
             shard,
             committed: committed.to_vec(),
@@ -288,7 +293,10 @@ mod tests {
         // Cross latency: 0.5 s from the intended time 0, within HDR precision.
         let p = t.latency.cross.value_at_quantile(0.5);
         assert!((499_000..=501_000).contains(&p), "{p}");
-        assert_eq!(t.seconds[0].shards[0].final_total, 2, "attributed to the source");
+        assert_eq!(
+            t.seconds[0].shards[0].final_total, 2,
+            "attributed to the source"
+        );
         assert_eq!(t.window_final, (2, 1));
     }
 

@@ -204,9 +204,12 @@ pub fn summarize(
     let pending = unresolved.min(in_system);
     let lost = unresolved - pending;
     if lost > 0 {
-        violations.push(format!("{lost} transactions are neither final, rejected nor pending"));
+        violations.push(format!(
+            "{lost} transactions are neither final, rejected nor pending"
+        ));
     }
-    let sum = |f: fn(&shardsim_proto::pb::ShardStatus) -> u64| status.shards.iter().map(f).sum::<u64>();
+    let sum =
+        |f: fn(&shardsim_proto::pb::ShardStatus) -> u64| status.shards.iter().map(f).sum::<u64>();
     let shard_committed = sum(|s| s.committed);
     let shard_rejected = sum(|s| s.rejected);
     if shard_committed != tracker.final_intra {
@@ -229,7 +232,9 @@ pub fn summarize(
     }
     for (shard, (sent, accepted)) in status.sent.iter().zip(&status.accepted).enumerate() {
         if sent != accepted {
-            violations.push(format!("shard {shard} accepted {accepted} of the {sent} transactions sent to it"));
+            violations.push(format!(
+                "shard {shard} accepted {accepted} of the {sent} transactions sent to it"
+            ));
         }
     }
     let all_accounted = violations.len() == audit.violations.len();
@@ -282,7 +287,8 @@ pub fn summarize(
             .rejected
             .iter()
             .map(|(&code, &n)| {
-                let name = RejectReason::from_code(code).map_or_else(|| format!("code_{code}"), |r| r.name().to_string());
+                let name = RejectReason::from_code(code)
+                    .map_or_else(|| format!("code_{code}"), |r| r.name().to_string());
                 (name, n)
             })
             .collect(),
@@ -293,8 +299,18 @@ pub fn summarize(
         drained: status.quiescent,
         cross_shard: CrossShard {
             committed: tracker.final_cross,
-            receipts_emitted: status.shards.iter().flat_map(|s| &s.outbound).map(|c| c.receipts).sum(),
-            receipts_applied: status.shards.iter().flat_map(|s| &s.inbound).map(|c| c.receipts).sum(),
+            receipts_emitted: status
+                .shards
+                .iter()
+                .flat_map(|s| &s.outbound)
+                .map(|c| c.receipts)
+                .sum(),
+            receipts_applied: status
+                .shards
+                .iter()
+                .flat_map(|s| &s.inbound)
+                .map(|c| c.receipts)
+                .sum(),
             deliveries_rejected: sum(|s| s.deliveries_rejected),
             duplicates_ignored: sum(|s| s.duplicates_ignored),
         },
@@ -349,7 +365,10 @@ pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
 /// divisor makes tools show milliseconds).
 pub fn write_hlogs(dir: &Path, started: SystemTime, seconds: &[Second]) -> anyhow::Result<()> {
     for (kind, pick) in [
-        ("intra", (|s: &Second| &s.intra) as fn(&Second) -> &Histogram<u64>),
+        (
+            "intra",
+            (|s: &Second| &s.intra) as fn(&Second) -> &Histogram<u64>,
+        ),
         ("cross", |s: &Second| &s.cross),
     ] {
         let path = dir.join(format!("latency-{kind}.hlog"));
@@ -357,15 +376,22 @@ pub fn write_hlogs(dir: &Path, started: SystemTime, seconds: &[Second]) -> anyho
         let mut serializer = V2DeflateSerializer::new();
         {
             let mut log = IntervalLogWriterBuilder::new()
-                .add_comment(&format!("shardsim {kind}-shard latency, microseconds, one interval per second"))
+                .add_comment(&format!(
+                    "shardsim {kind}-shard latency, microseconds, one interval per second"
+                ))
                 .with_start_time(started)
                 .with_base_time(started)
                 .with_max_value_divisor(1000.0)
                 .begin_log_with(&mut buf, &mut serializer)?;
             let tag = Tag::new(kind);
             for (sec, s) in seconds.iter().enumerate() {
-                log.write_histogram(pick(s), Duration::from_secs(sec as u64), Duration::from_secs(1), tag)
-                    .map_err(|e| anyhow::anyhow!("encoding {}: {e:?}", path.display()))?;
+                log.write_histogram(
+                    pick(s),
+                    Duration::from_secs(sec as u64),
+                    Duration::from_secs(1),
+                    tag,
+                )
+                .map_err(|e| anyhow::anyhow!("encoding {}: {e:?}", path.display()))?;
             }
         }
         std::fs::File::create(&path)
@@ -379,7 +405,11 @@ pub fn write_hlogs(dir: &Path, started: SystemTime, seconds: &[Second]) -> anyho
 pub fn table(s: &Summary) -> String {
     let mut out = String::new();
     let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {k:<22} {v}\n"));
-    line(&mut out, "scenario", format!("{} (seed {}, {} shards)", s.scenario, s.seed, s.shards));
+    line(
+        &mut out,
+        "scenario",
+        format!("{} (seed {}, {} shards)", s.scenario, s.seed, s.shards),
+    );
     line(
         &mut out,
         "throughput",
@@ -411,7 +441,10 @@ pub fn table(s: &Summary) -> String {
         line(
             &mut out,
             &format!("shard {}", sh.shard),
-            format!("{:.0} tx/s · {} blocks · {} rejected", sh.tps, sh.height, sh.rejected),
+            format!(
+                "{:.0} tx/s · {} blocks · {} rejected",
+                sh.tps, sh.height, sh.rejected
+            ),
         );
     }
     let verdict = |b: bool| if b { "ok" } else { "FAILED" };

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use cross_shard::audit::{self, ChannelCount, ShardLedger};
 use indicatif::{ProgressBar, ProgressStyle};
+use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::convert::push_transfer;
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
-use shardsim_proto::MAX_MESSAGE_BYTES;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -94,7 +94,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
             dir.display()
         );
         if scenario.cluster.shards == 1 && scenario.workload.cross_shard > 0.0 {
-            eprintln!("shardsim: note: with 1 shard no transfer can be cross-shard; cross_shard is 0 for this run");
+            eprintln!(
+                "shardsim: note: with 1 shard no transfer can be cross-shard; cross_shard is 0 for this run"
+            );
         }
     }
 
@@ -142,7 +144,9 @@ async fn drive(
                     }
                     Ok(None) => return,
                     Err(status) => {
-                        let _ = tx.send(Msg::Failed(anyhow::anyhow!("events stream of shard {i}: {status}")));
+                        let _ = tx.send(Msg::Failed(anyhow::anyhow!(
+                            "events stream of shard {i}: {status}"
+                        )));
                         return;
                     }
                 }
@@ -165,10 +169,7 @@ async fn drive(
     }
 
     let total = scenario.warmup + scenario.duration;
-    let window = (
-        scenario.warmup.as_nanos() as u64,
-        total.as_nanos() as u64,
-    );
+    let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
     let generator = tokio::spawn(generate(
         Workload::new(scenario),
         scenario.workload.rate,
@@ -215,7 +216,10 @@ async fn drive(
     let sent = sent.unwrap_or_default();
     let mut accepted = Vec::new();
     for (i, h) in submits.into_iter().enumerate() {
-        accepted.push(h.await.with_context(|| format!("submit task of shard {i}"))??);
+        accepted.push(
+            h.await
+                .with_context(|| format!("submit task of shard {i}"))??,
+        );
     }
 
     let status = settle(&mut shards, &mut beacon, sent, accepted).await?;
@@ -289,7 +293,10 @@ async fn generate(
                 // Transaction k is due at k / r seconds.
                 let due = (u128::from(now.min(end)) * u128::from(r) / 1_000_000_000) as u64;
                 let count = due.saturating_sub(first).min(TICK_CAP);
-                intended.extend((first..first + count).map(|k| (u128::from(k) * 1_000_000_000 / u128::from(r)) as u64));
+                intended.extend(
+                    (first..first + count)
+                        .map(|k| (u128::from(k) * 1_000_000_000 / u128::from(r)) as u64),
+                );
                 now >= end && first + count >= due
             }
             Rate::Max => {
@@ -314,7 +321,9 @@ async fn generate(
             }
             sent[i] += batch.id.len() as u64;
             if senders[i].send(std::mem::take(batch)).await.is_err() {
-                let _ = events.send(Msg::Failed(anyhow::anyhow!("submit stream of shard {i} closed")));
+                let _ = events.send(Msg::Failed(anyhow::anyhow!(
+                    "submit stream of shard {i} closed"
+                )));
                 return;
             }
         }
@@ -352,11 +361,21 @@ async fn settle(
             .await
             .context("status of the beacon")?
             .into_inner();
-        let emitted: u64 = statuses.iter().flat_map(|s| &s.outbound).map(|c| c.receipts).sum();
-        let applied: u64 = statuses.iter().flat_map(|s| &s.inbound).map(|c| c.receipts).sum();
+        let emitted: u64 = statuses
+            .iter()
+            .flat_map(|s| &s.outbound)
+            .map(|c| c.receipts)
+            .sum();
+        let applied: u64 = statuses
+            .iter()
+            .flat_map(|s| &s.inbound)
+            .map(|c| c.receipts)
+            .sum();
         let quiescent = emitted == applied
             && b.inflight_receipts == 0
-            && statuses.iter().all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
+            && statuses
+                .iter()
+                .all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
         if quiescent || Instant::now() >= deadline {
             return Ok(FinalStatus {
                 shards: statuses,
@@ -405,7 +424,12 @@ async fn shard_client(addr: &str) -> anyhow::Result<ShardClient<Channel>> {
 
 /// Creates `<out>/<name>/<run-id>/`, where run-id is the UTC start time and the seed
 /// (with a counter if two runs start in the same second).
-fn results_dir(out: &Path, name: &str, seed: u64, started: SystemTime) -> anyhow::Result<(String, PathBuf)> {
+fn results_dir(
+    out: &Path,
+    name: &str,
+    seed: u64,
+    started: SystemTime,
+) -> anyhow::Result<(String, PathBuf)> {
     let stamp: String = humantime::format_rfc3339_seconds(started)
         .to_string()
         .chars()
@@ -415,7 +439,11 @@ fn results_dir(out: &Path, name: &str, seed: u64, started: SystemTime) -> anyhow
     let parent = out.join(name);
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     for n in 1.. {
-        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let id = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
         let dir = parent.join(&id);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok((id, dir)),
@@ -443,8 +471,10 @@ impl Progress {
         let bar = (enabled && !ProgressBar::new(0).is_hidden()).then(|| {
             let bar = ProgressBar::new(total.as_secs().max(1));
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         });

@@ -157,7 +157,10 @@ impl<'de> Deserialize<'de> for Rate {
         impl Visitor<'_> for V {
             type Value = Rate;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a rate in transactions per second (1 to {MAX_RATE}) or \"max\"")
+                write!(
+                    f,
+                    "a rate in transactions per second (1 to {MAX_RATE}) or \"max\""
+                )
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
                 match u64::try_from(v) {
@@ -217,8 +220,11 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(&s)
-            .map_err(|e| de::Error::custom(format!("invalid duration {s:?}: {e} (write e.g. \"100ms\" or \"10s\")")))
+        humantime::parse_duration(&s).map_err(|e| {
+            de::Error::custom(format!(
+                "invalid duration {s:?}: {e} (write e.g. \"100ms\" or \"10s\")"
+            ))
+        })
     }
 }
 
@@ -240,7 +246,9 @@ mod interval {
         }
         match humantime::parse_duration(&s) {
             Ok(d) if !d.is_zero() => Ok(Some(d)),
-            Ok(_) => Err(de::Error::custom("a block interval of 0 is not allowed; write \"asap\"")),
+            Ok(_) => Err(de::Error::custom(
+                "a block interval of 0 is not allowed; write \"asap\"",
+            )),
             Err(e) => Err(de::Error::custom(format!(
                 "invalid interval {s:?}: {e} (write e.g. \"100ms\", or \"asap\")"
             ))),
@@ -254,7 +262,9 @@ where
 {
     let v = T::deserialize(d)?;
     if v < lo || v > hi {
-        return Err(de::Error::custom(format!("{what} must be in {lo}..={hi}, got {v}")));
+        return Err(de::Error::custom(format!(
+            "{what} must be in {lo}..={hi}, got {v}"
+        )));
     }
     Ok(v)
 }
@@ -264,7 +274,7 @@ fn shard_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 }
 
 fn block_txs<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    in_range(d, 1, 200_000, "max_block_txs")
+    in_range(d, 1, shardsim_proto::MAX_BLOCK_TXS, "max_block_txs")
 }
 
 fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -289,10 +299,7 @@ impl Scenario {
     /// Parses and checks scenario text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ScenarioError::Parse {
                 path: origin.to_string(),
                 line,
@@ -349,7 +356,10 @@ impl Scenario {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -402,13 +412,19 @@ rate = "max"
         assert!(e.starts_with("s.toml:7:"), "{e}");
         assert!(e.contains("shards must be in 1..=64"), "{e}");
         let e = error(&GOOD.replace("\"3s\"", "\"3 parsecs\""));
-        assert!(e.starts_with("s.toml:4:") && e.contains("invalid duration"), "{e}");
+        assert!(
+            e.starts_with("s.toml:4:") && e.contains("invalid duration"),
+            "{e}"
+        );
         let e = error(&GOOD.replace("rate = \"max\"", "rate = \"fast\""));
         assert!(e.starts_with("s.toml:12:") && e.contains("\"max\""), "{e}");
         let e = error(&GOOD.replace("rate = \"max\"", "rate = 0"));
         assert!(e.contains("rate in transactions per second"), "{e}");
         let e = error(&GOOD.replace("rate = \"max\"", "rate = 10\ncross_shard = 1.5"));
-        assert!(e.starts_with("s.toml:13:") && e.contains("cross_shard"), "{e}");
+        assert!(
+            e.starts_with("s.toml:13:") && e.contains("cross_shard"),
+            "{e}"
+        );
         let e = error(&GOOD.replace("\"asap\"", "\"0ms\""));
         assert!(e.contains("asap"), "{e}");
     }
@@ -422,7 +438,10 @@ rate = "max"
     #[test]
     fn inconsistent_values_are_refused() {
         let e = error(&GOOD.replace("accounts = 1000", "accounts = 3"));
-        assert!(e.contains("workload.accounts = 3") && e.contains("cluster.shards = 2"), "{e}");
+        assert!(
+            e.contains("workload.accounts = 3") && e.contains("cluster.shards = 2"),
+            "{e}"
+        );
         let e = error(&GOOD.replace("name = \"t\"", "name = \"../x\""));
         assert!(e.contains("name"), "{e}");
     }

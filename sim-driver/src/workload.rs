@@ -53,9 +53,8 @@ impl Workload {
     /// The generator a scenario describes.
     pub fn new(scenario: &Scenario) -> Workload {
         let accounts = scenario.workload.accounts;
-        let placement = Placement::new(scenario.cluster.shards).unwrap_or_else(|| {
-            unreachable!("scenario validation guarantees at least one shard")
-        });
+        let placement = Placement::new(scenario.cluster.shards)
+            .unwrap_or_else(|| unreachable!("scenario validation guarantees at least one shard"));
         let senders = if scenario.workload.skew > 0.0 {
             // Valid: accounts ≥ 2 and skew in (0, 10] (scenario validation).
             Zipf::new(accounts as f64, scenario.workload.skew)
@@ -176,10 +175,14 @@ mod tests {
     #[test]
     fn skew_concentrates_senders() {
         let mut w = Workload::new(&scenario(1, 0.0, 1.2));
-        let hot = (0..10_000).filter(|_| w.next_transfer().1.from < 10).count();
+        let hot = (0..10_000)
+            .filter(|_| w.next_transfer().1.from < 10)
+            .count();
         assert!(hot > 3000, "{hot} of 10000 from the 10 hottest accounts");
         let mut w = Workload::new(&scenario(1, 0.0, 0.0));
-        let hot = (0..10_000).filter(|_| w.next_transfer().1.from < 10).count();
+        let hot = (0..10_000)
+            .filter(|_| w.next_transfer().1.from < 10)
+            .count();
         assert!(hot < 50, "uniform: {hot}");
     }
 }

@@ -1,0 +1,78 @@
+//! The cluster never outlives the driver.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::{children_of, is_dead, scenario, shardsim, wait_for};
+
+/// Starts a long run and waits until its beacon and both shards are up; returns the
+/// driver and its children's pids.
+fn start_long_run(tmp: &std::path::Path) -> (Child, Vec<u32>) {
+    let path = scenario(
+        tmp,
+        "long",
+        "name = \"long\"\nduration = \"120s\"\n[cluster]\nshards = 2\n[workload]\naccounts = 1000\nrate = 1000\n",
+    );
+    let driver = shardsim()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(tmp.join("results"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = driver.id();
+    let mut kids = Vec::new();
+    let up = wait_for(Duration::from_secs(30), || {
+        kids = children_of(pid);
+        kids.len() == 3
+    });
+    assert!(
+        up,
+        "expected beacon + 2 shards under the driver, saw {kids:?}"
+    );
+    (driver, kids)
+}
+
+/// Reaps the driver and asserts every child died.
+fn assert_children_die(mut driver: Child, kids: &[u32]) {
+    let _ = driver.wait();
+    let all_dead = wait_for(Duration::from_secs(10), || kids.iter().all(|&k| is_dead(k)));
+    let alive: Vec<u32> = kids.iter().copied().filter(|&k| !is_dead(k)).collect();
+    for pid in &alive {
+        // Clean up what this test started before failing, so no orphan outlives it.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    assert!(
+        all_dead,
+        "children still alive after the driver died: {alive:?}"
+    );
+}
+
+#[test]
+fn sigkill_of_the_driver_takes_the_cluster_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut driver, kids) = start_long_run(tmp.path());
+    driver.kill().unwrap(); // SIGKILL: no destructor of the driver runs
+    assert_children_die(driver, &kids);
+}
+
+#[test]
+fn ctrl_c_stops_the_cluster_and_the_driver() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (driver, kids) = start_long_run(tmp.path());
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &driver.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let pid = driver.id();
+    assert!(
+        wait_for(Duration::from_secs(10), || is_dead(pid)),
+        "the driver did not stop on SIGINT"
+    );
+    assert_children_die(driver, &kids);
+}

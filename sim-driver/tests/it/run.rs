@@ -1,0 +1,104 @@
+//! A whole run in a real cluster.
+
+use crate::{logs, run_dir, scenario, shardsim, show};
+
+#[test]
+fn two_shard_run_commits_cross_shard_transfers_and_keeps_every_invariant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "it-run",
+        r#"
+name = "it-run"
+seed = 9
+duration = "2s"
+warmup = "1s"
+[cluster]
+shards = 2
+block_interval = "50ms"
+beacon_interval = "50ms"
+max_block_txs = 5000
+[workload]
+accounts = 2000
+rate = 4000
+cross_shard = 0.5
+skew = 0.5
+"#,
+    );
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, "it-run");
+    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let n = |k: &str| {
+        summary[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {summary:#}"))
+    };
+    assert!(n("committed") > 0, "{summary:#}");
+    assert!(summary["cross_shard"]["committed"].as_u64().unwrap() > 0);
+    assert_eq!(n("lost"), 0);
+    assert_eq!(n("pending"), 0);
+    assert_eq!(n("submitted"), n("committed") + n("rejected"));
+    assert_eq!(summary["seed"], 9);
+    assert_eq!(summary["shards"], 2);
+    for k in ["supply_conserved", "exactly_once", "all_accounted", "ok"] {
+        assert_eq!(summary["invariants"][k], true, "{k}: {summary:#}");
+    }
+    for k in ["intra", "cross", "all"] {
+        let p = &summary["latency_ms"][k];
+        assert!(p["p50"].as_f64().unwrap() > 0.0, "{k}: {p}");
+        assert!(p["p50"].as_f64() <= p["p99"].as_f64() && p["p99"].as_f64() <= p["max"].as_f64());
+    }
+    assert!(summary["tps"].as_f64().unwrap() > 0.0);
+
+    for file in [
+        "summary.json",
+        "timeseries.csv",
+        "latency-intra.hlog",
+        "latency-cross.hlog",
+        "throughput.png",
+        "throughput.svg",
+        "latency.png",
+        "latency.svg",
+        "beacon.log",
+        "shard-0.log",
+        "shard-1.log",
+        "scenario.toml",
+    ] {
+        let meta = std::fs::metadata(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(meta.len() > 0, "{file} is empty");
+    }
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    assert!(csv.starts_with("second,shard,final,final_cross,rejected\n"));
+    let finals: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        finals,
+        n("committed"),
+        "the time series adds up to the total"
+    );
+    let hlog = std::fs::read_to_string(dir.join("latency-cross.hlog")).unwrap();
+    assert!(
+        hlog.contains("#[StartTime:") && hlog.contains("Tag=cross"),
+        "{hlog}"
+    );
+    let svg = std::fs::read_to_string(dir.join("throughput.svg")).unwrap();
+    assert!(
+        svg.contains("Throughput") && svg.contains("shard 1"),
+        "title and legend"
+    );
+    // The table names the invariants.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("supply ok"), "{stdout}");
+}
