@@ -28,6 +28,7 @@
 //! # Layout
 //! - [`scenario`]: the scenario file, parsed strictly with located errors.
 //! - [`workload`]: the seeded transfer generator.
+//! - [`schedule`]: when each transaction is due (rate, steps, ramps).
 //! - [`cluster`]: child processes, readiness, no orphans.
 //! - [`metrics`]: per-transaction fate, latency histograms, per-second counts.
 //! - [`report`]: summary.json, timeseries.csv, HdrHistogram logs, the table.
@@ -40,4 +41,5 @@ pub mod metrics;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod schedule;
 pub mod workload;

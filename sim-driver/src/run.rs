@@ -31,7 +31,8 @@ use crate::charts;
 use crate::cluster::{Cluster, INITIAL_BALANCE};
 use crate::metrics::Tracker;
 use crate::report::{self, FinalStatus, Summary};
-use crate::scenario::{Rate, Scenario};
+use crate::scenario::Scenario;
+use crate::schedule::Schedule;
 use crate::workload::Workload;
 
 /// How the run reports and where it writes.
@@ -172,7 +173,7 @@ async fn drive(
     let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
     let generator = tokio::spawn(generate(
         Workload::new(scenario),
-        scenario.workload.rate,
+        Schedule::of(scenario),
         start,
         total,
         senders,
@@ -268,10 +269,11 @@ async fn drive(
     Ok(summary)
 }
 
-/// Emits the workload on schedule (or as fast as accepted, for `max`) until `total`.
+/// Emits the workload on `schedule` (or as fast as accepted when there is none: rate
+/// `max`) until `total`.
 async fn generate(
     mut workload: Workload,
-    rate: Rate,
+    schedule: Option<Schedule>,
     start: Instant,
     total: Duration,
     senders: Vec<mpsc::Sender<pb::TxBatch>>,
@@ -286,20 +288,16 @@ async fn generate(
         let now = start.elapsed().as_nanos() as u64;
         let first = workload.generated();
         let mut intended = Vec::new();
-        let finished = match rate {
-            Rate::PerSecond(r) => {
+        let finished = match &schedule {
+            Some(schedule) => {
                 ticker.tick().await;
                 let now = start.elapsed().as_nanos() as u64;
-                // Transaction k is due at k / r seconds.
-                let due = (u128::from(now.min(end)) * u128::from(r) / 1_000_000_000) as u64;
+                let due = schedule.due_before(Duration::from_nanos(now.min(end)));
                 let count = due.saturating_sub(first).min(TICK_CAP);
-                intended.extend(
-                    (first..first + count)
-                        .map(|k| (u128::from(k) * 1_000_000_000 / u128::from(r)) as u64),
-                );
+                intended.extend((first..first + count).map(|k| schedule.due_at(k)));
                 now >= end && first + count >= due
             }
-            Rate::Max => {
+            None => {
                 if now >= end {
                     true
                 } else {
@@ -331,7 +329,7 @@ async fn generate(
             let _ = events.send(Msg::LoadDone { sent });
             return;
         }
-        if matches!(rate, Rate::Max) {
+        if schedule.is_none() {
             tokio::task::yield_now().await;
         }
     }

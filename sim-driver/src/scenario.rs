@@ -69,6 +69,26 @@ pub struct Scenario {
     pub cluster: Cluster,
     /// The offered load.
     pub workload: Workload,
+    /// Optional rate schedule: from `at` on, the offered rate becomes `rate`, stepping
+    /// at once or ramping linearly over `ramp`. Needs a numeric `workload.rate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+}
+
+/// `[[phases]]`: one change of the offered rate.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// When the change starts, counted from the start of the run (warm-up included).
+    #[serde(with = "duration")]
+    pub at: Duration,
+    /// The new offered rate, transactions per second (0 pauses the load).
+    #[serde(deserialize_with = "phase_rate")]
+    pub rate: u64,
+    /// How long the change takes: "0s" (the default) steps at once, a longer ramp
+    /// moves the rate linearly from its previous value.
+    #[serde(default, with = "duration")]
+    pub ramp: Duration,
 }
 
 /// `[cluster]`: processes and block production.
@@ -285,6 +305,10 @@ fn skew<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     in_range(d, 0.0, 10.0, "skew")
 }
 
+fn phase_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    in_range(d, 0, MAX_RATE, "phase rate")
+}
+
 impl Scenario {
     /// Reads and checks a scenario file.
     pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -304,11 +328,45 @@ impl Scenario {
                 path: origin.to_string(),
                 line,
                 column,
-                message: e.message().to_string(),
+                message: with_suggestion(e.message()),
             }
         })?;
         scenario.check(origin)?;
         Ok(scenario)
+    }
+
+    /// Reads a scenario file and applies `--set key=value` overrides (which win over
+    /// the file). An error in the file itself is reported at its line; an error that
+    /// only the overrides cause names them.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        if overrides.is_empty() {
+            return Scenario::from_toml(&text, &shown);
+        }
+        let mut table: toml::Table = match toml::from_str(&text) {
+            Ok(t) => t,
+            // Not even TOML: the file's own error, with its location.
+            Err(_) => return Scenario::from_toml(&text, &shown),
+        };
+        for o in overrides {
+            apply_override(&mut table, o).map_err(|message| ScenarioError::Inconsistent {
+                path: shown.clone(),
+                message,
+            })?;
+        }
+        let merged = toml::to_string(&table).unwrap_or_default();
+        let origin = format!("{shown} with --set {}", overrides.join(" --set "));
+        Scenario::from_toml(&merged, &origin).map_err(|e| match e {
+            // Locations in the merged text mean nothing to the user: name the overrides.
+            ScenarioError::Parse { path, message, .. } => {
+                ScenarioError::Inconsistent { path, message }
+            }
+            other => other,
+        })
     }
 
     fn check(&self, origin: &str) -> Result<(), ScenarioError> {
@@ -339,6 +397,30 @@ impl Scenario {
                 self.workload.accounts, self.cluster.shards
             ));
         }
+        let total = self.warmup + self.duration;
+        let mut last_end = None;
+        for (i, p) in self.phases.iter().enumerate() {
+            let n = i + 1;
+            if self.workload.rate == Rate::Max {
+                return fail(format!(
+                    "phases need a numeric workload.rate to start from, not \"max\" (phase {n})"
+                ));
+            }
+            if p.at >= total {
+                return fail(format!(
+                    "phase {n} starts at {} but the run ends at {} (warmup + duration)",
+                    humantime::format_duration(p.at),
+                    humantime::format_duration(total)
+                ));
+            }
+            if last_end.is_some_and(|end| p.at < end) {
+                return fail(format!(
+                    "phase {n} starts before phase {} has finished (phases must be in time order and not overlap)",
+                    n - 1
+                ));
+            }
+            last_end = Some(p.at + p.ramp);
+        }
         Ok(())
     }
 
@@ -349,6 +431,57 @@ impl Scenario {
         } else {
             0.0
         }
+    }
+}
+
+/// Sets `key=value` in `table`: `key` is a dotted path (`cluster.shards`), `value` is
+/// TOML (`8`, `0.5`, `"100ms"`) or, failing that, a bare string (`max`, `asap`, `10s`).
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| {
+        format!("--set {assignment:?}: expected key=value, e.g. cluster.shards=8")
+    })?;
+    let (key, raw) = (key.trim(), raw.trim());
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts
+        .pop()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| format!("--set {assignment:?}: empty key"))?;
+    let mut node = table;
+    for part in parts {
+        let entry = node
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("--set {assignment:?}: `{part}` is not a table"))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Adds "did you mean `x`?" to serde's "unknown field `y`, expected one of …" messages.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let nearest = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| (strsim::levenshtein(unknown, candidate), candidate))
+        .min();
+    match nearest {
+        Some((distance, candidate)) if distance <= unknown.len().max(3) / 2 => {
+            format!("{message}; did you mean `{candidate}`?")
+        }
+        _ => message.to_string(),
     }
 }
 
@@ -451,6 +584,99 @@ rate = "max"
         let s = Scenario::from_toml(GOOD, "s.toml").unwrap();
         let text = toml::to_string(&s).unwrap();
         assert_eq!(Scenario::from_toml(&text, "echo").unwrap(), s);
+    }
+
+    #[test]
+    fn misspelled_field_gets_a_suggestion() {
+        let e = error(&GOOD.replace("rate = \"max\"", "rat = 5"));
+        assert!(e.contains("did you mean `rate`?"), "{e}");
+        let e = error(&GOOD.replace("shards = 2", "shrads = 2"));
+        assert!(e.contains("did you mean `shards`?"), "{e}");
+        let e = error(&GOOD.replace("rate = \"max\"", "rate = 1\nzzzzzzzz = 5"));
+        assert!(!e.contains("did you mean"), "nothing close: {e}");
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn overrides_win_over_the_file_and_defaults() {
+        let (_d, path) = write(GOOD);
+        let sets = [
+            "cluster.shards=8".to_string(),
+            "workload.rate=2500".to_string(),
+            "cluster.block_interval=50ms".to_string(),
+            "warmup=\"0s\"".to_string(),
+        ];
+        let s = Scenario::load(&path, &sets).unwrap();
+        assert_eq!(s.cluster.shards, 8);
+        assert_eq!(s.workload.rate, Rate::PerSecond(2500));
+        assert_eq!(s.cluster.block_interval, Some(Duration::from_millis(50)));
+        assert_eq!(s.warmup, Duration::ZERO);
+        assert_eq!(
+            s.workload.accounts, 1000,
+            "untouched fields keep the file's value"
+        );
+        // The later of two overrides of the same key wins.
+        let s = Scenario::load(
+            &path,
+            &["workload.rate=5".into(), "workload.rate=max".into()],
+        )
+        .unwrap();
+        assert_eq!(s.workload.rate, Rate::Max);
+    }
+
+    #[test]
+    fn override_errors_name_the_override() {
+        let (_d, path) = write(GOOD);
+        let e = Scenario::load(&path, &["workload.rat=5".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--set workload.rat=5") && e.contains("did you mean `rate`?"),
+            "{e}"
+        );
+        let e = Scenario::load(&path, &["cluster.shards=0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shards must be in 1..=64"), "{e}");
+        let e = Scenario::load(&path, &["noequals".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key=value"), "{e}");
+        // An error in the file itself still points at its line.
+        let (_d, bad) = write(&GOOD.replace("seed = 7", "seed = 7 7"));
+        let e = Scenario::load(&bad, &["cluster.shards=3".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn phases_are_checked() {
+        let with = |phases: &str| GOOD.replace("rate = \"max\"", "rate = 100") + phases;
+        let ok = Scenario::from_toml(
+            &with("[[phases]]\nat = \"1s\"\nrate = 200\nramp = \"1s\"\n[[phases]]\nat = \"2s\"\nrate = 0\n"),
+            "s.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.phases.len(), 2);
+        assert_eq!(ok.phases[0].ramp, Duration::from_secs(1));
+        assert_eq!(ok.phases[1].ramp, Duration::ZERO);
+        let e = error(&with(
+            "[[phases]]\nat = \"1s\"\nrate = 2\nramp = \"2s\"\n[[phases]]\nat = \"2s\"\nrate = 1\n",
+        ));
+        assert!(e.contains("phase 2 starts before phase 1"), "{e}");
+        let e = error(&with("[[phases]]\nat = \"9s\"\nrate = 2\n"));
+        assert!(e.contains("run ends at 5s"), "{e}");
+        let e = error(&(GOOD.to_string() + "[[phases]]\nat = \"1s\"\nrate = 2\n"));
+        assert!(e.contains("numeric workload.rate"), "{e}");
+        let e = error(&with("[[phases]]\nat = \"1s\"\nrate = 2\nspeed = 3\n"));
+        assert!(e.contains("unknown field `speed`"), "{e}");
     }
 
     #[test]

@@ -172,6 +172,40 @@ mod tests {
         assert_eq!(w.generated(), 5000);
     }
 
+    /// The exponent fitted to the sender frequencies of ranks 1..=30 (least squares on
+    /// log frequency against log rank).
+    fn fitted_exponent(skew: f64) -> f64 {
+        let mut w = Workload::new(&scenario(1, 0.0, skew));
+        let mut counts = vec![0u64; 30];
+        for _ in 0..300_000 {
+            let from = w.next_transfer().1.from as usize;
+            if from < counts.len() {
+                counts[from] += 1;
+            }
+        }
+        let points: Vec<(f64, f64)> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (((i + 1) as f64).ln(), (c as f64).ln()))
+            .collect();
+        let n = points.len() as f64;
+        let (mx, my) = (
+            points.iter().map(|p| p.0).sum::<f64>() / n,
+            points.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        -cov / var
+    }
+
+    #[test]
+    fn zipf_senders_follow_the_exponent() {
+        for skew in [0.8, 1.2] {
+            let fitted = fitted_exponent(skew);
+            assert!((fitted - skew).abs() < 0.1, "skew {skew}: fitted {fitted}");
+        }
+    }
+
     #[test]
     fn skew_concentrates_senders() {
         let mut w = Workload::new(&scenario(1, 0.0, 1.2));
