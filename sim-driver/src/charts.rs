@@ -268,3 +268,103 @@ impl Chart for Latency {
         Ok(())
     }
 }
+
+/// One line of a [`VsShards`] chart.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Legend label.
+    pub label: String,
+    /// (shards, value) points in shard order.
+    pub points: Vec<(u32, f64)>,
+    /// Drawn dashed (ideal lines, p99s).
+    pub dashed: bool,
+}
+
+/// A figure against the number of shards (a sweep).
+#[derive(Debug, Clone)]
+pub struct VsShards {
+    /// Chart title.
+    pub title: String,
+    /// What the y axis measures.
+    pub y_desc: String,
+    /// The lines. A dashed line takes the colour of the solid line before it.
+    pub lines: Vec<Line>,
+}
+
+impl Chart for VsShards {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        area.fill(&WHITE).map_err(err)?;
+        let points = self.lines.iter().flat_map(|l| &l.points);
+        let x_max = points.clone().map(|p| p.0).max().unwrap_or(1).max(1);
+        let y_max = points.map(|p| p.1).fold(1.0, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, ("sans-serif", 26))
+            .margin(20)
+            .margin_right(40)
+            .x_label_area_size(50)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..f64::from(x_max) + 0.5, 0f64..y_max)
+            .map_err(err)?;
+        let thousands = y_max >= 10_000.0;
+        chart
+            .configure_mesh()
+            .x_desc("shards")
+            .x_labels(x_max as usize + 2)
+            .x_label_formatter(&|v| {
+                // Shard counts are whole: label only the whole ticks.
+                if (v - v.round()).abs() < 1e-6 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(&self.y_desc)
+            .y_label_formatter(&|v| {
+                if thousands {
+                    format!("{:.0}k", v / 1000.0)
+                } else {
+                    format!("{v:.0}")
+                }
+            })
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(err)?;
+        let mut group = 0usize;
+        for (i, line) in self.lines.iter().enumerate() {
+            if i > 0 && !line.dashed {
+                group += 1;
+            }
+            let color = Palette99::pick(group).to_rgba();
+            let pts: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .map(|&(s, v)| (f64::from(s), v))
+                .collect();
+            let style = color.stroke_width(if line.dashed { 2 } else { 3 });
+            let anno = if line.dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style))
+                    .map_err(err)?
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), style))
+                    .map_err(err)?
+            };
+            anno.label(line.label.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 16))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}

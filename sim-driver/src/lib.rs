@@ -34,12 +34,16 @@
 //! - [`report`]: summary.json, timeseries.csv, HdrHistogram logs, the table.
 //! - [`charts`]: throughput and latency charts (PNG and SVG).
 //! - [`run`]: one run, start to finish.
+//! - [`sweep`]: the same scenario over shard counts and parameters.
+//! - [`plot`]: charts redrawn from a run's or sweep's data files.
 
 pub mod charts;
 pub mod cluster;
 pub mod metrics;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod sweep;
 pub mod workload;

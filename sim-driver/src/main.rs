@@ -3,13 +3,15 @@
 //! Thin on purpose: it parses flags and calls into the library. The hidden roles
 //! `__shard` and `__beacon` are how the driver starts its cluster from this one binary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use sim_driver::report;
 use sim_driver::run::{RunOptions, run};
 use sim_driver::scenario::Scenario;
+use sim_driver::sweep::{Param, SweepOptions, sweep};
 
 /// Run sharded-blockchain scenarios on a real multi-process cluster: a beacon and
 /// shard processes on this machine, a seeded workload, and throughput, latency,
@@ -21,6 +23,29 @@ struct Cli {
     command: Command,
 }
 
+/// Flags shared by the commands that load a scenario.
+#[derive(Debug, Args)]
+struct Overrides {
+    /// Override a scenario field: --set cluster.shards=8 --set workload.rate=max.
+    /// Later --set flags win over earlier ones; all win over the file.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+/// How a command reports.
+#[derive(Debug, Args)]
+struct Output {
+    /// Where results go.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// No progress; print only the results folder and the summary table.
+    #[arg(long)]
+    quiet: bool,
+    /// Print the summary as JSON on stdout (and nothing else there); implies --quiet.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one scenario file and write its results.
@@ -29,18 +54,76 @@ enum Command {
     /// offers the workload, waits for every transaction to finish, checks the
     /// invariants, and writes summary.json, timeseries.csv, latency-*.hlog, the
     /// processes' logs and throughput/latency charts to OUT/<name>/<run-id>/.
-    /// Exits with status 1 if an invariant fails.
+    /// Exits with status 1 if an invariant fails, 2 on an error.
     ///
     /// Example: shardsim run scenarios/quickstart.toml
+    ///
+    /// Example: shardsim run scenarios/quickstart.toml --set cluster.shards=8 --set workload.rate=max --json
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
-        /// Where results go.
-        #[arg(long, default_value = "results")]
-        out: PathBuf,
-        /// Print only the results folder and the summary table (no progress).
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        overrides: Overrides,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Check scenario files without running them.
+    ///
+    /// Each error names the file, line, column and field, says what was expected, and
+    /// suggests the nearest valid name for a misspelled one. Exits 1 if any file is invalid.
+    ///
+    /// Example: shardsim validate scenarios/*.toml
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Run a scenario at several shard counts (and parameter values) and chart the result.
+    ///
+    /// Every point is a full multi-process run; all points are validated before the
+    /// first starts. Writes sweep.json, sweep.csv, throughput-vs-shards.png|svg (with the
+    /// ideal linear line from the smallest point) and latency-vs-shards.png|svg to
+    /// OUT/<name>/sweep-<time>/, and each point's run under points/.
+    /// Exits 1 if an invariant fails at any point.
+    ///
+    /// Example: shardsim sweep scenarios/quickstart.toml --shards 1,2,4,8 --rate-per-shard 10000
+    ///
+    /// Example: shardsim sweep scenarios/quickstart.toml --shards 2,4 --param workload.cross_shard=0.1,0.5
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Shard counts to run, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        shards: Vec<u32>,
+        /// Another parameter to sweep: KEY=V1,V2,… (repeatable; every combination runs).
+        #[arg(long = "param", value_name = "KEY=V1,V2")]
+        params: Vec<Param>,
+        /// Offer N tx/s per shard: workload.rate = N × shards at each point, so the load
+        /// grows with the cluster.
+        #[arg(long, value_name = "N")]
+        rate_per_shard: Option<u64>,
+        #[command(flatten)]
+        overrides: Overrides,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Redraw every chart of a run or sweep folder from its data files.
+    ///
+    /// Example: shardsim plot results/quickstart/20261124T183222Z-seed42
+    Plot {
+        /// A run folder (with timeseries.csv) or a sweep folder (with sweep.json).
+        dir: PathBuf,
+    },
+    /// Print two runs' summaries side by side, with the change from the first.
+    ///
+    /// Example: shardsim compare results/quickstart/RUN_A results/quickstart/RUN_B
+    Compare {
+        /// First run folder (or its summary.json).
+        a: PathBuf,
+        /// Second run folder (or its summary.json).
+        b: PathBuf,
     },
     /// Run as a shard process (started by `run`).
     #[command(name = "__shard", hide = true)]
@@ -63,9 +146,44 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run {
                 scenario,
-                out,
-                quiet,
-            } => run_scenario(&scenario, out, quiet).await,
+                overrides,
+                output,
+            } => run_scenario(&scenario, &overrides.sets, &output).await,
+            Command::Validate { files, overrides } => Ok(validate(&files, &overrides.sets)),
+            Command::Sweep {
+                scenario,
+                shards,
+                params,
+                rate_per_shard,
+                overrides,
+                output,
+            } => {
+                let opts = SweepOptions {
+                    shards,
+                    params,
+                    rate_per_shard,
+                    sets: overrides.sets,
+                    out: output.out.clone(),
+                    progress: !(output.quiet || output.json),
+                };
+                run_sweep(&scenario, &opts, output.json).await
+            }
+            Command::Plot { dir } => {
+                let stems = sim_driver::plot::plot(&dir)?;
+                for stem in stems {
+                    println!("{}", dir.join(format!("{stem}.png")).display());
+                    println!("{}", dir.join(format!("{stem}.svg")).display());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Compare { a, b } => {
+                let (sa, sb) = (report::read_summary(&a)?, report::read_summary(&b)?);
+                print!(
+                    "{}",
+                    report::compare_table(&sa, &sb, &sa.run_id, &sb.run_id)
+                );
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Shard(args) => {
                 shard_node::cli::init_tracing();
                 shard_node::cli::main(args)
@@ -87,29 +205,80 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_scenario(
-    path: &std::path::Path,
-    out: PathBuf,
-    quiet: bool,
-) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::from_path(path)?;
-    let opts = RunOptions {
-        out,
-        progress: !quiet,
-    };
-    let outcome = tokio::select! {
-        r = run(&scenario, &opts) => r.with_context(|| format!("running {}", path.display()))?,
+/// Stops on Ctrl-C: dropping the work's future kills the cluster (Cluster's Drop).
+async fn interruptible<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        r = work => r,
         _ = tokio::signal::ctrl_c() => {
-            // Dropping the run future kills the cluster (Cluster's Drop).
-            anyhow::bail!("interrupted; the cluster was stopped and no summary was written");
+            anyhow::bail!("interrupted; the cluster was stopped and no summary was written")
         }
+    }
+}
+
+async fn run_scenario(path: &Path, sets: &[String], output: &Output) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::load(path, sets)?;
+    let opts = RunOptions {
+        out: output.out.clone(),
+        progress: !(output.quiet || output.json),
     };
-    println!("results: {}", outcome.dir.display());
-    print!("{}", sim_driver::report::table(&outcome.summary));
-    if outcome.summary.invariants.ok {
-        Ok(ExitCode::SUCCESS)
+    let outcome = interruptible(run(&scenario, &opts))
+        .await
+        .with_context(|| format!("running {}", path.display()))?;
+    if output.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
+    } else {
+        println!("results: {}", outcome.dir.display());
+        print!("{}", report::table(&outcome.summary));
+    }
+    Ok(verdict(outcome.summary.invariants.ok))
+}
+
+async fn run_sweep(path: &Path, opts: &SweepOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let (dir, report) = interruptible(sweep(path, opts))
+        .await
+        .with_context(|| format!("sweeping {}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("sweep: {}", dir.display());
+        print!("{}", sim_driver::sweep::csv(&report).replace(',', "\t"));
+    }
+    Ok(verdict(report.ok))
+}
+
+fn validate(files: &[PathBuf], sets: &[String]) -> ExitCode {
+    let mut ok = true;
+    for file in files {
+        match Scenario::load(file, sets) {
+            Ok(s) => println!(
+                "ok: {} ({}: {} shards, rate {}, {} + {} warm-up)",
+                file.display(),
+                s.name,
+                s.cluster.shards,
+                s.workload.rate,
+                humantime::format_duration(s.duration),
+                humantime::format_duration(s.warmup)
+            ),
+            Err(e) => {
+                ok = false;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn verdict(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
     } else {
         eprintln!("shardsim: invariants failed (see summary.json)");
-        Ok(ExitCode::from(1))
+        ExitCode::from(1)
     }
 }

@@ -463,3 +463,65 @@ pub fn table(s: &Summary) -> String {
     }
     out
 }
+
+/// Two summaries side by side, with the change from `a` to `b`.
+pub fn compare_table(a: &Summary, b: &Summary, a_name: &str, b_name: &str) -> String {
+    let mut out = format!(
+        "  {:<24} {:>14} {:>14} {:>10}\n",
+        "", a_name, b_name, "change"
+    );
+    let mut row = |k: &str, x: f64, y: f64, decimals: usize| {
+        let change = if x == 0.0 {
+            if y == 0.0 {
+                "=".to_string()
+            } else {
+                "new".to_string()
+            }
+        } else {
+            format!("{:+.1}%", (y - x) / x * 100.0)
+        };
+        out.push_str(&format!(
+            "  {k:<24} {x:>14.decimals$} {y:>14.decimals$} {change:>10}\n"
+        ));
+    };
+    row("shards", f64::from(a.shards), f64::from(b.shards), 0);
+    row("throughput (tx/s)", a.tps, b.tps, 0);
+    row("committed", a.committed as f64, b.committed as f64, 0);
+    row(
+        "cross-shard committed",
+        a.cross_shard.committed as f64,
+        b.cross_shard.committed as f64,
+        0,
+    );
+    row("rejected", a.rejected as f64, b.rejected as f64, 0);
+    row("lost", a.lost as f64, b.lost as f64, 0);
+    for (class, pa, pb) in [
+        ("intra", &a.latency_ms.intra, &b.latency_ms.intra),
+        ("cross", &a.latency_ms.cross, &b.latency_ms.cross),
+        ("all", &a.latency_ms.all, &b.latency_ms.all),
+    ] {
+        row(&format!("{class} p50 (ms)"), pa.p50, pb.p50, 1);
+        row(&format!("{class} p99 (ms)"), pa.p99, pb.p99, 1);
+        row(&format!("{class} p99.9 (ms)"), pa.p999, pb.p999, 1);
+    }
+    let ok = |s: &Summary| if s.invariants.ok { "ok" } else { "FAILED" };
+    out.push_str(&format!(
+        "  {:<24} {:>14} {:>14}\n",
+        "invariants",
+        ok(a),
+        ok(b)
+    ));
+    out
+}
+
+/// Reads a run's `summary.json` (given the run folder or the file itself).
+pub fn read_summary(path: &Path) -> anyhow::Result<Summary> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))
+}

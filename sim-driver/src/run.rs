@@ -27,7 +27,6 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use crate::charts;
 use crate::cluster::{Cluster, INITIAL_BALANCE};
 use crate::metrics::Tracker;
 use crate::report::{self, FinalStatus, Summary};
@@ -238,34 +237,8 @@ async fn drive(
     report::write_summary(dir, &summary)?;
     report::write_timeseries(dir, &tracker.seconds)?;
     report::write_hlogs(dir, started, &tracker.seconds)?;
-    let title = format!(
-        "{} — {} shards, {:.0}% cross-shard, rate {}",
-        scenario.name,
-        scenario.cluster.shards,
-        scenario.effective_cross_shard() * 100.0,
-        scenario.workload.rate
-    );
-    charts::save(
-        &charts::Throughput::from_seconds(
-            format!("Throughput: {title}"),
-            &tracker.seconds,
-            report::window_bounds(scenario),
-        ),
-        dir,
-        "throughput",
-    )?;
-    charts::save(
-        &charts::Latency {
-            title: format!("Latency by percentile: {title}"),
-            classes: vec![
-                charts::Spectrum::of("intra-shard", &tracker.latency.intra),
-                charts::Spectrum::of("cross-shard", &tracker.latency.cross),
-                charts::Spectrum::of("all", &tracker.latency.all()),
-            ],
-        },
-        dir,
-        "latency",
-    )?;
+    // Charts from the files just written, exactly as `shardsim plot` redraws them.
+    crate::plot::run_charts(dir)?;
     Ok(summary)
 }
 

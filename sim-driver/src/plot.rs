@@ -1,0 +1,238 @@
+//! Charts from saved data files, so that any chart can be redrawn (`shardsim plot`) —
+//! and `run` and `sweep` draw theirs through these same functions, so a redrawn chart
+//! is the chart the run made.
+//!
+//! - a run folder: `throughput.*` from `timeseries.csv`, `latency.*` from the
+//!   `latency-*.hlog` intervals inside the measured window (from `scenario.toml`);
+//! - a sweep folder: `throughput-vs-shards.*` and `latency-vs-shards.*` from `sweep.json`.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+use crate::charts::{self, Spectrum};
+use crate::report::window_bounds;
+use crate::scenario::Scenario;
+use crate::sweep::SweepReport;
+
+/// Redraws every chart of a run or sweep folder; returns the files' stems.
+pub fn plot(dir: &Path) -> anyhow::Result<Vec<&'static str>> {
+    if dir.join("sweep.json").exists() {
+        let text = std::fs::read_to_string(dir.join("sweep.json")).context("reading sweep.json")?;
+        let report: SweepReport = serde_json::from_str(&text).context("parsing sweep.json")?;
+        sweep_charts(dir, &report)?;
+        Ok(vec!["throughput-vs-shards", "latency-vs-shards"])
+    } else if dir.join("timeseries.csv").exists() {
+        run_charts(dir)?;
+        Ok(vec!["throughput", "latency"])
+    } else {
+        bail!(
+            "{} holds neither a run (timeseries.csv) nor a sweep (sweep.json)",
+            dir.display()
+        )
+    }
+}
+
+/// Draws `throughput.*` and `latency.*` of a run folder from its data files.
+pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
+    let scenario = Scenario::from_path(&dir.join("scenario.toml"))?;
+    let window = window_bounds(&scenario);
+    let title = format!(
+        "{} — {} shards, {:.0}% cross-shard, rate {}",
+        scenario.name,
+        scenario.cluster.shards,
+        scenario.effective_cross_shard() * 100.0,
+        scenario.workload.rate
+    );
+    let per_second = read_timeseries(
+        &dir.join("timeseries.csv"),
+        scenario.cluster.shards as usize,
+    )?;
+    charts::save(
+        &charts::Throughput {
+            title: format!("Throughput: {title}"),
+            per_second,
+            window: window.clone(),
+        },
+        dir,
+        "throughput",
+    )?;
+    let intra = read_hlog(&dir.join("latency-intra.hlog"), &window)?;
+    let cross = read_hlog(&dir.join("latency-cross.hlog"), &window)?;
+    let mut all = intra.clone();
+    all.add(&cross)
+        .map_err(|e| anyhow::anyhow!("combining latency histograms: {e:?}"))?;
+    charts::save(
+        &charts::Latency {
+            title: format!("Latency by percentile: {title}"),
+            classes: vec![
+                Spectrum::of("intra-shard", &intra),
+                Spectrum::of("cross-shard", &cross),
+                Spectrum::of("all", &all),
+            ],
+        },
+        dir,
+        "latency",
+    )
+}
+
+/// Per second, per shard: final transactions, from `timeseries.csv`.
+fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<u64>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows: Vec<Vec<u64>> = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let parse = |i: usize| -> anyhow::Result<u64> {
+            fields.get(i).and_then(|f| f.parse().ok()).with_context(|| {
+                format!(
+                    "{}:{}: expected a number in column {}",
+                    path.display(),
+                    n + 1,
+                    i + 1
+                )
+            })
+        };
+        let (second, shard, finals) = (parse(0)? as usize, parse(1)? as usize, parse(2)?);
+        if shard >= shards {
+            bail!(
+                "{}:{}: shard {shard} but the run had {shards}",
+                path.display(),
+                n + 1
+            );
+        }
+        if rows.len() <= second {
+            rows.resize(second + 1, vec![0; shards]);
+        }
+        rows[second][shard] = finals;
+    }
+    Ok(rows)
+}
+
+/// The sum of the intervals of an HdrHistogram log whose second lies in `window`.
+fn read_hlog(path: &Path, window: &std::ops::Range<u64>) -> anyhow::Result<Histogram<u64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut total: Option<Histogram<u64>> = None;
+    let mut deserializer = Deserializer::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+        let LogEntry::Interval(interval) = entry else {
+            continue;
+        };
+        if !window.contains(&interval.start_timestamp().as_secs()) {
+            continue;
+        }
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .with_context(|| format!("{}: bad base64 in an interval", path.display()))?;
+        let h: Histogram<u64> = deserializer
+            .deserialize(&mut raw.as_slice())
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+        match &mut total {
+            Some(t) => t
+                .add(&h)
+                .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?,
+            None => total = Some(h),
+        }
+    }
+    total.map_or_else(
+        || Histogram::new_with_bounds(1, 3_600_000_000, 3).map_err(|e| anyhow::anyhow!("{e:?}")),
+        Ok,
+    )
+}
+
+/// Draws `throughput-vs-shards.*` and `latency-vs-shards.*` of a sweep.
+pub fn sweep_charts(dir: &Path, report: &SweepReport) -> anyhow::Result<()> {
+    let series = report.series();
+    charts::save(
+        &charts::VsShards {
+            title: format!("Throughput vs shards: {}", report.scenario),
+            y_desc: "final transactions per second".into(),
+            lines: series
+                .iter()
+                .flat_map(|(label, points)| {
+                    let measured = charts::Line {
+                        label: if label.is_empty() {
+                            "measured".to_string()
+                        } else {
+                            label.clone()
+                        },
+                        points: points.iter().map(|p| (p.shards, p.summary.tps)).collect(),
+                        dashed: false,
+                    };
+                    // Ideal: linear from the smallest shard count measured.
+                    let ideal = points.first().map(|base| charts::Line {
+                        label: format!(
+                            "{}ideal (linear from {} shard{})",
+                            if label.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{label} ")
+                            },
+                            base.shards,
+                            if base.shards == 1 { "" } else { "s" }
+                        ),
+                        points: points
+                            .iter()
+                            .map(|p| {
+                                (
+                                    p.shards,
+                                    base.summary.tps * f64::from(p.shards) / f64::from(base.shards),
+                                )
+                            })
+                            .collect(),
+                        dashed: true,
+                    });
+                    std::iter::once(measured).chain(ideal)
+                })
+                .collect(),
+        },
+        dir,
+        "throughput-vs-shards",
+    )?;
+    charts::save(
+        &charts::VsShards {
+            title: format!("Latency vs shards: {}", report.scenario),
+            y_desc: "latency (ms)".into(),
+            lines: series
+                .iter()
+                .flat_map(|(label, points)| {
+                    let prefix = if label.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{label}: ")
+                    };
+                    [
+                        ("intra p50", false, 0),
+                        ("intra p99", true, 0),
+                        ("cross p50", false, 1),
+                        ("cross p99", true, 1),
+                    ]
+                    .map(|(name, p99, class)| charts::Line {
+                        label: format!("{prefix}{name}"),
+                        // A point with no transaction of the class (cross-shard on one
+                        // shard) has no latency to show.
+                        points: points
+                            .iter()
+                            .filter_map(|p| {
+                                let l = if class == 0 {
+                                    &p.summary.latency_ms.intra
+                                } else {
+                                    &p.summary.latency_ms.cross
+                                };
+                                (l.count > 0).then_some((p.shards, if p99 { l.p99 } else { l.p50 }))
+                            })
+                            .collect(),
+                        dashed: p99,
+                    })
+                })
+                .collect(),
+        },
+        dir,
+        "latency-vs-shards",
+    )
+}
