@@ -18,10 +18,12 @@ use shardsim_proto::convert::{crosslink_from_wire, path_from_wire};
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::{MAX_MESSAGE_BYTES, pb};
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
+use crate::link::Delayed;
 use crate::node::{Shared, lock};
 
 /// How long a starting shard keeps trying to reach the beacon.
@@ -71,7 +73,15 @@ pub async fn run(
             };
         }
     };
-    let submit = client.submit_headers(UnboundedReceiverStream::new(headers));
+    // Both directions of the beacon link carry the emulated delay (see `link`).
+    let delay = shared.config.beacon_link;
+    let seed = u64::from(shared.config.shard);
+    let inbound = Delayed::new(inbound, delay, seed << 1);
+    let submit = client.submit_headers(Delayed::new(
+        UnboundedReceiverStream::new(headers),
+        delay,
+        (seed << 1) | 1,
+    ));
     tokio::select! {
         r = submit => Error::BeaconLink {
             stream: "submit_headers",
@@ -82,12 +92,15 @@ pub async fn run(
 }
 
 /// Handles the Subscribe stream; returns when it fails or ends.
-async fn receive(shared: &Shared, mut inbound: tonic::Streaming<pb::Inbound>) -> tonic::Status {
+async fn receive(
+    shared: &Shared,
+    mut inbound: Delayed<tonic::Streaming<pb::Inbound>>,
+) -> tonic::Status {
     loop {
-        let msg = match inbound.message().await {
-            Ok(Some(m)) => m,
-            Ok(None) => return tonic::Status::aborted("beacon closed the subscription"),
-            Err(status) => return status,
+        let msg = match inbound.next().await {
+            Some(Ok(m)) => m,
+            None => return tonic::Status::aborted("beacon closed the subscription"),
+            Some(Err(status)) => return status,
         };
         match msg.kind {
             Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),

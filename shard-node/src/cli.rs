@@ -32,6 +32,12 @@ pub struct Args {
     /// Most transactions waiting in the mempool (at least 65,536, the largest batch).
     #[arg(long, default_value_t = 100_000)]
     pub mempool_capacity: usize,
+    /// Emulated one-way latency on the link with the beacon ("5ms").
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub link_latency: Duration,
+    /// Emulated jitter on the link with the beacon: up to this much more per message.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub link_jitter: Duration,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -67,6 +73,10 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         block_interval: args.block_interval.0,
         max_block_txs: args.max_block_txs,
         mempool_capacity: args.mempool_capacity,
+        beacon_link: crate::link::LinkDelay {
+            latency: args.link_latency,
+            jitter: args.link_jitter,
+        },
     };
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)

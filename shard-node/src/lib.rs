@@ -35,6 +35,7 @@
 //! - [`executor`]: the sequential executor (the reference semantics of a block).
 //! - [`node`]: the shared state and the block loop.
 //! - [`beacon_link`]: the streams to and from the beacon.
+//! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
@@ -42,6 +43,7 @@ pub mod beacon_link;
 pub mod cli;
 pub mod error;
 pub mod executor;
+pub mod link;
 pub mod node;
 pub mod service;
 pub mod state;
@@ -79,6 +81,8 @@ pub struct ShardConfig {
     pub max_block_txs: usize,
     /// Most transactions waiting in the mempool.
     pub mempool_capacity: usize,
+    /// Emulated delay on the link to and from the beacon (each direction).
+    pub beacon_link: link::LinkDelay,
 }
 
 impl ShardConfig {

@@ -348,6 +348,7 @@ mod tests {
             block_interval: None,
             max_block_txs: 3,
             mempool_capacity: 1000,
+            beacon_link: crate::link::LinkDelay::default(),
         }
     }
 

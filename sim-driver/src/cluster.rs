@@ -111,6 +111,10 @@ impl Cluster {
                 c.max_block_txs.to_string(),
                 "--mempool-capacity".into(),
                 mempool_capacity(c.max_block_txs).to_string(),
+                "--link-latency".into(),
+                humantime::format_duration(scenario.network.latency).to_string(),
+                "--link-jitter".into(),
+                humantime::format_duration(scenario.network.jitter).to_string(),
                 "--beacon".into(),
                 beacon_url.clone(),
             ];

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use cross_shard::audit::{self, ChannelCount, ShardLedger};
 use indicatif::{ProgressBar, ProgressStyle};
+use shard_node::link::{Delayed, LinkDelay};
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::convert::push_transfer;
 use shardsim_proto::pb;
@@ -24,6 +25,7 @@ use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
@@ -125,25 +127,34 @@ async fn drive(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let start = Instant::now();
     // Events first, so that no block's events can be missed.
+    // Every driver↔shard link carries the scenario's emulated delay, each direction
+    // with its own jitter seed.
+    let link = LinkDelay {
+        latency: scenario.network.latency,
+        jitter: scenario.network.jitter,
+    };
+    let link_seed =
+        |shard: usize, direction: u64| scenario.seed ^ ((shard as u64) << 8 | direction);
     for (i, client) in shards.iter().enumerate() {
-        let mut stream = client
+        let stream = client
             .clone()
             .events(pb::EventsRequest {})
             .await
             .with_context(|| format!("opening the events stream of shard {i}"))?
             .into_inner();
+        let mut stream = Delayed::new(stream, link, link_seed(i, 1));
         let tx = tx.clone();
         tokio::spawn(async move {
             loop {
-                match stream.message().await {
-                    Ok(Some(events)) => {
+                match stream.next().await {
+                    Some(Ok(events)) => {
                         let at = start.elapsed().as_nanos() as u64;
                         if tx.send(Msg::Events { at, events }).is_err() {
                             return;
                         }
                     }
-                    Ok(None) => return,
-                    Err(status) => {
+                    None => return,
+                    Some(Err(status)) => {
                         let _ = tx.send(Msg::Failed(anyhow::anyhow!(
                             "events stream of shard {i}: {status}"
                         )));
@@ -159,9 +170,10 @@ async fn drive(
         let (batch_tx, batch_rx) = mpsc::channel(SUBMIT_QUEUE);
         senders.push(batch_tx);
         let mut client = client.clone();
+        let seed = link_seed(i, 0);
         submits.push(tokio::spawn(async move {
             let reply = client
-                .submit(ReceiverStream::new(batch_rx))
+                .submit(Delayed::new(ReceiverStream::new(batch_rx), link, seed))
                 .await
                 .with_context(|| format!("submit stream of shard {i}"))?;
             Ok(reply.into_inner().accepted)

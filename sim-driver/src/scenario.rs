@@ -67,6 +67,9 @@ pub struct Scenario {
     /// The cluster's shape.
     #[serde(default)]
     pub cluster: Cluster,
+    /// Emulated network delay on every link.
+    #[serde(default)]
+    pub network: Network,
     /// The offered load.
     pub workload: Workload,
     /// Optional rate schedule: from `at` on, the offered rate becomes `rate`, stepping
@@ -119,6 +122,20 @@ impl Default for Cluster {
             max_block_txs: defaults::max_block_txs(),
         }
     }
+}
+
+/// `[network]`: delay injected on every link (driver↔shards, shards↔beacon), each
+/// message, each direction.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way delay added to every message. Default "0ms"; at most "10s".
+    #[serde(default, with = "duration")]
+    pub latency: Duration,
+    /// Up to this much more per message, uniformly at random; links stay in order.
+    /// Default "0ms"; at most "10s".
+    #[serde(default, with = "duration")]
+    pub jitter: Duration,
 }
 
 /// `[workload]`: the transactions the driver offers.
@@ -397,6 +414,10 @@ impl Scenario {
                 self.workload.accounts, self.cluster.shards
             ));
         }
+        let limit = Duration::from_secs(10);
+        if self.network.latency > limit || self.network.jitter > limit {
+            return fail("network.latency and network.jitter must be at most 10s".into());
+        }
         let total = self.warmup + self.duration;
         let mut last_end = None;
         for (i, p) in self.phases.iter().enumerate() {
@@ -530,6 +551,8 @@ rate = "max"
         assert_eq!(s.workload.rate, Rate::Max);
         assert_eq!(s.workload.cross_shard, 0.2);
         assert_eq!(s.workload.skew, 0.0);
+        assert_eq!(s.network, Network::default());
+        assert!(s.phases.is_empty());
     }
 
     #[test]
@@ -677,6 +700,61 @@ rate = "max"
         assert!(e.contains("numeric workload.rate"), "{e}");
         let e = error(&with("[[phases]]\nat = \"1s\"\nrate = 2\nspeed = 3\n"));
         assert!(e.contains("unknown field `speed`"), "{e}");
+    }
+
+    /// Every dotted key of a value: `a`, `a.b`; arrays of tables contribute `a` and `a.b`.
+    fn keys(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
+        let tables: Vec<&toml::Table> = match v {
+            toml::Value::Table(t) => vec![t],
+            toml::Value::Array(a) => a.iter().filter_map(toml::Value::as_table).collect(),
+            _ => return,
+        };
+        for t in tables {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if !matches!(v, toml::Value::Table(_)) {
+                    out.insert(key.clone());
+                }
+                keys(&key, v, out);
+            }
+        }
+    }
+
+    #[test]
+    fn scenario_reference_lists_every_field() {
+        let doc = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-reference.md"),
+        )
+        .unwrap();
+        // A scenario with every optional part present.
+        let full = GOOD.replace("rate = \"max\"", "rate = 10")
+            + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n";
+        let s = Scenario::from_toml(&full, "full").unwrap();
+        let mut in_code = std::collections::BTreeSet::new();
+        keys("", &toml::Value::try_from(&s).unwrap(), &mut in_code);
+        let in_doc: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            in_doc, in_code,
+            "docs/scenario-reference.md and the code disagree"
+        );
+        // The example in the reference is a valid scenario.
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap();
+        Scenario::from_toml(example, "docs/scenario-reference.md").unwrap();
     }
 
     #[test]

@@ -102,3 +102,47 @@ skew = 0.5
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("supply ok"), "{stdout}");
 }
+
+#[test]
+fn network_latency_delays_every_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "it-net",
+        r#"
+name = "it-net"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 2
+block_interval = "20ms"
+beacon_interval = "20ms"
+[network]
+latency = "40ms"
+jitter = "10ms"
+[workload]
+accounts = 1000
+rate = 1000
+cross_shard = 0.5
+"#,
+    );
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, "it-net");
+    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    assert_eq!(summary["config"]["network"]["latency"], "40ms");
+    // Every message waits at least 40 ms on each link it crosses. An intra-shard
+    // transfer crosses two (submit, events); a cross-shard one four (submit, source →
+    // beacon, beacon → destination, events). These are lower bounds, not timings.
+    let intra_p50 = summary["latency_ms"]["intra"]["p50"].as_f64().unwrap();
+    let cross_p50 = summary["latency_ms"]["cross"]["p50"].as_f64().unwrap();
+    assert!(intra_p50 >= 80.0, "intra p50 {intra_p50} ms");
+    assert!(cross_p50 >= 160.0, "cross p50 {cross_p50} ms");
+}
