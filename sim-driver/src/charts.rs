@@ -57,6 +57,17 @@ pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "850", "25k", "1.2M": short labels for rates and counts.
+fn per_second_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing failed: {e:?}")
 }
@@ -103,7 +114,7 @@ impl Chart for Throughput {
             .configure_mesh()
             .x_desc("time since start (s)")
             .y_desc("final transactions per second")
-            .y_label_formatter(&|v| format!("{:.0}k", v / 1000.0))
+            .y_label_formatter(&|v| per_second_label(*v))
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
             .draw()
@@ -305,7 +316,6 @@ impl Chart for VsShards {
             .y_label_area_size(90)
             .build_cartesian_2d(0f64..f64::from(x_max) + 0.5, 0f64..y_max)
             .map_err(err)?;
-        let thousands = y_max >= 10_000.0;
         chart
             .configure_mesh()
             .x_desc("shards")
@@ -319,13 +329,7 @@ impl Chart for VsShards {
                 }
             })
             .y_desc(&self.y_desc)
-            .y_label_formatter(&|v| {
-                if thousands {
-                    format!("{:.0}k", v / 1000.0)
-                } else {
-                    format!("{v:.0}")
-                }
-            })
+            .y_label_formatter(&|v| per_second_label(*v))
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
             .draw()
