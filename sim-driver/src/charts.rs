@@ -12,6 +12,7 @@ use std::sync::Once;
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::metrics::Second;
@@ -72,6 +73,43 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing failed: {e:?}")
 }
 
+/// The coordinate system every chart here uses.
+type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A white canvas with a title and room for the axis labels.
+fn frame<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    margin_right: u32,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<Ctx<'a, DB>, String> {
+    area.fill(&WHITE).map_err(err)?;
+    ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 26))
+        .margin(20)
+        .margin_right(margin_right)
+        .x_label_area_size(50)
+        .y_label_area_size(90)
+        .build_cartesian_2d(x, y)
+        .map_err(err)
+}
+
+/// The legend box, drawn last so it sits on top.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Ctx<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)
+}
+
 /// Final transactions per second over time: one line per shard and the total.
 #[derive(Debug, Clone)]
 pub struct Throughput {
@@ -99,17 +137,10 @@ impl Throughput {
 
 impl Chart for Throughput {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        area.fill(&WHITE).map_err(err)?;
         let totals: Vec<u64> = self.per_second.iter().map(|s| s.iter().sum()).collect();
         let x_max = (self.per_second.len() as u64).max(1);
         let y_max = (totals.iter().copied().max().unwrap_or(0) as f64 * 1.15).max(10.0);
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, ("sans-serif", 26))
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0f64..x_max as f64, 0f64..y_max)
-            .map_err(err)?;
+        let mut chart = frame(area, &self.title, 20, 0f64..x_max as f64, 0f64..y_max)?;
         chart
             .configure_mesh()
             .x_desc("time since start (s)")
@@ -163,15 +194,7 @@ impl Chart for Throughput {
             .map_err(err)?
             .label("all shards")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(3)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 16))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -225,18 +248,10 @@ pub struct Latency {
 
 impl Chart for Latency {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        area.fill(&WHITE).map_err(err)?;
         let all = self.classes.iter().flat_map(|c| &c.points);
         let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max).ceil();
         let y_max = all.map(|p| p.1).fold(1.0, f64::max) * 1.1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, ("sans-serif", 26))
-            .margin(20)
-            .margin_right(50)
-            .x_label_area_size(50)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-            .map_err(err)?;
+        let mut chart = frame(area, &self.title, 50, 0f64..x_max, 0f64..y_max)?;
         chart
             .configure_mesh()
             .x_desc("percentile")
@@ -268,15 +283,7 @@ impl Chart for Latency {
                     PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 16))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
 
@@ -304,18 +311,16 @@ pub struct VsShards {
 
 impl Chart for VsShards {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        area.fill(&WHITE).map_err(err)?;
         let points = self.lines.iter().flat_map(|l| &l.points);
         let x_max = points.clone().map(|p| p.0).max().unwrap_or(1).max(1);
         let y_max = points.map(|p| p.1).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, ("sans-serif", 26))
-            .margin(20)
-            .margin_right(40)
-            .x_label_area_size(50)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0f64..f64::from(x_max) + 0.5, 0f64..y_max)
-            .map_err(err)?;
+        let mut chart = frame(
+            area,
+            &self.title,
+            40,
+            0f64..f64::from(x_max) + 0.5,
+            0f64..y_max,
+        )?;
         chart
             .configure_mesh()
             .x_desc("shards")
@@ -361,14 +366,6 @@ impl Chart for VsShards {
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 16))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }

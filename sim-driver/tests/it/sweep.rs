@@ -100,15 +100,17 @@ fn sweep_over_one_and_two_shards_then_plot_and_compare() {
 
     // plot redraws the sweep's and a run's charts identically from their data files.
     let run_dir = dir.join(points[1]["run_dir"].as_str().unwrap());
-    let before: Vec<String> = ["throughput-vs-shards.svg", "latency-vs-shards.svg"]
-        .iter()
-        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
-        .chain(
-            ["throughput.svg", "latency.svg"]
-                .iter()
-                .map(|f| std::fs::read_to_string(run_dir.join(f)).unwrap()),
-        )
-        .collect();
+    let charts = || -> Vec<String> {
+        let sweep_files =
+            ["throughput-vs-shards.svg", "latency-vs-shards.svg"].map(|f| dir.join(f));
+        let run_files = ["throughput.svg", "latency.svg"].map(|f| run_dir.join(f));
+        sweep_files
+            .iter()
+            .chain(&run_files)
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<Vec<String>>()
+    };
+    let before = charts();
     for f in [
         "throughput-vs-shards.svg",
         "latency-vs-shards.svg",
@@ -123,15 +125,7 @@ fn sweep_over_one_and_two_shards_then_plot_and_compare() {
         let o = shardsim().arg("plot").arg(d).output().unwrap();
         assert!(o.status.success(), "{}", show(&o));
     }
-    let after: Vec<String> = ["throughput-vs-shards.svg", "latency-vs-shards.svg"]
-        .iter()
-        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
-        .chain(
-            ["throughput.svg", "latency.svg"]
-                .iter()
-                .map(|f| std::fs::read_to_string(run_dir.join(f)).unwrap()),
-        )
-        .collect();
+    let after = charts();
     assert_eq!(before, after, "plot reproduces the charts");
     assert!(dir.join("throughput-vs-shards.png").exists() && run_dir.join("latency.png").exists());
 
