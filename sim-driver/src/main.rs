@@ -12,6 +12,7 @@ use sim_driver::report;
 use sim_driver::run::{RunOptions, run};
 use sim_driver::scenario::Scenario;
 use sim_driver::sweep::{Param, SweepOptions, sweep};
+use tokio::sync::watch;
 
 /// Run sharded-blockchain scenarios on a real multi-process cluster: a beacon and
 /// shard processes on this machine, a seeded workload, and throughput, latency,
@@ -54,7 +55,9 @@ enum Command {
     /// offers the workload, waits for every transaction to finish, checks the
     /// invariants, and writes summary.json, timeseries.csv, latency-*.hlog, the
     /// processes' logs and throughput/latency charts to OUT/<name>/<run-id>/.
-    /// Exits with status 1 if an invariant fails, 2 on an error.
+    /// Exits with status 1 if an invariant fails, 2 on an error. Ctrl-C stops the load,
+    /// drains for up to 5 s and writes the results marked partial (status 130); a second
+    /// Ctrl-C aborts at once.
     ///
     /// Example: shardsim run scenarios/quickstart.toml
     ///
@@ -165,6 +168,7 @@ fn main() -> ExitCode {
                     sets: overrides.sets,
                     out: output.out.clone(),
                     progress: !(output.quiet || output.json),
+                    stop: stop_on_ctrl_c(),
                 };
                 run_sweep(&scenario, &opts, output.json).await
             }
@@ -205,25 +209,37 @@ fn main() -> ExitCode {
     }
 }
 
-/// Stops on Ctrl-C: dropping the work's future kills the cluster (Cluster's Drop).
-async fn interruptible<T>(
-    work: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    tokio::select! {
-        r = work => r,
-        _ = tokio::signal::ctrl_c() => {
-            anyhow::bail!("interrupted; the cluster was stopped and no summary was written")
+/// The first Ctrl-C asks the run to stop gracefully (drain, write partial results);
+/// a second one exits at once (the children die with the driver).
+fn stop_on_ctrl_c() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
         }
-    }
+        eprintln!(
+            "\nshardsim: stopping: draining and writing partial results (Ctrl-C again to abort)"
+        );
+        let _ = tx.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("shardsim: aborted");
+            std::process::exit(130);
+        }
+    });
+    rx
 }
+
+/// Exit status of an interrupted run whose partial results were written.
+const INTERRUPTED: u8 = 130;
 
 async fn run_scenario(path: &Path, sets: &[String], output: &Output) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(path, sets)?;
     let opts = RunOptions {
         out: output.out.clone(),
         progress: !(output.quiet || output.json),
+        stop: stop_on_ctrl_c(),
     };
-    let outcome = interruptible(run(&scenario, &opts))
+    let outcome = run(&scenario, &opts)
         .await
         .with_context(|| format!("running {}", path.display()))?;
     if output.json {
@@ -232,11 +248,18 @@ async fn run_scenario(path: &Path, sets: &[String], output: &Output) -> anyhow::
         println!("results: {}", outcome.dir.display());
         print!("{}", report::table(&outcome.summary));
     }
+    if outcome.summary.partial {
+        eprintln!(
+            "shardsim: interrupted; partial results in {}",
+            outcome.dir.display()
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
     Ok(verdict(outcome.summary.invariants.ok))
 }
 
 async fn run_sweep(path: &Path, opts: &SweepOptions, json: bool) -> anyhow::Result<ExitCode> {
-    let (dir, report) = interruptible(sweep(path, opts))
+    let (dir, report) = sweep(path, opts)
         .await
         .with_context(|| format!("sweeping {}", path.display()))?;
     if json {
@@ -244,6 +267,10 @@ async fn run_sweep(path: &Path, opts: &SweepOptions, json: bool) -> anyhow::Resu
     } else {
         println!("sweep: {}", dir.display());
         print!("{}", sim_driver::sweep::csv(&report).replace(',', "\t"));
+    }
+    if report.partial {
+        eprintln!("shardsim: interrupted; partial sweep in {}", dir.display());
+        return Ok(ExitCode::from(INTERRUPTED));
     }
     Ok(verdict(report.ok))
 }

@@ -154,6 +154,10 @@ pub struct Summary {
     pub measured_window_s: f64,
     /// Whether the cluster drained completely before the end (nothing left in flight).
     pub drained: bool,
+    /// Whether the run was interrupted (Ctrl-C) before its planned end: the figures
+    /// cover only the part that ran.
+    #[serde(default)]
+    pub partial: bool,
     /// Cross-shard figures.
     pub cross_shard: CrossShard,
     /// Latency percentiles (ms), over transactions sent in the measured window.
@@ -297,6 +301,7 @@ pub fn summarize(
         tps: tracker.window_final.0 as f64 / window_s,
         measured_window_s: window_s,
         drained: status.quiescent,
+        partial: false,
         cross_shard: CrossShard {
             committed: tracker.final_cross,
             receipts_emitted: status
@@ -410,6 +415,13 @@ pub fn table(s: &Summary) -> String {
         "scenario",
         format!("{} (seed {}, {} shards)", s.scenario, s.seed, s.shards),
     );
+    if s.partial {
+        line(
+            &mut out,
+            "PARTIAL",
+            "interrupted before the planned end; the figures cover what ran".into(),
+        );
+    }
     line(
         &mut out,
         "throughput",

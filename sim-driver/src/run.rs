@@ -23,7 +23,7 @@ use shardsim_proto::convert::push_transfer;
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -43,6 +43,15 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Show a progress bar (or progress lines when stderr is not a terminal).
     pub progress: bool,
+    /// Becomes `true` when the user asks to stop (Ctrl-C): the load stops, the cluster
+    /// drains briefly, and the results are written marked `partial`.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A stop signal that never fires, for runs nobody interrupts.
+pub fn never_stop() -> watch::Receiver<bool> {
+    // The receiver keeps the last value after the sender is dropped.
+    watch::channel(false).1
 }
 
 /// What a finished run produced.
@@ -64,6 +73,8 @@ const TICK_CAP: u64 = 50_000;
 const SUBMIT_QUEUE: usize = 4;
 /// How long after the load ends the driver waits for outstanding transactions.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// How long an interrupted run drains before it writes its partial results.
+const INTERRUPTED_DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Messages into the driver's main loop.
 enum Msg {
@@ -189,6 +200,7 @@ async fn drive(
         total,
         senders,
         tx.clone(),
+        opts.stop.clone(),
     ));
     drop(tx);
 
@@ -196,15 +208,22 @@ async fn drive(
     let progress = Progress::new(opts.progress, total);
     let mut sent = None;
     let mut drain_deadline = None;
+    let mut stop = opts.stop.clone();
+    let mut interrupted = *stop.borrow();
     let mut ticker = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
+            changed = stop.changed(), if !interrupted => {
+                // A dropped sender (Err) is no request to stop.
+                interrupted = changed.is_ok() && *stop.borrow();
+            }
             msg = rx.recv() => match msg {
                 Some(Msg::Dispatched { first, intended }) => tracker.dispatched(first, &intended),
                 Some(Msg::Events { at, events }) => tracker.events(at, &events),
                 Some(Msg::LoadDone { sent: s }) => {
                     sent = Some(s);
-                    drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
+                    let limit = if interrupted { INTERRUPTED_DRAIN_LIMIT } else { DRAIN_LIMIT };
+                    drain_deadline = Some(Instant::now() + limit);
                 }
                 Some(Msg::Failed(e)) => {
                     cluster.check_alive()?;
@@ -244,7 +263,8 @@ async fn drive(
     let ledgers: Vec<ShardLedger> = status.shards.iter().map(ledger).collect();
     let genesis = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
     let audit = audit::audit(genesis, &ledgers, status.quiescent);
-    let summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
+    let mut summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
+    summary.partial = interrupted;
 
     report::write_summary(dir, &summary)?;
     report::write_timeseries(dir, &tracker.seconds)?;
@@ -263,6 +283,7 @@ async fn generate(
     total: Duration,
     senders: Vec<mpsc::Sender<pb::TxBatch>>,
     events: mpsc::UnboundedSender<Msg>,
+    stop: watch::Receiver<bool>,
 ) {
     let end = total.as_nanos() as u64;
     let mut batches = vec![pb::TxBatch::default(); senders.len()];
@@ -310,7 +331,7 @@ async fn generate(
                 return;
             }
         }
-        if finished {
+        if finished || *stop.borrow() {
             let _ = events.send(Msg::LoadDone { sent });
             return;
         }

@@ -67,6 +67,8 @@ pub struct SweepOptions {
     pub out: PathBuf,
     /// Show progress.
     pub progress: bool,
+    /// Ctrl-C: the running point finishes as a partial run and no further point starts.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// One measured point.
@@ -99,6 +101,9 @@ pub struct SweepReport {
     pub rate_per_shard: Option<u64>,
     /// Whether every point's invariants held.
     pub ok: bool,
+    /// Whether the sweep was interrupted: later points were not run.
+    #[serde(default)]
+    pub partial: bool,
     /// The points, in the order they ran.
     pub points: Vec<SweepPoint>,
 }
@@ -208,6 +213,9 @@ pub async fn sweep(path: &Path, opts: &SweepOptions) -> anyhow::Result<(PathBuf,
     let mut points = Vec::new();
     let n = planned.len();
     for (i, p) in planned.into_iter().enumerate() {
+        if *opts.stop.borrow() {
+            break;
+        }
         if opts.progress {
             let what: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             eprintln!("shardsim sweep: point {}/{n}: {}", i + 1, what.join(" "));
@@ -217,6 +225,7 @@ pub async fn sweep(path: &Path, opts: &SweepOptions) -> anyhow::Result<(PathBuf,
             &RunOptions {
                 out: points_dir.clone(),
                 progress: opts.progress,
+                stop: opts.stop.clone(),
             },
         )
         .await
@@ -241,6 +250,7 @@ pub async fn sweep(path: &Path, opts: &SweepOptions) -> anyhow::Result<(PathBuf,
         params: opts.params.clone(),
         rate_per_shard: opts.rate_per_shard,
         ok: points.iter().all(|p| p.summary.invariants.ok),
+        partial: points.len() < n || points.iter().any(|p| p.summary.partial),
         points,
     };
     std::fs::write(
@@ -300,6 +310,7 @@ mod tests {
             sets: vec!["warmup=0s".into()],
             out: PathBuf::from("unused"),
             progress: false,
+            stop: crate::run::never_stop(),
         }
     }
 

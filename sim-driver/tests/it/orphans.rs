@@ -61,18 +61,34 @@ fn sigkill_of_the_driver_takes_the_cluster_down() {
 }
 
 #[test]
-fn ctrl_c_stops_the_cluster_and_the_driver() {
+fn ctrl_c_drains_writes_partial_results_and_stops_the_cluster() {
     let tmp = tempfile::tempdir().unwrap();
-    let (driver, kids) = start_long_run(tmp.path());
+    let (mut driver, kids) = start_long_run(tmp.path());
+    std::thread::sleep(Duration::from_millis(1500)); // let some load through
     let sent = std::process::Command::new("kill")
         .args(["-INT", &driver.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let pid = driver.id();
-    assert!(
-        wait_for(Duration::from_secs(10), || is_dead(pid)),
-        "the driver did not stop on SIGINT"
+    let mut status = None;
+    let stopped = wait_for(Duration::from_secs(30), || {
+        status = driver.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(stopped, "the driver did not stop on SIGINT");
+    assert_eq!(
+        status.unwrap().code(),
+        Some(130),
+        "interrupted runs exit 130"
     );
     assert_children_die(driver, &kids);
+
+    let dir = crate::run_dir(&tmp.path().join("results"), "long");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["partial"], true, "{summary:#}");
+    assert!(summary["committed"].as_u64().unwrap() > 0, "{summary:#}");
+    assert_eq!(summary["lost"], 0, "{summary:#}");
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    assert!(dir.join("throughput.png").exists());
 }
