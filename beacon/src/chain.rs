@@ -282,7 +282,9 @@ impl Chain {
                 .iter()
                 .flat_map(|p| p.deliveries.iter().map(|d| &d.1)),
         );
-        stored.fold((0, 0), |(n, v), s| (n + s.receipts, v + s.value))
+        stored.fold((0, 0), |(n, v), s| {
+            (n + s.receipts, v.saturating_add(s.value))
+        })
     }
 }
 
@@ -357,6 +359,50 @@ mod tests {
         let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
         chain.accept(&s2).unwrap();
         assert_eq!(chain.shard_heights(), vec![2, 1, 0]);
+    }
+
+    proptest::proptest! {
+        /// Arbitrary submissions (wrong shards, heights, hash lengths, columns, acks)
+        /// are refused or accepted, never a panic; nothing refused changes the chain.
+        #[test]
+        fn arbitrary_submissions_never_panic(
+            subs in proptest::collection::vec(
+                (0u32..5, 0u64..4, 0usize..40, proptest::collection::vec((0u32..5, 0u32..5, 0u64..3, 0usize..4, 0usize..4), 0..4), proptest::collection::vec((0u32..5, proptest::num::u64::ANY), 0..3)),
+                1..12,
+            )
+        ) {
+            let mut chain = Chain::new(3);
+            for (shard, height, hash_len, batches, acks) in subs {
+                let sub = pb::HeaderSubmission {
+                    header: Some(pb::Header {
+                        shard,
+                        height,
+                        prev_hash: vec![0; hash_len],
+                        state_root: vec![0; 32],
+                        receipts_root: vec![0; 32],
+                        tx_count: 0,
+                    }),
+                    batches: batches
+                        .into_iter()
+                        .map(|(src, dst, first_seq, n, m)| pb::ReceiptBatch {
+                            src,
+                            dst,
+                            first_seq,
+                            tx_id: vec![1; n],
+                            to: vec![2; m],
+                            amount: vec![u64::MAX; n],
+                        })
+                        .collect(),
+                    acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
+                };
+                let before = (chain.shard_heights(), chain.in_flight());
+                if chain.accept(&sub).is_err() {
+                    proptest::prop_assert_eq!(before, (chain.shard_heights(), chain.in_flight()));
+                }
+                let _ = chain.notarize();
+                let _ = chain.backlog(shard);
+            }
+        }
     }
 
     #[test]

@@ -245,6 +245,35 @@ mod tests {
         assert_eq!(ch.admit(1, &honest, &path), Ok(Admitted::Fresh { skip: 0 }));
     }
 
+    proptest::proptest! {
+        /// Arbitrary deliveries (any ends, heights, sequence numbers, paths) are
+        /// verdicts, never panics; a refused one never moves the channel.
+        #[test]
+        fn arbitrary_deliveries_never_panic(
+            deliveries in proptest::collection::vec(
+                (0u32..5, 0u32..5, 0u64..4, proptest::num::u64::ANY, 0u64..5, proptest::collection::vec(proptest::array::uniform32(0u8..3), 0..4)),
+                1..20,
+            )
+        ) {
+            let mut ch = InboundChannels::new(1, SHARDS);
+            ch.notarize(0, 1, Hash([1; 32]));
+            ch.notarize(2, 2, Hash([2; 32]));
+            for (src, dst, height, first_seq, n, path) in deliveries {
+                let b = ReceiptBatch {
+                    src,
+                    dst,
+                    first_seq,
+                    receipts: (0..n).map(|i| Receipt { tx: i, to: i, amount: u64::MAX }).collect(),
+                };
+                let path: Vec<Hash> = path.into_iter().map(Hash).collect();
+                let before = (ch.next_seq(0), ch.next_seq(2));
+                if ch.admit(height, &b, &path).is_err() {
+                    proptest::prop_assert_eq!(before, (ch.next_seq(0), ch.next_seq(2)));
+                }
+            }
+        }
+    }
+
     #[test]
     fn misrouted_batches_are_refused() {
         let mut ch = InboundChannels::new(1, SHARDS);

@@ -322,6 +322,32 @@ mod tests {
     }
 
     proptest! {
+        /// Random bytes, decoded as any message and converted: errors, never a panic.
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            use prost::Message;
+            if let Ok(b) = pb::TxBatch::decode(bytes.as_slice()) {
+                let _ = transfers_from_wire(&b, &mut Vec::new());
+            }
+            if let Ok(s) = pb::HeaderSubmission::decode(bytes.as_slice()) {
+                if let Some(h) = &s.header {
+                    let _ = Header::try_from(h);
+                }
+                for b in &s.batches {
+                    let _ = ReceiptBatch::try_from(b);
+                }
+            }
+            if let Ok(d) = pb::ReceiptDelivery::decode(bytes.as_slice()) {
+                let _ = path_from_wire(&d.proof);
+                if let Some(b) = &d.batch {
+                    let _ = ReceiptBatch::try_from(b);
+                }
+            }
+            if let Ok(c) = pb::Crosslink::decode(bytes.as_slice()) {
+                let _ = crosslink_from_wire(&c);
+            }
+        }
+
         #[test]
         fn receipt_batches_round_trip(src in 0u32..8, dst in 0u32..8, first in 0u64..1000, rows in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>()), 0..20)) {
             let b = ReceiptBatch { src, dst, first_seq: first, receipts: rows.iter().map(|&(tx, to, amount)| Receipt { tx, to, amount }).collect() };

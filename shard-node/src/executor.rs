@@ -86,7 +86,7 @@ pub fn apply_receipts(
         let mut acct = ledger.get(i);
         acct.balance = acct.balance.saturating_add(r.amount);
         ledger.set(i, acct);
-        channel.1 += r.amount;
+        channel.1 = channel.1.saturating_add(r.amount);
         out.receipts_applied.push(r.tx);
     }
 }

@@ -312,13 +312,11 @@ impl BlockProducer {
             c.sent_cross += self.out.sent_cross.len() as u64;
             c.rejected += self.out.rejected.len() as u64;
             c.balance_total = self.ledger.balance_total();
-            for (total, block) in c.inbound.iter_mut().zip(applied) {
+            let c = &mut *c;
+            let sums = c.inbound.iter_mut().zip(applied);
+            for (total, block) in sums.chain(c.outbound.iter_mut().zip(emitted)) {
                 total.0 += block.0;
-                total.1 += block.1;
-            }
-            for (total, block) in c.outbound.iter_mut().zip(emitted) {
-                total.0 += block.0;
-                total.1 += block.1;
+                total.1 = total.1.saturating_add(block.1);
             }
         }
         let events = pb::BlockEvents {

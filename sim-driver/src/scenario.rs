@@ -757,6 +757,27 @@ rate = "max"
         Scenario::from_toml(example, "docs/scenario-reference.md").unwrap();
     }
 
+    proptest::proptest! {
+        /// Any text at all gets a verdict, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = Scenario::from_toml(&text, "fuzz");
+        }
+
+        /// A valid scenario with one line replaced by arbitrary TOML-ish text: an error
+        /// names a line inside the file, never a panic.
+        #[test]
+        fn mutated_scenarios_never_panic(line in 0usize..13, text in "[a-z_]{0,12} ?=? ?(\"[a-z0-9]{0,6}\"|-?[0-9]{1,22}|[0-9]\\.[0-9]+|max|asap|\\[|\\{)?") {
+            let mut lines: Vec<&str> = GOOD.lines().collect();
+            let i = line.min(lines.len() - 1);
+            lines[i] = &text;
+            let mutated = lines.join("\n");
+            if let Err(ScenarioError::Parse { line, .. }) = Scenario::from_toml(&mutated, "fuzz") {
+                proptest::prop_assert!(line >= 1 && line <= lines.len() + 1);
+            }
+        }
+    }
+
     #[test]
     fn shipped_scenarios_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");

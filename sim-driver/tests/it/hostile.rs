@@ -1,0 +1,261 @@
+//! Hostile and broken input: every service answers a clear error status and keeps
+//! serving. The beacon and a shard run in-process on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cross_shard::{Placement, RejectReason};
+use shardsim_proto::pb::beacon_client::BeaconClient;
+use shardsim_proto::pb::shard_client::ShardClient;
+use shardsim_proto::{MAX_BATCH_TXS, pb};
+use tokio::net::TcpListener;
+use tonic::Code;
+
+const ACCOUNTS: u64 = 1000;
+
+async fn start_beacon(shards: u32) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(beacon::run(
+        listener,
+        shards,
+        Duration::from_millis(20),
+        std::future::pending(),
+    ));
+    addr
+}
+
+async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = shard_node::ShardConfig {
+        shard,
+        shards,
+        accounts: ACCOUNTS,
+        initial_balance: 1_000_000,
+        block_interval: Some(Duration::from_millis(20)),
+        max_block_txs: 1000,
+        mempool_capacity: MAX_BATCH_TXS,
+        beacon_link: shard_node::link::LinkDelay::default(),
+    };
+    tokio::spawn(async move {
+        let url = format!("http://{beacon}");
+        shard_node::run(listener, config, &url, std::future::pending()).await
+    });
+    addr
+}
+
+fn header(shard: u32, hash_len: usize) -> pb::Header {
+    pb::Header {
+        shard,
+        height: 1,
+        prev_hash: vec![0; hash_len],
+        state_root: vec![0; 32],
+        receipts_root: vec![0; 32],
+        tx_count: 0,
+    }
+}
+
+async fn submit_one(
+    client: &mut BeaconClient<tonic::transport::Channel>,
+    s: pb::HeaderSubmission,
+) -> tonic::Status {
+    client
+        .submit_headers(tokio_stream::iter(vec![s]))
+        .await
+        .expect_err("a malformed submission must be refused")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_refuses_malformed_messages_and_keeps_serving() {
+    let addr = start_beacon(2).await;
+    let mut c = BeaconClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+
+    let e = submit_one(&mut c, pb::HeaderSubmission::default()).await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("header"), "{e}");
+
+    let e = submit_one(
+        &mut c,
+        pb::HeaderSubmission {
+            header: Some(header(0, 31)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("prev_hash"), "{e}");
+
+    let e = submit_one(
+        &mut c,
+        pb::HeaderSubmission {
+            header: Some(header(99, 32)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("99"), "{e}");
+
+    let uneven = pb::ReceiptBatch {
+        src: 0,
+        dst: 1,
+        first_seq: 0,
+        tx_id: vec![1, 2],
+        to: vec![1],
+        amount: vec![1, 2],
+    };
+    let e = submit_one(
+        &mut c,
+        pb::HeaderSubmission {
+            header: Some(header(0, 32)),
+            batches: vec![uneven],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("`to`"), "{e}");
+
+    // A header whose receipts root does not match its batches (a forged batch).
+    let forged = pb::ReceiptBatch {
+        src: 0,
+        dst: 1,
+        first_seq: 0,
+        tx_id: vec![1],
+        to: vec![1],
+        amount: vec![u64::MAX],
+    };
+    let e = submit_one(
+        &mut c,
+        pb::HeaderSubmission {
+            header: Some(header(0, 32)),
+            batches: vec![forged],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+
+    // Larger than any message may be: refused by the transport, not by a crash.
+    let huge = pb::ReceiptBatch {
+        src: 0,
+        dst: 1,
+        tx_id: vec![7; 5_000_000],
+        ..Default::default()
+    };
+    let e = submit_one(
+        &mut c,
+        pb::HeaderSubmission {
+            header: Some(header(0, 32)),
+            batches: vec![huge],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_ne!(e.code(), Code::Ok);
+
+    let e = c
+        .subscribe(pb::SubscribeRequest { shard: 2 })
+        .await
+        .expect_err("shard 2 of 2");
+    assert_eq!(e.code(), Code::InvalidArgument);
+
+    // Still serving, and nothing was accepted.
+    let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    assert_eq!(status.shard_heights, vec![0, 0]);
+    assert_eq!(status.inflight_receipts, 0);
+    assert!(status.headers_rejected >= 4, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serving() {
+    let beacon = start_beacon(2).await;
+    let addr = start_shard(beacon, 0, 2).await;
+    let mut c = loop {
+        match ShardClient::connect(format!("http://{addr}")).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
+
+    let uneven = pb::TxBatch {
+        id: vec![1, 2],
+        from: vec![1, 2],
+        to: vec![1],
+        amount: vec![1, 1],
+        nonce: vec![0, 0],
+    };
+    let e = c
+        .submit(tokio_stream::iter(vec![uneven]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("`to`"), "{e}");
+
+    let n = MAX_BATCH_TXS + 1;
+    let too_many = pb::TxBatch {
+        id: vec![0; n],
+        from: vec![0; n],
+        to: vec![0; n],
+        amount: vec![0; n],
+        nonce: vec![0; n],
+    };
+    let e = c
+        .submit(tokio_stream::iter(vec![too_many]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("exceed"), "{e}");
+
+    let huge = pb::TxBatch {
+        id: vec![0; 5_000_000],
+        ..Default::default()
+    };
+    assert!(c.submit(tokio_stream::iter(vec![huge])).await.is_err());
+
+    // Well-formed but invalid transactions are rejected in a block, with reasons; a
+    // valid one beside them commits.
+    let p = Placement::new(2).unwrap();
+    let mine = p.accounts_of(0, ACCOUNTS);
+    let theirs = p.accounts_of(1, ACCOUNTS)[0];
+    let batch = pb::TxBatch {
+        id: vec![10, 11, 12, 13],
+        from: vec![ACCOUNTS * 1000, theirs, mine[0], mine[0]],
+        to: vec![mine[1], mine[1], u64::MAX, mine[1]],
+        amount: vec![1, 1, 1, 5],
+        nonce: vec![0, 0, 0, 0],
+    };
+    let reply = c
+        .submit(tokio_stream::iter(vec![batch]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.accepted, 4);
+    let mut rejected = Vec::new();
+    let mut committed = Vec::new();
+    while rejected.len() + committed.len() < 4 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.message())
+            .await
+            .expect("a block within 10 s")
+            .unwrap()
+            .unwrap();
+        committed.extend(ev.committed);
+        rejected.extend(ev.rejected.into_iter().zip(ev.rejected_reason));
+    }
+    let code = |r: RejectReason| r.code();
+    assert_eq!(
+        rejected,
+        vec![
+            (10, code(RejectReason::UnknownAccount)),
+            (11, code(RejectReason::WrongShard)),
+            (12, code(RejectReason::UnknownAccount)),
+        ]
+    );
+    assert_eq!(committed, vec![13]);
+    let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    assert_eq!((status.committed, status.rejected), (1, 3));
+}
