@@ -59,6 +59,30 @@ impl Process {
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
+
+    /// CPU time (user + system) the process has used so far, if it still runs.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        self.pid().and_then(cpu_seconds)
+    }
+}
+
+/// CPU time (user + system, seconds) used by process `pid`, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (in parentheses, which may contain spaces):
+    // state is the 1st, utime the 12th, stime the 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks_per_second())
+}
+
+/// The kernel's clock ticks per second for `/proc` times.
+#[allow(unsafe_code)]
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a system constant; it has no pointer arguments.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
 }
 
 /// A running beacon and its shards.

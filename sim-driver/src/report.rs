@@ -107,6 +107,21 @@ pub struct BeaconSummary {
     pub inflight_receipts: u64,
 }
 
+/// CPU time each process used over the run (user + system seconds): where the time
+/// went. All processes share the machine's cores, so their sum over the wall time is
+/// how many cores the run kept busy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct CpuSeconds {
+    /// Wall-clock seconds from the start of the load to the end of the drain.
+    pub wall: f64,
+    /// The driver (workload generation, encoding, event tracking).
+    pub driver: f64,
+    /// The beacon.
+    pub beacon: f64,
+    /// Each shard, index = shard id.
+    pub shards: Vec<f64>,
+}
+
 /// The invariants of DESIGN §4 checked at the end of a run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Invariants {
@@ -166,6 +181,9 @@ pub struct Summary {
     pub per_shard: Vec<ShardSummary>,
     /// The beacon.
     pub beacon: BeaconSummary,
+    /// Where the CPU time went.
+    #[serde(default)]
+    pub cpu_seconds: CpuSeconds,
     /// The invariants.
     pub invariants: Invariants,
 }
@@ -326,6 +344,7 @@ pub fn summarize(
             headers_rejected: status.beacon.headers_rejected,
             inflight_receipts: status.beacon.inflight_receipts,
         },
+        cpu_seconds: CpuSeconds::default(),
         invariants: Invariants {
             supply_conserved: audit.supply_conserved,
             exactly_once,
@@ -456,6 +475,20 @@ pub fn table(s: &Summary) -> String {
             format!(
                 "{:.0} tx/s · {} blocks · {} rejected",
                 sh.tps, sh.height, sh.rejected
+            ),
+        );
+    }
+    let cpu = &s.cpu_seconds;
+    if cpu.wall > 0.0 {
+        line(
+            &mut out,
+            "cpu (s)",
+            format!(
+                "driver {:.1} · beacon {:.1} · shards {:.1} over {:.1} s wall",
+                cpu.driver,
+                cpu.beacon,
+                cpu.shards.iter().sum::<f64>(),
+                cpu.wall
             ),
         );
     }

@@ -31,7 +31,7 @@ use tonic::transport::Channel;
 
 use crate::cluster::{Cluster, INITIAL_BALANCE};
 use crate::metrics::Tracker;
-use crate::report::{self, FinalStatus, Summary};
+use crate::report::{self, CpuSeconds, FinalStatus, Summary};
 use crate::scenario::Scenario;
 use crate::schedule::Schedule;
 use crate::workload::Workload;
@@ -265,6 +265,16 @@ async fn drive(
     let audit = audit::audit(genesis, &ledgers, status.quiescent);
     let mut summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
     summary.partial = interrupted;
+    summary.cpu_seconds = CpuSeconds {
+        wall: start.elapsed().as_secs_f64(),
+        driver: crate::cluster::cpu_seconds(std::process::id()).unwrap_or(0.0),
+        beacon: cluster.beacon.cpu_seconds().unwrap_or(0.0),
+        shards: cluster
+            .shards
+            .iter()
+            .map(|p| p.cpu_seconds().unwrap_or(0.0))
+            .collect(),
+    };
 
     report::write_summary(dir, &summary)?;
     report::write_timeseries(dir, &tracker.seconds)?;

@@ -58,6 +58,12 @@ skew = 0.5
         assert!(p["p50"].as_f64() <= p["p99"].as_f64() && p["p99"].as_f64() <= p["max"].as_f64());
     }
     assert!(summary["tps"].as_f64().unwrap() > 0.0);
+    let cpu = &summary["cpu_seconds"];
+    assert_eq!(cpu["shards"].as_array().unwrap().len(), 2, "{cpu}");
+    assert!(
+        cpu["driver"].as_f64().unwrap() > 0.0 && cpu["wall"].as_f64().unwrap() > 0.0,
+        "{cpu}"
+    );
 
     for file in [
         "summary.json",
