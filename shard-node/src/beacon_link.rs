@@ -24,7 +24,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
 use crate::link::Delayed;
-use crate::node::{Shared, lock};
+use crate::node::{QueuedReceipt, Shared, lock};
 
 /// How long a starting shard keeps trying to reach the beacon.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -145,9 +145,13 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
     match inbound.channels.admit(d.src_height, &batch, &path) {
         Ok(Admitted::Fresh { skip }) => {
             let src = batch.src;
-            inbound
-                .queue
-                .extend(batch.receipts[skip..].iter().map(|&r| (src, r)));
+            let arrived = std::time::Instant::now();
+            let fresh = batch.receipts[skip..].iter().map(|&receipt| QueuedReceipt {
+                src,
+                receipt,
+                arrived,
+            });
+            inbound.queue.extend(fresh);
             inbound.duplicates += skip as u64;
             drop(inbound);
             shared.work.notify_one();

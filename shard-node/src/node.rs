@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  Submit handlers ──push──► mempool ──take ≤ max_block_txs──┐
-//!  beacon link ─────admit──► inbound queue ──take all────────┤
+//!  beacon link ─────admit──► delayed-receipt queue ──take first─┤
 //!                                                            ▼
 //!                                                      block loop ──► header + batches ──► beacon link
 //!                                                            └──────► BlockEvents ──────► Events subscribers
@@ -35,13 +35,25 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Verified receipts waiting for the next block, and the channel bookkeeping.
+/// An admitted receipt waiting to be applied.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuedReceipt {
+    /// The shard that sent it.
+    pub src: ShardId,
+    /// The credit to apply.
+    pub receipt: Receipt,
+    /// When it was admitted, for the congestion figures.
+    pub arrived: Instant,
+}
+
+/// Verified receipts waiting for a block, and the channel bookkeeping.
 #[derive(Debug)]
 pub struct Inbound {
     /// Sequence tracking and notarized roots (see `cross_shard::channel`).
     pub channels: InboundChannels,
-    /// Admitted receipts in arrival order, with their source shard.
-    pub queue: VecDeque<(ShardId, Receipt)>,
+    /// Admitted receipts in arrival order: the **delayed-receipt queue**. A block
+    /// applies them first-in first-out, at most its capacity; the rest wait here.
+    pub queue: VecDeque<QueuedReceipt>,
     /// Deliveries refused: bad proof, unknown header, gap, malformed.
     pub rejected: u64,
     /// Receipts delivered again after admission, ignored.
@@ -210,20 +222,30 @@ impl BlockProducer {
 
     /// Produces one block from what is waiting, or `None` when nothing is (an idle
     /// shard makes no empty blocks).
+    ///
+    /// A block has room for `max_block_txs` units of work. Inbound receipts take it
+    /// first, oldest first — value already debited elsewhere must not wait behind new
+    /// transactions, as on NEAR — and transactions get what is left. Receipts beyond
+    /// the block's room stay in the delayed-receipt queue for the next block.
     pub fn produce(&mut self, shared: &Shared) -> Option<pb::HeaderSubmission> {
         let cfg = &shared.config;
+        let (delayed, oldest) = {
+            let mut inbound = lock(&shared.inbound);
+            let n = inbound.queue.len().min(cfg.max_block_txs);
+            self.receipts.clear();
+            self.receipts
+                .extend(inbound.queue.drain(..n).map(|q| (q.src, q.receipt)));
+            let oldest = inbound.queue.front().map(|q| q.arrived.elapsed());
+            (inbound.queue.len() as u64, oldest.unwrap_or_default())
+        };
         {
             let mut mempool = lock(&shared.mempool);
-            let n = mempool.len().min(cfg.max_block_txs);
+            let room = cfg.max_block_txs - self.receipts.len();
+            let n = mempool.len().min(room);
             self.txs.clear();
             self.txs.extend(mempool.drain(..n));
         }
         shared.space.add_permits(self.txs.len());
-        {
-            let mut inbound = lock(&shared.inbound);
-            self.receipts.clear();
-            self.receipts.extend(inbound.queue.drain(..));
-        }
         if self.txs.is_empty() && self.receipts.is_empty() {
             return None;
         }
@@ -277,7 +299,7 @@ impl BlockProducer {
         self.height = header.height;
         self.last_hash = header.hash();
 
-        self.publish(shared, &header, &applied, &emitted);
+        self.publish(shared, &header, &applied, &emitted, (delayed, oldest));
 
         // Step 6: the header and its receipts go to the beacon, with our acks.
         Some(pb::HeaderSubmission {
@@ -303,6 +325,7 @@ impl BlockProducer {
         header: &Header,
         applied: &[(u64, u64)],
         emitted: &[(u64, u64)],
+        (delayed, oldest): (u64, Duration),
     ) {
         {
             let mut c = lock(&shared.counters);
@@ -327,6 +350,9 @@ impl BlockProducer {
             rejected: self.out.rejected.clone(),
             rejected_reason: self.out.rejected_reason.clone(),
             receipts_applied: self.out.receipts_applied.clone(),
+            receipts_emitted: emitted.iter().map(|e| e.0).sum(),
+            delayed_receipts: delayed,
+            oldest_delayed_us: oldest.as_micros() as u64,
         };
         let mut subs = lock(&shared.subscribers);
         subs.retain(|s| s.send(Ok(events.clone())).is_ok());
@@ -372,6 +398,55 @@ mod tests {
         let h2 = Header::try_from(b2.header.as_ref().unwrap()).unwrap();
         assert_eq!((h2.height, h2.tx_count, h2.prev_hash), (2, 2, h1.hash()));
         assert_eq!(lock(&shared.counters).committed, 5);
+    }
+
+    #[test]
+    fn receipts_fill_the_block_first_and_wait_in_order() {
+        let cfg = config(1); // max_block_txs = 3
+        let ledger = Shared::genesis(&cfg).unwrap();
+        let p = ledger.placement();
+        let mine = p.accounts_of(1, 100);
+        let shared = Shared::new(cfg, &ledger);
+        let mut producer = BlockProducer::new(ledger);
+        let now = Instant::now();
+        lock(&shared.inbound)
+            .queue
+            .extend((0..5).map(|i| QueuedReceipt {
+                src: 0,
+                receipt: Receipt {
+                    tx: 100 + i,
+                    to: mine[0],
+                    amount: 1,
+                },
+                arrived: now,
+            }));
+        lock(&shared.mempool).push_back(Transfer {
+            id: 1,
+            from: mine[1],
+            to: mine[2],
+            amount: 1,
+            nonce: 0,
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        lock(&shared.subscribers).push(tx);
+
+        producer.produce(&shared).unwrap();
+        let ev = rx.try_recv().unwrap().unwrap();
+        assert_eq!(
+            ev.receipts_applied,
+            vec![100, 101, 102],
+            "oldest first, block full"
+        );
+        assert!(ev.committed.is_empty(), "no room left for the transaction");
+        assert_eq!(ev.delayed_receipts, 2);
+        assert_eq!(lock(&shared.mempool).len(), 1);
+
+        producer.produce(&shared).unwrap();
+        let ev = rx.try_recv().unwrap().unwrap();
+        assert_eq!(ev.receipts_applied, vec![103, 104]);
+        assert_eq!(ev.committed, vec![1], "the transaction takes the room left");
+        assert_eq!((ev.delayed_receipts, ev.oldest_delayed_us), (0, 0));
+        assert_eq!(lock(&shared.counters).inbound[0], (5, 5));
     }
 
     #[test]

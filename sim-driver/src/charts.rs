@@ -369,3 +369,91 @@ impl Chart for VsShards {
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
+
+/// Receipts over time: in flight across the cluster, and each shard's delayed-receipt
+/// queue (congestion).
+#[derive(Debug, Clone)]
+pub struct CrossShard {
+    /// Chart title.
+    pub title: String,
+    /// Per second: receipts emitted and not yet applied, across all shards, at its end.
+    pub in_flight: Vec<u64>,
+    /// Per second, per shard: longest delayed-receipt queue after a block.
+    pub delayed: Vec<Vec<u64>>,
+}
+
+impl CrossShard {
+    /// From the per-second, per-shard counts of a run.
+    pub fn from_rows(title: String, rows: &[Vec<crate::metrics::ShardSecond>]) -> CrossShard {
+        let mut balance: i128 = 0;
+        let in_flight = rows
+            .iter()
+            .map(|r| {
+                balance += r
+                    .iter()
+                    .map(|c| i128::from(c.receipts_emitted) - i128::from(c.receipts_applied))
+                    .sum::<i128>();
+                balance.max(0) as u64
+            })
+            .collect();
+        CrossShard {
+            title,
+            in_flight,
+            delayed: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.delayed_max).collect())
+                .collect(),
+        }
+    }
+}
+
+impl Chart for CrossShard {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let x_max = (self.in_flight.len() as f64).max(1.0);
+        let peak = self
+            .in_flight
+            .iter()
+            .chain(self.delayed.iter().flatten())
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let y_max = (peak as f64 * 1.15).max(10.0);
+        let mut chart = frame(area, &self.title, 20, 0f64..x_max, 0f64..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .y_desc("receipts")
+            .y_label_formatter(&|v| per_second_label(*v))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(err)?;
+        let point = |sec: usize, v: u64| (sec as f64 + 1.0, v as f64);
+        chart
+            .draw_series(LineSeries::new(
+                self.in_flight.iter().enumerate().map(|(i, &v)| point(i, v)),
+                BLACK.stroke_width(3),
+            ))
+            .map_err(err)?
+            .label("in flight, all shards (end of each second)")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+        let shards = self.delayed.first().map_or(0, Vec::len);
+        for shard in 0..shards {
+            let color = Palette99::pick(shard).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    self.delayed
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (i as f64 + 0.5, s[shard] as f64)),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(format!("delayed queue, shard {shard} (max in second)"))
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    }
+}

@@ -55,6 +55,14 @@ pub struct ShardSecond {
     pub final_cross: u64,
     /// Transactions this shard rejected.
     pub rejected: u64,
+    /// Receipts this shard emitted to other shards.
+    pub receipts_emitted: u64,
+    /// Receipts this shard applied.
+    pub receipts_applied: u64,
+    /// Longest delayed-receipt queue after any of its blocks in this second.
+    pub delayed_max: u64,
+    /// Longest wait of a queued receipt seen after any of its blocks (µs).
+    pub oldest_delayed_us: u64,
 }
 
 /// One second of the run.
@@ -220,6 +228,12 @@ impl Tracker {
     /// Applies one block's events, received at `at` (ns since start).
     pub fn events(&mut self, at: u64, ev: &pb::BlockEvents) {
         let shard = ev.shard as u16;
+        let slot = usize::from(shard).min(self.shards.saturating_sub(1));
+        let congestion = &mut self.second(at).shards[slot];
+        congestion.receipts_emitted += ev.receipts_emitted;
+        congestion.receipts_applied += ev.receipts_applied.len() as u64;
+        congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
+        congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         for &id in &ev.committed {
             let Some(i) = self.index(id) else { continue };
             if self.fate[i] != state::SUBMITTED {
@@ -247,7 +261,6 @@ impl Tracker {
             self.fate[i] = state::REJECTED;
             self.source[i] = shard;
             *self.rejected.entry(reason).or_default() += 1;
-            let slot = usize::from(shard).min(self.shards.saturating_sub(1));
             self.second(at).shards[slot].rejected += 1;
         }
         for &id in &ev.receipts_applied {

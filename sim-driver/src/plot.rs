@@ -2,7 +2,7 @@
 //! and `run` and `sweep` draw theirs through these same functions, so a redrawn chart
 //! is the chart the run made.
 //!
-//! - a run folder: `throughput.*` from `timeseries.csv`, `latency.*` from the
+//! - a run folder: `throughput.*` and `cross-shard.*` from `timeseries.csv`, `latency.*` from the
 //!   `latency-*.hlog` intervals inside the measured window (from `scenario.toml`);
 //! - a sweep folder: `throughput-vs-shards.*` and `latency-vs-shards.*` from `sweep.json`.
 
@@ -15,7 +15,8 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use crate::charts::{self, Spectrum};
-use crate::report::window_bounds;
+use crate::metrics::ShardSecond;
+use crate::report::{TIMESERIES_HEADER, window_bounds};
 use crate::scenario::Scenario;
 use crate::sweep::SweepReport;
 
@@ -28,7 +29,7 @@ pub fn plot(dir: &Path) -> anyhow::Result<Vec<&'static str>> {
         Ok(vec!["throughput-vs-shards", "latency-vs-shards"])
     } else if dir.join("timeseries.csv").exists() {
         run_charts(dir)?;
-        Ok(vec!["throughput", "latency"])
+        Ok(vec!["throughput", "cross-shard", "latency"])
     } else {
         bail!(
             "{} holds neither a run (timeseries.csv) nor a sweep (sweep.json)",
@@ -48,18 +49,26 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
         scenario.effective_cross_shard() * 100.0,
         scenario.workload.rate
     );
-    let per_second = read_timeseries(
+    let rows = read_timeseries(
         &dir.join("timeseries.csv"),
         scenario.cluster.shards as usize,
     )?;
     charts::save(
         &charts::Throughput {
             title: format!("Throughput: {title}"),
-            per_second,
+            per_second: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.final_total).collect())
+                .collect(),
             window: window.clone(),
         },
         dir,
         "throughput",
+    )?;
+    charts::save(
+        &charts::CrossShard::from_rows(format!("Cross-shard receipts: {title}"), &rows),
+        dir,
+        "cross-shard",
     )?;
     let intra = read_hlog(&dir.join("latency-intra.hlog"), &window)?;
     let cross = read_hlog(&dir.join("latency-cross.hlog"), &window)?;
@@ -80,35 +89,55 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// Per second, per shard: final transactions, from `timeseries.csv`.
-fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<u64>>> {
+/// Per second, per shard: the counts of `timeseries.csv`.
+fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSecond>>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut rows: Vec<Vec<u64>> = Vec::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let parse = |i: usize| -> anyhow::Result<u64> {
-            fields.get(i).and_then(|f| f.parse().ok()).with_context(|| {
-                format!(
-                    "{}:{}: expected a number in column {}",
-                    path.display(),
-                    n + 1,
-                    i + 1
-                )
-            })
+    let mut lines = text.lines();
+    if lines.next() != Some(TIMESERIES_HEADER) {
+        bail!(
+            "{}: the header is not `{TIMESERIES_HEADER}`",
+            path.display()
+        );
+    }
+    let mut rows: Vec<Vec<ShardSecond>> = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let at = || format!("{}:{}", path.display(), n + 2);
+        let fields: Vec<u64> = line
+            .split(',')
+            .map(|f| f.parse::<u64>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: expected whole numbers", at()))?;
+        let &[
+            second,
+            shard,
+            final_total,
+            final_cross,
+            rejected,
+            emitted,
+            applied,
+            delayed,
+            oldest,
+        ] = fields.as_slice()
+        else {
+            bail!("{}: expected 9 columns, found {}", at(), fields.len());
         };
-        let (second, shard, finals) = (parse(0)? as usize, parse(1)? as usize, parse(2)?);
+        let (second, shard) = (second as usize, shard as usize);
         if shard >= shards {
-            bail!(
-                "{}:{}: shard {shard} but the run had {shards}",
-                path.display(),
-                n + 1
-            );
+            bail!("{}: shard {shard} but the run had {shards}", at());
         }
         if rows.len() <= second {
-            rows.resize(second + 1, vec![0; shards]);
+            rows.resize(second + 1, vec![ShardSecond::default(); shards]);
         }
-        rows[second][shard] = finals;
+        rows[second][shard] = ShardSecond {
+            final_total,
+            final_cross,
+            rejected,
+            receipts_emitted: emitted,
+            receipts_applied: applied,
+            delayed_max: delayed,
+            oldest_delayed_us: oldest,
+        };
     }
     Ok(rows)
 }

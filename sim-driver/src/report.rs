@@ -94,6 +94,10 @@ pub struct ShardSummary {
     pub height: u64,
     /// State root after the last block (hex).
     pub state_root: String,
+    /// Longest delayed-receipt queue seen after any block.
+    pub delayed_receipts_max: u64,
+    /// Longest time a receipt waited in that queue, ms.
+    pub oldest_delayed_ms: f64,
 }
 
 /// The beacon's figures.
@@ -276,10 +280,14 @@ pub fn summarize(
             let mut committed = 0;
             let mut cross_committed = 0;
             let mut in_window = 0;
+            let mut delayed_receipts_max = 0;
+            let mut oldest_delayed_us = 0;
             for (sec, second) in tracker.seconds.iter().enumerate() {
                 let c = second.shards[i];
                 committed += c.final_total;
                 cross_committed += c.final_cross;
+                delayed_receipts_max = delayed_receipts_max.max(c.delayed_max);
+                oldest_delayed_us = oldest_delayed_us.max(c.oldest_delayed_us);
                 if window.contains(&(sec as u64)) {
                     in_window += c.final_total;
                 }
@@ -292,6 +300,8 @@ pub fn summarize(
                 tps: in_window as f64 / window.clone().count().max(1) as f64,
                 height: s.height,
                 state_root: s.state_root.iter().map(|b| format!("{b:02x}")).collect(),
+                delayed_receipts_max,
+                oldest_delayed_ms: oldest_delayed_us as f64 / 1000.0,
             }
         })
         .collect();
@@ -369,15 +379,24 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
     std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
+/// The header of `timeseries.csv`.
+pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us";
+
 /// Writes `timeseries.csv`: one row per second and shard.
 pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
     let path = dir.join("timeseries.csv");
-    let mut out = String::from("second,shard,final,final_cross,rejected\n");
+    let mut out = format!("{TIMESERIES_HEADER}\n");
     for (sec, s) in seconds.iter().enumerate() {
         for (shard, c) in s.shards.iter().enumerate() {
             out.push_str(&format!(
-                "{sec},{shard},{},{},{}\n",
-                c.final_total, c.final_cross, c.rejected
+                "{sec},{shard},{},{},{},{},{},{},{}\n",
+                c.final_total,
+                c.final_cross,
+                c.rejected,
+                c.receipts_emitted,
+                c.receipts_applied,
+                c.delayed_max,
+                c.oldest_delayed_us
             ));
         }
     }

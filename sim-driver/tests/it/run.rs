@@ -74,6 +74,8 @@ skew = 0.5
         "throughput.svg",
         "latency.png",
         "latency.svg",
+        "cross-shard.png",
+        "cross-shard.svg",
         "beacon.log",
         "shard-0.log",
         "shard-1.log",
@@ -83,7 +85,21 @@ skew = 0.5
         assert!(meta.len() > 0, "{file} is empty");
     }
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
-    assert!(csv.starts_with("second,shard,final,final_cross,rejected\n"));
+    assert!(csv.starts_with(
+        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us\n"
+    ));
+    let column = |i: usize| -> u64 {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(i).unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    let cross = summary["cross_shard"]["committed"].as_u64().unwrap();
+    assert_eq!(
+        (column(5), column(6)),
+        (cross, cross),
+        "every receipt emitted and applied once"
+    );
     let finals: u64 = csv
         .lines()
         .skip(1)
