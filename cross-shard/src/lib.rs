@@ -62,6 +62,7 @@
 //! - [`channel`]: per-(src, dst) sequence tracking on the receiving side.
 //! - [`state_hash`]: an incremental commitment to a shard's accounts.
 //! - [`tx`]: the native transfer and the reasons a transaction is rejected.
+//! - [`signing`]: ed25519 transaction signatures, verified in batches.
 //! - [`audit`]: the invariants checked at the end of a run.
 
 pub mod audit;
@@ -72,6 +73,7 @@ pub mod ids;
 pub mod merkle;
 pub mod placement;
 pub mod receipt;
+pub mod signing;
 pub mod state_hash;
 pub mod tx;
 

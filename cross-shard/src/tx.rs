@@ -34,15 +34,19 @@ pub enum RejectReason {
     BadNonce = 3,
     /// The sender's balance is below the amount.
     InsufficientBalance = 4,
+    /// The signature is missing or not the sender's (checked on admission, so the
+    /// nonce is not consumed).
+    BadSignature = 5,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 4] = [
+    pub const ALL: [RejectReason; 5] = [
         RejectReason::WrongShard,
         RejectReason::UnknownAccount,
         RejectReason::BadNonce,
         RejectReason::InsufficientBalance,
+        RejectReason::BadSignature,
     ];
 
     /// The wire code.
@@ -62,6 +66,7 @@ impl RejectReason {
             RejectReason::UnknownAccount => "unknown_account",
             RejectReason::BadNonce => "bad_nonce",
             RejectReason::InsufficientBalance => "insufficient_balance",
+            RejectReason::BadSignature => "bad_signature",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Wire → domain conversions validate and name the offending field; domain → wire
 //! conversions cannot fail.
 
+use cross_shard::signing::SIGNATURE_LEN;
 use cross_shard::{Hash, Header, Receipt, ReceiptBatch, Transfer};
 
 use crate::pb;
@@ -133,6 +134,32 @@ pub fn transfers_from_wire(
     Ok(())
 }
 
+/// Appends the signatures of `batch` to `out`: one per row, or none at all (an
+/// unsigned batch). Anything else is refused.
+pub fn signatures_from_wire(
+    batch: &pb::TxBatch,
+    out: &mut Vec<[u8; SIGNATURE_LEN]>,
+) -> Result<(), ConvertError> {
+    let rows = batch.id.len();
+    if batch.signatures.is_empty() {
+        return Ok(());
+    }
+    if batch.signatures.len() != rows * SIGNATURE_LEN {
+        return Err(ConvertError::ColumnLength {
+            message: "TxBatch",
+            column: "signatures (64 bytes each)",
+            expected: rows,
+            got: batch.signatures.len() / SIGNATURE_LEN,
+        });
+    }
+    out.extend(batch.signatures.chunks_exact(SIGNATURE_LEN).map(|c| {
+        let mut sig = [0u8; SIGNATURE_LEN];
+        sig.copy_from_slice(c);
+        sig
+    }));
+    Ok(())
+}
+
 /// Appends one transfer to a wire batch.
 pub fn push_transfer(batch: &mut pb::TxBatch, t: &Transfer) {
     batch.id.push(t.id);
@@ -251,6 +278,7 @@ mod tests {
             to: vec![1],
             amount: vec![1, 2],
             nonce: vec![0, 0],
+            signatures: Vec::new(),
         };
         let err = transfers_from_wire(&batch, &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("`to`"), "{err}");
@@ -272,6 +300,23 @@ mod tests {
         let mut back = Vec::new();
         transfers_from_wire(&wire, &mut back).unwrap();
         assert_eq!(back, ts);
+    }
+
+    #[test]
+    fn signatures_are_all_or_nothing() {
+        let mut b = pb::TxBatch {
+            id: vec![1, 2],
+            ..Default::default()
+        };
+        let mut sigs = Vec::new();
+        signatures_from_wire(&b, &mut sigs).unwrap();
+        assert!(sigs.is_empty(), "unsigned");
+        b.signatures = vec![7; 128];
+        signatures_from_wire(&b, &mut sigs).unwrap();
+        assert_eq!(sigs, vec![[7; 64], [7; 64]]);
+        b.signatures = vec![7; 100];
+        let e = signatures_from_wire(&b, &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("signatures"), "{e}");
     }
 
     #[test]
@@ -328,6 +373,7 @@ mod tests {
             use prost::Message;
             if let Ok(b) = pb::TxBatch::decode(bytes.as_slice()) {
                 let _ = transfers_from_wire(&b, &mut Vec::new());
+                let _ = signatures_from_wire(&b, &mut Vec::new());
             }
             if let Ok(s) = pb::HeaderSubmission::decode(bytes.as_slice()) {
                 if let Some(h) = &s.header {

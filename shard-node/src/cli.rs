@@ -38,6 +38,12 @@ pub struct Args {
     /// Emulated jitter on the link with the beacon: up to this much more per message.
     #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     pub link_jitter: Duration,
+    /// Require every transaction to carry its sender's ed25519 signature.
+    #[arg(long)]
+    pub signatures: bool,
+    /// Threads that verify signatures in parallel.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -77,6 +83,8 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             latency: args.link_latency,
             jitter: args.link_jitter,
         },
+        signatures: args.signatures,
+        threads: args.threads,
     };
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)

@@ -37,6 +37,7 @@
 //! - [`beacon_link`]: the streams to and from the beacon.
 //! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
+//! - [`sigverify`]: signature checks on admission, in parallel batches.
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod beacon_link;
@@ -46,6 +47,7 @@ pub mod executor;
 pub mod link;
 pub mod node;
 pub mod service;
+pub mod sigverify;
 pub mod state;
 
 use std::future::Future;
@@ -83,6 +85,10 @@ pub struct ShardConfig {
     pub mempool_capacity: usize,
     /// Emulated delay on the link to and from the beacon (each direction).
     pub beacon_link: link::LinkDelay,
+    /// Whether every transaction must carry its sender's ed25519 signature.
+    pub signatures: bool,
+    /// Threads that verify signatures (and, later, execute) in parallel.
+    pub threads: usize,
 }
 
 impl ShardConfig {
@@ -100,6 +106,9 @@ impl ShardConfig {
                 "mempool_capacity {} is below the largest batch ({MAX_BATCH_TXS})",
                 self.mempool_capacity
             ));
+        }
+        if self.threads == 0 || self.threads > 64 {
+            return fail(format!("threads must be in 1..=64, got {}", self.threads));
         }
         if self.accounts.checked_mul(self.initial_balance).is_none() {
             return fail("accounts × initial_balance overflows the coin supply (u64)".into());

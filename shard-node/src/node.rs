@@ -14,16 +14,19 @@
 //! the inbound queue are the hand-off points, each behind a short-held mutex.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use cross_shard::channel::InboundChannels;
-use cross_shard::{Hash, Header, Placement, Receipt, ReceiptBatch, ShardId, Transfer, receipt};
+use cross_shard::{
+    Hash, Header, Placement, Receipt, ReceiptBatch, RejectReason, ShardId, Transfer, TxId, receipt,
+};
 use shardsim_proto::pb;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::ShardConfig;
 use crate::executor::{self, BlockOutput};
+use crate::sigverify::SigVerifier;
 use crate::state::Ledger;
 
 /// A stream of block events to one subscriber.
@@ -101,6 +104,11 @@ pub struct Shared {
     pub counters: Mutex<Counters>,
     /// Open `Events` streams.
     pub subscribers: Mutex<Vec<EventSender>>,
+    /// Public keys and threads for signature checks, when the cluster signs.
+    pub verifier: Option<Arc<SigVerifier>>,
+    /// Transactions refused on admission for a bad signature, reported (rejected) by
+    /// the next block.
+    pub bad_signatures: Mutex<Vec<TxId>>,
 }
 
 impl Shared {
@@ -126,6 +134,13 @@ impl Shared {
                 ..Counters::default()
             }),
             subscribers: Mutex::new(Vec::new()),
+            verifier: config.signatures.then(|| {
+                let mine = genesis
+                    .placement()
+                    .accounts_of(config.shard, config.accounts);
+                Arc::new(SigVerifier::new(&mine, config.threads))
+            }),
+            bad_signatures: Mutex::new(Vec::new()),
             config,
         }
     }
@@ -246,7 +261,8 @@ impl BlockProducer {
             self.txs.extend(mempool.drain(..n));
         }
         shared.space.add_permits(self.txs.len());
-        if self.txs.is_empty() && self.receipts.is_empty() {
+        let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
+        if self.txs.is_empty() && self.receipts.is_empty() && bad_signatures.is_empty() {
             return None;
         }
 
@@ -260,6 +276,12 @@ impl BlockProducer {
             &mut self.out,
         );
         executor::execute(&mut self.ledger, &self.txs, &mut self.out);
+        for id in bad_signatures {
+            self.out.rejected.push(id);
+            self.out
+                .rejected_reason
+                .push(RejectReason::BadSignature.code());
+        }
         if self.out.receipts_misplaced > 0 {
             tracing::warn!(
                 count = self.out.receipts_misplaced,
@@ -373,6 +395,8 @@ mod tests {
             max_block_txs: 3,
             mempool_capacity: 1000,
             beacon_link: crate::link::LinkDelay::default(),
+            signatures: false,
+            threads: 1,
         }
     }
 

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use shardsim_proto::convert::transfers_from_wire;
+use cross_shard::Transfer;
+use cross_shard::signing::Verdict;
+use shardsim_proto::convert::{signatures_from_wire, transfers_from_wire};
 use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::Shard;
 use tokio::sync::mpsc;
@@ -10,12 +12,48 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::node::{Shared, lock};
+use crate::sigverify::SigVerifier;
 
 /// The service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ShardService {
     /// The node's state.
     pub shared: Arc<Shared>,
+}
+
+impl ShardService {
+    /// Checks a batch's signatures off the async runtime (on the verifier's threads);
+    /// returns the transactions that may enter the mempool and queues the others to be
+    /// reported rejected by the next block.
+    async fn admit_signed(
+        &self,
+        verifier: Arc<SigVerifier>,
+        batch: &pb::TxBatch,
+        txs: Vec<Transfer>,
+    ) -> Result<Vec<Transfer>, Status> {
+        let mut sigs = Vec::new();
+        signatures_from_wire(batch, &mut sigs)?;
+        let (txs, verdicts) = tokio::task::spawn_blocking(move || {
+            let verdicts = verifier.verify(&txs, &sigs);
+            (txs, verdicts)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("signature check failed: {e}")))?;
+        let mut admitted = Vec::with_capacity(txs.len());
+        let mut bad = Vec::new();
+        for (tx, verdict) in txs.into_iter().zip(verdicts) {
+            match verdict {
+                Verdict::Invalid => bad.push(tx.id),
+                // An unknown sender is the executor's to reject (wrong shard, unknown account).
+                Verdict::Valid | Verdict::UnknownSender => admitted.push(tx),
+            }
+        }
+        if !bad.is_empty() {
+            lock(&self.shared.bad_signatures).extend(bad);
+            self.shared.work.notify_one();
+        }
+        Ok(admitted)
+    }
 }
 
 #[tonic::async_trait]
@@ -30,6 +68,10 @@ impl Shard for ShardService {
         while let Some(batch) = stream.message().await? {
             txs.clear();
             transfers_from_wire(&batch, &mut txs)?;
+            accepted += txs.len() as u64;
+            if let Some(verifier) = &self.shared.verifier {
+                txs = self.admit_signed(verifier.clone(), &batch, txs).await?;
+            }
             if txs.is_empty() {
                 continue;
             }
@@ -44,7 +86,6 @@ impl Shard for ShardService {
             permits.forget();
             lock(&self.shared.mempool).extend(txs.drain(..));
             self.shared.work.notify_one();
-            accepted += batch.id.len() as u64;
         }
         Ok(Response::new(pb::SubmitReply { accepted }))
     }

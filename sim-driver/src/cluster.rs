@@ -135,6 +135,8 @@ impl Cluster {
                 c.max_block_txs.to_string(),
                 "--mempool-capacity".into(),
                 mempool_capacity(c.max_block_txs).to_string(),
+                "--threads".into(),
+                c.threads_per_shard.to_string(),
                 "--link-latency".into(),
                 humantime::format_duration(scenario.network.latency).to_string(),
                 "--link-jitter".into(),
@@ -142,6 +144,10 @@ impl Cluster {
                 "--beacon".into(),
                 beacon_url.clone(),
             ];
+            let mut args = args.to_vec();
+            if c.signatures {
+                args.push("--signatures".into());
+            }
             shards.push(spawn(&exe, &format!("shard-{shard}"), &args, run_dir).await?);
         }
         Ok(Cluster { beacon, shards })

@@ -34,7 +34,7 @@ use crate::metrics::Tracker;
 use crate::report::{self, CpuSeconds, FinalStatus, Summary};
 use crate::scenario::Scenario;
 use crate::schedule::Schedule;
-use crate::workload::Workload;
+use crate::workload::{Source, Workload};
 
 /// How the run reports and where it writes.
 #[derive(Debug, Clone)]
@@ -192,9 +192,10 @@ async fn drive(
     }
 
     let total = scenario.warmup + scenario.duration;
+    let source = prepare_source(scenario, total, opts.progress).await?;
     let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
     let generator = tokio::spawn(generate(
-        Workload::new(scenario),
+        source,
         Schedule::of(scenario),
         start,
         total,
@@ -284,10 +285,38 @@ async fn drive(
     Ok(summary)
 }
 
+/// The transactions to send: live, or all prepared and signed up front when the
+/// cluster checks signatures (scenario validation guarantees a numeric rate then).
+async fn prepare_source(
+    scenario: &Scenario,
+    total: Duration,
+    progress: bool,
+) -> anyhow::Result<Source> {
+    let workload = Workload::new(scenario);
+    let Some(schedule) = Schedule::of(scenario).filter(|_| scenario.cluster.signatures) else {
+        return Ok(Source::Live(Box::new(workload)));
+    };
+    let count = schedule.due_before(total);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if progress {
+        eprintln!(
+            "shardsim: signing {count} transactions on {threads} threads before the load starts…"
+        );
+    }
+    let began = Instant::now();
+    let source = tokio::task::spawn_blocking(move || Source::signed(workload, count, threads))
+        .await
+        .context("signing the workload")?;
+    if progress {
+        eprintln!("shardsim: signed in {:.1} s", began.elapsed().as_secs_f64());
+    }
+    Ok(source)
+}
+
 /// Emits the workload on `schedule` (or as fast as accepted when there is none: rate
 /// `max`) until `total`.
 async fn generate(
-    mut workload: Workload,
+    mut source: Source,
     schedule: Option<Schedule>,
     start: Instant,
     total: Duration,
@@ -302,7 +331,7 @@ async fn generate(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = start.elapsed().as_nanos() as u64;
-        let first = workload.generated();
+        let first = source.generated();
         let mut intended = Vec::new();
         let finished = match &schedule {
             Some(schedule) => {
@@ -322,9 +351,18 @@ async fn generate(
                 }
             }
         };
-        for _ in 0..intended.len() {
-            let (shard, t) = workload.next_transfer();
-            push_transfer(&mut batches[shard as usize], &t);
+        for k in 0..intended.len() {
+            let Some((shard, t, sig)) = source.take() else {
+                // A prepared source holds exactly what the schedule asks for; should it
+                // run out, only what was really sent counts as dispatched.
+                intended.truncate(k);
+                break;
+            };
+            let batch = &mut batches[shard as usize];
+            push_transfer(batch, &t);
+            if let Some(sig) = sig {
+                batch.signatures.extend_from_slice(sig);
+            }
         }
         if !intended.is_empty() && events.send(Msg::Dispatched { first, intended }).is_err() {
             return;

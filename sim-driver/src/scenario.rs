@@ -111,6 +111,12 @@ pub struct Cluster {
     /// Most transactions per shard block, 1 to 200,000. Default 10,000.
     #[serde(default = "defaults::max_block_txs", deserialize_with = "block_txs")]
     pub max_block_txs: usize,
+    /// Sign every transaction with ed25519 and check it on admission. Default false.
+    #[serde(default)]
+    pub signatures: bool,
+    /// Threads each shard verifies signatures with, 1 to 16. Default 1.
+    #[serde(default = "defaults::threads", deserialize_with = "thread_count")]
+    pub threads_per_shard: u32,
 }
 
 impl Default for Cluster {
@@ -120,6 +126,8 @@ impl Default for Cluster {
             block_interval: defaults::interval(),
             beacon_interval: defaults::beacon_interval(),
             max_block_txs: defaults::max_block_txs(),
+            signatures: false,
+            threads_per_shard: defaults::threads(),
         }
     }
 }
@@ -239,6 +247,9 @@ mod defaults {
     pub fn max_block_txs() -> usize {
         10_000
     }
+    pub fn threads() -> u32 {
+        1
+    }
     pub fn accounts() -> u64 {
         100_000
     }
@@ -308,6 +319,10 @@ where
 
 fn shard_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     in_range(d, 1, 64, "shards")
+}
+
+fn thread_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, 1, 16, "threads_per_shard")
 }
 
 fn block_txs<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -413,6 +428,11 @@ impl Scenario {
                 "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
                 self.workload.accounts, self.cluster.shards
             ));
+        }
+        if self.cluster.signatures && self.workload.rate == Rate::Max {
+            return fail(
+                "cluster.signatures = true needs a numeric workload.rate: the driver signs every transaction before the load starts, so it must know how many".into(),
+            );
         }
         let limit = Duration::from_secs(10);
         if self.network.latency > limit || self.network.jitter > limit {

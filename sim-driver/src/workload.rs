@@ -14,6 +14,7 @@
 //! 4. the **amount** is 1–1000, far below the genesis balance, so honest transfers do
 //!    not fail for lack of funds.
 
+use cross_shard::signing::{self, SIGNATURE_LEN};
 use cross_shard::{AccountId, Placement, ShardId, Transfer, TxId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -111,6 +112,81 @@ impl Workload {
     }
 }
 
+/// Where the generator takes its transactions from.
+#[derive(Debug)]
+pub enum Source {
+    /// Generated as they are sent (unsigned clusters).
+    Live(Box<Workload>),
+    /// Generated and signed before the load starts, so that signing (~20 µs per
+    /// transaction) never holds back the offered rate.
+    Signed {
+        /// The transactions, with the shard each goes to.
+        txs: Vec<(ShardId, Transfer)>,
+        /// `sigs[i]` signs `txs[i]`.
+        sigs: Vec<[u8; SIGNATURE_LEN]>,
+        /// Next to send.
+        next: usize,
+    },
+}
+
+impl Source {
+    /// Prepares the first `count` transfers of `workload`, signed by their senders, on
+    /// `threads` threads.
+    pub fn signed(mut workload: Workload, count: u64, threads: usize) -> Source {
+        let txs: Vec<(ShardId, Transfer)> = (0..count).map(|_| workload.next_transfer()).collect();
+        let chunk = txs.len().div_ceil(threads.max(1)).max(1);
+        let sigs = std::thread::scope(|scope| {
+            let handles: Vec<_> = txs
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        // Deriving a key costs as much as a signature: once per sender.
+                        let mut keys = std::collections::HashMap::new();
+                        part.iter()
+                            .map(|(_, t)| {
+                                let key = keys
+                                    .entry(t.from)
+                                    .or_insert_with(|| signing::account_key(t.from));
+                                signing::sign(key, t)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        Source::Signed { txs, sigs, next: 0 }
+    }
+
+    /// The next transfer, its shard, and its signature when the source signs; `None`
+    /// when a prepared source is used up.
+    pub fn take(&mut self) -> Option<(ShardId, Transfer, Option<&[u8; SIGNATURE_LEN]>)> {
+        match self {
+            Source::Live(w) => {
+                let (shard, t) = w.next_transfer();
+                Some((shard, t, None))
+            }
+            Source::Signed { txs, sigs, next } => {
+                let i = *next;
+                let &(shard, t) = txs.get(i)?;
+                *next += 1;
+                Some((shard, t, Some(&sigs[i])))
+            }
+        }
+    }
+
+    /// Transactions taken so far (the id of the next one).
+    pub fn generated(&self) -> u64 {
+        match self {
+            Source::Live(w) => w.generated(),
+            Source::Signed { next, .. } => *next as u64,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +213,23 @@ mod tests {
             (0..1000).map(|_| w.next_transfer()).collect()
         };
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn signed_source_gives_the_live_transfers_with_valid_signatures() {
+        let s = scenario(4, 0.2, 0.0);
+        let mut live = Source::Live(Box::new(Workload::new(&s)));
+        let mut signed = Source::signed(Workload::new(&s), 50, 3);
+        for _ in 0..50 {
+            let (shard_a, a, _) = live.take().unwrap();
+            let (shard_b, b, sig) = signed.take().unwrap();
+            assert_eq!((shard_a, a), (shard_b, b));
+            let sig = ed25519_dalek::Signature::from_bytes(sig.unwrap());
+            let key = signing::account_key(b.from).verifying_key();
+            assert!(key.verify_strict(&signing::message(&b), &sig).is_ok());
+        }
+        assert!(signed.take().is_none(), "prepared sources end");
+        assert_eq!(signed.generated(), 50);
     }
 
     #[test]

@@ -25,7 +25,7 @@ async fn start_beacon(shards: u32) -> SocketAddr {
     addr
 }
 
-async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32) -> SocketAddr {
+async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bool) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = shard_node::ShardConfig {
@@ -37,6 +37,8 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32) -> SocketAddr 
         max_block_txs: 1000,
         mempool_capacity: MAX_BATCH_TXS,
         beacon_link: shard_node::link::LinkDelay::default(),
+        signatures,
+        threads: 2,
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");
@@ -173,7 +175,7 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serving() {
     let beacon = start_beacon(2).await;
-    let addr = start_shard(beacon, 0, 2).await;
+    let addr = start_shard(beacon, 0, 2, false).await;
     let mut c = loop {
         match ShardClient::connect(format!("http://{addr}")).await {
             Ok(c) => break c,
@@ -188,6 +190,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![1],
         amount: vec![1, 1],
         nonce: vec![0, 0],
+        signatures: Vec::new(),
     };
     let e = c
         .submit(tokio_stream::iter(vec![uneven]))
@@ -203,6 +206,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![0; n],
         amount: vec![0; n],
         nonce: vec![0; n],
+        signatures: Vec::new(),
     };
     let e = c
         .submit(tokio_stream::iter(vec![too_many]))
@@ -228,6 +232,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![mine[1], mine[1], u64::MAX, mine[1]],
         amount: vec![1, 1, 1, 5],
         nonce: vec![0, 0, 0, 0],
+        signatures: Vec::new(),
     };
     let reply = c
         .submit(tokio_stream::iter(vec![batch]))
@@ -258,4 +263,71 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
     assert_eq!(committed, vec![13]);
     let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
     assert_eq!((status.committed, status.rejected), (1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_shard_rejects_bad_and_missing_signatures() {
+    use cross_shard::signing::{account_key, sign};
+
+    let beacon = start_beacon(2).await;
+    let addr = start_shard(beacon, 0, 2, true).await;
+    let mut c = loop {
+        match ShardClient::connect(format!("http://{addr}")).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
+    let mine = Placement::new(2).unwrap().accounts_of(0, ACCOUNTS);
+    let t = |id: u64, from: u64, nonce: u64| cross_shard::Transfer {
+        id,
+        from,
+        to: mine[9],
+        amount: 1,
+        nonce,
+    };
+    let (good, forged, tampered) = (t(1, mine[0], 0), t(2, mine[1], 0), t(3, mine[2], 0));
+    let mut batch = pb::TxBatch::default();
+    for tx in [&good, &forged, &tampered] {
+        shardsim_proto::convert::push_transfer(&mut batch, tx);
+    }
+    batch
+        .signatures
+        .extend_from_slice(&sign(&account_key(good.from), &good));
+    batch
+        .signatures
+        .extend_from_slice(&sign(&account_key(mine[5]), &forged)); // wrong key
+    let mut signed_then_changed = tampered;
+    signed_then_changed.amount = 2;
+    batch
+        .signatures
+        .extend_from_slice(&sign(&account_key(tampered.from), &signed_then_changed));
+    c.submit(tokio_stream::iter(vec![batch])).await.unwrap();
+
+    // An unsigned batch to a signing shard: every transaction refused.
+    let mut unsigned = pb::TxBatch::default();
+    shardsim_proto::convert::push_transfer(&mut unsigned, &t(4, mine[3], 0));
+    c.submit(tokio_stream::iter(vec![unsigned])).await.unwrap();
+
+    // Signatures that are not 64 bytes each: the batch is refused outright.
+    let mut short = pb::TxBatch::default();
+    shardsim_proto::convert::push_transfer(&mut short, &t(5, mine[4], 0));
+    short.signatures = vec![0; 10];
+    let e = c.submit(tokio_stream::iter(vec![short])).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+
+    let (mut committed, mut rejected) = (Vec::new(), Vec::new());
+    while committed.len() + rejected.len() < 4 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.message())
+            .await
+            .expect("a block within 10 s")
+            .unwrap()
+            .unwrap();
+        committed.extend(ev.committed);
+        rejected.extend(ev.rejected.into_iter().zip(ev.rejected_reason));
+    }
+    rejected.sort();
+    let bad = RejectReason::BadSignature.code();
+    assert_eq!(committed, vec![1]);
+    assert_eq!(rejected, vec![(2, bad), (3, bad), (4, bad)]);
 }

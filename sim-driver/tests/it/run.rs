@@ -168,3 +168,48 @@ cross_shard = 0.5
     assert!(intra_p50 >= 80.0, "intra p50 {intra_p50} ms");
     assert!(cross_p50 >= 160.0, "cross p50 {cross_p50} ms");
 }
+
+#[test]
+fn signed_run_verifies_every_signature_and_keeps_every_invariant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "it-signed",
+        r#"
+name = "it-signed"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 2
+block_interval = "50ms"
+beacon_interval = "50ms"
+signatures = true
+threads_per_shard = 2
+[workload]
+accounts = 500
+rate = 2000
+cross_shard = 0.3
+"#,
+    );
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, "it-signed");
+    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    assert_eq!(summary["config"]["cluster"]["signatures"], true);
+    assert_eq!(
+        summary["submitted"], 3000,
+        "1.5 s at 2,000 tx/s, all signed up front"
+    );
+    assert_eq!(
+        summary["committed"], 3000,
+        "every honest signature verifies: {summary:#}"
+    );
+    assert_eq!(summary["rejected"], 0);
+}
