@@ -136,6 +136,9 @@ async fn drive(
     let mut beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Signing (if any) happens before the clock starts: the schedule, and every
+    // latency, count from the moment the load can really begin.
+    let source = prepare_source(scenario, scenario.warmup + scenario.duration, opts.progress).await?;
     let start = Instant::now();
     // Events first, so that no block's events can be missed.
     // Every driver↔shard link carries the scenario's emulated delay, each direction
@@ -192,7 +195,6 @@ async fn drive(
     }
 
     let total = scenario.warmup + scenario.duration;
-    let source = prepare_source(scenario, total, opts.progress).await?;
     let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
     let generator = tokio::spawn(generate(
         source,
