@@ -21,7 +21,8 @@ use cross_shard::{Receipt, RejectReason, ShardId, Transfer, TxId};
 
 use crate::state::Ledger;
 
-/// Everything a block produced, kept between blocks to reuse its allocations.
+/// Everything a block produced. Its lists move into the block's events and receipt
+/// batches once the block is committed.
 #[derive(Debug, Default)]
 pub struct BlockOutput {
     /// Intra-shard transfers committed (final).
@@ -50,7 +51,7 @@ impl BlockOutput {
         }
     }
 
-    /// Empties every list, keeping the allocations.
+    /// Empties every list for the next block.
     pub fn clear(&mut self) {
         self.committed.clear();
         self.sent_cross.clear();

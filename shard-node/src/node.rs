@@ -340,9 +340,10 @@ impl BlockProducer {
         })
     }
 
-    /// Updates the counters and sends the block's events to every subscriber.
+    /// Updates the counters and sends the block's events to every subscriber. The
+    /// block's id lists move into the events (the next block starts them afresh).
     fn publish(
-        &self,
+        &mut self,
         shared: &Shared,
         header: &Header,
         applied: &[(u64, u64)],
@@ -364,14 +365,15 @@ impl BlockProducer {
                 total.1 = total.1.saturating_add(block.1);
             }
         }
+        let out = &mut self.out;
         let events = pb::BlockEvents {
             shard: header.shard,
             height: header.height,
-            committed: self.out.committed.clone(),
-            sent_cross: self.out.sent_cross.clone(),
-            rejected: self.out.rejected.clone(),
-            rejected_reason: self.out.rejected_reason.clone(),
-            receipts_applied: self.out.receipts_applied.clone(),
+            committed: std::mem::take(&mut out.committed),
+            sent_cross: std::mem::take(&mut out.sent_cross),
+            rejected: std::mem::take(&mut out.rejected),
+            rejected_reason: std::mem::take(&mut out.rejected_reason),
+            receipts_applied: std::mem::take(&mut out.receipts_applied),
             receipts_emitted: emitted.iter().map(|e| e.0).sum(),
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,

@@ -138,7 +138,8 @@ async fn drive(
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Signing (if any) happens before the clock starts: the schedule, and every
     // latency, count from the moment the load can really begin.
-    let source = prepare_source(scenario, scenario.warmup + scenario.duration, opts.progress).await?;
+    let source =
+        prepare_source(scenario, scenario.warmup + scenario.duration, opts.progress).await?;
     let start = Instant::now();
     // Events first, so that no block's events can be missed.
     // Every driver↔shard link carries the scenario's emulated delay, each direction
