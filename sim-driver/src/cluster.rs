@@ -173,6 +173,19 @@ impl Cluster {
         Ok(())
     }
 
+    /// A failure is best explained by a process that died, if one did. A dead peer's
+    /// broken connection can be noticed a moment before its exit can be collected, so
+    /// this looks for up to a second.
+    pub async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+        for _ in 0..20 {
+            if let Err(dead) = self.check_alive() {
+                return dead.context(format!("{error:#}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        error
+    }
+
     /// Stops every child and waits for it.
     pub async fn stop(mut self) {
         for p in self

@@ -115,6 +115,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
 
     let mut cluster = Cluster::start(scenario, &dir).await?;
     let outcome = drive(scenario, opts, &mut cluster, &run_id, &dir, started).await;
+    let outcome = match outcome {
+        Ok(summary) => Ok(summary),
+        Err(e) => Err(cluster.explain(e).await),
+    };
     cluster.stop().await;
     let summary = outcome?;
     Ok(RunOutcome { dir, summary })
@@ -229,10 +233,7 @@ async fn drive(
                     let limit = if interrupted { INTERRUPTED_DRAIN_LIMIT } else { DRAIN_LIMIT };
                     drain_deadline = Some(Instant::now() + limit);
                 }
-                Some(Msg::Failed(e)) => {
-                    cluster.check_alive()?;
-                    return Err(e);
-                }
+                Some(Msg::Failed(e)) => return Err(e),
                 None => bail!("every stream closed before the run ended"),
             },
             _ = ticker.tick() => {

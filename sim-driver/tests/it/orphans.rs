@@ -92,3 +92,49 @@ fn ctrl_c_drains_writes_partial_results_and_stops_the_cluster() {
     assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
     assert!(dir.join("throughput.png").exists());
 }
+
+#[test]
+fn a_dead_shard_fails_the_run_with_its_name_and_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "dies",
+        "name = \"dies\"\nduration = \"120s\"\n[cluster]\nshards = 2\n[workload]\naccounts = 1000\nrate = 1000\n",
+    );
+    let mut driver = shardsim()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(tmp.path().join("results"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut kids = Vec::new();
+    assert!(wait_for(Duration::from_secs(30), || {
+        kids = children_of(driver.id());
+        kids.len() == 3
+    }));
+    std::thread::sleep(Duration::from_millis(1000)); // mid-run, not during start-up
+    // The last child started is shard 1 (beacon first, then shards in order).
+    let victim = *kids.iter().max().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    let mut status = None;
+    let ended = wait_for(Duration::from_secs(20), || {
+        status = driver.try_wait().unwrap();
+        status.is_some()
+    });
+    if !ended {
+        let _ = driver.kill();
+    }
+    assert!(ended, "the driver kept running after a shard died");
+    assert_eq!(status.unwrap().code(), Some(2));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(driver.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("shard-1 exited unexpectedly"), "{stderr}");
+    assert!(stderr.contains("shard-1.log"), "{stderr}");
+    assert_children_die(driver, &kids);
+}
