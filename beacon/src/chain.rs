@@ -75,6 +75,10 @@ pub struct Chain {
     outbox: Vec<VecDeque<Stored>>,
     /// Submissions refused.
     pub headers_rejected: u64,
+    /// Receipts dropped from accepted submissions: not committed to by their header.
+    pub receipts_forged: u64,
+    /// Receipts dropped from accepted submissions: already routed before.
+    pub receipts_replayed: u64,
 }
 
 impl Chain {
@@ -90,6 +94,8 @@ impl Chain {
             blocks: BTreeMap::new(),
             outbox: vec![VecDeque::new(); n],
             headers_rejected: 0,
+            receipts_forged: 0,
+            receipts_replayed: 0,
         }
     }
 
@@ -120,42 +126,22 @@ impl Chain {
         let (last_height, last_hash) = self.heads[src as usize];
         header.check_extends(last_height, &last_hash)?;
 
-        // Step 2: the batches belong to this header, one per destination, in sequence.
-        let mut batches: Vec<ReceiptBatch> = Vec::with_capacity(submission.batches.len());
-        let mut seen = vec![false; self.shards as usize];
-        for wire in &submission.batches {
-            let b = ReceiptBatch::try_from(wire)?;
-            let misrouted = |why| ProtocolError::Misrouted {
-                src: b.src,
-                dst: b.dst,
-                why,
-            };
-            if b.src != src {
-                return Err(misrouted("batch source differs from the header's shard").into());
-            }
-            if b.dst >= self.shards
-                || b.dst == src
-                || std::mem::replace(&mut seen[b.dst as usize], true)
-            {
-                return Err(
-                    misrouted("destination out of range, the source itself, or repeated").into(),
-                );
-            }
-            let expected = self.next_seq[src as usize][b.dst as usize];
-            if b.first_seq != expected || b.receipts.is_empty() {
-                return Err(ProtocolError::ChannelGap {
-                    src,
-                    dst: b.dst,
-                    expected,
-                    got: b.first_seq,
-                }
-                .into());
-            }
-            batches.push(b);
-        }
-        // Step 3: the header commits to exactly these batches.
-        let leaves = receipt::leaves(src, self.shards, &batches);
-        if merkle::root(&leaves) != header.receipts_root {
+        // Every batch must at least be well formed.
+        let received: Vec<ReceiptBatch> = submission
+            .batches
+            .iter()
+            .map(ReceiptBatch::try_from)
+            .collect::<std::result::Result<_, _>>()?;
+        // Step 3: the leaves are what the header committed to.
+        let leaves: Vec<Hash> = submission
+            .leaves
+            .iter()
+            .map(|l| Hash::from_slice(l))
+            .collect::<Option<_>>()
+            .ok_or(Error::Malformed(
+                "every receipt leaf must be 32 bytes".into(),
+            ))?;
+        if leaves.len() != self.shards as usize || merkle::root(&leaves) != header.receipts_root {
             return Err(ProtocolError::BadProof {
                 src,
                 dst: src,
@@ -163,6 +149,51 @@ impl Chain {
             }
             .into());
         }
+
+        // Step 2: each batch must be one the header committed to, and next on its
+        // channel. A batch that is not (forged) or whose receipts were routed before
+        // (replayed) is dropped and counted; the rest of the submission stands.
+        let mut batches: Vec<ReceiptBatch> = Vec::with_capacity(submission.batches.len());
+        let mut seen = vec![false; self.shards as usize];
+        let (mut forged, mut replayed) = (0u64, 0u64);
+        for b in received {
+            if b.src != src || b.dst >= self.shards || b.dst == src {
+                return Err(ProtocolError::Misrouted {
+                    src: b.src,
+                    dst: b.dst,
+                    why: "source is not the header's shard, or destination out of range or the source itself",
+                }
+                .into());
+            }
+            let d = b.dst as usize;
+            let n = b.receipts.len() as u64;
+            if n > 0 && b.end_seq() <= self.next_seq[src as usize][d] {
+                replayed += n;
+            } else if seen[d]
+                || n == 0
+                || b.first_seq != self.next_seq[src as usize][d]
+                || b.leaf() != leaves[d]
+            {
+                forged += n;
+            } else {
+                seen[d] = true;
+                batches.push(b);
+            }
+        }
+        // Every destination the header committed receipts to must get them: a withheld
+        // batch would stall its channel for good.
+        if let Some(d) = (0..self.shards)
+            .find(|&d| !seen[d as usize] && leaves[d as usize] != receipt::empty_leaf(src, d))
+        {
+            return Err(ProtocolError::Misrouted {
+                src,
+                dst: d,
+                why: "the header commits to receipts for this destination but no valid batch came with it",
+            }
+            .into());
+        }
+        self.receipts_forged += forged;
+        self.receipts_replayed += replayed;
 
         // Acks from this shard (as a destination), step 6.
         for ack in &submission.acks {
@@ -332,6 +363,10 @@ mod tests {
                 .iter()
                 .map(|&(src, next_seq)| pb::ChannelAck { src, next_seq })
                 .collect(),
+            leaves: receipt::leaves(src, 3, &batches)
+                .iter()
+                .map(|l| l.0.to_vec())
+                .collect(),
         };
         (sub, header)
     }
@@ -394,6 +429,7 @@ mod tests {
                         })
                         .collect(),
                     acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
+                    leaves: vec![vec![0; 32]; shard as usize % 4],
                 };
                 let before = (chain.shard_heights(), chain.in_flight());
                 if chain.accept(&sub).is_err() {
@@ -403,6 +439,33 @@ mod tests {
                 let _ = chain.backlog(shard);
             }
         }
+    }
+
+    #[test]
+    fn forged_and_replayed_batches_are_dropped_and_counted_withheld_ones_refused() {
+        let mut chain = Chain::new(3);
+        let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+        chain.accept(&s1).unwrap();
+        // Block 2 honestly sends to shard 2, and also slips in a batch to shard 1 that
+        // its header does not commit to, and replays block 1's batch.
+        let (mut s2, h2) = submission(0, 2, h1.hash(), &[(2, 0, 1)], &[]);
+        let mut forged = s1.batches[0].clone();
+        forged.first_seq = 2;
+        forged.amount = vec![1_000_000; 2];
+        s2.batches.push(forged);
+        s2.batches.push(s1.batches[0].clone());
+        chain.accept(&s2).unwrap();
+        assert_eq!((chain.receipts_forged, chain.receipts_replayed), (2, 2));
+        assert_eq!(
+            chain.in_flight(),
+            (3, 30),
+            "only the honest receipts are routed"
+        );
+        // A header committing to receipts it does not send is refused whole.
+        let (mut s3, _) = submission(0, 3, h2.hash(), &[(1, 2, 1)], &[]);
+        s3.batches.clear();
+        assert!(chain.accept(&s3).is_err());
+        assert_eq!(chain.shard_heights()[0], 2);
     }
 
     #[test]

@@ -146,6 +146,8 @@ impl Beacon for BeaconService {
             inflight_receipts,
             inflight_value,
             headers_rejected: state.chain.headers_rejected,
+            receipts_forged: state.chain.receipts_forged,
+            receipts_replayed: state.chain.receipts_replayed,
         }))
     }
 }

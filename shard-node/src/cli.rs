@@ -44,6 +44,10 @@ pub struct Args {
     /// Threads that verify signatures in parallel.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Misbehave on purpose: forge and replay receipts every fourth block (teaching,
+    /// tests).
+    #[arg(long)]
+    pub byzantine: bool,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -85,6 +89,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         },
         signatures: args.signatures,
         threads: args.threads,
+        byzantine: args.byzantine,
     };
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)

@@ -89,6 +89,9 @@ pub struct ShardConfig {
     pub signatures: bool,
     /// Threads that verify signatures (and, later, execute) in parallel.
     pub threads: usize,
+    /// Misbehave on purpose (forge and replay receipts) to exercise the checks; for
+    /// teaching and tests only.
+    pub byzantine: bool,
 }
 
 impl ShardConfig {

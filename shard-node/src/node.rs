@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use cross_shard::channel::InboundChannels;
 use cross_shard::{
-    Hash, Header, Placement, Receipt, ReceiptBatch, RejectReason, ShardId, Transfer, TxId, receipt,
+    Hash, Header, Placement, Receipt, ReceiptBatch, RejectReason, ShardId, Transfer, TxId, merkle,
+    receipt,
 };
 use shardsim_proto::pb;
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -169,6 +170,8 @@ pub struct BlockProducer {
     out_seq: Vec<u64>,
     /// Next unapplied sequence number per inbound channel (index = source): the acks.
     applied_seq: Vec<u64>,
+    /// The previous block's batches (a Byzantine shard replays them).
+    last_batches: Vec<ReceiptBatch>,
     /// Reused buffers.
     txs: Vec<Transfer>,
     receipts: Vec<(ShardId, Receipt)>,
@@ -185,6 +188,7 @@ impl BlockProducer {
             last_hash: Hash::ZERO,
             out_seq: vec![0; shards as usize],
             applied_seq: vec![0; shards as usize],
+            last_batches: Vec::new(),
             txs: Vec::new(),
             receipts: Vec::new(),
             out: BlockOutput::new(shards),
@@ -310,12 +314,13 @@ impl BlockProducer {
         for (src, &(n, _)) in applied.iter().enumerate() {
             self.applied_seq[src] += n;
         }
+        let leaves = receipt::leaves(me, cfg.shards, &batches);
         let header = Header {
             shard: me,
             height: self.height + 1,
             prev_hash: self.last_hash,
             state_root: self.ledger.state_root(),
-            receipts_root: receipt::receipts_root(me, cfg.shards, &batches),
+            receipts_root: merkle::root(&leaves),
             tx_count: self.txs.len() as u32,
         };
         self.height = header.height;
@@ -324,9 +329,15 @@ impl BlockProducer {
         self.publish(shared, &header, &applied, &emitted, (delayed, oldest));
 
         // Step 6: the header and its receipts go to the beacon, with our acks.
+        let mut wire: Vec<pb::ReceiptBatch> = batches.iter().map(pb::ReceiptBatch::from).collect();
+        if cfg.byzantine {
+            self.misbehave(&mut wire);
+        }
+        self.last_batches = batches;
         Some(pb::HeaderSubmission {
             header: Some(pb::Header::from(&header)),
-            batches: batches.iter().map(pb::ReceiptBatch::from).collect(),
+            leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+            batches: wire,
             acks: self
                 .applied_seq
                 .iter()
@@ -338,6 +349,30 @@ impl BlockProducer {
                 })
                 .collect(),
         })
+    }
+
+    /// A Byzantine shard's extra batches, on every fourth block: one that its header
+    /// does not commit to (a forged credit to another shard), and a replay of receipts
+    /// it already sent. Honest receipts are untouched, so the run can go on; the beacon
+    /// must drop both and count them (`security` in summary.json).
+    fn misbehave(&self, wire: &mut Vec<pb::ReceiptBatch>) {
+        if self.height % 4 != 0 {
+            return;
+        }
+        let me = self.ledger.shard();
+        let shards = self.ledger.placement().shards();
+        let dst = (me + 1) % shards;
+        wire.push(pb::ReceiptBatch::from(&ReceiptBatch {
+            src: me,
+            dst,
+            first_seq: self.out_seq[dst as usize],
+            receipts: vec![Receipt {
+                tx: u64::MAX - self.height,
+                to: u64::from(dst),
+                amount: 1_000_000,
+            }],
+        }));
+        wire.extend(self.last_batches.iter().take(1).map(pb::ReceiptBatch::from));
     }
 
     /// Updates the counters and sends the block's events to every subscriber. The
@@ -399,6 +434,7 @@ mod tests {
             beacon_link: crate::link::LinkDelay::default(),
             signatures: false,
             threads: 1,
+            byzantine: false,
         }
     }
 

@@ -148,6 +148,9 @@ impl Cluster {
             if c.signatures {
                 args.push("--signatures".into());
             }
+            if c.byzantine_shard == Some(shard) {
+                args.push("--byzantine".into());
+            }
             shards.push(spawn(&exe, &format!("shard-{shard}"), &args, run_dir).await?);
         }
         Ok(Cluster { beacon, shards })

@@ -100,6 +100,22 @@ pub struct ShardSummary {
     pub oldest_delayed_ms: f64,
 }
 
+/// Misbehaviour detected and refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Security {
+    /// Receipts the beacon refused: forged (not committed to by their header) plus
+    /// replayed (already routed).
+    pub receipts_rejected: u64,
+    /// Of which forged.
+    pub receipts_forged: u64,
+    /// Of which replayed.
+    pub receipts_replayed: u64,
+    /// Header submissions the beacon refused whole.
+    pub headers_rejected: u64,
+    /// Deliveries the destination shards refused (bad proof, gap, unnotarized header).
+    pub deliveries_rejected: u64,
+}
+
 /// The beacon's figures.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BeaconSummary {
@@ -185,6 +201,9 @@ pub struct Summary {
     pub per_shard: Vec<ShardSummary>,
     /// The beacon.
     pub beacon: BeaconSummary,
+    /// Misbehaviour refused.
+    #[serde(default)]
+    pub security: Security,
     /// Where the CPU time went.
     #[serde(default)]
     pub cpu_seconds: CpuSeconds,
@@ -354,6 +373,13 @@ pub fn summarize(
             headers_rejected: status.beacon.headers_rejected,
             inflight_receipts: status.beacon.inflight_receipts,
         },
+        security: Security {
+            receipts_rejected: status.beacon.receipts_forged + status.beacon.receipts_replayed,
+            receipts_forged: status.beacon.receipts_forged,
+            receipts_replayed: status.beacon.receipts_replayed,
+            headers_rejected: status.beacon.headers_rejected,
+            deliveries_rejected: sum(|s| s.deliveries_rejected),
+        },
         cpu_seconds: CpuSeconds::default(),
         invariants: Invariants {
             supply_conserved: audit.supply_conserved,
@@ -494,6 +520,20 @@ pub fn table(s: &Summary) -> String {
             format!(
                 "{:.0} tx/s · {} blocks · {} rejected",
                 sh.tps, sh.height, sh.rejected
+            ),
+        );
+    }
+    let sec = &s.security;
+    if sec.receipts_rejected + sec.headers_rejected + sec.deliveries_rejected > 0 {
+        line(
+            &mut out,
+            "refused",
+            format!(
+                "{} forged + {} replayed receipts · {} headers · {} deliveries",
+                sec.receipts_forged,
+                sec.receipts_replayed,
+                sec.headers_rejected,
+                sec.deliveries_rejected
             ),
         );
     }

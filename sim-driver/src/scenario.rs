@@ -117,6 +117,10 @@ pub struct Cluster {
     /// Threads each shard verifies signatures with, 1 to 16. Default 1.
     #[serde(default = "defaults::threads", deserialize_with = "thread_count")]
     pub threads_per_shard: u32,
+    /// Make this shard Byzantine: every fourth block it also sends a forged receipt
+    /// batch and replays one it sent before. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine_shard: Option<u32>,
 }
 
 impl Default for Cluster {
@@ -128,6 +132,7 @@ impl Default for Cluster {
             max_block_txs: defaults::max_block_txs(),
             signatures: false,
             threads_per_shard: defaults::threads(),
+            byzantine_shard: None,
         }
     }
 }
@@ -428,6 +433,14 @@ impl Scenario {
                 "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
                 self.workload.accounts, self.cluster.shards
             ));
+        }
+        if let Some(b) = self.cluster.byzantine_shard {
+            if b >= self.cluster.shards || self.cluster.shards < 2 {
+                return fail(format!(
+                    "cluster.byzantine_shard = {b} must name one of 2 or more shards (0..{})",
+                    self.cluster.shards
+                ));
+            }
         }
         if self.cluster.signatures && self.workload.rate == Rate::Max {
             return fail(
@@ -751,7 +764,9 @@ rate = "max"
         )
         .unwrap();
         // A scenario with every optional part present.
-        let full = GOOD.replace("rate = \"max\"", "rate = 10")
+        let full = GOOD
+            .replace("rate = \"max\"", "rate = 10")
+            .replace("shards = 2", "shards = 2\nbyzantine_shard = 1")
             + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n";
         let s = Scenario::from_toml(&full, "full").unwrap();
         let mut in_code = std::collections::BTreeSet::new();

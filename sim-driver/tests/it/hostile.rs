@@ -39,6 +39,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         beacon_link: shard_node::link::LinkDelay::default(),
         signatures,
         threads: 2,
+        byzantine: false,
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");

@@ -213,3 +213,58 @@ cross_shard = 0.3
     );
     assert_eq!(summary["rejected"], 0);
 }
+
+#[test]
+fn byzantine_shard_is_caught_and_supply_is_conserved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "it-byz",
+        r#"
+name = "it-byz"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 3
+block_interval = "20ms"
+beacon_interval = "20ms"
+byzantine_shard = 1
+[workload]
+accounts = 3000
+rate = 3000
+cross_shard = 0.5
+"#,
+    );
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, "it-byz");
+    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let security = &summary["security"];
+    assert!(
+        security["receipts_forged"].as_u64().unwrap() > 0,
+        "{summary:#}"
+    );
+    assert!(
+        security["receipts_replayed"].as_u64().unwrap() > 0,
+        "{summary:#}"
+    );
+    assert_eq!(
+        security["receipts_rejected"].as_u64(),
+        Some(
+            security["receipts_forged"].as_u64().unwrap()
+                + security["receipts_replayed"].as_u64().unwrap()
+        )
+    );
+    assert_eq!(
+        summary["invariants"]["supply_conserved"], true,
+        "{summary:#}"
+    );
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    assert_eq!(summary["lost"], 0);
+}
