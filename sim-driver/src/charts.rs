@@ -15,8 +15,6 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::metrics::Second;
-
 /// Pixel size of every chart.
 const SIZE: (u32, u32) = (1100, 650);
 
@@ -119,20 +117,8 @@ pub struct Throughput {
     pub per_second: Vec<Vec<u64>>,
     /// The measured window, in whole seconds since start (shaded).
     pub window: Range<u64>,
-}
-
-impl Throughput {
-    /// From the tracker's seconds.
-    pub fn from_seconds(title: String, seconds: &[Second], window: Range<u64>) -> Throughput {
-        Throughput {
-            title,
-            per_second: seconds
-                .iter()
-                .map(|s| s.shards.iter().map(|c| c.final_total).collect())
-                .collect(),
-            window,
-        }
-    }
+    /// Times (s since start) where the offered rate changes (`[[phases]]`), marked.
+    pub rate_changes: Vec<f64>,
 }
 
 impl Chart for Throughput {
@@ -167,6 +153,16 @@ impl Chart for Throughput {
                     RGBColor(230, 240, 255).filled(),
                 )
             });
+        for (i, &at) in self.rate_changes.iter().enumerate() {
+            let gray = RGBColor(120, 120, 120).stroke_width(2);
+            let mark = chart
+                .draw_series(DashedLineSeries::new([(at, 0.0), (at, y_max)], 8, 6, gray))
+                .map_err(err)?;
+            if i == 0 {
+                mark.label("offered rate changes ([[phases]])")
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], gray));
+            }
+        }
         // A second's count is plotted at the second's middle.
         let point = |sec: usize, v: u64| (sec as f64 + 0.5, v as f64);
         let shards = self.per_second.first().map_or(0, Vec::len);

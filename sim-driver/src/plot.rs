@@ -61,6 +61,7 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
                 .map(|r| r.iter().map(|c| c.final_total).collect())
                 .collect(),
             window: window.clone(),
+            rate_changes: scenario.phases.iter().map(|p| p.at.as_secs_f64()).collect(),
         },
         dir,
         "throughput",
