@@ -34,7 +34,7 @@ struct Stored {
     end_seq: u64,
     /// Receipts in the batch.
     receipts: u64,
-    /// Value in the batch.
+    /// Native-coin value in the batch.
     value: u64,
     /// The message delivered to the destination.
     delivery: pb::ReceiptDelivery,
@@ -214,7 +214,7 @@ impl Chain {
                     src,
                     end_seq: b.end_seq(),
                     receipts: b.receipts.len() as u64,
-                    value: b.value(),
+                    value: b.value_of(cross_shard::ids::NATIVE),
                     delivery: pb::ReceiptDelivery {
                         src_height: header.height,
                         batch: Some(pb::ReceiptBatch::from(b)),
@@ -344,6 +344,7 @@ mod tests {
                         tx: i,
                         to: 1,
                         amount: 10,
+                        asset: 0,
                     })
                     .collect(),
             })
@@ -426,6 +427,7 @@ mod tests {
                             tx_id: vec![1; n],
                             to: vec![2; m],
                             amount: vec![u64::MAX; n],
+                            asset: vec![1; m % 3],
                         })
                         .collect(),
                     acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),

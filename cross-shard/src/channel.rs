@@ -164,6 +164,7 @@ mod tests {
                     tx: i,
                     to: 7,
                     amount: 1,
+                    asset: 0,
                 })
                 .collect(),
         }
@@ -263,7 +264,7 @@ mod tests {
                     src,
                     dst,
                     first_seq,
-                    receipts: (0..n).map(|i| Receipt { tx: i, to: i, amount: u64::MAX }).collect(),
+                    receipts: (0..n).map(|i| Receipt { tx: i, to: i, amount: u64::MAX, asset: 0 }).collect(),
                 };
                 let path: Vec<Hash> = path.into_iter().map(Hash).collect();
                 let before = (ch.next_seq(0), ch.next_seq(2));

@@ -13,6 +13,12 @@ pub type AccountId = u64;
 /// A transaction's id, assigned by whoever created it (the driver), unique in a run.
 pub type TxId = u64;
 
+/// What is moved: the native coin, or one of the cluster's fungible tokens.
+pub type Asset = u32;
+
+/// The native coin. Tokens are assets `1..=tokens`.
+pub const NATIVE: Asset = 0;
+
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Hash(pub [u8; 32]);

@@ -6,7 +6,7 @@
 //! destination shard — [`ReceiptBatch::leaf`], or [`empty_leaf`] when the block sends
 //! nothing there — so a destination can check its batch alone ([`crate::merkle`]).
 
-use crate::ids::{AccountId, Hash, ShardId, TxId};
+use crate::ids::{AccountId, Asset, Hash, ShardId, TxId};
 use crate::merkle;
 
 /// One credit to apply on the destination shard.
@@ -18,6 +18,8 @@ pub struct Receipt {
     pub to: AccountId,
     /// The value carried.
     pub amount: u64,
+    /// Of which asset.
+    pub asset: Asset,
 }
 
 /// The receipts from `src` to `dst` emitted by one block.
@@ -43,10 +45,11 @@ impl ReceiptBatch {
         h.update(&self.first_seq.to_le_bytes());
         h.update(&(self.receipts.len() as u64).to_le_bytes());
         for r in &self.receipts {
-            let mut row = [0u8; 24];
+            let mut row = [0u8; 28];
             row[..8].copy_from_slice(&r.tx.to_le_bytes());
             row[8..16].copy_from_slice(&r.to.to_le_bytes());
-            row[16..].copy_from_slice(&r.amount.to_le_bytes());
+            row[16..24].copy_from_slice(&r.amount.to_le_bytes());
+            row[24..].copy_from_slice(&r.asset.to_le_bytes());
             h.update(&row);
         }
         h.finalize().into()
@@ -57,10 +60,12 @@ impl ReceiptBatch {
         self.first_seq.saturating_add(self.receipts.len() as u64)
     }
 
-    /// Total value carried by the batch (saturating: a hostile batch cannot overflow it).
-    pub fn value(&self) -> u64 {
+    /// Total value of `asset` carried by the batch (saturating: a hostile batch cannot
+    /// overflow it).
+    pub fn value_of(&self, asset: Asset) -> u64 {
         self.receipts
             .iter()
+            .filter(|r| r.asset == asset)
             .fold(0u64, |sum, r| sum.saturating_add(r.amount))
     }
 }
@@ -107,6 +112,7 @@ mod tests {
                     tx: i,
                     to: 100 + i,
                     amount: 10,
+                    asset: 0,
                 })
                 .collect(),
         }
@@ -140,6 +146,7 @@ mod tests {
         let path = merkle::proof(&ls, 3).unwrap();
         assert!(merkle::verify(&root, &batches[1].leaf(), 3, 4, &path));
         assert_eq!(batches[1].end_seq(), 8);
-        assert_eq!(batches[0].value(), 20);
+        assert_eq!(batches[0].value_of(0), 20);
+        assert_eq!(batches[0].value_of(1), 0);
     }
 }

@@ -12,7 +12,7 @@
 //! simulation models the cost and the validity check of signatures, not secrecy.
 //!
 //! ```text
-//!   message = "shardsim/tx/v1" ‖ id ‖ from ‖ to ‖ amount ‖ nonce      (little-endian u64s)
+//!   message = "shardsim/tx/v1" ‖ id ‖ from ‖ to ‖ amount ‖ nonce ‖ asset  (little-endian)
 //!   signature = ed25519_sign(account_key(from), message)               (64 bytes)
 //! ```
 
@@ -25,7 +25,7 @@ use crate::tx::Transfer;
 const TAG: &[u8; 14] = b"shardsim/tx/v1";
 
 /// Length of a signed message.
-pub const MESSAGE_LEN: usize = TAG.len() + 40;
+pub const MESSAGE_LEN: usize = TAG.len() + 44;
 
 /// Length of a signature.
 pub const SIGNATURE_LEN: usize = 64;
@@ -49,6 +49,7 @@ pub fn message(tx: &Transfer) -> [u8; MESSAGE_LEN] {
         let at = TAG.len() + 8 * i;
         m[at..at + 8].copy_from_slice(&v.to_le_bytes());
     }
+    m[TAG.len() + 40..].copy_from_slice(&tx.asset.to_le_bytes());
     m
 }
 
@@ -110,6 +111,7 @@ mod tests {
             to: 9,
             amount: 5,
             nonce: id,
+            asset: 0,
         }
     }
 
@@ -153,6 +155,7 @@ mod tests {
             Transfer { to: 2, ..base },
             Transfer { amount: 2, ..base },
             Transfer { nonce: 2, ..base },
+            Transfer { asset: 2, ..base },
         ] {
             assert_ne!(message(&changed), m);
         }

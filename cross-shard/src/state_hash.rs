@@ -21,12 +21,14 @@ pub struct StateHash {
     lanes: [u64; 4],
 }
 
-/// Hash of one account leaf: (id, balance, nonce).
-fn leaf_lanes(id: u64, balance: u64, nonce: u64) -> [u64; 4] {
-    let mut bytes = [0u8; 24];
+/// Hash of one leaf: an account's holding of one asset, (id, asset, balance, nonce)
+/// (tokens carry nonce 0: the account's nonce lives with its native balance).
+fn leaf_lanes(id: u64, asset: u32, balance: u64, nonce: u64) -> [u64; 4] {
+    let mut bytes = [0u8; 28];
     bytes[..8].copy_from_slice(&id.to_le_bytes());
-    bytes[8..16].copy_from_slice(&balance.to_le_bytes());
-    bytes[16..].copy_from_slice(&nonce.to_le_bytes());
+    bytes[8..12].copy_from_slice(&asset.to_le_bytes());
+    bytes[12..20].copy_from_slice(&balance.to_le_bytes());
+    bytes[20..].copy_from_slice(&nonce.to_le_bytes());
     let h = blake3::hash(&bytes);
     let b = h.as_bytes();
     std::array::from_fn(|i| {
@@ -37,17 +39,17 @@ fn leaf_lanes(id: u64, balance: u64, nonce: u64) -> [u64; 4] {
 }
 
 impl StateHash {
-    /// Adds an account in the given state.
-    pub fn insert(&mut self, id: u64, balance: u64, nonce: u64) {
-        let l = leaf_lanes(id, balance, nonce);
+    /// Adds a leaf.
+    pub fn insert(&mut self, id: u64, asset: u32, balance: u64, nonce: u64) {
+        let l = leaf_lanes(id, asset, balance, nonce);
         for (acc, x) in self.lanes.iter_mut().zip(l) {
             *acc = acc.wrapping_add(x);
         }
     }
 
-    /// Removes an account in the given state (it must have been inserted).
-    pub fn remove(&mut self, id: u64, balance: u64, nonce: u64) {
-        let l = leaf_lanes(id, balance, nonce);
+    /// Removes a leaf (it must have been inserted).
+    pub fn remove(&mut self, id: u64, asset: u32, balance: u64, nonce: u64) {
+        let l = leaf_lanes(id, asset, balance, nonce);
         for (acc, x) in self.lanes.iter_mut().zip(l) {
             *acc = acc.wrapping_sub(x);
         }
@@ -71,29 +73,38 @@ mod tests {
     #[test]
     fn order_independent_and_reversible() {
         let mut a = StateHash::default();
-        a.insert(1, 10, 0);
-        a.insert(2, 20, 0);
+        a.insert(1, 0, 10, 0);
+        a.insert(2, 0, 20, 0);
         let mut b = StateHash::default();
-        b.insert(2, 20, 0);
-        b.insert(1, 10, 0);
+        b.insert(2, 0, 20, 0);
+        b.insert(1, 0, 10, 0);
         assert_eq!(a.root(), b.root());
         // Update account 1 and undo it.
-        a.remove(1, 10, 0);
-        a.insert(1, 9, 1);
+        a.remove(1, 0, 10, 0);
+        a.insert(1, 0, 9, 1);
         assert_ne!(a.root(), b.root());
-        a.remove(1, 9, 1);
-        a.insert(1, 10, 0);
+        a.remove(1, 0, 9, 1);
+        a.insert(1, 0, 10, 0);
         assert_eq!(a.root(), b.root());
+    }
+
+    #[test]
+    fn assets_are_distinct_leaves() {
+        let mut a = StateHash::default();
+        a.insert(1, 0, 10, 0);
+        let mut b = StateHash::default();
+        b.insert(1, 1, 10, 0);
+        assert_ne!(a.root(), b.root());
     }
 
     #[test]
     fn balance_and_nonce_are_committed() {
         let mut a = StateHash::default();
-        a.insert(1, 10, 0);
+        a.insert(1, 0, 10, 0);
         let mut b = StateHash::default();
-        b.insert(1, 10, 1);
+        b.insert(1, 0, 10, 1);
         let mut c = StateHash::default();
-        c.insert(1, 11, 0);
+        c.insert(1, 0, 11, 0);
         assert_ne!(a.root(), b.root());
         assert_ne!(a.root(), c.root());
     }

@@ -1,8 +1,9 @@
 //! The native transfer and why a transaction can be rejected.
 
-use crate::ids::{AccountId, TxId};
+use crate::ids::{AccountId, Asset, TxId};
 
-/// Move `amount` of the native coin from `from` to `to`.
+/// Move `amount` of an asset — the native coin (`transfer`) or a token (`token`) —
+/// from `from` to `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
     /// Driver-assigned id, reported back in the shard's events.
@@ -13,6 +14,8 @@ pub struct Transfer {
     pub to: AccountId,
     /// Value moved.
     pub amount: u64,
+    /// What is moved: [`crate::ids::NATIVE`] or a token id.
+    pub asset: Asset,
     /// Must equal the sender's next nonce, which makes a transaction apply at most once
     /// (a resubmitted copy finds the nonce used) and in the sender's order.
     pub nonce: u64,
@@ -28,7 +31,8 @@ pub struct Transfer {
 pub enum RejectReason {
     /// The sender does not live on this shard.
     WrongShard = 1,
-    /// The sender or the recipient is not an account of the cluster.
+    /// The sender or the recipient is not an account of the cluster, or the asset is
+    /// not one of the cluster's.
     UnknownAccount = 2,
     /// The nonce is not the sender's next one.
     BadNonce = 3,

@@ -3,6 +3,7 @@
 //! Wire → domain conversions validate and name the offending field; domain → wire
 //! conversions cannot fail.
 
+use cross_shard::ids::NATIVE;
 use cross_shard::signing::SIGNATURE_LEN;
 use cross_shard::{Hash, Header, Receipt, ReceiptBatch, Transfer};
 
@@ -107,6 +108,24 @@ fn check_columns(
     Ok(expected)
 }
 
+/// The asset of row `i` of an optional asset column (empty: all native).
+fn asset_at(column: &[u32], i: usize) -> u32 {
+    column.get(i).copied().unwrap_or(NATIVE)
+}
+
+/// Checks an optional asset column: empty, or one entry per row.
+fn check_assets(message: &'static str, column: &[u32], rows: usize) -> Result<(), ConvertError> {
+    if column.is_empty() || column.len() == rows {
+        return Ok(());
+    }
+    Err(ConvertError::ColumnLength {
+        message,
+        column: "asset",
+        expected: rows,
+        got: column.len(),
+    })
+}
+
 /// Appends the transfers of `batch` to `out` (reusing `out`'s allocation).
 pub fn transfers_from_wire(
     batch: &pb::TxBatch,
@@ -123,6 +142,7 @@ pub fn transfers_from_wire(
             ("nonce", batch.nonce.len()),
         ],
     )?;
+    check_assets("TxBatch", &batch.asset, n)?;
     out.reserve(n);
     out.extend((0..n).map(|i| Transfer {
         id: batch.id[i],
@@ -130,6 +150,7 @@ pub fn transfers_from_wire(
         to: batch.to[i],
         amount: batch.amount[i],
         nonce: batch.nonce[i],
+        asset: asset_at(&batch.asset, i),
     }));
     Ok(())
 }
@@ -167,6 +188,13 @@ pub fn push_transfer(batch: &mut pb::TxBatch, t: &Transfer) {
     batch.to.push(t.to);
     batch.amount.push(t.amount);
     batch.nonce.push(t.nonce);
+    // The asset column stays empty while every row is native (most workloads).
+    if t.asset != NATIVE && batch.asset.is_empty() {
+        batch.asset.resize(batch.id.len() - 1, NATIVE);
+    }
+    if !batch.asset.is_empty() {
+        batch.asset.push(t.asset);
+    }
 }
 
 impl From<&Header> for pb::Header {
@@ -205,6 +233,11 @@ impl From<&ReceiptBatch> for pb::ReceiptBatch {
             tx_id: b.receipts.iter().map(|r| r.tx).collect(),
             to: b.receipts.iter().map(|r| r.to).collect(),
             amount: b.receipts.iter().map(|r| r.amount).collect(),
+            asset: if b.receipts.iter().all(|r| r.asset == NATIVE) {
+                Vec::new()
+            } else {
+                b.receipts.iter().map(|r| r.asset).collect()
+            },
         }
     }
 }
@@ -221,6 +254,7 @@ impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {
                 ("amount", b.amount.len()),
             ],
         )?;
+        check_assets("ReceiptBatch", &b.asset, n)?;
         Ok(ReceiptBatch {
             src: b.src,
             dst: b.dst,
@@ -230,6 +264,7 @@ impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {
                     tx: b.tx_id[i],
                     to: b.to[i],
                     amount: b.amount[i],
+                    asset: asset_at(&b.asset, i),
                 })
                 .collect(),
         })
@@ -278,6 +313,7 @@ mod tests {
             to: vec![1],
             amount: vec![1, 2],
             nonce: vec![0, 0],
+            asset: Vec::new(),
             signatures: Vec::new(),
         };
         let err = transfers_from_wire(&batch, &mut Vec::new()).unwrap_err();
@@ -293,6 +329,7 @@ mod tests {
                 to: i * 3,
                 amount: 7,
                 nonce: i,
+                asset: (i % 3) as u32,
             })
             .collect();
         let mut wire = pb::TxBatch::default();
@@ -395,8 +432,8 @@ mod tests {
         }
 
         #[test]
-        fn receipt_batches_round_trip(src in 0u32..8, dst in 0u32..8, first in 0u64..1000, rows in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>()), 0..20)) {
-            let b = ReceiptBatch { src, dst, first_seq: first, receipts: rows.iter().map(|&(tx, to, amount)| Receipt { tx, to, amount }).collect() };
+        fn receipt_batches_round_trip(src in 0u32..8, dst in 0u32..8, first in 0u64..1000, rows in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>(), 0u32..3), 0..20)) {
+            let b = ReceiptBatch { src, dst, first_seq: first, receipts: rows.iter().map(|&(tx, to, amount, asset)| Receipt { tx, to, amount, asset }).collect() };
             let wire = pb::ReceiptBatch::from(&b);
             prop_assert_eq!(ReceiptBatch::try_from(&wire).unwrap(), b);
         }

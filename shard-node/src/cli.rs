@@ -20,9 +20,12 @@ pub struct Args {
     /// Accounts in the cluster (ids 0..accounts).
     #[arg(long)]
     pub accounts: u64,
-    /// Genesis balance of every account.
+    /// Genesis balance of every account, in the native coin and in each token.
     #[arg(long, default_value_t = 1_000_000_000)]
     pub initial_balance: u64,
+    /// Fungible tokens in the cluster (assets 1..=tokens).
+    #[arg(long, default_value_t = 0)]
+    pub tokens: u32,
     /// Time between blocks ("100ms", "1s"), or "asap".
     #[arg(long, default_value = "100ms", value_parser = parse_interval)]
     pub block_interval: Interval,
@@ -80,6 +83,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         shards: args.shards,
         accounts: args.accounts,
         initial_balance: args.initial_balance,
+        tokens: args.tokens,
         block_interval: args.block_interval.0,
         max_block_txs: args.max_block_txs,
         mempool_capacity: args.mempool_capacity,

@@ -2,13 +2,14 @@
 //!
 //! A block does two things, in this order (DESIGN §3, steps 3 and 4):
 //! 1. **apply inbound receipts** — credit each receipt's recipient, in channel order;
-//! 2. **execute transactions** — each transfer, in mempool order:
+//! 2. **execute transactions** — each transfer of the native coin (`transfer`) or of
+//!    a token (`token`), in mempool order:
 //!
 //! ```text
 //!   sender not here? ───────────────► reject WrongShard (or UnknownAccount)
-//!   recipient not in cluster? ──────► reject UnknownAccount
+//!   recipient or asset unknown? ────► reject UnknownAccount
 //!   nonce ≠ sender's next nonce? ───► reject BadNonce        (nonce not consumed)
-//!   balance < amount? ──────────────► reject InsufficientBalance (nonce consumed)
+//!   asset balance < amount? ────────► reject InsufficientBalance (nonce consumed)
 //!   debit sender, nonce += 1
 //!   recipient here?  ── yes ────────► credit it: committed (final)
 //!                    └─ no ─────────► emit Receipt to its shard: sent_cross
@@ -17,6 +18,8 @@
 //! Receipts are applied before transactions so that value arriving from other shards
 //! is spendable in the same block, as on NEAR.
 
+#[cfg(test)]
+use cross_shard::ids::NATIVE;
 use cross_shard::{Receipt, RejectReason, ShardId, Transfer, TxId};
 
 use crate::state::Ledger;
@@ -69,24 +72,24 @@ impl BlockOutput {
 }
 
 /// Step 1: credits each inbound receipt, given with its source shard, and counts it
-/// on its channel in `applied[src] = (receipts, value)`.
+/// on its channel in `applied[asset][src] = (receipts, value)`.
 pub fn apply_receipts(
     ledger: &mut Ledger,
     receipts: &[(ShardId, Receipt)],
-    applied: &mut [(u64, u64)],
+    applied: &mut [Vec<(u64, u64)>],
     out: &mut BlockOutput,
 ) {
     for &(src, r) in receipts {
-        let channel = &mut applied[src as usize];
-        // The receipt is consumed from its channel either way: its sequence number is used.
-        channel.0 += 1;
-        let Some(i) = ledger.local(r.to) else {
+        let (Some(i), Some(channels)) = (ledger.local(r.to), applied.get_mut(r.asset as usize))
+        else {
+            // Only a faulty source emits these; its sequence number is used all the same.
             out.receipts_misplaced += 1;
             continue;
         };
-        let mut acct = ledger.get(i);
-        acct.balance = acct.balance.saturating_add(r.amount);
-        ledger.set(i, acct);
+        let channel = &mut channels[src as usize];
+        let balance = ledger.balance(i, r.asset).saturating_add(r.amount);
+        ledger.set_balance(i, r.asset, balance);
+        channel.0 += 1;
         channel.1 = channel.1.saturating_add(r.amount);
         out.receipts_applied.push(r.tx);
     }
@@ -106,7 +109,7 @@ pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
             out.reject(tx.id, reason);
             continue;
         };
-        if !ledger.exists(tx.to) {
+        if !ledger.exists(tx.to) || !ledger.has_asset(tx.asset) {
             out.reject(tx.id, RejectReason::UnknownAccount);
             continue;
         }
@@ -116,20 +119,19 @@ pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
             continue;
         }
         sender.nonce += 1;
-        if sender.balance < tx.amount {
-            ledger.set(from, sender);
+        ledger.set(from, sender);
+        let held = ledger.balance(from, tx.asset);
+        if held < tx.amount {
             out.reject(tx.id, RejectReason::InsufficientBalance);
             continue;
         }
-        sender.balance -= tx.amount;
-        ledger.set(from, sender);
+        ledger.set_balance(from, tx.asset, held - tx.amount);
         let dst = placement.shard_of(tx.to);
         if dst == me {
             // `to` exists and is placed here, so it is local.
             if let Some(to) = ledger.local(tx.to) {
-                let mut recipient = ledger.get(to);
-                recipient.balance = recipient.balance.saturating_add(tx.amount);
-                ledger.set(to, recipient);
+                let balance = ledger.balance(to, tx.asset).saturating_add(tx.amount);
+                ledger.set_balance(to, tx.asset, balance);
             }
             out.committed.push(tx.id);
         } else {
@@ -137,6 +139,7 @@ pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
                 tx: tx.id,
                 to: tx.to,
                 amount: tx.amount,
+                asset: tx.asset,
             });
             out.sent_cross.push(tx.id);
         }
@@ -150,10 +153,10 @@ mod tests {
 
     const ACCOUNTS: u64 = 200;
 
-    /// Shard 0 of 2, and two of its accounts plus one of shard 1.
+    /// Shard 0 of 2 with one token, and two of its accounts plus one of shard 1.
     fn setup() -> (Ledger, u64, u64, u64) {
         let p = Placement::new(2).unwrap();
-        let ledger = Ledger::genesis(0, p, ACCOUNTS, 100);
+        let ledger = Ledger::genesis(0, p, ACCOUNTS, 1, 100);
         let mine: Vec<u64> = p.accounts_of(0, ACCOUNTS);
         let theirs = p.accounts_of(1, ACCOUNTS)[0];
         (ledger, mine[0], mine[1], theirs)
@@ -166,6 +169,16 @@ mod tests {
             to,
             amount,
             nonce,
+            asset: NATIVE,
+        }
+    }
+
+    fn receipt(tx: u64, to: u64, amount: u64, asset: u32) -> Receipt {
+        Receipt {
+            tx,
+            to,
+            amount,
+            asset,
         }
     }
 
@@ -187,15 +200,51 @@ mod tests {
         let mut out = BlockOutput::new(2);
         execute(&mut l, &[tx(1, a, z, 30, 0)], &mut out);
         assert_eq!(out.sent_cross, vec![1]);
-        assert_eq!(
-            out.outgoing[1],
-            vec![Receipt {
-                tx: 1,
-                to: z,
-                amount: 30
-            }]
-        );
+        assert_eq!(out.outgoing[1], vec![receipt(1, z, 30, NATIVE)]);
         assert_eq!(l.balance_total(), total - 30);
+    }
+
+    #[test]
+    fn token_transfers_move_the_token_and_share_the_nonce() {
+        let (mut l, a, b, z) = setup();
+        let mut out = BlockOutput::new(2);
+        let token = |t: Transfer| Transfer { asset: 1, ..t };
+        execute(
+            &mut l,
+            &[
+                token(tx(1, a, b, 40, 0)),  // intra token transfer
+                tx(2, a, b, 5, 1),          // native, next nonce
+                token(tx(3, a, z, 10, 2)),  // cross-shard token transfer
+                token(tx(4, a, b, 500, 3)), // more tokens than held
+                Transfer {
+                    asset: 2,
+                    ..tx(5, a, b, 1, 4)
+                }, // no such token
+            ],
+            &mut out,
+        );
+        let (ia, ib) = (l.local(a).unwrap(), l.local(b).unwrap());
+        assert_eq!((l.balance(ia, 1), l.balance(ib, 1)), (50, 140));
+        assert_eq!((l.balance(ia, NATIVE), l.balance(ib, NATIVE)), (95, 105));
+        assert_eq!(
+            l.get(ia).nonce,
+            4,
+            "the rejected unknown-asset transfer kept nonce 4"
+        );
+        assert_eq!(out.committed, vec![1, 2]);
+        assert_eq!(out.outgoing[1], vec![receipt(3, z, 10, 1)]);
+        let reasons: Vec<u32> = out.rejected_reason.clone();
+        assert_eq!(
+            reasons,
+            vec![
+                RejectReason::InsufficientBalance.code(),
+                RejectReason::UnknownAccount.code()
+            ]
+        );
+        assert_eq!(
+            (l.total(1), l.total(NATIVE)),
+            (100 * l.len() as u64 - 10, 100 * l.len() as u64)
+        );
     }
 
     #[test]
@@ -236,37 +285,21 @@ mod tests {
     }
 
     #[test]
-    fn receipts_credit_local_accounts_only() {
+    fn receipts_credit_local_accounts_of_known_assets_only() {
         let (mut l, a, _, z) = setup();
-        let total = l.balance_total();
+        let (native, token) = (l.balance_total(), l.total(1));
         let mut out = BlockOutput::new(2);
         let rs = [
-            (
-                1,
-                Receipt {
-                    tx: 9,
-                    to: a,
-                    amount: 5,
-                },
-            ),
-            (
-                1,
-                Receipt {
-                    tx: 10,
-                    to: z,
-                    amount: 5,
-                },
-            ),
+            (1, receipt(9, a, 5, NATIVE)),
+            (1, receipt(10, z, 5, NATIVE)), // not an account of this shard
+            (1, receipt(11, a, 7, 1)),
+            (1, receipt(12, a, 7, 9)), // no such asset
         ];
-        let mut applied = [(0, 0); 2];
+        let mut applied = vec![vec![(0, 0); 2]; 2];
         apply_receipts(&mut l, &rs, &mut applied, &mut out);
-        assert_eq!(
-            applied,
-            [(0, 0), (2, 5)],
-            "both used their seq, one credited"
-        );
-        assert_eq!(out.receipts_applied, vec![9]);
-        assert_eq!(out.receipts_misplaced, 1);
-        assert_eq!(l.balance_total(), total + 5);
+        assert_eq!(applied, vec![vec![(0, 0), (1, 5)], vec![(0, 0), (1, 7)]]);
+        assert_eq!(out.receipts_applied, vec![9, 11]);
+        assert_eq!(out.receipts_misplaced, 2);
+        assert_eq!((l.balance_total(), l.total(1)), (native + 5, token + 7));
     }
 }

@@ -75,8 +75,10 @@ pub struct ShardConfig {
     pub shards: u32,
     /// Accounts in the cluster (ids `0..accounts`).
     pub accounts: u64,
-    /// Genesis balance of every account.
+    /// Genesis balance of every account, in the native coin and in each token.
     pub initial_balance: u64,
+    /// Fungible tokens in the cluster (assets `1..=tokens`).
+    pub tokens: u32,
     /// Time between blocks; `None` means `asap` (a block as soon as there is work).
     pub block_interval: Option<Duration>,
     /// Most transactions per block.
@@ -112,6 +114,9 @@ impl ShardConfig {
         }
         if self.threads == 0 || self.threads > 64 {
             return fail(format!("threads must be in 1..=64, got {}", self.threads));
+        }
+        if self.tokens > 64 {
+            return fail(format!("tokens must be at most 64, got {}", self.tokens));
         }
         if self.accounts.checked_mul(self.initial_balance).is_none() {
             return fail("accounts × initial_balance overflows the coin supply (u64)".into());

@@ -78,13 +78,13 @@ pub struct Counters {
     /// Transactions rejected.
     pub rejected: u64,
     /// Σ balances.
-    pub balance_total: u64,
+    pub balance_totals: Vec<u64>,
     /// Σ balances at genesis.
-    pub genesis_balance_total: u64,
-    /// Per destination: (receipts emitted, value).
-    pub outbound: Vec<(u64, u64)>,
-    /// Per source: (receipts applied, value credited).
-    pub inbound: Vec<(u64, u64)>,
+    pub genesis_balance_totals: Vec<u64>,
+    /// Per asset, per destination: (receipts emitted, value).
+    pub outbound: Vec<Vec<(u64, u64)>>,
+    /// Per asset, per source: (receipts applied, value credited).
+    pub inbound: Vec<Vec<(u64, u64)>>,
 }
 
 /// State shared by the service handlers, the beacon link and the block loop.
@@ -116,6 +116,7 @@ impl Shared {
     /// Fresh shared state for a shard at genesis.
     pub fn new(config: ShardConfig, genesis: &Ledger) -> Shared {
         let shards = config.shards as usize;
+        let assets = 0..=genesis.tokens();
         Shared {
             mempool: Mutex::new(VecDeque::new()),
             space: Semaphore::new(config.mempool_capacity),
@@ -128,10 +129,10 @@ impl Shared {
             }),
             counters: Mutex::new(Counters {
                 state_root: genesis.state_root(),
-                balance_total: genesis.balance_total(),
-                genesis_balance_total: genesis.balance_total(),
-                outbound: vec![(0, 0); shards],
-                inbound: vec![(0, 0); shards],
+                balance_totals: assets.clone().map(|a| genesis.total(a)).collect(),
+                genesis_balance_totals: assets.clone().map(|a| genesis.total(a)).collect(),
+                outbound: assets.clone().map(|_| vec![(0, 0); shards]).collect(),
+                inbound: assets.map(|_| vec![(0, 0); shards]).collect(),
                 ..Counters::default()
             }),
             subscribers: Mutex::new(Vec::new()),
@@ -153,6 +154,7 @@ impl Shared {
             config.shard,
             placement,
             config.accounts,
+            config.tokens,
             config.initial_balance,
         ))
     }
@@ -272,7 +274,8 @@ impl BlockProducer {
 
         // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
         self.out.clear();
-        let mut applied = vec![(0u64, 0u64); cfg.shards as usize];
+        let assets = self.ledger.tokens() as usize + 1;
+        let mut applied = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
         executor::apply_receipts(
             &mut self.ledger,
             &self.receipts,
@@ -296,7 +299,7 @@ impl BlockProducer {
         // Step 5: commit — one batch per destination, consecutive channel seqs.
         let me = cfg.shard;
         let mut batches = Vec::new();
-        let mut emitted = vec![(0u64, 0u64); cfg.shards as usize];
+        let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
         for (dst, receipts) in self.out.outgoing.iter_mut().enumerate() {
             if receipts.is_empty() {
                 continue;
@@ -308,11 +311,17 @@ impl BlockProducer {
                 receipts: std::mem::take(receipts),
             };
             self.out_seq[dst] = batch.end_seq();
-            emitted[dst] = (batch.receipts.len() as u64, batch.value());
+            for r in &batch.receipts {
+                let e = &mut emitted[r.asset as usize][dst];
+                e.0 += 1;
+                e.1 += r.amount;
+            }
             batches.push(batch);
         }
-        for (src, &(n, _)) in applied.iter().enumerate() {
-            self.applied_seq[src] += n;
+        // Every receipt taken uses its sequence number, whether it could be credited
+        // or not.
+        for &(src, _) in &self.receipts {
+            self.applied_seq[src as usize] += 1;
         }
         let leaves = receipt::leaves(me, cfg.shards, &batches);
         let header = Header {
@@ -370,6 +379,7 @@ impl BlockProducer {
                 tx: u64::MAX - self.height,
                 to: u64::from(dst),
                 amount: 1_000_000,
+                asset: cross_shard::ids::NATIVE,
             }],
         }));
         wire.extend(self.last_batches.iter().take(1).map(pb::ReceiptBatch::from));
@@ -381,8 +391,8 @@ impl BlockProducer {
         &mut self,
         shared: &Shared,
         header: &Header,
-        applied: &[(u64, u64)],
-        emitted: &[(u64, u64)],
+        applied: &[Vec<(u64, u64)>],
+        emitted: &[Vec<(u64, u64)>],
         (delayed, oldest): (u64, Duration),
     ) {
         {
@@ -392,10 +402,17 @@ impl BlockProducer {
             c.committed += self.out.committed.len() as u64;
             c.sent_cross += self.out.sent_cross.len() as u64;
             c.rejected += self.out.rejected.len() as u64;
-            c.balance_total = self.ledger.balance_total();
             let c = &mut *c;
-            let sums = c.inbound.iter_mut().zip(applied);
-            for (total, block) in sums.chain(c.outbound.iter_mut().zip(emitted)) {
+            for (asset, total) in c.balance_totals.iter_mut().enumerate() {
+                *total = self.ledger.total(asset as u32);
+            }
+            let sums = c.inbound.iter_mut().flatten().zip(applied.iter().flatten());
+            let emits = c
+                .outbound
+                .iter_mut()
+                .flatten()
+                .zip(emitted.iter().flatten());
+            for (total, block) in sums.chain(emits) {
                 total.0 += block.0;
                 total.1 = total.1.saturating_add(block.1);
             }
@@ -409,7 +426,7 @@ impl BlockProducer {
             rejected: std::mem::take(&mut out.rejected),
             rejected_reason: std::mem::take(&mut out.rejected_reason),
             receipts_applied: std::mem::take(&mut out.receipts_applied),
-            receipts_emitted: emitted.iter().map(|e| e.0).sum(),
+            receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
         };
@@ -428,6 +445,7 @@ mod tests {
             shards: 2,
             accounts: 100,
             initial_balance: 1000,
+            tokens: 0,
             block_interval: None,
             max_block_txs: 3,
             mempool_capacity: 1000,
@@ -452,6 +470,7 @@ mod tests {
             to: from,
             amount: 1,
             nonce: n,
+            asset: 0,
         }));
         let b1 = producer.produce(&shared).unwrap();
         let h1 = Header::try_from(b1.header.as_ref().unwrap()).unwrap();
@@ -479,6 +498,7 @@ mod tests {
                     tx: 100 + i,
                     to: mine[0],
                     amount: 1,
+                    asset: 0,
                 },
                 arrived: now,
             }));
@@ -488,6 +508,7 @@ mod tests {
             to: mine[2],
             amount: 1,
             nonce: 0,
+            asset: 0,
         });
         let (tx, mut rx) = mpsc::unbounded_channel();
         lock(&shared.subscribers).push(tx);
@@ -508,7 +529,7 @@ mod tests {
         assert_eq!(ev.receipts_applied, vec![103, 104]);
         assert_eq!(ev.committed, vec![1], "the transaction takes the room left");
         assert_eq!((ev.delayed_receipts, ev.oldest_delayed_us), (0, 0));
-        assert_eq!(lock(&shared.counters).inbound[0], (5, 5));
+        assert_eq!(lock(&shared.counters).inbound[0][0], (5, 5));
     }
 
     #[test]
@@ -526,12 +547,13 @@ mod tests {
             to,
             amount: 10,
             nonce: 0,
+            asset: 0,
         });
         let sub = producer.produce(&shared).unwrap();
         let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
         let batch = ReceiptBatch::try_from(&sub.batches[0]).unwrap();
-        assert_eq!((batch.dst, batch.first_seq, batch.value()), (1, 0, 10));
+        assert_eq!((batch.dst, batch.first_seq, batch.value_of(0)), (1, 0, 10));
         assert_eq!(header.receipts_root, receipt::receipts_root(0, 2, &[batch]));
-        assert_eq!(lock(&shared.counters).outbound[1], (1, 10));
+        assert_eq!(lock(&shared.counters).outbound[0][1], (1, 10));
     }
 }

@@ -133,13 +133,21 @@ impl Shard for ShardService {
             committed: c.committed,
             sent_cross: c.sent_cross,
             rejected: c.rejected,
-            balance_total: c.balance_total,
-            outbound: channels(&c.outbound),
-            inbound: channels(&c.inbound),
+            balance_total: c.balance_totals[0],
+            outbound: channels(&c.outbound[0]),
+            inbound: channels(&c.inbound[0]),
             inbound_queued,
             deliveries_rejected,
             duplicates_ignored,
-            genesis_balance_total: c.genesis_balance_total,
+            genesis_balance_total: c.genesis_balance_totals[0],
+            tokens: (1..c.balance_totals.len())
+                .map(|asset| pb::AssetTotals {
+                    asset: asset as u32,
+                    balance_total: c.balance_totals[asset],
+                    outbound: channels(&c.outbound[asset]),
+                    inbound: channels(&c.inbound[asset]),
+                })
+                .collect(),
         }))
     }
 }

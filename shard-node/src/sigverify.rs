@@ -105,6 +105,7 @@ mod tests {
                 to: 1,
                 amount: 1,
                 nonce: 0,
+                asset: 0,
             })
             .collect();
         let mut sigs: Vec<_> = txs

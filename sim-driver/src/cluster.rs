@@ -129,6 +129,8 @@ impl Cluster {
                 scenario.workload.accounts.to_string(),
                 "--initial-balance".into(),
                 INITIAL_BALANCE.to_string(),
+                "--tokens".into(),
+                scenario.workload.tokens.to_string(),
                 "--block-interval".into(),
                 block_interval.clone(),
                 "--max-block-txs".into(),

@@ -38,6 +38,9 @@ mod state {
     pub const APPLIED_EARLY: u8 = 4;
 }
 
+/// The programs a transaction can call, by index.
+pub const PROGRAMS: [&str; 2] = ["transfer", "token"];
+
 /// Highest latency recorded, in microseconds (one hour); anything slower is clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
@@ -108,6 +111,10 @@ pub struct Tracker {
     fate: Vec<u8>,
     /// Source shard of each transaction, learnt from its first event.
     source: Vec<u16>,
+    /// Program of each transaction (index into [`PROGRAMS`]).
+    program: Vec<u8>,
+    /// Per program: (submitted, committed, rejected).
+    pub per_program: [(u64, u64, u64); PROGRAMS.len()],
     /// Per-second counts and histograms, by second since start.
     pub seconds: Vec<Second>,
     /// Latencies of transactions intended inside the window.
@@ -133,6 +140,8 @@ impl Tracker {
             intended: Vec::new(),
             fate: Vec::new(),
             source: Vec::new(),
+            program: Vec::new(),
+            per_program: [(0, 0, 0); PROGRAMS.len()],
             seconds: Vec::new(),
             latency: Latencies {
                 intra: histogram(),
@@ -147,12 +156,21 @@ impl Tracker {
     }
 
     /// Records that transactions `first..first + intended.len()` were handed to the
-    /// submit streams with these intended send times. Ids arrive densely, in order.
-    pub fn dispatched(&mut self, first: u64, intended: &[u64]) {
+    /// submit streams with these intended send times, calling these programs (indexes
+    /// into [`PROGRAMS`]; empty: all `transfer`). Ids arrive densely, in order.
+    pub fn dispatched(&mut self, first: u64, intended: &[u64], programs: &[u8]) {
         debug_assert_eq!(first as usize, self.intended.len());
         self.intended.extend_from_slice(intended);
         self.fate.resize(self.intended.len(), state::SUBMITTED);
         self.source.resize(self.intended.len(), 0);
+        if programs.is_empty() {
+            self.program.resize(self.intended.len(), 0);
+        } else {
+            self.program.extend_from_slice(programs);
+        }
+        for &p in &self.program[first as usize..] {
+            self.per_program[usize::from(p)].0 += 1;
+        }
     }
 
     /// Transactions dispatched so far.
@@ -198,6 +216,7 @@ impl Tracker {
 
     fn finalize(&mut self, i: usize, at: u64, cross: bool) {
         self.fate[i] = state::FINAL;
+        self.per_program[usize::from(self.program[i])].1 += 1;
         let shard = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
         let latency_us = (at.saturating_sub(self.intended[i]) / 1000).clamp(1, MAX_LATENCY_US);
         let in_window = (self.window.0..self.window.1).contains(&self.intended[i]);
@@ -259,6 +278,7 @@ impl Tracker {
                 continue;
             }
             self.fate[i] = state::REJECTED;
+            self.per_program[usize::from(self.program[i])].2 += 1;
             self.source[i] = shard;
             *self.rejected.entry(reason).or_default() += 1;
             self.second(at).shards[slot].rejected += 1;
@@ -298,7 +318,7 @@ mod tests {
     #[test]
     fn intra_and_cross_finality_and_latency() {
         let mut t = Tracker::new(2, (0, 10 * S));
-        t.dispatched(0, &[0, 0, 0]);
+        t.dispatched(0, &[0, 0, 0], &[0, 1, 0]);
         t.events(S / 10, &events(0, &[0], &[1], &[]));
         assert_eq!((t.final_intra, t.final_cross, t.unresolved()), (1, 0, 2));
         t.events(S / 2, &events(1, &[], &[], &[1]));
@@ -311,12 +331,17 @@ mod tests {
             "attributed to the source"
         );
         assert_eq!(t.window_final, (2, 1));
+        assert_eq!(
+            t.per_program,
+            [(2, 1, 0), (1, 1, 0)],
+            "per program: submitted, final, rejected"
+        );
     }
 
     #[test]
     fn receipt_before_debit_event_still_finalizes_once() {
         let mut t = Tracker::new(2, (0, 10 * S));
-        t.dispatched(0, &[0]);
+        t.dispatched(0, &[0], &[]);
         t.events(S, &events(1, &[], &[], &[0]));
         assert_eq!(t.finals(), 0);
         t.events(S, &events(0, &[], &[0], &[]));
@@ -327,7 +352,7 @@ mod tests {
     #[test]
     fn double_application_and_unknown_ids_are_counted() {
         let mut t = Tracker::new(2, (0, 10 * S));
-        t.dispatched(0, &[0]);
+        t.dispatched(0, &[0], &[]);
         t.events(S, &events(0, &[], &[0], &[]));
         t.events(S, &events(1, &[], &[], &[0]));
         t.events(S, &events(1, &[], &[], &[0]));
@@ -339,7 +364,7 @@ mod tests {
     #[test]
     fn rejections_by_reason_and_window_bounds() {
         let mut t = Tracker::new(1, (S, 2 * S));
-        t.dispatched(0, &[0, S + 1]);
+        t.dispatched(0, &[0, S + 1], &[]);
         let mut ev = events(0, &[1], &[], &[]);
         ev.rejected = vec![0];
         ev.rejected_reason = vec![3];

@@ -62,6 +62,17 @@ pub struct LatencySummary {
     pub all: Percentiles,
 }
 
+/// One program's transactions.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct ProgramCounts {
+    /// Sent.
+    pub submitted: u64,
+    /// Final.
+    pub committed: u64,
+    /// Rejected.
+    pub rejected: u64,
+}
+
 /// Cross-shard figures.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CrossShard {
@@ -195,6 +206,9 @@ pub struct Summary {
     pub partial: bool,
     /// Cross-shard figures.
     pub cross_shard: CrossShard,
+    /// Per program called: submitted, committed (final), rejected.
+    #[serde(default)]
+    pub programs: BTreeMap<String, ProgramCounts>,
     /// Latency percentiles (ms), over transactions sent in the measured window.
     pub latency_ms: LatencySummary,
     /// Per shard.
@@ -349,20 +363,25 @@ pub fn summarize(
         measured_window_s: window_s,
         drained: status.quiescent,
         partial: false,
+        programs: crate::metrics::PROGRAMS
+            .iter()
+            .zip(tracker.per_program)
+            .filter(|(_, (submitted, _, _))| *submitted > 0)
+            .map(|(name, (submitted, committed, rejected))| {
+                (
+                    name.to_string(),
+                    ProgramCounts {
+                        submitted,
+                        committed,
+                        rejected,
+                    },
+                )
+            })
+            .collect(),
         cross_shard: CrossShard {
             committed: tracker.final_cross,
-            receipts_emitted: status
-                .shards
-                .iter()
-                .flat_map(|s| &s.outbound)
-                .map(|c| c.receipts)
-                .sum(),
-            receipts_applied: status
-                .shards
-                .iter()
-                .flat_map(|s| &s.inbound)
-                .map(|c| c.receipts)
-                .sum(),
+            receipts_emitted: status.shards.iter().map(|s| receipts(s, true)).sum(),
+            receipts_applied: status.shards.iter().map(|s| receipts(s, false)).sum(),
             deliveries_rejected: sum(|s| s.deliveries_rejected),
             duplicates_ignored: sum(|s| s.duplicates_ignored),
         },
@@ -389,6 +408,22 @@ pub fn summarize(
             violations,
         },
     }
+}
+
+/// Receipts a shard emitted (`outbound`) or applied, every asset together.
+fn receipts(s: &shardsim_proto::pb::ShardStatus, outbound: bool) -> u64 {
+    let pick = |out: &[shardsim_proto::pb::ChannelCounters],
+                inb: &[shardsim_proto::pb::ChannelCounters]| {
+        if outbound { out } else { inb }
+            .iter()
+            .map(|c| c.receipts)
+            .sum::<u64>()
+    };
+    pick(&s.outbound, &s.inbound)
+        + s.tokens
+            .iter()
+            .map(|t| pick(&t.outbound, &t.inbound))
+            .sum::<u64>()
 }
 
 /// The whole seconds (since start) inside the measured window.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use cross_shard::audit::{self, ChannelCount, ShardLedger};
+use cross_shard::audit::{self, Audit, ChannelCount, ShardLedger};
 use indicatif::{ProgressBar, ProgressStyle};
 use shard_node::link::{Delayed, LinkDelay};
 use shardsim_proto::MAX_MESSAGE_BYTES;
@@ -35,6 +35,7 @@ use crate::report::{self, CpuSeconds, FinalStatus, Summary};
 use crate::scenario::Scenario;
 use crate::schedule::Schedule;
 use crate::workload::{Source, Workload};
+use cross_shard::ids::NATIVE;
 
 /// How the run reports and where it writes.
 #[derive(Debug, Clone)]
@@ -78,8 +79,13 @@ const INTERRUPTED_DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Messages into the driver's main loop.
 enum Msg {
-    /// Transactions `first..` handed to the submit streams, with intended send times.
-    Dispatched { first: u64, intended: Vec<u64> },
+    /// Transactions `first..` handed to the submit streams, with intended send times
+    /// and programs (empty: all `transfer`).
+    Dispatched {
+        first: u64,
+        intended: Vec<u64>,
+        programs: Vec<u8>,
+    },
     /// A shard's block events, stamped with the driver's clock on arrival.
     Events { at: u64, events: pb::BlockEvents },
     /// The generator has emitted its last transaction; how many were sent per shard.
@@ -226,7 +232,9 @@ async fn drive(
                 interrupted = changed.is_ok() && *stop.borrow();
             }
             msg = rx.recv() => match msg {
-                Some(Msg::Dispatched { first, intended }) => tracker.dispatched(first, &intended),
+                Some(Msg::Dispatched { first, intended, programs }) => {
+                    tracker.dispatched(first, &intended, &programs);
+                }
                 Some(Msg::Events { at, events }) => tracker.events(at, &events),
                 Some(Msg::LoadDone { sent: s }) => {
                     sent = Some(s);
@@ -265,9 +273,7 @@ async fn drive(
             tracker.events(at, &events);
         }
     }
-    let ledgers: Vec<ShardLedger> = status.shards.iter().map(ledger).collect();
-    let genesis = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
-    let audit = audit::audit(genesis, &ledgers, status.quiescent);
+    let audit = audit_every_asset(scenario, &status);
     let mut summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
     summary.partial = interrupted;
     summary.cpu_seconds = CpuSeconds {
@@ -337,6 +343,7 @@ async fn generate(
         let now = start.elapsed().as_nanos() as u64;
         let first = source.generated();
         let mut intended = Vec::new();
+        let mut programs = Vec::new();
         let finished = match &schedule {
             Some(schedule) => {
                 ticker.tick().await;
@@ -364,11 +371,25 @@ async fn generate(
             };
             let batch = &mut batches[shard as usize];
             push_transfer(batch, &t);
+            if t.asset != NATIVE && programs.is_empty() {
+                programs.resize(k, 0);
+            }
+            if !programs.is_empty() {
+                programs.push(u8::from(t.asset != NATIVE));
+            }
             if let Some(sig) = sig {
                 batch.signatures.extend_from_slice(sig);
             }
         }
-        if !intended.is_empty() && events.send(Msg::Dispatched { first, intended }).is_err() {
+        if !intended.is_empty()
+            && events
+                .send(Msg::Dispatched {
+                    first,
+                    intended,
+                    programs,
+                })
+                .is_err()
+        {
             return;
         }
         for (i, batch) in batches.iter_mut().enumerate() {
@@ -445,8 +466,10 @@ async fn settle(
     }
 }
 
-/// A shard's status as the audit's input.
-fn ledger(s: &pb::ShardStatus) -> ShardLedger {
+/// Audits the native coin and every token separately (each has its own supply and
+/// its own receipt value), and folds the verdicts into one: violations name the asset.
+fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
+    let genesis = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
     let counts = |v: &[pb::ChannelCounters]| {
         v.iter()
             .map(|c| ChannelCount {
@@ -456,12 +479,42 @@ fn ledger(s: &pb::ShardStatus) -> ShardLedger {
             })
             .collect()
     };
-    ShardLedger {
-        shard: s.shard,
-        balance_total: s.balance_total,
-        outbound: counts(&s.outbound),
-        inbound: counts(&s.inbound),
+    let native: Vec<ShardLedger> = status
+        .shards
+        .iter()
+        .map(|s| ShardLedger {
+            shard: s.shard,
+            balance_total: s.balance_total,
+            outbound: counts(&s.outbound),
+            inbound: counts(&s.inbound),
+        })
+        .collect();
+    let mut total = audit::audit(genesis, &native, status.quiescent);
+    for token in 1..=scenario.workload.tokens {
+        let ledgers: Vec<ShardLedger> = status
+            .shards
+            .iter()
+            .map(|s| {
+                let t = s.tokens.iter().find(|t| t.asset == token);
+                ShardLedger {
+                    shard: s.shard,
+                    balance_total: t.map_or(0, |t| t.balance_total),
+                    outbound: t.map_or_else(Vec::new, |t| counts(&t.outbound)),
+                    inbound: t.map_or_else(Vec::new, |t| counts(&t.inbound)),
+                }
+            })
+            .collect();
+        let a = audit::audit(genesis, &ledgers, status.quiescent);
+        total.supply_conserved &= a.supply_conserved;
+        total.exactly_once &= a.exactly_once;
+        total.in_flight_receipts += a.in_flight_receipts;
+        total.violations.extend(
+            a.violations
+                .into_iter()
+                .map(|v| format!("token {token}: {v}")),
+        );
     }
+    total
 }
 
 async fn channel(addr: &str) -> anyhow::Result<Channel> {

@@ -169,6 +169,41 @@ pub struct Workload {
     /// few hot accounts. Default 0.
     #[serde(default, deserialize_with = "skew")]
     pub skew: f64,
+    /// Fungible tokens created at genesis (every account holds the same balance of
+    /// each), for the `token` program. Default 0; at most 64.
+    #[serde(default, deserialize_with = "token_count")]
+    pub tokens: u32,
+    /// Relative weights of the programs in the workload. Default all `transfer`.
+    #[serde(default)]
+    pub mix: Mix,
+}
+
+/// `workload.mix`: how often each program is called (weights, normalized).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    /// Native-coin transfers. Default 1.
+    #[serde(default = "defaults::one", deserialize_with = "weight")]
+    pub transfer: f64,
+    /// Token transfers (ERC-20-like): a random one of `workload.tokens`. Default 0.
+    #[serde(default, deserialize_with = "weight")]
+    pub token: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            transfer: 1.0,
+            token: 0.0,
+        }
+    }
+}
+
+impl Mix {
+    /// The fraction of calls that are token transfers.
+    pub fn token_fraction(&self) -> f64 {
+        self.token / (self.transfer + self.token)
+    }
 }
 
 /// Offered load.
@@ -261,6 +296,9 @@ mod defaults {
     pub fn cross_shard() -> f64 {
         0.2
     }
+    pub fn one() -> f64 {
+        1.0
+    }
 }
 
 /// Durations as humantime strings ("100ms", "10s").
@@ -340,6 +378,14 @@ fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 
 fn skew<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     in_range(d, 0.0, 10.0, "skew")
+}
+
+fn token_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, 0, 64, "tokens")
+}
+
+fn weight<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    in_range(d, 0.0, 1e9, "a mix weight")
 }
 
 fn phase_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -433,6 +479,15 @@ impl Scenario {
                 "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
                 self.workload.accounts, self.cluster.shards
             ));
+        }
+        let mix = &self.workload.mix;
+        if mix.transfer + mix.token <= 0.0 {
+            return fail("workload.mix needs at least one program with a weight above 0".into());
+        }
+        if mix.token > 0.0 && self.workload.tokens == 0 {
+            return fail(
+                "workload.mix.token > 0 needs workload.tokens ≥ 1 (tokens to transfer)".into(),
+            );
         }
         if let Some(b) = self.cluster.byzantine_shard {
             if b >= self.cluster.shards || self.cluster.shards < 2 {
@@ -713,6 +768,23 @@ rate = "max"
     }
 
     #[test]
+    fn mix_weights_are_checked() {
+        let with = |extra: &str| GOOD.replace("rate = \"max\"", &format!("rate = 10\n{extra}"));
+        let s = Scenario::from_toml(&with("tokens = 3\nmix = { transfer = 3, token = 1 }"), "s")
+            .unwrap();
+        assert_eq!(s.workload.mix.token_fraction(), 0.25);
+        let e = error(&with("mix = { token = 1 }"));
+        assert!(e.contains("workload.tokens"), "{e}");
+        let e = error(&with("mix = { transfer = 0 }"));
+        assert!(e.contains("at least one program"), "{e}");
+        let e = error(&with("mix = { swap = 1 }"));
+        assert!(
+            e.contains("unknown field `swap`") && e.contains("`token`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn phases_are_checked() {
         let with = |phases: &str| GOOD.replace("rate = \"max\"", "rate = 100") + phases;
         let ok = Scenario::from_toml(
@@ -749,7 +821,8 @@ rate = "max"
                 } else {
                     format!("{prefix}.{k}")
                 };
-                if !matches!(v, toml::Value::Table(_)) {
+                // Sections (`[cluster]`) are not fields; tables inside them are.
+                if !prefix.is_empty() || !matches!(v, toml::Value::Table(_)) {
                     out.insert(key.clone());
                 }
                 keys(&key, v, out);
@@ -765,7 +838,10 @@ rate = "max"
         .unwrap();
         // A scenario with every optional part present.
         let full = GOOD
-            .replace("rate = \"max\"", "rate = 10")
+            .replace(
+                "rate = \"max\"",
+                "rate = 10\ntokens = 2\nmix = { transfer = 1, token = 1 }",
+            )
             .replace("shards = 2", "shards = 2\nbyzantine_shard = 1")
             + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n";
         let s = Scenario::from_toml(&full, "full").unwrap();

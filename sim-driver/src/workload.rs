@@ -12,8 +12,13 @@
 //! 3. the **nonce** is the sender's next one, tracked here, so every honest transfer is
 //!    valid when it arrives in order;
 //! 4. the **amount** is 1–1000, far below the genesis balance, so honest transfers do
-//!    not fail for lack of funds.
+//!    not fail for lack of funds;
+//! 5. the **program**, by the `mix` weights: a native `transfer`, or a `token` transfer
+//!    of one of the scenario's tokens, chosen uniformly. (A workload of native
+//!    transfers only draws no random number for this, so adding the `mix` knob did not
+//!    change the transactions of existing scenarios.)
 
+use cross_shard::ids::NATIVE;
 use cross_shard::signing::{self, SIGNATURE_LEN};
 use cross_shard::{AccountId, Placement, ShardId, Transfer, TxId};
 use rand::{Rng, SeedableRng};
@@ -46,6 +51,10 @@ pub struct Workload {
     cross_shard: f64,
     /// Sender distribution.
     senders: Senders,
+    /// Fraction of token transfers (0: native transfers only).
+    token_fraction: f64,
+    /// Tokens to choose from (assets `1..=tokens`).
+    tokens: u32,
     /// Id of the next transfer.
     next_id: TxId,
 }
@@ -71,6 +80,8 @@ impl Workload {
             nonces: vec![0; accounts as usize],
             cross_shard: scenario.effective_cross_shard(),
             senders,
+            token_fraction: scenario.workload.mix.token_fraction(),
+            tokens: scenario.workload.tokens,
             next_id: 0,
         }
     }
@@ -93,13 +104,20 @@ impl Workload {
         };
         let candidates = &self.by_shard[dst as usize];
         let to = candidates[self.rng.random_range(0..candidates.len())];
+        let amount = self.rng.random_range(1..=1000);
+        let asset = if self.token_fraction > 0.0 && self.rng.random_bool(self.token_fraction) {
+            self.rng.random_range(1..=self.tokens)
+        } else {
+            NATIVE
+        };
         let nonce = &mut self.nonces[from as usize];
         let tx = Transfer {
             id: self.next_id,
             from,
             to,
-            amount: self.rng.random_range(1..=1000),
+            amount,
             nonce: *nonce,
+            asset,
         };
         *nonce += 1;
         self.next_id += 1;
@@ -199,6 +217,28 @@ mod tests {
             "test",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn mix_draws_programs_by_weight() {
+        let mut s = scenario(2, 0.2, 0.0);
+        s.workload.tokens = 3;
+        s.workload.mix = crate::scenario::Mix {
+            transfer: 3.0,
+            token: 1.0,
+        };
+        let mut w = Workload::new(&s);
+        let mut per_asset = [0u32; 4];
+        for _ in 0..20_000 {
+            per_asset[w.next_transfer().1.asset as usize] += 1;
+        }
+        let tokens = per_asset[1] + per_asset[2] + per_asset[3];
+        let f = f64::from(tokens) / 20_000.0;
+        assert!((0.23..0.27).contains(&f), "{f}");
+        assert!(per_asset[1..].iter().all(|&n| n > 1400), "{per_asset:?}");
+        // Without tokens in the mix every transfer is native.
+        let mut w = Workload::new(&scenario(2, 0.2, 0.0));
+        assert!((0..1000).all(|_| w.next_transfer().1.asset == NATIVE));
     }
 
     #[test]

@@ -33,6 +33,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         shards,
         accounts: ACCOUNTS,
         initial_balance: 1_000_000,
+        tokens: 0,
         block_interval: Some(Duration::from_millis(20)),
         max_block_txs: 1000,
         mempool_capacity: MAX_BATCH_TXS,
@@ -109,6 +110,7 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
         tx_id: vec![1, 2],
         to: vec![1],
         amount: vec![1, 2],
+        asset: Vec::new(),
     };
     let e = submit_one(
         &mut c,
@@ -130,6 +132,7 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
         tx_id: vec![1],
         to: vec![1],
         amount: vec![u64::MAX],
+        asset: Vec::new(),
     };
     let e = submit_one(
         &mut c,
@@ -191,6 +194,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![1],
         amount: vec![1, 1],
         nonce: vec![0, 0],
+        asset: Vec::new(),
         signatures: Vec::new(),
     };
     let e = c
@@ -207,6 +211,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![0; n],
         amount: vec![0; n],
         nonce: vec![0; n],
+        asset: Vec::new(),
         signatures: Vec::new(),
     };
     let e = c
@@ -233,6 +238,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![mine[1], mine[1], u64::MAX, mine[1]],
         amount: vec![1, 1, 1, 5],
         nonce: vec![0, 0, 0, 0],
+        asset: Vec::new(),
         signatures: Vec::new(),
     };
     let reply = c
@@ -286,6 +292,7 @@ async fn signed_shard_rejects_bad_and_missing_signatures() {
         to: mine[9],
         amount: 1,
         nonce,
+        asset: 0,
     };
     let (good, forged, tampered) = (t(1, mine[0], 0), t(2, mine[1], 0), t(3, mine[2], 0));
     let mut batch = pb::TxBatch::default();

@@ -268,3 +268,49 @@ cross_shard = 0.5
     assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
     assert_eq!(summary["lost"], 0);
 }
+
+#[test]
+fn mixed_native_and_token_transfers_keep_each_assets_supply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "it-mix",
+        r#"
+name = "it-mix"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 2
+block_interval = "20ms"
+beacon_interval = "20ms"
+[workload]
+accounts = 2000
+rate = 4000
+cross_shard = 0.5
+tokens = 2
+mix = { transfer = 1, token = 1 }
+"#,
+    );
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, "it-mix");
+    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    let programs = &summary["programs"];
+    let n = |p: &str, k: &str| {
+        programs[p][k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{p}.{k}: {summary:#}"))
+    };
+    assert_eq!(n("transfer", "submitted") + n("token", "submitted"), 6000);
+    assert!(n("token", "committed") > 2000, "{programs}");
+    assert_eq!(n("transfer", "committed") + n("token", "committed"), 6000);
+    // Token receipts crossed shards too (each asset is audited on its own).
+    assert!(summary["cross_shard"]["receipts_applied"].as_u64().unwrap() > 2000);
+}
