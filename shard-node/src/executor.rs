@@ -18,7 +18,6 @@
 //! Receipts are applied before transactions so that value arriving from other shards
 //! is spendable in the same block, as on NEAR.
 
-#[cfg(test)]
 use cross_shard::ids::NATIVE;
 use cross_shard::{Receipt, RejectReason, ShardId, Transfer, TxId};
 
@@ -119,13 +118,27 @@ pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
             continue;
         }
         sender.nonce += 1;
-        ledger.set(from, sender);
-        let held = ledger.balance(from, tx.asset);
+        // The nonce and a native debit are one leaf of the state commitment: update it
+        // once (each update costs two leaf hashes).
+        let held = if tx.asset == NATIVE {
+            sender.balance
+        } else {
+            ledger.set(from, sender);
+            ledger.balance(from, tx.asset)
+        };
         if held < tx.amount {
+            if tx.asset == NATIVE {
+                ledger.set(from, sender);
+            }
             out.reject(tx.id, RejectReason::InsufficientBalance);
             continue;
         }
-        ledger.set_balance(from, tx.asset, held - tx.amount);
+        if tx.asset == NATIVE {
+            sender.balance -= tx.amount;
+            ledger.set(from, sender);
+        } else {
+            ledger.set_balance(from, tx.asset, held - tx.amount);
+        }
         let dst = placement.shard_of(tx.to);
         if dst == me {
             // `to` exists and is placed here, so it is local.
