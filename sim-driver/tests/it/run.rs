@@ -125,11 +125,26 @@ skew = 0.5
     assert!(stdout.contains("supply ok"), "{stdout}");
 }
 
+/// Runs a scenario (`name` must match its `name =`) with `--json` in a temp dir,
+/// asserts it succeeded, and returns the summary it printed.
+fn run_json(name: &str, toml: &str) -> serde_json::Value {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), name, toml);
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, name);
+    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
 fn network_latency_delays_every_link() {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = scenario(
-        tmp.path(),
+    let summary = run_json(
         "it-net",
         r#"
 name = "it-net"
@@ -148,16 +163,6 @@ rate = 1000
 cross_shard = 0.5
 "#,
     );
-    let out = tmp.path().join("results");
-    let output = shardsim()
-        .args(["run", "--json", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let dir = run_dir(&out, "it-net");
-    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
     assert_eq!(summary["config"]["network"]["latency"], "40ms");
     // Every message waits at least 40 ms on each link it crosses. An intra-shard
@@ -171,9 +176,7 @@ cross_shard = 0.5
 
 #[test]
 fn signed_run_verifies_every_signature_and_keeps_every_invariant() {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = scenario(
-        tmp.path(),
+    let summary = run_json(
         "it-signed",
         r#"
 name = "it-signed"
@@ -191,16 +194,6 @@ rate = 2000
 cross_shard = 0.3
 "#,
     );
-    let out = tmp.path().join("results");
-    let output = shardsim()
-        .args(["run", "--json", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let dir = run_dir(&out, "it-signed");
-    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
     assert_eq!(summary["config"]["cluster"]["signatures"], true);
     assert_eq!(
@@ -216,9 +209,7 @@ cross_shard = 0.3
 
 #[test]
 fn byzantine_shard_is_caught_and_supply_is_conserved() {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = scenario(
-        tmp.path(),
+    let summary = run_json(
         "it-byz",
         r#"
 name = "it-byz"
@@ -235,16 +226,6 @@ rate = 3000
 cross_shard = 0.5
 "#,
     );
-    let out = tmp.path().join("results");
-    let output = shardsim()
-        .args(["run", "--json", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let dir = run_dir(&out, "it-byz");
-    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let security = &summary["security"];
     assert!(
         security["receipts_forged"].as_u64().unwrap() > 0,
@@ -271,9 +252,7 @@ cross_shard = 0.5
 
 #[test]
 fn mixed_native_and_token_transfers_keep_each_assets_supply() {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = scenario(
-        tmp.path(),
+    let summary = run_json(
         "it-mix",
         r#"
 name = "it-mix"
@@ -291,16 +270,6 @@ tokens = 2
 mix = { transfer = 1, token = 1 }
 "#,
     );
-    let out = tmp.path().join("results");
-    let output = shardsim()
-        .args(["run", "--json", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let dir = run_dir(&out, "it-mix");
-    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
     let programs = &summary["programs"];
     let n = |p: &str, k: &str| {
