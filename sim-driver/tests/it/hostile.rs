@@ -60,6 +60,27 @@ fn header(shard: u32, hash_len: usize) -> pb::Header {
     }
 }
 
+/// A submission of `header` carrying `batches`.
+fn submission(header: pb::Header, batches: Vec<pb::ReceiptBatch>) -> pb::HeaderSubmission {
+    pb::HeaderSubmission {
+        header: Some(header),
+        batches,
+        ..Default::default()
+    }
+}
+
+/// A receipt batch from shard 0 to shard 1 with these columns.
+fn batch(tx_id: Vec<u64>, to: Vec<u64>, amount: Vec<u64>) -> pb::ReceiptBatch {
+    pb::ReceiptBatch {
+        src: 0,
+        dst: 1,
+        tx_id,
+        to,
+        amount,
+        ..Default::default()
+    }
+}
+
 async fn submit_one(
     client: &mut BeaconClient<tonic::transport::Channel>,
     s: pb::HeaderSubmission,
@@ -81,86 +102,27 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("header"), "{e}");
 
-    let e = submit_one(
-        &mut c,
-        pb::HeaderSubmission {
-            header: Some(header(0, 31)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let e = submit_one(&mut c, submission(header(0, 31), vec![])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("prev_hash"), "{e}");
 
-    let e = submit_one(
-        &mut c,
-        pb::HeaderSubmission {
-            header: Some(header(99, 32)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let e = submit_one(&mut c, submission(header(99, 32), vec![])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("99"), "{e}");
 
-    let uneven = pb::ReceiptBatch {
-        src: 0,
-        dst: 1,
-        first_seq: 0,
-        tx_id: vec![1, 2],
-        to: vec![1],
-        amount: vec![1, 2],
-        asset: Vec::new(),
-    };
-    let e = submit_one(
-        &mut c,
-        pb::HeaderSubmission {
-            header: Some(header(0, 32)),
-            batches: vec![uneven],
-            ..Default::default()
-        },
-    )
-    .await;
+    let uneven = batch(vec![1, 2], vec![1], vec![1, 2]);
+    let e = submit_one(&mut c, submission(header(0, 32), vec![uneven])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("`to`"), "{e}");
 
     // A header whose receipts root does not match its batches (a forged batch).
-    let forged = pb::ReceiptBatch {
-        src: 0,
-        dst: 1,
-        first_seq: 0,
-        tx_id: vec![1],
-        to: vec![1],
-        amount: vec![u64::MAX],
-        asset: Vec::new(),
-    };
-    let e = submit_one(
-        &mut c,
-        pb::HeaderSubmission {
-            header: Some(header(0, 32)),
-            batches: vec![forged],
-            ..Default::default()
-        },
-    )
-    .await;
+    let forged = batch(vec![1], vec![1], vec![u64::MAX]);
+    let e = submit_one(&mut c, submission(header(0, 32), vec![forged])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
 
     // Larger than any message may be: refused by the transport, not by a crash.
-    let huge = pb::ReceiptBatch {
-        src: 0,
-        dst: 1,
-        tx_id: vec![7; 5_000_000],
-        ..Default::default()
-    };
-    let e = submit_one(
-        &mut c,
-        pb::HeaderSubmission {
-            header: Some(header(0, 32)),
-            batches: vec![huge],
-            ..Default::default()
-        },
-    )
-    .await;
+    let huge = batch(vec![7; 5_000_000], Vec::new(), Vec::new());
+    let e = submit_one(&mut c, submission(header(0, 32), vec![huge])).await;
     assert_ne!(e.code(), Code::Ok);
 
     let e = c
