@@ -176,6 +176,32 @@ pub struct Workload {
     /// Relative weights of the programs in the workload. Default all `transfer`.
     #[serde(default)]
     pub mix: Mix,
+    /// A hot set of recipients: contention as a knob. Default none.
+    #[serde(default)]
+    pub hot: Hot,
+}
+
+/// `workload.hot`: a fraction of calls aimed at a small set of hot recipients.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Hot {
+    /// Fraction of calls whose recipient is drawn from the hot set, 0 to 1. Their
+    /// recipient's shard, not `cross_shard`, decides whether they cross shards.
+    /// Default 0.
+    #[serde(default, deserialize_with = "fraction")]
+    pub fraction: f64,
+    /// The hot set: accounts `0..accounts`. Default 1.
+    #[serde(default = "defaults::hot_accounts")]
+    pub accounts: u64,
+}
+
+impl Default for Hot {
+    fn default() -> Self {
+        Hot {
+            fraction: 0.0,
+            accounts: defaults::hot_accounts(),
+        }
+    }
 }
 
 /// `workload.mix`: how often each program is called (weights, normalized).
@@ -298,6 +324,9 @@ mod defaults {
     }
     pub fn one() -> f64 {
         1.0
+    }
+    pub fn hot_accounts() -> u64 {
+        1
     }
 }
 
@@ -478,6 +507,13 @@ impl Scenario {
             return fail(format!(
                 "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
                 self.workload.accounts, self.cluster.shards
+            ));
+        }
+        let hot = &self.workload.hot;
+        if hot.accounts == 0 || hot.accounts > self.workload.accounts {
+            return fail(format!(
+                "workload.hot.accounts = {} must be between 1 and workload.accounts ({})",
+                hot.accounts, self.workload.accounts
             ));
         }
         let mix = &self.workload.mix;

@@ -13,7 +13,9 @@
 //!    valid when it arrives in order;
 //! 4. the **amount** is 1–1000, far below the genesis balance, so honest transfers do
 //!    not fail for lack of funds;
-//! 5. the **program**, by the `mix` weights: a native `transfer`, or a `token` transfer
+//! 5. with probability `hot.fraction` the recipient is replaced by one of the hot
+//!    accounts `0..hot.accounts` (contention: many calls, one object);
+//! 6. the **program**, by the `mix` weights: a native `transfer`, or a `token` transfer
 //!    of one of the scenario's tokens, chosen uniformly. (A workload of native
 //!    transfers only draws no random number for this, so adding the `mix` knob did not
 //!    change the transactions of existing scenarios.)
@@ -55,6 +57,8 @@ pub struct Workload {
     token_fraction: f64,
     /// Tokens to choose from (assets `1..=tokens`).
     tokens: u32,
+    /// Fraction of calls to a hot recipient, and the hot set's size.
+    hot: (f64, u64),
     /// Id of the next transfer.
     next_id: TxId,
 }
@@ -82,6 +86,10 @@ impl Workload {
             senders,
             token_fraction: scenario.workload.mix.token_fraction(),
             tokens: scenario.workload.tokens,
+            hot: (
+                scenario.workload.hot.fraction,
+                scenario.workload.hot.accounts,
+            ),
             next_id: 0,
         }
     }
@@ -103,7 +111,10 @@ impl Workload {
             src
         };
         let candidates = &self.by_shard[dst as usize];
-        let to = candidates[self.rng.random_range(0..candidates.len())];
+        let mut to = candidates[self.rng.random_range(0..candidates.len())];
+        if self.hot.0 > 0.0 && self.rng.random_bool(self.hot.0) {
+            to = self.rng.random_range(0..self.hot.1);
+        }
         let amount = self.rng.random_range(1..=1000);
         let asset = if self.token_fraction > 0.0 && self.rng.random_bool(self.token_fraction) {
             self.rng.random_range(1..=self.tokens)
@@ -217,6 +228,18 @@ mod tests {
             "test",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn hot_fraction_aims_calls_at_the_hot_set() {
+        let mut s = scenario(4, 0.2, 0.0);
+        s.workload.hot = crate::scenario::Hot {
+            fraction: 0.5,
+            accounts: 2,
+        };
+        let mut w = Workload::new(&s);
+        let hot = (0..10_000).filter(|_| w.next_transfer().1.to < 2).count();
+        assert!((4800..5300).contains(&hot), "{hot}");
     }
 
     #[test]
