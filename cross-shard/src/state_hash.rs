@@ -21,8 +21,18 @@ pub struct StateHash {
     lanes: [u64; 4],
 }
 
+/// The hash of one leaf, as the four lanes the multiset sum adds. Computing it is the
+/// expensive part of an update, so a parallel executor computes leaves on its threads
+/// and only adds them up in order ([`StateHash::replace`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf([u64; 4]);
+
 /// Hash of one leaf: an account's holding of one asset, (id, asset, balance, nonce)
 /// (tokens carry nonce 0: the account's nonce lives with its native balance).
+pub fn leaf(id: u64, asset: u32, balance: u64, nonce: u64) -> Leaf {
+    Leaf(leaf_lanes(id, asset, balance, nonce))
+}
+
 fn leaf_lanes(id: u64, asset: u32, balance: u64, nonce: u64) -> [u64; 4] {
     let mut bytes = [0u8; 28];
     bytes[..8].copy_from_slice(&id.to_le_bytes());
@@ -52,6 +62,13 @@ impl StateHash {
         let l = leaf_lanes(id, asset, balance, nonce);
         for (acc, x) in self.lanes.iter_mut().zip(l) {
             *acc = acc.wrapping_sub(x);
+        }
+    }
+
+    /// Replaces leaf `old` by leaf `new` (hashes computed beforehand).
+    pub fn replace(&mut self, old: Leaf, new: Leaf) {
+        for ((acc, o), n) in self.lanes.iter_mut().zip(old.0).zip(new.0) {
+            *acc = acc.wrapping_sub(o).wrapping_add(n);
         }
     }
 

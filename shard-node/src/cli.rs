@@ -47,6 +47,12 @@ pub struct Args {
     /// Threads that verify signatures in parallel.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Executor for blocks.
+    #[arg(long, value_enum, default_value = "sequential")]
+    pub executor: crate::Executor,
+    /// Run the sequential executor beside the chosen one and stop on any difference.
+    #[arg(long)]
+    pub verify_executor: bool,
     /// Misbehave on purpose: forge and replay receipts every fourth block (teaching,
     /// tests).
     #[arg(long)]
@@ -94,6 +100,8 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         signatures: args.signatures,
         threads: args.threads,
         byzantine: args.byzantine,
+        executor: args.executor,
+        verify_executor: args.verify_executor,
     };
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)

@@ -22,6 +22,17 @@ pub enum Error {
         /// What the transport said.
         status: tonic::Status,
     },
+    /// `verify_executor` found the chosen executor disagreeing with the sequential
+    /// reference: a bug in the executor.
+    #[error(
+        "the {executor:?} executor disagrees with the sequential one at height {height} (a bug)"
+    )]
+    ExecutorMismatch {
+        /// The executor that disagreed.
+        executor: crate::Executor,
+        /// The block.
+        height: u64,
+    },
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),

@@ -21,7 +21,7 @@
 use cross_shard::ids::NATIVE;
 use cross_shard::{Receipt, RejectReason, ShardId, Transfer, TxId};
 
-use crate::state::Ledger;
+use crate::state::{Accounts, Ledger};
 
 /// Everything a block produced. Its lists move into the block's events and receipt
 /// batches once the block is committed.
@@ -64,7 +64,8 @@ impl BlockOutput {
         self.receipts_misplaced = 0;
     }
 
-    fn reject(&mut self, id: TxId, reason: RejectReason) {
+    /// Records a rejection.
+    pub fn reject(&mut self, id: TxId, reason: RejectReason) {
         self.rejected.push(id);
         self.rejected_reason.push(reason.code());
     }
@@ -94,68 +95,99 @@ pub fn apply_receipts(
     }
 }
 
-/// Step 2: executes `txs` in order against `ledger`.
-pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
-    let me: ShardId = ledger.shard();
-    let placement = ledger.placement();
-    for tx in txs {
-        let Some(from) = ledger.local(tx.from) else {
-            let reason = if ledger.exists(tx.from) {
-                RejectReason::WrongShard
-            } else {
-                RejectReason::UnknownAccount
-            };
-            out.reject(tx.id, reason);
-            continue;
-        };
-        if !ledger.exists(tx.to) || !ledger.has_asset(tx.asset) {
-            out.reject(tx.id, RejectReason::UnknownAccount);
-            continue;
-        }
-        let mut sender = ledger.get(from);
-        if tx.nonce != sender.nonce {
-            out.reject(tx.id, RejectReason::BadNonce);
-            continue;
-        }
-        sender.nonce += 1;
-        // The nonce and a native debit are one leaf of the state commitment: update it
-        // once (each update costs two leaf hashes).
-        let held = if tx.asset == NATIVE {
-            sender.balance
+/// What one transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Final here (intra-shard).
+    Committed,
+    /// Debited here; this receipt goes to shard `dst`.
+    SentCross {
+        /// Destination shard.
+        dst: ShardId,
+        /// The credit to apply there.
+        receipt: Receipt,
+    },
+    /// Refused, for this reason.
+    Rejected(RejectReason),
+}
+
+/// Executes one transaction against `state`: the one definition of what a transfer
+/// does, shared by the sequential and the parallel executor (see the module diagram).
+pub fn execute_one<A: Accounts>(state: &mut A, tx: &Transfer) -> Outcome {
+    let Some(from) = state.local(tx.from) else {
+        return Outcome::Rejected(if state.exists(tx.from) {
+            RejectReason::WrongShard
         } else {
-            ledger.set(from, sender);
-            ledger.balance(from, tx.asset)
-        };
-        if held < tx.amount {
-            if tx.asset == NATIVE {
-                ledger.set(from, sender);
-            }
-            out.reject(tx.id, RejectReason::InsufficientBalance);
-            continue;
-        }
+            RejectReason::UnknownAccount
+        });
+    };
+    if !state.exists(tx.to) || !state.has_asset(tx.asset) {
+        return Outcome::Rejected(RejectReason::UnknownAccount);
+    }
+    let mut sender = state.get(from);
+    if tx.nonce != sender.nonce {
+        return Outcome::Rejected(RejectReason::BadNonce);
+    }
+    sender.nonce += 1;
+    // The nonce and a native debit are one leaf of the state commitment: update it
+    // once (each update costs two leaf hashes).
+    let held = if tx.asset == NATIVE {
+        sender.balance
+    } else {
+        state.set(from, sender);
+        state.balance(from, tx.asset)
+    };
+    if held < tx.amount {
         if tx.asset == NATIVE {
-            sender.balance -= tx.amount;
-            ledger.set(from, sender);
-        } else {
-            ledger.set_balance(from, tx.asset, held - tx.amount);
+            state.set(from, sender);
         }
-        let dst = placement.shard_of(tx.to);
-        if dst == me {
-            // `to` exists and is placed here, so it is local.
-            if let Some(to) = ledger.local(tx.to) {
-                let balance = ledger.balance(to, tx.asset).saturating_add(tx.amount);
-                ledger.set_balance(to, tx.asset, balance);
-            }
-            out.committed.push(tx.id);
-        } else {
-            out.outgoing[dst as usize].push(Receipt {
+        return Outcome::Rejected(RejectReason::InsufficientBalance);
+    }
+    if tx.asset == NATIVE {
+        sender.balance -= tx.amount;
+        state.set(from, sender);
+    } else {
+        state.set_balance(from, tx.asset, held - tx.amount);
+    }
+    let dst = state.placement().shard_of(tx.to);
+    if dst != state.shard() {
+        return Outcome::SentCross {
+            dst,
+            receipt: Receipt {
                 tx: tx.id,
                 to: tx.to,
                 amount: tx.amount,
                 asset: tx.asset,
-            });
-            out.sent_cross.push(tx.id);
+            },
+        };
+    }
+    // `to` exists and is placed here, so it is local.
+    if let Some(to) = state.local(tx.to) {
+        let balance = state.balance(to, tx.asset).saturating_add(tx.amount);
+        state.set_balance(to, tx.asset, balance);
+    }
+    Outcome::Committed
+}
+
+impl BlockOutput {
+    /// Records one transaction's outcome, in block order.
+    pub fn record(&mut self, tx: TxId, outcome: Outcome) {
+        match outcome {
+            Outcome::Committed => self.committed.push(tx),
+            Outcome::SentCross { dst, receipt } => {
+                self.outgoing[dst as usize].push(receipt);
+                self.sent_cross.push(tx);
+            }
+            Outcome::Rejected(reason) => self.reject(tx, reason),
         }
+    }
+}
+
+/// Step 2, the reference: executes `txs` one after another against `ledger`.
+pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
+    for tx in txs {
+        let outcome = execute_one(ledger, tx);
+        out.record(tx.id, outcome);
     }
 }
 

@@ -34,6 +34,7 @@
 //! - [`state`]: the accounts and their commitment.
 //! - [`executor`]: the sequential executor (the reference semantics of a block).
 //! - [`node`]: the shared state and the block loop.
+//! - [`parallel`]: the parallel executor (conflict-free waves), equal to the sequential one.
 //! - [`beacon_link`]: the streams to and from the beacon.
 //! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
@@ -46,6 +47,7 @@ pub mod error;
 pub mod executor;
 pub mod link;
 pub mod node;
+pub mod parallel;
 pub mod service;
 pub mod sigverify;
 pub mod state;
@@ -94,6 +96,20 @@ pub struct ShardConfig {
     /// Misbehave on purpose (forge and replay receipts) to exercise the checks; for
     /// teaching and tests only.
     pub byzantine: bool,
+    /// Which executor runs a block's transactions.
+    pub executor: Executor,
+    /// Run the sequential executor beside the chosen one on every block and stop the
+    /// shard on any difference (tests, debugging).
+    pub verify_executor: bool,
+}
+
+/// The executors a shard can run blocks with; all give identical results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    /// One transaction after another: the reference ([`executor`]).
+    Sequential,
+    /// Conflict-free waves by declared access sets, on `threads` threads ([`parallel`]).
+    Parallel,
 }
 
 impl ShardConfig {
@@ -140,7 +156,7 @@ pub async fn run(
     let (to_beacon, headers) = mpsc::unbounded_channel();
 
     let producer = BlockProducer::new(ledger);
-    let blocks = tokio::spawn({
+    let mut blocks = tokio::spawn({
         let shared = shared.clone();
         async move { producer.run(&shared, to_beacon).await }
     });
@@ -158,6 +174,11 @@ pub async fn run(
     let result = tokio::select! {
         r = server => r.map_err(Error::from),
         e = link => Err(e),
+        r = &mut blocks => match r {
+            Ok(Err(e)) => Err(e),
+            // The loop only ends on its own when the beacon link is gone.
+            Ok(Ok(())) | Err(_) => Err(Error::Config("the block loop stopped".into())),
+        },
     };
     blocks.abort();
     result

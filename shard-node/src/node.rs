@@ -28,7 +28,8 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use crate::ShardConfig;
 use crate::executor::{self, BlockOutput};
 use crate::sigverify::SigVerifier;
-use crate::state::Ledger;
+use crate::state::{Accounts, Ledger};
+use crate::{Executor, parallel};
 
 /// A stream of block events to one subscriber.
 pub type EventSender = mpsc::UnboundedSender<Result<pb::BlockEvents, tonic::Status>>;
@@ -197,13 +198,14 @@ impl BlockProducer {
         }
     }
 
-    /// Runs blocks forever: on every `block_interval` tick, or as soon as there is work
-    /// when the interval is `asap`. Headers go to `to_beacon`.
+    /// Runs blocks: on every `block_interval` tick, or as soon as there is work when the
+    /// interval is `asap`. Headers go to `to_beacon`. Returns when the beacon link is
+    /// gone (`Ok`) or when `verify_executor` catches the executors disagreeing.
     pub async fn run(
         mut self,
         shared: &Shared,
         to_beacon: mpsc::UnboundedSender<pb::HeaderSubmission>,
-    ) {
+    ) -> crate::Result<()> {
         let mut ticker = shared.config.block_interval.map(|d| {
             let mut t = tokio::time::interval(d);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -218,9 +220,9 @@ impl BlockProducer {
                 None => shared.work.notified().await,
             }
             // In asap mode one wake-up may stand for more work than one block takes.
-            while let Some(submission) = self.produce(shared) {
+            while let Some(submission) = self.produce(shared)? {
                 if to_beacon.send(submission).is_err() {
-                    return; // the beacon link is gone; the node is shutting down
+                    return Ok(()); // the beacon link is gone; the node is shutting down
                 }
                 if ticker.is_some() {
                     break;
@@ -248,7 +250,7 @@ impl BlockProducer {
     /// first, oldest first — value already debited elsewhere must not wait behind new
     /// transactions, as on NEAR — and transactions get what is left. Receipts beyond
     /// the block's room stay in the delayed-receipt queue for the next block.
-    pub fn produce(&mut self, shared: &Shared) -> Option<pb::HeaderSubmission> {
+    pub fn produce(&mut self, shared: &Shared) -> crate::Result<Option<pb::HeaderSubmission>> {
         let cfg = &shared.config;
         let (delayed, oldest) = {
             let mut inbound = lock(&shared.inbound);
@@ -269,7 +271,7 @@ impl BlockProducer {
         shared.space.add_permits(self.txs.len());
         let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
         if self.txs.is_empty() && self.receipts.is_empty() && bad_signatures.is_empty() {
-            return None;
+            return Ok(None);
         }
 
         // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
@@ -282,7 +284,38 @@ impl BlockProducer {
             &mut applied,
             &mut self.out,
         );
-        executor::execute(&mut self.ledger, &self.txs, &mut self.out);
+        // With verify_executor, the sequential reference runs beside the chosen executor
+        // on a copy of the state, and any difference stops the shard.
+        let reference = (cfg.verify_executor && cfg.executor != Executor::Sequential).then(|| {
+            let mut ledger = self.ledger.clone();
+            let mut out = BlockOutput::new(cfg.shards);
+            executor::execute(&mut ledger, &self.txs, &mut out);
+            (ledger.state_root(), out)
+        });
+        match cfg.executor {
+            Executor::Sequential => executor::execute(&mut self.ledger, &self.txs, &mut self.out),
+            Executor::Parallel => parallel::execute(
+                &mut self.ledger,
+                &self.txs,
+                &mut self.out,
+                cfg.threads,
+                parallel::MIN_PARALLEL_WAVE,
+            ),
+        }
+        if let Some((root, out)) = reference {
+            let same = root == self.ledger.state_root()
+                && out.committed == self.out.committed
+                && out.sent_cross == self.out.sent_cross
+                && out.rejected == self.out.rejected
+                && out.rejected_reason == self.out.rejected_reason
+                && out.outgoing == self.out.outgoing;
+            if !same {
+                return Err(crate::Error::ExecutorMismatch {
+                    executor: cfg.executor,
+                    height: self.height + 1,
+                });
+            }
+        }
         for id in bad_signatures {
             self.out.rejected.push(id);
             self.out
@@ -343,7 +376,7 @@ impl BlockProducer {
             self.misbehave(&mut wire);
         }
         self.last_batches = batches;
-        Some(pb::HeaderSubmission {
+        Ok(Some(pb::HeaderSubmission {
             header: Some(pb::Header::from(&header)),
             leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
             batches: wire,
@@ -357,7 +390,7 @@ impl BlockProducer {
                     next_seq,
                 })
                 .collect(),
-        })
+        }))
     }
 
     /// A Byzantine shard's extra batches, on every fourth block: one that its header
@@ -453,6 +486,8 @@ mod tests {
             signatures: false,
             threads: 1,
             byzantine: false,
+            executor: crate::Executor::Sequential,
+            verify_executor: false,
         }
     }
 
@@ -463,7 +498,10 @@ mod tests {
         let from = ledger.placement().accounts_of(0, 100)[0];
         let shared = Shared::new(cfg, &ledger);
         let mut producer = BlockProducer::new(ledger);
-        assert!(producer.produce(&shared).is_none(), "no empty blocks");
+        assert!(
+            producer.produce(&shared).unwrap().is_none(),
+            "no empty blocks"
+        );
         lock(&shared.mempool).extend((0..5).map(|n| Transfer {
             id: n,
             from,
@@ -472,10 +510,10 @@ mod tests {
             nonce: n,
             asset: 0,
         }));
-        let b1 = producer.produce(&shared).unwrap();
+        let b1 = producer.produce(&shared).unwrap().unwrap();
         let h1 = Header::try_from(b1.header.as_ref().unwrap()).unwrap();
         assert_eq!((h1.height, h1.tx_count, h1.prev_hash), (1, 3, Hash::ZERO));
-        let b2 = producer.produce(&shared).unwrap();
+        let b2 = producer.produce(&shared).unwrap().unwrap();
         let h2 = Header::try_from(b2.header.as_ref().unwrap()).unwrap();
         assert_eq!((h2.height, h2.tx_count, h2.prev_hash), (2, 2, h1.hash()));
         assert_eq!(lock(&shared.counters).committed, 5);
@@ -513,7 +551,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         lock(&shared.subscribers).push(tx);
 
-        producer.produce(&shared).unwrap();
+        producer.produce(&shared).unwrap().unwrap();
         let ev = rx.try_recv().unwrap().unwrap();
         assert_eq!(
             ev.receipts_applied,
@@ -524,7 +562,7 @@ mod tests {
         assert_eq!(ev.delayed_receipts, 2);
         assert_eq!(lock(&shared.mempool).len(), 1);
 
-        producer.produce(&shared).unwrap();
+        producer.produce(&shared).unwrap().unwrap();
         let ev = rx.try_recv().unwrap().unwrap();
         assert_eq!(ev.receipts_applied, vec![103, 104]);
         assert_eq!(ev.committed, vec![1], "the transaction takes the room left");
@@ -549,7 +587,7 @@ mod tests {
             nonce: 0,
             asset: 0,
         });
-        let sub = producer.produce(&shared).unwrap();
+        let sub = producer.produce(&shared).unwrap().unwrap();
         let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
         let batch = ReceiptBatch::try_from(&sub.batches[0]).unwrap();
         assert_eq!((batch.dst, batch.first_seq, batch.value_of(0)), (1, 0, 10));

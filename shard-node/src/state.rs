@@ -6,7 +6,7 @@
 //! receipt exactly like a native one.
 
 use cross_shard::ids::{Asset, NATIVE};
-use cross_shard::state_hash::StateHash;
+use cross_shard::state_hash::{Leaf, StateHash};
 use cross_shard::{AccountId, Hash, Placement, ShardId};
 use rustc_hash::FxHashMap;
 
@@ -43,7 +43,111 @@ pub struct Ledger {
     totals: Vec<u64>,
 }
 
+/// What executing a transaction reads and writes. The [`Ledger`] implements it
+/// directly; the parallel executor runs the same transaction code against a per-
+/// transaction overlay that records the writes (`crate::parallel`), so both executors
+/// share one definition of what a transfer does.
+pub trait Accounts {
+    /// The shard executing.
+    fn shard(&self) -> ShardId;
+    /// The cluster's placement.
+    fn placement(&self) -> Placement;
+    /// Whether `id` is an account of the cluster (on any shard).
+    fn exists(&self, id: AccountId) -> bool;
+    /// Whether `asset` is the native coin or one of the cluster's tokens.
+    fn has_asset(&self, asset: Asset) -> bool;
+    /// Local index of `id`, if this shard holds it.
+    fn local(&self, id: AccountId) -> Option<u32>;
+    /// The native state of the local account at `index`.
+    fn get(&self, index: u32) -> Account;
+    /// The local account's balance of `asset` (which must exist).
+    fn balance(&self, index: u32, asset: Asset) -> u64;
+    /// Replaces the native state of the local account at `index`.
+    fn set(&mut self, index: u32, new: Account);
+    /// Sets the local account's balance of `asset`; for the native coin the nonce is
+    /// kept.
+    fn set_balance(&mut self, index: u32, asset: Asset, balance: u64);
+}
+
+impl Accounts for Ledger {
+    /// This ledger's shard.
+    fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// The cluster's placement.
+    fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    /// Whether `id` is an account of the cluster (on any shard).
+    fn exists(&self, id: AccountId) -> bool {
+        id < self.accounts
+    }
+
+    /// Whether `asset` is the native coin or one of the cluster's tokens.
+    fn has_asset(&self, asset: Asset) -> bool {
+        (asset as usize) < self.totals.len()
+    }
+
+    /// Local index of `id`, if this shard holds it.
+    #[inline]
+    fn local(&self, id: AccountId) -> Option<u32> {
+        self.index.get(&id).copied()
+    }
+
+    /// The native state of the local account at `index`.
+    #[inline]
+    fn get(&self, index: u32) -> Account {
+        self.state[index as usize]
+    }
+
+    /// The local account's balance of `asset` (which must exist).
+    #[inline]
+    fn balance(&self, index: u32, asset: Asset) -> u64 {
+        match asset {
+            NATIVE => self.state[index as usize].balance,
+            t => self.tokens[t as usize - 1][index as usize],
+        }
+    }
+
+    /// Replaces the native state of the local account at `index`, keeping the state
+    /// hash and the totals in step.
+    #[inline]
+    fn set(&mut self, index: u32, new: Account) {
+        let i = index as usize;
+        let old = self.state[i];
+        let id = self.ids[i];
+        self.hash.remove(id, NATIVE, old.balance, old.nonce);
+        self.hash.insert(id, NATIVE, new.balance, new.nonce);
+        self.adjust_total(NATIVE, old.balance, new.balance);
+        self.state[i] = new;
+    }
+
+    /// Sets the local account's balance of `asset`; for the native coin the nonce is
+    /// kept.
+    #[inline]
+    fn set_balance(&mut self, index: u32, asset: Asset, balance: u64) {
+        if asset == NATIVE {
+            let nonce = self.get(index).nonce;
+            return self.set(index, Account { balance, nonce });
+        }
+        let i = index as usize;
+        let slot = &mut self.tokens[asset as usize - 1][i];
+        let old = std::mem::replace(slot, balance);
+        let id = self.ids[i];
+        self.hash.remove(id, asset, old, 0);
+        self.hash.insert(id, asset, balance, 0);
+        self.adjust_total(asset, old, balance);
+    }
+}
+
 impl Ledger {
+    /// Number of tokens (assets `1..=tokens`).
+    pub fn tokens(&self) -> u32 {
+        self.tokens.len() as u32
+    }
+
     /// The genesis state: every account of this shard holds `initial_balance` of the
     /// native coin and of each of `tokens` tokens, nonce 0.
     pub fn genesis(
@@ -85,80 +189,31 @@ impl Ledger {
         }
     }
 
-    /// This ledger's shard.
-    pub fn shard(&self) -> ShardId {
-        self.shard
-    }
-
-    /// The cluster's placement.
-    pub fn placement(&self) -> Placement {
-        self.placement
-    }
-
-    /// Whether `id` is an account of the cluster (on any shard).
-    pub fn exists(&self, id: AccountId) -> bool {
-        id < self.accounts
-    }
-
-    /// Whether `asset` is the native coin or one of the cluster's tokens.
-    pub fn has_asset(&self, asset: Asset) -> bool {
-        (asset as usize) < self.totals.len()
-    }
-
-    /// Number of tokens (assets `1..=tokens`).
-    pub fn tokens(&self) -> u32 {
-        self.tokens.len() as u32
-    }
-
-    /// Local index of `id`, if this shard holds it.
-    #[inline]
-    pub fn local(&self, id: AccountId) -> Option<u32> {
-        self.index.get(&id).copied()
-    }
-
-    /// The native state of the local account at `index`.
-    #[inline]
-    pub fn get(&self, index: u32) -> Account {
-        self.state[index as usize]
-    }
-
-    /// The local account's balance of `asset` (which must exist).
-    #[inline]
-    pub fn balance(&self, index: u32, asset: Asset) -> u64 {
-        match asset {
-            NATIVE => self.state[index as usize].balance,
-            t => self.tokens[t as usize - 1][index as usize],
-        }
-    }
-
-    /// Replaces the native state of the local account at `index`, keeping the state
-    /// hash and the totals in step.
-    #[inline]
-    pub fn set(&mut self, index: u32, new: Account) {
+    /// Writes a leaf whose old and new hashes were computed beforehand (by the
+    /// parallel executor's threads): `balance` of `asset`, and for the native coin the
+    /// `nonce` too.
+    pub fn write_hashed(
+        &mut self,
+        index: u32,
+        asset: Asset,
+        balance: u64,
+        nonce: u64,
+        old: Leaf,
+        new: Leaf,
+    ) {
         let i = index as usize;
-        let old = self.state[i];
-        let id = self.ids[i];
-        self.hash.remove(id, NATIVE, old.balance, old.nonce);
-        self.hash.insert(id, NATIVE, new.balance, new.nonce);
-        self.adjust_total(NATIVE, old.balance, new.balance);
-        self.state[i] = new;
+        let previous = if asset == NATIVE {
+            std::mem::replace(&mut self.state[i], Account { balance, nonce }).balance
+        } else {
+            std::mem::replace(&mut self.tokens[asset as usize - 1][i], balance)
+        };
+        self.hash.replace(old, new);
+        self.adjust_total(asset, previous, balance);
     }
 
-    /// Sets the local account's balance of `asset`; for the native coin the nonce is
-    /// kept.
-    #[inline]
-    pub fn set_balance(&mut self, index: u32, asset: Asset, balance: u64) {
-        if asset == NATIVE {
-            let nonce = self.get(index).nonce;
-            return self.set(index, Account { balance, nonce });
-        }
-        let i = index as usize;
-        let slot = &mut self.tokens[asset as usize - 1][i];
-        let old = std::mem::replace(slot, balance);
-        let id = self.ids[i];
-        self.hash.remove(id, asset, old, 0);
-        self.hash.insert(id, asset, balance, 0);
-        self.adjust_total(asset, old, balance);
+    /// The global id of the local account at `index`.
+    pub fn id(&self, index: u32) -> AccountId {
+        self.ids[index as usize]
     }
 
     fn adjust_total(&mut self, asset: Asset, old: u64, new: u64) {

@@ -139,6 +139,8 @@ impl Cluster {
                 mempool_capacity(c.max_block_txs).to_string(),
                 "--threads".into(),
                 c.threads_per_shard.to_string(),
+                "--executor".into(),
+                c.executor.flag().into(),
                 "--link-latency".into(),
                 humantime::format_duration(scenario.network.latency).to_string(),
                 "--link-jitter".into(),
@@ -149,6 +151,9 @@ impl Cluster {
             let mut args = args.to_vec();
             if c.signatures {
                 args.push("--signatures".into());
+            }
+            if c.verify_executor {
+                args.push("--verify-executor".into());
             }
             if c.byzantine_shard == Some(shard) {
                 args.push("--byzantine".into());

@@ -114,9 +114,17 @@ pub struct Cluster {
     /// Sign every transaction with ed25519 and check it on admission. Default false.
     #[serde(default)]
     pub signatures: bool,
-    /// Threads each shard verifies signatures with, 1 to 16. Default 1.
+    /// Threads each shard verifies signatures and executes with, 1 to 16. Default 1.
     #[serde(default = "defaults::threads", deserialize_with = "thread_count")]
     pub threads_per_shard: u32,
+    /// Executor: "sequential" (the reference) or "parallel" (conflict-free waves by
+    /// declared access sets). Default "sequential".
+    #[serde(default)]
+    pub executor: ExecutorKind,
+    /// Run the sequential executor beside the chosen one on every block; a difference
+    /// stops the shard (and fails the run). Default false.
+    #[serde(default)]
+    pub verify_executor: bool,
     /// Make this shard Byzantine: every fourth block it also sends a forged receipt
     /// batch and replays one it sent before. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +140,30 @@ impl Default for Cluster {
             max_block_txs: defaults::max_block_txs(),
             signatures: false,
             threads_per_shard: defaults::threads(),
+            executor: ExecutorKind::default(),
+            verify_executor: false,
             byzantine_shard: None,
+        }
+    }
+}
+
+/// `cluster.executor`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecutorKind {
+    /// One transaction after another.
+    #[default]
+    Sequential,
+    /// Conflict-free waves on `threads_per_shard` threads.
+    Parallel,
+}
+
+impl ExecutorKind {
+    /// The name the shard's `--executor` flag takes.
+    pub fn flag(self) -> &'static str {
+        match self {
+            ExecutorKind::Sequential => "sequential",
+            ExecutorKind::Parallel => "parallel",
         }
     }
 }
@@ -873,13 +904,15 @@ rate = "max"
         )
         .unwrap();
         // A scenario with every optional part present.
-        let full = GOOD
-            .replace(
+        let full =
+            GOOD.replace(
                 "rate = \"max\"",
                 "rate = 10\ntokens = 2\nmix = { transfer = 1, token = 1 }",
             )
-            .replace("shards = 2", "shards = 2\nbyzantine_shard = 1")
-            + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n";
+            .replace(
+                "shards = 2",
+                "shards = 2\nbyzantine_shard = 1\nexecutor = \"parallel\"",
+            ) + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n";
         let s = Scenario::from_toml(&full, "full").unwrap();
         let mut in_code = std::collections::BTreeSet::new();
         keys("", &toml::Value::try_from(&s).unwrap(), &mut in_code);

@@ -41,6 +41,8 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         signatures,
         threads: 2,
         byzantine: false,
+        executor: shard_node::Executor::Parallel,
+        verify_executor: true,
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");

@@ -252,6 +252,7 @@ cross_shard = 0.5
 
 #[test]
 fn mixed_native_and_token_transfers_keep_each_assets_supply() {
+    // Run with the parallel executor, checked against the sequential one on every block.
     let summary = run_json(
         "it-mix",
         r#"
@@ -262,6 +263,9 @@ warmup = "500ms"
 shards = 2
 block_interval = "20ms"
 beacon_interval = "20ms"
+executor = "parallel"
+verify_executor = true
+threads_per_shard = 2
 [workload]
 accounts = 2000
 rate = 4000
