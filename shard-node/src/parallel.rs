@@ -34,10 +34,14 @@ use crate::executor::{BlockOutput, Outcome, execute_one};
 use crate::state::{Account, Accounts, Ledger};
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
-pub const MIN_PARALLEL_WAVE: usize = 64;
+pub const MIN_PARALLEL_WAVE: usize = 256;
 
-/// One leaf written by a transaction, with its old and new hashes.
-#[derive(Debug, Clone, Copy)]
+/// Most leaves one transfer writes: the sender's native leaf, the sender's token
+/// balance, the recipient's balance.
+const MAX_WRITES: usize = 3;
+
+/// One leaf written by a transaction.
+#[derive(Debug, Clone, Copy, Default)]
 struct Write {
     index: u32,
     asset: Asset,
@@ -45,28 +49,33 @@ struct Write {
     nonce: u64,
 }
 
-/// A transaction's view: the ledger as of the start of its wave, plus its own writes.
+/// A transaction's view: the ledger as of the start of its wave, plus its own writes
+/// (kept inline: no allocation per transaction).
 struct Overlay<'a> {
     base: &'a Ledger,
-    writes: Vec<Write>,
+    writes: [Write; MAX_WRITES],
+    len: usize,
 }
 
 impl Overlay<'_> {
     fn written(&self, index: u32, asset: Asset) -> Option<&Write> {
-        self.writes
+        self.writes[..self.len]
             .iter()
-            .rev()
             .find(|w| w.index == index && w.asset == asset)
     }
 
     fn write(&mut self, w: Write) {
-        match self
-            .writes
+        let len = self.len;
+        match self.writes[..len]
             .iter_mut()
             .find(|x| x.index == w.index && x.asset == w.asset)
         {
             Some(x) => *x = w,
-            None => self.writes.push(w),
+            None => {
+                // A transfer's access set has at most MAX_WRITES leaves.
+                self.writes[len] = w;
+                self.len += 1;
+            }
         }
     }
 }
@@ -125,31 +134,39 @@ impl Accounts for Overlay<'_> {
     }
 }
 
-/// A transaction's result, ready to apply: its outcome and its hashed writes.
-type Effect = (Outcome, Vec<(Write, Leaf, Leaf)>);
+/// A transaction's result, ready to apply: its outcome and its writes with their old
+/// and new leaf hashes.
+struct Effect {
+    outcome: Outcome,
+    writes: [(Write, Leaf, Leaf); MAX_WRITES],
+    len: usize,
+}
 
 /// Runs one transaction on an overlay of `base` and hashes its writes.
 fn effect(base: &Ledger, tx: &Transfer) -> Effect {
     let mut view = Overlay {
         base,
-        writes: Vec::new(),
+        writes: [Write::default(); MAX_WRITES],
+        len: 0,
     };
     let outcome = execute_one(&mut view, tx);
-    let hashed = view
-        .writes
-        .iter()
-        .map(|w| {
-            let id = base.id(w.index);
-            let old_nonce = if w.asset == NATIVE {
-                base.get(w.index).nonce
-            } else {
-                0
-            };
-            let old = leaf(id, w.asset, base.balance(w.index, w.asset), old_nonce);
-            (*w, old, leaf(id, w.asset, w.balance, w.nonce))
-        })
-        .collect();
-    (outcome, hashed)
+    let none = leaf(0, 0, 0, 0);
+    let mut writes = [(Write::default(), none, none); MAX_WRITES];
+    for (slot, w) in writes.iter_mut().zip(&view.writes[..view.len]) {
+        let id = base.id(w.index);
+        let old_nonce = if w.asset == NATIVE {
+            base.get(w.index).nonce
+        } else {
+            0
+        };
+        let old = leaf(id, w.asset, base.balance(w.index, w.asset), old_nonce);
+        *slot = (*w, old, leaf(id, w.asset, w.balance, w.nonce));
+    }
+    Effect {
+        outcome,
+        writes,
+        len: view.len,
+    }
 }
 
 /// The leaves a transaction declares it may write: (local index, asset).
@@ -220,11 +237,11 @@ pub fn execute(
             wave.iter().map(|&i| effect(base, &txs[i])).collect()
         };
         // Apply in block order; the wave's writes touch disjoint leaves.
-        for (&i, (outcome, writes)) in wave.iter().zip(effects) {
-            for (w, old, new) in writes {
+        for (&i, e) in wave.iter().zip(effects) {
+            for &(w, old, new) in &e.writes[..e.len] {
                 ledger.write_hashed(w.index, w.asset, w.balance, w.nonce, old, new);
             }
-            outcomes[i] = Some(outcome);
+            outcomes[i] = Some(e.outcome);
         }
     }
     for (tx, outcome) in txs.iter().zip(outcomes) {
