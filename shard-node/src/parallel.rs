@@ -182,16 +182,9 @@ fn access_set(ledger: &Ledger, tx: &Transfer) -> [Option<(u32, Asset)>; 3] {
     ]
 }
 
-/// Executes `txs` in conflict-free waves on up to `threads` threads; waves smaller
-/// than `min_parallel` run inline. Same results as [`crate::executor::execute`].
-pub fn execute(
-    ledger: &mut Ledger,
-    txs: &[Transfer],
-    out: &mut BlockOutput,
-    threads: usize,
-    min_parallel: usize,
-) {
-    // Schedule: each tx after the last earlier tx that touches one of its leaves.
+/// The block cut into conflict-free waves (indexes into `txs`): each transaction goes
+/// one wave after the last earlier transaction that touches one of its leaves.
+pub fn waves(ledger: &Ledger, txs: &[Transfer]) -> Vec<Vec<usize>> {
     let mut last: FxHashMap<(u32, Asset), usize> = FxHashMap::default();
     let mut waves: Vec<Vec<usize>> = Vec::new();
     for (i, tx) in txs.iter().enumerate() {
@@ -212,6 +205,29 @@ pub fn execute(
         waves[wave].push(i);
     }
 
+    waves
+}
+
+/// The block's **dependency ratio**: the fraction of its transactions that touch a leaf
+/// an earlier transaction of the block writes (all but the first wave).
+pub fn dependency_ratio(ledger: &Ledger, txs: &[Transfer]) -> f64 {
+    if txs.is_empty() {
+        return 0.0;
+    }
+    let first = waves(ledger, txs).first().map_or(0, Vec::len);
+    (txs.len() - first) as f64 / txs.len() as f64
+}
+
+/// Executes `txs` in conflict-free waves on up to `threads` threads; waves smaller
+/// than `min_parallel` run inline. Same results as [`crate::executor::execute`].
+pub fn execute(
+    ledger: &mut Ledger,
+    txs: &[Transfer],
+    out: &mut BlockOutput,
+    threads: usize,
+    min_parallel: usize,
+) {
+    let waves = waves(ledger, txs);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; txs.len()];
     for wave in &waves {
         let base: &Ledger = ledger;
@@ -362,6 +378,31 @@ mod tests {
     fn empty_and_single_transaction_blocks() {
         assert_same(&[]).unwrap();
         assert_same(&block(vec![(3, 5, 10, 0, false)])).unwrap();
+    }
+
+    #[test]
+    fn dependency_ratio_counts_later_waves() {
+        let l = ledger();
+        let mine = l.placement().accounts_of(0, ACCOUNTS);
+        let t = |id, from, to, nonce| Transfer {
+            id,
+            from,
+            to,
+            amount: 1,
+            nonce,
+            asset: NATIVE,
+        };
+        let independent = [t(0, mine[0], mine[1], 0), t(1, mine[2], mine[3], 0)];
+        assert_eq!(dependency_ratio(&l, &independent), 0.0);
+        let chained = [
+            t(0, mine[0], mine[1], 0),
+            t(1, mine[1], mine[2], 0),
+            t(2, mine[2], mine[3], 0),
+            t(3, mine[4], mine[5], 0),
+        ];
+        assert_eq!(dependency_ratio(&l, &chained), 0.5);
+        assert_eq!(waves(&l, &chained), vec![vec![0, 3], vec![1], vec![2]]);
+        assert_eq!(dependency_ratio(&l, &[]), 0.0);
     }
 
     #[test]

@@ -36,7 +36,9 @@
 //! - [`run`]: one run, start to finish.
 //! - [`sweep`]: the same scenario over shard counts and parameters.
 //! - [`plot`]: charts redrawn from a run's or sweep's data files.
+//! - [`bench_exec`]: executor throughput in-process (`shardsim bench-exec`).
 
+pub mod bench_exec;
 pub mod charts;
 pub mod cluster;
 pub mod metrics;

@@ -128,6 +128,21 @@ enum Command {
         /// Second run folder (or its summary.json).
         b: PathBuf,
     },
+    /// Measure the executors in-process, without the network.
+    ///
+    /// Runs one large block through the sequential and the parallel executor (1 and 2
+    /// threads) for four workloads (uniform, hot10, hot50, chained), with signature
+    /// checks off and on; prints a table and writes OUT/bench-exec.json.
+    ///
+    /// Example: shardsim bench-exec --out results
+    BenchExec {
+        /// Where bench-exec.json goes.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Print only the table.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Run as a shard process (started by `run`).
     #[command(name = "__shard", hide = true)]
     Shard(shard_node::cli::Args),
@@ -186,6 +201,14 @@ fn main() -> ExitCode {
                     "{}",
                     report::compare_table(&sa, &sb, &sa.run_id, &sb.run_id)
                 );
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::BenchExec { out, quiet } => {
+                let rows =
+                    tokio::task::spawn_blocking(move || sim_driver::bench_exec::run(&out, !quiet))
+                        .await
+                        .context("the benchmark thread")??;
+                print!("{}", sim_driver::bench_exec::table(&rows));
                 Ok(ExitCode::SUCCESS)
             }
             Command::Shard(args) => {
