@@ -23,7 +23,8 @@
 //! block with `verify_executor`).
 //!
 //! A chain of dependent transactions makes one wave per transaction; small waves run
-//! inline, without threads, so such blocks cost about what the sequential executor does.
+//! directly on the ledger, without threads or overlays, so such blocks cost about what
+//! the sequential executor does plus the scheduling.
 
 use cross_shard::ids::{Asset, NATIVE};
 use cross_shard::state_hash::{Leaf, leaf};
@@ -230,28 +231,33 @@ pub fn execute(
     let waves = waves(ledger, txs);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; txs.len()];
     for wave in &waves {
+        if threads < 2 || wave.len() < min_parallel {
+            // Too small to share out: run the wave directly on the ledger. Its
+            // transactions are independent and everything they depend on is in an
+            // earlier wave, so this is still the sequential result.
+            for &i in wave {
+                outcomes[i] = Some(execute_one(ledger, &txs[i]));
+            }
+            continue;
+        }
         let base: &Ledger = ledger;
-        let effects: Vec<Effect> = if threads > 1 && wave.len() >= min_parallel {
-            let chunk = wave.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = wave
-                    .chunks(chunk)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            part.iter()
-                                .map(|&i| effect(base, &txs[i]))
-                                .collect::<Vec<_>>()
-                        })
+        let chunk = wave.len().div_ceil(threads);
+        let effects: Vec<Effect> = std::thread::scope(|scope| {
+            let handles: Vec<_> = wave
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|&i| effect(base, &txs[i]))
+                            .collect::<Vec<_>>()
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        } else {
-            wave.iter().map(|&i| effect(base, &txs[i])).collect()
-        };
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         // Apply in block order; the wave's writes touch disjoint leaves.
         for (&i, e) in wave.iter().zip(effects) {
             for &(w, old, new) in &e.writes[..e.len] {

@@ -14,7 +14,7 @@
 //! Workloads: `uniform` (random senders and recipients), `hot10` / `hot50` (10% / 50%
 //! of transfers pay one hot account), `chained` (each transfer pays the next one's
 //! sender, so every transfer depends on the one before it). Each cell is the best of
-//! three runs on a fresh copy of the ledger.
+//! five runs on a fresh copy of the ledger.
 
 use std::path::Path;
 use std::time::Instant;
@@ -36,7 +36,7 @@ const ACCOUNTS: u64 = 1_000_000;
 /// Transactions in the benchmark's block.
 const BLOCK: usize = 20_000;
 /// Runs per cell; the best is kept.
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// One cell of the table, as written to `bench-exec.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -49,7 +49,7 @@ pub struct Row {
     pub workload: String,
     /// Whether signatures were checked.
     pub signatures: bool,
-    /// Transactions per second through the pipeline (best of three).
+    /// Transactions per second through the pipeline (best of five).
     pub tps: f64,
     /// Fraction of the block's transactions that depend on an earlier one.
     pub dependency_ratio: f64,
