@@ -292,16 +292,21 @@ impl BlockProducer {
             executor::execute(&mut ledger, &self.txs, &mut out);
             (ledger.state_root(), out)
         });
-        match cfg.executor {
-            Executor::Sequential => executor::execute(&mut self.ledger, &self.txs, &mut self.out),
-            Executor::Parallel => parallel::execute(
+        // The parallel executor learns the dependency ratio from its schedule for free;
+        // the sequential one does not schedule, and does not report it.
+        let dependent = match cfg.executor {
+            Executor::Sequential => {
+                executor::execute(&mut self.ledger, &self.txs, &mut self.out);
+                None
+            }
+            Executor::Parallel => Some(parallel::execute(
                 &mut self.ledger,
                 &self.txs,
                 &mut self.out,
                 cfg.threads,
                 parallel::MIN_PARALLEL_WAVE,
-            ),
-        }
+            )),
+        };
         if let Some((root, out)) = reference {
             let same = root == self.ledger.state_root()
                 && out.committed == self.out.committed
@@ -368,7 +373,14 @@ impl BlockProducer {
         self.height = header.height;
         self.last_hash = header.hash();
 
-        self.publish(shared, &header, &applied, &emitted, (delayed, oldest));
+        self.publish(
+            shared,
+            &header,
+            &applied,
+            &emitted,
+            (delayed, oldest),
+            dependent,
+        );
 
         // Step 6: the header and its receipts go to the beacon, with our acks.
         let mut wire: Vec<pb::ReceiptBatch> = batches.iter().map(pb::ReceiptBatch::from).collect();
@@ -427,6 +439,7 @@ impl BlockProducer {
         applied: &[Vec<(u64, u64)>],
         emitted: &[Vec<(u64, u64)>],
         (delayed, oldest): (u64, Duration),
+        dependent: Option<usize>,
     ) {
         {
             let mut c = lock(&shared.counters);
@@ -462,6 +475,8 @@ impl BlockProducer {
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
+            executed: header.tx_count,
+            dependent: dependent.map(|d| d as u32),
         };
         let mut subs = lock(&shared.subscribers);
         subs.retain(|s| s.send(Ok(events.clone())).is_ok());

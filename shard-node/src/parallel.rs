@@ -221,14 +221,16 @@ pub fn dependency_ratio(ledger: &Ledger, txs: &[Transfer]) -> f64 {
 
 /// Executes `txs` in conflict-free waves on up to `threads` threads; waves smaller
 /// than `min_parallel` run inline. Same results as [`crate::executor::execute`].
+/// Returns how many transactions depended on an earlier one (all but the first wave).
 pub fn execute(
     ledger: &mut Ledger,
     txs: &[Transfer],
     out: &mut BlockOutput,
     threads: usize,
     min_parallel: usize,
-) {
+) -> usize {
     let waves = waves(ledger, txs);
+    let dependent = txs.len() - waves.first().map_or(0, Vec::len);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; txs.len()];
     for wave in &waves {
         if threads < 2 || wave.len() < min_parallel {
@@ -271,6 +273,7 @@ pub fn execute(
             out.record(tx.id, outcome);
         }
     }
+    dependent
 }
 
 #[cfg(test)]
@@ -295,7 +298,9 @@ mod tests {
         let mut out = BlockOutput::new(2);
         match parallel {
             None => executor::execute(&mut l, txs, &mut out),
-            Some(threads) => execute(&mut l, txs, &mut out, threads, 1),
+            Some(threads) => {
+                execute(&mut l, txs, &mut out, threads, 1);
+            }
         }
         let totals = (0..=2).map(|a| l.total(a)).collect();
         (l.state_root(), totals, out)

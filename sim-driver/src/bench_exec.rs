@@ -111,13 +111,15 @@ fn once(
     }
     match parallel {
         None => executor::execute(&mut ledger, txs, &mut out),
-        Some(threads) => parallel::execute(
-            &mut ledger,
-            txs,
-            &mut out,
-            threads,
-            parallel::MIN_PARALLEL_WAVE,
-        ),
+        Some(threads) => {
+            parallel::execute(
+                &mut ledger,
+                txs,
+                &mut out,
+                threads,
+                parallel::MIN_PARALLEL_WAVE,
+            );
+        }
     }
     let elapsed = start.elapsed().as_secs_f64();
     anyhow::ensure!(

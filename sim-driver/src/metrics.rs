@@ -129,6 +129,9 @@ pub struct Tracker {
     pub rejected: BTreeMap<u32, u64>,
     /// Events naming a transaction already final or rejected, or unknown ids.
     pub duplicate_finals: u64,
+    /// Per shard: transactions executed in blocks that reported dependencies, and how
+    /// many of those depended on an earlier one in their block.
+    pub dependencies: Vec<(u64, u64)>,
 }
 
 impl Tracker {
@@ -152,6 +155,7 @@ impl Tracker {
             window_final: (0, 0),
             rejected: BTreeMap::new(),
             duplicate_finals: 0,
+            dependencies: vec![(0, 0); shards as usize],
         }
     }
 
@@ -253,6 +257,10 @@ impl Tracker {
         congestion.receipts_applied += ev.receipts_applied.len() as u64;
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
+        if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
+            d.0 += u64::from(ev.executed);
+            d.1 += u64::from(dependent);
+        }
         for &id in &ev.committed {
             let Some(i) = self.index(id) else { continue };
             if self.fate[i] != state::SUBMITTED {

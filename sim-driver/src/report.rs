@@ -109,6 +109,9 @@ pub struct ShardSummary {
     pub delayed_receipts_max: u64,
     /// Longest time a receipt waited in that queue, ms.
     pub oldest_delayed_ms: f64,
+    /// Fraction of executed transactions that depended on an earlier one in their
+    /// block (reported by the parallel executor; absent with the sequential one).
+    pub dependency_ratio: Option<f64>,
 }
 
 /// Misbehaviour detected and refused.
@@ -335,6 +338,11 @@ pub fn summarize(
                 state_root: s.state_root.iter().map(|b| format!("{b:02x}")).collect(),
                 delayed_receipts_max,
                 oldest_delayed_ms: oldest_delayed_us as f64 / 1000.0,
+                dependency_ratio: tracker
+                    .dependencies
+                    .get(i)
+                    .filter(|d| d.0 > 0)
+                    .map(|&(executed, dependent)| dependent as f64 / executed as f64),
             }
         })
         .collect();

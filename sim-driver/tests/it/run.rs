@@ -58,6 +58,10 @@ skew = 0.5
         assert!(p["p50"].as_f64() <= p["p99"].as_f64() && p["p99"].as_f64() <= p["max"].as_f64());
     }
     assert!(summary["tps"].as_f64().unwrap() > 0.0);
+    assert!(
+        summary["per_shard"][0]["dependency_ratio"].is_null(),
+        "not measured by the sequential executor"
+    );
     let cpu = &summary["cpu_seconds"];
     assert_eq!(cpu["shards"].as_array().unwrap().len(), 2, "{cpu}");
     assert!(
@@ -283,6 +287,12 @@ mix = { transfer = 1, token = 1 }
     };
     assert_eq!(n("transfer", "submitted") + n("token", "submitted"), 6000);
     assert!(n("token", "committed") > 2000, "{programs}");
+    for shard in summary["per_shard"].as_array().unwrap() {
+        let ratio = shard["dependency_ratio"]
+            .as_f64()
+            .expect("the parallel executor reports it");
+        assert!((0.0..=1.0).contains(&ratio), "{shard}");
+    }
     assert_eq!(n("transfer", "committed") + n("token", "committed"), 6000);
     // Token receipts crossed shards too (each asset is audited on its own).
     assert!(summary["cross_shard"]["receipts_applied"].as_u64().unwrap() > 2000);
