@@ -39,6 +39,7 @@
 //! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
 //! - [`sigverify`]: signature checks on admission, in parallel batches.
+//! - [`threads`]: work shared out over a few threads, results in order.
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod beacon_link;
@@ -51,6 +52,7 @@ pub mod parallel;
 pub mod service;
 pub mod sigverify;
 pub mod state;
+pub mod threads;
 
 use std::future::Future;
 use std::sync::Arc;

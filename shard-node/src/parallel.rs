@@ -33,6 +33,7 @@ use rustc_hash::FxHashMap;
 
 use crate::executor::{BlockOutput, Outcome, execute_one};
 use crate::state::{Account, Accounts, Ledger};
+use crate::threads::in_chunks;
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
 pub const MIN_PARALLEL_WAVE: usize = 256;
@@ -243,22 +244,8 @@ pub fn execute(
             continue;
         }
         let base: &Ledger = ledger;
-        let chunk = wave.len().div_ceil(threads);
-        let effects: Vec<Effect> = std::thread::scope(|scope| {
-            let handles: Vec<_> = wave
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|&i| effect(base, &txs[i]))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+        let effects: Vec<Effect> = in_chunks(wave, threads, |part, _| {
+            part.iter().map(|&i| effect(base, &txs[i])).collect()
         });
         // Apply in block order; the wave's writes touch disjoint leaves.
         for (&i, e) in wave.iter().zip(effects) {

@@ -17,6 +17,8 @@ use cross_shard::{AccountId, Transfer};
 use ed25519_dalek::VerifyingKey;
 use rustc_hash::FxHashMap;
 
+use crate::threads::in_chunks;
+
 /// The public keys of a shard's accounts and the threads to check with.
 #[derive(Debug)]
 pub struct SigVerifier {
@@ -24,33 +26,6 @@ pub struct SigVerifier {
     keys: FxHashMap<AccountId, VerifyingKey>,
     /// Threads that verify one batch together.
     threads: usize,
-}
-
-/// Runs `f` over `threads` near-equal chunks of `items` in parallel, concatenating the
-/// results in order.
-fn in_chunks<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&[T], usize) -> Vec<R> + Sync,
-) -> Vec<R> {
-    let size = items.len().div_ceil(threads.max(1)).max(1);
-    if items.len() <= size {
-        return f(items, 0);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(size)
-            .enumerate()
-            .map(|(i, chunk)| {
-                let f = &f;
-                scope.spawn(move || f(chunk, i * size))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 impl SigVerifier {

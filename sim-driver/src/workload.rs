@@ -26,6 +26,7 @@ use cross_shard::{AccountId, Placement, ShardId, Transfer, TxId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
+use shard_node::threads::in_chunks;
 
 use crate::scenario::Scenario;
 
@@ -163,28 +164,16 @@ impl Source {
     /// `threads` threads.
     pub fn signed(mut workload: Workload, count: u64, threads: usize) -> Source {
         let txs: Vec<(ShardId, Transfer)> = (0..count).map(|_| workload.next_transfer()).collect();
-        let chunk = txs.len().div_ceil(threads.max(1)).max(1);
-        let sigs = std::thread::scope(|scope| {
-            let handles: Vec<_> = txs
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        // Deriving a key costs as much as a signature: once per sender.
-                        let mut keys = std::collections::HashMap::new();
-                        part.iter()
-                            .map(|(_, t)| {
-                                let key = keys
-                                    .entry(t.from)
-                                    .or_insert_with(|| signing::account_key(t.from));
-                                signing::sign(key, t)
-                            })
-                            .collect::<Vec<_>>()
-                    })
+        let sigs = in_chunks(&txs, threads, |part, _| {
+            // Deriving a key costs as much as a signature: once per sender.
+            let mut keys = std::collections::HashMap::new();
+            part.iter()
+                .map(|(_, t)| {
+                    let key = keys
+                        .entry(t.from)
+                        .or_insert_with(|| signing::account_key(t.from));
+                    signing::sign(key, t)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
         Source::Signed { txs, sigs, next: 0 }
