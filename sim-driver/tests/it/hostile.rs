@@ -51,6 +51,16 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
     addr
 }
 
+/// A client of the shard at `addr`, once it accepts connections.
+async fn connect_shard(addr: SocketAddr) -> ShardClient<tonic::transport::Channel> {
+    loop {
+        match ShardClient::connect(format!("http://{addr}")).await {
+            Ok(c) => return c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 fn header(shard: u32, hash_len: usize) -> pb::Header {
     pb::Header {
         shard,
@@ -144,12 +154,7 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
 async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serving() {
     let beacon = start_beacon(2).await;
     let addr = start_shard(beacon, 0, 2, false).await;
-    let mut c = loop {
-        match ShardClient::connect(format!("http://{addr}")).await {
-            Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
+    let mut c = connect_shard(addr).await;
     let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
 
     let uneven = pb::TxBatch {
@@ -242,12 +247,7 @@ async fn signed_shard_rejects_bad_and_missing_signatures() {
 
     let beacon = start_beacon(2).await;
     let addr = start_shard(beacon, 0, 2, true).await;
-    let mut c = loop {
-        match ShardClient::connect(format!("http://{addr}")).await {
-            Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
+    let mut c = connect_shard(addr).await;
     let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
     let mine = Placement::new(2).unwrap().accounts_of(0, ACCOUNTS);
     let t = |id: u64, from: u64, nonce: u64| cross_shard::Transfer {
