@@ -339,14 +339,7 @@ mod tests {
                 src,
                 dst,
                 first_seq,
-                receipts: (0..n)
-                    .map(|i| Receipt {
-                        tx: i,
-                        to: 1,
-                        amount: 10,
-                        asset: 0,
-                    })
-                    .collect(),
+                receipts: (0..n).map(|i| Receipt::credit(i, 1, 10, 0)).collect(),
             })
             .collect();
         let header = Header {
@@ -428,6 +421,8 @@ mod tests {
                             to: vec![2; m],
                             amount: vec![u64::MAX; n],
                             asset: vec![1; m % 3],
+                            kind: vec![(m % 7) as u32; m % 2],
+                            ..Default::default()
                         })
                         .collect(),
                     acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),

@@ -160,12 +160,7 @@ mod tests {
             dst: 1,
             first_seq,
             receipts: (first_seq..first_seq + n)
-                .map(|i| Receipt {
-                    tx: i,
-                    to: 7,
-                    amount: 1,
-                    asset: 0,
-                })
+                .map(|i| Receipt::credit(i, 7, 1, 0))
                 .collect(),
         }
     }
@@ -233,7 +228,7 @@ mod tests {
         let honest = batch(0, 2);
         let path = notarized(&mut ch, 1, &honest);
         let mut forged = honest.clone();
-        forged.receipts[0].amount = 1_000_000;
+        forged.receipts[0] = Receipt::credit(0, 7, 1_000_000, 0);
         assert!(matches!(
             ch.admit(1, &forged, &path),
             Err(Error::BadProof { .. })
@@ -264,7 +259,7 @@ mod tests {
                     src,
                     dst,
                     first_seq,
-                    receipts: (0..n).map(|i| Receipt { tx: i, to: i, amount: u64::MAX, asset: 0 }).collect(),
+                    receipts: (0..n).map(|i| Receipt::credit(i, i, u64::MAX, 0)).collect(),
                 };
                 let path: Vec<Hash> = path.into_iter().map(Hash).collect();
                 let before = (ch.next_seq(0), ch.next_seq(2));

@@ -19,6 +19,45 @@ pub type Asset = u32;
 /// The native coin. Tokens are assets `1..=tokens`.
 pub const NATIVE: Asset = 0;
 
+/// A constant-product AMM pool, `0..pools`; pool `p` trades the native coin against
+/// token `1 + p % tokens` ([`pool_token`]).
+pub type PoolId = u32;
+
+/// An NFT collection, `0..collections`.
+pub type CollectionId = u32;
+
+/// A DAO proposal, `0..proposals`.
+pub type ProposalId = u32;
+
+/// The token pool `pool` trades against the native coin, in a cluster of `tokens`
+/// tokens (at least 1 when there are pools).
+pub fn pool_token(pool: PoolId, tokens: u32) -> Asset {
+    1 + pool % tokens.max(1)
+}
+
+/// An NFT's id: the account that minted it and the nonce of the minting transaction.
+/// A nonce is used once, so no two mints can make the same id, and the id is known
+/// before the mint executes (which lets a mint declare what it writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NftId {
+    /// The minting account.
+    pub minter: AccountId,
+    /// The minting transaction's nonce.
+    pub serial: u64,
+}
+
+/// A shared object that is not an account: it lives on the shard its key is placed on
+/// ([`crate::Placement::shard_of_object`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Object {
+    /// An AMM pool.
+    Pool(PoolId),
+    /// An NFT collection.
+    Collection(CollectionId),
+    /// A DAO proposal.
+    Proposal(ProposalId),
+}
+
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Hash(pub [u8; 32]);

@@ -54,14 +54,16 @@
 //!   has a sequence number on its channel, starting at 0.
 //!
 //! # Layout
-//! - [`ids`]: `ShardId`, `AccountId`, `TxId`, `Hash`.
-//! - [`placement`]: account → shard.
+//! - [`ids`]: `ShardId`, `AccountId`, `TxId`, `Hash`, assets and the shared objects
+//!   (pools, collections, proposals, NFTs).
+//! - [`placement`]: account → shard, object → shard.
 //! - [`header`]: shard block headers and their hashes.
-//! - [`receipt`]: receipts, per-destination batches and their commitment.
+//! - [`receipt`]: receipts (credits, refunds, and the cross-shard halves of swaps,
+//!   mints and votes), per-destination batches and their commitment.
 //! - [`merkle`]: binary Merkle trees with inclusion proofs.
 //! - [`channel`]: per-(src, dst) sequence tracking on the receiving side.
 //! - [`state_hash`]: an incremental commitment to a shard's accounts.
-//! - [`tx`]: the native transfer and the reasons a transaction is rejected.
+//! - [`tx`]: transactions — calls of the native programs — and why one fails.
 //! - [`signing`]: ed25519 transaction signatures, verified in batches.
 //! - [`audit`]: the invariants checked at the end of a run.
 
@@ -79,7 +81,7 @@ pub mod tx;
 
 pub use error::{Error, Result};
 pub use header::Header;
-pub use ids::{AccountId, Hash, ShardId, TxId};
+pub use ids::{AccountId, Hash, NftId, Object, ShardId, TxId};
 pub use placement::Placement;
-pub use receipt::{Receipt, ReceiptBatch};
-pub use tx::{RejectReason, Transfer};
+pub use receipt::{Effect, Receipt, ReceiptBatch};
+pub use tx::{Call, Program, RejectReason, Tx};

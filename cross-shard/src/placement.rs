@@ -9,7 +9,7 @@
 //! MultiversX's last bits of the address); graph-based placement that moves hot accounts
 //! (CLPA) is a later step.
 
-use crate::ids::{AccountId, ShardId};
+use crate::ids::{AccountId, Object, ShardId};
 
 /// The account → shard map of a cluster of `shards` shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,19 @@ impl Placement {
         (mix(account) % u64::from(self.shards)) as ShardId
     }
 
+    /// The shard that holds a shared object (pool, collection, proposal). Objects are
+    /// placed by the same hash over a key space of their own, so object 0 of each kind
+    /// lands wherever its hash says, not on account 0's shard.
+    #[inline]
+    pub fn shard_of_object(&self, object: Object) -> ShardId {
+        let (kind, id) = match object {
+            Object::Pool(p) => (1u64, p),
+            Object::Collection(c) => (2, c),
+            Object::Proposal(p) => (3, p),
+        };
+        (mix(OBJECTS ^ (kind << 32) ^ u64::from(id)) % u64::from(self.shards)) as ShardId
+    }
+
     /// The accounts of `0..accounts` held by `shard`, in increasing order.
     pub fn accounts_of(&self, shard: ShardId, accounts: u64) -> Vec<AccountId> {
         (0..accounts)
@@ -51,6 +64,9 @@ impl Placement {
         parts
     }
 }
+
+/// Salt of the object key space (any constant far from the account ids does).
+const OBJECTS: u64 = 0x6f62_6a65_6374_7300;
 
 /// SplitMix64's output function: a fast bijection on `u64` with good avalanche.
 #[inline]
@@ -92,6 +108,25 @@ mod tests {
             );
             assert_eq!(part, &p.accounts_of(s as u32, 100_000));
         }
+    }
+
+    #[test]
+    fn objects_scatter_over_the_shards() {
+        let p = Placement::new(4).unwrap();
+        for make in [Object::Pool, Object::Collection, Object::Proposal] {
+            let shards: std::collections::BTreeSet<_> =
+                (0..32).map(|i| p.shard_of_object(make(i))).collect();
+            assert_eq!(shards.len(), 4, "32 objects reach every shard");
+        }
+        assert_ne!(
+            (0..8)
+                .map(|i| p.shard_of_object(Object::Pool(i)))
+                .collect::<Vec<_>>(),
+            (0..8)
+                .map(|i| p.shard_of_object(Object::Proposal(i)))
+                .collect::<Vec<_>>(),
+            "each kind has its own key space"
+        );
     }
 
     #[test]

@@ -12,20 +12,21 @@
 //! simulation models the cost and the validity check of signatures, not secrecy.
 //!
 //! ```text
-//!   message = "shardsim/tx/v1" ‖ id ‖ from ‖ to ‖ amount ‖ nonce ‖ asset  (little-endian)
+//!   message = "shardsim/tx/v2" ‖ id ‖ from ‖ nonce ‖ call row       (little-endian;
+//!             the call row is kind ‖ to ‖ amount ‖ asset ‖ object ‖ limit, see `tx::Row`)
 //!   signature = ed25519_sign(account_key(from), message)               (64 bytes)
 //! ```
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::ids::AccountId;
-use crate::tx::Transfer;
+use crate::tx::Tx;
 
 /// Domain tag of the signed message.
-const TAG: &[u8; 14] = b"shardsim/tx/v1";
+const TAG: &[u8; 14] = b"shardsim/tx/v2";
 
 /// Length of a signed message.
-pub const MESSAGE_LEN: usize = TAG.len() + 44;
+pub const MESSAGE_LEN: usize = TAG.len() + 24 + 40;
 
 /// Length of a signature.
 pub const SIGNATURE_LEN: usize = 64;
@@ -38,23 +39,20 @@ pub fn account_key(account: AccountId) -> SigningKey {
     SigningKey::from_bytes(h.finalize().as_bytes())
 }
 
-/// The bytes a transfer's signature covers.
-pub fn message(tx: &Transfer) -> [u8; MESSAGE_LEN] {
+/// The bytes a transaction's signature covers: every field.
+pub fn message(tx: &Tx) -> [u8; MESSAGE_LEN] {
     let mut m = [0u8; MESSAGE_LEN];
     m[..TAG.len()].copy_from_slice(TAG);
-    for (i, v) in [tx.id, tx.from, tx.to, tx.amount, tx.nonce]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, v) in [tx.id, tx.from, tx.nonce].into_iter().enumerate() {
         let at = TAG.len() + 8 * i;
         m[at..at + 8].copy_from_slice(&v.to_le_bytes());
     }
-    m[TAG.len() + 40..].copy_from_slice(&tx.asset.to_le_bytes());
+    m[TAG.len() + 24..].copy_from_slice(&tx.call.to_row().bytes());
     m
 }
 
 /// Signs `tx` with `key` (which must be the sender's for the signature to verify).
-pub fn sign(key: &SigningKey, tx: &Transfer) -> [u8; SIGNATURE_LEN] {
+pub fn sign(key: &SigningKey, tx: &Tx) -> [u8; SIGNATURE_LEN] {
     key.sign(&message(tx)).to_bytes()
 }
 
@@ -74,7 +72,7 @@ pub enum Verdict {
 /// senders as one batch; only if the batch fails does it check them one by one to find
 /// the bad ones (the common, honest case pays for one batch verification).
 pub fn verify_all(
-    txs: &[Transfer],
+    txs: &[Tx],
     sigs: &[[u8; SIGNATURE_LEN]],
     key_of: impl Fn(AccountId) -> Option<VerifyingKey>,
 ) -> Vec<Verdict> {
@@ -104,20 +102,24 @@ pub fn verify_all(
 mod tests {
     use super::*;
 
-    fn tx(id: u64, from: u64) -> Transfer {
-        Transfer {
+    use crate::tx::Call;
+
+    fn tx(id: u64, from: u64) -> Tx {
+        Tx {
             id,
             from,
-            to: 9,
-            amount: 5,
             nonce: id,
-            asset: 0,
+            call: Call::Transfer {
+                to: 9,
+                asset: 0,
+                amount: 5,
+            },
         }
     }
 
     #[test]
     fn honest_batch_verifies_and_each_forgery_is_found() {
-        let txs: Vec<Transfer> = (0..20).map(|i| tx(i, i % 4)).collect();
+        let txs: Vec<Tx> = (0..20).map(|i| tx(i, i % 4)).collect();
         let mut sigs: Vec<_> = txs.iter().map(|t| sign(&account_key(t.from), t)).collect();
         let key = |a: AccountId| Some(account_key(a).verifying_key());
         assert!(
@@ -129,7 +131,11 @@ mod tests {
         sigs[3][0] ^= 1; // corrupted signature
         sigs[7] = sign(&account_key(99), &txs[7]); // signed by someone else
         let mut tampered = txs.clone();
-        tampered[11].amount = 1_000; // changed after signing
+        tampered[11].call = Call::Transfer {
+            to: 9,
+            asset: 0,
+            amount: 1_000,
+        }; // changed after signing
         let verdicts = verify_all(&tampered, &sigs, key);
         let bad: Vec<usize> = (0..20).filter(|&i| verdicts[i] != Verdict::Valid).collect();
         assert_eq!(bad, vec![3, 7, 11]);
@@ -149,13 +155,30 @@ mod tests {
     fn every_field_is_signed() {
         let base = tx(1, 1);
         let m = message(&base);
+        let call = |c| Tx { call: c, ..base };
         for changed in [
-            Transfer { id: 2, ..base },
-            Transfer { from: 2, ..base },
-            Transfer { to: 2, ..base },
-            Transfer { amount: 2, ..base },
-            Transfer { nonce: 2, ..base },
-            Transfer { asset: 2, ..base },
+            Tx { id: 2, ..base },
+            Tx { from: 2, ..base },
+            Tx { nonce: 2, ..base },
+            call(Call::Transfer {
+                to: 2,
+                asset: 0,
+                amount: 5,
+            }),
+            call(Call::Transfer {
+                to: 9,
+                asset: 0,
+                amount: 2,
+            }),
+            call(Call::Transfer {
+                to: 9,
+                asset: 2,
+                amount: 5,
+            }),
+            call(Call::Vote {
+                proposal: 9,
+                yes: true,
+            }),
         ] {
             assert_ne!(message(&changed), m);
         }

@@ -22,50 +22,52 @@ pub struct StateHash {
 }
 
 /// The hash of one leaf, as the four lanes the multiset sum adds. Computing it is the
-/// expensive part of an update, so a parallel executor computes leaves on its threads
-/// and only adds them up in order ([`StateHash::replace`]).
+/// expensive part of an update, so a shard computes the leaves of a block's touched keys
+/// on its threads and only adds them up ([`StateHash::replace`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leaf([u64; 4]);
 
-/// Hash of one leaf: an account's holding of one asset, (id, asset, balance, nonce)
-/// (tokens carry nonce 0: the account's nonce lives with its native balance).
-pub fn leaf(id: u64, asset: u32, balance: u64, nonce: u64) -> Leaf {
-    Leaf(leaf_lanes(id, asset, balance, nonce))
-}
+impl Leaf {
+    /// The leaf of an absent piece of state: adds nothing, so a key whose value is all
+    /// zero (an empty balance, an NFT not held here) is simply not in the set.
+    pub const EMPTY: Leaf = Leaf([0; 4]);
 
-fn leaf_lanes(id: u64, asset: u32, balance: u64, nonce: u64) -> [u64; 4] {
-    let mut bytes = [0u8; 28];
-    bytes[..8].copy_from_slice(&id.to_le_bytes());
-    bytes[8..12].copy_from_slice(&asset.to_le_bytes());
-    bytes[12..20].copy_from_slice(&balance.to_le_bytes());
-    bytes[20..].copy_from_slice(&nonce.to_le_bytes());
-    let h = blake3::hash(&bytes);
-    let b = h.as_bytes();
-    std::array::from_fn(|i| {
-        let mut lane = [0u8; 8];
-        lane.copy_from_slice(&b[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(lane)
-    })
+    /// The leaf of one piece of state, given its canonical bytes (key and value; see
+    /// the shard's `Ledger`).
+    pub fn of(bytes: &[u8]) -> Leaf {
+        let h = blake3::hash(bytes);
+        let b = h.as_bytes();
+        Leaf(std::array::from_fn(|i| {
+            let mut lane = [0u8; 8];
+            lane.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(lane)
+        }))
+    }
 }
 
 impl StateHash {
     /// Adds a leaf.
-    pub fn insert(&mut self, id: u64, asset: u32, balance: u64, nonce: u64) {
-        let l = leaf_lanes(id, asset, balance, nonce);
-        for (acc, x) in self.lanes.iter_mut().zip(l) {
+    pub fn add(&mut self, leaf: Leaf) {
+        for (acc, x) in self.lanes.iter_mut().zip(leaf.0) {
             *acc = acc.wrapping_add(x);
         }
     }
 
-    /// Removes a leaf (it must have been inserted).
-    pub fn remove(&mut self, id: u64, asset: u32, balance: u64, nonce: u64) {
-        let l = leaf_lanes(id, asset, balance, nonce);
-        for (acc, x) in self.lanes.iter_mut().zip(l) {
+    /// Adds every leaf of `other` (multiset union).
+    pub fn merge(&mut self, other: &StateHash) {
+        for (acc, x) in self.lanes.iter_mut().zip(other.lanes) {
+            *acc = acc.wrapping_add(x);
+        }
+    }
+
+    /// Removes every leaf of `other`, which must all be in the set.
+    pub fn subtract(&mut self, other: &StateHash) {
+        for (acc, x) in self.lanes.iter_mut().zip(other.lanes) {
             *acc = acc.wrapping_sub(x);
         }
     }
 
-    /// Replaces leaf `old` by leaf `new` (hashes computed beforehand).
+    /// Replaces leaf `old` by leaf `new`.
     pub fn replace(&mut self, old: Leaf, new: Leaf) {
         for ((acc, o), n) in self.lanes.iter_mut().zip(old.0).zip(new.0) {
             *acc = acc.wrapping_sub(o).wrapping_add(n);
@@ -89,40 +91,36 @@ mod tests {
 
     #[test]
     fn order_independent_and_reversible() {
+        let (a1, a2, a3) = (Leaf::of(b"a=1"), Leaf::of(b"b=2"), Leaf::of(b"a=9"));
         let mut a = StateHash::default();
-        a.insert(1, 0, 10, 0);
-        a.insert(2, 0, 20, 0);
+        a.add(a1);
+        a.add(a2);
         let mut b = StateHash::default();
-        b.insert(2, 0, 20, 0);
-        b.insert(1, 0, 10, 0);
+        b.add(a2);
+        b.add(a1);
         assert_eq!(a.root(), b.root());
-        // Update account 1 and undo it.
-        a.remove(1, 0, 10, 0);
-        a.insert(1, 0, 9, 1);
+        a.replace(a1, a3);
         assert_ne!(a.root(), b.root());
-        a.remove(1, 0, 9, 1);
-        a.insert(1, 0, 10, 0);
+        a.replace(a3, a1);
         assert_eq!(a.root(), b.root());
-    }
-
-    #[test]
-    fn assets_are_distinct_leaves() {
-        let mut a = StateHash::default();
-        a.insert(1, 0, 10, 0);
-        let mut b = StateHash::default();
-        b.insert(1, 1, 10, 0);
-        assert_ne!(a.root(), b.root());
-    }
-
-    #[test]
-    fn balance_and_nonce_are_committed() {
-        let mut a = StateHash::default();
-        a.insert(1, 0, 10, 0);
-        let mut b = StateHash::default();
-        b.insert(1, 0, 10, 1);
         let mut c = StateHash::default();
-        c.insert(1, 0, 11, 0);
+        c.add(a2);
+        a.subtract(&c);
+        a.merge(&c);
+        assert_eq!(a.root(), b.root());
+        a.subtract(&c);
         assert_ne!(a.root(), b.root());
-        assert_ne!(a.root(), c.root());
+    }
+
+    #[test]
+    fn empty_leaves_add_nothing() {
+        let mut a = StateHash::default();
+        let before = a.root();
+        a.add(Leaf::EMPTY);
+        assert_eq!(a.root(), before);
+        a.replace(Leaf::EMPTY, Leaf::of(b"x"));
+        assert_ne!(a.root(), before);
+        a.replace(Leaf::of(b"x"), Leaf::EMPTY);
+        assert_eq!(a.root(), before);
     }
 }

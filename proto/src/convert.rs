@@ -3,9 +3,9 @@
 //! Wire → domain conversions validate and name the offending field; domain → wire
 //! conversions cannot fail.
 
-use cross_shard::ids::NATIVE;
 use cross_shard::signing::SIGNATURE_LEN;
-use cross_shard::{Hash, Header, Receipt, ReceiptBatch, Transfer};
+use cross_shard::tx::Row;
+use cross_shard::{Call, Effect, Hash, Header, Receipt, ReceiptBatch, Tx};
 
 use crate::pb;
 
@@ -56,6 +56,16 @@ pub enum ConvertError {
         field: &'static str,
         /// Its length.
         got: usize,
+    },
+    /// A row's columns do not make a valid call or receipt.
+    #[error("{message}: row {row}: {reason}")]
+    BadRow {
+        /// The message kind.
+        message: &'static str,
+        /// The row's index.
+        row: usize,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// A required sub-message is absent.
     #[error("{message}: field `{field}` is missing")]
@@ -108,29 +118,40 @@ fn check_columns(
     Ok(expected)
 }
 
-/// The asset of row `i` of an optional asset column (empty: all native).
-fn asset_at(column: &[u32], i: usize) -> u32 {
-    column.get(i).copied().unwrap_or(NATIVE)
+/// Row `i` of an optional column (empty: 0 in every row).
+fn optional<T: Copy + Default>(column: &[T], i: usize) -> T {
+    column.get(i).copied().unwrap_or_default()
 }
 
-/// Checks an optional asset column: empty, or one entry per row.
-fn check_assets(message: &'static str, column: &[u32], rows: usize) -> Result<(), ConvertError> {
-    if column.is_empty() || column.len() == rows {
-        return Ok(());
-    }
-    Err(ConvertError::ColumnLength {
-        message,
-        column: "asset",
-        expected: rows,
-        got: column.len(),
-    })
-}
-
-/// Appends the transfers of `batch` to `out` (reusing `out`'s allocation).
-pub fn transfers_from_wire(
-    batch: &pb::TxBatch,
-    out: &mut Vec<Transfer>,
+/// Checks the optional columns of a batch of `rows` rows: each empty, or one entry per
+/// row.
+fn check_optional(
+    message: &'static str,
+    rows: usize,
+    columns: &[(&'static str, usize)],
 ) -> Result<(), ConvertError> {
+    match columns.iter().find(|&&(_, len)| len != 0 && len != rows) {
+        None => Ok(()),
+        Some(&(column, got)) => Err(ConvertError::ColumnLength {
+            message,
+            column,
+            expected: rows,
+            got,
+        }),
+    }
+}
+
+/// Pushes `value` onto an optional column, which stays empty while every row is 0.
+fn push_optional<T: Copy + Default + PartialEq>(column: &mut Vec<T>, rows_before: usize, value: T) {
+    if value != T::default() || column.len() == rows_before && !column.is_empty() {
+        column.resize(rows_before, T::default());
+        column.push(value);
+    }
+}
+
+/// Appends the transactions of `batch` to `out` (reusing `out`'s allocation). A row
+/// that is not a valid call refuses the whole batch, naming the row.
+pub fn txs_from_wire(batch: &pb::TxBatch, out: &mut Vec<Tx>) -> Result<(), ConvertError> {
     let n = check_columns(
         "TxBatch",
         MAX_BATCH_TXS,
@@ -142,16 +163,44 @@ pub fn transfers_from_wire(
             ("nonce", batch.nonce.len()),
         ],
     )?;
-    check_assets("TxBatch", &batch.asset, n)?;
+    check_optional(
+        "TxBatch",
+        n,
+        &[
+            ("asset", batch.asset.len()),
+            ("kind", batch.kind.len()),
+            ("object", batch.object.len()),
+            ("limit", batch.limit.len()),
+        ],
+    )?;
+    let start = out.len();
     out.reserve(n);
-    out.extend((0..n).map(|i| Transfer {
-        id: batch.id[i],
-        from: batch.from[i],
-        to: batch.to[i],
-        amount: batch.amount[i],
-        nonce: batch.nonce[i],
-        asset: asset_at(&batch.asset, i),
-    }));
+    for i in 0..n {
+        let row = Row {
+            kind: optional(&batch.kind, i),
+            to: batch.to[i],
+            amount: batch.amount[i],
+            asset: optional(&batch.asset, i),
+            object: optional(&batch.object, i),
+            limit: optional(&batch.limit, i),
+        };
+        match Call::from_row(&row) {
+            Ok(call) => out.push(Tx {
+                id: batch.id[i],
+                from: batch.from[i],
+                nonce: batch.nonce[i],
+                call,
+            }),
+            Err(reason) => {
+                out.truncate(start);
+                return Err(ConvertError::BadRow {
+                    message: "TxBatch",
+                    row: i,
+                    reason,
+                });
+            }
+        }
+    }
     Ok(())
 }
 
@@ -181,20 +230,19 @@ pub fn signatures_from_wire(
     Ok(())
 }
 
-/// Appends one transfer to a wire batch.
-pub fn push_transfer(batch: &mut pb::TxBatch, t: &Transfer) {
+/// Appends one transaction to a wire batch.
+pub fn push_tx(batch: &mut pb::TxBatch, t: &Tx) {
+    let row = t.call.to_row();
+    let before = batch.id.len();
     batch.id.push(t.id);
     batch.from.push(t.from);
-    batch.to.push(t.to);
-    batch.amount.push(t.amount);
+    batch.to.push(row.to);
+    batch.amount.push(row.amount);
     batch.nonce.push(t.nonce);
-    // The asset column stays empty while every row is native (most workloads).
-    if t.asset != NATIVE && batch.asset.is_empty() {
-        batch.asset.resize(batch.id.len() - 1, NATIVE);
-    }
-    if !batch.asset.is_empty() {
-        batch.asset.push(t.asset);
-    }
+    push_optional(&mut batch.asset, before, row.asset);
+    push_optional(&mut batch.kind, before, row.kind);
+    push_optional(&mut batch.object, before, row.object);
+    push_optional(&mut batch.limit, before, row.limit);
 }
 
 impl From<&Header> for pb::Header {
@@ -226,19 +274,23 @@ impl TryFrom<&pb::Header> for Header {
 
 impl From<&ReceiptBatch> for pb::ReceiptBatch {
     fn from(b: &ReceiptBatch) -> Self {
-        pb::ReceiptBatch {
+        let mut wire = pb::ReceiptBatch {
             src: b.src,
             dst: b.dst,
             first_seq: b.first_seq,
-            tx_id: b.receipts.iter().map(|r| r.tx).collect(),
-            to: b.receipts.iter().map(|r| r.to).collect(),
-            amount: b.receipts.iter().map(|r| r.amount).collect(),
-            asset: if b.receipts.iter().all(|r| r.asset == NATIVE) {
-                Vec::new()
-            } else {
-                b.receipts.iter().map(|r| r.asset).collect()
-            },
+            ..Default::default()
+        };
+        for (i, r) in b.receipts.iter().enumerate() {
+            let row = r.effect.to_row();
+            wire.tx_id.push(r.tx);
+            wire.to.push(row.to);
+            wire.amount.push(row.amount);
+            push_optional(&mut wire.asset, i, row.asset);
+            push_optional(&mut wire.kind, i, row.kind);
+            push_optional(&mut wire.object, i, row.object);
+            push_optional(&mut wire.limit, i, row.limit);
         }
+        wire
     }
 }
 
@@ -254,19 +306,43 @@ impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {
                 ("amount", b.amount.len()),
             ],
         )?;
-        check_assets("ReceiptBatch", &b.asset, n)?;
+        check_optional(
+            "ReceiptBatch",
+            n,
+            &[
+                ("asset", b.asset.len()),
+                ("kind", b.kind.len()),
+                ("object", b.object.len()),
+                ("limit", b.limit.len()),
+            ],
+        )?;
+        let receipts = (0..n)
+            .map(|i| {
+                let row = Row {
+                    kind: optional(&b.kind, i),
+                    to: b.to[i],
+                    amount: b.amount[i],
+                    asset: optional(&b.asset, i),
+                    object: optional(&b.object, i),
+                    limit: optional(&b.limit, i),
+                };
+                Effect::from_row(&row)
+                    .map(|effect| Receipt {
+                        tx: b.tx_id[i],
+                        effect,
+                    })
+                    .map_err(|reason| ConvertError::BadRow {
+                        message: "ReceiptBatch",
+                        row: i,
+                        reason,
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(ReceiptBatch {
             src: b.src,
             dst: b.dst,
             first_seq: b.first_seq,
-            receipts: (0..n)
-                .map(|i| Receipt {
-                    tx: b.tx_id[i],
-                    to: b.to[i],
-                    amount: b.amount[i],
-                    asset: asset_at(&b.asset, i),
-                })
-                .collect(),
+            receipts,
         })
     }
 }
@@ -313,30 +389,88 @@ mod tests {
             to: vec![1],
             amount: vec![1, 2],
             nonce: vec![0, 0],
-            asset: Vec::new(),
-            signatures: Vec::new(),
+            ..Default::default()
         };
-        let err = transfers_from_wire(&batch, &mut Vec::new()).unwrap_err();
+        let err = txs_from_wire(&batch, &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("`to`"), "{err}");
     }
 
-    #[test]
-    fn transfers_round_trip() {
-        let ts: Vec<Transfer> = (0..5)
-            .map(|i| Transfer {
-                id: i,
-                from: i * 2,
+    fn transfer(i: u64, asset: u32) -> Tx {
+        Tx {
+            id: i,
+            from: i * 2,
+            nonce: i,
+            call: Call::Transfer {
                 to: i * 3,
+                asset,
                 amount: 7,
-                nonce: i,
-                asset: (i % 3) as u32,
-            })
+            },
+        }
+    }
+
+    #[test]
+    fn native_transfers_need_only_the_five_columns() {
+        let mut wire = pb::TxBatch::default();
+        (0..3).for_each(|i| push_tx(&mut wire, &transfer(i, 0)));
+        assert!(wire.asset.is_empty() && wire.kind.is_empty() && wire.object.is_empty());
+    }
+
+    #[test]
+    fn every_call_round_trips() {
+        let ts: Vec<Tx> = (0..5)
+            .map(|i| transfer(i, (i % 3) as u32))
+            .chain([
+                Tx {
+                    call: Call::Swap {
+                        pool: 2,
+                        asset_in: 1,
+                        amount_in: 10,
+                        min_out: 9,
+                    },
+                    ..transfer(5, 0)
+                },
+                Tx {
+                    call: Call::Mint { collection: 1 },
+                    ..transfer(6, 0)
+                },
+                Tx {
+                    call: Call::SendNft {
+                        nft: cross_shard::NftId {
+                            minter: 4,
+                            serial: 2,
+                        },
+                        to: 8,
+                    },
+                    ..transfer(7, 0)
+                },
+                Tx {
+                    call: Call::Vote {
+                        proposal: 3,
+                        yes: true,
+                    },
+                    ..transfer(8, 0)
+                },
+            ])
             .collect();
         let mut wire = pb::TxBatch::default();
-        ts.iter().for_each(|t| push_transfer(&mut wire, t));
+        ts.iter().for_each(|t| push_tx(&mut wire, t));
         let mut back = Vec::new();
-        transfers_from_wire(&wire, &mut back).unwrap();
+        txs_from_wire(&wire, &mut back).unwrap();
         assert_eq!(back, ts);
+    }
+
+    #[test]
+    fn a_bad_row_refuses_the_batch_and_names_the_row() {
+        let mut wire = pb::TxBatch::default();
+        (0..3).for_each(|i| push_tx(&mut wire, &transfer(i, 0)));
+        wire.kind = vec![0, 0, 77];
+        let mut out = vec![transfer(9, 0)];
+        let err = txs_from_wire(&wire, &mut out).unwrap_err();
+        assert!(err.to_string().contains("row 2"), "{err}");
+        assert_eq!(out.len(), 1, "nothing of the bad batch is kept");
+        wire.kind = vec![0, 0];
+        let err = txs_from_wire(&wire, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("`kind`"), "{err}");
     }
 
     #[test]
@@ -381,7 +515,7 @@ mod tests {
             id: vec![0; MAX_BATCH_TXS + 1],
             ..Default::default()
         };
-        let err = transfers_from_wire(&b, &mut Vec::new()).unwrap_err();
+        let err = txs_from_wire(&b, &mut Vec::new()).unwrap_err();
         assert!(matches!(
             err,
             ConvertError::TooLarge {
@@ -409,7 +543,7 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             use prost::Message;
             if let Ok(b) = pb::TxBatch::decode(bytes.as_slice()) {
-                let _ = transfers_from_wire(&b, &mut Vec::new());
+                let _ = txs_from_wire(&b, &mut Vec::new());
                 let _ = signatures_from_wire(&b, &mut Vec::new());
             }
             if let Ok(s) = pb::HeaderSubmission::decode(bytes.as_slice()) {
@@ -432,8 +566,16 @@ mod tests {
         }
 
         #[test]
-        fn receipt_batches_round_trip(src in 0u32..8, dst in 0u32..8, first in 0u64..1000, rows in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>(), 0u32..3), 0..20)) {
-            let b = ReceiptBatch { src, dst, first_seq: first, receipts: rows.iter().map(|&(tx, to, amount, asset)| Receipt { tx, to, amount, asset }).collect() };
+        fn receipt_batches_round_trip(src in 0u32..8, dst in 0u32..8, first in 0u64..1000, rows in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>(), 0u32..3, 0u32..6, 0u32..9), 0..20)) {
+            let effect = |to, amount, asset, kind, code| match kind {
+                0 => Effect::Credit { to, asset, amount },
+                1 => Effect::Refund { to, asset, amount, reason: cross_shard::RejectReason::ALL[code as usize] },
+                2 => Effect::Swap { trader: to, pool: asset, asset_in: asset, amount_in: amount, min_out: to / 2 },
+                3 => Effect::Mint { minter: to, collection: asset, serial: amount },
+                4 => Effect::Nft { to, nft: cross_shard::NftId { minter: amount, serial: to }, collection: asset },
+                _ => Effect::Vote { voter: to, proposal: asset, yes: amount % 2 == 0 },
+            };
+            let b = ReceiptBatch { src, dst, first_seq: first, receipts: rows.iter().map(|&(tx, to, amount, asset, kind, code)| Receipt { tx, effect: effect(to, amount, asset, kind, code) }).collect() };
             let wire = pb::ReceiptBatch::from(&b);
             prop_assert_eq!(ReceiptBatch::try_from(&wire).unwrap(), b);
         }

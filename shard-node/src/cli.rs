@@ -26,6 +26,15 @@ pub struct Args {
     /// Fungible tokens in the cluster (assets 1..=tokens).
     #[arg(long, default_value_t = 0)]
     pub tokens: u32,
+    /// AMM pools in the cluster (each trades the native coin against a token).
+    #[arg(long, default_value_t = 0)]
+    pub pools: u32,
+    /// NFT collections in the cluster.
+    #[arg(long, default_value_t = 0)]
+    pub collections: u32,
+    /// DAO proposals in the cluster.
+    #[arg(long, default_value_t = 0)]
+    pub proposals: u32,
     /// Time between blocks ("100ms", "1s"), or "asap".
     #[arg(long, default_value = "100ms", value_parser = parse_interval)]
     pub block_interval: Interval,
@@ -90,6 +99,9 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         accounts: args.accounts,
         initial_balance: args.initial_balance,
         tokens: args.tokens,
+        pools: args.pools,
+        collections: args.collections,
+        proposals: args.proposals,
         block_interval: args.block_interval.0,
         max_block_txs: args.max_block_txs,
         mempool_capacity: args.mempool_capacity,

@@ -1,46 +1,57 @@
 //! The sequential executor: the reference semantics of a block.
 //!
 //! A block does two things, in this order (DESIGN §3, steps 3 and 4):
-//! 1. **apply inbound receipts** — credit each receipt's recipient, in channel order;
-//! 2. **execute transactions** — each transfer of the native coin (`transfer`) or of
-//!    a token (`token`), in mempool order:
+//! 1. **apply inbound receipts**, in channel order: each receipt's effect is delivered
+//!    here ([`programs::deliver`]) — a credit, a refund, the pool side of a swap, the
+//!    collection side of a mint, a vote — and whatever it sends on becomes an outgoing
+//!    receipt;
+//! 2. **execute transactions**, in mempool order ([`programs::execute_one`]).
 //!
 //! ```text
-//!   sender not here? ───────────────► reject WrongShard (or UnknownAccount)
-//!   recipient or asset unknown? ────► reject UnknownAccount
-//!   nonce ≠ sender's next nonce? ───► reject BadNonce        (nonce not consumed)
-//!   asset balance < amount? ────────► reject InsufficientBalance (nonce consumed)
-//!   debit sender, nonce += 1
-//!   recipient here?  ── yes ────────► credit it: committed (final)
-//!                    └─ no ─────────► emit Receipt to its shard: sent_cross
+//!   receipt ──deliver──► done ─────────────► receipts_applied  (final)
+//!                        failed ───────────► failed            (final, failed)
+//!                        refund credited ──► refunds_applied   (final, failed)
+//!                        sends a receipt ──► forwarded         (not final yet)
+//!   tx ──execute_one───► committed / sent_cross / rejected
 //! ```
 //!
-//! Receipts are applied before transactions so that value arriving from other shards
-//! is spendable in the same block, as on NEAR.
+//! Receipts are applied before transactions so that value arriving from other shards is
+//! spendable in the same block, as on NEAR. Receipt application is sequential in every
+//! executor: it is a small share of a block, and the delayed-receipt queue bounds it.
 
-use cross_shard::ids::NATIVE;
-use cross_shard::{Receipt, RejectReason, ShardId, Transfer, TxId};
+use cross_shard::{Receipt, RejectReason, ShardId, TxId};
 
-use crate::state::{Accounts, Ledger};
+use crate::programs::{self, End, Outcome};
+use crate::state::Ledger;
 
 /// Everything a block produced. Its lists move into the block's events and receipt
 /// batches once the block is committed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BlockOutput {
-    /// Intra-shard transfers committed (final).
+    /// Transactions final in this block (every object on this shard).
     pub committed: Vec<TxId>,
-    /// Cross-shard transfers debited here; final when their receipt is applied.
+    /// Cross-shard transactions whose sender's half ran here.
     pub sent_cross: Vec<TxId>,
-    /// Rejected transactions…
+    /// Rejected (or failed) transactions…
     pub rejected: Vec<TxId>,
     /// …and the reason code of each (same length as `rejected`).
     pub rejected_reason: Vec<u32>,
-    /// Transactions whose inbound receipt was credited here.
+    /// Transactions whose receipt took effect here and ended them (final).
     pub receipts_applied: Vec<TxId>,
+    /// Transactions whose receipt failed here with nothing to refund (final, failed)…
+    pub failed: Vec<TxId>,
+    /// …and why.
+    pub failed_reason: Vec<u32>,
+    /// Transactions whose refund was credited here (final, failed)…
+    pub refunds_applied: Vec<TxId>,
+    /// …and why they failed.
+    pub refund_reason: Vec<u32>,
+    /// Transactions whose receipt took effect here and sent another on.
+    pub forwarded: Vec<TxId>,
     /// Receipts emitted, per destination shard (index = shard id).
     pub outgoing: Vec<Vec<Receipt>>,
-    /// Receipts whose recipient is not on this shard (only a faulty source emits
-    /// them; they are counted and not credited).
+    /// Receipts whose target is not on this shard (only a faulty source emits them;
+    /// they are counted and not applied).
     pub receipts_misplaced: u64,
 }
 
@@ -55,13 +66,8 @@ impl BlockOutput {
 
     /// Empties every list for the next block.
     pub fn clear(&mut self) {
-        self.committed.clear();
-        self.sent_cross.clear();
-        self.rejected.clear();
-        self.rejected_reason.clear();
-        self.receipts_applied.clear();
-        self.outgoing.iter_mut().for_each(Vec::clear);
-        self.receipts_misplaced = 0;
+        let shards = self.outgoing.len() as u32;
+        *self = BlockOutput::new(shards);
     }
 
     /// Records a rejection.
@@ -69,107 +75,7 @@ impl BlockOutput {
         self.rejected.push(id);
         self.rejected_reason.push(reason.code());
     }
-}
 
-/// Step 1: credits each inbound receipt, given with its source shard, and counts it
-/// on its channel in `applied[asset][src] = (receipts, value)`.
-pub fn apply_receipts(
-    ledger: &mut Ledger,
-    receipts: &[(ShardId, Receipt)],
-    applied: &mut [Vec<(u64, u64)>],
-    out: &mut BlockOutput,
-) {
-    for &(src, r) in receipts {
-        let (Some(i), Some(channels)) = (ledger.local(r.to), applied.get_mut(r.asset as usize))
-        else {
-            // Only a faulty source emits these; its sequence number is used all the same.
-            out.receipts_misplaced += 1;
-            continue;
-        };
-        let channel = &mut channels[src as usize];
-        let balance = ledger.balance(i, r.asset).saturating_add(r.amount);
-        ledger.set_balance(i, r.asset, balance);
-        channel.0 += 1;
-        channel.1 = channel.1.saturating_add(r.amount);
-        out.receipts_applied.push(r.tx);
-    }
-}
-
-/// What one transaction did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Final here (intra-shard).
-    Committed,
-    /// Debited here; this receipt goes to shard `dst`.
-    SentCross {
-        /// Destination shard.
-        dst: ShardId,
-        /// The credit to apply there.
-        receipt: Receipt,
-    },
-    /// Refused, for this reason.
-    Rejected(RejectReason),
-}
-
-/// Executes one transaction against `state`: the one definition of what a transfer
-/// does, shared by the sequential and the parallel executor (see the module diagram).
-pub fn execute_one<A: Accounts>(state: &mut A, tx: &Transfer) -> Outcome {
-    let Some(from) = state.local(tx.from) else {
-        return Outcome::Rejected(if state.exists(tx.from) {
-            RejectReason::WrongShard
-        } else {
-            RejectReason::UnknownAccount
-        });
-    };
-    if !state.exists(tx.to) || !state.has_asset(tx.asset) {
-        return Outcome::Rejected(RejectReason::UnknownAccount);
-    }
-    let mut sender = state.get(from);
-    if tx.nonce != sender.nonce {
-        return Outcome::Rejected(RejectReason::BadNonce);
-    }
-    sender.nonce += 1;
-    // The nonce and a native debit are one leaf of the state commitment: update it
-    // once (each update costs two leaf hashes).
-    let held = if tx.asset == NATIVE {
-        sender.balance
-    } else {
-        state.set(from, sender);
-        state.balance(from, tx.asset)
-    };
-    if held < tx.amount {
-        if tx.asset == NATIVE {
-            state.set(from, sender);
-        }
-        return Outcome::Rejected(RejectReason::InsufficientBalance);
-    }
-    if tx.asset == NATIVE {
-        sender.balance -= tx.amount;
-        state.set(from, sender);
-    } else {
-        state.set_balance(from, tx.asset, held - tx.amount);
-    }
-    let dst = state.placement().shard_of(tx.to);
-    if dst != state.shard() {
-        return Outcome::SentCross {
-            dst,
-            receipt: Receipt {
-                tx: tx.id,
-                to: tx.to,
-                amount: tx.amount,
-                asset: tx.asset,
-            },
-        };
-    }
-    // `to` exists and is placed here, so it is local.
-    if let Some(to) = state.local(tx.to) {
-        let balance = state.balance(to, tx.asset).saturating_add(tx.amount);
-        state.set_balance(to, tx.asset, balance);
-    }
-    Outcome::Committed
-}
-
-impl BlockOutput {
     /// Records one transaction's outcome, in block order.
     pub fn record(&mut self, tx: TxId, outcome: Outcome) {
         match outcome {
@@ -183,10 +89,55 @@ impl BlockOutput {
     }
 }
 
+/// Step 1: applies each inbound receipt, given with its source shard, and counts it on
+/// its channel in `applied[asset][src] = (receipts, value)` (receipts that carry no
+/// value count under the native coin with value 0).
+pub fn apply_receipts(
+    ledger: &mut Ledger,
+    receipts: &[(ShardId, Receipt)],
+    applied: &mut [Vec<(u64, u64)>],
+    out: &mut BlockOutput,
+) {
+    let me = ledger.shard();
+    let placement = ledger.placement();
+    for &(src, r) in receipts {
+        let (asset, value) = r.effect.value().unwrap_or_default();
+        let channels = applied.get_mut(asset as usize);
+        let end = match channels {
+            Some(_) if r.effect.shard(&placement) == me => programs::deliver(ledger, r.effect),
+            _ => End::Misplaced,
+        };
+        match end {
+            End::Misplaced => {
+                // Only a faulty source emits these; its sequence number is used all the
+                // same, and its value stays counted as in flight (the audit flags it).
+                out.receipts_misplaced += 1;
+                continue;
+            }
+            End::Done => out.receipts_applied.push(r.tx),
+            End::Failed(reason) => {
+                out.failed.push(r.tx);
+                out.failed_reason.push(reason.code());
+            }
+            End::Refunded(reason) => {
+                out.refunds_applied.push(r.tx);
+                out.refund_reason.push(reason.code());
+            }
+            End::Remote { dst, effect } => {
+                out.forwarded.push(r.tx);
+                out.outgoing[dst as usize].push(Receipt { tx: r.tx, effect });
+            }
+        }
+        let channel = &mut applied[asset as usize][src as usize];
+        channel.0 += 1;
+        channel.1 = channel.1.saturating_add(value);
+    }
+}
+
 /// Step 2, the reference: executes `txs` one after another against `ledger`.
-pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
+pub fn execute(ledger: &mut Ledger, txs: &[cross_shard::Tx], out: &mut BlockOutput) {
     for tx in txs {
-        let outcome = execute_one(ledger, tx);
+        let outcome = programs::execute_one(ledger, tx);
         out.record(tx.id, outcome);
     }
 }
@@ -194,37 +145,53 @@ pub fn execute(ledger: &mut Ledger, txs: &[Transfer], out: &mut BlockOutput) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cross_shard::Placement;
+    use crate::state::tests::world;
+    use crate::state::{BALANCE, Key, NONCE, State};
+    use cross_shard::ids::NATIVE;
+    use cross_shard::{Call, Effect, Placement, Tx};
 
     const ACCOUNTS: u64 = 200;
 
     /// Shard 0 of 2 with one token, and two of its accounts plus one of shard 1.
     fn setup() -> (Ledger, u64, u64, u64) {
         let p = Placement::new(2).unwrap();
-        let ledger = Ledger::genesis(0, p, ACCOUNTS, 1, 100);
+        let ledger = Ledger::genesis(world(0, 2, ACCOUNTS, 1), 100);
         let mine: Vec<u64> = p.accounts_of(0, ACCOUNTS);
         let theirs = p.accounts_of(1, ACCOUNTS)[0];
         (ledger, mine[0], mine[1], theirs)
     }
 
-    fn tx(id: u64, from: u64, to: u64, amount: u64, nonce: u64) -> Transfer {
-        Transfer {
+    fn tx(id: u64, from: u64, to: u64, amount: u64, nonce: u64) -> Tx {
+        Tx {
             id,
             from,
-            to,
-            amount,
             nonce,
-            asset: NATIVE,
+            call: Call::Transfer {
+                to,
+                asset: NATIVE,
+                amount,
+            },
         }
     }
 
-    fn receipt(tx: u64, to: u64, amount: u64, asset: u32) -> Receipt {
-        Receipt {
-            tx,
-            to,
-            amount,
-            asset,
+    fn token(t: Tx, asset: u32) -> Tx {
+        let Call::Transfer { to, amount, .. } = t.call else {
+            unreachable!()
+        };
+        Tx {
+            call: Call::Transfer { to, asset, amount },
+            ..t
         }
+    }
+
+    fn balance(l: &Ledger, id: u64, asset: u32) -> u64 {
+        let i = l.local(id).unwrap();
+        let key = if asset == NATIVE {
+            Key::Account(i)
+        } else {
+            Key::Token(i, asset)
+        };
+        l.get(key)[BALANCE]
     }
 
     #[test]
@@ -233,9 +200,9 @@ mod tests {
         let mut out = BlockOutput::new(2);
         execute(&mut l, &[tx(1, a, b, 30, 0)], &mut out);
         assert_eq!(out.committed, vec![1]);
-        assert_eq!(l.get(l.local(a).unwrap()).balance, 70);
-        assert_eq!(l.get(l.local(a).unwrap()).nonce, 1);
-        assert_eq!(l.get(l.local(b).unwrap()).balance, 130);
+        assert_eq!(balance(&l, a, NATIVE), 70);
+        assert_eq!(l.get(Key::Account(l.local(a).unwrap()))[NONCE], 1);
+        assert_eq!(balance(&l, b, NATIVE), 130);
     }
 
     #[test]
@@ -245,51 +212,43 @@ mod tests {
         let mut out = BlockOutput::new(2);
         execute(&mut l, &[tx(1, a, z, 30, 0)], &mut out);
         assert_eq!(out.sent_cross, vec![1]);
-        assert_eq!(out.outgoing[1], vec![receipt(1, z, 30, NATIVE)]);
+        assert_eq!(out.outgoing[1], vec![Receipt::credit(1, z, 30, NATIVE)]);
         assert_eq!(l.balance_total(), total - 30);
     }
 
     #[test]
     fn token_transfers_move_the_token_and_share_the_nonce() {
         let (mut l, a, b, z) = setup();
+        let (native, tokens) = (l.total(NATIVE), l.total(1));
         let mut out = BlockOutput::new(2);
-        let token = |t: Transfer| Transfer { asset: 1, ..t };
         execute(
             &mut l,
             &[
-                token(tx(1, a, b, 40, 0)),  // intra token transfer
-                tx(2, a, b, 5, 1),          // native, next nonce
-                token(tx(3, a, z, 10, 2)),  // cross-shard token transfer
-                token(tx(4, a, b, 500, 3)), // more tokens than held
-                Transfer {
-                    asset: 2,
-                    ..tx(5, a, b, 1, 4)
-                }, // no such token
+                token(tx(1, a, b, 40, 0), 1),  // intra token transfer
+                tx(2, a, b, 5, 1),             // native, next nonce
+                token(tx(3, a, z, 10, 2), 1),  // cross-shard token transfer
+                token(tx(4, a, b, 500, 3), 1), // more tokens than held
+                token(tx(5, a, b, 1, 4), 2),   // no such token
             ],
             &mut out,
         );
-        let (ia, ib) = (l.local(a).unwrap(), l.local(b).unwrap());
-        assert_eq!((l.balance(ia, 1), l.balance(ib, 1)), (50, 140));
-        assert_eq!((l.balance(ia, NATIVE), l.balance(ib, NATIVE)), (95, 105));
+        assert_eq!((balance(&l, a, 1), balance(&l, b, 1)), (50, 140));
+        assert_eq!((balance(&l, a, NATIVE), balance(&l, b, NATIVE)), (95, 105));
         assert_eq!(
-            l.get(ia).nonce,
+            l.get(Key::Account(l.local(a).unwrap()))[NONCE],
             4,
             "the rejected unknown-asset transfer kept nonce 4"
         );
         assert_eq!(out.committed, vec![1, 2]);
-        assert_eq!(out.outgoing[1], vec![receipt(3, z, 10, 1)]);
-        let reasons: Vec<u32> = out.rejected_reason.clone();
+        assert_eq!(out.outgoing[1], vec![Receipt::credit(3, z, 10, 1)]);
         assert_eq!(
-            reasons,
+            out.rejected_reason,
             vec![
                 RejectReason::InsufficientBalance.code(),
                 RejectReason::UnknownAccount.code()
             ]
         );
-        assert_eq!(
-            (l.total(1), l.total(NATIVE)),
-            (100 * l.len() as u64 - 10, 100 * l.len() as u64)
-        );
+        assert_eq!((l.total(1), l.total(NATIVE)), (tokens - 10, native));
     }
 
     #[test]
@@ -330,21 +289,72 @@ mod tests {
     }
 
     #[test]
-    fn receipts_credit_local_accounts_of_known_assets_only() {
+    fn receipts_apply_forward_refund_or_fail_and_count_on_their_channel() {
         let (mut l, a, _, z) = setup();
-        let (native, token) = (l.balance_total(), l.total(1));
-        let mut out = BlockOutput::new(2);
+        let p = l.placement();
+        let native = l.balance_total();
+        let pool = (0..4)
+            .find(|&i| p.shard_of_object(cross_shard::Object::Pool(i)) == 0)
+            .unwrap();
+        let proposal = (0..4)
+            .find(|&i| p.shard_of_object(cross_shard::Object::Proposal(i)) == 0)
+            .unwrap();
+        let r = |tx, effect| (1, Receipt { tx, effect });
         let rs = [
-            (1, receipt(9, a, 5, NATIVE)),
-            (1, receipt(10, z, 5, NATIVE)), // not an account of this shard
-            (1, receipt(11, a, 7, 1)),
-            (1, receipt(12, a, 7, 9)), // no such asset
+            (1, Receipt::credit(9, a, 5, NATIVE)),
+            (1, Receipt::credit(10, z, 5, NATIVE)), // not an account of this shard
+            (1, Receipt::credit(11, a, 7, 1)),
+            (1, Receipt::credit(12, a, 7, 9)), // no such asset
+            r(
+                13,
+                Effect::Swap {
+                    trader: z,
+                    pool,
+                    asset_in: NATIVE,
+                    amount_in: 50,
+                    min_out: 1,
+                },
+            ),
+            r(
+                14,
+                Effect::Refund {
+                    to: a,
+                    asset: NATIVE,
+                    amount: 3,
+                    reason: RejectReason::Slippage,
+                },
+            ),
+            r(
+                15,
+                Effect::Vote {
+                    voter: z,
+                    proposal,
+                    yes: true,
+                },
+            ),
+            r(
+                16,
+                Effect::Vote {
+                    voter: z,
+                    proposal,
+                    yes: true,
+                },
+            ),
         ];
         let mut applied = vec![vec![(0, 0); 2]; 2];
+        let mut out = BlockOutput::new(2);
         apply_receipts(&mut l, &rs, &mut applied, &mut out);
-        assert_eq!(applied, vec![vec![(0, 0), (1, 5)], vec![(0, 0), (1, 7)]]);
-        assert_eq!(out.receipts_applied, vec![9, 11]);
+        assert_eq!(applied, vec![vec![(0, 0), (5, 58)], vec![(0, 0), (1, 7)]]);
+        assert_eq!(out.receipts_applied, vec![9, 11, 15]);
         assert_eq!(out.receipts_misplaced, 2);
-        assert_eq!((l.balance_total(), l.total(1)), (native + 5, token + 7));
+        assert_eq!(out.forwarded, vec![13]);
+        assert_eq!(out.refunds_applied, vec![14]);
+        assert_eq!(out.failed, vec![16]);
+        assert_eq!(out.failed_reason, vec![RejectReason::AlreadyVoted.code()]);
+        let Effect::Credit { to, asset, .. } = out.outgoing[1][0].effect else {
+            panic!("the swap's output goes back to the trader");
+        };
+        assert_eq!((to, asset), (z, 1));
+        assert_eq!(l.balance_total(), native + 5 + 50 + 3);
     }
 }

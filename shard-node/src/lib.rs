@@ -15,7 +15,7 @@
 //!   │   every block_interval:    │──── header + batches ──────┘  inbound queue (verified)
 //!   │   1. take ≤ max_block_txs  │◄─────────────────────────────────┘
 //!   │   2. apply inbound receipts│
-//!   │   3. execute transfers     │──── BlockEvents ────► driver (Events stream)
+//!   │   3. execute calls         │──── BlockEvents ────► driver (Events stream)
 //!   │   4. commit: header        │
 //!   └────────────────────────────┘
 //! ```
@@ -31,10 +31,14 @@
 //! makes no block.
 //!
 //! # Layout
-//! - [`state`]: the accounts and their commitment.
+//! - [`state`]: keys and values — accounts, balances, pools, NFTs, proposals — and their
+//!   commitment.
+//! - [`programs`]: the native programs (transfer, token, swap, nft, vote), written once
+//!   for every executor.
 //! - [`executor`]: the sequential executor (the reference semantics of a block).
+//! - [`parallel`]: the parallel executor (conflict-free waves by declared keys).
+//! - [`blockstm`]: the Block-STM executor (optimistic, multi-version, re-execution).
 //! - [`node`]: the shared state and the block loop.
-//! - [`parallel`]: the parallel executor (conflict-free waves), equal to the sequential one.
 //! - [`beacon_link`]: the streams to and from the beacon.
 //! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
@@ -43,12 +47,16 @@
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod beacon_link;
+pub mod blockstm;
 pub mod cli;
+#[cfg(test)]
+mod differential;
 pub mod error;
 pub mod executor;
 pub mod link;
 pub mod node;
 pub mod parallel;
+pub mod programs;
 pub mod service;
 pub mod sigverify;
 pub mod state;
@@ -83,6 +91,12 @@ pub struct ShardConfig {
     pub initial_balance: u64,
     /// Fungible tokens in the cluster (assets `1..=tokens`).
     pub tokens: u32,
+    /// AMM pools in the cluster (`0..pools`); each needs a token to trade.
+    pub pools: u32,
+    /// NFT collections in the cluster.
+    pub collections: u32,
+    /// DAO proposals in the cluster.
+    pub proposals: u32,
     /// Time between blocks; `None` means `asap` (a block as soon as there is work).
     pub block_interval: Option<Duration>,
     /// Most transactions per block.
@@ -112,7 +126,15 @@ pub enum Executor {
     Sequential,
     /// Conflict-free waves by declared access sets, on `threads` threads ([`parallel`]).
     Parallel,
+    /// Optimistic execution over a multi-version memory, validated and re-executed
+    /// ([`blockstm`]).
+    BlockStm,
 }
+
+/// Each pool's genesis reserve of each side: deep enough that one swap of the workload's
+/// size (up to 1,000) moves the price by at most 0.02%, shallow enough that a run of
+/// swaps in one direction moves it past a 1% slippage limit.
+pub const POOL_RESERVE: u64 = 10_000_000;
 
 impl ShardConfig {
     /// Checks the values against each other.
@@ -136,10 +158,34 @@ impl ShardConfig {
         if self.tokens > 64 {
             return fail(format!("tokens must be at most 64, got {}", self.tokens));
         }
-        if self.accounts.checked_mul(self.initial_balance).is_none() {
-            return fail("accounts × initial_balance overflows the coin supply (u64)".into());
+        if self.pools > 0 && self.tokens == 0 {
+            return fail("pools need at least one token to trade against".into());
+        }
+        let supply = self
+            .accounts
+            .checked_mul(self.initial_balance)
+            .and_then(|s| s.checked_add(POOL_RESERVE.checked_mul(u64::from(self.pools))?));
+        if supply.is_none() {
+            return fail(
+                "accounts × initial_balance plus the pools' reserves overflows the supply (u64)"
+                    .into(),
+            );
         }
         Ok(())
+    }
+
+    /// The facts every shard shares, as this shard sees them; `None` with no shards.
+    pub fn world(&self) -> Option<state::World> {
+        Some(state::World {
+            shard: self.shard,
+            placement: cross_shard::Placement::new(self.shards)?,
+            accounts: self.accounts,
+            tokens: self.tokens,
+            pools: self.pools,
+            collections: self.collections,
+            proposals: self.proposals,
+            pool_reserve: POOL_RESERVE,
+        })
     }
 }
 
@@ -152,9 +198,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     config.validate()?;
-    let ledger = Shared::genesis(&config).ok_or_else(|| Error::Config("no shards".into()))?;
+    let mut ledger = Shared::genesis(&config).ok_or_else(|| Error::Config("no shards".into()))?;
     let client = beacon_link::connect(beacon).await?;
-    let shared = Arc::new(Shared::new(config, &ledger));
+    let shared = Arc::new(Shared::new(config, &mut ledger));
     let (to_beacon, headers) = mpsc::unbounded_channel();
 
     let producer = BlockProducer::new(ledger);

@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use cross_shard::channel::InboundChannels;
 use cross_shard::{
-    Hash, Header, Placement, Receipt, ReceiptBatch, RejectReason, ShardId, Transfer, TxId, merkle,
-    receipt,
+    Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };
 use shardsim_proto::pb;
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -28,8 +27,8 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use crate::ShardConfig;
 use crate::executor::{self, BlockOutput};
 use crate::sigverify::SigVerifier;
-use crate::state::{Accounts, Ledger};
-use crate::{Executor, parallel};
+use crate::state::Ledger;
+use crate::{Executor, blockstm, parallel};
 
 /// A stream of block events to one subscriber.
 pub type EventSender = mpsc::UnboundedSender<Result<pb::BlockEvents, tonic::Status>>;
@@ -45,7 +44,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct QueuedReceipt {
     /// The shard that sent it.
     pub src: ShardId,
-    /// The credit to apply.
+    /// What to apply.
     pub receipt: Receipt,
     /// When it was admitted, for the congestion figures.
     pub arrived: Instant,
@@ -76,7 +75,7 @@ pub struct Counters {
     pub committed: u64,
     /// Cross-shard transfers debited here.
     pub sent_cross: u64,
-    /// Transactions rejected.
+    /// Transactions rejected here, or whose cross-shard call ended failed here.
     pub rejected: u64,
     /// Σ balances.
     pub balance_totals: Vec<u64>,
@@ -94,7 +93,7 @@ pub struct Shared {
     /// How this shard was started.
     pub config: ShardConfig,
     /// Transactions accepted and not yet in a block, in arrival order.
-    pub mempool: Mutex<VecDeque<Transfer>>,
+    pub mempool: Mutex<VecDeque<Tx>>,
     /// One permit per free mempool slot: Submit waits here when the mempool is full,
     /// which stops it reading its stream and so pushes back on the sender.
     pub space: Semaphore,
@@ -115,7 +114,7 @@ pub struct Shared {
 
 impl Shared {
     /// Fresh shared state for a shard at genesis.
-    pub fn new(config: ShardConfig, genesis: &Ledger) -> Shared {
+    pub fn new(config: ShardConfig, genesis: &mut Ledger) -> Shared {
         let shards = config.shards as usize;
         let assets = 0..=genesis.tokens();
         Shared {
@@ -150,14 +149,7 @@ impl Shared {
 
     /// The genesis ledger this configuration describes.
     pub fn genesis(config: &ShardConfig) -> Option<Ledger> {
-        let placement = Placement::new(config.shards)?;
-        Some(Ledger::genesis(
-            config.shard,
-            placement,
-            config.accounts,
-            config.tokens,
-            config.initial_balance,
-        ))
+        Some(Ledger::genesis(config.world()?, config.initial_balance))
     }
 }
 
@@ -176,7 +168,7 @@ pub struct BlockProducer {
     /// The previous block's batches (a Byzantine shard replays them).
     last_batches: Vec<ReceiptBatch>,
     /// Reused buffers.
-    txs: Vec<Transfer>,
+    txs: Vec<Tx>,
     receipts: Vec<(ShardId, Receipt)>,
     out: BlockOutput,
 }
@@ -288,33 +280,39 @@ impl BlockProducer {
         // on a copy of the state, and any difference stops the shard.
         let reference = (cfg.verify_executor && cfg.executor != Executor::Sequential).then(|| {
             let mut ledger = self.ledger.clone();
-            let mut out = BlockOutput::new(cfg.shards);
+            let mut out = self.out.clone();
             executor::execute(&mut ledger, &self.txs, &mut out);
             (ledger.state_root(), out)
         });
-        // The parallel executor learns the dependency ratio from its schedule for free;
-        // the sequential one does not schedule, and does not report it.
-        let dependent = match cfg.executor {
+        // The parallel executors learn the dependency ratio from their schedules for
+        // free; the sequential one does not schedule, and does not report it.
+        let (dependent, reexecuted) = match cfg.executor {
             Executor::Sequential => {
                 executor::execute(&mut self.ledger, &self.txs, &mut self.out);
-                None
+                (None, None)
             }
-            Executor::Parallel => Some(parallel::execute(
-                &mut self.ledger,
-                &self.txs,
-                &mut self.out,
-                cfg.threads,
-                parallel::MIN_PARALLEL_WAVE,
-            )),
+            Executor::Parallel => {
+                let dependent = parallel::execute(
+                    &mut self.ledger,
+                    &self.txs,
+                    &mut self.out,
+                    cfg.threads,
+                    parallel::MIN_PARALLEL_WAVE,
+                );
+                (Some(dependent), None)
+            }
+            Executor::BlockStm => {
+                let stats =
+                    blockstm::execute(&mut self.ledger, &self.txs, &mut self.out, cfg.threads);
+                (Some(stats.dependent), Some(stats.reexecuted))
+            }
         };
+        // Step 5 begins: hash the touched keys into the state root, on the executor's
+        // threads.
+        self.ledger.commit(cfg.threads);
         if let Some((root, out)) = reference {
-            let same = root == self.ledger.state_root()
-                && out.committed == self.out.committed
-                && out.sent_cross == self.out.sent_cross
-                && out.rejected == self.out.rejected
-                && out.rejected_reason == self.out.rejected_reason
-                && out.outgoing == self.out.outgoing;
-            if !same {
+            // Every receipt, outcome and reason, and the state root.
+            if root != self.ledger.state_root() || out != self.out {
                 return Err(crate::Error::ExecutorMismatch {
                     executor: cfg.executor,
                     height: self.height + 1,
@@ -350,9 +348,10 @@ impl BlockProducer {
             };
             self.out_seq[dst] = batch.end_seq();
             for r in &batch.receipts {
-                let e = &mut emitted[r.asset as usize][dst];
+                let (asset, value) = r.effect.value().unwrap_or_default();
+                let e = &mut emitted[asset as usize][dst];
                 e.0 += 1;
-                e.1 += r.amount;
+                e.1 = e.1.saturating_add(value);
             }
             batches.push(batch);
         }
@@ -379,7 +378,7 @@ impl BlockProducer {
             &applied,
             &emitted,
             (delayed, oldest),
-            dependent,
+            (dependent, reexecuted),
         );
 
         // Step 6: the header and its receipts go to the beacon, with our acks.
@@ -420,12 +419,12 @@ impl BlockProducer {
             src: me,
             dst,
             first_seq: self.out_seq[dst as usize],
-            receipts: vec![Receipt {
-                tx: u64::MAX - self.height,
-                to: u64::from(dst),
-                amount: 1_000_000,
-                asset: cross_shard::ids::NATIVE,
-            }],
+            receipts: vec![Receipt::credit(
+                u64::MAX - self.height,
+                u64::from(dst),
+                1_000_000,
+                cross_shard::ids::NATIVE,
+            )],
         }));
         wire.extend(self.last_batches.iter().take(1).map(pb::ReceiptBatch::from));
     }
@@ -439,7 +438,7 @@ impl BlockProducer {
         applied: &[Vec<(u64, u64)>],
         emitted: &[Vec<(u64, u64)>],
         (delayed, oldest): (u64, Duration),
-        dependent: Option<usize>,
+        (dependent, reexecuted): (Option<usize>, Option<usize>),
     ) {
         {
             let mut c = lock(&shared.counters);
@@ -447,7 +446,10 @@ impl BlockProducer {
             c.state_root = header.state_root;
             c.committed += self.out.committed.len() as u64;
             c.sent_cross += self.out.sent_cross.len() as u64;
-            c.rejected += self.out.rejected.len() as u64;
+            // Failures of cross-shard calls end here too (a refused vote, a refund).
+            c.rejected += (self.out.rejected.len()
+                + self.out.failed.len()
+                + self.out.refunds_applied.len()) as u64;
             let c = &mut *c;
             for (asset, total) in c.balance_totals.iter_mut().enumerate() {
                 *total = self.ledger.total(asset as u32);
@@ -472,11 +474,17 @@ impl BlockProducer {
             rejected: std::mem::take(&mut out.rejected),
             rejected_reason: std::mem::take(&mut out.rejected_reason),
             receipts_applied: std::mem::take(&mut out.receipts_applied),
+            failed: std::mem::take(&mut out.failed),
+            failed_reason: std::mem::take(&mut out.failed_reason),
+            refunds_applied: std::mem::take(&mut out.refunds_applied),
+            refund_reason: std::mem::take(&mut out.refund_reason),
+            forwarded: std::mem::take(&mut out.forwarded),
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
             executed: header.tx_count,
             dependent: dependent.map(|d| d as u32),
+            reexecuted: reexecuted.map(|r| r as u32),
         };
         let mut subs = lock(&shared.subscribers);
         subs.retain(|s| s.send(Ok(events.clone())).is_ok());
@@ -494,6 +502,9 @@ mod tests {
             accounts: 100,
             initial_balance: 1000,
             tokens: 0,
+            pools: 0,
+            collections: 0,
+            proposals: 0,
             block_interval: None,
             max_block_txs: 3,
             mempool_capacity: 1000,
@@ -506,25 +517,32 @@ mod tests {
         }
     }
 
+    /// A transfer of 1 coin.
+    fn transfer(id: u64, from: u64, to: u64, nonce: u64) -> Tx {
+        Tx {
+            id,
+            from,
+            nonce,
+            call: cross_shard::Call::Transfer {
+                to,
+                asset: 0,
+                amount: 1,
+            },
+        }
+    }
+
     #[test]
     fn blocks_chain_and_take_at_most_max_block_txs() {
         let cfg = config(0);
-        let ledger = Shared::genesis(&cfg).unwrap();
+        let mut ledger = Shared::genesis(&cfg).unwrap();
         let from = ledger.placement().accounts_of(0, 100)[0];
-        let shared = Shared::new(cfg, &ledger);
+        let shared = Shared::new(cfg, &mut ledger);
         let mut producer = BlockProducer::new(ledger);
         assert!(
             producer.produce(&shared).unwrap().is_none(),
             "no empty blocks"
         );
-        lock(&shared.mempool).extend((0..5).map(|n| Transfer {
-            id: n,
-            from,
-            to: from,
-            amount: 1,
-            nonce: n,
-            asset: 0,
-        }));
+        lock(&shared.mempool).extend((0..5).map(|n| transfer(n, from, from, n)));
         let b1 = producer.produce(&shared).unwrap().unwrap();
         let h1 = Header::try_from(b1.header.as_ref().unwrap()).unwrap();
         assert_eq!((h1.height, h1.tx_count, h1.prev_hash), (1, 3, Hash::ZERO));
@@ -537,32 +555,20 @@ mod tests {
     #[test]
     fn receipts_fill_the_block_first_and_wait_in_order() {
         let cfg = config(1); // max_block_txs = 3
-        let ledger = Shared::genesis(&cfg).unwrap();
+        let mut ledger = Shared::genesis(&cfg).unwrap();
         let p = ledger.placement();
         let mine = p.accounts_of(1, 100);
-        let shared = Shared::new(cfg, &ledger);
+        let shared = Shared::new(cfg, &mut ledger);
         let mut producer = BlockProducer::new(ledger);
         let now = Instant::now();
         lock(&shared.inbound)
             .queue
             .extend((0..5).map(|i| QueuedReceipt {
                 src: 0,
-                receipt: Receipt {
-                    tx: 100 + i,
-                    to: mine[0],
-                    amount: 1,
-                    asset: 0,
-                },
+                receipt: Receipt::credit(100 + i, mine[0], 1, 0),
                 arrived: now,
             }));
-        lock(&shared.mempool).push_back(Transfer {
-            id: 1,
-            from: mine[1],
-            to: mine[2],
-            amount: 1,
-            nonce: 0,
-            asset: 0,
-        });
+        lock(&shared.mempool).push_back(transfer(1, mine[1], mine[2], 0));
         let (tx, mut rx) = mpsc::unbounded_channel();
         lock(&shared.subscribers).push(tx);
 
@@ -588,20 +594,19 @@ mod tests {
     #[test]
     fn cross_shard_block_carries_a_provable_batch() {
         let cfg = config(0);
-        let ledger = Shared::genesis(&cfg).unwrap();
+        let mut ledger = Shared::genesis(&cfg).unwrap();
         let p = ledger.placement();
         let from = p.accounts_of(0, 100)[0];
         let to = p.accounts_of(1, 100)[0];
-        let shared = Shared::new(cfg, &ledger);
+        let shared = Shared::new(cfg, &mut ledger);
         let mut producer = BlockProducer::new(ledger);
-        lock(&shared.mempool).push_back(Transfer {
-            id: 1,
-            from,
+        let mut tx = transfer(1, from, to, 0);
+        tx.call = cross_shard::Call::Transfer {
             to,
-            amount: 10,
-            nonce: 0,
             asset: 0,
-        });
+            amount: 10,
+        };
+        lock(&shared.mempool).push_back(tx);
         let sub = producer.produce(&shared).unwrap().unwrap();
         let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
         let batch = ReceiptBatch::try_from(&sub.batches[0]).unwrap();

@@ -1,13 +1,13 @@
 //! The parallel executor: declared access sets, conflict-free waves (Sealevel-style).
 //!
-//! A transfer declares what it touches before it runs: the sender's native leaf (its
-//! nonce changes even when it fails), the sender's balance of the asset, and the
-//! recipient's balance of it when the recipient is on this shard. Two transactions
-//! that touch no common leaf commute, so they may run at the same time. The block is cut
-//! into **waves**:
+//! A transaction declares what it may touch before it runs
+//! ([`crate::programs::declared_keys`]): the sender's account, the balances a transfer
+//! or swap moves, the pool, collection or proposal when it is on this shard. Two
+//! transactions that share no key commute, so they may run at the same time. The block
+//! is cut into **waves**:
 //!
 //! ```text
-//!   wave(tx) = 1 + max(wave of the last earlier tx touching each of tx's leaves)
+//!   wave(tx) = 1 + max(wave of the last earlier tx touching each of tx's keys)
 //!
 //!   txs:   t0(a→b)  t1(c→d)  t2(b→e)  t3(f→g)  t4(a→c)
 //!   wave:    0        0        1        0        1        (t2 after t0: b; t4 after t0, t1)
@@ -15,182 +15,65 @@
 //!
 //! Within a wave every transaction reads state no other one in the wave writes, so the
 //! wave's transactions run on `threads` threads, each against its own overlay that
-//! records its writes and computes the new leaves' hashes — the expensive part. The
-//! writes are then applied in block order, which is cheap. A transaction's result is
-//! therefore what it would have been in the sequential order, and outcomes are recorded
-//! in block order, so blocks, receipts, events and state roots equal the sequential
-//! executor's exactly (checked by the differential property tests below, and on every
-//! block with `verify_executor`).
+//! records its writes. The writes are then applied in block order, which is cheap; the
+//! expensive part of a write, hashing its leaf, happens once per key at commit, on the
+//! same threads ([`Ledger::commit`]). A transaction's result is therefore what it would
+//! have been in the sequential order, and outcomes are recorded in block order, so
+//! blocks, receipts, events and state roots equal the sequential executor's exactly
+//! (checked by the differential property tests below, and on every block with
+//! `verify_executor`).
 //!
 //! A chain of dependent transactions makes one wave per transaction; small waves run
 //! directly on the ledger, without threads or overlays, so such blocks cost about what
 //! the sequential executor does plus the scheduling.
 
-use cross_shard::ids::{Asset, NATIVE};
-use cross_shard::state_hash::{Leaf, leaf};
-use cross_shard::{AccountId, Placement, ShardId, Transfer};
+use cross_shard::{AccountId, Tx};
 use rustc_hash::FxHashMap;
 
-use crate::executor::{BlockOutput, Outcome, execute_one};
-use crate::state::{Account, Accounts, Ledger};
+use crate::executor::BlockOutput;
+use crate::programs::{Outcome, declared_keys, execute_one};
+use crate::state::{Key, Ledger, State, Value, World};
 use crate::threads::in_chunks;
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
 pub const MIN_PARALLEL_WAVE: usize = 256;
 
-/// Most leaves one transfer writes: the sender's native leaf, the sender's token
-/// balance, the recipient's balance.
-const MAX_WRITES: usize = 3;
-
-/// One leaf written by a transaction.
-#[derive(Debug, Clone, Copy, Default)]
-struct Write {
-    index: u32,
-    asset: Asset,
-    balance: u64,
-    nonce: u64,
-}
-
-/// A transaction's view: the ledger as of the start of its wave, plus its own writes
-/// (kept inline: no allocation per transaction).
+/// A transaction's view: the ledger as of the start of its wave, plus its own writes,
+/// kept in a buffer the thread reuses from one transaction to the next.
 struct Overlay<'a> {
     base: &'a Ledger,
-    writes: [Write; MAX_WRITES],
-    len: usize,
+    writes: &'a mut Vec<(Key, Value)>,
 }
 
-impl Overlay<'_> {
-    fn written(&self, index: u32, asset: Asset) -> Option<&Write> {
-        self.writes[..self.len]
-            .iter()
-            .find(|w| w.index == index && w.asset == asset)
-    }
-
-    fn write(&mut self, w: Write) {
-        let len = self.len;
-        match self.writes[..len]
-            .iter_mut()
-            .find(|x| x.index == w.index && x.asset == w.asset)
-        {
-            Some(x) => *x = w,
-            None => {
-                // A transfer's access set has at most MAX_WRITES leaves.
-                self.writes[len] = w;
-                self.len += 1;
-            }
-        }
-    }
-}
-
-impl Accounts for Overlay<'_> {
-    fn shard(&self) -> ShardId {
-        self.base.shard()
-    }
-    fn placement(&self) -> Placement {
-        self.base.placement()
-    }
-    fn exists(&self, id: AccountId) -> bool {
-        self.base.exists(id)
-    }
-    fn has_asset(&self, asset: Asset) -> bool {
-        self.base.has_asset(asset)
+impl State for Overlay<'_> {
+    fn world(&self) -> &World {
+        self.base.world()
     }
     fn local(&self, id: AccountId) -> Option<u32> {
         self.base.local(id)
     }
-    fn get(&self, index: u32) -> Account {
-        match self.written(index, NATIVE) {
-            Some(w) => Account {
-                balance: w.balance,
-                nonce: w.nonce,
-            },
-            None => self.base.get(index),
+    fn read(&mut self, key: Key) -> Value {
+        match self.writes.iter().find(|(k, _)| *k == key) {
+            Some(&(_, v)) => v,
+            None => self.base.get(key),
         }
     }
-    fn balance(&self, index: u32, asset: Asset) -> u64 {
-        match self.written(index, asset) {
-            Some(w) => w.balance,
-            None => self.base.balance(index, asset),
+    fn write(&mut self, key: Key, value: Value) {
+        match self.writes.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.writes.push((key, value)),
         }
     }
-    fn set(&mut self, index: u32, new: Account) {
-        self.write(Write {
-            index,
-            asset: NATIVE,
-            balance: new.balance,
-            nonce: new.nonce,
-        });
-    }
-    fn set_balance(&mut self, index: u32, asset: Asset, balance: u64) {
-        let nonce = if asset == NATIVE {
-            self.get(index).nonce
-        } else {
-            0
-        };
-        self.write(Write {
-            index,
-            asset,
-            balance,
-            nonce,
-        });
-    }
-}
-
-/// A transaction's result, ready to apply: its outcome and its writes with their old
-/// and new leaf hashes.
-struct Effect {
-    outcome: Outcome,
-    writes: [(Write, Leaf, Leaf); MAX_WRITES],
-    len: usize,
-}
-
-/// Runs one transaction on an overlay of `base` and hashes its writes.
-fn effect(base: &Ledger, tx: &Transfer) -> Effect {
-    let mut view = Overlay {
-        base,
-        writes: [Write::default(); MAX_WRITES],
-        len: 0,
-    };
-    let outcome = execute_one(&mut view, tx);
-    let none = leaf(0, 0, 0, 0);
-    let mut writes = [(Write::default(), none, none); MAX_WRITES];
-    for (slot, w) in writes.iter_mut().zip(&view.writes[..view.len]) {
-        let id = base.id(w.index);
-        let old_nonce = if w.asset == NATIVE {
-            base.get(w.index).nonce
-        } else {
-            0
-        };
-        let old = leaf(id, w.asset, base.balance(w.index, w.asset), old_nonce);
-        *slot = (*w, old, leaf(id, w.asset, w.balance, w.nonce));
-    }
-    Effect {
-        outcome,
-        writes,
-        len: view.len,
-    }
-}
-
-/// The leaves a transaction declares it may write: (local index, asset).
-fn access_set(ledger: &Ledger, tx: &Transfer) -> [Option<(u32, Asset)>; 3] {
-    let Some(from) = ledger.local(tx.from) else {
-        return [None; 3]; // rejected without touching anything
-    };
-    let asset = tx.asset;
-    [
-        Some((from, NATIVE)),
-        (asset != NATIVE).then_some((from, asset)),
-        ledger.local(tx.to).map(|to| (to, asset)),
-    ]
 }
 
 /// The block cut into conflict-free waves (indexes into `txs`): each transaction goes
-/// one wave after the last earlier transaction that touches one of its leaves.
-pub fn waves(ledger: &Ledger, txs: &[Transfer]) -> Vec<Vec<usize>> {
-    let mut last: FxHashMap<(u32, Asset), usize> = FxHashMap::default();
+/// one wave after the last earlier transaction that declares one of its keys.
+pub fn waves(ledger: &Ledger, txs: &[Tx]) -> Vec<Vec<usize>> {
+    let mut last: FxHashMap<Key, usize> = FxHashMap::default();
     let mut waves: Vec<Vec<usize>> = Vec::new();
+    let world = *ledger.world();
     for (i, tx) in txs.iter().enumerate() {
-        let keys = access_set(ledger, tx);
+        let keys = declared_keys(&world, |id| ledger.local(id), tx);
         let wave = keys
             .iter()
             .flatten()
@@ -206,13 +89,12 @@ pub fn waves(ledger: &Ledger, txs: &[Transfer]) -> Vec<Vec<usize>> {
         }
         waves[wave].push(i);
     }
-
     waves
 }
 
-/// The block's **dependency ratio**: the fraction of its transactions that touch a leaf
+/// The block's **dependency ratio**: the fraction of its transactions that touch a key
 /// an earlier transaction of the block writes (all but the first wave).
-pub fn dependency_ratio(ledger: &Ledger, txs: &[Transfer]) -> f64 {
+pub fn dependency_ratio(ledger: &Ledger, txs: &[Tx]) -> f64 {
     if txs.is_empty() {
         return 0.0;
     }
@@ -220,12 +102,20 @@ pub fn dependency_ratio(ledger: &Ledger, txs: &[Transfer]) -> f64 {
     (txs.len() - first) as f64 / txs.len() as f64
 }
 
+/// One wave's share on one thread: each transaction's outcome and the end of its
+/// writes in `writes`.
+struct Effects {
+    outcomes: Vec<Outcome>,
+    ends: Vec<usize>,
+    writes: Vec<(Key, Value)>,
+}
+
 /// Executes `txs` in conflict-free waves on up to `threads` threads; waves smaller
 /// than `min_parallel` run inline. Same results as [`crate::executor::execute`].
 /// Returns how many transactions depended on an earlier one (all but the first wave).
 pub fn execute(
     ledger: &mut Ledger,
-    txs: &[Transfer],
+    txs: &[Tx],
     out: &mut BlockOutput,
     threads: usize,
     min_parallel: usize,
@@ -244,15 +134,38 @@ pub fn execute(
             continue;
         }
         let base: &Ledger = ledger;
-        let effects: Vec<Effect> = in_chunks(wave, threads, |part, _| {
-            part.iter().map(|&i| effect(base, &txs[i])).collect()
-        });
-        // Apply in block order; the wave's writes touch disjoint leaves.
-        for (&i, e) in wave.iter().zip(effects) {
-            for &(w, old, new) in &e.writes[..e.len] {
-                ledger.write_hashed(w.index, w.asset, w.balance, w.nonce, old, new);
+        let parts: Vec<Effects> = in_chunks(wave, threads, |part, _| {
+            let mut effects = Effects {
+                outcomes: Vec::with_capacity(part.len()),
+                ends: Vec::with_capacity(part.len()),
+                writes: Vec::with_capacity(part.len() * 3),
+            };
+            let mut buffer = Vec::new();
+            for &i in part {
+                buffer.clear();
+                let mut view = Overlay {
+                    base,
+                    writes: &mut buffer,
+                };
+                effects.outcomes.push(execute_one(&mut view, &txs[i]));
+                effects.writes.extend_from_slice(&buffer);
+                effects.ends.push(effects.writes.len());
             }
-            outcomes[i] = Some(e.outcome);
+            vec![effects]
+        });
+        // Apply in block order; the wave's writes touch disjoint keys.
+        let mut next = wave.iter();
+        for part in parts {
+            let mut start = 0;
+            for (outcome, end) in part.outcomes.into_iter().zip(part.ends) {
+                for &(key, value) in &part.writes[start..end] {
+                    ledger.write(key, value);
+                }
+                start = end;
+                if let Some(&i) = next.next() {
+                    outcomes[i] = Some(outcome);
+                }
+            }
         }
     }
     for (tx, outcome) in txs.iter().zip(outcomes) {
@@ -266,130 +179,33 @@ pub fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor;
-    use proptest::prelude::*;
+    use crate::state::tests::world;
+    use cross_shard::Call;
+    use cross_shard::ids::NATIVE;
 
     const ACCOUNTS: u64 = 40;
 
-    /// Shard 0 of 2 with two tokens and small balances, so that some transfers fail.
     fn ledger() -> Ledger {
-        Ledger::genesis(0, Placement::new(2).unwrap(), ACCOUNTS, 2, 500)
+        Ledger::genesis(world(0, 2, ACCOUNTS, 2), 500)
     }
 
-    /// Everything a block's execution is judged by.
-    fn run(
-        txs: &[Transfer],
-        parallel: Option<usize>,
-    ) -> (cross_shard::Hash, Vec<u64>, BlockOutput) {
-        let mut l = ledger();
-        let mut out = BlockOutput::new(2);
-        match parallel {
-            None => executor::execute(&mut l, txs, &mut out),
-            Some(threads) => {
-                execute(&mut l, txs, &mut out, threads, 1);
-            }
+    fn t(id: u64, from: u64, to: u64, nonce: u64) -> Tx {
+        Tx {
+            id,
+            from,
+            nonce,
+            call: Call::Transfer {
+                to,
+                asset: NATIVE,
+                amount: 1,
+            },
         }
-        let totals = (0..=2).map(|a| l.total(a)).collect();
-        (l.state_root(), totals, out)
-    }
-
-    fn assert_same(txs: &[Transfer]) -> Result<(), TestCaseError> {
-        let (root, totals, out) = run(txs, None);
-        for threads in [1, 2, 4] {
-            let (p_root, p_totals, p_out) = run(txs, Some(threads));
-            prop_assert_eq!(p_root, root, "state root, {} threads", threads);
-            prop_assert_eq!(&p_totals, &totals);
-            prop_assert_eq!(&p_out.committed, &out.committed);
-            prop_assert_eq!(&p_out.sent_cross, &out.sent_cross);
-            prop_assert_eq!(&p_out.rejected, &out.rejected);
-            prop_assert_eq!(&p_out.rejected_reason, &out.rejected_reason);
-            prop_assert_eq!(&p_out.outgoing, &out.outgoing);
-        }
-        Ok(())
-    }
-
-    /// Transfers among `senders`; nonces follow each sender's count, with some wrong,
-    /// and amounts large enough that some fail.
-    fn block(picks: Vec<(u64, u64, u64, u32, bool)>) -> Vec<Transfer> {
-        let mut nonces = [0u64; ACCOUNTS as usize];
-        picks
-            .into_iter()
-            .enumerate()
-            .map(|(i, (from, to, amount, asset, bad_nonce))| {
-                let n = &mut nonces[from as usize];
-                let nonce = if bad_nonce { *n + 3 } else { *n };
-                if !bad_nonce {
-                    *n += 1;
-                }
-                Transfer {
-                    id: i as u64,
-                    from,
-                    to,
-                    amount,
-                    nonce,
-                    asset,
-                }
-            })
-            .collect()
-    }
-
-    fn pick(
-        senders: u64,
-        recipients: std::ops::Range<u64>,
-    ) -> impl Strategy<Value = (u64, u64, u64, u32, bool)> {
-        (
-            0..senders,
-            recipients,
-            1u64..400,
-            0u32..4,
-            proptest::bool::weighted(0.1),
-        )
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-        #[test]
-        fn uniform_blocks_equal_sequential(picks in proptest::collection::vec(pick(ACCOUNTS, 0..ACCOUNTS + 2), 0..300)) {
-            assert_same(&block(picks))?;
-        }
-
-        #[test]
-        fn one_hot_recipient_equals_sequential(picks in proptest::collection::vec(pick(ACCOUNTS, 0..1), 0..300)) {
-            assert_same(&block(picks))?;
-        }
-
-        #[test]
-        fn one_sender_many_nonces_equals_sequential(picks in proptest::collection::vec(pick(1, 0..ACCOUNTS), 0..200)) {
-            assert_same(&block(picks))?;
-        }
-
-        #[test]
-        fn chained_blocks_equal_sequential(len in 0usize..200, asset in 0u32..3) {
-            // tx i pays the sender of tx i + 1.
-            let picks = (0..len).map(|i| ((i as u64) % ACCOUNTS, ((i as u64) + 1) % ACCOUNTS, 50, asset, false)).collect();
-            assert_same(&block(picks))?;
-        }
-    }
-
-    #[test]
-    fn empty_and_single_transaction_blocks() {
-        assert_same(&[]).unwrap();
-        assert_same(&block(vec![(3, 5, 10, 0, false)])).unwrap();
     }
 
     #[test]
     fn dependency_ratio_counts_later_waves() {
         let l = ledger();
         let mine = l.placement().accounts_of(0, ACCOUNTS);
-        let t = |id, from, to, nonce| Transfer {
-            id,
-            from,
-            to,
-            amount: 1,
-            nonce,
-            asset: NATIVE,
-        };
         let independent = [t(0, mine[0], mine[1], 0), t(1, mine[2], mine[3], 0)];
         assert_eq!(dependency_ratio(&l, &independent), 0.0);
         let chained = [
@@ -404,24 +220,35 @@ mod tests {
     }
 
     #[test]
-    fn waves_follow_conflicts() {
-        // Independent transfers make one wave; a dependent chain makes one per link.
+    fn calls_on_one_object_fall_into_successive_waves() {
         let l = ledger();
         let mine = l.placement().accounts_of(0, ACCOUNTS);
-        let t = |id, from, to| Transfer {
+        let pool = (0..4)
+            .find(|&p| l.world().holds(cross_shard::Object::Pool(p)))
+            .unwrap();
+        let swap = |id, from| Tx {
             id,
             from,
-            to,
-            amount: 1,
             nonce: 0,
-            asset: NATIVE,
+            call: Call::Swap {
+                pool,
+                asset_in: NATIVE,
+                amount_in: 1,
+                min_out: 0,
+            },
         };
-        let keys = |tx: &Transfer| access_set(&l, tx);
-        assert!(keys(&t(0, mine[0], mine[1])).iter().flatten().count() == 2);
-        assert!(
-            keys(&t(0, ACCOUNTS * 9, mine[1]))
-                .iter()
-                .all(Option::is_none)
+        // Different senders, one pool: each swap waits for the one before.
+        let block = [
+            swap(0, mine[0]),
+            swap(1, mine[1]),
+            t(2, mine[2], mine[3], 0),
+        ];
+        assert_eq!(waves(&l, &block), vec![vec![0, 2], vec![1]]);
+        // A sender on another shard touches nothing here.
+        let theirs = l.placement().accounts_of(1, ACCOUNTS)[0];
+        assert_eq!(
+            waves(&l, &[swap(0, theirs), swap(1, theirs)]),
+            vec![vec![0, 1]]
         );
     }
 }

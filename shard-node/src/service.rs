@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use cross_shard::Transfer;
+use cross_shard::Tx;
 use cross_shard::signing::Verdict;
-use shardsim_proto::convert::{signatures_from_wire, transfers_from_wire};
+use shardsim_proto::convert::{signatures_from_wire, txs_from_wire};
 use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::Shard;
 use tokio::sync::mpsc;
@@ -29,8 +29,8 @@ impl ShardService {
         &self,
         verifier: Arc<SigVerifier>,
         batch: &pb::TxBatch,
-        txs: Vec<Transfer>,
-    ) -> Result<Vec<Transfer>, Status> {
+        txs: Vec<Tx>,
+    ) -> Result<Vec<Tx>, Status> {
         let mut sigs = Vec::new();
         signatures_from_wire(batch, &mut sigs)?;
         let (txs, verdicts) = tokio::task::spawn_blocking(move || {
@@ -67,7 +67,7 @@ impl Shard for ShardService {
         let mut accepted = 0u64;
         while let Some(batch) = stream.message().await? {
             txs.clear();
-            transfers_from_wire(&batch, &mut txs)?;
+            txs_from_wire(&batch, &mut txs)?;
             accepted += txs.len() as u64;
             if let Some(verifier) = &self.shared.verifier {
                 txs = self.admit_signed(verifier.clone(), &batch, txs).await?;

@@ -13,7 +13,7 @@
 //! ```
 
 use cross_shard::signing::{self, SIGNATURE_LEN, Verdict};
-use cross_shard::{AccountId, Transfer};
+use cross_shard::{AccountId, Tx};
 use ed25519_dalek::VerifyingKey;
 use rustc_hash::FxHashMap;
 
@@ -45,7 +45,7 @@ impl SigVerifier {
 
     /// Checks `sigs[i]` against `txs[i]` (`sigs` empty: the batch is unsigned, and
     /// every known sender's transaction is invalid).
-    pub fn verify(&self, txs: &[Transfer], sigs: &[[u8; SIGNATURE_LEN]]) -> Vec<Verdict> {
+    pub fn verify(&self, txs: &[Tx], sigs: &[[u8; SIGNATURE_LEN]]) -> Vec<Verdict> {
         if sigs.is_empty() {
             return txs
                 .iter()
@@ -73,14 +73,15 @@ mod tests {
     #[test]
     fn parallel_chunks_give_the_sequential_verdicts() {
         let accounts: Vec<u64> = (0..50).collect();
-        let txs: Vec<Transfer> = (0..101)
-            .map(|i| Transfer {
+        let txs: Vec<Tx> = (0..101)
+            .map(|i| Tx {
                 id: i,
                 from: i % 60, // 50..59 are not this shard's
-                to: 1,
-                amount: 1,
                 nonce: 0,
-                asset: 0,
+                call: cross_shard::Call::Vote {
+                    proposal: 1,
+                    yes: true,
+                },
             })
             .collect();
         let mut sigs: Vec<_> = txs

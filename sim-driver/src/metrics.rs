@@ -6,14 +6,22 @@
 //! driver learns it is final. Measuring from the actual send would hide the time a
 //! transaction spent waiting behind a backed-up sender (coordinated omission).
 //!
-//! **Finality.** An intra-shard transfer is final when its shard's block commits it. A
-//! cross-shard transfer is final when its receipt is applied on the destination shard:
+//! **Finality.** A call whose objects are all on its sender's shard is final when that
+//! shard's block commits it. A cross-shard call is final when its *last* receipt takes
+//! effect — a credit, an NFT received, a vote counted — or fails for good — a refund
+//! credited, a vote refused:
 //!
 //! ```text
 //!  Dispatched ──► Submitted ──committed──────────────────────────────► Final (intra)
 //!                    │ ──sent_cross──► Debited ──receipts_applied────► Final (cross)
+//!                    │                    └──failed / refunds_applied─► Rejected (cross)
 //!                    └──rejected─────────────────────────────────────► Rejected
 //! ```
+//!
+//! Receipts that only pass through a shard (a swap executed on its pool's shard, whose
+//! output goes back) are `forwarded`: they count as applied receipts there but decide
+//! nothing. The debit and the last receipt come from different shards on different
+//! streams, so either may arrive first.
 //!
 //! A receipt applied for a transaction already final is a double application and is
 //! counted in `duplicate_finals`, which breaks the exactly-once invariant.
@@ -36,10 +44,13 @@ mod state {
     /// Cross-shard receipt applied before the source's debit event arrived (the two
     /// come on different streams); final once that event comes.
     pub const APPLIED_EARLY: u8 = 4;
+    /// Cross-shard call failed for good before the source's debit event arrived; its
+    /// failure is already counted.
+    pub const FAILED_EARLY: u8 = 5;
 }
 
-/// The programs a transaction can call, by index.
-pub const PROGRAMS: [&str; 2] = ["transfer", "token"];
+/// The programs a transaction can call, by index (`cross_shard::Program`).
+pub const PROGRAMS: [&str; 5] = ["transfer", "token", "swap", "nft", "vote"];
 
 /// Highest latency recorded, in microseconds (one hour); anything slower is clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -115,6 +126,8 @@ pub struct Tracker {
     program: Vec<u8>,
     /// Per program: (submitted, committed, rejected).
     pub per_program: [(u64, u64, u64); PROGRAMS.len()],
+    /// Per program: rejections (and failures) by reason code.
+    pub program_reasons: [BTreeMap<u32, u64>; PROGRAMS.len()],
     /// Per-second counts and histograms, by second since start.
     pub seconds: Vec<Second>,
     /// Latencies of transactions intended inside the window.
@@ -132,6 +145,8 @@ pub struct Tracker {
     /// Per shard: transactions executed in blocks that reported dependencies, and how
     /// many of those depended on an earlier one in their block.
     pub dependencies: Vec<(u64, u64)>,
+    /// Per shard: Block-STM re-executions, when reported.
+    pub reexecuted: Vec<Option<u64>>,
 }
 
 impl Tracker {
@@ -145,6 +160,7 @@ impl Tracker {
             source: Vec::new(),
             program: Vec::new(),
             per_program: [(0, 0, 0); PROGRAMS.len()],
+            program_reasons: Default::default(),
             seconds: Vec::new(),
             latency: Latencies {
                 intra: histogram(),
@@ -156,6 +172,7 @@ impl Tracker {
             rejected: BTreeMap::new(),
             duplicate_finals: 0,
             dependencies: vec![(0, 0); shards as usize],
+            reexecuted: vec![None; shards as usize],
         }
     }
 
@@ -248,18 +265,50 @@ impl Tracker {
         }
     }
 
+    /// Counts transaction `i` as rejected (or failed) for `reason`, on its source shard.
+    fn reject(&mut self, i: usize, at: u64, reason: u32) {
+        let program = usize::from(self.program[i]);
+        self.per_program[program].2 += 1;
+        *self.program_reasons[program].entry(reason).or_default() += 1;
+        *self.rejected.entry(reason).or_default() += 1;
+        let slot = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
+        self.second(at).shards[slot].rejected += 1;
+    }
+
+    /// A cross-shard call's last receipt failed (a refund credited, a vote refused).
+    fn fail_cross(&mut self, id: u64, at: u64, reason: u32) {
+        let Some(i) = self.index(id) else { return };
+        match self.fate[i] {
+            state::DEBITED => {
+                self.fate[i] = state::REJECTED;
+                self.reject(i, at, reason);
+            }
+            state::SUBMITTED => {
+                self.fate[i] = state::FAILED_EARLY;
+                self.reject(i, at, reason);
+            }
+            _ => self.duplicate_finals += 1,
+        }
+    }
+
     /// Applies one block's events, received at `at` (ns since start).
     pub fn events(&mut self, at: u64, ev: &pb::BlockEvents) {
         let shard = ev.shard as u16;
         let slot = usize::from(shard).min(self.shards.saturating_sub(1));
         let congestion = &mut self.second(at).shards[slot];
         congestion.receipts_emitted += ev.receipts_emitted;
-        congestion.receipts_applied += ev.receipts_applied.len() as u64;
+        congestion.receipts_applied += (ev.receipts_applied.len()
+            + ev.failed.len()
+            + ev.refunds_applied.len()
+            + ev.forwarded.len()) as u64;
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
             d.0 += u64::from(ev.executed);
             d.1 += u64::from(dependent);
+        }
+        if let (Some(re), Some(total)) = (ev.reexecuted, self.reexecuted.get_mut(slot)) {
+            *total = Some(total.unwrap_or(0) + u64::from(re));
         }
         for &id in &ev.committed {
             let Some(i) = self.index(id) else { continue };
@@ -276,6 +325,7 @@ impl Tracker {
             match self.fate[i] {
                 state::SUBMITTED => self.fate[i] = state::DEBITED,
                 state::APPLIED_EARLY => self.finalize(i, at, true),
+                state::FAILED_EARLY => self.fate[i] = state::REJECTED,
                 _ => self.duplicate_finals += 1,
             }
         }
@@ -286,10 +336,13 @@ impl Tracker {
                 continue;
             }
             self.fate[i] = state::REJECTED;
-            self.per_program[usize::from(self.program[i])].2 += 1;
             self.source[i] = shard;
-            *self.rejected.entry(reason).or_default() += 1;
-            self.second(at).shards[slot].rejected += 1;
+            self.reject(i, at, reason);
+        }
+        let failures = ev.failed.iter().zip(&ev.failed_reason);
+        let refunds = ev.refunds_applied.iter().zip(&ev.refund_reason);
+        for (&id, &reason) in failures.chain(refunds) {
+            self.fail_cross(id, at, reason);
         }
         for &id in &ev.receipts_applied {
             let Some(i) = self.index(id) else { continue };
@@ -341,7 +394,7 @@ mod tests {
         assert_eq!(t.window_final, (2, 1));
         assert_eq!(
             t.per_program,
-            [(2, 1, 0), (1, 1, 0)],
+            [(2, 1, 0), (1, 1, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)],
             "per program: submitted, final, rejected"
         );
     }
@@ -355,6 +408,32 @@ mod tests {
         t.events(S, &events(0, &[], &[0], &[]));
         assert_eq!(t.final_cross, 1);
         assert_eq!(t.duplicate_finals, 0);
+    }
+
+    #[test]
+    fn cross_failures_finish_once_whichever_event_comes_first() {
+        let mut t = Tracker::new(2, (0, 10 * S));
+        t.dispatched(0, &[0, 0], &[2, 4]);
+        // tx 0: a swap refunded after its debit; tx 1: a vote refused before it.
+        t.events(S, &events(0, &[], &[0], &[]));
+        let mut ev = events(0, &[], &[], &[]);
+        ev.refunds_applied = vec![0];
+        ev.refund_reason = vec![6];
+        ev.forwarded = vec![5];
+        t.events(S, &ev);
+        let mut ev = events(1, &[], &[], &[]);
+        ev.failed = vec![1];
+        ev.failed_reason = vec![8];
+        t.events(S, &ev);
+        assert_eq!(t.unresolved(), 0);
+        t.events(S, &events(0, &[], &[1], &[]));
+        assert_eq!((t.finals(), t.rejections(), t.duplicate_finals), (0, 2, 0));
+        assert_eq!(t.per_program[2], (1, 0, 1));
+        assert_eq!(t.program_reasons[4].get(&8), Some(&1));
+        assert_eq!(
+            t.seconds[1].shards[0].receipts_applied, 2,
+            "the refund and the forwarded receipt"
+        );
     }
 
     #[test]

@@ -62,15 +62,23 @@ pub struct LatencySummary {
     pub all: Percentiles,
 }
 
+/// The report name of a reason code.
+fn reason_name(code: u32) -> String {
+    RejectReason::from_code(code).map_or_else(|| format!("code_{code}"), |r| r.name().to_string())
+}
+
 /// One program's transactions.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ProgramCounts {
     /// Sent.
     pub submitted: u64,
     /// Final.
     pub committed: u64,
-    /// Rejected.
+    /// Rejected or failed.
     pub rejected: u64,
+    /// Rejections and failures by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: BTreeMap<String, u64>,
 }
 
 /// Cross-shard figures.
@@ -110,8 +118,12 @@ pub struct ShardSummary {
     /// Longest time a receipt waited in that queue, ms.
     pub oldest_delayed_ms: f64,
     /// Fraction of executed transactions that depended on an earlier one in their
-    /// block (reported by the parallel executor; absent with the sequential one).
+    /// block (reported by the parallel and block-stm executors; absent with the
+    /// sequential one).
     pub dependency_ratio: Option<f64>,
+    /// block-stm only: re-executions (incarnations beyond each transaction's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reexecuted: Option<u64>,
 }
 
 /// Misbehaviour detected and refused.
@@ -343,6 +355,7 @@ pub fn summarize(
                     .get(i)
                     .filter(|d| d.0 > 0)
                     .map(|&(executed, dependent)| dependent as f64 / executed as f64),
+                reexecuted: tracker.reexecuted.get(i).copied().flatten(),
             }
         })
         .collect();
@@ -359,11 +372,7 @@ pub fn summarize(
         rejected_by_reason: tracker
             .rejected
             .iter()
-            .map(|(&code, &n)| {
-                let name = RejectReason::from_code(code)
-                    .map_or_else(|| format!("code_{code}"), |r| r.name().to_string());
-                (name, n)
-            })
+            .map(|(&code, &n)| (reason_name(code), n))
             .collect(),
         pending,
         lost,
@@ -373,15 +382,19 @@ pub fn summarize(
         partial: false,
         programs: crate::metrics::PROGRAMS
             .iter()
-            .zip(tracker.per_program)
-            .filter(|(_, (submitted, _, _))| *submitted > 0)
-            .map(|(name, (submitted, committed, rejected))| {
+            .zip(tracker.per_program.iter().zip(&tracker.program_reasons))
+            .filter(|(_, ((submitted, _, _), _))| *submitted > 0)
+            .map(|(name, (&(submitted, committed, rejected), reasons))| {
                 (
                     name.to_string(),
                     ProgramCounts {
                         submitted,
                         committed,
                         rejected,
+                        reasons: reasons
+                            .iter()
+                            .map(|(&code, &n)| (reason_name(code), n))
+                            .collect(),
                     },
                 )
             })

@@ -19,7 +19,7 @@ use cross_shard::audit::{self, Audit, ChannelCount, ShardLedger};
 use indicatif::{ProgressBar, ProgressStyle};
 use shard_node::link::{Delayed, LinkDelay};
 use shardsim_proto::MAX_MESSAGE_BYTES;
-use shardsim_proto::convert::push_transfer;
+use shardsim_proto::convert::push_tx;
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
@@ -35,7 +35,7 @@ use crate::report::{self, CpuSeconds, FinalStatus, Summary};
 use crate::scenario::Scenario;
 use crate::schedule::Schedule;
 use crate::workload::{Source, Workload};
-use cross_shard::ids::NATIVE;
+use cross_shard::ids::pool_token;
 
 /// How the run reports and where it writes.
 #[derive(Debug, Clone)]
@@ -86,8 +86,12 @@ enum Msg {
         intended: Vec<u64>,
         programs: Vec<u8>,
     },
-    /// A shard's block events, stamped with the driver's clock on arrival.
-    Events { at: u64, events: pb::BlockEvents },
+    /// A shard's block events, stamped with the driver's clock on arrival (boxed: an
+    /// event message is many lists).
+    Events {
+        at: u64,
+        events: Box<pb::BlockEvents>,
+    },
     /// The generator has emitted its last transaction; how many were sent per shard.
     LoadDone { sent: Vec<u64> },
     /// A stream failed.
@@ -174,6 +178,7 @@ async fn drive(
                 match stream.next().await {
                     Some(Ok(events)) => {
                         let at = start.elapsed().as_nanos() as u64;
+                        let events = Box::new(events);
                         if tx.send(Msg::Events { at, events }).is_err() {
                             return;
                         }
@@ -370,12 +375,12 @@ async fn generate(
                 break;
             };
             let batch = &mut batches[shard as usize];
-            push_transfer(batch, &t);
-            if t.asset != NATIVE && programs.is_empty() {
+            push_tx(batch, &t);
+            // The program column stays empty while every call is a native transfer.
+            let program = t.call.program() as u8;
+            if program != 0 || !programs.is_empty() {
                 programs.resize(k, 0);
-            }
-            if !programs.is_empty() {
-                programs.push(u8::from(t.asset != NATIVE));
+                programs.push(program);
             }
             if let Some(sig) = sig {
                 batch.signatures.extend_from_slice(sig);
@@ -469,7 +474,17 @@ async fn settle(
 /// Audits the native coin and every token separately (each has its own supply and
 /// its own receipt value), and folds the verdicts into one: violations name the asset.
 fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
-    let genesis = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
+    // Every account's balance, plus each pool's reserve of the asset: every pool holds
+    // the native coin, and token t in the pools that trade it.
+    let accounts = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
+    let reserve = u128::from(shard_node::POOL_RESERVE);
+    let genesis_of = |asset: u32| {
+        let pools = (0..scenario.pools())
+            .filter(|&p| asset == 0 || pool_token(p, scenario.workload.tokens) == asset)
+            .count();
+        accounts + reserve * pools as u128
+    };
+    let genesis = genesis_of(0);
     let counts = |v: &[pb::ChannelCounters]| {
         v.iter()
             .map(|c| ChannelCount {
@@ -504,7 +519,7 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
                 }
             })
             .collect();
-        let a = audit::audit(genesis, &ledgers, status.quiescent);
+        let a = audit::audit(genesis_of(token), &ledgers, status.quiescent);
         total.supply_conserved &= a.supply_conserved;
         total.exactly_once &= a.exactly_once;
         total.in_flight_receipts += a.in_flight_receipts;

@@ -117,8 +117,9 @@ pub struct Cluster {
     /// Threads each shard verifies signatures and executes with, 1 to 16. Default 1.
     #[serde(default = "defaults::threads", deserialize_with = "thread_count")]
     pub threads_per_shard: u32,
-    /// Executor: "sequential" (the reference) or "parallel" (conflict-free waves by
-    /// declared access sets). Default "sequential".
+    /// Executor: "sequential" (the reference), "parallel" (conflict-free waves by
+    /// declared access sets) or "block-stm" (optimistic, multi-version, re-executed on
+    /// conflict). Default "sequential".
     #[serde(default)]
     pub executor: ExecutorKind,
     /// Run the sequential executor beside the chosen one on every block; a difference
@@ -156,6 +157,8 @@ pub enum ExecutorKind {
     Sequential,
     /// Conflict-free waves on `threads_per_shard` threads.
     Parallel,
+    /// Block-STM on `threads_per_shard` threads.
+    BlockStm,
 }
 
 impl ExecutorKind {
@@ -164,6 +167,7 @@ impl ExecutorKind {
         match self {
             ExecutorKind::Sequential => "sequential",
             ExecutorKind::Parallel => "parallel",
+            ExecutorKind::BlockStm => "block-stm",
         }
     }
 }
@@ -204,6 +208,21 @@ pub struct Workload {
     /// each), for the `token` program. Default 0; at most 64.
     #[serde(default, deserialize_with = "token_count")]
     pub tokens: u32,
+    /// AMM pools created at genesis (pool `p` trades the native coin against token
+    /// `1 + p % tokens`, so there are none without tokens). Default 8; at most 4096.
+    #[serde(default = "defaults::objects", deserialize_with = "object_count")]
+    pub pools: u32,
+    /// NFT collections created at genesis. Default 8; at most 4096.
+    #[serde(default = "defaults::objects", deserialize_with = "object_count")]
+    pub collections: u32,
+    /// DAO proposals open at genesis. Default 8; at most 4096.
+    #[serde(default = "defaults::objects", deserialize_with = "object_count")]
+    pub proposals: u32,
+    /// How far below the quoted output a swap's `min_out` is set, 0 to 1: the quote
+    /// is the pool's genesis price, so when the price has moved further than this
+    /// against the trader the swap fails (`slippage`) and is refunded. Default 0.01.
+    #[serde(default = "defaults::slippage", deserialize_with = "fraction")]
+    pub slippage: f64,
     /// Relative weights of the programs in the workload. Default all `transfer`.
     #[serde(default)]
     pub mix: Mix,
@@ -224,6 +243,10 @@ pub struct Hot {
     /// The hot set: accounts `0..accounts`. Default 1.
     #[serde(default = "defaults::hot_accounts")]
     pub accounts: u64,
+    /// The hot set of pools, collections and proposals: objects `0..objects` of each
+    /// kind. Default 1.
+    #[serde(default = "defaults::hot_objects")]
+    pub objects: u32,
 }
 
 impl Default for Hot {
@@ -231,6 +254,7 @@ impl Default for Hot {
         Hot {
             fraction: 0.0,
             accounts: defaults::hot_accounts(),
+            objects: defaults::hot_objects(),
         }
     }
 }
@@ -245,6 +269,15 @@ pub struct Mix {
     /// Token transfers (ERC-20-like): a random one of `workload.tokens`. Default 0.
     #[serde(default, deserialize_with = "weight")]
     pub token: f64,
+    /// AMM swaps: native coin for a pool's token or back. Default 0.
+    #[serde(default, deserialize_with = "weight")]
+    pub swap: f64,
+    /// NFT calls: half mint into a collection, half send an NFT minted earlier. Default 0.
+    #[serde(default, deserialize_with = "weight")]
+    pub nft: f64,
+    /// DAO votes on a proposal. Default 0.
+    #[serde(default, deserialize_with = "weight")]
+    pub vote: f64,
 }
 
 impl Default for Mix {
@@ -252,14 +285,22 @@ impl Default for Mix {
         Mix {
             transfer: 1.0,
             token: 0.0,
+            swap: 0.0,
+            nft: 0.0,
+            vote: 0.0,
         }
     }
 }
 
 impl Mix {
+    /// The weights in program order (`cross_shard::Program::ALL`).
+    pub fn weights(&self) -> [f64; 5] {
+        [self.transfer, self.token, self.swap, self.nft, self.vote]
+    }
+
     /// The fraction of calls that are token transfers.
     pub fn token_fraction(&self) -> f64 {
-        self.token / (self.transfer + self.token)
+        self.token / self.weights().iter().sum::<f64>()
     }
 }
 
@@ -356,6 +397,15 @@ mod defaults {
     pub fn one() -> f64 {
         1.0
     }
+    pub fn objects() -> u32 {
+        8
+    }
+    pub fn slippage() -> f64 {
+        0.01
+    }
+    pub fn hot_objects() -> u32 {
+        1
+    }
     pub fn hot_accounts() -> u64 {
         1
     }
@@ -444,6 +494,10 @@ fn token_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     in_range(d, 0, 64, "tokens")
 }
 
+fn object_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, 0, 4096, "an object count")
+}
+
 fn weight<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     in_range(d, 0.0, 1e9, "a mix weight")
 }
@@ -453,6 +507,16 @@ fn phase_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 
 impl Scenario {
+    /// The pools the cluster has: `workload.pools`, or none without tokens (a pool
+    /// trades the native coin against a token).
+    pub fn pools(&self) -> u32 {
+        if self.workload.tokens == 0 {
+            0
+        } else {
+            self.workload.pools
+        }
+    }
+
     /// Reads and checks a scenario file.
     pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
         let shown = path.display().to_string();
@@ -547,14 +611,29 @@ impl Scenario {
                 hot.accounts, self.workload.accounts
             ));
         }
-        let mix = &self.workload.mix;
-        if mix.transfer + mix.token <= 0.0 {
+        let w = &self.workload;
+        if hot.objects == 0 {
+            return fail("workload.hot.objects must be at least 1".into());
+        }
+        let mix = &w.mix;
+        if mix.weights().iter().sum::<f64>() <= 0.0 {
             return fail("workload.mix needs at least one program with a weight above 0".into());
         }
-        if mix.token > 0.0 && self.workload.tokens == 0 {
+        if mix.token > 0.0 && w.tokens == 0 {
             return fail(
                 "workload.mix.token > 0 needs workload.tokens ≥ 1 (tokens to transfer)".into(),
             );
+        }
+        if mix.swap > 0.0 && (w.tokens == 0 || w.pools == 0) {
+            return fail(
+                "workload.mix.swap > 0 needs workload.tokens ≥ 1 and workload.pools ≥ 1 (each pool trades the native coin against a token)".into(),
+            );
+        }
+        if mix.nft > 0.0 && w.collections == 0 {
+            return fail("workload.mix.nft > 0 needs workload.collections ≥ 1".into());
+        }
+        if mix.vote > 0.0 && w.proposals == 0 {
+            return fail("workload.mix.vote > 0 needs workload.proposals ≥ 1".into());
         }
         if let Some(b) = self.cluster.byzantine_shard {
             if b >= self.cluster.shards || self.cluster.shards < 2 {
@@ -845,10 +924,27 @@ rate = "max"
         let e = error(&with("mix = { transfer = 0 }"));
         assert!(e.contains("at least one program"), "{e}");
         let e = error(&with("mix = { swap = 1 }"));
+        assert!(e.contains("workload.tokens ≥ 1 and workload.pools"), "{e}");
+        let e = error(&with("tokens = 1\npools = 0\nmix = { swap = 1 }"));
+        assert!(e.contains("workload.pools"), "{e}");
+        let e = error(&with("collections = 0\nmix = { nft = 1 }"));
+        assert!(e.contains("workload.collections"), "{e}");
+        let e = error(&with("proposals = 0\nmix = { vote = 1 }"));
+        assert!(e.contains("workload.proposals"), "{e}");
+        let e = error(&with("mix = { swapp = 1 }"));
         assert!(
-            e.contains("unknown field `swap`") && e.contains("`token`"),
+            e.contains("unknown field `swapp`") && e.contains("`swap`"),
             "{e}"
         );
+        let s = Scenario::from_toml(
+            &with("tokens = 1\nmix = { swap = 1, nft = 1, vote = 2 }"),
+            "s",
+        )
+        .unwrap();
+        assert_eq!((s.pools(), s.workload.collections), (8, 8));
+        assert_eq!(s.workload.mix.weights(), [1.0, 0.0, 1.0, 1.0, 2.0]);
+        let s = Scenario::from_toml(&with(""), "s").unwrap();
+        assert_eq!(s.pools(), 0, "no pools without tokens");
     }
 
     #[test]

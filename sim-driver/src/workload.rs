@@ -1,10 +1,13 @@
-//! The seeded workload: which transfers the driver offers, and when.
+//! The seeded workload: which calls the driver offers, and when.
 //!
 //! Everything random comes from one ChaCha8 generator seeded by the scenario's `seed`,
 //! so the same scenario produces the same transactions in the same order, run after run
 //! (ChaCha's output is the same on every platform, unlike `StdRng`'s across releases).
 //!
-//! For each transfer:
+//! For each call:
+//! 0. the **program** is drawn by the `mix` weights — unless the mix has only
+//!    `transfer` and `token`, which are decided in step 6 as they always were, so that
+//!    adding programs did not change the transactions of existing scenarios;
 //! 1. the **sender** is drawn uniformly from all accounts, or from a Zipf distribution
 //!    over them when `skew > 0` (account `k` is the `(k+1)`-th most popular);
 //! 2. with probability `cross_shard` the **recipient** is drawn from a different,
@@ -15,14 +18,24 @@
 //!    not fail for lack of funds;
 //! 5. with probability `hot.fraction` the recipient is replaced by one of the hot
 //!    accounts `0..hot.accounts` (contention: many calls, one object);
-//! 6. the **program**, by the `mix` weights: a native `transfer`, or a `token` transfer
-//!    of one of the scenario's tokens, chosen uniformly. (A workload of native
-//!    transfers only draws no random number for this, so adding the `mix` knob did not
-//!    change the transactions of existing scenarios.)
+//! 6. for a transfer, native `transfer` or a `token` transfer of one of the scenario's
+//!    tokens, chosen uniformly, by the `mix` weights (a workload of native transfers
+//!    only draws no random number for this).
+//!
+//! The other programs use the same draws where they can:
+//! - `swap`: a pool on the recipient's shard (so `cross_shard` holds; a hot call takes
+//!   one of the hot pools), native coin or the pool's token in with equal chance, the
+//!   amount as in 4, and `min_out` = the output at the pool's genesis price less
+//!   `workload.slippage`;
+//! - `nft`: half the calls mint into a collection chosen like a pool; the other half
+//!   send an NFT this generator minted earlier — its sender is then that NFT's owner,
+//!   as the generator last gave it (a send that overtakes the mint or the previous send
+//!   on the way fails with `not_owner`, as it would on a chain);
+//! - `vote`: a proposal chosen like a pool, for or against with equal chance.
 
-use cross_shard::ids::NATIVE;
+use cross_shard::ids::{NATIVE, pool_token};
 use cross_shard::signing::{self, SIGNATURE_LEN};
-use cross_shard::{AccountId, Placement, ShardId, Transfer, TxId};
+use cross_shard::{AccountId, Call, NftId, Object, Placement, Program, ShardId, Tx, TxId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
@@ -58,11 +71,30 @@ pub struct Workload {
     token_fraction: f64,
     /// Tokens to choose from (assets `1..=tokens`).
     tokens: u32,
-    /// Fraction of calls to a hot recipient, and the hot set's size.
-    hot: (f64, u64),
-    /// Id of the next transfer.
+    /// Fraction of calls to a hot recipient or object, and the hot sets' sizes
+    /// (accounts, objects of each kind).
+    hot: (f64, u64, u32),
+    /// Cumulative program weights (normalized), or `None` when the mix has only
+    /// `transfer` and `token` (decided by `token_fraction`).
+    programs: Option<[f64; 5]>,
+    /// Pools, collections and proposals of each shard: `objects[kind][shard]`.
+    objects: [Vec<Vec<u32>>; 3],
+    /// How many of each kind exist.
+    object_counts: [u32; 3],
+    /// Each pool's genesis reserve of each side, for the swap quote.
+    pool_reserve: u64,
+    /// Accepted shortfall from the genesis quote.
+    slippage: f64,
+    /// NFTs minted so far, with their owner as last sent.
+    nfts: Vec<(NftId, AccountId)>,
+    /// Id of the next transaction.
     next_id: TxId,
 }
+
+/// Object kinds, by index into `Workload::objects`.
+const POOL: usize = 0;
+const COLLECTION: usize = 1;
+const PROPOSAL: usize = 2;
 
 impl Workload {
     /// The generator a scenario describes.
@@ -78,6 +110,25 @@ impl Workload {
         } else {
             Senders::Uniform
         };
+        let w = &scenario.workload;
+        let object_counts = [scenario.pools(), w.collections, w.proposals];
+        let kinds: [fn(u32) -> Object; 3] = [Object::Pool, Object::Collection, Object::Proposal];
+        let objects = std::array::from_fn(|k| {
+            let mut by_shard = vec![Vec::new(); scenario.cluster.shards as usize];
+            for id in 0..object_counts[k] {
+                by_shard[placement.shard_of_object(kinds[k](id)) as usize].push(id);
+            }
+            by_shard
+        });
+        let weights = w.mix.weights();
+        let total: f64 = weights.iter().sum();
+        let programs = (weights[2..].iter().any(|&x| x > 0.0)).then(|| {
+            let mut acc = 0.0;
+            weights.map(|x| {
+                acc += x / total;
+                acc
+            })
+        });
         Workload {
             rng: ChaCha8Rng::seed_from_u64(scenario.seed),
             by_shard: placement.partition(accounts),
@@ -87,20 +138,52 @@ impl Workload {
             senders,
             token_fraction: scenario.workload.mix.token_fraction(),
             tokens: scenario.workload.tokens,
-            hot: (
-                scenario.workload.hot.fraction,
-                scenario.workload.hot.accounts,
-            ),
+            hot: (w.hot.fraction, w.hot.accounts, w.hot.objects),
+            programs,
+            objects,
+            object_counts,
+            pool_reserve: shard_node::POOL_RESERVE,
+            slippage: w.slippage,
+            nfts: Vec::new(),
             next_id: 0,
         }
     }
 
-    /// The next transfer, and the shard it must be submitted to (the sender's).
-    pub fn next_transfer(&mut self) -> (ShardId, Transfer) {
+    /// Draws the program, when the mix has more than transfers.
+    fn program(&mut self) -> Option<Program> {
+        let cumulative = self.programs?;
+        let x: f64 = self.rng.random();
+        let i = cumulative.iter().position(|&c| x < c).unwrap_or(4);
+        Some(Program::ALL[i])
+    }
+
+    /// An object of `kind` for a call whose other party is on shard `dst`: a hot one
+    /// with the hot fraction, else one on `dst`, else any.
+    fn object(&mut self, kind: usize, dst: ShardId) -> u32 {
+        let count = self.object_counts[kind];
+        if self.hot.0 > 0.0 && self.rng.random_bool(self.hot.0) {
+            return self.rng.random_range(0..self.hot.2.min(count).max(1));
+        }
+        let here = &self.objects[kind][dst as usize];
+        if here.is_empty() {
+            self.rng.random_range(0..count.max(1))
+        } else {
+            here[self.rng.random_range(0..here.len())]
+        }
+    }
+
+    /// The next transaction, and the shard it must be submitted to (the sender's).
+    pub fn next_tx(&mut self) -> (ShardId, Tx) {
+        let program = self.program();
         let accounts = self.nonces.len() as u64;
-        let from = match &self.senders {
-            Senders::Uniform => self.rng.random_range(0..accounts),
-            Senders::Zipf(z) => (z.sample(&mut self.rng) as u64).clamp(1, accounts) - 1,
+        // An NFT send comes from the owner of an NFT minted earlier.
+        let sends = program == Some(Program::Nft) && !self.nfts.is_empty();
+        let send =
+            (sends && self.rng.random_bool(0.5)).then(|| self.rng.random_range(0..self.nfts.len()));
+        let from = match (send, &self.senders) {
+            (Some(k), _) => self.nfts[k].1,
+            (None, Senders::Uniform) => self.rng.random_range(0..accounts),
+            (None, Senders::Zipf(z)) => (z.sample(&mut self.rng) as u64).clamp(1, accounts) - 1,
         };
         let src = self.placement.shard_of(from);
         let shards = self.by_shard.len() as u32;
@@ -111,32 +194,94 @@ impl Workload {
         } else {
             src
         };
-        let candidates = &self.by_shard[dst as usize];
-        let mut to = candidates[self.rng.random_range(0..candidates.len())];
-        if self.hot.0 > 0.0 && self.rng.random_bool(self.hot.0) {
-            to = self.rng.random_range(0..self.hot.1);
-        }
-        let amount = self.rng.random_range(1..=1000);
-        let asset = if self.token_fraction > 0.0 && self.rng.random_bool(self.token_fraction) {
-            self.rng.random_range(1..=self.tokens)
-        } else {
-            NATIVE
+        let call = match program {
+            None => self.transfer(dst, None),
+            Some(Program::Transfer) => self.transfer(dst, Some(false)),
+            Some(Program::Token) => self.transfer(dst, Some(true)),
+            Some(Program::Swap) => {
+                let pool = self.object(POOL, dst);
+                let token = pool_token(pool, self.tokens);
+                let asset_in = if self.rng.random_bool(0.5) {
+                    NATIVE
+                } else {
+                    token
+                };
+                let amount_in = self.rng.random_range(1..=1000);
+                let quote = shard_node::programs::swap_output(
+                    self.pool_reserve,
+                    self.pool_reserve,
+                    amount_in,
+                );
+                Call::Swap {
+                    pool,
+                    asset_in,
+                    amount_in,
+                    min_out: (quote as f64 * (1.0 - self.slippage)).floor() as u64,
+                }
+            }
+            Some(Program::Nft) => match send {
+                Some(k) => {
+                    let to = self.recipient(dst);
+                    let nft = self.nfts[k].0;
+                    self.nfts[k].1 = to;
+                    Call::SendNft { nft, to }
+                }
+                None => {
+                    let collection = self.object(COLLECTION, dst);
+                    self.nfts.push((
+                        NftId {
+                            minter: from,
+                            serial: self.nonces[from as usize],
+                        },
+                        from,
+                    ));
+                    Call::Mint { collection }
+                }
+            },
+            Some(Program::Vote) => Call::Vote {
+                proposal: self.object(PROPOSAL, dst),
+                yes: self.rng.random_bool(0.5),
+            },
         };
         let nonce = &mut self.nonces[from as usize];
-        let tx = Transfer {
+        let tx = Tx {
             id: self.next_id,
             from,
-            to,
-            amount,
             nonce: *nonce,
-            asset,
+            call,
         };
         *nonce += 1;
         self.next_id += 1;
         (src, tx)
     }
 
-    /// Transfers generated so far.
+    /// A recipient on shard `dst`, or a hot one.
+    fn recipient(&mut self, dst: ShardId) -> AccountId {
+        let candidates = &self.by_shard[dst as usize];
+        let to = candidates[self.rng.random_range(0..candidates.len())];
+        if self.hot.0 > 0.0 && self.rng.random_bool(self.hot.0) {
+            return self.rng.random_range(0..self.hot.1);
+        }
+        to
+    }
+
+    /// A transfer to a recipient on shard `dst`: of a token when `token` says so, or
+    /// (`None`) with the mix's token fraction.
+    fn transfer(&mut self, dst: ShardId, token: Option<bool>) -> Call {
+        let to = self.recipient(dst);
+        let amount = self.rng.random_range(1..=1000);
+        let token = token.unwrap_or_else(|| {
+            self.token_fraction > 0.0 && self.rng.random_bool(self.token_fraction)
+        });
+        let asset = if token {
+            self.rng.random_range(1..=self.tokens)
+        } else {
+            NATIVE
+        };
+        Call::Transfer { to, asset, amount }
+    }
+
+    /// Transactions generated so far.
     pub fn generated(&self) -> u64 {
         self.next_id
     }
@@ -151,7 +296,7 @@ pub enum Source {
     /// transaction) never holds back the offered rate.
     Signed {
         /// The transactions, with the shard each goes to.
-        txs: Vec<(ShardId, Transfer)>,
+        txs: Vec<(ShardId, Tx)>,
         /// `sigs[i]` signs `txs[i]`.
         sigs: Vec<[u8; SIGNATURE_LEN]>,
         /// Next to send.
@@ -163,7 +308,7 @@ impl Source {
     /// Prepares the first `count` transfers of `workload`, signed by their senders, on
     /// `threads` threads.
     pub fn signed(mut workload: Workload, count: u64, threads: usize) -> Source {
-        let txs: Vec<(ShardId, Transfer)> = (0..count).map(|_| workload.next_transfer()).collect();
+        let txs: Vec<(ShardId, Tx)> = (0..count).map(|_| workload.next_tx()).collect();
         let sigs = in_chunks(&txs, threads, |part, _| {
             // Deriving a key costs as much as a signature: once per sender.
             let mut keys = std::collections::HashMap::new();
@@ -181,10 +326,10 @@ impl Source {
 
     /// The next transfer, its shard, and its signature when the source signs; `None`
     /// when a prepared source is used up.
-    pub fn take(&mut self) -> Option<(ShardId, Transfer, Option<&[u8; SIGNATURE_LEN]>)> {
+    pub fn take(&mut self) -> Option<(ShardId, Tx, Option<&[u8; SIGNATURE_LEN]>)> {
         match self {
             Source::Live(w) => {
-                let (shard, t) = w.next_transfer();
+                let (shard, t) = w.next_tx();
                 Some((shard, t, None))
             }
             Source::Signed { txs, sigs, next } => {
@@ -209,6 +354,22 @@ impl Source {
 mod tests {
     use super::*;
 
+    /// A transfer's recipient.
+    fn to(t: &Tx) -> AccountId {
+        match t.call {
+            Call::Transfer { to, .. } => to,
+            other => panic!("not a transfer: {other:?}"),
+        }
+    }
+
+    /// A transfer's asset.
+    fn asset(t: &Tx) -> u32 {
+        match t.call {
+            Call::Transfer { asset, .. } => asset,
+            other => panic!("not a transfer: {other:?}"),
+        }
+    }
+
     fn scenario(shards: u32, cross: f64, skew: f64) -> Scenario {
         Scenario::from_toml(
             &format!(
@@ -225,9 +386,10 @@ mod tests {
         s.workload.hot = crate::scenario::Hot {
             fraction: 0.5,
             accounts: 2,
+            objects: 1,
         };
         let mut w = Workload::new(&s);
-        let hot = (0..10_000).filter(|_| w.next_transfer().1.to < 2).count();
+        let hot = (0..10_000).filter(|_| to(&w.next_tx().1) < 2).count();
         assert!((4800..5300).contains(&hot), "{hot}");
     }
 
@@ -238,11 +400,12 @@ mod tests {
         s.workload.mix = crate::scenario::Mix {
             transfer: 3.0,
             token: 1.0,
+            ..Default::default()
         };
         let mut w = Workload::new(&s);
         let mut per_asset = [0u32; 4];
         for _ in 0..20_000 {
-            per_asset[w.next_transfer().1.asset as usize] += 1;
+            per_asset[asset(&w.next_tx().1) as usize] += 1;
         }
         let tokens = per_asset[1] + per_asset[2] + per_asset[3];
         let f = f64::from(tokens) / 20_000.0;
@@ -250,7 +413,70 @@ mod tests {
         assert!(per_asset[1..].iter().all(|&n| n > 1400), "{per_asset:?}");
         // Without tokens in the mix every transfer is native.
         let mut w = Workload::new(&scenario(2, 0.2, 0.0));
-        assert!((0..1000).all(|_| w.next_transfer().1.asset == NATIVE));
+        assert!((0..1000).all(|_| asset(&w.next_tx().1) == NATIVE));
+    }
+
+    #[test]
+    fn every_program_is_drawn_by_weight_with_sound_arguments() {
+        let mut s = scenario(4, 0.5, 0.0);
+        s.workload.tokens = 2;
+        s.workload.mix = crate::scenario::Mix {
+            transfer: 1.0,
+            token: 1.0,
+            swap: 1.0,
+            nft: 1.0,
+            vote: 1.0,
+        };
+        let p = Placement::new(4).unwrap();
+        let mut w = Workload::new(&s);
+        let mut counts = [0u32; 5];
+        let (mut swaps_cross, mut swaps) = (0, 0);
+        let mut minted = std::collections::HashMap::new();
+        for _ in 0..20_000 {
+            let (src, t) = w.next_tx();
+            assert_eq!(src, p.shard_of(t.from));
+            counts[t.call.program() as usize] += 1;
+            match t.call {
+                Call::Swap {
+                    pool,
+                    asset_in,
+                    amount_in,
+                    min_out,
+                } => {
+                    assert!(pool < 8 && (asset_in == NATIVE || asset_in == pool_token(pool, 2)));
+                    let floor = (amount_in as f64 * 0.997 * 0.99) as u64;
+                    assert!(
+                        min_out < amount_in && min_out + 1 >= floor,
+                        "a quote less fee and slippage: {amount_in} → {min_out}"
+                    );
+                    swaps += 1;
+                    swaps_cross += u32::from(p.shard_of_object(Object::Pool(pool)) != src);
+                }
+                Call::Mint { .. } => {
+                    minted.insert(
+                        NftId {
+                            minter: t.from,
+                            serial: t.nonce,
+                        },
+                        t.from,
+                    );
+                }
+                Call::SendNft { nft, to } => {
+                    assert_eq!(
+                        minted.insert(nft, to),
+                        Some(t.from),
+                        "sent by its last owner"
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            counts.iter().all(|&c| (3700..4300).contains(&c)),
+            "{counts:?}"
+        );
+        let f = f64::from(swaps_cross) / f64::from(swaps);
+        assert!((0.45..0.55).contains(&f), "swaps follow cross_shard: {f}");
     }
 
     #[test]
@@ -258,11 +484,11 @@ mod tests {
         let s = scenario(4, 0.2, 0.0);
         let a: Vec<_> = {
             let mut w = Workload::new(&s);
-            (0..1000).map(|_| w.next_transfer()).collect()
+            (0..1000).map(|_| w.next_tx()).collect()
         };
         let b: Vec<_> = {
             let mut w = Workload::new(&s);
-            (0..1000).map(|_| w.next_transfer()).collect()
+            (0..1000).map(|_| w.next_tx()).collect()
         };
         assert_eq!(a, b);
     }
@@ -292,9 +518,9 @@ mod tests {
         let n = 20_000;
         let mut cross = 0;
         for _ in 0..n {
-            let (src, t) = w.next_transfer();
+            let (src, t) = w.next_tx();
             assert_eq!(src, p.shard_of(t.from), "submitted to the sender's shard");
-            if p.shard_of(t.to) != src {
+            if p.shard_of(to(&t)) != src {
                 cross += 1;
             }
         }
@@ -308,7 +534,7 @@ mod tests {
         let mut w = Workload::new(&s);
         let mut next = std::collections::HashMap::new();
         for i in 0..5000 {
-            let (_, t) = w.next_transfer();
+            let (_, t) = w.next_tx();
             assert_eq!(t.id, i);
             let n = next.entry(t.from).or_insert(0u64);
             assert_eq!(t.nonce, *n);
@@ -323,7 +549,7 @@ mod tests {
         let mut w = Workload::new(&scenario(1, 0.0, skew));
         let mut counts = vec![0u64; 30];
         for _ in 0..300_000 {
-            let from = w.next_transfer().1.from as usize;
+            let from = w.next_tx().1.from as usize;
             if from < counts.len() {
                 counts[from] += 1;
             }
@@ -354,14 +580,10 @@ mod tests {
     #[test]
     fn skew_concentrates_senders() {
         let mut w = Workload::new(&scenario(1, 0.0, 1.2));
-        let hot = (0..10_000)
-            .filter(|_| w.next_transfer().1.from < 10)
-            .count();
+        let hot = (0..10_000).filter(|_| w.next_tx().1.from < 10).count();
         assert!(hot > 3000, "{hot} of 10000 from the 10 hottest accounts");
         let mut w = Workload::new(&scenario(1, 0.0, 0.0));
-        let hot = (0..10_000)
-            .filter(|_| w.next_transfer().1.from < 10)
-            .count();
+        let hot = (0..10_000).filter(|_| w.next_tx().1.from < 10).count();
         assert!(hot < 50, "uniform: {hot}");
     }
 }

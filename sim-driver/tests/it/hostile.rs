@@ -34,6 +34,9 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         accounts: ACCOUNTS,
         initial_balance: 1_000_000,
         tokens: 0,
+        pools: 0,
+        collections: 0,
+        proposals: 0,
         block_interval: Some(Duration::from_millis(20)),
         max_block_txs: 1000,
         mempool_capacity: MAX_BATCH_TXS,
@@ -163,8 +166,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![1],
         amount: vec![1, 1],
         nonce: vec![0, 0],
-        asset: Vec::new(),
-        signatures: Vec::new(),
+        ..Default::default()
     };
     let e = c
         .submit(tokio_stream::iter(vec![uneven]))
@@ -180,8 +182,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![0; n],
         amount: vec![0; n],
         nonce: vec![0; n],
-        asset: Vec::new(),
-        signatures: Vec::new(),
+        ..Default::default()
     };
     let e = c
         .submit(tokio_stream::iter(vec![too_many]))
@@ -207,8 +208,7 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         to: vec![mine[1], mine[1], u64::MAX, mine[1]],
         amount: vec![1, 1, 1, 5],
         nonce: vec![0, 0, 0, 0],
-        asset: Vec::new(),
-        signatures: Vec::new(),
+        ..Default::default()
     };
     let reply = c
         .submit(tokio_stream::iter(vec![batch]))
@@ -250,18 +250,20 @@ async fn signed_shard_rejects_bad_and_missing_signatures() {
     let mut c = connect_shard(addr).await;
     let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
     let mine = Placement::new(2).unwrap().accounts_of(0, ACCOUNTS);
-    let t = |id: u64, from: u64, nonce: u64| cross_shard::Transfer {
+    let t = |id: u64, from: u64, nonce: u64| cross_shard::Tx {
         id,
         from,
-        to: mine[9],
-        amount: 1,
         nonce,
-        asset: 0,
+        call: cross_shard::Call::Transfer {
+            to: mine[9],
+            asset: 0,
+            amount: 1,
+        },
     };
     let (good, forged, tampered) = (t(1, mine[0], 0), t(2, mine[1], 0), t(3, mine[2], 0));
     let mut batch = pb::TxBatch::default();
     for tx in [&good, &forged, &tampered] {
-        shardsim_proto::convert::push_transfer(&mut batch, tx);
+        shardsim_proto::convert::push_tx(&mut batch, tx);
     }
     batch
         .signatures
@@ -270,7 +272,11 @@ async fn signed_shard_rejects_bad_and_missing_signatures() {
         .signatures
         .extend_from_slice(&sign(&account_key(mine[5]), &forged)); // wrong key
     let mut signed_then_changed = tampered;
-    signed_then_changed.amount = 2;
+    signed_then_changed.call = cross_shard::Call::Transfer {
+        to: mine[9],
+        asset: 0,
+        amount: 2,
+    };
     batch
         .signatures
         .extend_from_slice(&sign(&account_key(tampered.from), &signed_then_changed));
@@ -278,12 +284,12 @@ async fn signed_shard_rejects_bad_and_missing_signatures() {
 
     // An unsigned batch to a signing shard: every transaction refused.
     let mut unsigned = pb::TxBatch::default();
-    shardsim_proto::convert::push_transfer(&mut unsigned, &t(4, mine[3], 0));
+    shardsim_proto::convert::push_tx(&mut unsigned, &t(4, mine[3], 0));
     c.submit(tokio_stream::iter(vec![unsigned])).await.unwrap();
 
     // Signatures that are not 64 bytes each: the batch is refused outright.
     let mut short = pb::TxBatch::default();
-    shardsim_proto::convert::push_transfer(&mut short, &t(5, mine[4], 0));
+    shardsim_proto::convert::push_tx(&mut short, &t(5, mine[4], 0));
     short.signatures = vec![0; 10];
     let e = c.submit(tokio_stream::iter(vec![short])).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);

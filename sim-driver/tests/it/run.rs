@@ -297,3 +297,69 @@ mix = { transfer = 1, token = 1 }
     // Token receipts crossed shards too (each asset is audited on its own).
     assert!(summary["cross_shard"]["receipts_applied"].as_u64().unwrap() > 2000);
 }
+
+#[test]
+fn every_program_signed_and_verified_under_block_stm_keeps_every_invariant() {
+    // Transfers, tokens, swaps, NFTs and votes, a third of them cross-shard, signed, run
+    // by Block-STM with the sequential executor checking every block. A zero slippage
+    // allowance makes swaps fail once their pool's price moves, so refunds travel too.
+    let summary = run_json(
+        "it-programs",
+        r#"
+name = "it-programs"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 2
+block_interval = "20ms"
+beacon_interval = "20ms"
+executor = "block-stm"
+verify_executor = true
+signatures = true
+threads_per_shard = 2
+[workload]
+accounts = 2000
+rate = 4000
+cross_shard = 0.3
+tokens = 2
+pools = 4
+slippage = 0.0
+mix = { transfer = 1, token = 1, swap = 2, nft = 2, vote = 1 }
+hot = { fraction = 0.2, objects = 1 }
+"#,
+    );
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    assert_eq!(summary["lost"], 0, "{summary:#}");
+    let programs = &summary["programs"];
+    let n = |p: &str, k: &str| programs[p][k].as_u64().unwrap_or(0);
+    let mut total = 0;
+    for p in ["transfer", "token", "swap", "nft", "vote"] {
+        assert!(n(p, "committed") > 100, "{p} commits: {programs}");
+        assert_eq!(
+            n(p, "committed") + n(p, "rejected"),
+            n(p, "submitted"),
+            "{p}: every call ends, committed or failed with a reason: {programs}"
+        );
+        total += n(p, "submitted");
+    }
+    assert_eq!(total, 6000);
+    assert!(
+        programs["swap"]["reasons"]["slippage"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "swaps fail on slippage and are refunded: {programs}"
+    );
+    assert_eq!(
+        programs["swap"]["reasons"]["bad_signature"].as_u64(),
+        None,
+        "{programs}"
+    );
+    for shard in summary["per_shard"].as_array().unwrap() {
+        assert!(
+            shard["reexecuted"].is_u64(),
+            "block-stm reports re-executions: {shard}"
+        );
+        assert!(shard["dependency_ratio"].is_f64(), "{shard}");
+    }
+}

@@ -1,0 +1,667 @@
+//! The native programs ("smart contracts"): what each call does, written once over the
+//! [`State`] trait so that every executor runs the same code.
+//!
+//! A call runs in two halves. The **sender's half** always runs on the sender's shard:
+//! check the call, check and consume the nonce, take what the sender pays (a debit, an
+//! NFT). It produces an [`Effect`] — the rest of the call — which is then
+//! **delivered**: applied at once when its target (an account or object) lives here,
+//! otherwise sent as a receipt. Applying an effect may produce another (a swap's output
+//! goes back to the trader), which is delivered the same way:
+//!
+//! ```text
+//!  sender's half ──Effect──► deliver: target here? ── no ──► receipt to its shard
+//!                                      │ yes
+//!                                      ▼
+//!                               apply ──► done / failed / refunded
+//!                                 └─────► next Effect ──► deliver …
+//! ```
+//!
+//! So a call whose objects are all on one shard finishes in one block, and the same code
+//! makes a cross-shard call hop between shards as receipts.
+//!
+//! Programs check before they write: a call that fails leaves nothing behind but its
+//! consumed nonce, except a swap that fails on its pool's shard, which gives the input
+//! back with a `Refund`.
+//!
+//! **Swap** is a Uniswap-v2-style constant-product pool: `out = in·0.997·y / (x + in·0.997)`
+//! for reserves `x` (paid in) and `y` (paid out), so `x·y` never decreases and the 0.3%
+//! fee stays in the pool.
+
+use cross_shard::ids::{Asset, NATIVE, Object};
+use cross_shard::{AccountId, Call, Effect, Receipt, RejectReason, ShardId, Tx};
+use ethnum::U256;
+
+use crate::state::{BALANCE, Key, NONCE, State, World};
+
+/// What one transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Final here (every object on this shard).
+    Committed,
+    /// Its sender's half is done here; this receipt carries the rest to shard `dst`.
+    SentCross {
+        /// Destination shard.
+        dst: ShardId,
+        /// What to apply there.
+        receipt: Receipt,
+    },
+    /// Failed or refused, for this reason.
+    Rejected(RejectReason),
+}
+
+/// Where delivering an effect ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Took effect: the transaction is final and succeeded.
+    Done,
+    /// Failed here with nothing to give back: final, failed.
+    Failed(RejectReason),
+    /// A refund was credited: final, failed.
+    Refunded(RejectReason),
+    /// Continues on shard `dst` with this effect.
+    Remote {
+        /// Destination shard.
+        dst: ShardId,
+        /// What to apply there.
+        effect: Effect,
+    },
+    /// Its target is not on this shard, or does not exist (only a faulty source sends
+    /// such a receipt): not applied.
+    Misplaced,
+}
+
+/// What applying one effect led to.
+enum Step {
+    End(End),
+    Then(Effect),
+}
+
+/// Output of a constant-product swap of `amount_in` against reserves `reserve_in` (the
+/// side paid in) and `reserve_out`, with a 0.3% fee, rounded down.
+pub fn swap_output(reserve_in: u64, reserve_out: u64, amount_in: u64) -> u64 {
+    // 256-bit: a receipt from a faulty shard may carry any amount, and the product of
+    // two u64s and the fee factor does not fit in 128 bits.
+    let paid = U256::from(amount_in) * 997;
+    let denominator = U256::from(reserve_in) * 1000 + paid;
+    if denominator == 0 || reserve_in == 0 {
+        return 0; // an empty side has no price
+    }
+    // paid < denominator, so the output is below reserve_out and fits in a u64.
+    (paid * U256::from(reserve_out) / denominator).as_u64()
+}
+
+/// The key holding a local account's balance of `asset`.
+fn balance_key(index: u32, asset: Asset) -> Key {
+    if asset == NATIVE {
+        Key::Account(index)
+    } else {
+        Key::Token(index, asset)
+    }
+}
+
+/// Adds `amount` to a local account's balance of `asset`.
+fn credit<S: State>(s: &mut S, index: u32, asset: Asset, amount: u64) {
+    let key = balance_key(index, asset);
+    let mut v = s.read(key);
+    v[BALANCE] = v[BALANCE].saturating_add(amount);
+    s.write(key, v);
+}
+
+/// Takes `amount` of `asset` from a local account, or fails without writing.
+fn debit<S: State>(s: &mut S, index: u32, asset: Asset, amount: u64) -> Result<(), RejectReason> {
+    let key = balance_key(index, asset);
+    let mut v = s.read(key);
+    if v[BALANCE] < amount {
+        return Err(RejectReason::InsufficientBalance);
+    }
+    v[BALANCE] -= amount;
+    s.write(key, v);
+    Ok(())
+}
+
+/// The checks that need no state: does everything the call names exist? A call that
+/// fails them is refused without consuming the nonce.
+fn check(w: &World, call: &Call) -> Result<(), RejectReason> {
+    let ok = match *call {
+        Call::Transfer { to, asset, .. } => w.is_account(to) && w.has_asset(asset),
+        Call::SendNft { to, .. } => w.is_account(to),
+        Call::Swap { pool, asset_in, .. } => {
+            let (a, b) = w.pool_assets(pool);
+            if !w.has_object(Object::Pool(pool)) || (asset_in != a && asset_in != b) {
+                return Err(RejectReason::UnknownObject);
+            }
+            true
+        }
+        Call::Mint { collection } => {
+            if !w.has_object(Object::Collection(collection)) {
+                return Err(RejectReason::UnknownObject);
+            }
+            true
+        }
+        Call::Vote { proposal, .. } => {
+            if !w.has_object(Object::Proposal(proposal)) {
+                return Err(RejectReason::UnknownObject);
+            }
+            true
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(RejectReason::UnknownAccount)
+    }
+}
+
+/// Executes one transaction: the sender's half, then delivery of what follows.
+pub fn execute_one<S: State>(s: &mut S, tx: &Tx) -> Outcome {
+    let w = *s.world();
+    let Some(from) = s.local(tx.from) else {
+        return Outcome::Rejected(if w.is_account(tx.from) {
+            RejectReason::WrongShard
+        } else {
+            RejectReason::UnknownAccount
+        });
+    };
+    if let Err(reason) = check(&w, &tx.call) {
+        return Outcome::Rejected(reason);
+    }
+    let mut sender = s.read(Key::Account(from));
+    if tx.nonce != sender[NONCE] {
+        return Outcome::Rejected(RejectReason::BadNonce);
+    }
+    sender[NONCE] += 1;
+    s.write(Key::Account(from), sender);
+    let first = match senders_half(s, tx, from) {
+        Ok(effect) => effect,
+        Err(reason) => return Outcome::Rejected(reason),
+    };
+    match deliver(s, first) {
+        End::Done => Outcome::Committed,
+        End::Failed(reason) | End::Refunded(reason) => Outcome::Rejected(reason),
+        End::Remote { dst, effect } => Outcome::SentCross {
+            dst,
+            receipt: Receipt { tx: tx.id, effect },
+        },
+        // `check` guarantees that every target exists, and delivery applies only what
+        // is placed here, so a transaction's own effects always find their target.
+        End::Misplaced => Outcome::Rejected(RejectReason::UnknownObject),
+    }
+}
+
+/// The part of a call that runs on the sender's shard (nonce already consumed): take
+/// what the sender pays, and say what happens next.
+fn senders_half<S: State>(s: &mut S, tx: &Tx, from: u32) -> Result<Effect, RejectReason> {
+    Ok(match tx.call {
+        Call::Transfer { to, asset, amount } => {
+            debit(s, from, asset, amount)?;
+            Effect::Credit { to, asset, amount }
+        }
+        Call::Swap {
+            pool,
+            asset_in,
+            amount_in,
+            min_out,
+        } => {
+            debit(s, from, asset_in, amount_in)?;
+            Effect::Swap {
+                trader: tx.from,
+                pool,
+                asset_in,
+                amount_in,
+                min_out,
+            }
+        }
+        Call::Mint { collection } => Effect::Mint {
+            minter: tx.from,
+            collection,
+            serial: tx.nonce,
+        },
+        Call::SendNft { nft, to } => {
+            let held = s.read(Key::Nft(nft));
+            if held[0] != tx.from + 1 {
+                return Err(RejectReason::NotOwner);
+            }
+            s.write(Key::Nft(nft), [0, 0]);
+            Effect::Nft {
+                to,
+                nft,
+                collection: held[1] as u32,
+            }
+        }
+        Call::Vote { proposal, yes } => Effect::Vote {
+            voter: tx.from,
+            proposal,
+            yes,
+        },
+    })
+}
+
+/// Applies `effect` here if its target lives here, and whatever follows from it, until
+/// the chain ends or leaves the shard.
+pub fn deliver<S: State>(s: &mut S, mut effect: Effect) -> End {
+    loop {
+        let w = *s.world();
+        let dst = effect.shard(&w.placement);
+        if dst != w.shard {
+            return End::Remote { dst, effect };
+        }
+        match apply(s, effect) {
+            Step::End(end) => return end,
+            Step::Then(next) => effect = next,
+        }
+    }
+}
+
+/// Applies one effect whose target is placed on this shard.
+fn apply<S: State>(s: &mut S, effect: Effect) -> Step {
+    let w = *s.world();
+    match effect {
+        Effect::Credit { to, asset, amount }
+        | Effect::Refund {
+            to, asset, amount, ..
+        } => {
+            let Some(i) = s.local(to).filter(|_| w.has_asset(asset)) else {
+                return Step::End(End::Misplaced);
+            };
+            credit(s, i, asset, amount);
+            Step::End(match effect {
+                Effect::Refund { reason, .. } => End::Refunded(reason),
+                _ => End::Done,
+            })
+        }
+        Effect::Swap {
+            trader,
+            pool,
+            asset_in,
+            amount_in,
+            min_out,
+        } => {
+            let (a, b) = w.pool_assets(pool);
+            if !w.holds(Object::Pool(pool)) || (asset_in != a && asset_in != b) {
+                return Step::End(End::Misplaced);
+            }
+            let mut reserves = s.read(Key::Pool(pool));
+            let (i_in, i_out, asset_out) = if asset_in == a { (0, 1, b) } else { (1, 0, a) };
+            let out = swap_output(reserves[i_in], reserves[i_out], amount_in);
+            if out < min_out {
+                return Step::Then(Effect::Refund {
+                    to: trader,
+                    asset: asset_in,
+                    amount: amount_in,
+                    reason: RejectReason::Slippage,
+                });
+            }
+            reserves[i_in] = reserves[i_in].saturating_add(amount_in);
+            reserves[i_out] -= out;
+            s.write(Key::Pool(pool), reserves);
+            Step::Then(Effect::Credit {
+                to: trader,
+                asset: asset_out,
+                amount: out,
+            })
+        }
+        Effect::Mint {
+            minter,
+            collection,
+            serial,
+        } => {
+            if !w.holds(Object::Collection(collection)) {
+                return Step::End(End::Misplaced);
+            }
+            let mut c = s.read(Key::Collection(collection));
+            c[0] = c[0].saturating_add(1);
+            s.write(Key::Collection(collection), c);
+            Step::Then(Effect::Nft {
+                to: minter,
+                nft: cross_shard::NftId { minter, serial },
+                collection,
+            })
+        }
+        Effect::Nft {
+            to,
+            nft,
+            collection,
+        } => {
+            if s.local(to).is_none() {
+                return Step::End(End::Misplaced);
+            }
+            s.write(Key::Nft(nft), [to + 1, u64::from(collection)]);
+            Step::End(End::Done)
+        }
+        Effect::Vote {
+            voter,
+            proposal,
+            yes,
+        } => {
+            if !w.holds(Object::Proposal(proposal)) {
+                return Step::End(End::Misplaced);
+            }
+            if s.read(Key::Ballot(proposal, voter))[0] != 0 {
+                return Step::End(End::Failed(RejectReason::AlreadyVoted));
+            }
+            s.write(Key::Ballot(proposal, voter), [1, 0]);
+            let mut tally = s.read(Key::Proposal(proposal));
+            let side = if yes { 0 } else { 1 };
+            tally[side] = tally[side].saturating_add(1);
+            s.write(Key::Proposal(proposal), tally);
+            Step::End(End::Done)
+        }
+    }
+}
+
+/// Most keys one transaction declares.
+pub const MAX_DECLARED: usize = 4;
+
+/// The keys a transaction may touch on this shard, declared from its fields alone —
+/// before it runs — as a Sealevel-style transaction declares its accounts. A superset
+/// of what it touches: the parallel executor relies on that to find conflicts.
+pub fn declared_keys(
+    w: &World,
+    local: impl Fn(AccountId) -> Option<u32>,
+    tx: &Tx,
+) -> [Option<Key>; MAX_DECLARED] {
+    let Some(from) = local(tx.from) else {
+        return [None; MAX_DECLARED]; // refused without touching anything
+    };
+    let sender = Some(Key::Account(from));
+    match tx.call {
+        Call::Transfer { to, asset, .. } => [
+            sender,
+            (asset != NATIVE).then_some(Key::Token(from, asset)),
+            local(to).map(|t| balance_key(t, asset)),
+            None,
+        ],
+        Call::Swap { pool, .. } => {
+            let here = w.holds(Object::Pool(pool));
+            let token = w.pool_assets(pool).1;
+            [
+                sender,
+                (w.tokens > 0).then_some(Key::Token(from, token)),
+                here.then_some(Key::Pool(pool)),
+                None,
+            ]
+        }
+        Call::Mint { collection } => {
+            let here = w.holds(Object::Collection(collection));
+            [
+                sender,
+                here.then_some(Key::Collection(collection)),
+                here.then_some(Key::Nft(cross_shard::NftId {
+                    minter: tx.from,
+                    serial: tx.nonce,
+                })),
+                None,
+            ]
+        }
+        Call::SendNft { nft, .. } => [sender, Some(Key::Nft(nft)), None, None],
+        Call::Vote { proposal, .. } => {
+            let here = w.holds(Object::Proposal(proposal));
+            [
+                sender,
+                here.then_some(Key::Proposal(proposal)),
+                here.then_some(Key::Ballot(proposal, tx.from)),
+                None,
+            ]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Ledger;
+    use crate::state::tests::world;
+    use cross_shard::NftId;
+    use proptest::prelude::*;
+
+    const ACCOUNTS: u64 = 200;
+
+    /// The ledgers of a 2-shard cluster with one token.
+    fn cluster() -> Vec<Ledger> {
+        (0..2)
+            .map(|s| Ledger::genesis(world(s, 2, ACCOUNTS, 1), 1_000))
+            .collect()
+    }
+
+    fn on(shard: ShardId, n: usize) -> AccountId {
+        cross_shard::Placement::new(2)
+            .unwrap()
+            .accounts_of(shard, ACCOUNTS)[n]
+    }
+
+    /// An object id of each kind placed on `shard`.
+    fn object_on(shard: ShardId, make: fn(u32) -> Object) -> u32 {
+        let p = cross_shard::Placement::new(2).unwrap();
+        (0..4)
+            .find(|&i| p.shard_of_object(make(i)) == shard)
+            .unwrap()
+    }
+
+    fn tx(from: AccountId, nonce: u64, call: Call) -> Tx {
+        Tx {
+            id: 7,
+            from,
+            nonce,
+            call,
+        }
+    }
+
+    /// Delivers a cross-shard outcome's receipt on its shard, and what follows, until
+    /// the chain ends; returns how it ended.
+    fn follow(ledgers: &mut [Ledger], outcome: Outcome) -> End {
+        let Outcome::SentCross { dst, receipt } = outcome else {
+            panic!("not cross-shard: {outcome:?}");
+        };
+        let mut end = deliver(&mut ledgers[dst as usize], receipt.effect);
+        while let End::Remote { dst, effect } = end {
+            end = deliver(&mut ledgers[dst as usize], effect);
+        }
+        end
+    }
+
+    proptest! {
+        #[test]
+        fn amm_product_never_decreases_and_output_stays_below_the_reserve(
+            x in 0u64..u64::MAX / 2, y in 0u64..u64::MAX / 2, a in 0u64..u64::MAX / 2,
+        ) {
+            let out = swap_output(x, y, a);
+            prop_assert!(out < y.max(1));
+            let before = U256::from(x) * U256::from(y);
+            let after = U256::from(x + a) * U256::from(y - out);
+            prop_assert!(after >= before);
+        }
+    }
+
+    #[test]
+    fn fees_accrue_to_the_pool() {
+        let (x, y) = (1_000_000u64, 1_000_000u64);
+        let there = swap_output(x, y, 10_000);
+        let back = swap_output(y - there, x + 10_000, there);
+        assert!(back < 10_000, "a round trip pays the fee twice: {back}");
+        let k = |a: u64, b: u64| u128::from(a) * u128::from(b);
+        assert!(k(x + 10_000, y - there) > k(x, y), "k grows by the fee");
+    }
+
+    #[test]
+    fn local_swap_pays_out_and_a_tight_limit_fails_without_loss() {
+        let mut l = cluster();
+        let pool = object_on(0, Object::Pool);
+        let a = on(0, 0);
+        let i = l[0].local(a).unwrap();
+        let swap = |nonce, amount_in, min_out| {
+            tx(
+                a,
+                nonce,
+                Call::Swap {
+                    pool,
+                    asset_in: NATIVE,
+                    amount_in,
+                    min_out,
+                },
+            )
+        };
+        let expected = swap_output(1_000_000, 1_000_000, 500);
+        assert_eq!(
+            execute_one(&mut l[0], &swap(0, 500, expected)),
+            Outcome::Committed
+        );
+        assert_eq!(l[0].get(Key::Account(i))[BALANCE], 500);
+        assert_eq!(l[0].get(Key::Token(i, 1))[BALANCE], 1_000 + expected);
+        let before = (l[0].get(Key::Account(i)), l[0].get(Key::Pool(pool)));
+        assert_eq!(
+            execute_one(&mut l[0], &swap(1, 500, 1_000)),
+            Outcome::Rejected(RejectReason::Slippage)
+        );
+        let after = (l[0].get(Key::Account(i)), l[0].get(Key::Pool(pool)));
+        assert_eq!(after.1, before.1, "pool untouched");
+        assert_eq!(after.0, [before.0[0], 2], "balance kept, nonce consumed");
+        assert_eq!(
+            execute_one(&mut l[0], &swap(2, 501, 0)),
+            Outcome::Rejected(RejectReason::InsufficientBalance),
+            "no negative balance"
+        );
+    }
+
+    #[test]
+    fn cross_shard_swap_returns_output_or_refund() {
+        let mut l = cluster();
+        let pool = object_on(1, Object::Pool);
+        let a = on(0, 0);
+        let i = l[0].local(a).unwrap();
+        let supply = |l: &[Ledger]| l[0].total(NATIVE) + l[1].total(NATIVE);
+        let genesis = supply(&l);
+        let swap = |nonce, min_out| {
+            tx(
+                a,
+                nonce,
+                Call::Swap {
+                    pool,
+                    asset_in: NATIVE,
+                    amount_in: 100,
+                    min_out,
+                },
+            )
+        };
+        let sent = execute_one(&mut l[0], &swap(0, 1));
+        assert_eq!(supply(&l), genesis - 100, "in flight");
+        assert_eq!(follow(&mut l, sent), End::Done);
+        assert_eq!(supply(&l), genesis);
+        assert!(
+            l[0].get(Key::Token(i, 1))[BALANCE] > 1_000,
+            "output arrived"
+        );
+        let sent = execute_one(&mut l[0], &swap(1, 1_000));
+        assert_eq!(follow(&mut l, sent), End::Refunded(RejectReason::Slippage));
+        assert_eq!(l[0].get(Key::Account(i))[BALANCE], 900, "refunded");
+        assert_eq!(supply(&l), genesis);
+    }
+
+    #[test]
+    fn nft_mint_then_send_across_shards_and_only_the_owner_may_send() {
+        let mut l = cluster();
+        let collection = object_on(1, Object::Collection);
+        let (a, b) = (on(0, 0), on(1, 0));
+        let nft = NftId {
+            minter: a,
+            serial: 0,
+        };
+        let minted = execute_one(&mut l[0], &tx(a, 0, Call::Mint { collection }));
+        assert_eq!(follow(&mut l, minted), End::Done);
+        assert_eq!(l[1].get(Key::Collection(collection)), [1, 0]);
+        assert_eq!(l[0].get(Key::Nft(nft)), [a + 1, u64::from(collection)]);
+        let send = |from, nonce| tx(from, nonce, Call::SendNft { nft, to: b });
+        assert_eq!(
+            execute_one(&mut l[0], &send(on(0, 1), 0)),
+            Outcome::Rejected(RejectReason::NotOwner)
+        );
+        let sent = execute_one(&mut l[0], &send(a, 1));
+        assert_eq!(follow(&mut l, sent), End::Done);
+        assert_eq!(l[0].get(Key::Nft(nft)), [0, 0], "gone from here");
+        assert_eq!(l[1].get(Key::Nft(nft)), [b + 1, u64::from(collection)]);
+        assert_eq!(
+            execute_one(&mut l[0], &send(a, 2)),
+            Outcome::Rejected(RejectReason::NotOwner),
+            "no longer the owner"
+        );
+    }
+
+    #[test]
+    fn double_vote_is_refused_locally_and_across_shards() {
+        let mut l = cluster();
+        for shard in [0, 1] {
+            let proposal = object_on(shard, Object::Proposal);
+            let voter = on(0, 5);
+            let vote = |nonce, yes| tx(voter, nonce, Call::Vote { proposal, yes });
+            let base = 2 * u64::from(shard);
+            let first = execute_one(&mut l[0], &vote(base, true));
+            let second = execute_one(&mut l[0], &vote(base + 1, false));
+            if shard == 0 {
+                assert_eq!(first, Outcome::Committed);
+                assert_eq!(second, Outcome::Rejected(RejectReason::AlreadyVoted));
+            } else {
+                assert_eq!(follow(&mut l, first), End::Done);
+                assert_eq!(
+                    follow(&mut l, second),
+                    End::Failed(RejectReason::AlreadyVoted)
+                );
+            }
+            assert_eq!(
+                l[shard as usize].get(Key::Proposal(proposal)),
+                [1, 0],
+                "one vote counted"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_objects_are_refused_without_using_the_nonce() {
+        let mut l = cluster();
+        let a = on(0, 0);
+        for call in [
+            Call::Swap {
+                pool: 99,
+                asset_in: NATIVE,
+                amount_in: 1,
+                min_out: 0,
+            },
+            Call::Swap {
+                pool: 0,
+                asset_in: 3,
+                amount_in: 1,
+                min_out: 0,
+            },
+            Call::Mint { collection: 4 },
+            Call::Vote {
+                proposal: 4,
+                yes: true,
+            },
+        ] {
+            assert_eq!(
+                execute_one(&mut l[0], &tx(a, 0, call)),
+                Outcome::Rejected(RejectReason::UnknownObject),
+                "{call:?}"
+            );
+        }
+        let i = l[0].local(a).unwrap();
+        assert_eq!(l[0].get(Key::Account(i))[NONCE], 0);
+    }
+
+    #[test]
+    fn receipts_for_other_shards_or_unknown_targets_are_misplaced() {
+        let mut l = cluster();
+        let credit = Effect::Credit {
+            to: ACCOUNTS + 1_000,
+            asset: NATIVE,
+            amount: 5,
+        };
+        let here = credit.shard(&l[0].placement());
+        assert_eq!(deliver(&mut l[here as usize], credit), End::Misplaced);
+        let vote = Effect::Vote {
+            voter: 1,
+            proposal: 9,
+            yes: true,
+        };
+        let here = vote.shard(&l[0].placement()) as usize;
+        assert_eq!(deliver(&mut l[here], vote), End::Misplaced);
+    }
+}
