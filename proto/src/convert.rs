@@ -149,6 +149,44 @@ fn push_optional<T: Copy + Default + PartialEq>(column: &mut Vec<T>, rows_before
     }
 }
 
+/// The row columns a `TxBatch` and a `ReceiptBatch` share.
+struct RowColumns<'a> {
+    to: &'a [u64],
+    amount: &'a [u64],
+    asset: &'a [u32],
+    kind: &'a [u32],
+    object: &'a [u64],
+    limit: &'a [u64],
+}
+
+impl RowColumns<'_> {
+    /// Checks the optional columns against the batch's `rows`.
+    fn check(&self, message: &'static str, rows: usize) -> Result<(), ConvertError> {
+        check_optional(
+            message,
+            rows,
+            &[
+                ("asset", self.asset.len()),
+                ("kind", self.kind.len()),
+                ("object", self.object.len()),
+                ("limit", self.limit.len()),
+            ],
+        )
+    }
+
+    /// Row `i` (the required columns are at least `i + 1` long).
+    fn row(&self, i: usize) -> Row {
+        Row {
+            kind: optional(self.kind, i),
+            to: self.to[i],
+            amount: self.amount[i],
+            asset: optional(self.asset, i),
+            object: optional(self.object, i),
+            limit: optional(self.limit, i),
+        }
+    }
+}
+
 /// Appends the transactions of `batch` to `out` (reusing `out`'s allocation). A row
 /// that is not a valid call refuses the whole batch, naming the row.
 pub fn txs_from_wire(batch: &pb::TxBatch, out: &mut Vec<Tx>) -> Result<(), ConvertError> {
@@ -163,28 +201,19 @@ pub fn txs_from_wire(batch: &pb::TxBatch, out: &mut Vec<Tx>) -> Result<(), Conve
             ("nonce", batch.nonce.len()),
         ],
     )?;
-    check_optional(
-        "TxBatch",
-        n,
-        &[
-            ("asset", batch.asset.len()),
-            ("kind", batch.kind.len()),
-            ("object", batch.object.len()),
-            ("limit", batch.limit.len()),
-        ],
-    )?;
+    let columns = RowColumns {
+        to: &batch.to,
+        amount: &batch.amount,
+        asset: &batch.asset,
+        kind: &batch.kind,
+        object: &batch.object,
+        limit: &batch.limit,
+    };
+    columns.check("TxBatch", n)?;
     let start = out.len();
     out.reserve(n);
     for i in 0..n {
-        let row = Row {
-            kind: optional(&batch.kind, i),
-            to: batch.to[i],
-            amount: batch.amount[i],
-            asset: optional(&batch.asset, i),
-            object: optional(&batch.object, i),
-            limit: optional(&batch.limit, i),
-        };
-        match Call::from_row(&row) {
+        match Call::from_row(&columns.row(i)) {
             Ok(call) => out.push(Tx {
                 id: batch.id[i],
                 from: batch.from[i],
@@ -306,27 +335,18 @@ impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {
                 ("amount", b.amount.len()),
             ],
         )?;
-        check_optional(
-            "ReceiptBatch",
-            n,
-            &[
-                ("asset", b.asset.len()),
-                ("kind", b.kind.len()),
-                ("object", b.object.len()),
-                ("limit", b.limit.len()),
-            ],
-        )?;
+        let columns = RowColumns {
+            to: &b.to,
+            amount: &b.amount,
+            asset: &b.asset,
+            kind: &b.kind,
+            object: &b.object,
+            limit: &b.limit,
+        };
+        columns.check("ReceiptBatch", n)?;
         let receipts = (0..n)
             .map(|i| {
-                let row = Row {
-                    kind: optional(&b.kind, i),
-                    to: b.to[i],
-                    amount: b.amount[i],
-                    asset: optional(&b.asset, i),
-                    object: optional(&b.object, i),
-                    limit: optional(&b.limit, i),
-                };
-                Effect::from_row(&row)
+                Effect::from_row(&columns.row(i))
                     .map(|effect| Receipt {
                         tx: b.tx_id[i],
                         effect,

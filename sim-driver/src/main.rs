@@ -130,9 +130,9 @@ enum Command {
     },
     /// Measure the executors in-process, without the network.
     ///
-    /// Runs one large block through the sequential and the parallel executor (1 and 2
-    /// threads) for four workloads (uniform, hot10, hot50, chained), with signature
-    /// checks off and on; prints a table and writes OUT/bench-exec.json.
+    /// Runs one large block through the sequential, the parallel and the block-stm
+    /// executor (1 and 2 threads) for four workloads (uniform, hot10, hot50, chained),
+    /// with signature checks off and on; prints a table and writes OUT/bench-exec.json.
     ///
     /// Example: shardsim bench-exec --out results
     BenchExec {
