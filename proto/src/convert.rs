@@ -141,9 +141,16 @@ fn check_optional(
     }
 }
 
-/// Pushes `value` onto an optional column, which stays empty while every row is 0.
-fn push_optional<T: Copy + Default + PartialEq>(column: &mut Vec<T>, rows_before: usize, value: T) {
-    if value != T::default() || column.len() == rows_before && !column.is_empty() {
+/// Pushes row `rows_before`'s `value` onto an optional column, which stays empty while
+/// every row is 0 (the wire's convention; the driver keeps its program column the same
+/// way).
+pub fn push_optional<T: Copy + Default + PartialEq>(
+    column: &mut Vec<T>,
+    rows_before: usize,
+    value: T,
+) {
+    // A column in use always has one entry per earlier row.
+    if value != T::default() || !column.is_empty() {
         column.resize(rows_before, T::default());
         column.push(value);
     }

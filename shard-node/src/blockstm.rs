@@ -48,7 +48,7 @@ use rustc_hash::FxBuildHasher;
 use crate::executor::BlockOutput;
 use crate::node::lock;
 use crate::programs::{Outcome, execute_one};
-use crate::state::{Key, Ledger, State, Value, World};
+use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
 
 /// A write's version: (transaction index in the block, incarnation).
 type Version = (usize, u32);
@@ -362,7 +362,7 @@ impl State for View<'_> {
         self.base.local(id)
     }
     fn read(&mut self, key: Key) -> Value {
-        if let Some(&(_, v)) = self.writes.iter().find(|(k, _)| *k == key) {
+        if let Some(v) = buffered(self.writes, key) {
             return v;
         }
         if self.blocked.is_some() {
@@ -385,10 +385,7 @@ impl State for View<'_> {
         }
     }
     fn write(&mut self, key: Key, value: Value) {
-        match self.writes.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.writes.push((key, value)),
-        }
+        buffer(self.writes, key, value);
     }
 }
 

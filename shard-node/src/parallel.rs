@@ -32,7 +32,7 @@ use rustc_hash::FxHashMap;
 
 use crate::executor::BlockOutput;
 use crate::programs::{Outcome, declared_keys, execute_one};
-use crate::state::{Key, Ledger, State, Value, World};
+use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
 use crate::threads::in_chunks;
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
@@ -53,16 +53,10 @@ impl State for Overlay<'_> {
         self.base.local(id)
     }
     fn read(&mut self, key: Key) -> Value {
-        match self.writes.iter().find(|(k, _)| *k == key) {
-            Some(&(_, v)) => v,
-            None => self.base.get(key),
-        }
+        buffered(self.writes, key).unwrap_or_else(|| self.base.get(key))
     }
     fn write(&mut self, key: Key, value: Value) {
-        match self.writes.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.writes.push((key, value)),
-        }
+        buffer(self.writes, key, value);
     }
 }
 

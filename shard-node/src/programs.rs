@@ -122,34 +122,26 @@ fn debit<S: State>(s: &mut S, index: u32, asset: Asset, amount: u64) -> Result<(
 /// The checks that need no state: does everything the call names exist? A call that
 /// fails them is refused without consuming the nonce.
 fn check(w: &World, call: &Call) -> Result<(), RejectReason> {
-    let ok = match *call {
-        Call::Transfer { to, asset, .. } => w.is_account(to) && w.has_asset(asset),
-        Call::SendNft { to, .. } => w.is_account(to),
-        Call::Swap { pool, asset_in, .. } => {
-            let (a, b) = w.pool_assets(pool);
-            if !w.has_object(Object::Pool(pool)) || (asset_in != a && asset_in != b) {
-                return Err(RejectReason::UnknownObject);
-            }
-            true
-        }
-        Call::Mint { collection } => {
-            if !w.has_object(Object::Collection(collection)) {
-                return Err(RejectReason::UnknownObject);
-            }
-            true
-        }
-        Call::Vote { proposal, .. } => {
-            if !w.has_object(Object::Proposal(proposal)) {
-                return Err(RejectReason::UnknownObject);
-            }
-            true
-        }
+    let (exists, otherwise) = match *call {
+        Call::Transfer { to, asset, .. } => (
+            w.is_account(to) && w.has_asset(asset),
+            RejectReason::UnknownAccount,
+        ),
+        Call::SendNft { to, .. } => (w.is_account(to), RejectReason::UnknownAccount),
+        Call::Swap { pool, asset_in, .. } => (
+            w.has_object(Object::Pool(pool)) && w.pool_trades(pool, asset_in),
+            RejectReason::UnknownObject,
+        ),
+        Call::Mint { collection } => (
+            w.has_object(Object::Collection(collection)),
+            RejectReason::UnknownObject,
+        ),
+        Call::Vote { proposal, .. } => (
+            w.has_object(Object::Proposal(proposal)),
+            RejectReason::UnknownObject,
+        ),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(RejectReason::UnknownAccount)
-    }
+    if exists { Ok(()) } else { Err(otherwise) }
 }
 
 /// Executes one transaction: the sender's half, then delivery of what follows.
@@ -276,10 +268,10 @@ fn apply<S: State>(s: &mut S, effect: Effect) -> Step {
             amount_in,
             min_out,
         } => {
-            let (a, b) = w.pool_assets(pool);
-            if !w.holds(Object::Pool(pool)) || (asset_in != a && asset_in != b) {
+            if !w.holds(Object::Pool(pool)) || !w.pool_trades(pool, asset_in) {
                 return Step::End(End::Misplaced);
             }
+            let (a, b) = w.pool_assets(pool);
             let mut reserves = s.read(Key::Pool(pool));
             let (i_in, i_out, asset_out) = if asset_in == a { (0, 1, b) } else { (1, 0, a) };
             let out = swap_output(reserves[i_in], reserves[i_out], amount_in);

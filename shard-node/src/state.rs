@@ -12,7 +12,8 @@
 //! shared objects (pools, collections, NFTs, proposals, ballots) sit in a hash map,
 //! where a missing key reads as zero.
 //!
-//! **Commitment.** Writing a key only records its value before the block (once per key);
+//! **Commitment.** Writing a key only records its value before the block (once per key,
+//! found by a flag per account balance, so the hot path does no hashing);
 //! [`Ledger::commit`] then hashes each touched key's old and new leaf — on the
 //! executor's threads — and updates the multiset hash. A block therefore costs two leaf
 //! hashes per key it touched, however often it wrote it.
@@ -22,7 +23,7 @@ use cross_shard::ids::{
 };
 use cross_shard::state_hash::{Leaf, StateHash};
 use cross_shard::{AccountId, Hash, Placement, ShardId};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::threads::in_chunks;
 
@@ -107,6 +108,12 @@ impl World {
     pub fn pool_assets(&self, pool: PoolId) -> (Asset, Asset) {
         (NATIVE, pool_token(pool, self.tokens))
     }
+
+    /// Whether pool `pool` trades `asset`.
+    pub fn pool_trades(&self, pool: PoolId, asset: Asset) -> bool {
+        let (a, b) = self.pool_assets(pool);
+        asset == a || asset == b
+    }
 }
 
 /// What executing a transaction reads and writes. The [`Ledger`] implements it
@@ -124,6 +131,20 @@ pub trait State {
     fn write(&mut self, key: Key, value: Value);
 }
 
+/// A transaction's own writes, as the parallel executors' views buffer them: a few keys,
+/// so a list. The value `key` was last given, if any.
+pub(crate) fn buffered(writes: &[(Key, Value)], key: Key) -> Option<Value> {
+    writes.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
+}
+
+/// Records a write in a transaction's buffer, replacing an earlier write of `key`.
+pub(crate) fn buffer(writes: &mut Vec<(Key, Value)>, key: Key, value: Value) {
+    match writes.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => writes.push((key, value)),
+    }
+}
+
 /// The state a shard holds, and its commitment.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -139,8 +160,13 @@ pub struct Ledger {
     tokens: Vec<Vec<u64>>,
     /// Every other non-zero key.
     objects: FxHashMap<Key, Value>,
-    /// Keys written since the last commit, with their value at that commit.
-    dirty: FxHashMap<Key, Value>,
+    /// Keys written since the last commit, each once, with its value at that commit.
+    touched: Vec<(Key, Value)>,
+    /// Whether each balance is in `touched`: index `i * (tokens + 1) + asset` for local
+    /// account `i` (asset 0 is the native account key).
+    touched_balance: Vec<bool>,
+    /// The other keys in `touched`.
+    touched_objects: FxHashSet<Key>,
     /// Multiset hash over the leaves of every non-zero key, as of the last commit.
     hash: StateHash,
     /// Σ per asset (index = asset) over balances and pool reserves, for the audit.
@@ -165,7 +191,9 @@ impl State for Ledger {
     #[inline]
     fn write(&mut self, key: Key, value: Value) {
         let old = self.get(key);
-        self.dirty.entry(key).or_insert(old);
+        if !self.mark_touched(key) {
+            self.touched.push((key, old));
+        }
         self.adjust_totals(key, old, value);
         match key {
             Key::Account(i) => self.accounts[i as usize] = value,
@@ -207,7 +235,9 @@ impl Ledger {
             accounts: vec![[initial_balance, 0]; n],
             tokens: vec![vec![initial_balance; n]; world.tokens as usize],
             objects,
-            dirty: FxHashMap::default(),
+            touched: Vec::new(),
+            touched_balance: vec![false; n * (world.tokens as usize + 1)],
+            touched_objects: FxHashSet::default(),
             hash: StateHash::default(),
             totals,
         };
@@ -262,10 +292,16 @@ impl Ledger {
     /// Folds the keys written since the last commit into the state hash, hashing their
     /// leaves on `threads` threads (the sum does not depend on the order).
     pub fn commit(&mut self, threads: usize) {
-        if self.dirty.is_empty() {
+        if self.touched.is_empty() {
             return;
         }
-        let dirty: Vec<(Key, Value)> = self.dirty.drain().collect();
+        let mut dirty = std::mem::take(&mut self.touched);
+        for &(key, _) in &dirty {
+            if let Some(slot) = self.balance_slot(key) {
+                self.touched_balance[slot] = false;
+            }
+        }
+        self.touched_objects.clear();
         // Spawning threads costs tens of microseconds: not worth it for a few keys.
         let threads = if dirty.len() < MIN_PARALLEL_COMMIT {
             1
@@ -285,6 +321,26 @@ impl Ledger {
         for pair in sums.chunks_exact(2) {
             self.hash.subtract(&pair[0]);
             self.hash.merge(&pair[1]);
+        }
+        dirty.clear();
+        self.touched = dirty; // keep the allocation for the next block
+    }
+
+    /// The flag index of a balance key (`None` for the other keys).
+    fn balance_slot(&self, key: Key) -> Option<usize> {
+        let per_account = self.world.tokens as usize + 1;
+        match key {
+            Key::Account(i) => Some(i as usize * per_account),
+            Key::Token(i, t) => Some(i as usize * per_account + t as usize),
+            _ => None,
+        }
+    }
+
+    /// Marks `key` touched since the last commit; returns whether it already was.
+    fn mark_touched(&mut self, key: Key) -> bool {
+        match self.balance_slot(key) {
+            Some(slot) => std::mem::replace(&mut self.touched_balance[slot], true),
+            None => !self.touched_objects.insert(key),
         }
     }
 

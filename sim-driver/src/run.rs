@@ -19,7 +19,7 @@ use cross_shard::audit::{self, Audit, ChannelCount, ShardLedger};
 use indicatif::{ProgressBar, ProgressStyle};
 use shard_node::link::{Delayed, LinkDelay};
 use shardsim_proto::MAX_MESSAGE_BYTES;
-use shardsim_proto::convert::push_tx;
+use shardsim_proto::convert::{push_optional, push_tx};
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
@@ -377,11 +377,7 @@ async fn generate(
             let batch = &mut batches[shard as usize];
             push_tx(batch, &t);
             // The program column stays empty while every call is a native transfer.
-            let program = t.call.program() as u8;
-            if program != 0 || !programs.is_empty() {
-                programs.resize(k, 0);
-                programs.push(program);
-            }
+            push_optional(&mut programs, k, t.call.program() as u8);
             if let Some(sig) = sig {
                 batch.signatures.extend_from_slice(sig);
             }
