@@ -65,6 +65,7 @@
 //! - [`state_hash`]: an incremental commitment to a shard's accounts.
 //! - [`tx`]: transactions — calls of the native programs — and why one fails.
 //! - [`signing`]: ed25519 transaction signatures, verified in batches.
+//! - [`twophase`]: the `two-phase` protocol's coordinator and participant lock table.
 //! - [`audit`]: the invariants checked at the end of a run.
 
 pub mod audit;
@@ -77,6 +78,7 @@ pub mod placement;
 pub mod receipt;
 pub mod signing;
 pub mod state_hash;
+pub mod twophase;
 pub mod tx;
 
 pub use error::{Error, Result};

@@ -287,11 +287,14 @@ pub enum RejectReason {
     AlreadyVoted = 8,
     /// No such pool, collection or proposal, or an asset the pool does not trade.
     UnknownObject = 9,
+    /// Two-phase commit: the deadline passed before every participant voted (the
+    /// coordinator aborts; see `crate::twophase`).
+    Timeout = 10,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 9] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::WrongShard,
         RejectReason::UnknownAccount,
         RejectReason::BadNonce,
@@ -301,6 +304,7 @@ impl RejectReason {
         RejectReason::NotOwner,
         RejectReason::AlreadyVoted,
         RejectReason::UnknownObject,
+        RejectReason::Timeout,
     ];
 
     /// The wire code.
@@ -325,6 +329,7 @@ impl RejectReason {
             RejectReason::NotOwner => "not_owner",
             RejectReason::AlreadyVoted => "already_voted",
             RejectReason::UnknownObject => "unknown_object",
+            RejectReason::Timeout => "timeout",
         }
     }
 }
