@@ -14,11 +14,21 @@
 //! A batch stays in `outbox[dst]` from notarization until `dst` acknowledges it, so a
 //! destination that reconnects gets everything it has not applied ([`Chain::backlog`]).
 //! The value of those batches is the beacon's view of the receipts in flight.
+//!
+//! Under the `two-phase` protocol the beacon is also the **coordinator**
+//! ([`cross_shard::twophase::Coordinator`]): every receipt it notarizes is a prepare,
+//! opened in that beacon block with a deadline; the votes come with the participants'
+//! headers; each beacon block carries the decisions made in it. The beacon then makes a
+//! block every interval while a transaction is open, headers or not, so that deadlines
+//! pass even when every shard is idle.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use cross_shard::{Error as ProtocolError, Hash, Header, ReceiptBatch, ShardId, merkle, receipt};
-use shardsim_proto::convert::path_to_wire;
+use cross_shard::twophase::{Coordinator, Verdict, Vote, VoteRefused};
+use cross_shard::{
+    Error as ProtocolError, Hash, Header, ReceiptBatch, ShardId, TxId, merkle, receipt,
+};
+use shardsim_proto::convert::{path_to_wire, vote_from_wire};
 use shardsim_proto::pb;
 
 use crate::error::{Error, Result};
@@ -79,11 +89,31 @@ pub struct Chain {
     pub receipts_forged: u64,
     /// Receipts dropped from accepted submissions: already routed before.
     pub receipts_replayed: u64,
+    /// The two-phase coordinator, when the cluster runs that protocol.
+    coordinator: Option<Coordinator>,
+    /// Two-phase figures: decisions, and votes refused.
+    pub two_phase: TwoPhaseCounters,
+}
+
+/// What the coordinator decided and refused, cumulatively.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TwoPhaseCounters {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Transactions aborted.
+    pub aborts: u64,
+    /// Votes on a transaction already decided.
+    pub votes_late: u64,
+    /// Votes on a transaction never prepared, or by a shard that is not its participant.
+    pub votes_forged: u64,
+    /// Second votes on one transaction.
+    pub votes_duplicate: u64,
 }
 
 impl Chain {
-    /// An empty beacon chain for `shards` shards.
-    pub fn new(shards: u32) -> Chain {
+    /// An empty beacon chain for `shards` shards; with `two_phase = Some(deadline)`, it
+    /// coordinates two-phase commit, giving each transaction `deadline` beacon blocks.
+    pub fn new(shards: u32, two_phase: Option<u64>) -> Chain {
         let n = shards as usize;
         Chain {
             shards,
@@ -96,6 +126,8 @@ impl Chain {
             headers_rejected: 0,
             receipts_forged: 0,
             receipts_replayed: 0,
+            coordinator: two_phase.map(Coordinator::new),
+            two_phase: TwoPhaseCounters::default(),
         }
     }
 
@@ -132,6 +164,17 @@ impl Chain {
             .iter()
             .map(ReceiptBatch::try_from)
             .collect::<std::result::Result<_, _>>()?;
+        // Votes must be well formed, and only a two-phase beacon takes them.
+        let votes: Vec<(TxId, Vote)> = submission
+            .votes
+            .iter()
+            .map(vote_from_wire)
+            .collect::<std::result::Result<_, _>>()?;
+        if !votes.is_empty() && self.coordinator.is_none() {
+            return Err(Error::Malformed(
+                "votes sent to a beacon that does not run two-phase commit".into(),
+            ));
+        }
         // Step 3: the leaves are what the header committed to.
         let leaves: Vec<Hash> = submission
             .leaves
@@ -194,6 +237,18 @@ impl Chain {
         }
         self.receipts_forged += forged;
         self.receipts_replayed += replayed;
+        if let Some(c) = self.coordinator.as_mut() {
+            for (tx, vote) in votes {
+                match c.vote(src, tx, vote) {
+                    Ok(()) => {}
+                    Err(VoteRefused::Late) => self.two_phase.votes_late += 1,
+                    Err(VoteRefused::Unknown | VoteRefused::NotParticipant) => {
+                        self.two_phase.votes_forged += 1;
+                    }
+                    Err(VoteRefused::Duplicate) => self.two_phase.votes_duplicate += 1,
+                }
+            }
+        }
 
         // Acks from this shard (as a destination), step 6.
         for ack in &submission.acks {
@@ -237,21 +292,33 @@ impl Chain {
     }
 
     /// Steps 4–5: turns the pending headers into a beacon block, or `None` when there
-    /// are none (the beacon makes no empty blocks).
+    /// are none (the beacon makes no empty blocks, unless two-phase transactions are
+    /// open: their deadlines count in blocks).
     pub fn notarize(&mut self) -> Option<Notarized> {
-        if self.pending.is_empty() {
+        let open = self.coordinator.as_ref().map_or(0, Coordinator::open_count);
+        if self.pending.is_empty() && open == 0 {
             return None;
         }
         self.height += 1;
         let mut block = pb::BeaconBlock {
             height: self.height,
             crosslinks: Vec::with_capacity(self.pending.len()),
+            decisions: Vec::new(),
         };
         let mut deliveries = Vec::new();
         for p in self.pending.drain(..) {
             block.crosslinks.push(p.crosslink);
             for (dst, mut stored) in p.deliveries {
                 stored.beacon_height = self.height;
+                if let (Some(c), Some(batch)) =
+                    (self.coordinator.as_mut(), stored.delivery.batch.as_ref())
+                {
+                    // Every receipt is a prepare: open it, to be decided by
+                    // this block's height + the deadline.
+                    for &tx in &batch.tx_id {
+                        c.open(tx, stored.src, dst, self.height);
+                    }
+                }
                 deliveries.push((dst, stored.delivery.clone()));
                 self.outbox[dst as usize].push_back(stored);
             }
@@ -264,6 +331,15 @@ impl Chain {
             .min()
             .unwrap_or(self.height);
         self.blocks = self.blocks.split_off(&oldest);
+        if let Some(c) = self.coordinator.as_mut() {
+            for d in c.decide(self.height) {
+                match d.verdict {
+                    Verdict::Commit { .. } => self.two_phase.commits += 1,
+                    Verdict::Abort(_) => self.two_phase.aborts += 1,
+                }
+                block.decisions.push(pb::Decision::from(&d));
+            }
+        }
         if !deliveries.is_empty() {
             self.blocks.insert(self.height, block.clone());
         }
@@ -289,6 +365,13 @@ impl Chain {
             });
         }
         out
+    }
+
+    /// Two-phase transactions open (prepared, not decided).
+    pub fn two_phase_open(&self) -> u64 {
+        self.coordinator
+            .as_ref()
+            .map_or(0, |c| c.open_count() as u64)
     }
 
     /// Height of the last beacon block.
@@ -361,13 +444,14 @@ mod tests {
                 .iter()
                 .map(|l| l.0.to_vec())
                 .collect(),
+            votes: Vec::new(),
         };
         (sub, header)
     }
 
     #[test]
     fn notarizes_routes_and_forgets_on_ack() {
-        let mut chain = Chain::new(3);
+        let mut chain = Chain::new(3, None);
         let (s, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2), (2, 0, 1)], &[]);
         chain.accept(&s).unwrap();
         assert_eq!(chain.in_flight(), (3, 30), "pending counts as in flight");
@@ -400,7 +484,7 @@ mod tests {
                 1..12,
             )
         ) {
-            let mut chain = Chain::new(3);
+            let mut chain = Chain::new(3, Some(2));
             for (shard, height, hash_len, batches, acks) in subs {
                 let sub = pb::HeaderSubmission {
                     header: Some(pb::Header {
@@ -427,6 +511,7 @@ mod tests {
                         .collect(),
                     acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
                     leaves: vec![vec![0; 32]; shard as usize % 4],
+                    votes: vec![pb::Vote { tx: height, yes: hash_len % 2 == 0, reason: hash_len as u32 % 12, output: 0 }],
                 };
                 let before = (chain.shard_heights(), chain.in_flight());
                 if chain.accept(&sub).is_err() {
@@ -440,7 +525,7 @@ mod tests {
 
     #[test]
     fn forged_and_replayed_batches_are_dropped_and_counted_withheld_ones_refused() {
-        let mut chain = Chain::new(3);
+        let mut chain = Chain::new(3, None);
         let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
         chain.accept(&s1).unwrap();
         // Block 2 honestly sends to shard 2, and also slips in a batch to shard 1 that
@@ -466,8 +551,63 @@ mod tests {
     }
 
     #[test]
+    fn two_phase_opens_prepares_counts_votes_and_decides_by_the_deadline() {
+        use shardsim_proto::convert::vote_to_wire;
+        let mut chain = Chain::new(3, Some(2));
+        // Shard 0 prepares txs 0 and 1 on shard 1 (credit receipts, ids 0 and 1).
+        let (s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+        chain.accept(&s).unwrap();
+        let n = chain.notarize().unwrap();
+        assert!(n.block.decisions.is_empty());
+        assert_eq!(chain.two_phase_open(), 2);
+        // Shard 1 votes yes on tx 0, and also on tx 7 (never prepared); shard 2 votes
+        // on tx 1, which is not its to vote on.
+        let (mut v1, h1) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+        v1.votes = vec![
+            vote_to_wire(0, Vote::Yes { output: 0 }),
+            vote_to_wire(7, Vote::Yes { output: 0 }),
+        ];
+        chain.accept(&v1).unwrap();
+        let (mut v2, _) = submission(2, 1, Hash::ZERO, &[], &[]);
+        v2.votes = vec![vote_to_wire(1, Vote::Yes { output: 0 })];
+        chain.accept(&v2).unwrap();
+        let n = chain.notarize().unwrap();
+        let decided: Vec<_> = n.block.decisions.iter().map(|d| (d.tx, d.commit)).collect();
+        assert_eq!(decided, vec![(0, true)]);
+        // No header is pending, but tx 1 is open: the beacon keeps making blocks until
+        // its deadline (block 1 + 2) aborts it.
+        let n = chain.notarize().unwrap();
+        assert_eq!(n.block.height, 3);
+        let d = shardsim_proto::convert::decision_from_wire(&n.block.decisions[0]).unwrap();
+        assert_eq!(
+            (d.tx, d.home, d.participant, d.verdict),
+            (1, 0, 1, Verdict::Abort(cross_shard::RejectReason::Timeout))
+        );
+        assert!(chain.notarize().is_none(), "nothing open, nothing pending");
+        // Shard 1's vote on tx 1 now comes too late.
+        let (mut late, _) = submission(1, 2, h1.hash(), &[], &[]);
+        late.votes = vec![vote_to_wire(1, Vote::Yes { output: 0 })];
+        chain.accept(&late).unwrap();
+        assert_eq!(
+            chain.two_phase,
+            TwoPhaseCounters {
+                commits: 1,
+                aborts: 1,
+                votes_late: 1,
+                votes_forged: 2,
+                votes_duplicate: 0
+            }
+        );
+        // A receipts-only beacon refuses votes.
+        let mut plain = Chain::new(3, None);
+        let (mut v, _) = submission(1, 1, Hash::ZERO, &[], &[]);
+        v.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
+        assert!(plain.accept(&v).is_err());
+    }
+
+    #[test]
     fn broken_chain_forged_root_and_channel_gap_are_refused() {
-        let mut chain = Chain::new(3);
+        let mut chain = Chain::new(3, None);
         let (s, _) = submission(0, 2, Hash::ZERO, &[], &[]);
         assert!(chain.accept(&s).is_err(), "height 2 first");
         let (mut s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 1)], &[]);

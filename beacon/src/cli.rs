@@ -15,6 +15,11 @@ pub struct Args {
     /// Time between beacon blocks ("100ms", "1s").
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
     pub beacon_interval: Duration,
+    /// Coordinate two-phase commit: every cross-shard receipt is a prepare that its
+    /// participant must vote on within this many beacon blocks, or it aborts. Without
+    /// it, the beacon only routes receipts (the `receipts` protocol).
+    #[arg(long, value_name = "BLOCKS")]
+    pub two_phase_deadline: Option<u64>,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
@@ -35,7 +40,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         }
     };
     tokio::select! {
-        r = crate::run(listener, args.shards, args.beacon_interval, std::future::pending()) => r.context("beacon stopped"),
+        r = crate::run(listener, args.shards, args.beacon_interval, args.two_phase_deadline, std::future::pending()) => r.context("beacon stopped"),
         () = shutdown => {
             tracing::info!("interrupted, stopping");
             Ok(())

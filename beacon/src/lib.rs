@@ -55,6 +55,7 @@ pub async fn run(
     listener: TcpListener,
     shards: u32,
     interval: Duration,
+    two_phase: Option<u64>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     if shards == 0 {
@@ -63,7 +64,12 @@ pub async fn run(
     if interval.is_zero() {
         return Err(Error::Config("beacon_interval must be above 0".into()));
     }
-    let service = BeaconService::new(shards);
+    if two_phase == Some(0) {
+        return Err(Error::Config(
+            "the two-phase deadline must be at least 1 beacon block".into(),
+        ));
+    }
+    let service = BeaconService::new(shards, two_phase);
     let notarizer = tokio::spawn({
         let service = service.clone();
         async move { service.notarize_every(interval).await }

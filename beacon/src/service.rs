@@ -35,11 +35,12 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl BeaconService {
-    /// A beacon for `shards` shards at genesis.
-    pub fn new(shards: u32) -> BeaconService {
+    /// A beacon for `shards` shards at genesis, coordinating two-phase commit with this
+    /// deadline (in beacon blocks) when `two_phase` is given.
+    pub fn new(shards: u32, two_phase: Option<u64>) -> BeaconService {
         BeaconService {
             state: Arc::new(Mutex::new(State {
-                chain: Chain::new(shards),
+                chain: Chain::new(shards, two_phase),
                 subscribers: vec![None; shards as usize],
             })),
         }
@@ -148,6 +149,12 @@ impl Beacon for BeaconService {
             headers_rejected: state.chain.headers_rejected,
             receipts_forged: state.chain.receipts_forged,
             receipts_replayed: state.chain.receipts_replayed,
+            tp_open: state.chain.two_phase_open(),
+            tp_commits: state.chain.two_phase.commits,
+            tp_aborts: state.chain.two_phase.aborts,
+            votes_late: state.chain.two_phase.votes_late,
+            votes_forged: state.chain.two_phase.votes_forged,
+            votes_duplicate: state.chain.two_phase.votes_duplicate,
         }))
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!   in flight on s→d   = emitted(s→d) − applied(s→d)            (never negative)
-//!   supply conserved  ⇔  Σ balances + Σ in flight = genesis supply
+//!   supply conserved  ⇔  Σ balances + Σ locked + Σ in flight = genesis supply
 //!   exactly once      ⇔  applied(s→d) ≤ emitted(s→d) on every channel, and at
 //!                        quiescence (nothing queued anywhere) applied = emitted
 //! ```
@@ -34,6 +34,8 @@ pub struct ShardLedger {
     pub shard: ShardId,
     /// Sum of its balances.
     pub balance_total: u64,
+    /// Value held by undecided two-phase prepares (in no balance).
+    pub locked: u64,
     /// Emitted, per destination.
     pub outbound: Vec<ChannelCount>,
     /// Applied, per source.
@@ -51,6 +53,8 @@ pub struct Audit {
     pub genesis_supply: u128,
     /// Σ balances over all shards.
     pub balances: u128,
+    /// Σ value locked by undecided two-phase transactions.
+    pub locked: u128,
     /// Receipts emitted and not yet applied.
     pub in_flight_receipts: u128,
     /// Their value.
@@ -100,10 +104,11 @@ pub fn audit(genesis_supply: u128, shards: &[ShardLedger], quiescent: bool) -> A
     }
     let exactly_once = violations.is_empty();
     let balances: u128 = shards.iter().map(|s| u128::from(s.balance_total)).sum();
-    let supply_conserved = !over_applied && balances + in_flight_value == genesis_supply;
+    let locked: u128 = shards.iter().map(|s| u128::from(s.locked)).sum();
+    let supply_conserved = !over_applied && balances + locked + in_flight_value == genesis_supply;
     if !supply_conserved {
         violations.push(format!(
-            "supply: balances {balances} + in flight {in_flight_value} ≠ genesis {genesis_supply}"
+            "supply: balances {balances} + locked {locked} + in flight {in_flight_value} ≠ genesis {genesis_supply}"
         ));
     }
     Audit {
@@ -111,6 +116,7 @@ pub fn audit(genesis_supply: u128, shards: &[ShardLedger], quiescent: bool) -> A
         exactly_once,
         genesis_supply,
         balances,
+        locked,
         in_flight_receipts,
         in_flight_value,
         violations,
@@ -136,12 +142,14 @@ mod tests {
             ShardLedger {
                 shard: 0,
                 balance_total: 470,
+                locked: 0,
                 outbound: vec![ch(1, 3, 30)],
                 inbound: vec![ch(1, 0, 0)],
             },
             ShardLedger {
                 shard: 1,
                 balance_total: 500 + 10 * applied,
+                locked: 0,
                 outbound: vec![ch(0, 0, 0)],
                 inbound: vec![ch(0, applied, 10 * applied)],
             },
@@ -176,6 +184,16 @@ mod tests {
         let a = audit(1000, &cluster(4), false);
         assert!(!a.exactly_once);
         assert!(!a.supply_conserved);
+    }
+
+    #[test]
+    fn locked_value_counts_toward_supply() {
+        let mut c = cluster(3);
+        c[1].balance_total -= 10;
+        c[1].locked = 10;
+        assert!(audit(1000, &c, true).supply_conserved);
+        c[1].locked = 0;
+        assert!(!audit(1000, &c, true).supply_conserved);
     }
 
     #[test]

@@ -46,6 +46,10 @@ use std::hash::Hash;
 use crate::ids::{ShardId, TxId};
 use crate::tx::RejectReason;
 
+/// Beacon blocks past its deadline a decided transaction is remembered, so that a late
+/// vote is told from a forged one.
+pub const REMEMBER_DECIDED: u64 = 64;
+
 /// A participant's vote on one transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vote {
@@ -118,8 +122,8 @@ pub struct Coordinator {
     by_deadline: BTreeMap<u64, Vec<TxId>>,
     /// Transactions voted on since the last block.
     voted: Vec<TxId>,
-    /// Decided transactions, remembered for `deadline_blocks` blocks so that a late vote
-    /// is told apart from a forged one.
+    /// Decided transactions, remembered for `deadline_blocks + REMEMBER_DECIDED` blocks
+    /// so that a late vote is told apart from a forged one.
     closed: HashMap<TxId, u64>,
     closed_order: VecDeque<(u64, TxId)>,
 }
@@ -205,9 +209,9 @@ impl Coordinator {
                 }
             }
         }
-        // Forget decisions older than a deadline: a vote that late is just unknown.
+        // Forget old decisions: a vote that late is just unknown.
         while let Some(&(at, tx)) = self.closed_order.front() {
-            if at + self.deadline_blocks >= height {
+            if at + self.deadline_blocks + REMEMBER_DECIDED >= height {
                 break;
             }
             self.closed_order.pop_front();
@@ -252,6 +256,10 @@ pub enum Offered<P> {
     /// Arrived after its deadline: certainly aborted; settle it now.
     Expired(P),
 }
+
+/// What [`Participant::advance`] returns: the transactions past their deadline (with
+/// their payloads), and the votes of waiting prepares that got their keys.
+pub type Advanced<P> = (Vec<(TxId, P)>, Vec<(TxId, Vote)>);
 
 /// A decision that cannot be applied: the coordinator committed a transaction this
 /// participant did not vote yes on.
@@ -366,11 +374,7 @@ impl<K: Copy + Eq + Hash, P> Participant<K, P> {
     /// transactions whose deadline has passed — to settle as aborted, since a decision
     /// can no longer be coming — and the votes of waiting prepares whose keys are now
     /// free, in arrival order.
-    pub fn advance(
-        &mut self,
-        height: u64,
-        mut evaluate: impl FnMut(&P) -> Vote,
-    ) -> (Vec<(TxId, P)>, Vec<(TxId, Vote)>) {
+    pub fn advance(&mut self, height: u64, mut evaluate: impl FnMut(&P) -> Vote) -> Advanced<P> {
         self.height = self.height.max(height);
         let h = self.height;
         let mut expired: Vec<(TxId, P)> = Vec::new();
@@ -404,6 +408,11 @@ impl<K: Copy + Eq + Hash, P> Participant<K, P> {
         self.held.len() + self.waiting.len()
     }
 
+    /// Whether `key` is locked now.
+    pub fn is_locked(&self, key: &K) -> bool {
+        self.locks.contains_key(key)
+    }
+
     /// Keys locked now.
     pub fn locked_keys(&self) -> usize {
         self.locks.len()
@@ -415,6 +424,11 @@ impl<K: Copy + Eq + Hash, P> Participant<K, P> {
             .values()
             .map(|h| &h.payload)
             .chain(self.waiting.iter().map(|w| &w.1.payload))
+    }
+
+    /// The payload of a transaction held here (voted, undecided).
+    pub fn payload(&self, tx: TxId) -> Option<&P> {
+        self.held.get(&tx).map(|h| &h.payload)
     }
 
     /// Last beacon height read.
@@ -619,14 +633,14 @@ mod tests {
                 }
                 chain.push(ds);
             }
-            for p in 0..3 {
-                while nodes[p].read < chain.len() {
-                    read(&mut nodes[p], &chain, false, &mut votes, p)?;
+            for (p, n) in nodes.iter_mut().enumerate() {
+                while n.read < chain.len() {
+                    read(n, &chain, false, &mut votes, p)?;
                 }
-                while let Some((tx, keys, d)) = nodes[p].channel.pop_front() {
-                    let offered = nodes[p].sm.offer(tx, keys, d, tx, |tx| eval(&yes_of, tx));
+                while let Some((tx, keys, d)) = n.channel.pop_front() {
+                    let offered = n.sm.offer(tx, keys, d, tx, |tx| eval(&yes_of, tx));
                     prop_assert!(matches!(offered, Offered::Expired(_)));
-                    nodes[p].applied.insert(tx, Verdict::Abort(RejectReason::Timeout));
+                    n.applied.insert(tx, Verdict::Abort(RejectReason::Timeout));
                 }
             }
             prop_assert_eq!(c.open_count(), 0);

@@ -4,6 +4,7 @@
 //! conversions cannot fail.
 
 use cross_shard::signing::SIGNATURE_LEN;
+use cross_shard::twophase::{Decision, Verdict, Vote};
 use cross_shard::tx::Row;
 use cross_shard::{Call, Effect, Hash, Header, Receipt, ReceiptBatch, Tx};
 
@@ -403,6 +404,87 @@ pub fn crosslink_from_wire(c: &pb::Crosslink) -> Result<(u32, u64, Hash), Conver
     ))
 }
 
+/// A reject reason from its wire code, naming the message on failure.
+fn reason(message: &'static str, code: u32) -> Result<cross_shard::RejectReason, ConvertError> {
+    cross_shard::RejectReason::from_code(code).ok_or(ConvertError::BadRow {
+        message,
+        row: 0,
+        reason: "reason is not a known code",
+    })
+}
+
+/// A participant's vote from the wire: the transaction and the vote.
+pub fn vote_from_wire(v: &pb::Vote) -> Result<(cross_shard::TxId, Vote), ConvertError> {
+    let vote = match (v.yes, v.reason) {
+        (true, 0) => Vote::Yes { output: v.output },
+        (false, code) if v.output == 0 => Vote::No(reason("Vote", code)?),
+        _ => {
+            return Err(ConvertError::BadRow {
+                message: "Vote",
+                row: 0,
+                reason: "a yes vote has no reason and a no vote no output",
+            });
+        }
+    };
+    Ok((v.tx, vote))
+}
+
+/// The wire form of a vote.
+pub fn vote_to_wire(tx: cross_shard::TxId, vote: Vote) -> pb::Vote {
+    match vote {
+        Vote::Yes { output } => pb::Vote {
+            tx,
+            yes: true,
+            reason: 0,
+            output,
+        },
+        Vote::No(why) => pb::Vote {
+            tx,
+            yes: false,
+            reason: why.code(),
+            output: 0,
+        },
+    }
+}
+
+/// A decision from the wire.
+pub fn decision_from_wire(d: &pb::Decision) -> Result<Decision, ConvertError> {
+    let verdict = match (d.commit, d.reason) {
+        (true, 0) => Verdict::Commit { output: d.output },
+        (false, code) if d.output == 0 => Verdict::Abort(reason("Decision", code)?),
+        _ => {
+            return Err(ConvertError::BadRow {
+                message: "Decision",
+                row: 0,
+                reason: "a commit has no reason and an abort no output",
+            });
+        }
+    };
+    Ok(Decision {
+        tx: d.tx,
+        home: d.home,
+        participant: d.participant,
+        verdict,
+    })
+}
+
+impl From<&Decision> for pb::Decision {
+    fn from(d: &Decision) -> Self {
+        let (commit, reason, output) = match d.verdict {
+            Verdict::Commit { output } => (true, 0, output),
+            Verdict::Abort(why) => (false, why.code(), 0),
+        };
+        pb::Decision {
+            tx: d.tx,
+            home: d.home,
+            participant: d.participant,
+            commit,
+            reason,
+            output,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,6 +662,14 @@ mod tests {
                 for b in &s.batches {
                     let _ = ReceiptBatch::try_from(b);
                 }
+                for v in &s.votes {
+                    let _ = vote_from_wire(v);
+                }
+            }
+            if let Ok(b) = pb::BeaconBlock::decode(bytes.as_slice()) {
+                for d in &b.decisions {
+                    let _ = decision_from_wire(d);
+                }
             }
             if let Ok(d) = pb::ReceiptDelivery::decode(bytes.as_slice()) {
                 let _ = path_from_wire(&d.proof);
@@ -590,6 +680,33 @@ mod tests {
             if let Ok(c) = pb::Crosslink::decode(bytes.as_slice()) {
                 let _ = crosslink_from_wire(&c);
             }
+        }
+
+        /// Votes and decisions survive the wire; malformed ones are refused.
+        #[test]
+        fn votes_and_decisions_round_trip(tx in any::<u64>(), yes in any::<bool>(), output in any::<u64>(), code in 0u32..12, home in 0u32..8, participant in 0u32..8) {
+            let why = cross_shard::RejectReason::from_code(code);
+            let vote = match (yes, why) {
+                (true, _) => Vote::Yes { output },
+                (false, Some(why)) => Vote::No(why),
+                (false, None) => {
+                    let wire = pb::Vote { tx, yes, reason: code, output: 0 };
+                    prop_assert!(vote_from_wire(&wire).is_err());
+                    return Ok(());
+                }
+            };
+            prop_assert_eq!(vote_from_wire(&vote_to_wire(tx, vote)).unwrap(), (tx, vote));
+            let verdict = match vote {
+                Vote::Yes { output } => Verdict::Commit { output },
+                Vote::No(why) => Verdict::Abort(why),
+            };
+            let d = Decision { tx, home, participant, verdict };
+            prop_assert_eq!(decision_from_wire(&pb::Decision::from(&d)).unwrap(), d);
+            let mut bad = pb::Decision::from(&d);
+            bad.reason = 99;
+            bad.commit = false;
+            bad.output = 0;
+            prop_assert!(decision_from_wire(&bad).is_err());
         }
 
         #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use cross_shard::ReceiptBatch;
 use cross_shard::channel::Admitted;
-use shardsim_proto::convert::{crosslink_from_wire, path_from_wire};
+use shardsim_proto::convert::{crosslink_from_wire, decision_from_wire, path_from_wire};
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::{MAX_MESSAGE_BYTES, pb};
 use tokio::sync::mpsc;
@@ -110,8 +110,10 @@ async fn receive(
     }
 }
 
-/// Step 4: remember the receipts roots the beacon notarized.
+/// Step 4: remember the receipts roots the beacon notarized, and (two-phase) queue the
+/// block's decisions that concern this shard for the block loop.
 fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
+    let me = shared.config.shard;
     let mut inbound = lock(&shared.inbound);
     for c in &block.crosslinks {
         match crosslink_from_wire(c) {
@@ -119,6 +121,21 @@ fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
             Err(e) => tracing::warn!(beacon_height = block.height, "crosslink ignored: {e}"),
         }
     }
+    inbound.beacon_height = inbound.beacon_height.max(block.height);
+    if shared.config.two_phase.is_none() {
+        return;
+    }
+    for d in &block.decisions {
+        match decision_from_wire(d) {
+            Ok(d) if d.home == me || d.participant == me => inbound.decisions.push(d),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(beacon_height = block.height, "decision ignored: {e}"),
+        }
+    }
+    drop(inbound);
+    // A new beacon height can pass deadlines, and decisions free locks: both need a
+    // block.
+    shared.work.notify_one();
 }
 
 /// Steps 5–6: check a delivery against the notarized root and the channel order.
@@ -146,10 +163,12 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
         Ok(Admitted::Fresh { skip }) => {
             let src = batch.src;
             let arrived = std::time::Instant::now();
+            let notarized = inbound.beacon_height;
             let fresh = batch.receipts[skip..].iter().map(|&receipt| QueuedReceipt {
                 src,
                 receipt,
                 arrived,
+                notarized,
             });
             inbound.queue.extend(fresh);
             inbound.duplicates += skip as u64;

@@ -66,6 +66,10 @@ pub struct Args {
     /// tests).
     #[arg(long)]
     pub byzantine: bool,
+    /// Take part in two-phase commit, with the beacon's deadline in beacon blocks (must
+    /// match the beacon's `--two-phase-deadline`). Without it: the receipts protocol.
+    #[arg(long, value_name = "BLOCKS")]
+    pub two_phase_deadline: Option<u64>,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -114,6 +118,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         byzantine: args.byzantine,
         executor: args.executor,
         verify_executor: args.verify_executor,
+        two_phase: args.two_phase_deadline,
     };
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)

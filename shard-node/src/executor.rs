@@ -53,6 +53,18 @@ pub struct BlockOutput {
     /// Receipts whose target is not on this shard (only a faulty source emits them;
     /// they are counted and not applied).
     pub receipts_misplaced: u64,
+    /// Two-phase: transactions whose commit took effect here (home or participant)…
+    pub tp_committed: Vec<TxId>,
+    /// …and whose abort did, with why (same length).
+    pub tp_aborted: Vec<TxId>,
+    /// Reason codes of `tp_aborted`.
+    pub tp_abort_reason: Vec<u32>,
+    /// Two-phase: how long each prepare voted on here after waiting for a lock waited
+    /// (µs).
+    pub lock_wait_us: Vec<u64>,
+    /// Two-phase: aborts applied here as the home shard (the shard that counts the
+    /// transaction rejected).
+    pub home_aborts: u64,
 }
 
 impl BlockOutput {
@@ -74,6 +86,17 @@ impl BlockOutput {
     pub fn reject(&mut self, id: TxId, reason: RejectReason) {
         self.rejected.push(id);
         self.rejected_reason.push(reason.code());
+    }
+
+    /// Records a two-phase decision that took effect here.
+    pub fn decided(&mut self, tx: TxId, verdict: cross_shard::twophase::Verdict) {
+        match verdict {
+            cross_shard::twophase::Verdict::Commit { .. } => self.tp_committed.push(tx),
+            cross_shard::twophase::Verdict::Abort(why) => {
+                self.tp_aborted.push(tx);
+                self.tp_abort_reason.push(why.code());
+            }
+        }
     }
 
     /// Records one transaction's outcome, in block order.

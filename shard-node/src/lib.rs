@@ -39,6 +39,7 @@
 //! - [`parallel`]: the parallel executor (conflict-free waves by declared keys).
 //! - [`blockstm`]: the Block-STM executor (optimistic, multi-version, re-execution).
 //! - [`node`]: the shared state and the block loop.
+//! - [`two_phase`]: the shard's part in two-phase commit (home and participant).
 //! - [`beacon_link`]: the streams to and from the beacon.
 //! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
@@ -61,6 +62,7 @@ pub mod service;
 pub mod sigverify;
 pub mod state;
 pub mod threads;
+pub mod two_phase;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -117,6 +119,9 @@ pub struct ShardConfig {
     /// Run the sequential executor beside the chosen one on every block and stop the
     /// shard on any difference (tests, debugging).
     pub verify_executor: bool,
+    /// Run the `two-phase` protocol with this deadline, in beacon blocks (see
+    /// [`two_phase`]); `None`: the `receipts` protocol.
+    pub two_phase: Option<u64>,
 }
 
 /// The executors a shard can run blocks with; all give identical results.
@@ -157,6 +162,9 @@ impl ShardConfig {
         }
         if self.tokens > 64 {
             return fail(format!("tokens must be at most 64, got {}", self.tokens));
+        }
+        if self.two_phase == Some(0) {
+            return fail("the two-phase deadline must be at least 1 beacon block".into());
         }
         if self.pools > 0 && self.tokens == 0 {
             return fail("pools need at least one token to trade against".into());
@@ -203,7 +211,7 @@ pub async fn run(
     let shared = Arc::new(Shared::new(config, &mut ledger));
     let (to_beacon, headers) = mpsc::unbounded_channel();
 
-    let producer = BlockProducer::new(ledger);
+    let producer = BlockProducer::new(ledger, shared.config.two_phase);
     let mut blocks = tokio::spawn({
         let shared = shared.clone();
         async move { producer.run(&shared, to_beacon).await }

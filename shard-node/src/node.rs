@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use cross_shard::channel::InboundChannels;
+use cross_shard::twophase::Decision;
 use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };
@@ -28,6 +29,7 @@ use crate::ShardConfig;
 use crate::executor::{self, BlockOutput};
 use crate::sigverify::SigVerifier;
 use crate::state::Ledger;
+use crate::two_phase::TwoPhase;
 use crate::{Executor, blockstm, parallel};
 
 /// A stream of block events to one subscriber.
@@ -48,6 +50,8 @@ pub struct QueuedReceipt {
     pub receipt: Receipt,
     /// When it was admitted, for the congestion figures.
     pub arrived: Instant,
+    /// The beacon block that delivered it (two-phase deadlines count from there).
+    pub notarized: u64,
 }
 
 /// Verified receipts waiting for a block, and the channel bookkeeping.
@@ -62,6 +66,10 @@ pub struct Inbound {
     pub rejected: u64,
     /// Receipts delivered again after admission, ignored.
     pub duplicates: u64,
+    /// Height of the last beacon block read.
+    pub beacon_height: u64,
+    /// Two-phase decisions for this shard read from beacon blocks, in order.
+    pub decisions: Vec<Decision>,
 }
 
 /// Cumulative figures served by `Status`, updated after every block.
@@ -85,6 +93,12 @@ pub struct Counters {
     pub outbound: Vec<Vec<(u64, u64)>>,
     /// Per asset, per source: (receipts applied, value credited).
     pub inbound: Vec<Vec<(u64, u64)>>,
+    /// Two-phase: value held by undecided prepares, per asset.
+    pub locked: Vec<u64>,
+    /// Two-phase: transactions prepared here or sent from here, undecided.
+    pub tp_open: u64,
+    /// Two-phase: decisions refused as contradicting this shard's vote.
+    pub decisions_refused: u64,
 }
 
 /// State shared by the service handlers, the beacon link and the block loop.
@@ -126,13 +140,16 @@ impl Shared {
                 queue: VecDeque::new(),
                 rejected: 0,
                 duplicates: 0,
+                beacon_height: 0,
+                decisions: Vec::new(),
             }),
             counters: Mutex::new(Counters {
                 state_root: genesis.state_root(),
                 balance_totals: assets.clone().map(|a| genesis.total(a)).collect(),
                 genesis_balance_totals: assets.clone().map(|a| genesis.total(a)).collect(),
                 outbound: assets.clone().map(|_| vec![(0, 0); shards]).collect(),
-                inbound: assets.map(|_| vec![(0, 0); shards]).collect(),
+                inbound: assets.clone().map(|_| vec![(0, 0); shards]).collect(),
+                locked: assets.map(|_| 0).collect(),
                 ..Counters::default()
             }),
             subscribers: Mutex::new(Vec::new()),
@@ -167,17 +184,28 @@ pub struct BlockProducer {
     applied_seq: Vec<u64>,
     /// The previous block's batches (a Byzantine shard replays them).
     last_batches: Vec<ReceiptBatch>,
+    /// Two-phase commit state, when the cluster runs that protocol.
+    two_phase: Option<TwoPhase>,
+    /// A Byzantine shard's withheld votes, with the height of the block that sends them
+    /// (too late).
+    withheld: VecDeque<(u64, Vec<pb::Vote>)>,
     /// Reused buffers.
     txs: Vec<Tx>,
     receipts: Vec<(ShardId, Receipt)>,
+    /// Two-phase: each taken receipt's beacon height and arrival.
+    receipt_meta: Vec<(u64, Instant)>,
     out: BlockOutput,
 }
 
 impl BlockProducer {
-    /// A producer starting from `ledger` at genesis.
-    pub fn new(ledger: Ledger) -> BlockProducer {
+    /// A producer starting from `ledger` at genesis; `two_phase` is the deadline when
+    /// the cluster runs two-phase commit.
+    pub fn new(ledger: Ledger, two_phase: Option<u64>) -> BlockProducer {
         let shards = ledger.placement().shards();
         BlockProducer {
+            two_phase: two_phase.map(TwoPhase::new),
+            withheld: VecDeque::new(),
+            receipt_meta: Vec::new(),
             ledger,
             height: 0,
             last_hash: Hash::ZERO,
@@ -244,25 +272,60 @@ impl BlockProducer {
     /// the block's room stay in the delayed-receipt queue for the next block.
     pub fn produce(&mut self, shared: &Shared) -> crate::Result<Option<pb::HeaderSubmission>> {
         let cfg = &shared.config;
-        let (delayed, oldest) = {
+        let (delayed, oldest, decisions, beacon_height) = {
             let mut inbound = lock(&shared.inbound);
             let n = inbound.queue.len().min(cfg.max_block_txs);
             self.receipts.clear();
-            self.receipts
-                .extend(inbound.queue.drain(..n).map(|q| (q.src, q.receipt)));
+            self.receipt_meta.clear();
+            for q in inbound.queue.drain(..n) {
+                self.receipts.push((q.src, q.receipt));
+                if self.two_phase.is_some() {
+                    self.receipt_meta.push((q.notarized, q.arrived));
+                }
+            }
             let oldest = inbound.queue.front().map(|q| q.arrived.elapsed());
-            (inbound.queue.len() as u64, oldest.unwrap_or_default())
+            (
+                inbound.queue.len() as u64,
+                oldest.unwrap_or_default(),
+                std::mem::take(&mut inbound.decisions),
+                inbound.beacon_height,
+            )
         };
+        // Two-phase work needs a block even without transactions: decisions to apply,
+        // deadlines passed, votes to send.
+        let two_phase_work = !decisions.is_empty()
+            || self
+                .two_phase
+                .as_ref()
+                .is_some_and(|t| t.open() > 0 && t.height() < beacon_height)
+            || self
+                .withheld
+                .front()
+                .is_some_and(|w| w.0 <= self.height + 1);
         {
             let mut mempool = lock(&shared.mempool);
             let room = cfg.max_block_txs - self.receipts.len();
             let n = mempool.len().min(room);
             self.txs.clear();
             self.txs.extend(mempool.drain(..n));
+            if let Some(tp) = &self.two_phase {
+                // Transactions that would touch a locked key wait at the mempool's head.
+                for tx in tp
+                    .defer_locked(&self.ledger, &mut self.txs)
+                    .into_iter()
+                    .rev()
+                {
+                    mempool.push_front(tx);
+                }
+            }
         }
         shared.space.add_permits(self.txs.len());
         let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
-        if self.txs.is_empty() && self.receipts.is_empty() && bad_signatures.is_empty() {
+        if self.txs.is_empty()
+            && self.receipts.is_empty()
+            && bad_signatures.is_empty()
+            && !two_phase_work
+        {
             return Ok(None);
         }
 
@@ -270,12 +333,38 @@ impl BlockProducer {
         self.out.clear();
         let assets = self.ledger.tokens() as usize + 1;
         let mut applied = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
-        executor::apply_receipts(
-            &mut self.ledger,
-            &self.receipts,
-            &mut applied,
-            &mut self.out,
-        );
+        let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
+        match self.two_phase.as_mut() {
+            None => executor::apply_receipts(
+                &mut self.ledger,
+                &self.receipts,
+                &mut applied,
+                &mut self.out,
+            ),
+            Some(tp) => {
+                // Decisions first (they release locks), then the new prepares.
+                tp.decide(
+                    &mut self.ledger,
+                    &decisions,
+                    beacon_height,
+                    (&mut applied, &mut emitted),
+                    &mut self.out,
+                );
+                let prepares: Vec<_> = self
+                    .receipts
+                    .iter()
+                    .zip(&self.receipt_meta)
+                    .map(|(&(src, r), &(notarized, arrived))| (src, r, notarized, arrived))
+                    .collect();
+                tp.prepare(
+                    &mut self.ledger,
+                    &prepares,
+                    &mut applied,
+                    &mut emitted,
+                    &mut self.out,
+                );
+            }
+        }
         // With verify_executor, the sequential reference runs beside the chosen executor
         // on a copy of the state, and any difference stops the shard.
         let reference = (cfg.verify_executor && cfg.executor != Executor::Sequential).then(|| {
@@ -307,6 +396,9 @@ impl BlockProducer {
                 (Some(stats.dependent), Some(stats.reexecuted))
             }
         };
+        if let Some(tp) = self.two_phase.as_mut() {
+            tp.sent(&self.txs, &self.out.outgoing);
+        }
         // Step 5 begins: hash the touched keys into the state root, on the executor's
         // threads.
         self.ledger.commit(cfg.threads);
@@ -335,7 +427,6 @@ impl BlockProducer {
         // Step 5: commit — one batch per destination, consecutive channel seqs.
         let me = cfg.shard;
         let mut batches = Vec::new();
-        let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
         for (dst, receipts) in self.out.outgoing.iter_mut().enumerate() {
             if receipts.is_empty() {
                 continue;
@@ -383,14 +474,23 @@ impl BlockProducer {
 
         // Step 6: the header and its receipts go to the beacon, with our acks.
         let mut wire: Vec<pb::ReceiptBatch> = batches.iter().map(pb::ReceiptBatch::from).collect();
+        let mut votes = self
+            .two_phase
+            .as_mut()
+            .map(TwoPhase::take_votes)
+            .unwrap_or_default();
         if cfg.byzantine {
             self.misbehave(&mut wire);
+            if let Some(deadline) = cfg.two_phase {
+                self.misvote(&mut votes, deadline);
+            }
         }
         self.last_batches = batches;
         Ok(Some(pb::HeaderSubmission {
             header: Some(pb::Header::from(&header)),
             leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
             batches: wire,
+            votes,
             acks: self
                 .applied_seq
                 .iter()
@@ -429,6 +529,28 @@ impl BlockProducer {
         wire.extend(self.last_batches.iter().take(1).map(pb::ReceiptBatch::from));
     }
 
+    /// A Byzantine participant's votes: on every fourth block it withholds its votes and
+    /// sends them only once their deadline has surely passed (the coordinator has
+    /// aborted those transactions and must refuse the late yes), and adds a vote on a
+    /// transaction nobody prepared.
+    fn misvote(&mut self, votes: &mut Vec<pb::Vote>, deadline: u64) {
+        if self.height % 4 == 0 && !votes.is_empty() {
+            // With shard blocks no faster than beacon blocks, the deadline plus a margin
+            // is past it (and well within the beacon's memory of decided transactions).
+            let late = self.height + deadline + 4;
+            self.withheld.push_back((late, std::mem::take(votes)));
+            votes.push(pb::Vote {
+                tx: u64::MAX - self.height,
+                yes: true,
+                reason: 0,
+                output: 0,
+            });
+        }
+        while self.withheld.front().is_some_and(|w| w.0 <= self.height) {
+            votes.extend(self.withheld.pop_front().into_iter().flat_map(|w| w.1));
+        }
+    }
+
     /// Updates the counters and sends the block's events to every subscriber. The
     /// block's id lists move into the events (the next block starts them afresh).
     fn publish(
@@ -449,10 +571,16 @@ impl BlockProducer {
             // Failures of cross-shard calls end here too (a refused vote, a refund).
             c.rejected += (self.out.rejected.len()
                 + self.out.failed.len()
-                + self.out.refunds_applied.len()) as u64;
+                + self.out.refunds_applied.len()) as u64
+                + self.out.home_aborts;
             let c = &mut *c;
             for (asset, total) in c.balance_totals.iter_mut().enumerate() {
                 *total = self.ledger.total(asset as u32);
+            }
+            if let Some(tp) = &self.two_phase {
+                c.locked = tp.locked(c.balance_totals.len());
+                c.tp_open = tp.open();
+                c.decisions_refused = tp.decisions_refused;
             }
             let sums = c.inbound.iter_mut().flatten().zip(applied.iter().flatten());
             let emits = c
@@ -485,6 +613,16 @@ impl BlockProducer {
             executed: header.tx_count,
             dependent: dependent.map(|d| d as u32),
             reexecuted: reexecuted.map(|r| r as u32),
+            tp_committed: std::mem::take(&mut out.tp_committed),
+            tp_aborted: std::mem::take(&mut out.tp_aborted),
+            tp_abort_reason: std::mem::take(&mut out.tp_abort_reason),
+            lock_wait_us: std::mem::take(&mut out.lock_wait_us),
+            tp_open: self.two_phase.as_ref().map_or(0, TwoPhase::open),
+            prepares_taken: if self.two_phase.is_some() {
+                self.receipts.len() as u64
+            } else {
+                0
+            },
         };
         let mut subs = lock(&shared.subscribers);
         subs.retain(|s| s.send(Ok(events.clone())).is_ok());
@@ -514,6 +652,7 @@ mod tests {
             byzantine: false,
             executor: crate::Executor::Sequential,
             verify_executor: false,
+            two_phase: None,
         }
     }
 
@@ -537,7 +676,7 @@ mod tests {
         let mut ledger = Shared::genesis(&cfg).unwrap();
         let from = ledger.placement().accounts_of(0, 100)[0];
         let shared = Shared::new(cfg, &mut ledger);
-        let mut producer = BlockProducer::new(ledger);
+        let mut producer = BlockProducer::new(ledger, None);
         assert!(
             producer.produce(&shared).unwrap().is_none(),
             "no empty blocks"
@@ -559,7 +698,7 @@ mod tests {
         let p = ledger.placement();
         let mine = p.accounts_of(1, 100);
         let shared = Shared::new(cfg, &mut ledger);
-        let mut producer = BlockProducer::new(ledger);
+        let mut producer = BlockProducer::new(ledger, None);
         let now = Instant::now();
         lock(&shared.inbound)
             .queue
@@ -567,6 +706,7 @@ mod tests {
                 src: 0,
                 receipt: Receipt::credit(100 + i, mine[0], 1, 0),
                 arrived: now,
+                notarized: 0,
             }));
         lock(&shared.mempool).push_back(transfer(1, mine[1], mine[2], 0));
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -599,7 +739,7 @@ mod tests {
         let from = p.accounts_of(0, 100)[0];
         let to = p.accounts_of(1, 100)[0];
         let shared = Shared::new(cfg, &mut ledger);
-        let mut producer = BlockProducer::new(ledger);
+        let mut producer = BlockProducer::new(ledger, None);
         let mut tx = transfer(1, from, to, 0);
         tx.call = cross_shard::Call::Transfer {
             to,

@@ -146,8 +146,12 @@ impl Shard for ShardService {
                     balance_total: c.balance_totals[asset],
                     outbound: channels(&c.outbound[asset]),
                     inbound: channels(&c.inbound[asset]),
+                    locked: c.locked[asset],
                 })
                 .collect(),
+            locked: c.locked[0],
+            tp_open: c.tp_open,
+            decisions_refused: c.decisions_refused,
         }))
     }
 }

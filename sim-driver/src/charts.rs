@@ -376,6 +376,8 @@ pub struct CrossShard {
     pub in_flight: Vec<u64>,
     /// Per second, per shard: longest delayed-receipt queue after a block.
     pub delayed: Vec<Vec<u64>>,
+    /// Per second: two-phase transactions aborted, all shards.
+    pub aborts: Vec<u64>,
 }
 
 impl CrossShard {
@@ -399,6 +401,10 @@ impl CrossShard {
                 .iter()
                 .map(|r| r.iter().map(|c| c.delayed_max).collect())
                 .collect(),
+            aborts: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.aborts).sum())
+                .collect(),
         }
     }
 }
@@ -410,6 +416,7 @@ impl Chart for CrossShard {
             .in_flight
             .iter()
             .chain(self.delayed.iter().flatten())
+            .chain(&self.aborts)
             .copied()
             .max()
             .unwrap_or(0);
@@ -433,6 +440,16 @@ impl Chart for CrossShard {
             .map_err(err)?
             .label("in flight, all shards (end of each second)")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+        if self.aborts.iter().any(|&a| a > 0) {
+            chart
+                .draw_series(LineSeries::new(
+                    self.aborts.iter().enumerate().map(|(i, &v)| point(i, v)),
+                    RED.stroke_width(3),
+                ))
+                .map_err(err)?
+                .label("two-phase aborts (per second)")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(3)));
+        }
         let shards = self.delayed.first().map_or(0, Vec::len);
         for shard in 0..shards {
             let color = Palette99::pick(shard).to_rgba();

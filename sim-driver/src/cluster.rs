@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::scenario::Scenario;
+use crate::scenario::{Protocol, Scenario};
 
 /// Genesis balance of every account.
 pub const INITIAL_BALANCE: u64 = 1_000_000_000;
@@ -100,19 +100,17 @@ impl Cluster {
         let exe =
             std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
         let c = &scenario.cluster;
-        let beacon = spawn(
-            &exe,
-            "beacon",
-            &[
-                "__beacon".into(),
-                "--shards".into(),
-                c.shards.to_string(),
-                "--beacon-interval".into(),
-                humantime::format_duration(c.beacon_interval).to_string(),
-            ],
-            run_dir,
-        )
-        .await?;
+        let mut beacon_args = vec![
+            "__beacon".into(),
+            "--shards".into(),
+            c.shards.to_string(),
+            "--beacon-interval".into(),
+            humantime::format_duration(c.beacon_interval).to_string(),
+        ];
+        if c.protocol == Protocol::TwoPhase {
+            beacon_args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
+        }
+        let beacon = spawn(&exe, "beacon", &beacon_args, run_dir).await?;
         let beacon_url = format!("http://{}", beacon.addr);
         let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
             humantime::format_duration(d).to_string()
@@ -160,6 +158,9 @@ impl Cluster {
             }
             if c.verify_executor {
                 args.push("--verify-executor".into());
+            }
+            if c.protocol == Protocol::TwoPhase {
+                args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
             }
             if c.byzantine_shard == Some(shard) {
                 args.push("--byzantine".into());

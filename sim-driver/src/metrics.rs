@@ -26,7 +26,7 @@
 //! A receipt applied for a transaction already final is a double application and is
 //! counted in `duplicate_finals`, which breaks the exactly-once invariant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hdrhistogram::Histogram;
 use shardsim_proto::pb;
@@ -77,6 +77,8 @@ pub struct ShardSecond {
     pub delayed_max: u64,
     /// Longest wait of a queued receipt seen after any of its blocks (µs).
     pub oldest_delayed_us: u64,
+    /// Two-phase transactions from this shard that ended aborted in this second.
+    pub aborts: u64,
 }
 
 /// One second of the run.
@@ -147,6 +149,18 @@ pub struct Tracker {
     pub dependencies: Vec<(u64, u64)>,
     /// Per shard: Block-STM re-executions, when reported.
     pub reexecuted: Vec<Option<u64>>,
+    /// Two-phase: the first shard's report of each decided transaction (`None` =
+    /// commit, `Some(reason)` = abort), until the other shard's report.
+    first_report: HashMap<u64, Option<u32>>,
+    /// Two-phase: transactions committed, and aborted by reason (counted once both
+    /// shards applied the decision).
+    pub tp_commits: u64,
+    /// See `tp_commits`.
+    pub tp_aborts: BTreeMap<u32, u64>,
+    /// Two-phase: transactions one shard committed and the other aborted. Must be 0.
+    pub atomic_violations: u64,
+    /// Two-phase: how long prepares that found a key locked waited (µs).
+    pub lock_wait: Histogram<u64>,
 }
 
 impl Tracker {
@@ -173,6 +187,11 @@ impl Tracker {
             duplicate_finals: 0,
             dependencies: vec![(0, 0); shards as usize],
             reexecuted: vec![None; shards as usize],
+            first_report: HashMap::new(),
+            tp_commits: 0,
+            tp_aborts: BTreeMap::new(),
+            atomic_violations: 0,
+            lock_wait: histogram(),
         }
     }
 
@@ -291,6 +310,44 @@ impl Tracker {
         }
     }
 
+    /// A shard applied the two-phase decision on `id` (`abort = None`: a commit). The
+    /// home shard and the participant each report it; the second report makes the
+    /// transaction final — by then the home shard's `sent_cross` has come, since it
+    /// precedes the home shard's report on the same stream. Reports that disagree break
+    /// atomicity.
+    fn two_phase_report(&mut self, id: u64, at: u64, abort: Option<u32>) {
+        let Some(i) = self.index(id) else { return };
+        let Some(first) = self.first_report.remove(&id) else {
+            self.first_report.insert(id, abort);
+            return;
+        };
+        if first.is_some() != abort.is_some() {
+            self.atomic_violations += 1;
+        }
+        if self.fate[i] != state::DEBITED {
+            self.duplicate_finals += 1;
+            return;
+        }
+        match abort.or(first) {
+            None => {
+                self.tp_commits += 1;
+                self.finalize(i, at, true);
+            }
+            Some(reason) => {
+                *self.tp_aborts.entry(reason).or_default() += 1;
+                self.fate[i] = state::REJECTED;
+                self.reject(i, at, reason);
+                let slot = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
+                self.second(at).shards[slot].aborts += 1;
+            }
+        }
+    }
+
+    /// Transactions decided on one shard whose other report has not come.
+    pub fn half_decided(&self) -> usize {
+        self.first_report.len()
+    }
+
     /// Applies one block's events, received at `at` (ns since start).
     pub fn events(&mut self, at: u64, ev: &pb::BlockEvents) {
         let shard = ev.shard as u16;
@@ -300,7 +357,8 @@ impl Tracker {
         congestion.receipts_applied += (ev.receipts_applied.len()
             + ev.failed.len()
             + ev.refunds_applied.len()
-            + ev.forwarded.len()) as u64;
+            + ev.forwarded.len()) as u64
+            + ev.prepares_taken;
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
@@ -351,6 +409,16 @@ impl Tracker {
                 state::SUBMITTED => self.fate[i] = state::APPLIED_EARLY,
                 _ => self.duplicate_finals += 1,
             }
+        }
+        for &id in &ev.tp_committed {
+            self.two_phase_report(id, at, None);
+        }
+        for (&id, &reason) in ev.tp_aborted.iter().zip(&ev.tp_abort_reason) {
+            self.two_phase_report(id, at, Some(reason));
+        }
+        for &us in &ev.lock_wait_us {
+            self.lock_wait
+                .saturating_record(us.clamp(1, MAX_LATENCY_US));
         }
     }
 }
@@ -434,6 +502,35 @@ mod tests {
             t.seconds[1].shards[0].receipts_applied, 2,
             "the refund and the forwarded receipt"
         );
+    }
+
+    #[test]
+    fn two_phase_is_final_on_the_second_report_and_split_decisions_are_counted() {
+        let mut t = Tracker::new(2, (0, 10 * S));
+        t.dispatched(0, &[0, 0, 0], &[0, 2, 0]);
+        t.events(S, &events(0, &[], &[0, 1, 2], &[]));
+        // tx 0 commits (participant first), tx 1 aborts on slippage, tx 2 is split.
+        let mut d = events(1, &[], &[], &[]);
+        d.tp_committed = vec![0, 2];
+        d.tp_aborted = vec![1];
+        d.tp_abort_reason = vec![6];
+        d.lock_wait_us = vec![1500];
+        t.events(S, &d);
+        assert_eq!((t.finals(), t.rejections(), t.half_decided()), (0, 0, 3));
+        let mut h = events(0, &[], &[], &[]);
+        h.tp_committed = vec![0];
+        h.tp_aborted = vec![1, 2];
+        h.tp_abort_reason = vec![6, 10];
+        t.events(2 * S, &h);
+        assert_eq!((t.final_cross, t.tp_commits), (1, 1));
+        assert_eq!(t.tp_aborts.get(&6), Some(&1));
+        assert_eq!(
+            t.atomic_violations, 1,
+            "tx 2 committed on one shard, aborted on the other"
+        );
+        assert_eq!(t.seconds[2].shards[0].aborts, 2);
+        assert_eq!(t.lock_wait.len(), 1);
+        assert_eq!(t.unresolved(), 0);
     }
 
     #[test]

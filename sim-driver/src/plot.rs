@@ -119,9 +119,10 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             applied,
             delayed,
             oldest,
+            aborts,
         ] = fields.as_slice()
         else {
-            bail!("{}: expected 9 columns, found {}", at(), fields.len());
+            bail!("{}: expected 10 columns, found {}", at(), fields.len());
         };
         let (second, shard) = (second as usize, shard as usize);
         if shard >= shards {
@@ -138,6 +139,7 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             receipts_applied: applied,
             delayed_max: delayed,
             oldest_delayed_us: oldest,
+            aborts,
         };
     }
     Ok(rows)

@@ -140,6 +140,39 @@ pub struct Security {
     pub headers_rejected: u64,
     /// Deliveries the destination shards refused (bad proof, gap, unnotarized header).
     pub deliveries_rejected: u64,
+    /// Two-phase votes the coordinator refused: late + forged + duplicate.
+    #[serde(default)]
+    pub votes_rejected: u64,
+    /// Of which cast after their transaction was decided (past its deadline).
+    #[serde(default)]
+    pub votes_late: u64,
+    /// Of which on a transaction never prepared, or by a shard not its participant.
+    #[serde(default)]
+    pub votes_forged: u64,
+    /// Of which second votes.
+    #[serde(default)]
+    pub votes_duplicate: u64,
+}
+
+/// Two-phase commit figures (`protocol = "two-phase"`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TwoPhaseSummary {
+    /// Transactions committed on both shards.
+    pub commits: u64,
+    /// Transactions aborted on both shards.
+    pub aborts: u64,
+    /// Aborts by reason (`timeout`: no vote before the deadline).
+    pub aborts_by_reason: BTreeMap<String, u64>,
+    /// aborts / (commits + aborts).
+    pub abort_rate: f64,
+    /// How long prepares that found a key locked waited for it (ms); `count` is how
+    /// many waited.
+    pub lock_wait_ms: Percentiles,
+    /// The beacon's count of decisions (commits, aborts): each matches the driver's
+    /// once the run has drained.
+    pub beacon_commits: u64,
+    /// See `beacon_commits`.
+    pub beacon_aborts: u64,
 }
 
 /// The beacon's figures.
@@ -178,6 +211,10 @@ pub struct Invariants {
     /// Every submitted transaction is committed, rejected or pending (`lost = 0`), and
     /// the driver's counts agree with the shards' own.
     pub all_accounted: bool,
+    /// Two-phase only: no transaction committed on one shard and aborted on the other,
+    /// and no shard refused a decision as contradicting its vote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic: Option<bool>,
     /// All of the above.
     pub ok: bool,
     /// What failed, one line each.
@@ -233,6 +270,9 @@ pub struct Summary {
     /// Misbehaviour refused.
     #[serde(default)]
     pub security: Security,
+    /// Two-phase commit figures, when the run used that protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_phase: Option<TwoPhaseSummary>,
     /// Where the CPU time went.
     #[serde(default)]
     pub cpu_seconds: CpuSeconds,
@@ -274,7 +314,9 @@ pub fn summarize(
         .iter()
         .map(|s| s.mempool_len + s.inbound_queued)
         .sum::<u64>()
-        + u64::try_from(audit.in_flight_receipts).unwrap_or(u64::MAX);
+        + u64::try_from(audit.in_flight_receipts).unwrap_or(u64::MAX)
+        + status.beacon.tp_open
+        + tracker.half_decided() as u64;
     let pending = unresolved.min(in_system);
     let lost = unresolved - pending;
     if lost > 0 {
@@ -312,6 +354,15 @@ pub fn summarize(
         }
     }
     let all_accounted = violations.len() == audit.violations.len();
+    let two_phase = scenario.cluster.protocol == crate::scenario::Protocol::TwoPhase;
+    let refused = sum(|s| s.decisions_refused);
+    let atomic = two_phase.then_some(tracker.atomic_violations == 0 && refused == 0);
+    if atomic == Some(false) {
+        violations.push(format!(
+            "atomicity: {} transactions committed on one shard and aborted on the other; {refused} decisions refused by shards",
+            tracker.atomic_violations
+        ));
+    }
     let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0;
 
     let latency = LatencySummary {
@@ -419,13 +470,36 @@ pub fn summarize(
             receipts_replayed: status.beacon.receipts_replayed,
             headers_rejected: status.beacon.headers_rejected,
             deliveries_rejected: sum(|s| s.deliveries_rejected),
+            votes_rejected: status.beacon.votes_late
+                + status.beacon.votes_forged
+                + status.beacon.votes_duplicate,
+            votes_late: status.beacon.votes_late,
+            votes_forged: status.beacon.votes_forged,
+            votes_duplicate: status.beacon.votes_duplicate,
         },
+        two_phase: two_phase.then(|| {
+            let aborts: u64 = tracker.tp_aborts.values().sum();
+            TwoPhaseSummary {
+                commits: tracker.tp_commits,
+                aborts,
+                aborts_by_reason: tracker
+                    .tp_aborts
+                    .iter()
+                    .map(|(&code, &n)| (reason_name(code), n))
+                    .collect(),
+                abort_rate: aborts as f64 / (tracker.tp_commits + aborts).max(1) as f64,
+                lock_wait_ms: Percentiles::of(&tracker.lock_wait),
+                beacon_commits: status.beacon.tp_commits,
+                beacon_aborts: status.beacon.tp_aborts,
+            }
+        }),
         cpu_seconds: CpuSeconds::default(),
         invariants: Invariants {
             supply_conserved: audit.supply_conserved,
             exactly_once,
             all_accounted,
-            ok: audit.supply_conserved && exactly_once && all_accounted,
+            atomic,
+            ok: audit.supply_conserved && exactly_once && all_accounted && atomic != Some(false),
             violations,
         },
     }
@@ -462,7 +536,7 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
 }
 
 /// The header of `timeseries.csv`.
-pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us";
+pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts";
 
 /// Writes `timeseries.csv`: one row per second and shard.
 pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
@@ -471,14 +545,15 @@ pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
     for (sec, s) in seconds.iter().enumerate() {
         for (shard, c) in s.shards.iter().enumerate() {
             out.push_str(&format!(
-                "{sec},{shard},{},{},{},{},{},{},{}\n",
+                "{sec},{shard},{},{},{},{},{},{},{},{}\n",
                 c.final_total,
                 c.final_cross,
                 c.rejected,
                 c.receipts_emitted,
                 c.receipts_applied,
                 c.delayed_max,
-                c.oldest_delayed_us
+                c.oldest_delayed_us,
+                c.aborts
             ));
         }
     }
@@ -579,7 +654,42 @@ pub fn table(s: &Summary) -> String {
             ),
         );
     }
+    if let Some(tp) = &s.two_phase {
+        let reasons: Vec<String> = tp
+            .aborts_by_reason
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
+        line(
+            &mut out,
+            "two-phase",
+            format!(
+                "{} commits · {} aborts ({:.1}%{}) · lock wait p50 {:.0} ms, p99 {:.0} ms ({} waited)",
+                tp.commits,
+                tp.aborts,
+                tp.abort_rate * 100.0,
+                if reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", reasons.join(", "))
+                },
+                tp.lock_wait_ms.p50,
+                tp.lock_wait_ms.p99,
+                tp.lock_wait_ms.count
+            ),
+        );
+    }
     let sec = &s.security;
+    if sec.votes_rejected > 0 {
+        line(
+            &mut out,
+            "votes refused",
+            format!(
+                "{} late · {} forged · {} duplicate",
+                sec.votes_late, sec.votes_forged, sec.votes_duplicate
+            ),
+        );
+    }
     if sec.receipts_rejected + sec.headers_rejected + sec.deliveries_rejected > 0 {
         line(
             &mut out,

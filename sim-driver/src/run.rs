@@ -451,6 +451,8 @@ async fn settle(
             .sum();
         let quiescent = emitted == applied
             && b.inflight_receipts == 0
+            && b.tp_open == 0
+            && statuses.iter().all(|s| s.tp_open == 0)
             && statuses
                 .iter()
                 .all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
@@ -496,6 +498,7 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
         .map(|s| ShardLedger {
             shard: s.shard,
             balance_total: s.balance_total,
+            locked: s.locked,
             outbound: counts(&s.outbound),
             inbound: counts(&s.inbound),
         })
@@ -510,6 +513,7 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
                 ShardLedger {
                     shard: s.shard,
                     balance_total: t.map_or(0, |t| t.balance_total),
+                    locked: t.map_or(0, |t| t.locked),
                     outbound: t.map_or_else(Vec::new, |t| counts(&t.outbound)),
                     inbound: t.map_or_else(Vec::new, |t| counts(&t.inbound)),
                 }

@@ -130,6 +130,26 @@ pub struct Cluster {
     /// batch and replays one it sent before. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byzantine_shard: Option<u32>,
+    /// Cross-shard protocol: "receipts" (asynchronous receipts, refunds on failure) or
+    /// "two-phase" (the beacon coordinates an atomic commit; participants lock).
+    /// Default "receipts".
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Two-phase: beacon blocks a transaction has to collect its vote before it aborts
+    /// (`timeout`), 1 to 1,000. Default 10.
+    #[serde(default = "defaults::deadline")]
+    pub deadline: u64,
+}
+
+/// `cluster.protocol`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Asynchronous receipts.
+    #[default]
+    Receipts,
+    /// Two-phase commit coordinated by the beacon.
+    TwoPhase,
 }
 
 impl Default for Cluster {
@@ -144,6 +164,8 @@ impl Default for Cluster {
             executor: ExecutorKind::default(),
             verify_executor: false,
             byzantine_shard: None,
+            protocol: Protocol::default(),
+            deadline: defaults::deadline(),
         }
     }
 }
@@ -375,6 +397,9 @@ mod defaults {
     }
     pub fn shards() -> u32 {
         4
+    }
+    pub fn deadline() -> u64 {
+        10
     }
     pub fn interval() -> Option<Duration> {
         Some(Duration::from_millis(100))
@@ -634,6 +659,12 @@ impl Scenario {
         }
         if mix.vote > 0.0 && w.proposals == 0 {
             return fail("workload.mix.vote > 0 needs workload.proposals ≥ 1".into());
+        }
+        if !(1..=1000).contains(&self.cluster.deadline) {
+            return fail(format!(
+                "cluster.deadline = {} must be 1 to 1000 beacon blocks",
+                self.cluster.deadline
+            ));
         }
         if let Some(b) = self.cluster.byzantine_shard {
             if b >= self.cluster.shards || self.cluster.shards < 2 {

@@ -20,6 +20,7 @@ async fn start_beacon(shards: u32) -> SocketAddr {
         listener,
         shards,
         Duration::from_millis(20),
+        None,
         std::future::pending(),
     ));
     addr
@@ -44,6 +45,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         signatures,
         threads: 2,
         byzantine: false,
+        two_phase: None,
         executor: shard_node::Executor::Parallel,
         verify_executor: true,
     };

@@ -363,3 +363,106 @@ hot = { fraction = 0.2, objects = 1 }
         assert!(shard["dependency_ratio"].is_f64(), "{shard}");
     }
 }
+
+#[test]
+fn two_phase_run_commits_and_aborts_atomically_and_keeps_every_invariant() {
+    // Every program, half of the calls cross-shard, under two-phase commit, with a hot
+    // pool (locks, waits) and a zero slippage allowance (votes no → aborts).
+    let summary = run_json(
+        "it-2pc",
+        r#"
+name = "it-2pc"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 3
+block_interval = "20ms"
+beacon_interval = "20ms"
+protocol = "two-phase"
+deadline = 8
+executor = "parallel"
+verify_executor = true
+[workload]
+accounts = 3000
+rate = 3000
+cross_shard = 0.5
+tokens = 2
+pools = 4
+slippage = 0.0
+mix = { transfer = 2, token = 1, swap = 2, nft = 1, vote = 1 }
+hot = { fraction = 0.3, objects = 1 }
+"#,
+    );
+    let inv = &summary["invariants"];
+    assert_eq!(inv["ok"], true, "{summary:#}");
+    assert_eq!(inv["atomic"], true, "{summary:#}");
+    assert_eq!(summary["lost"], 0, "{summary:#}");
+    assert_eq!(summary["drained"], true, "{summary:#}");
+    let tp = &summary["two_phase"];
+    let commits = tp["commits"].as_u64().unwrap();
+    let aborts = tp["aborts"].as_u64().unwrap();
+    assert!(commits > 500, "{tp}");
+    assert!(
+        tp["aborts_by_reason"]["slippage"].as_u64().unwrap_or(0) > 0,
+        "a swap whose pool moved is voted down and aborted: {tp}"
+    );
+    assert!(
+        tp["lock_wait_ms"]["count"].as_u64().unwrap() > 0,
+        "the hot pool makes prepares wait: {tp}"
+    );
+    assert_eq!(
+        (
+            tp["beacon_commits"].as_u64().unwrap(),
+            tp["beacon_aborts"].as_u64().unwrap()
+        ),
+        (commits, aborts),
+        "the driver saw both shards apply every decision the beacon made: {tp}"
+    );
+    assert_eq!(summary["cross_shard"]["committed"], commits, "{summary:#}");
+    // Honest shards forge and repeat no vote; a vote can come late, though: a prepare
+    // that waited for the hot pool until its deadline votes just as the beacon aborts it.
+    assert_eq!(summary["security"]["votes_forged"], 0, "{summary:#}");
+    assert_eq!(summary["security"]["votes_duplicate"], 0, "{summary:#}");
+}
+
+#[test]
+fn byzantine_two_phase_participant_late_and_forged_votes_are_refused() {
+    let summary = run_json(
+        "it-byz-2pc",
+        r#"
+name = "it-byz-2pc"
+duration = "1s"
+warmup = "500ms"
+[cluster]
+shards = 3
+block_interval = "20ms"
+beacon_interval = "20ms"
+protocol = "two-phase"
+deadline = 4
+byzantine_shard = 1
+[workload]
+accounts = 3000
+rate = 3000
+cross_shard = 0.5
+"#,
+    );
+    let security = &summary["security"];
+    assert!(security["votes_late"].as_u64().unwrap() > 0, "{security}");
+    assert!(security["votes_forged"].as_u64().unwrap() > 0, "{security}");
+    assert!(
+        security["receipts_rejected"].as_u64().unwrap() > 0,
+        "{security}"
+    );
+    assert!(
+        summary["two_phase"]["aborts_by_reason"]["timeout"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "withheld votes make their transactions time out: {summary:#}"
+    );
+    let inv = &summary["invariants"];
+    assert_eq!(inv["supply_conserved"], true, "{summary:#}");
+    assert_eq!(inv["atomic"], true, "{summary:#}");
+    assert_eq!(inv["ok"], true, "{summary:#}");
+    assert_eq!(summary["lost"], 0);
+}
