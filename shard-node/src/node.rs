@@ -308,24 +308,10 @@ impl BlockProducer {
             let n = mempool.len().min(room);
             self.txs.clear();
             self.txs.extend(mempool.drain(..n));
-            if let Some(tp) = &self.two_phase {
-                // Transactions that would touch a locked key wait at the mempool's head.
-                for tx in tp
-                    .defer_locked(&self.ledger, &mut self.txs)
-                    .into_iter()
-                    .rev()
-                {
-                    mempool.push_front(tx);
-                }
-            }
         }
-        shared.space.add_permits(self.txs.len());
+        let taken = self.txs.len();
         let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
-        if self.txs.is_empty()
-            && self.receipts.is_empty()
-            && bad_signatures.is_empty()
-            && !two_phase_work
-        {
+        if taken == 0 && self.receipts.is_empty() && bad_signatures.is_empty() && !two_phase_work {
             return Ok(None);
         }
 
@@ -365,6 +351,19 @@ impl BlockProducer {
                 );
             }
         }
+        if let Some(tp) = &self.two_phase {
+            // After this block's decisions and votes have set the locks: transactions
+            // that would touch a locked key go back to the mempool's head and wait.
+            let deferred = tp.defer_locked(&self.ledger, &mut self.txs);
+            if !deferred.is_empty() {
+                let mut mempool = lock(&shared.mempool);
+                for tx in deferred.into_iter().rev() {
+                    mempool.push_front(tx);
+                }
+            }
+        }
+        // The mempool slots of the transactions this block took (and keeps) are free.
+        shared.space.add_permits(self.txs.len());
         // With verify_executor, the sequential reference runs beside the chosen executor
         // on a copy of the state, and any difference stops the shard.
         let reference = (cfg.verify_executor && cfg.executor != Executor::Sequential).then(|| {
