@@ -95,7 +95,10 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    if lines.next() != Some(TIMESERIES_HEADER) {
+    // Runs before the `aborts` column was added have the same columns but that one.
+    let header = lines.next();
+    let old_header = TIMESERIES_HEADER.strip_suffix(",aborts");
+    if header != Some(TIMESERIES_HEADER) && header != old_header {
         bail!(
             "{}: the header is not `{TIMESERIES_HEADER}`",
             path.display()
@@ -109,21 +112,38 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             .map(|f| f.parse::<u64>())
             .collect::<Result<_, _>>()
             .with_context(|| format!("{}: expected whole numbers", at()))?;
-        let &[
-            second,
-            shard,
-            final_total,
-            final_cross,
-            rejected,
-            emitted,
-            applied,
-            delayed,
-            oldest,
+        let columns = if header == old_header { 9 } else { 10 };
+        let (
+            &[
+                second,
+                shard,
+                final_total,
+                final_cross,
+                rejected,
+                emitted,
+                applied,
+                delayed,
+                oldest,
+            ],
             aborts,
-        ] = fields.as_slice()
+        ) = (
+            fields.get(..9).unwrap_or_default(),
+            fields.get(9).copied().unwrap_or(0),
+        )
         else {
-            bail!("{}: expected 10 columns, found {}", at(), fields.len());
+            bail!(
+                "{}: expected {columns} columns, found {}",
+                at(),
+                fields.len()
+            );
         };
+        if fields.len() != columns {
+            bail!(
+                "{}: expected {columns} columns, found {}",
+                at(),
+                fields.len()
+            );
+        }
         let (second, shard) = (second as usize, shard as usize);
         if shard >= shards {
             bail!("{}: shard {shard} but the run had {shards}", at());
@@ -267,4 +287,26 @@ pub fn sweep_charts(dir: &Path, report: &SweepReport) -> anyhow::Result<()> {
         dir,
         "latency-vs-shards",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeseries_with_and_without_the_aborts_column_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeseries.csv");
+        std::fs::write(&path, format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3\n")).unwrap();
+        assert_eq!(read_timeseries(&path, 1).unwrap()[0][0].aborts, 3);
+        let old = TIMESERIES_HEADER.strip_suffix(",aborts").unwrap();
+        std::fs::write(&path, format!("{old}\n0,0,5,1,0,2,2,0,0\n")).unwrap();
+        let rows = read_timeseries(&path, 1).unwrap();
+        assert_eq!((rows[0][0].final_total, rows[0][0].aborts), (5, 0));
+        std::fs::write(&path, format!("{old}\n0,0,5,1,0,2,2,0,0,3\n")).unwrap();
+        assert!(
+            read_timeseries(&path, 1).is_err(),
+            "ten columns under the old header"
+        );
+    }
 }
