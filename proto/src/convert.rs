@@ -404,61 +404,64 @@ pub fn crosslink_from_wire(c: &pb::Crosslink) -> Result<(u32, u64, Hash), Conver
     ))
 }
 
-/// A reject reason from its wire code, naming the message on failure.
-fn reason(message: &'static str, code: u32) -> Result<cross_shard::RejectReason, ConvertError> {
-    cross_shard::RejectReason::from_code(code).ok_or(ConvertError::BadRow {
+/// The yes/no part shared by votes and decisions: `Ok(output)` (yes, commit) or
+/// `Err(reason)` (no, abort). A yes carries no reason code and a no no output.
+fn outcome_from_wire(
+    message: &'static str,
+    yes: bool,
+    code: u32,
+    output: u64,
+) -> Result<Result<u64, cross_shard::RejectReason>, ConvertError> {
+    let bad = |reason| ConvertError::BadRow {
         message,
         row: 0,
-        reason: "reason is not a known code",
-    })
+        reason,
+    };
+    match (yes, code) {
+        (true, 0) => Ok(Ok(output)),
+        (false, code) if output == 0 => cross_shard::RejectReason::from_code(code)
+            .map(Err)
+            .ok_or(bad("reason is not a known code")),
+        _ => Err(bad("a yes has no reason code and a no has no output")),
+    }
+}
+
+/// The wire fields (yes, reason code, output) of an outcome.
+fn outcome_to_wire(outcome: Result<u64, cross_shard::RejectReason>) -> (bool, u32, u64) {
+    match outcome {
+        Ok(output) => (true, 0, output),
+        Err(why) => (false, why.code(), 0),
+    }
 }
 
 /// A participant's vote from the wire: the transaction and the vote.
 pub fn vote_from_wire(v: &pb::Vote) -> Result<(cross_shard::TxId, Vote), ConvertError> {
-    let vote = match (v.yes, v.reason) {
-        (true, 0) => Vote::Yes { output: v.output },
-        (false, code) if v.output == 0 => Vote::No(reason("Vote", code)?),
-        _ => {
-            return Err(ConvertError::BadRow {
-                message: "Vote",
-                row: 0,
-                reason: "a yes vote has no reason and a no vote no output",
-            });
-        }
+    let vote = match outcome_from_wire("Vote", v.yes, v.reason, v.output)? {
+        Ok(output) => Vote::Yes { output },
+        Err(why) => Vote::No(why),
     };
     Ok((v.tx, vote))
 }
 
 /// The wire form of a vote.
 pub fn vote_to_wire(tx: cross_shard::TxId, vote: Vote) -> pb::Vote {
-    match vote {
-        Vote::Yes { output } => pb::Vote {
-            tx,
-            yes: true,
-            reason: 0,
-            output,
-        },
-        Vote::No(why) => pb::Vote {
-            tx,
-            yes: false,
-            reason: why.code(),
-            output: 0,
-        },
+    let (yes, reason, output) = outcome_to_wire(match vote {
+        Vote::Yes { output } => Ok(output),
+        Vote::No(why) => Err(why),
+    });
+    pb::Vote {
+        tx,
+        yes,
+        reason,
+        output,
     }
 }
 
 /// A decision from the wire.
 pub fn decision_from_wire(d: &pb::Decision) -> Result<Decision, ConvertError> {
-    let verdict = match (d.commit, d.reason) {
-        (true, 0) => Verdict::Commit { output: d.output },
-        (false, code) if d.output == 0 => Verdict::Abort(reason("Decision", code)?),
-        _ => {
-            return Err(ConvertError::BadRow {
-                message: "Decision",
-                row: 0,
-                reason: "a commit has no reason and an abort no output",
-            });
-        }
+    let verdict = match outcome_from_wire("Decision", d.commit, d.reason, d.output)? {
+        Ok(output) => Verdict::Commit { output },
+        Err(why) => Verdict::Abort(why),
     };
     Ok(Decision {
         tx: d.tx,
@@ -470,10 +473,10 @@ pub fn decision_from_wire(d: &pb::Decision) -> Result<Decision, ConvertError> {
 
 impl From<&Decision> for pb::Decision {
     fn from(d: &Decision) -> Self {
-        let (commit, reason, output) = match d.verdict {
-            Verdict::Commit { output } => (true, 0, output),
-            Verdict::Abort(why) => (false, why.code(), 0),
-        };
+        let (commit, reason, output) = outcome_to_wire(match d.verdict {
+            Verdict::Commit { output } => Ok(output),
+            Verdict::Abort(why) => Err(why),
+        });
         pb::Decision {
             tx: d.tx,
             home: d.home,

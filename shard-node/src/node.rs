@@ -336,15 +336,10 @@ impl BlockProducer {
                     (&mut applied, &mut emitted),
                     &mut self.out,
                 );
-                let prepares: Vec<_> = self
-                    .receipts
-                    .iter()
-                    .zip(&self.receipt_meta)
-                    .map(|(&(src, r), &(notarized, arrived))| (src, r, notarized, arrived))
-                    .collect();
                 tp.prepare(
                     &mut self.ledger,
-                    &prepares,
+                    &self.receipts,
+                    &self.receipt_meta,
                     &mut applied,
                     &mut emitted,
                     &mut self.out,
@@ -396,7 +391,7 @@ impl BlockProducer {
             }
         };
         if let Some(tp) = self.two_phase.as_mut() {
-            tp.sent(&self.txs, &self.out.outgoing);
+            tp.sent(&self.txs, &self.out.sent_cross, &self.out.outgoing);
         }
         // Step 5 begins: hash the touched keys into the state root, on the executor's
         // threads.

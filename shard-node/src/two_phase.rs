@@ -272,18 +272,19 @@ impl TwoPhase {
         }
     }
 
-    /// Offers newly admitted prepares (with the beacon height that delivered each, and
-    /// when it arrived) in channel order; counts their value as applied on their
-    /// channel — it is held here now.
+    /// Offers newly admitted prepares — each with its source, and in `meta` the beacon
+    /// height that delivered it and when it arrived — in channel order; counts their
+    /// value as applied on their channel: it is held here now.
     pub fn prepare(
         &mut self,
         ledger: &mut Ledger,
-        prepares: &[(ShardId, Receipt, u64, Instant)],
+        prepares: &[(ShardId, Receipt)],
+        meta: &[(u64, Instant)],
         applied: &mut ChannelCounts,
         emitted: &mut ChannelCounts,
         out: &mut BlockOutput,
     ) {
-        for &(src, receipt, notarized, arrived) in prepares {
+        for (&(src, receipt), &(notarized, arrived)) in prepares.iter().zip(meta) {
             count(applied, src, &receipt.effect);
             let p = Prepared {
                 src,
@@ -329,19 +330,23 @@ impl TwoPhase {
     }
 
     /// As the home shard: remembers the prepares this block sent, with their senders.
-    pub fn sent(&mut self, txs: &[cross_shard::Tx], outgoing: &[Vec<Receipt>]) {
-        let mut senders: HashMap<TxId, AccountId> = HashMap::new();
-        for receipts in outgoing {
-            if receipts.is_empty() {
-                continue;
-            }
-            if senders.is_empty() {
-                senders = txs.iter().map(|t| (t.id, t.from)).collect();
-            }
-            for r in receipts {
-                if let Some(&from) = senders.get(&r.tx) {
-                    self.awaiting.insert(r.tx, (from, r.effect));
-                }
+    /// `sent_cross` lists the senders' transactions in block order (every executor
+    /// records outcomes in that order), so one walk over `txs` finds them.
+    pub fn sent(
+        &mut self,
+        txs: &[cross_shard::Tx],
+        sent_cross: &[TxId],
+        outgoing: &[Vec<Receipt>],
+    ) {
+        let mut cross = sent_cross.iter().peekable();
+        let senders: HashMap<TxId, AccountId> = txs
+            .iter()
+            .filter(|t| cross.next_if_eq(&&t.id).is_some())
+            .map(|t| (t.id, t.from))
+            .collect();
+        for r in outgoing.iter().flatten() {
+            if let Some(&from) = senders.get(&r.tx) {
+                self.awaiting.insert(r.tx, (from, r.effect));
             }
         }
     }

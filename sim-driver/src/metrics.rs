@@ -254,10 +254,15 @@ impl Tracker {
         i
     }
 
+    /// The per-second slot of transaction `i`: its source shard.
+    fn slot(&self, i: usize) -> usize {
+        usize::from(self.source[i]).min(self.shards.saturating_sub(1))
+    }
+
     fn finalize(&mut self, i: usize, at: u64, cross: bool) {
         self.fate[i] = state::FINAL;
         self.per_program[usize::from(self.program[i])].1 += 1;
-        let shard = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
+        let shard = self.slot(i);
         let latency_us = (at.saturating_sub(self.intended[i]) / 1000).clamp(1, MAX_LATENCY_US);
         let in_window = (self.window.0..self.window.1).contains(&self.intended[i]);
         let final_in_window = (self.window.0..self.window.1).contains(&at);
@@ -290,7 +295,7 @@ impl Tracker {
         self.per_program[program].2 += 1;
         *self.program_reasons[program].entry(reason).or_default() += 1;
         *self.rejected.entry(reason).or_default() += 1;
-        let slot = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
+        let slot = self.slot(i);
         self.second(at).shards[slot].rejected += 1;
     }
 
@@ -337,7 +342,7 @@ impl Tracker {
                 *self.tp_aborts.entry(reason).or_default() += 1;
                 self.fate[i] = state::REJECTED;
                 self.reject(i, at, reason);
-                let slot = usize::from(self.source[i]).min(self.shards.saturating_sub(1));
+                let slot = self.slot(i);
                 self.second(at).shards[slot].aborts += 1;
             }
         }
