@@ -15,6 +15,18 @@
 //! destination that reconnects gets everything it has not applied ([`Chain::backlog`]).
 //! The value of those batches is the beacon's view of the receipts in flight.
 //!
+//! **Resent submissions.** Shards send a submission again until it is notarized (after
+//! a reconnect, a beacon restart, or a message lost on the way). A header at or below
+//! the shard's head is a **duplicate** and one beyond the next height comes **out of
+//! order** (one before it was lost): both are ignored and counted, and the shard's
+//! resend of the missing one puts things right. Every beacon interval ends with a
+//! [`Chain::tip`] per shard, by which a shard notices a delivery it never got.
+//!
+//! **Replay.** Given the same accepted submissions between the same beacon blocks, the
+//! chain makes the same blocks. The service stores each block's accepted submissions
+//! ([`Notarized::accepted`]) and, after a restart, replays them to rebuild everything
+//! here: heads, channels, the outbox, the coordinator.
+//!
 //! Under the `two-phase` protocol the beacon is also the **coordinator**
 //! ([`cross_shard::twophase::Coordinator`]): every receipt it notarizes is a prepare,
 //! opened in that beacon block with a deadline; the votes come with the participants'
@@ -64,6 +76,20 @@ pub struct Notarized {
     pub block: pb::BeaconBlock,
     /// Deliveries, each for the subscriber of its destination shard.
     pub deliveries: Vec<(ShardId, pb::ReceiptDelivery)>,
+    /// The submissions accepted into this block, in order (kept only when the chain
+    /// records its inputs): replaying them rebuilds the block.
+    pub accepted: Vec<pb::HeaderSubmission>,
+}
+
+/// What became of a submission that was not refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It extends the shard's chain: accepted.
+    Fresh,
+    /// The beacon has it already (at or below the shard's head): ignored.
+    Duplicate,
+    /// It skips a height (one before it was lost): ignored until the gap is filled.
+    OutOfOrder,
 }
 
 /// The beacon chain and the receipts it routes.
@@ -75,6 +101,14 @@ pub struct Chain {
     heads: Vec<(u64, Hash)>,
     /// Per (src, dst): the next sequence number a batch must start at.
     next_seq: Vec<Vec<u64>>,
+    /// Per (src, dst): one past the last sequence number notarized.
+    routed: Vec<Vec<u64>>,
+    /// Per shard: the height of its last notarized header.
+    notarized: Vec<u64>,
+    /// Keep each block's accepted submissions (for a store).
+    record_inputs: bool,
+    /// Submissions accepted since the last block, when recording.
+    accepted: Vec<pb::HeaderSubmission>,
     /// Headers accepted since the last beacon block.
     pending: Vec<Pending>,
     /// Height of the last beacon block.
@@ -89,6 +123,10 @@ pub struct Chain {
     pub receipts_forged: u64,
     /// Receipts dropped from accepted submissions: already routed before.
     pub receipts_replayed: u64,
+    /// Submissions ignored: already accepted.
+    pub headers_duplicate: u64,
+    /// Submissions ignored: a height before them is missing.
+    pub headers_out_of_order: u64,
     /// The two-phase coordinator, when the cluster runs that protocol.
     coordinator: Option<Coordinator>,
     /// Two-phase figures: decisions, and votes refused.
@@ -119,6 +157,10 @@ impl Chain {
             shards,
             heads: vec![(0, Hash::ZERO); n],
             next_seq: vec![vec![0; n]; n],
+            routed: vec![vec![0; n]; n],
+            notarized: vec![0; n],
+            record_inputs: false,
+            accepted: Vec::new(),
             pending: Vec::new(),
             height: 0,
             blocks: BTreeMap::new(),
@@ -126,22 +168,36 @@ impl Chain {
             headers_rejected: 0,
             receipts_forged: 0,
             receipts_replayed: 0,
+            headers_duplicate: 0,
+            headers_out_of_order: 0,
             coordinator: two_phase.map(Coordinator::new),
             two_phase: TwoPhaseCounters::default(),
         }
     }
 
-    /// Steps 1–3 and 6: checks a shard's submission and records it, or refuses it
-    /// whole (counted in `headers_rejected`).
-    pub fn accept(&mut self, submission: &pb::HeaderSubmission) -> Result<ShardId> {
+    /// From now on, keep each block's accepted submissions in [`Notarized::accepted`].
+    pub fn record_inputs(&mut self) {
+        self.record_inputs = true;
+    }
+
+    /// Steps 1–3 and 6: checks a shard's submission and records it, ignores it (a
+    /// duplicate, or out of order), or refuses it whole (counted in
+    /// `headers_rejected`).
+    pub fn accept(&mut self, submission: &pb::HeaderSubmission) -> Result<(ShardId, Outcome)> {
         let result = self.try_accept(submission);
-        if result.is_err() {
-            self.headers_rejected += 1;
+        match result {
+            Err(_) => self.headers_rejected += 1,
+            Ok((_, Outcome::Duplicate)) => self.headers_duplicate += 1,
+            Ok((_, Outcome::OutOfOrder)) => self.headers_out_of_order += 1,
+            Ok((_, Outcome::Fresh)) if self.record_inputs => {
+                self.accepted.push(submission.clone());
+            }
+            Ok((_, Outcome::Fresh)) => {}
         }
         result
     }
 
-    fn try_accept(&mut self, submission: &pb::HeaderSubmission) -> Result<ShardId> {
+    fn try_accept(&mut self, submission: &pb::HeaderSubmission) -> Result<(ShardId, Outcome)> {
         let header = Header::try_from(
             submission
                 .header
@@ -156,6 +212,15 @@ impl Chain {
             });
         }
         let (last_height, last_hash) = self.heads[src as usize];
+        if header.height < last_height
+            || (header.height == last_height && header.hash() == last_hash)
+        {
+            return Ok((src, Outcome::Duplicate));
+        }
+        if header.height > last_height + 1 {
+            return Ok((src, Outcome::OutOfOrder));
+        }
+        // The next height (or a different header at the head: refused as not extending).
         header.check_extends(last_height, &last_hash)?;
 
         // Every batch must at least be well formed.
@@ -288,7 +353,7 @@ impl Chain {
             },
             deliveries,
         });
-        Ok(src)
+        Ok((src, Outcome::Fresh))
     }
 
     /// Steps 4–5: turns the pending headers into a beacon block, or `None` when there
@@ -307,9 +372,11 @@ impl Chain {
         };
         let mut deliveries = Vec::new();
         for p in self.pending.drain(..) {
+            self.notarized[p.crosslink.shard as usize] = p.crosslink.height;
             block.crosslinks.push(p.crosslink);
             for (dst, mut stored) in p.deliveries {
                 stored.beacon_height = self.height;
+                self.routed[stored.src as usize][dst as usize] = stored.end_seq;
                 if let (Some(c), Some(batch)) =
                     (self.coordinator.as_mut(), stored.delivery.batch.as_ref())
                 {
@@ -343,15 +410,36 @@ impl Chain {
         if !deliveries.is_empty() {
             self.blocks.insert(self.height, block.clone());
         }
-        Some(Notarized { block, deliveries })
+        Some(Notarized {
+            block,
+            deliveries,
+            accepted: std::mem::take(&mut self.accepted),
+        })
+    }
+
+    /// What shard `dst` should have received by now (sent after each interval's block
+    /// and deliveries, and after a backlog).
+    pub fn tip(&self, dst: ShardId) -> pb::Tip {
+        pb::Tip {
+            height: self.height,
+            routed: self.routed.iter().map(|r| r[dst as usize]).collect(),
+        }
+    }
+
+    /// Per shard, the height of its last notarized header.
+    pub fn notarized_heights(&self) -> Vec<u64> {
+        self.notarized.clone()
     }
 
     /// What a (re)subscribing shard `dst` must receive to catch up: the beacon blocks
     /// that notarized its unacknowledged batches, each followed by those batches.
     pub fn backlog(&self, dst: ShardId) -> Vec<pb::Inbound> {
         let mut out = Vec::new();
+        let Some(outbox) = self.outbox.get(dst as usize) else {
+            return out;
+        };
         let mut last_block = None;
-        for s in self.outbox.get(dst as usize).into_iter().flatten() {
+        for s in outbox {
             if last_block != Some(s.beacon_height) {
                 if let Some(block) = self.blocks.get(&s.beacon_height) {
                     out.push(pb::Inbound {
@@ -364,6 +452,9 @@ impl Chain {
                 kind: Some(pb::inbound::Kind::Delivery(s.delivery.clone())),
             });
         }
+        out.push(pb::Inbound {
+            kind: Some(pb::inbound::Kind::Tip(self.tip(dst))),
+        });
         out
     }
 
@@ -462,11 +553,11 @@ mod tests {
             vec![1, 2]
         );
         assert!(chain.notarize().is_none(), "no empty beacon blocks");
-        assert_eq!(chain.backlog(1).len(), 2, "block + delivery");
+        assert_eq!(chain.backlog(1).len(), 3, "block + delivery + tip");
         // Shard 1 acks both receipts from shard 0.
         let (ack, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
         chain.accept(&ack).unwrap();
-        assert!(chain.backlog(1).is_empty());
+        assert_eq!(chain.backlog(1).len(), 1, "the tip alone");
         assert_eq!(chain.in_flight(), (1, 10));
         // Shard 0 continues its chain and its channels.
         let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
@@ -606,10 +697,56 @@ mod tests {
     }
 
     #[test]
+    fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed() {
+        let mut chain = Chain::new(3, None);
+        chain.record_inputs();
+        let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+        let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
+        assert_eq!(chain.accept(&s2).unwrap(), (0, Outcome::OutOfOrder));
+        assert_eq!(chain.accept(&s1).unwrap(), (0, Outcome::Fresh));
+        assert_eq!(chain.accept(&s1).unwrap(), (0, Outcome::Duplicate));
+        assert_eq!(chain.tip(1).routed, vec![0, 0, 0], "pending is not routed");
+        let n = chain.notarize().unwrap();
+        assert_eq!(
+            n.accepted,
+            vec![s1.clone()],
+            "only the fresh one is an input"
+        );
+        assert_eq!(
+            chain.tip(1),
+            pb::Tip {
+                height: 1,
+                routed: vec![2, 0, 0]
+            }
+        );
+        assert_eq!(chain.notarized_heights(), vec![1, 0, 0]);
+        assert_eq!(chain.accept(&s2).unwrap(), (0, Outcome::Fresh));
+        assert_eq!(chain.accept(&s1).unwrap(), (0, Outcome::Duplicate));
+        assert_eq!(
+            (chain.headers_duplicate, chain.headers_out_of_order),
+            (2, 1)
+        );
+        assert_eq!(chain.headers_rejected, 0);
+        // The backlog ends with the tip.
+        let backlog = chain.backlog(1);
+        assert!(matches!(
+            backlog.last().unwrap().kind,
+            Some(pb::inbound::Kind::Tip(_))
+        ));
+        // Replaying the recorded inputs rebuilds the same chain.
+        let mut again = Chain::new(3, None);
+        for s in &n.accepted {
+            again.accept(s).unwrap();
+        }
+        assert_eq!(again.notarize().unwrap().block, n.block);
+    }
+
+    #[test]
     fn broken_chain_forged_root_and_channel_gap_are_refused() {
         let mut chain = Chain::new(3, None);
-        let (s, _) = submission(0, 2, Hash::ZERO, &[], &[]);
-        assert!(chain.accept(&s).is_err(), "height 2 first");
+        let (mut s, _) = submission(0, 1, Hash::ZERO, &[], &[]);
+        s.header.as_mut().unwrap().prev_hash = vec![1; 32];
+        assert!(chain.accept(&s).is_err(), "prev_hash is not genesis");
         let (mut s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 1)], &[]);
         s.batches[0].amount[0] = 1_000_000;
         assert!(chain.accept(&s).is_err(), "batch does not match the root");

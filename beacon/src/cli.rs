@@ -20,6 +20,10 @@ pub struct Args {
     /// it, the beacon only routes receipts (the `receipts` protocol).
     #[arg(long, value_name = "BLOCKS")]
     pub two_phase_deadline: Option<u64>,
+    /// Keep the chain in a store in this directory, and resume from it after a crash
+    /// (created if needed). Without it, state lives in memory only.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
@@ -39,8 +43,14 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             std::future::pending::<()>().await;
         }
     };
+    let config = crate::BeaconConfig {
+        shards: args.shards,
+        interval: args.beacon_interval,
+        two_phase: args.two_phase_deadline,
+        data_dir: args.data_dir,
+    };
     tokio::select! {
-        r = crate::run(listener, args.shards, args.beacon_interval, args.two_phase_deadline, std::future::pending()) => r.context("beacon stopped"),
+        r = crate::run(listener, config, std::future::pending()) => r.context("beacon stopped"),
         () = shutdown => {
             tracing::info!("interrupted, stopping");
             Ok(())

@@ -26,6 +26,17 @@ pub enum Error {
     /// The configuration cannot describe a working beacon.
     #[error("invalid beacon configuration: {0}")]
     Config(String),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] shardsim_proto::store::StoreError),
+    /// A stored block does not replay to the block it was.
+    #[error("stored beacon block {height} cannot be replayed: {why}")]
+    Corrupt {
+        /// The block.
+        height: u64,
+        /// What went wrong.
+        why: String,
+    },
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),

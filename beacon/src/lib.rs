@@ -28,6 +28,12 @@
 //! What a real beacon does beyond this: validators sign beacon blocks (here the beacon
 //! is a single trusted process), and it shuffles validators between shards.
 //!
+//! **Crash recovery.** Given a data directory, the beacon stores, for every beacon
+//! block, the submissions it accepted into it — before sending the block to anyone.
+//! After a crash it replays them through the same state machine and is back where it
+//! was at its last block; what it had accepted since, the shards send again (they keep
+//! every submission until they see it notarized).
+//!
 //! # Layout
 //! - [`chain`]: the state machine (accept, notarize, route, forget), no I/O.
 //! - [`service`]: the `Beacon` gRPC service and the notarization loop.
@@ -39,25 +45,46 @@ pub mod error;
 pub mod service;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::pb::beacon_server::BeaconServer;
+use shardsim_proto::store::Log;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use error::{Error, Result};
-use service::BeaconService;
+use service::{BeaconService, lock};
 
-/// Runs a beacon for `shards` shards on an already-bound `listener`, making a beacon
-/// block every `interval`, until `shutdown` resolves.
+/// How a beacon is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeaconConfig {
+    /// Shards in the cluster.
+    pub shards: u32,
+    /// Time between beacon blocks.
+    pub interval: Duration,
+    /// Coordinate two-phase commit with this deadline (beacon blocks); `None`: the
+    /// receipts protocol.
+    pub two_phase: Option<u64>,
+    /// Keep the chain in a store here and resume from it after a crash; `None`:
+    /// memory only.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Runs a beacon on an already-bound `listener`, making a beacon block every
+/// `config.interval`, until `shutdown` resolves or its store fails.
 pub async fn run(
     listener: TcpListener,
-    shards: u32,
-    interval: Duration,
-    two_phase: Option<u64>,
+    config: BeaconConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    let BeaconConfig {
+        shards,
+        interval,
+        two_phase,
+        data_dir,
+    } = config;
     if shards == 0 {
         return Err(Error::Config("a cluster needs at least one shard".into()));
     }
@@ -69,8 +96,24 @@ pub async fn run(
             "the two-phase deadline must be at least 1 beacon block".into(),
         ));
     }
-    let service = BeaconService::new(shards, two_phase);
-    let notarizer = tokio::spawn({
+    let store = match data_dir {
+        Some(dir) => Some(Log::open(
+            &dir.join("beacon.redb"),
+            &format!("beacon of {shards} shards; two-phase {two_phase:?}"),
+        )?),
+        None => None,
+    };
+    let began = std::time::Instant::now();
+    let service = BeaconService::new(shards, two_phase, store)?;
+    let height = lock(&service.state).chain.height();
+    if height > 0 {
+        tracing::info!(
+            height,
+            ms = began.elapsed().as_millis() as u64,
+            "resumed from the store"
+        );
+    }
+    let mut notarizer = tokio::spawn({
         let service = service.clone();
         async move { service.notarize_every(interval).await }
     });
@@ -82,7 +125,13 @@ pub async fn run(
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
-    let result = server.await.map_err(Error::from);
+    let result = tokio::select! {
+        r = server => r.map_err(Error::from),
+        r = &mut notarizer => match r {
+            Ok(e) => Err(e),
+            Err(_) => Err(Error::Config("the notarization loop panicked".into())),
+        },
+    };
     notarizer.abort();
     result
 }

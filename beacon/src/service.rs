@@ -3,13 +3,19 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use prost::Message;
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_server::Beacon;
+use shardsim_proto::store::Log;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::chain::Chain;
+use crate::chain::{Chain, Outcome};
+use crate::error::Error;
+
+/// The store's table of beacon blocks' accepted submissions ([`pb::BeaconRecord`]).
+const RECORDS: &str = "blocks";
 
 type InboundSender = mpsc::UnboundedSender<Result<pb::Inbound, Status>>;
 
@@ -21,6 +27,10 @@ pub struct State {
     pub chain: Chain,
     /// Per shard, its open Subscribe stream (a reconnect replaces it).
     pub subscribers: Vec<Option<InboundSender>>,
+    /// The store, with a data directory.
+    store: Option<Log>,
+    /// Height the chain resumed at from the store (0: a fresh start).
+    pub recovered_height: u64,
 }
 
 /// The service; cheap to clone.
@@ -30,33 +40,65 @@ pub struct BeaconService {
     pub state: Arc<Mutex<State>>,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+/// Locks the state, ignoring poisoning: no critical section leaves it half-changed.
+pub fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl BeaconService {
-    /// A beacon for `shards` shards at genesis, coordinating two-phase commit with this
-    /// deadline (in beacon blocks) when `two_phase` is given.
-    pub fn new(shards: u32, two_phase: Option<u64>) -> BeaconService {
-        BeaconService {
-            state: Arc::new(Mutex::new(State {
-                chain: Chain::new(shards, two_phase),
-                subscribers: vec![None; shards as usize],
-            })),
+    /// A beacon for `shards` shards, coordinating two-phase commit with this deadline
+    /// (in beacon blocks) when `two_phase` is given. With a `store`, the chain is
+    /// rebuilt from it (replaying every stored block) and every new block is stored.
+    pub fn new(
+        shards: u32,
+        two_phase: Option<u64>,
+        store: Option<Log>,
+    ) -> crate::Result<BeaconService> {
+        let mut chain = Chain::new(shards, two_phase);
+        if let Some(store) = &store {
+            let mut failed = None;
+            store.for_each(RECORDS, 0, |height, record: pb::BeaconRecord| {
+                if failed.is_none() {
+                    failed = replay(&mut chain, height, &record).err();
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            chain.record_inputs();
         }
+        Ok(BeaconService {
+            state: Arc::new(Mutex::new(State {
+                recovered_height: chain.height(),
+                chain,
+                subscribers: vec![None; shards as usize],
+                store,
+            })),
+        })
     }
 
-    /// Every `interval`, notarizes pending headers and sends the block and the
-    /// deliveries to the subscribers. Runs forever.
-    pub async fn notarize_every(&self, interval: Duration) {
+    /// Every `interval`, notarizes pending headers, stores the block's inputs, and
+    /// sends the block, the deliveries and each shard's tip to the subscribers. Returns
+    /// only if the store fails.
+    pub async fn notarize_every(&self, interval: Duration) -> Error {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             let mut state = lock(&self.state);
             let Some(n) = state.chain.notarize() else {
+                send_tips(&mut state);
                 continue;
             };
+            if let Some(store) = &state.store {
+                let record = pb::BeaconRecord {
+                    accepted: n.accepted,
+                };
+                if let Err(e) = store.append(n.block.height, &[(RECORDS, &record.encode_to_vec())])
+                {
+                    return e.into();
+                }
+            }
             let block = pb::Inbound {
                 kind: Some(pb::inbound::Kind::Block(n.block)),
             };
@@ -78,6 +120,46 @@ impl BeaconService {
                     *sub = None;
                 }
             }
+            send_tips(&mut state);
+        }
+    }
+}
+
+/// Replays one stored block: its submissions, then the block, which must come out at
+/// the stored height.
+fn replay(chain: &mut Chain, height: u64, record: &pb::BeaconRecord) -> crate::Result<()> {
+    let corrupt = |why: String| Error::Corrupt { height, why };
+    for s in &record.accepted {
+        match chain.accept(s) {
+            Ok((_, Outcome::Fresh)) => {}
+            Ok((shard, outcome)) => {
+                return Err(corrupt(format!(
+                    "shard {shard}'s submission replays as {outcome:?}"
+                )));
+            }
+            Err(e) => return Err(corrupt(e.to_string())),
+        }
+    }
+    match chain.notarize() {
+        Some(n) if n.block.height == height => Ok(()),
+        other => Err(corrupt(format!(
+            "replays as block {:?}",
+            other.map(|n| n.block.height)
+        ))),
+    }
+}
+
+/// Sends every subscriber its tip: what it should have by now.
+fn send_tips(state: &mut State) {
+    let State {
+        chain, subscribers, ..
+    } = state;
+    for (dst, sub) in subscribers.iter_mut().enumerate() {
+        let tip = pb::Inbound {
+            kind: Some(pb::inbound::Kind::Tip(chain.tip(dst as u32))),
+        };
+        if sub.as_ref().is_some_and(|s| s.send(Ok(tip)).is_err()) {
+            *sub = None;
         }
     }
 }
@@ -100,7 +182,7 @@ impl Beacon for BeaconService {
             }
             let result = lock(&self.state).chain.accept(&submission);
             match result {
-                Ok(src) => shard = Some(src),
+                Ok((src, _)) => shard = Some(src),
                 Err(e) => {
                     tracing::warn!(?claimed, "header refused: {e}");
                     return Err(e.into());
@@ -155,6 +237,10 @@ impl Beacon for BeaconService {
             votes_late: state.chain.two_phase.votes_late,
             votes_forged: state.chain.two_phase.votes_forged,
             votes_duplicate: state.chain.two_phase.votes_duplicate,
+            notarized_heights: state.chain.notarized_heights(),
+            headers_duplicate: state.chain.headers_duplicate,
+            headers_out_of_order: state.chain.headers_out_of_order,
+            recovered_height: state.recovered_height,
         }))
     }
 }

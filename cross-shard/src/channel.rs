@@ -68,6 +68,17 @@ impl InboundChannels {
         }
     }
 
+    /// Channels into shard `me` that resume after a restart: from each source `src`,
+    /// the next receipt to admit is `next[src]` (what the shard's own blocks applied).
+    /// Roots are empty: the beacon re-sends the blocks its deliveries need.
+    pub fn resume(me: ShardId, shards: u32, next: &[u64]) -> InboundChannels {
+        let mut channels = InboundChannels::new(me, shards);
+        for (slot, &n) in channels.next.iter_mut().zip(next) {
+            *slot = n;
+        }
+        channels
+    }
+
     /// Records that the beacon notarized header (`src`, `height`) with `receipts_root`.
     /// Crosslinks of unknown shards are ignored.
     pub fn notarize(&mut self, src: ShardId, height: u64, receipts_root: Hash) {
@@ -182,6 +193,18 @@ mod tests {
         let p2 = notarized(&mut ch, 2, &b2);
         assert_eq!(ch.admit(2, &b2, &p2), Ok(Admitted::Fresh { skip: 0 }));
         assert_eq!(ch.next_seq(0), 5);
+    }
+
+    #[test]
+    fn a_resumed_channel_skips_what_its_blocks_applied_before_the_restart() {
+        let mut ch = InboundChannels::resume(1, SHARDS, &[3, 0, 0]);
+        let b = batch(0, 5);
+        let p = notarized(&mut ch, 1, &b);
+        assert_eq!(ch.admit(1, &b, &p), Ok(Admitted::Fresh { skip: 3 }));
+        assert_eq!(ch.next_seq(0), 5);
+        let mut ch = InboundChannels::resume(1, SHARDS, &[5, 0, 0]);
+        let p = notarized(&mut ch, 1, &b);
+        assert_eq!(ch.admit(1, &b, &p), Ok(Admitted::Duplicate));
     }
 
     #[test]

@@ -198,9 +198,19 @@ impl RowColumns<'_> {
 /// Appends the transactions of `batch` to `out` (reusing `out`'s allocation). A row
 /// that is not a valid call refuses the whole batch, naming the row.
 pub fn txs_from_wire(batch: &pb::TxBatch, out: &mut Vec<Tx>) -> Result<(), ConvertError> {
+    txs_up_to(batch, out, MAX_BATCH_TXS)
+}
+
+/// [`txs_from_wire`] for a whole block's transactions (a stored block record), up to
+/// [`MAX_BLOCK_TXS`] rows.
+pub fn block_txs_from_wire(batch: &pb::TxBatch, out: &mut Vec<Tx>) -> Result<(), ConvertError> {
+    txs_up_to(batch, out, MAX_BLOCK_TXS)
+}
+
+fn txs_up_to(batch: &pb::TxBatch, out: &mut Vec<Tx>, limit: usize) -> Result<(), ConvertError> {
     let n = check_columns(
         "TxBatch",
-        MAX_BATCH_TXS,
+        limit,
         &[
             ("id", batch.id.len()),
             ("from", batch.from.len()),

@@ -21,8 +21,11 @@
 //! # Layout
 //! - [`pb`]: the generated messages, clients and servers.
 //! - [`convert`]: domain ↔ wire conversions with validation.
+//! - [`store`]: the append-only log, on disk (redb), that shards and the beacon keep
+//!   their stored records in.
 
 pub mod convert;
+pub mod store;
 
 pub use convert::{ConvertError, MAX_BATCH_TXS, MAX_BLOCK_TXS, MAX_MESSAGE_BYTES};
 

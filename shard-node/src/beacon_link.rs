@@ -3,14 +3,29 @@
 //! `cross_shard`).
 //!
 //! ```text
-//!   block loop ──mpsc──► SubmitHeaders stream ─────────────► beacon
-//!   inbound queue ◄── admit ◄── Subscribe stream ◄────────── beacon
+//!   block loop ──► outgoing (kept until notarized) ──pump──► SubmitHeaders ──► beacon
+//!   inbound queue ◄── admit ◄── Subscribe: blocks, deliveries, tips ◄──────── beacon
 //! ```
 //!
 //! The shard is the client: the beacon needs no shard addresses, and a shard can sit
 //! behind a NAT on another host.
+//!
+//! **Nothing is lost when the link is.** The link is a *session* that is started again
+//! whenever it fails — the beacon restarted, the connection broke, or a message was
+//! lost on a faulty link:
+//!
+//! - *Upward*, every submission stays in `outgoing` until a beacon block notarizes it.
+//!   A new session sends them all again, and so does a session in which the oldest has
+//!   waited [`RETRANSMIT`] without being notarized (a dropped message). The beacon
+//!   ignores what it already has and what comes after a gap, so resending is safe.
+//! - *Downward*, the beacon ends every interval with a **tip**: the last beacon height
+//!   and, per source shard, how far the receipts it has routed to us go. A shard that
+//!   has admitted less lost a message; it resubscribes, and the beacon sends every
+//!   batch not yet acknowledged again, with the blocks that notarized them. What was
+//!   admitted already is recognised by its sequence numbers and ignored.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cross_shard::ReceiptBatch;
 use cross_shard::channel::Admitted;
@@ -28,20 +43,30 @@ use crate::node::{QueuedReceipt, Shared, lock};
 
 /// How long a starting shard keeps trying to reach the beacon.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+/// How long a submission may wait for notarization before the link sends it again.
+pub const RETRANSMIT: Duration = Duration::from_secs(1);
+/// Pause between attempts to reach a beacon that is gone.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+
+fn endpoint(url: &str) -> Result<Endpoint> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .map_err(|e| Error::Config(format!("beacon address {url:?}: {e}")))?
+        .tcp_nodelay(true))
+}
+
+fn client(channel: Channel) -> BeaconClient<Channel> {
+    BeaconClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
 
 /// Connects to the beacon, retrying for [`CONNECT_PATIENCE`].
 pub async fn connect(url: &str) -> Result<BeaconClient<Channel>> {
-    let endpoint = Endpoint::from_shared(url.to_string())
-        .map_err(|e| Error::Config(format!("beacon address {url:?}: {e}")))?
-        .tcp_nodelay(true);
+    let endpoint = endpoint(url)?;
     let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
     loop {
         match endpoint.connect().await {
-            Ok(channel) => {
-                return Ok(BeaconClient::new(channel)
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES));
-            }
+            Ok(channel) => return Ok(client(channel)),
             Err(source) if tokio::time::Instant::now() >= deadline => {
                 return Err(Error::BeaconUnreachable {
                     url: url.to_string(),
@@ -53,12 +78,34 @@ pub async fn connect(url: &str) -> Result<BeaconClient<Channel>> {
     }
 }
 
-/// Runs both streams until one fails; returns why.
-pub async fn run(
-    shared: &Shared,
-    mut client: BeaconClient<Channel>,
-    headers: mpsc::UnboundedReceiver<pb::HeaderSubmission>,
-) -> Error {
+/// Runs link sessions for as long as the shard lives, starting with `first` and
+/// reconnecting to `url` whenever a session ends.
+pub async fn run(shared: Arc<Shared>, first: BeaconClient<Channel>, url: String) {
+    let mut next = Some(first);
+    let mut warned = Instant::now() - Duration::from_secs(60);
+    loop {
+        let client = match next.take() {
+            Some(c) => c,
+            None => match endpoint(&url).map(|e| e.connect_lazy()) {
+                Ok(channel) => client(channel),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return;
+                }
+            },
+        };
+        let status = session(&shared, client).await;
+        lock(&shared.counters).link_retries += 1;
+        if warned.elapsed() >= Duration::from_secs(5) {
+            warned = Instant::now();
+            tracing::warn!(%status, "beacon link lost; reconnecting");
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+/// One session: both streams until one fails; returns why.
+async fn session(shared: &Shared, mut client: BeaconClient<Channel>) -> tonic::Status {
     let inbound = match client
         .subscribe(pb::SubscribeRequest {
             shard: shared.config.shard,
@@ -66,32 +113,65 @@ pub async fn run(
         .await
     {
         Ok(r) => r.into_inner(),
-        Err(status) => {
-            return Error::BeaconLink {
-                stream: "subscribe",
-                status,
-            };
-        }
+        Err(status) => return status,
     };
-    // Both directions of the beacon link carry the emulated delay (see `link`).
+    // Both directions of the beacon link carry the emulated delay (see `link`) and any
+    // injected faults.
     let delay = shared.config.beacon_link;
     let seed = u64::from(shared.config.shard);
-    let inbound = Delayed::new(inbound, delay, seed << 1);
-    let submit = client.submit_headers(Delayed::new(
-        UnboundedReceiverStream::new(headers),
-        delay,
-        (seed << 1) | 1,
-    ));
+    let inbound = Delayed::new(inbound, delay, seed << 1).with_faults(shared.link_faults.clone());
+    let (headers, to_send) = mpsc::unbounded_channel();
+    let submit = client.submit_headers(
+        Delayed::new(
+            UnboundedReceiverStream::new(to_send),
+            delay,
+            (seed << 1) | 1,
+        )
+        .with_faults(shared.link_faults.clone()),
+    );
+    // A new session sends everything not yet notarized.
+    for r in lock(&shared.outgoing).retained.iter_mut() {
+        r.2 = None;
+    }
     tokio::select! {
-        r = submit => Error::BeaconLink {
-            stream: "submit_headers",
-            status: r.err().unwrap_or_else(|| tonic::Status::aborted("beacon closed the header stream")),
-        },
-        status = receive(shared, inbound) => Error::BeaconLink { stream: "subscribe", status },
+        r = submit => r.err().unwrap_or_else(|| tonic::Status::aborted("beacon closed the header stream")),
+        status = receive(shared, inbound) => status,
+        status = pump(shared, headers) => status,
     }
 }
 
-/// Handles the Subscribe stream; returns when it fails or ends.
+/// Sends each new submission, and all of them again when the oldest has waited
+/// [`RETRANSMIT`] for notarization.
+async fn pump(
+    shared: &Shared,
+    headers: mpsc::UnboundedSender<pb::HeaderSubmission>,
+) -> tonic::Status {
+    loop {
+        {
+            let now = Instant::now();
+            let mut out = lock(&shared.outgoing);
+            let stale = out
+                .retained
+                .front()
+                .and_then(|r| r.2)
+                .is_some_and(|sent| now - sent >= RETRANSMIT);
+            if stale {
+                let n = out.retained.len() as u64;
+                out.retained.iter_mut().for_each(|r| r.2 = None);
+                lock(&shared.counters).headers_retransmitted += n;
+            }
+            for r in out.retained.iter_mut().filter(|r| r.2.is_none()) {
+                if headers.send(r.1.clone()).is_err() {
+                    return tonic::Status::aborted("header stream closed");
+                }
+                r.2 = Some(now);
+            }
+        }
+        let _ = tokio::time::timeout(RETRANSMIT / 4, shared.outgoing_ready.notified()).await;
+    }
+}
+
+/// Handles the Subscribe stream; returns when it fails, ends, or lost a message.
 async fn receive(
     shared: &Shared,
     mut inbound: Delayed<tonic::Streaming<pb::Inbound>>,
@@ -105,24 +185,56 @@ async fn receive(
         match msg.kind {
             Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),
             Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, &d),
+            Some(pb::inbound::Kind::Tip(tip)) => {
+                if let Some(src) = behind(shared, &tip) {
+                    return tonic::Status::data_loss(format!(
+                        "receipts from shard {src} were lost on the way; resubscribing"
+                    ));
+                }
+            }
             None => tracing::warn!("empty message from the beacon ignored"),
         }
     }
 }
 
-/// Step 4: remember the receipts roots the beacon notarized, and (two-phase) queue the
-/// block's decisions that concern this shard for the block loop.
+/// The first source whose routed receipts we have not all admitted, if any: a
+/// delivery (or the block it needed) was lost.
+fn behind(shared: &Shared, tip: &pb::Tip) -> Option<u32> {
+    let inbound = lock(&shared.inbound);
+    (0..shared.config.shards)
+        .filter(|&src| src != shared.config.shard)
+        .find(|&src| {
+            tip.routed
+                .get(src as usize)
+                .is_some_and(|&routed| routed > inbound.channels.next_seq(src))
+        })
+}
+
+/// Step 4: remember the receipts roots the beacon notarized, forget our submissions it
+/// notarized, and (two-phase) queue the block's decisions that concern this shard for
+/// the block loop.
 fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
     let me = shared.config.shard;
     let mut inbound = lock(&shared.inbound);
+    let mut ours = None;
     for c in &block.crosslinks {
         match crosslink_from_wire(c) {
-            Ok((src, height, root)) => inbound.channels.notarize(src, height, root),
+            Ok((src, height, root)) => {
+                inbound.channels.notarize(src, height, root);
+                if src == me {
+                    ours = Some(height);
+                }
+            }
             Err(e) => tracing::warn!(beacon_height = block.height, "crosslink ignored: {e}"),
         }
     }
+    if let Some(height) = ours {
+        lock(&shared.outgoing).notarized(height);
+    }
+    // Blocks come again after a resubscription: their decisions were read already.
+    let fresh = block.height > inbound.beacon_height;
     inbound.beacon_height = inbound.beacon_height.max(block.height);
-    if shared.config.two_phase.is_none() {
+    if shared.config.two_phase.is_none() || !fresh {
         return;
     }
     for d in &block.decisions {
@@ -176,6 +288,14 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
             shared.work.notify_one();
         }
         Ok(Admitted::Duplicate) => inbound.duplicates += batch.receipts.len() as u64,
+        // A lost message, not a bad one: the next tip shows the gap and the link
+        // resubscribes.
+        Err(
+            e @ (cross_shard::Error::NotNotarized { .. } | cross_shard::Error::ChannelGap { .. }),
+        ) => {
+            inbound.out_of_order += 1;
+            tracing::debug!("delivery out of order: {e}");
+        }
         Err(e) => {
             inbound.rejected += 1;
             tracing::warn!("delivery refused: {e}");

@@ -70,6 +70,10 @@ pub struct Args {
     /// match the beacon's `--two-phase-deadline`). Without it: the receipts protocol.
     #[arg(long, value_name = "BLOCKS")]
     pub two_phase_deadline: Option<u64>,
+    /// Keep the chain in a store in this directory, and resume from it after a crash
+    /// (the directory is created if needed). Without it, state lives in memory only.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -119,6 +123,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         executor: args.executor,
         verify_executor: args.verify_executor,
         two_phase: args.two_phase_deadline,
+        data_dir: args.data_dir,
     };
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)

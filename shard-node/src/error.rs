@@ -33,6 +33,17 @@ pub enum Error {
         /// The block.
         height: u64,
     },
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] shardsim_proto::store::StoreError),
+    /// A stored block cannot be replayed.
+    #[error("stored block {height} cannot be replayed: {why}")]
+    Corrupt {
+        /// The block.
+        height: u64,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),

@@ -26,9 +26,13 @@
 //! (see [`cross_shard::channel`]).
 //!
 //! Simplifications, and what a real chain does instead: one block producer per shard
-//! (no consensus inside the shard: real shards run BFT among their validators), state
-//! in memory (durability comes with crash recovery), and a shard with nothing to do
-//! makes no block.
+//! (no consensus inside the shard: real shards run BFT among their validators), and a
+//! shard with nothing to do makes no block.
+//!
+//! **Crash recovery.** Given a data directory, a shard writes every block's inputs and
+//! events to an embedded store before announcing the block; after a crash it replays
+//! them and resumes (see [`node`]). The beacon link reconnects by itself and sends
+//! again every header the beacon has not notarized (see [`beacon_link`]).
 //!
 //! # Layout
 //! - [`state`]: keys and values — accounts, balances, pools, NFTs, proposals — and their
@@ -69,10 +73,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cross_shard::ShardId;
+use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::ShardServer;
+use shardsim_proto::store::Log;
 use shardsim_proto::{MAX_BATCH_TXS, MAX_BLOCK_TXS, MAX_MESSAGE_BYTES};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use error::{Error, Result};
@@ -122,6 +127,9 @@ pub struct ShardConfig {
     /// Run the `two-phase` protocol with this deadline, in beacon blocks (see
     /// [`two_phase`]); `None`: the `receipts` protocol.
     pub two_phase: Option<u64>,
+    /// Keep the chain in a store in this directory and resume from it after a crash;
+    /// `None`: memory only.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// The executors a shard can run blocks with; all give identical results.
@@ -182,6 +190,24 @@ impl ShardConfig {
         Ok(())
     }
 
+    /// Whom a store belongs to: the shard and everything that shapes its genesis and its
+    /// blocks. A store written under another identity is refused.
+    pub fn identity(&self) -> String {
+        format!(
+            "shard {} of {}; accounts {} × {}; tokens {}, pools {}, collections {}, proposals {}; two-phase {:?}; byzantine {}",
+            self.shard,
+            self.shards,
+            self.accounts,
+            self.initial_balance,
+            self.tokens,
+            self.pools,
+            self.collections,
+            self.proposals,
+            self.two_phase,
+            self.byzantine
+        )
+    }
+
     /// The facts every shard shares, as this shard sees them; `None` with no shards.
     pub fn world(&self) -> Option<state::World> {
         Some(state::World {
@@ -197,8 +223,9 @@ impl ShardConfig {
     }
 }
 
-/// Runs a shard on an already-bound `listener` until `shutdown` resolves or the beacon
-/// link fails. `beacon` is the beacon's URL (`http://host:port`).
+/// Runs a shard on an already-bound `listener` until `shutdown` resolves or a fatal
+/// error. `beacon` is the beacon's URL (`http://host:port`). With a data directory that
+/// holds a chain, the shard first replays it and resumes where it stopped.
 pub async fn run(
     listener: TcpListener,
     config: ShardConfig,
@@ -207,16 +234,40 @@ pub async fn run(
 ) -> Result<()> {
     config.validate()?;
     let mut ledger = Shared::genesis(&config).ok_or_else(|| Error::Config("no shards".into()))?;
-    let client = beacon_link::connect(beacon).await?;
-    let shared = Arc::new(Shared::new(config, &mut ledger));
-    let (to_beacon, headers) = mpsc::unbounded_channel();
+    let store = match &config.data_dir {
+        Some(dir) => Some(Log::open(&dir.join("shard.redb"), &config.identity())?),
+        None => None,
+    };
+    let mut client = beacon_link::connect(beacon).await?;
+    let shared = Arc::new(Shared::new(config, &mut ledger, store));
+    let mut producer = BlockProducer::new(ledger, shared.config.two_phase);
+    if shared.store.is_some() {
+        // What the beacon has notarized of ours need not be sent again.
+        let notarized = client
+            .status(pb::StatusRequest {})
+            .await
+            .map(|s| s.into_inner().notarized_heights)
+            .unwrap_or_default()
+            .get(shared.config.shard as usize)
+            .copied()
+            .unwrap_or(0);
+        let began = std::time::Instant::now();
+        let height = producer.recover(&shared, notarized)?;
+        if height > 0 {
+            tracing::info!(
+                height,
+                notarized,
+                ms = began.elapsed().as_millis() as u64,
+                "resumed from the store"
+            );
+        }
+    }
 
-    let producer = BlockProducer::new(ledger, shared.config.two_phase);
     let mut blocks = tokio::spawn({
         let shared = shared.clone();
-        async move { producer.run(&shared, to_beacon).await }
+        async move { producer.run(&shared).await }
     });
-    let link = beacon_link::run(&shared, client, headers);
+    let link = tokio::spawn(beacon_link::run(shared.clone(), client, beacon.to_string()));
     let service = ShardServer::new(ShardService {
         shared: shared.clone(),
     })
@@ -229,13 +280,12 @@ pub async fn run(
 
     let result = tokio::select! {
         r = server => r.map_err(Error::from),
-        e = link => Err(e),
         r = &mut blocks => match r {
-            Ok(Err(e)) => Err(e),
-            // The loop only ends on its own when the beacon link is gone.
-            Ok(Ok(())) | Err(_) => Err(Error::Config("the block loop stopped".into())),
+            Ok(e) => Err(e),
+            Err(_) => Err(Error::Config("the block loop panicked".into())),
         },
     };
     blocks.abort();
+    link.abort();
     result
 }

@@ -12,9 +12,16 @@
 //! Each process delays what it *sends and receives* on its own links, so a message on
 //! one link is delayed once: the driver delays its Submit and Events streams, a shard
 //! its two streams with the beacon.
+//!
+//! **Injected faults** ([`LinkFault`], set at run time through a [`FaultHandle`]) make a
+//! link worse than slow: extra delay, a fraction of messages **dropped**, a fraction
+//! **duplicated**. Over TCP neither happens by itself; here they stand for what a real
+//! network, a proxy or a restarting peer does, and the protocols above must cope:
+//! senders retry what is not acknowledged, receivers ignore what they already have.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -42,6 +49,48 @@ impl LinkDelay {
     }
 }
 
+/// Faults injected on a link (all zero: none).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LinkFault {
+    /// Added to every message's delay.
+    pub delay: Duration,
+    /// Probability that a message is lost.
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl LinkFault {
+    /// Most delay an injected fault may add.
+    pub const MAX_DELAY: Duration = Duration::from_secs(10);
+    /// Highest drop or duplicate probability: a link that loses everything cannot be
+    /// recovered by retrying.
+    pub const MAX_PROBABILITY: f64 = 0.9;
+
+    /// A fault from its wire form, checked: delay at most [`Self::MAX_DELAY`],
+    /// probabilities in `[0, MAX_PROBABILITY]`.
+    pub fn from_wire(f: &shardsim_proto::pb::LinkFault) -> Result<LinkFault, String> {
+        let delay = Duration::from_micros(f.delay_us);
+        if delay > Self::MAX_DELAY {
+            return Err(format!("delay_us {} is above 10 s", f.delay_us));
+        }
+        for (name, p) in [("drop", f.drop), ("duplicate", f.duplicate)] {
+            if !(0.0..=Self::MAX_PROBABILITY).contains(&p) {
+                return Err(format!("{name} = {p} must be in [0, 0.9]"));
+            }
+        }
+        Ok(LinkFault {
+            delay,
+            drop: f.drop,
+            duplicate: f.duplicate,
+        })
+    }
+}
+
+/// The faults of one link, shared between whoever sets them and the streams that
+/// obey them.
+pub type FaultHandle = Arc<Mutex<LinkFault>>;
+
 /// A stream whose items are released `delay` after they arrive from `inner`.
 pub struct Delayed<S: Stream> {
     /// The source, until it ends.
@@ -56,6 +105,8 @@ pub struct Delayed<S: Stream> {
     last_release: Instant,
     /// Wakes the consumer when the front item is due.
     timer: Pin<Box<Sleep>>,
+    /// Injected faults, if this link can have any.
+    faults: Option<FaultHandle>,
 }
 
 impl<S: Stream> Delayed<S> {
@@ -69,7 +120,14 @@ impl<S: Stream> Delayed<S> {
             rng: ChaCha8Rng::seed_from_u64(seed),
             last_release: now,
             timer: Box::pin(tokio::time::sleep_until(now)),
+            faults: None,
         }
+    }
+
+    /// The same link, also obeying the faults in `faults` (read for every message).
+    pub fn with_faults(mut self, faults: FaultHandle) -> Delayed<S> {
+        self.faults = Some(faults);
+        self
     }
 
     fn sample(&mut self) -> Duration {
@@ -85,7 +143,7 @@ impl<S: Stream> Delayed<S> {
 impl<S> Stream for Delayed<S>
 where
     S: Stream,
-    S::Item: Unpin,
+    S::Item: Unpin + Clone,
 {
     type Item = S::Item;
 
@@ -98,9 +156,24 @@ where
             };
             match inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    let due = Instant::now() + this.sample();
+                    let fault = this.faults.as_ref().map(|f| {
+                        let f = *f.lock().unwrap_or_else(PoisonError::into_inner);
+                        (f, this.rng.random::<f64>(), this.rng.random::<f64>())
+                    });
+                    let (extra, copies) = match fault {
+                        Some((f, lose, _)) if lose < f.drop => (f.delay, 0),
+                        Some((f, _, twice)) if twice < f.duplicate => (f.delay, 2),
+                        Some((f, _, _)) => (f.delay, 1),
+                        None => (Duration::ZERO, 1),
+                    };
+                    let due = Instant::now() + this.sample() + extra;
                     this.last_release = this.last_release.max(due);
-                    this.queue.push_back((this.last_release, item));
+                    if copies == 2 {
+                        this.queue.push_back((this.last_release, item.clone()));
+                    }
+                    if copies > 0 {
+                        this.queue.push_back((this.last_release, item));
+                    }
                 }
                 Poll::Ready(None) => this.inner = None,
                 Poll::Pending => break,
@@ -159,6 +232,45 @@ mod tests {
             got.push(i);
         }
         assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn injected_faults_drop_and_duplicate_but_never_reorder() {
+        let faults: FaultHandle = Arc::default();
+        *faults.lock().unwrap() = LinkFault {
+            delay: Duration::from_millis(5),
+            drop: 0.3,
+            duplicate: 0.3,
+        };
+        let start = Instant::now();
+        let s =
+            Delayed::new(tokio_stream::iter(0..1000), LinkDelay::default(), 3).with_faults(faults);
+        let got: Vec<i32> = s.collect().await;
+        assert!(start.elapsed() >= Duration::from_millis(5));
+        assert!(got.windows(2).all(|w| w[0] <= w[1]), "order kept");
+        let mut distinct = got.clone();
+        distinct.dedup();
+        let (lost, doubled) = (1000 - distinct.len(), got.len() - distinct.len());
+        assert!((200..400).contains(&lost), "lost {lost}");
+        assert!((120..330).contains(&doubled), "doubled {doubled}");
+    }
+
+    #[test]
+    fn fault_values_from_the_wire_are_checked() {
+        let wire = |delay_us, drop, duplicate| shardsim_proto::pb::LinkFault {
+            delay_us,
+            drop,
+            duplicate,
+        };
+        assert!(LinkFault::from_wire(&wire(1000, 0.1, 0.9)).is_ok());
+        for bad in [
+            wire(20_000_000, 0.0, 0.0),
+            wire(0, 0.95, 0.0),
+            wire(0, 0.0, -0.1),
+            wire(0, f64::NAN, 0.0),
+        ] {
+            assert!(LinkFault::from_wire(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,6 +12,14 @@
 //!
 //! Only the block loop touches the ledger, so execution needs no locks; the mempool and
 //! the inbound queue are the hand-off points, each behind a short-held mutex.
+//!
+//! **Durability.** With a data directory, every block's *inputs* (the receipts and
+//! transactions it took, the decisions and beacon height it saw) and its events are
+//! written to the shard's store in one transaction before the block is announced.
+//! Block production is deterministic, so replaying the stored inputs after a crash
+//! ([`BlockProducer::recover`]) rebuilds exactly the state, the chain tip and the
+//! channel counters the shard had; what was only in memory — the mempool, the inbound
+//! queue — is sent again by its senders (the driver, the beacon).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -22,7 +30,10 @@ use cross_shard::twophase::Decision;
 use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };
+use prost::Message;
+use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx};
 use shardsim_proto::pb;
+use shardsim_proto::store::Log;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::ShardConfig;
@@ -54,6 +65,53 @@ pub struct QueuedReceipt {
     pub notarized: u64,
 }
 
+/// The store's table of block inputs ([`pb::BlockRecord`]), by height.
+pub const RECORDS: &str = "blocks";
+/// The store's table of block events ([`pb::BlockEvents`]), by height.
+pub const EVENTS: &str = "events";
+
+/// What a block is made from, besides the receipts and transactions in the
+/// producer's buffers.
+struct Inputs {
+    decisions: Vec<Decision>,
+    beacon_height: u64,
+    bad_signatures: Vec<TxId>,
+    /// Congestion figures for the events (not inputs: 0 on replay).
+    delayed: u64,
+    oldest: Duration,
+}
+
+/// What building a block produced.
+struct Built {
+    submission: pb::HeaderSubmission,
+    events: pb::BlockEvents,
+    /// Transactions taken but sent back to wait behind two-phase locks.
+    deferred: Vec<Tx>,
+}
+
+/// Header submissions the beacon has not notarized yet: the link sends each, and sends
+/// them all again if the beacon is slow to notarize them (a lost message, a restarted
+/// beacon). Notarization, seen in a beacon block's crosslinks, forgets them.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    /// Oldest first: (height, submission, when last sent).
+    pub retained: VecDeque<(u64, pb::HeaderSubmission, Option<Instant>)>,
+}
+
+impl Outgoing {
+    /// Keeps a new block's submission, not yet sent.
+    pub fn push(&mut self, height: u64, submission: pb::HeaderSubmission) {
+        self.retained.push_back((height, submission, None));
+    }
+
+    /// Forgets the submissions up to `height`: the beacon notarized them.
+    pub fn notarized(&mut self, height: u64) {
+        while self.retained.front().is_some_and(|r| r.0 <= height) {
+            self.retained.pop_front();
+        }
+    }
+}
+
 /// Verified receipts waiting for a block, and the channel bookkeeping.
 #[derive(Debug)]
 pub struct Inbound {
@@ -66,6 +124,9 @@ pub struct Inbound {
     pub rejected: u64,
     /// Receipts delivered again after admission, ignored.
     pub duplicates: u64,
+    /// Deliveries that came before their beacon block or after a gap: a message lost
+    /// on the way; the link resubscribes and the beacon sends them again.
+    pub out_of_order: u64,
     /// Height of the last beacon block read.
     pub beacon_height: u64,
     /// Two-phase decisions for this shard read from beacon blocks, in order.
@@ -99,6 +160,12 @@ pub struct Counters {
     pub tp_open: u64,
     /// Two-phase: decisions refused as contradicting this shard's vote.
     pub decisions_refused: u64,
+    /// Height resumed from the store at start (0: a fresh start).
+    pub recovered_height: u64,
+    /// Times the beacon link was re-established.
+    pub link_retries: u64,
+    /// Header submissions sent again.
+    pub headers_retransmitted: u64,
 }
 
 /// State shared by the service handlers, the beacon link and the block loop.
@@ -124,11 +191,20 @@ pub struct Shared {
     /// Transactions refused on admission for a bad signature, reported (rejected) by
     /// the next block.
     pub bad_signatures: Mutex<Vec<TxId>>,
+    /// The shard's store, with a data directory.
+    pub store: Option<Log>,
+    /// Submissions for the beacon not yet notarized.
+    pub outgoing: Mutex<Outgoing>,
+    /// Wakes the link when a submission is added.
+    pub outgoing_ready: Notify,
+    /// Faults injected on the link with the beacon (`InjectFault`).
+    pub link_faults: crate::link::FaultHandle,
 }
 
 impl Shared {
-    /// Fresh shared state for a shard at genesis.
-    pub fn new(config: ShardConfig, genesis: &mut Ledger) -> Shared {
+    /// Fresh shared state for a shard at genesis, keeping its blocks in `store` if
+    /// given.
+    pub fn new(config: ShardConfig, genesis: &mut Ledger, store: Option<Log>) -> Shared {
         let shards = config.shards as usize;
         let assets = 0..=genesis.tokens();
         Shared {
@@ -140,6 +216,7 @@ impl Shared {
                 queue: VecDeque::new(),
                 rejected: 0,
                 duplicates: 0,
+                out_of_order: 0,
                 beacon_height: 0,
                 decisions: Vec::new(),
             }),
@@ -160,6 +237,10 @@ impl Shared {
                 Arc::new(SigVerifier::new(&mine, config.threads))
             }),
             bad_signatures: Mutex::new(Vec::new()),
+            store,
+            outgoing: Mutex::new(Outgoing::default()),
+            outgoing_ready: Notify::new(),
+            link_faults: crate::link::FaultHandle::default(),
             config,
         }
     }
@@ -219,13 +300,10 @@ impl BlockProducer {
     }
 
     /// Runs blocks: on every `block_interval` tick, or as soon as there is work when the
-    /// interval is `asap`. Headers go to `to_beacon`. Returns when the beacon link is
-    /// gone (`Ok`) or when `verify_executor` catches the executors disagreeing.
-    pub async fn run(
-        mut self,
-        shared: &Shared,
-        to_beacon: mpsc::UnboundedSender<pb::HeaderSubmission>,
-    ) -> crate::Result<()> {
+    /// interval is `asap`. Submissions wait in `shared.outgoing` for the beacon link.
+    /// Returns only on a fatal error: `verify_executor` catching the executors
+    /// disagreeing, or the store failing.
+    pub async fn run(mut self, shared: &Shared) -> crate::Error {
         let mut ticker = shared.config.block_interval.map(|d| {
             let mut t = tokio::time::interval(d);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -240,9 +318,14 @@ impl BlockProducer {
                 None => shared.work.notified().await,
             }
             // In asap mode one wake-up may stand for more work than one block takes.
-            while let Some(submission) = self.produce(shared)? {
-                if to_beacon.send(submission).is_err() {
-                    return Ok(()); // the beacon link is gone; the node is shutting down
+            loop {
+                match self.produce(shared) {
+                    Ok(Some(submission)) => {
+                        lock(&shared.outgoing).push(self.height, submission);
+                        shared.outgoing_ready.notify_one();
+                    }
+                    Ok(None) => break,
+                    Err(e) => return e,
                 }
                 if ticker.is_some() {
                     break;
@@ -271,6 +354,135 @@ impl BlockProducer {
     /// transactions, as on NEAR — and transactions get what is left. Receipts beyond
     /// the block's room stay in the delayed-receipt queue for the next block.
     pub fn produce(&mut self, shared: &Shared) -> crate::Result<Option<pb::HeaderSubmission>> {
+        let Some(inputs) = self.gather(shared) else {
+            return Ok(None);
+        };
+        // The record is the block's inputs as gathered, before anything is deferred.
+        let record = shared.store.as_ref().map(|_| self.record(&inputs));
+        let built = self.build(shared, inputs)?;
+        if !built.deferred.is_empty() {
+            let mut mempool = lock(&shared.mempool);
+            for tx in built.deferred.into_iter().rev() {
+                mempool.push_front(tx);
+            }
+        }
+        // The mempool slots of the transactions this block took (and keeps) are free.
+        shared.space.add_permits(self.txs.len());
+        // Durable before anyone hears of it: a block the driver or the beacon has seen
+        // is a block the shard still has after a crash.
+        if let (Some(store), Some(record)) = (&shared.store, record) {
+            store.append(
+                self.height,
+                &[
+                    (RECORDS, &record.encode_to_vec()),
+                    (EVENTS, &built.events.encode_to_vec()),
+                ],
+            )?;
+        }
+        let mut subs = lock(&shared.subscribers);
+        subs.retain(|s| s.send(Ok(built.events.clone())).is_ok());
+        Ok(Some(built.submission))
+    }
+
+    /// Re-executes a stored block (see [`BlockProducer::recover`]): the same inputs
+    /// through the same code give the same state, counters and submission.
+    pub fn replay(
+        &mut self,
+        shared: &Shared,
+        height: u64,
+        record: &pb::BlockRecord,
+    ) -> crate::Result<pb::HeaderSubmission> {
+        let corrupt = |why: String| crate::Error::Corrupt { height, why };
+        if height != self.height + 1 {
+            return Err(corrupt(format!("expected block {}", self.height + 1)));
+        }
+        let receipts = record
+            .receipts
+            .as_ref()
+            .map(ReceiptBatch::try_from)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?
+            .map(|b| b.receipts)
+            .unwrap_or_default();
+        let notarized = &record.receipt_notarized;
+        if record.receipt_src.len() != receipts.len()
+            || !(notarized.is_empty() || notarized.len() == receipts.len())
+        {
+            return Err(corrupt("receipt columns differ in length".into()));
+        }
+        self.receipts.clear();
+        self.receipts
+            .extend(record.receipt_src.iter().copied().zip(receipts));
+        self.receipt_meta.clear();
+        if self.two_phase.is_some() {
+            let now = Instant::now();
+            self.receipt_meta.extend(
+                (0..self.receipts.len()).map(|i| (notarized.get(i).copied().unwrap_or(0), now)),
+            );
+        }
+        self.txs.clear();
+        if let Some(txs) = &record.txs {
+            block_txs_from_wire(txs, &mut self.txs).map_err(|e| corrupt(e.to_string()))?;
+        }
+        let decisions = record
+            .decisions
+            .iter()
+            .map(decision_from_wire)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| corrupt(e.to_string()))?;
+        let inputs = Inputs {
+            decisions,
+            beacon_height: record.beacon_height,
+            bad_signatures: record.bad_signatures.clone(),
+            delayed: 0,
+            oldest: Duration::ZERO,
+        };
+        Ok(self.build(shared, inputs)?.submission)
+    }
+
+    /// Rebuilds the shard from its store: every stored block is replayed in order, so
+    /// the ledger, the chain tip, the channel counters and the two-phase state are what
+    /// they were after the last block committed before the crash. Submissions above
+    /// `notarized` (the beacon's last notarized height for this shard) are kept to be
+    /// sent again. Returns the height resumed at (0 without a store).
+    pub fn recover(&mut self, shared: &Shared, notarized: u64) -> crate::Result<u64> {
+        let Some(store) = &shared.store else {
+            return Ok(0);
+        };
+        if store.last(RECORDS)?.is_none() {
+            return Ok(0);
+        }
+        if shared.config.two_phase.is_some() {
+            return Err(crate::Error::Config(
+                "resuming a two-phase shard from its store is not supported: the decisions it had read but not applied are not sent again (use an empty data directory)".into(),
+            ));
+        }
+        let mut failed = None;
+        store.for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
+            if failed.is_some() {
+                return;
+            }
+            match self.replay(shared, height, &record) {
+                Ok(submission) if height > notarized => {
+                    lock(&shared.outgoing).push(height, submission)
+                }
+                Ok(_) => {}
+                Err(e) => failed = Some(e),
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let cfg = &shared.config;
+        lock(&shared.inbound).channels =
+            InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
+        lock(&shared.counters).recovered_height = self.height;
+        Ok(self.height)
+    }
+
+    /// Takes what is waiting into this block's buffers (receipts and transactions), or
+    /// returns `None` when nothing is (an idle shard makes no empty blocks).
+    fn gather(&mut self, shared: &Shared) -> Option<Inputs> {
         let cfg = &shared.config;
         let (delayed, oldest, decisions, beacon_height) = {
             let mut inbound = lock(&shared.inbound);
@@ -309,12 +521,57 @@ impl BlockProducer {
             self.txs.clear();
             self.txs.extend(mempool.drain(..n));
         }
-        let taken = self.txs.len();
         let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
-        if taken == 0 && self.receipts.is_empty() && bad_signatures.is_empty() && !two_phase_work {
-            return Ok(None);
+        if self.txs.is_empty()
+            && self.receipts.is_empty()
+            && bad_signatures.is_empty()
+            && !two_phase_work
+        {
+            return None;
         }
+        Some(Inputs {
+            decisions,
+            beacon_height,
+            bad_signatures,
+            delayed,
+            oldest,
+        })
+    }
 
+    /// The stored form of a block's inputs.
+    fn record(&self, inputs: &Inputs) -> pb::BlockRecord {
+        let mut txs = pb::TxBatch::default();
+        for t in &self.txs {
+            push_tx(&mut txs, t);
+        }
+        let receipts = ReceiptBatch {
+            src: 0,
+            dst: 0,
+            first_seq: 0,
+            receipts: self.receipts.iter().map(|r| r.1).collect(),
+        };
+        pb::BlockRecord {
+            beacon_height: inputs.beacon_height,
+            decisions: inputs.decisions.iter().map(pb::Decision::from).collect(),
+            receipt_src: self.receipts.iter().map(|r| r.0).collect(),
+            receipt_notarized: self.receipt_meta.iter().map(|m| m.0).collect(),
+            receipts: Some(pb::ReceiptBatch::from(&receipts)),
+            txs: Some(txs),
+            bad_signatures: inputs.bad_signatures.clone(),
+        }
+    }
+
+    /// Executes a block from its gathered inputs: steps 3–6, up to the submission for
+    /// the beacon and the events for subscribers (which the caller sends, or not).
+    fn build(&mut self, shared: &Shared, inputs: Inputs) -> crate::Result<Built> {
+        let cfg = &shared.config;
+        let Inputs {
+            decisions,
+            beacon_height,
+            bad_signatures,
+            delayed,
+            oldest,
+        } = inputs;
         // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
         self.out.clear();
         let assets = self.ledger.tokens() as usize + 1;
@@ -346,19 +603,13 @@ impl BlockProducer {
                 );
             }
         }
-        if let Some(tp) = &self.two_phase {
-            // After this block's decisions and votes have set the locks: transactions
-            // that would touch a locked key go back to the mempool's head and wait.
-            let deferred = tp.defer_locked(&self.ledger, &mut self.txs);
-            if !deferred.is_empty() {
-                let mut mempool = lock(&shared.mempool);
-                for tx in deferred.into_iter().rev() {
-                    mempool.push_front(tx);
-                }
-            }
-        }
-        // The mempool slots of the transactions this block took (and keeps) are free.
-        shared.space.add_permits(self.txs.len());
+        // After this block's decisions and votes have set the locks: transactions that
+        // would touch a locked key go back to the mempool's head and wait.
+        let deferred = self
+            .two_phase
+            .as_ref()
+            .map(|tp| tp.defer_locked(&self.ledger, &mut self.txs))
+            .unwrap_or_default();
         // With verify_executor, the sequential reference runs beside the chosen executor
         // on a copy of the state, and any difference stops the shard.
         let reference = (cfg.verify_executor && cfg.executor != Executor::Sequential).then(|| {
@@ -457,7 +708,7 @@ impl BlockProducer {
         self.height = header.height;
         self.last_hash = header.hash();
 
-        self.publish(
+        let events = self.publish(
             shared,
             &header,
             &applied,
@@ -480,7 +731,7 @@ impl BlockProducer {
             }
         }
         self.last_batches = batches;
-        Ok(Some(pb::HeaderSubmission {
+        let submission = pb::HeaderSubmission {
             header: Some(pb::Header::from(&header)),
             leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
             batches: wire,
@@ -495,7 +746,12 @@ impl BlockProducer {
                     next_seq,
                 })
                 .collect(),
-        }))
+        };
+        Ok(Built {
+            submission,
+            events,
+            deferred,
+        })
     }
 
     /// A Byzantine shard's extra batches, on every fourth block: one that its header
@@ -545,8 +801,8 @@ impl BlockProducer {
         }
     }
 
-    /// Updates the counters and sends the block's events to every subscriber. The
-    /// block's id lists move into the events (the next block starts them afresh).
+    /// Updates the counters and returns the block's events. The block's id lists move
+    /// into the events (the next block starts them afresh).
     fn publish(
         &mut self,
         shared: &Shared,
@@ -555,7 +811,7 @@ impl BlockProducer {
         emitted: &[Vec<(u64, u64)>],
         (delayed, oldest): (u64, Duration),
         (dependent, reexecuted): (Option<usize>, Option<usize>),
-    ) {
+    ) -> pb::BlockEvents {
         {
             let mut c = lock(&shared.counters);
             c.height = header.height;
@@ -588,7 +844,7 @@ impl BlockProducer {
             }
         }
         let out = &mut self.out;
-        let events = pb::BlockEvents {
+        pb::BlockEvents {
             shard: header.shard,
             height: header.height,
             committed: std::mem::take(&mut out.committed),
@@ -617,9 +873,7 @@ impl BlockProducer {
             } else {
                 0
             },
-        };
-        let mut subs = lock(&shared.subscribers);
-        subs.retain(|s| s.send(Ok(events.clone())).is_ok());
+        }
     }
 }
 
@@ -647,6 +901,7 @@ mod tests {
             executor: crate::Executor::Sequential,
             verify_executor: false,
             two_phase: None,
+            data_dir: None,
         }
     }
 
@@ -669,7 +924,7 @@ mod tests {
         let cfg = config(0);
         let mut ledger = Shared::genesis(&cfg).unwrap();
         let from = ledger.placement().accounts_of(0, 100)[0];
-        let shared = Shared::new(cfg, &mut ledger);
+        let shared = Shared::new(cfg, &mut ledger, None);
         let mut producer = BlockProducer::new(ledger, None);
         assert!(
             producer.produce(&shared).unwrap().is_none(),
@@ -691,7 +946,7 @@ mod tests {
         let mut ledger = Shared::genesis(&cfg).unwrap();
         let p = ledger.placement();
         let mine = p.accounts_of(1, 100);
-        let shared = Shared::new(cfg, &mut ledger);
+        let shared = Shared::new(cfg, &mut ledger, None);
         let mut producer = BlockProducer::new(ledger, None);
         let now = Instant::now();
         lock(&shared.inbound)
@@ -732,7 +987,7 @@ mod tests {
         let p = ledger.placement();
         let from = p.accounts_of(0, 100)[0];
         let to = p.accounts_of(1, 100)[0];
-        let shared = Shared::new(cfg, &mut ledger);
+        let shared = Shared::new(cfg, &mut ledger, None);
         let mut producer = BlockProducer::new(ledger, None);
         let mut tx = transfer(1, from, to, 0);
         tx.call = cross_shard::Call::Transfer {
@@ -747,5 +1002,101 @@ mod tests {
         assert_eq!((batch.dst, batch.first_seq, batch.value_of(0)), (1, 0, 10));
         assert_eq!(header.receipts_root, receipt::receipts_root(0, 2, &[batch]));
         assert_eq!(lock(&shared.counters).outbound[0][1], (1, 10));
+    }
+
+    #[test]
+    fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_submissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(0);
+        cfg.data_dir = Some(dir.path().to_path_buf());
+        let open = |cfg: &ShardConfig| {
+            let mut ledger = Shared::genesis(cfg).unwrap();
+            let store = Log::open(&dir.path().join("shard.redb"), &cfg.identity()).unwrap();
+            let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
+            (shared, BlockProducer::new(ledger, None))
+        };
+        let (shared, mut producer) = open(&cfg);
+        let p = producer.ledger.placement();
+        let (from, to) = (p.accounts_of(0, 100)[0], p.accounts_of(1, 100)[0]);
+        let mut cross = transfer(9, from, to, 3);
+        cross.call = cross_shard::Call::Transfer {
+            to,
+            asset: 0,
+            amount: 10,
+        };
+        lock(&shared.mempool).extend((0..3).map(|n| transfer(n, from, from, n)));
+        lock(&shared.mempool).push_back(cross);
+        let now = Instant::now();
+        let receipt = |id| QueuedReceipt {
+            src: 1,
+            receipt: Receipt::credit(id, from, 5, 0),
+            arrived: now,
+            notarized: 0,
+        };
+        lock(&shared.inbound)
+            .queue
+            .extend([receipt(100), receipt(101)]);
+        let mut submissions = Vec::new();
+        while let Some(s) = producer.produce(&shared).unwrap() {
+            submissions.push(s);
+        }
+        assert_eq!(producer.height, 2);
+        let before = lock(&shared.counters).clone();
+        drop(shared); // the "crash": the store closes with the process
+
+        // "Crash": a fresh process on the same directory; the beacon notarized block 1.
+        let (again, mut resumed) = open(&cfg);
+        assert_eq!(resumed.recover(&again, 1).unwrap(), 2);
+        assert_eq!(resumed.ledger.state_root(), producer.ledger.state_root());
+        assert_eq!(
+            (resumed.last_hash, resumed.out_seq.clone()),
+            (producer.last_hash, producer.out_seq.clone())
+        );
+        let after = lock(&again.counters).clone();
+        assert_eq!(
+            (
+                after.committed,
+                after.sent_cross,
+                after.inbound.clone(),
+                after.outbound.clone()
+            ),
+            (
+                before.committed,
+                before.sent_cross,
+                before.inbound.clone(),
+                before.outbound.clone()
+            )
+        );
+        assert_eq!(after.recovered_height, 2);
+        let kept: Vec<_> = lock(&again.outgoing)
+            .retained
+            .iter()
+            .map(|r| r.1.clone())
+            .collect();
+        assert_eq!(
+            kept,
+            submissions[1..],
+            "block 2's submission, exactly as first sent"
+        );
+        // Receipts from shard 1 resume after the two applied.
+        assert_eq!(lock(&again.inbound).channels.next_seq(1), 2);
+        // The stored events are the ones published.
+        let mut heights = Vec::new();
+        again
+            .store
+            .as_ref()
+            .unwrap()
+            .for_each(EVENTS, 1, |h, e: pb::BlockEvents| {
+                heights.push((h, e.height))
+            })
+            .unwrap();
+        assert_eq!(heights, vec![(2, 2)]);
+
+        // The store is refused to a shard of another shape.
+        drop(again);
+        let mut other = cfg.clone();
+        other.accounts = 200;
+        let err = Log::open(&dir.path().join("shard.redb"), &other.identity()).unwrap_err();
+        assert!(err.to_string().contains("belongs to"), "{err}");
     }
 }

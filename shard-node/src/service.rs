@@ -94,13 +94,41 @@ impl Shard for ShardService {
 
     async fn events(
         &self,
-        _request: Request<pb::EventsRequest>,
+        request: Request<pb::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
         // Unbounded: a block's events must never be dropped, and the block loop must
         // never wait on a slow reader. The driver reads them as fast as they come.
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared.subscribers).push(tx);
+        let after = request.into_inner().after;
+        // Holding the subscribers' lock while reading the store: no block is published
+        // in between, so nothing falls between the stored events and the live ones. A
+        // block stored but not yet published may come twice; heights tell them apart.
+        let mut subscribers = lock(&self.shared.subscribers);
+        if let Some(after) = after {
+            let Some(store) = &self.shared.store else {
+                return Err(Status::failed_precondition(
+                    "this shard keeps no store (started without --data-dir): only live events",
+                ));
+            };
+            store
+                .for_each(crate::node::EVENTS, after, |_, events: pb::BlockEvents| {
+                    let _ = tx.send(Ok(events));
+                })
+                .map_err(|e| Status::internal(e.to_string()))?;
+        }
+        subscribers.push(tx);
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+
+    async fn inject_fault(
+        &self,
+        request: Request<pb::LinkFault>,
+    ) -> Result<Response<pb::LinkFaultReply>, Status> {
+        let fault = crate::link::LinkFault::from_wire(request.get_ref())
+            .map_err(Status::invalid_argument)?;
+        tracing::info!(?fault, "fault injected on the beacon link");
+        *lock(&self.shared.link_faults) = fault;
+        Ok(Response::new(pb::LinkFaultReply {}))
     }
 
     async fn status(
@@ -109,9 +137,14 @@ impl Shard for ShardService {
     ) -> Result<Response<pb::ShardStatus>, Status> {
         let shared = &self.shared;
         let mempool_len = lock(&shared.mempool).len() as u64;
-        let (inbound_queued, deliveries_rejected, duplicates_ignored) = {
+        let (inbound_queued, deliveries_rejected, duplicates_ignored, out_of_order) = {
             let i = lock(&shared.inbound);
-            (i.queue.len() as u64, i.rejected, i.duplicates)
+            (
+                i.queue.len() as u64,
+                i.rejected,
+                i.duplicates,
+                i.out_of_order,
+            )
         };
         let c = lock(&shared.counters).clone();
         let channels = |v: &[(u64, u64)]| {
@@ -152,6 +185,10 @@ impl Shard for ShardService {
             locked: c.locked[0],
             tp_open: c.tp_open,
             decisions_refused: c.decisions_refused,
+            recovered_height: c.recovered_height,
+            link_retries: c.link_retries,
+            headers_retransmitted: c.headers_retransmitted,
+            deliveries_out_of_order: out_of_order,
         }))
     }
 }

@@ -167,7 +167,7 @@ async fn drive(
     for (i, client) in shards.iter().enumerate() {
         let stream = client
             .clone()
-            .events(pb::EventsRequest {})
+            .events(pb::EventsRequest { after: None })
             .await
             .with_context(|| format!("opening the events stream of shard {i}"))?
             .into_inner();

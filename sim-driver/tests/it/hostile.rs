@@ -16,13 +16,13 @@ const ACCOUNTS: u64 = 1000;
 async fn start_beacon(shards: u32) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(beacon::run(
-        listener,
+    let config = beacon::BeaconConfig {
         shards,
-        Duration::from_millis(20),
-        None,
-        std::future::pending(),
-    ));
+        interval: Duration::from_millis(20),
+        two_phase: None,
+        data_dir: None,
+    };
+    tokio::spawn(beacon::run(listener, config, std::future::pending()));
     addr
 }
 
@@ -48,6 +48,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         two_phase: None,
         executor: shard_node::Executor::Parallel,
         verify_executor: true,
+        data_dir: None,
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");
@@ -160,7 +161,11 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
     let beacon = start_beacon(2).await;
     let addr = start_shard(beacon, 0, 2, false).await;
     let mut c = connect_shard(addr).await;
-    let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
+    let mut events = c
+        .events(pb::EventsRequest { after: None })
+        .await
+        .unwrap()
+        .into_inner();
 
     let uneven = pb::TxBatch {
         id: vec![1, 2],
@@ -250,7 +255,11 @@ async fn signed_shard_rejects_bad_and_missing_signatures() {
     let beacon = start_beacon(2).await;
     let addr = start_shard(beacon, 0, 2, true).await;
     let mut c = connect_shard(addr).await;
-    let mut events = c.events(pb::EventsRequest {}).await.unwrap().into_inner();
+    let mut events = c
+        .events(pb::EventsRequest { after: None })
+        .await
+        .unwrap()
+        .into_inner();
     let mine = Placement::new(2).unwrap().accounts_of(0, ACCOUNTS);
     let t = |id: u64, from: u64, nonce: u64| cross_shard::Tx {
         id,
