@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::scenario::{Protocol, Scenario};
+use crate::scenario::{Protocol, Scenario, Storage, Target};
 
 /// Genesis balance of every account.
 pub const INITIAL_BALANCE: u64 = 1_000_000_000;
@@ -52,9 +52,32 @@ pub struct Process {
     pub log: PathBuf,
     /// The process; killed on drop.
     child: Child,
+    /// The arguments it was started with (a restart reuses them).
+    args: Vec<String>,
+    /// Killed on purpose (a fault) and not started again yet.
+    pub killed: bool,
+}
+
+/// What it takes to start a process again.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    name: String,
+    args: Vec<String>,
+    addr: String,
+    run_dir: PathBuf,
 }
 
 impl Process {
+    /// How to start this process again.
+    pub fn spec(&self) -> Spec {
+        Spec {
+            name: self.name.clone(),
+            args: self.args.clone(),
+            addr: self.addr.clone(),
+            run_dir: self.log.parent().map(Path::to_path_buf).unwrap_or_default(),
+        }
+    }
+
     /// The child's pid, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
@@ -110,6 +133,17 @@ impl Cluster {
         if c.protocol == Protocol::TwoPhase {
             beacon_args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
         }
+        // With storage on disk, each process keeps its chain in data/<name>/.
+        let data_dir = |name: &str| -> Vec<String> {
+            match c.storage {
+                Storage::Disk => vec![
+                    "--data-dir".into(),
+                    run_dir.join("data").join(name).display().to_string(),
+                ],
+                Storage::Memory => Vec::new(),
+            }
+        };
+        beacon_args.extend(data_dir("beacon"));
         let beacon = spawn(&exe, "beacon", &beacon_args, run_dir).await?;
         let beacon_url = format!("http://{}", beacon.addr);
         let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
@@ -165,7 +199,9 @@ impl Cluster {
             if c.byzantine_shard == Some(shard) {
                 args.push("--byzantine".into());
             }
-            shards.push(spawn(&exe, &format!("shard-{shard}"), &args, run_dir).await?);
+            let name = format!("shard-{shard}");
+            args.extend(data_dir(&name));
+            shards.push(spawn(&exe, &name, &args, run_dir).await?);
         }
         Ok(Cluster { beacon, shards })
     }
@@ -175,9 +211,44 @@ impl Cluster {
         std::iter::once(&self.beacon).chain(&self.shards)
     }
 
-    /// Fails with the process's name and the end of its log if any child has exited.
+    /// The process a fault targets.
+    pub fn process(&mut self, target: Target) -> &mut Process {
+        match target {
+            Target::Beacon => &mut self.beacon,
+            Target::Shard(k) => &mut self.shards[k as usize],
+        }
+    }
+
+    /// Kills `target` with SIGKILL (a fault) and reaps it. Only our own child, by its
+    /// pid.
+    pub async fn kill(&mut self, target: Target) -> anyhow::Result<()> {
+        let p = self.process(target);
+        p.killed = true;
+        p.child
+            .kill()
+            .await
+            .with_context(|| format!("killing {}", p.name))
+    }
+
+    /// Starts a process again from its [`Process::spec`]; the beacon on the same
+    /// address (the shards know it by that), a shard on a new port. The caller puts
+    /// the result in place of the killed process.
+    pub async fn restart(spec: Spec) -> anyhow::Result<Process> {
+        let exe = std::env::current_exe().context("locating the shardsim binary")?;
+        let mut args = spec.args;
+        if spec.name == "beacon" {
+            args.extend(["--listen".into(), spec.addr]);
+        }
+        spawn(&exe, &spec.name, &args, &spec.run_dir).await
+    }
+
+    /// Fails with the process's name and the end of its log if any child has exited
+    /// (other than one killed on purpose).
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
-        for p in std::iter::once(&mut self.beacon).chain(self.shards.iter_mut()) {
+        for p in std::iter::once(&mut self.beacon)
+            .chain(self.shards.iter_mut())
+            .filter(|p| !p.killed)
+        {
             if let Some(status) = p.child.try_wait()? {
                 bail!(
                     "{} exited unexpectedly ({status}); last lines of {}:\n{}",
@@ -229,8 +300,12 @@ impl Drop for Cluster {
 /// Starts `exe args…` with stdout piped (for READY) and stderr in `<run_dir>/<name>.log`.
 async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyhow::Result<Process> {
     let log = run_dir.join(format!("{name}.log"));
-    let log_file =
-        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    // A restarted process writes on after its predecessor.
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("opening {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -268,6 +343,8 @@ async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyho
         addr,
         log,
         child,
+        args: args.to_vec(),
+        killed: false,
     })
 }
 

@@ -29,7 +29,9 @@
 //! - [`scenario`]: the scenario file, parsed strictly with located errors.
 //! - [`workload`]: the seeded transfer generator.
 //! - [`schedule`]: when each transaction is due (rate, steps, ramps).
-//! - [`cluster`]: child processes, readiness, no orphans.
+//! - [`cluster`]: child processes, readiness, no orphans, kill and restart.
+//! - [`submit`]: the submit path to a shard, which resends what a crash lost.
+//! - [`faults`]: the `[[faults]]` schedule and recovery times.
 //! - [`metrics`]: per-transaction fate, latency histograms, per-second counts.
 //! - [`report`]: summary.json, timeseries.csv, HdrHistogram logs, the table.
 //! - [`charts`]: throughput and latency charts (PNG and SVG).
@@ -41,11 +43,13 @@
 pub mod bench_exec;
 pub mod charts;
 pub mod cluster;
+pub mod faults;
 pub mod metrics;
 pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod submit;
 pub mod sweep;
 pub mod workload;

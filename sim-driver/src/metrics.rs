@@ -161,7 +161,17 @@ pub struct Tracker {
     pub atomic_violations: u64,
     /// Two-phase: how long prepares that found a key locked waited (µs).
     pub lock_wait: Histogram<u64>,
+    /// Per shard: the height of the last block whose events were applied. Events of a
+    /// block come again when the driver resumes a restarted shard's stream from its
+    /// store; those are recognised by height and skipped.
+    last_height: Vec<u64>,
+    /// Per tenth of a second since start, per source shard: transactions that became
+    /// final (the finer timeline that recovery times are measured on).
+    pub finals_tenths: Vec<Vec<u32>>,
 }
+
+/// The timeline resolution of [`Tracker::finals_tenths`], ns.
+pub const TENTH: u64 = 100_000_000;
 
 impl Tracker {
     /// A tracker for `shards` shards measuring the window [start, end) (ns).
@@ -192,7 +202,24 @@ impl Tracker {
             tp_aborts: BTreeMap::new(),
             atomic_violations: 0,
             lock_wait: histogram(),
+            last_height: vec![0; shards as usize],
+            finals_tenths: Vec::new(),
         }
+    }
+
+    /// Height of the last block of `shard` whose events were applied.
+    pub fn last_height(&self, shard: usize) -> u64 {
+        self.last_height.get(shard).copied().unwrap_or(0)
+    }
+
+    /// Whether its shard has said nothing yet of transaction `id` (neither in a block
+    /// nor rejected): after a crash of that shard, it must be sent again. An id not yet
+    /// dispatched here (its batch overtook the news) awaits too.
+    pub fn awaiting(&self, id: u64) -> bool {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.fate.get(i))
+            .is_none_or(|&f| f == state::SUBMITTED)
     }
 
     /// Records that transactions `first..first + intended.len()` were handed to the
@@ -266,6 +293,11 @@ impl Tracker {
         let latency_us = (at.saturating_sub(self.intended[i]) / 1000).clamp(1, MAX_LATENCY_US);
         let in_window = (self.window.0..self.window.1).contains(&self.intended[i]);
         let final_in_window = (self.window.0..self.window.1).contains(&at);
+        let tenth = (at / TENTH) as usize;
+        if self.finals_tenths.len() <= tenth {
+            self.finals_tenths.resize(tenth + 1, vec![0; self.shards]);
+        }
+        self.finals_tenths[tenth][shard] += 1;
         let sec = self.second(at);
         let counts = &mut sec.shards[shard];
         counts.final_total += 1;
@@ -357,6 +389,10 @@ impl Tracker {
     pub fn events(&mut self, at: u64, ev: &pb::BlockEvents) {
         let shard = ev.shard as u16;
         let slot = usize::from(shard).min(self.shards.saturating_sub(1));
+        if ev.height <= self.last_height[slot] {
+            return;
+        }
+        self.last_height[slot] = ev.height;
         let congestion = &mut self.second(at).shards[slot];
         congestion.receipts_emitted += ev.receipts_emitted;
         congestion.receipts_applied += (ev.receipts_applied.len()
@@ -440,13 +476,32 @@ mod tests {
         sent_cross: &[u64],
         applied: &[u64],
     ) -> pb::BlockEvents {
+        // Every block of a test is a new one: heights only grow.
+        static HEIGHT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         pb::BlockEvents {
             shard,
+            height: HEIGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             committed: committed.to_vec(),
             sent_cross: sent_cross.to_vec(),
             receipts_applied: applied.to_vec(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_block_seen_again_is_skipped_and_only_unreported_transactions_await() {
+        let mut t = Tracker::new(2, (0, 10 * S));
+        t.dispatched(0, &[0, 0, 0], &[]);
+        let block = events(0, &[0], &[1], &[]);
+        t.events(S / 10, &block);
+        t.events(S / 5, &block);
+        assert_eq!((t.final_intra, t.duplicate_finals), (1, 0));
+        assert_eq!(t.last_height(0), block.height);
+        assert_eq!(
+            (0..4).map(|id| t.awaiting(id)).collect::<Vec<_>>(),
+            vec![false, false, true, true]
+        );
+        assert_eq!(t.finals_tenths[1][0], 1);
     }
 
     #[test]

@@ -276,8 +276,34 @@ pub struct Summary {
     /// Where the CPU time went.
     #[serde(default)]
     pub cpu_seconds: CpuSeconds,
+    /// The faults injected (`[[faults]]`), when, and how the run recovered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::faults::FaultReport>,
+    /// What the processes did to recover from crashes and faulty links.
+    #[serde(default)]
+    pub recovery: Recovery,
     /// The invariants.
     pub invariants: Invariants,
+}
+
+/// Recovery work, as the processes counted it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Recovery {
+    /// Processes killed and started again (resuming from their stores).
+    pub restarts: u64,
+    /// Transactions the driver sent again to restarted shards.
+    pub resubmitted: u64,
+    /// Shard↔beacon link sessions started again (a lost connection or message).
+    pub link_retries: u64,
+    /// Header submissions shards sent again (not notarized in time).
+    pub headers_retransmitted: u64,
+    /// Submissions the beacon ignored: already had them.
+    pub headers_duplicate: u64,
+    /// Submissions the beacon ignored: one before them was missing.
+    pub headers_out_of_order: u64,
+    /// Deliveries that came out of order (a message before them lost) and were sent
+    /// again.
+    pub deliveries_out_of_order: u64,
 }
 
 /// What the shards and the beacon reported at the end.
@@ -494,6 +520,16 @@ pub fn summarize(
             }
         }),
         cpu_seconds: CpuSeconds::default(),
+        faults: Vec::new(),
+        recovery: Recovery {
+            restarts: 0,
+            resubmitted: 0,
+            link_retries: sum(|s| s.link_retries),
+            headers_retransmitted: sum(|s| s.headers_retransmitted),
+            headers_duplicate: status.beacon.headers_duplicate,
+            headers_out_of_order: status.beacon.headers_out_of_order,
+            deliveries_out_of_order: sum(|s| s.deliveries_out_of_order),
+        },
         invariants: Invariants {
             supply_conserved: audit.supply_conserved,
             exactly_once,
@@ -700,6 +736,34 @@ pub fn table(s: &Summary) -> String {
                 sec.receipts_replayed,
                 sec.headers_rejected,
                 sec.deliveries_rejected
+            ),
+        );
+    }
+    for f in &s.faults {
+        let mut what = format!("{} at {:.1} s", f.fault, f.at_s);
+        if let Some(n) = f.resubmitted {
+            what.push_str(&format!(" · {n} resent"));
+        }
+        match (f.restarted_at_s, f.recovery_s) {
+            (Some(_), Some(r)) => what.push_str(&format!(" · recovered {r:.1} s after restart")),
+            (Some(_), None) => what.push_str(" · throughput not back within 10% before the end"),
+            (None, _) => {}
+        }
+        line(&mut out, "fault", what);
+    }
+    let r = &s.recovery;
+    if !s.faults.is_empty() {
+        line(
+            &mut out,
+            "recovery",
+            format!(
+                "{} restarts · {} link retries · {} headers resent ({} duplicate, {} out of order at the beacon) · {} deliveries out of order",
+                r.restarts,
+                r.link_retries,
+                r.headers_retransmitted,
+                r.headers_duplicate,
+                r.headers_out_of_order,
+                r.deliveries_out_of_order
             ),
         );
     }

@@ -12,6 +12,8 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
@@ -24,16 +26,16 @@ use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use crate::cluster::{Cluster, INITIAL_BALANCE};
+use crate::faults::{self, FaultReport, Step};
 use crate::metrics::Tracker;
 use crate::report::{self, CpuSeconds, FinalStatus, Summary};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target};
 use crate::schedule::Schedule;
+use crate::submit::{Resume, SubmitPath};
 use crate::workload::{Source, Workload};
 use cross_shard::ids::pool_token;
 
@@ -70,8 +72,6 @@ const TICK: Duration = Duration::from_millis(2);
 const MAX_CHUNK: usize = 8192;
 /// Most transactions one tick may emit (a late tick catches up over several).
 const TICK_CAP: u64 = 50_000;
-/// Batches queued per shard between the generator and its Submit stream.
-const SUBMIT_QUEUE: usize = 4;
 /// How long after the load ends the driver waits for outstanding transactions.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// How long an interrupted run drains before it writes its partial results.
@@ -92,8 +92,13 @@ enum Msg {
         at: u64,
         events: Box<pb::BlockEvents>,
     },
-    /// The generator has emitted its last transaction; how many were sent per shard.
-    LoadDone { sent: Vec<u64> },
+    /// The generator has emitted its last transaction.
+    LoadDone,
+    /// A killed process was started again (fault `fault`), or failed to start.
+    Restarted {
+        fault: usize,
+        process: anyhow::Result<crate::cluster::Process>,
+    },
     /// A stream failed.
     Failed(anyhow::Error),
 }
@@ -143,11 +148,10 @@ async fn drive(
     dir: &Path,
     started: SystemTime,
 ) -> anyhow::Result<Summary> {
-    let mut shards = Vec::new();
+    let mut clients = Vec::new();
     for p in &cluster.shards {
-        shards.push(shard_client(&p.addr).await?);
+        clients.push(shard_client(&p.addr).await?);
     }
-    let mut beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Signing (if any) happens before the clock starts: the schedule, and every
@@ -155,7 +159,6 @@ async fn drive(
     let source =
         prepare_source(scenario, scenario.warmup + scenario.duration, opts.progress).await?;
     let start = Instant::now();
-    // Events first, so that no block's events can be missed.
     // Every driver↔shard link carries the scenario's emulated delay, each direction
     // with its own jitter seed.
     let link = LinkDelay {
@@ -164,50 +167,23 @@ async fn drive(
     };
     let link_seed =
         |shard: usize, direction: u64| scenario.seed ^ ((shard as u64) << 8 | direction);
-    for (i, client) in shards.iter().enumerate() {
-        let stream = client
-            .clone()
-            .events(pb::EventsRequest { after: None })
-            .await
-            .with_context(|| format!("opening the events stream of shard {i}"))?
-            .into_inner();
-        let mut stream = Delayed::new(stream, link, link_seed(i, 1));
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            loop {
-                match stream.next().await {
-                    Some(Ok(events)) => {
-                        let at = start.elapsed().as_nanos() as u64;
-                        let events = Box::new(events);
-                        if tx.send(Msg::Events { at, events }).is_err() {
-                            return;
-                        }
-                    }
-                    None => return,
-                    Some(Err(status)) => {
-                        let _ = tx.send(Msg::Failed(anyhow::anyhow!(
-                            "events stream of shard {i}: {status}"
-                        )));
-                        return;
-                    }
-                }
-            }
-        });
-    }
+    let mut paths = Vec::new();
     let mut senders = Vec::new();
-    let mut submits: Vec<JoinHandle<anyhow::Result<u64>>> = Vec::new();
-    for (i, client) in shards.iter().enumerate() {
-        let (batch_tx, batch_rx) = mpsc::channel(SUBMIT_QUEUE);
-        senders.push(batch_tx);
-        let mut client = client.clone();
-        let seed = link_seed(i, 0);
-        submits.push(tokio::spawn(async move {
-            let reply = client
-                .submit(Delayed::new(ReceiverStream::new(batch_rx), link, seed))
-                .await
-                .with_context(|| format!("submit stream of shard {i}"))?;
-            Ok(reply.into_inner().accepted)
-        }));
+    for (i, client) in clients.iter().enumerate() {
+        let (path, sender) = SubmitPath::start(i, client.clone(), link, link_seed(i, 0));
+        paths.push(path);
+        senders.push(sender);
+    }
+    // Events before load, so that no block's events can be missed.
+    let events_link = EventsLink {
+        tx: tx.clone(),
+        start,
+        link,
+    };
+    for (i, client) in clients.iter().enumerate() {
+        events_link
+            .open(i, client, None, link_seed(i, 1), paths[i].kills.clone())
+            .await?;
     }
 
     let total = scenario.warmup + scenario.duration;
@@ -221,28 +197,131 @@ async fn drive(
         tx.clone(),
         opts.stop.clone(),
     ));
-    drop(tx);
 
     let mut tracker = Tracker::new(scenario.cluster.shards, window);
     let progress = Progress::new(opts.progress, total);
-    let mut sent = None;
+    let mut load_done = false;
     let mut drain_deadline = None;
     let mut stop = opts.stop.clone();
     let mut interrupted = *stop.borrow();
     let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    let steps = faults::schedule(&scenario.faults);
+    let mut next_step = 0;
+    let mut reports: Vec<FaultReport> = scenario
+        .faults
+        .iter()
+        .map(|f| FaultReport::new(f, f.at.as_secs_f64()))
+        .collect();
+    // Per shard, after a restart: the height its store resumed at, and the fault.
+    let mut catching_up: Vec<Option<(u64, usize)>> = vec![None; clients.len()];
+    let mut restarts_pending = 0usize;
+    let seconds = |at: Instant| at.duration_since(start).as_secs_f64();
     loop {
+        let next_at = steps
+            .get(next_step)
+            .map(|&(at, _)| tokio::time::Instant::from_std(start + at));
         tokio::select! {
             changed = stop.changed(), if !interrupted => {
                 // A dropped sender (Err) is no request to stop.
                 interrupted = changed.is_ok() && *stop.borrow();
             }
+            () = tokio::time::sleep_until(next_at.unwrap_or_else(tokio::time::Instant::now)), if next_at.is_some() && !interrupted => {
+                let (_, step) = steps[next_step];
+                next_step += 1;
+                let now = seconds(Instant::now());
+                match step {
+                    Step::Kill(f) => {
+                        let target = scenario.faults[f].kill.context("a kill step has a target")?;
+                        if let Target::Shard(k) = target {
+                            paths[k as usize].kills.fetch_add(1, Ordering::SeqCst);
+                        }
+                        cluster.kill(target).await?;
+                        reports[f].at_s = now;
+                        progress.note(&format!("fault: killed {target}"));
+                    }
+                    Step::Restart(f) => {
+                        let target = scenario.faults[f].kill.context("a restart step has a target")?;
+                        let spec = cluster.process(target).spec();
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let process = Cluster::restart(spec).await;
+                            let _ = tx.send(Msg::Restarted { fault: f, process });
+                        });
+                        restarts_pending += 1;
+                        reports[f].restarted_at_s = Some(now);
+                        progress.note(&format!("fault: restarting {target}"));
+                    }
+                    Step::LinkOn(f) | Step::LinkOff(f) => {
+                        let fault = &scenario.faults[f];
+                        let Some(Target::Shard(k)) = fault.link else {
+                            bail!("fault {} has no link target", f + 1);
+                        };
+                        let on = matches!(step, Step::LinkOn(_));
+                        let wire = if on {
+                            pb::LinkFault {
+                                delay_us: fault.delay.as_micros() as u64,
+                                drop: fault.drop,
+                                duplicate: fault.duplicate,
+                            }
+                        } else {
+                            pb::LinkFault::default()
+                        };
+                        clients[k as usize]
+                            .inject_fault(wire)
+                            .await
+                            .with_context(|| format!("injecting fault {} on shard {k}", f + 1))?;
+                        if on {
+                            reports[f].at_s = now;
+                        } else {
+                            reports[f].healed_at_s = Some(now);
+                        }
+                        progress.note(&format!(
+                            "fault: link shard-{k} {}",
+                            if on { "faulty" } else { "healed" }
+                        ));
+                    }
+                }
+            }
             msg = rx.recv() => match msg {
                 Some(Msg::Dispatched { first, intended, programs }) => {
                     tracker.dispatched(first, &intended, &programs);
                 }
-                Some(Msg::Events { at, events }) => tracker.events(at, &events),
-                Some(Msg::LoadDone { sent: s }) => {
-                    sent = Some(s);
+                Some(Msg::Events { at, events }) => {
+                    let shard = events.shard as usize;
+                    tracker.events(at, &events);
+                    if catching_up.get(shard).is_some_and(Option::is_some) {
+                        resume_if_caught_up(shard, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
+                    }
+                }
+                Some(Msg::Restarted { fault, process }) => {
+                    restarts_pending -= 1;
+                    let process = process?;
+                    let target = scenario.faults[fault].kill.context("a restart has a target")?;
+                    reports[fault].ready_at_s = Some(seconds(Instant::now()));
+                    if let Target::Shard(k) = target {
+                        let k = k as usize;
+                        let mut client = shard_client(&process.addr).await?;
+                        let height = client
+                            .status(pb::StatusRequest {})
+                            .await
+                            .with_context(|| format!("status of restarted shard {k}"))?
+                            .into_inner()
+                            .height;
+                        // The driver missed the events of blocks the shard made just
+                        // before it died: its store has them.
+                        let after = tracker.last_height(k);
+                        events_link
+                            .open(k, &client, Some(after), link_seed(k, 1) ^ (1 << 32), paths[k].kills.clone())
+                            .await?;
+                        clients[k] = client;
+                        catching_up[k] = Some((height, fault));
+                        resume_if_caught_up(k, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
+                    }
+                    *cluster.process(target) = process;
+                    progress.note(&format!("fault: {target} is back"));
+                }
+                Some(Msg::LoadDone) => {
+                    load_done = true;
                     let limit = if interrupted { INTERRUPTED_DRAIN_LIMIT } else { DRAIN_LIMIT };
                     drain_deadline = Some(Instant::now() + limit);
                 }
@@ -251,35 +330,53 @@ async fn drive(
             },
             _ = ticker.tick() => {
                 cluster.check_alive()?;
-                progress.update(start.elapsed(), &tracker, sent.is_some());
+                for p in &paths {
+                    p.retained.lock().unwrap_or_else(PoisonError::into_inner).prune(|id| tracker.awaiting(id));
+                }
+                progress.update(start.elapsed(), &tracker, load_done);
             }
         }
         if let Some(deadline) = drain_deadline {
-            if tracker.unresolved() == 0 || Instant::now() >= deadline {
+            let settled = tracker.unresolved() == 0
+                && restarts_pending == 0
+                && catching_up.iter().all(Option::is_none);
+            if settled || Instant::now() >= deadline {
                 break;
             }
         }
     }
     progress.finish();
+    drop(tx);
     generator.await.context("generator task")?;
-    let sent = sent.unwrap_or_default();
+    let mut sent = Vec::new();
     let mut accepted = Vec::new();
-    for (i, h) in submits.into_iter().enumerate() {
-        accepted.push(
-            h.await
-                .with_context(|| format!("submit task of shard {i}"))??,
-        );
+    for (i, p) in paths.into_iter().enumerate() {
+        let (s, a) = p
+            .task
+            .await
+            .with_context(|| format!("submit task of shard {i}"))??;
+        sent.push(s);
+        accepted.push(a);
     }
 
-    let status = settle(&mut shards, &mut beacon, sent, accepted).await?;
+    let mut beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
+    let status = settle(&mut clients, &mut beacon, sent, accepted).await?;
     // Events that arrived while settling.
     while let Ok(msg) = rx.try_recv() {
         if let Msg::Events { at, events } = msg {
             tracker.events(at, &events);
         }
     }
+    for (report, fault) in reports.iter_mut().zip(&scenario.faults) {
+        if let Some(target) = fault.kill {
+            faults::measure_recovery(report, target, &tracker);
+        }
+    }
     let audit = audit_every_asset(scenario, &status);
     let mut summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
+    summary.recovery.resubmitted = reports.iter().filter_map(|r| r.resubmitted).sum();
+    summary.recovery.restarts = reports.iter().filter(|r| r.ready_at_s.is_some()).count() as u64;
+    summary.faults = reports;
     summary.partial = interrupted;
     summary.cpu_seconds = CpuSeconds {
         wall: start.elapsed().as_secs_f64(),
@@ -298,6 +395,92 @@ async fn drive(
     // Charts from the files just written, exactly as `shardsim plot` redraws them.
     crate::plot::run_charts(dir)?;
     Ok(summary)
+}
+
+/// Opens shards' Events streams into the main loop.
+struct EventsLink {
+    tx: mpsc::UnboundedSender<Msg>,
+    start: Instant,
+    link: LinkDelay,
+}
+
+impl EventsLink {
+    /// Streams shard `i`'s events (from its store above `after`, then live) into the
+    /// main loop. A stream that breaks after a kill of the shard (`kills` moved on)
+    /// ends quietly; any other break fails the run.
+    async fn open(
+        &self,
+        i: usize,
+        client: &ShardClient<Channel>,
+        after: Option<u64>,
+        seed: u64,
+        kills: Arc<AtomicU64>,
+    ) -> anyhow::Result<()> {
+        let generation = kills.load(Ordering::SeqCst);
+        let stream = client
+            .clone()
+            .events(pb::EventsRequest { after })
+            .await
+            .with_context(|| format!("opening the events stream of shard {i}"))?
+            .into_inner();
+        let mut stream = Delayed::new(stream, self.link, seed);
+        let (tx, start) = (self.tx.clone(), self.start);
+        tokio::spawn(async move {
+            loop {
+                match stream.next().await {
+                    Some(Ok(events)) => {
+                        let at = start.elapsed().as_nanos() as u64;
+                        let events = Box::new(events);
+                        if tx.send(Msg::Events { at, events }).is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                    Some(Err(_)) if kills.load(Ordering::SeqCst) != generation => return,
+                    Some(Err(status)) => {
+                        let _ = tx.send(Msg::Failed(anyhow::anyhow!(
+                            "events stream of shard {i}: {status}"
+                        )));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Once a restarted shard's stored events have all reached the tracker, sends it
+/// again every transaction it never reported on, and lets its submit path go on.
+fn resume_if_caught_up(
+    k: usize,
+    catching_up: &mut [Option<(u64, usize)>],
+    tracker: &Tracker,
+    paths: &[SubmitPath],
+    clients: &[ShardClient<Channel>],
+    reports: &mut [FaultReport],
+    now: f64,
+) {
+    let Some((height, fault)) = catching_up[k] else {
+        return;
+    };
+    if tracker.last_height(k) < height {
+        return;
+    }
+    catching_up[k] = None;
+    let (resend, through) = paths[k]
+        .retained
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .unreported(|id| tracker.awaiting(id));
+    reports[fault].resubmitted = Some(resend.iter().map(|b| b.id.len() as u64).sum());
+    reports[fault].resumed_at_s = Some(now);
+    // If the task has gone, the run is failing anyway and says why elsewhere.
+    let _ = paths[k].resume.send(Resume {
+        client: clients[k].clone(),
+        resend,
+        through,
+    });
 }
 
 /// The transactions to send: live, or all prepared and signed up front when the
@@ -341,7 +524,6 @@ async fn generate(
 ) {
     let end = total.as_nanos() as u64;
     let mut batches = vec![pb::TxBatch::default(); senders.len()];
-    let mut sent = vec![0u64; senders.len()];
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -397,7 +579,6 @@ async fn generate(
             if batch.id.is_empty() {
                 continue;
             }
-            sent[i] += batch.id.len() as u64;
             if senders[i].send(std::mem::take(batch)).await.is_err() {
                 let _ = events.send(Msg::Failed(anyhow::anyhow!(
                     "submit stream of shard {i} closed"
@@ -406,7 +587,7 @@ async fn generate(
             }
         }
         if finished || *stop.borrow() {
-            let _ = events.send(Msg::LoadDone { sent });
+            let _ = events.send(Msg::LoadDone);
             return;
         }
         if schedule.is_none() {
@@ -630,6 +811,15 @@ impl Progress {
         } else if self.lines && elapsed - self.last_line.get() >= Duration::from_secs(2) {
             self.last_line.set(elapsed);
             eprintln!("[{:>5.1}s] {msg}", elapsed.as_secs_f64());
+        }
+    }
+
+    /// A one-off line (a fault injected), above the bar or among the lines.
+    fn note(&self, text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.println(format!("shardsim: {text}"));
+        } else if self.lines {
+            eprintln!("shardsim: {text}");
         }
     }
 

@@ -76,6 +76,96 @@ pub struct Scenario {
     /// at once or ramping linearly over `ramp`. Needs a numeric `workload.rate`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<Phase>,
+    /// Optional fault injection: processes killed and restarted, links made slow or
+    /// lossy. Needs `cluster.storage = "disk"` and the `receipts` protocol.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+}
+
+/// `[[faults]]`: one injected fault — either `kill` (with `restart_after`) or `link`
+/// (with any of `delay`, `drop`, `duplicate`, and optionally `duration`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// When the fault starts, counted from the start of the run (warm-up included).
+    #[serde(with = "duration")]
+    pub at: Duration,
+    /// Kill this process with SIGKILL: "beacon" or "shard-<k>".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill: Option<Target>,
+    /// With `kill`: start the process again this long after, on the same data
+    /// directory. Required with `kill`.
+    #[serde(default, with = "duration", skip_serializing_if = "Duration::is_zero")]
+    pub restart_after: Duration,
+    /// Make the link between this shard and the beacon faulty: "shard-<k>".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Target>,
+    /// With `link`: extra delay per message, each way, up to "10s". Default "0ms".
+    #[serde(default, with = "duration", skip_serializing_if = "Duration::is_zero")]
+    pub delay: Duration,
+    /// With `link`: fraction of messages lost, each way, 0 to 0.9. Default 0.
+    #[serde(default, deserialize_with = "link_fraction")]
+    pub drop: f64,
+    /// With `link`: fraction of messages delivered twice, 0 to 0.9. Default 0.
+    #[serde(default, deserialize_with = "link_fraction")]
+    pub duplicate: f64,
+    /// With `link`: how long the link stays faulty; "0s" (the default) means until the
+    /// end of the run.
+    #[serde(default, with = "duration", skip_serializing_if = "Duration::is_zero")]
+    pub duration: Duration,
+}
+
+/// A process a fault is aimed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The beacon.
+    Beacon,
+    /// Shard `k`.
+    Shard(u32),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Beacon => f.write_str("beacon"),
+            Target::Shard(k) => write!(f, "shard-{k}"),
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Target, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "beacon" {
+            return Ok(Target::Beacon);
+        }
+        s.strip_prefix("shard-")
+            .and_then(|k| k.parse().ok())
+            .map(Target::Shard)
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "unknown process {s:?}: write \"beacon\" or \"shard-<k>\" (e.g. \"shard-1\")"
+                ))
+            })
+    }
+}
+
+/// `cluster.storage`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Storage {
+    /// Each process keeps its chain in a store in the run folder (`data/<process>/`)
+    /// and resumes from it after a crash.
+    #[default]
+    Disk,
+    /// State in memory only: nothing survives a crash (and nothing is written).
+    Memory,
 }
 
 /// `[[phases]]`: one change of the offered rate.
@@ -139,6 +229,10 @@ pub struct Cluster {
     /// (`timeout`), 1 to 1,000. Default 10.
     #[serde(default = "defaults::deadline")]
     pub deadline: u64,
+    /// Where processes keep their chains: "disk" (a store per process in the run
+    /// folder, resumed after a crash) or "memory". Default "disk".
+    #[serde(default)]
+    pub storage: Storage,
 }
 
 /// `cluster.protocol`.
@@ -166,6 +260,7 @@ impl Default for Cluster {
             byzantine_shard: None,
             protocol: Protocol::default(),
             deadline: defaults::deadline(),
+            storage: Storage::default(),
         }
     }
 }
@@ -527,6 +622,10 @@ fn weight<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     in_range(d, 0.0, 1e9, "a mix weight")
 }
 
+fn link_fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    in_range(d, 0.0, 0.9, "drop and duplicate")
+}
+
 fn phase_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     in_range(d, 0, MAX_RATE, "phase rate")
 }
@@ -706,6 +805,81 @@ impl Scenario {
                 ));
             }
             last_end = Some(p.at + p.ramp);
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            self.check_fault(i + 1, f, total).or_else(fail)?;
+        }
+        Ok(())
+    }
+
+    fn check_fault(&self, n: usize, f: &Fault, total: Duration) -> Result<(), String> {
+        if self.cluster.protocol == Protocol::TwoPhase {
+            return Err(format!(
+                "fault {n}: faults need cluster.protocol = \"receipts\" (a restarted two-phase shard would not get the decisions it had read but not applied)"
+            ));
+        }
+        if f.at >= total {
+            return Err(format!(
+                "fault {n} starts at {} but the run ends at {} (warmup + duration)",
+                humantime::format_duration(f.at),
+                humantime::format_duration(total)
+            ));
+        }
+        let shard_ok = |t: &Target| match t {
+            Target::Shard(k) => *k < self.cluster.shards,
+            Target::Beacon => true,
+        };
+        match (&f.kill, &f.link) {
+            (Some(t), None) => {
+                if !shard_ok(t) {
+                    return Err(format!(
+                        "fault {n}: kill = \"{t}\" but the cluster has shards 0..{}",
+                        self.cluster.shards
+                    ));
+                }
+                if f.restart_after.is_zero() {
+                    return Err(format!(
+                        "fault {n}: kill needs restart_after (e.g. \"2s\"): a process that never comes back leaves its transactions pending"
+                    ));
+                }
+                if self.cluster.storage != Storage::Disk {
+                    return Err(format!(
+                        "fault {n}: kill needs cluster.storage = \"disk\": a process must resume from its store"
+                    ));
+                }
+                if f.delay > Duration::ZERO
+                    || f.drop > 0.0
+                    || f.duplicate > 0.0
+                    || !f.duration.is_zero()
+                {
+                    return Err(format!(
+                        "fault {n}: delay, drop, duplicate and duration go with link, not kill"
+                    ));
+                }
+            }
+            (None, Some(t)) => {
+                if !matches!(t, Target::Shard(_)) || !shard_ok(t) {
+                    return Err(format!(
+                        "fault {n}: link = \"{t}\" must name a shard of the cluster (the link is the one between that shard and the beacon)"
+                    ));
+                }
+                if !f.restart_after.is_zero() {
+                    return Err(format!("fault {n}: restart_after goes with kill, not link"));
+                }
+                if f.delay > Duration::from_secs(10) {
+                    return Err(format!("fault {n}: delay must be at most 10s"));
+                }
+                if f.delay.is_zero() && f.drop == 0.0 && f.duplicate == 0.0 {
+                    return Err(format!(
+                        "fault {n}: a link fault needs some delay, drop or duplicate"
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "fault {n} needs exactly one of kill = \"<process>\" or link = \"shard-<k>\""
+                ));
+            }
         }
         Ok(())
     }
