@@ -119,6 +119,8 @@ pub struct Throughput {
     pub window: Range<u64>,
     /// Times (s since start) where the offered rate changes (`[[phases]]`), marked.
     pub rate_changes: Vec<f64>,
+    /// Injected faults (`[[faults]]`): from when to when (s since start), shaded.
+    pub faults: Vec<(f64, f64)>,
 }
 
 impl Chart for Throughput {
@@ -153,6 +155,23 @@ impl Chart for Throughput {
                     RGBColor(230, 240, 255).filled(),
                 )
             });
+        // Shade each fault: a killed process until its restart, a faulty link while
+        // it lasts.
+        for (i, &(from, to)) in self.faults.iter().enumerate() {
+            let red = RGBColor(255, 215, 215);
+            let band = chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(from, 0.0), (to.max(from + 0.05), y_max)],
+                    red.filled(),
+                )))
+                .map_err(err)?;
+            if i == 0 {
+                band.label("fault ([[faults]]: process down, or link faulty)")
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 20, y + 6)], red.filled())
+                    });
+            }
+        }
         for (i, &at) in self.rate_changes.iter().enumerate() {
             let gray = RGBColor(120, 120, 120).stroke_width(2);
             let mark = chart

@@ -62,6 +62,20 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
                 .collect(),
             window: window.clone(),
             rate_changes: scenario.phases.iter().map(|p| p.at.as_secs_f64()).collect(),
+            faults: scenario
+                .faults
+                .iter()
+                .map(|f| {
+                    let end = if f.kill.is_some() {
+                        f.at + f.restart_after
+                    } else if f.duration.is_zero() {
+                        scenario.warmup + scenario.duration
+                    } else {
+                        f.at + f.duration
+                    };
+                    (f.at.as_secs_f64(), end.as_secs_f64())
+                })
+                .collect(),
         },
         dir,
         "throughput",
