@@ -273,6 +273,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any wire values get a verdict, and an accepted fault is within bounds.
+        #[test]
+        fn arbitrary_fault_values_never_panic(delay_us: u64, drop: f64, duplicate: f64) {
+            let wire = shardsim_proto::pb::LinkFault { delay_us, drop, duplicate };
+            if let Ok(f) = LinkFault::from_wire(&wire) {
+                proptest::prop_assert!(f.delay <= LinkFault::MAX_DELAY);
+                proptest::prop_assert!((0.0..=0.9).contains(&f.drop) && (0.0..=0.9).contains(&f.duplicate));
+            }
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn zero_delay_passes_through_and_ends() {
         let mut s = Delayed::new(tokio_stream::iter(vec![1, 2, 3]), LinkDelay::default(), 0);

@@ -1099,4 +1099,19 @@ mod tests {
         let err = Log::open(&dir.path().join("shard.redb"), &other.identity()).unwrap_err();
         assert!(err.to_string().contains("belongs to"), "{err}");
     }
+
+    proptest::proptest! {
+        /// A damaged store — any bytes as a block record — is refused with an error,
+        /// never a panic.
+        #[test]
+        fn arbitrary_stored_records_never_panic(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..400)) {
+            let cfg = config(0);
+            let mut ledger = Shared::genesis(&cfg).unwrap();
+            let shared = Shared::new(cfg, &mut ledger, None);
+            let mut producer = BlockProducer::new(ledger, None);
+            if let Ok(record) = pb::BlockRecord::decode(bytes.as_slice()) {
+                let _ = producer.replay(&shared, 1, &record);
+            }
+        }
+    }
 }

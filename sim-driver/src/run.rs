@@ -97,7 +97,7 @@ enum Msg {
     /// A killed process was started again (fault `fault`), or failed to start.
     Restarted {
         fault: usize,
-        process: anyhow::Result<crate::cluster::Process>,
+        process: Box<anyhow::Result<crate::cluster::Process>>,
     },
     /// A stream failed.
     Failed(anyhow::Error),
@@ -245,7 +245,7 @@ async fn drive(
                         let tx = tx.clone();
                         tokio::spawn(async move {
                             let process = Cluster::restart(spec).await;
-                            let _ = tx.send(Msg::Restarted { fault: f, process });
+                            let _ = tx.send(Msg::Restarted { fault: f, process: Box::new(process) });
                         });
                         restarts_pending += 1;
                         reports[f].restarted_at_s = Some(now);
@@ -295,7 +295,7 @@ async fn drive(
                 }
                 Some(Msg::Restarted { fault, process }) => {
                     restarts_pending -= 1;
-                    let process = process?;
+                    let process = (*process)?;
                     let target = scenario.faults[fault].kill.context("a restart has a target")?;
                     reports[fault].ready_at_s = Some(seconds(Instant::now()));
                     if let Target::Shard(k) = target {

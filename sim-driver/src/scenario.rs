@@ -1042,6 +1042,54 @@ rate = "max"
     }
 
     #[test]
+    fn faults_are_checked_against_the_cluster() {
+        let with = |fault: &str| format!("{GOOD}[[faults]]\n{fault}\n");
+        let ok = Scenario::from_toml(
+            &with("at = \"1s\"\nkill = \"beacon\"\nrestart_after = \"1s\""),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(ok.faults[0].kill, Some(Target::Beacon));
+        for (fault, expect) in [
+            (
+                "at = \"1s\"\nkill = \"shard-2\"\nrestart_after = \"1s\"",
+                "shards 0..2",
+            ),
+            ("at = \"1s\"\nkill = \"shard-1\"", "needs restart_after"),
+            (
+                "at = \"1s\"\nkill = \"node-1\"\nrestart_after = \"1s\"",
+                "unknown process \"node-1\"",
+            ),
+            (
+                "at = \"1s\"\nlink = \"beacon\"\ndrop = 0.1",
+                "must name a shard",
+            ),
+            (
+                "at = \"1s\"\nlink = \"shard-0\"",
+                "needs some delay, drop or duplicate",
+            ),
+            (
+                "at = \"1s\"\nlink = \"shard-0\"\ndrop = 0.95",
+                "drop and duplicate must be in",
+            ),
+            ("at = \"1s\"", "exactly one of kill"),
+            (
+                "at = \"1h\"\nkill = \"beacon\"\nrestart_after = \"1s\"",
+                "but the run ends",
+            ),
+        ] {
+            let e = error(&with(fault));
+            assert!(e.contains(expect), "{fault}: {e}");
+        }
+        let memory = with("at = \"1s\"\nkill = \"beacon\"\nrestart_after = \"1s\"")
+            .replace("shards = 2", "shards = 2\nstorage = \"memory\"");
+        assert!(error(&memory).contains("storage = \"disk\""));
+        let two_phase = with("at = \"1s\"\nlink = \"shard-0\"\ndrop = 0.1")
+            .replace("shards = 2", "shards = 2\nprotocol = \"two-phase\"");
+        assert!(error(&two_phase).contains("protocol = \"receipts\""));
+    }
+
+    #[test]
     fn echo_round_trips() {
         let s = Scenario::from_toml(GOOD, "s.toml").unwrap();
         let text = toml::to_string(&s).unwrap();
@@ -1205,15 +1253,18 @@ rate = "max"
         )
         .unwrap();
         // A scenario with every optional part present.
-        let full =
-            GOOD.replace(
+        let full = GOOD
+            .replace(
                 "rate = \"max\"",
                 "rate = 10\ntokens = 2\nmix = { transfer = 1, token = 1 }",
             )
             .replace(
                 "shards = 2",
                 "shards = 2\nbyzantine_shard = 1\nexecutor = \"parallel\"",
-            ) + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n";
+            )
+            + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n"
+            + "[[faults]]\nat = \"1s\"\nkill = \"shard-1\"\nrestart_after = \"1s\"\n"
+            + "[[faults]]\nat = \"1s\"\nlink = \"shard-0\"\ndelay = \"1ms\"\ndrop = 0.1\nduplicate = 0.1\nduration = \"1s\"\n";
         let s = Scenario::from_toml(&full, "full").unwrap();
         let mut in_code = std::collections::BTreeSet::new();
         keys("", &toml::Value::try_from(&s).unwrap(), &mut in_code);

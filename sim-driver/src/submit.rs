@@ -82,7 +82,8 @@ impl Retained {
     }
 
     /// Transactions retained.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.batches.iter().map(|(_, b)| b.id.len()).sum()
     }
 }

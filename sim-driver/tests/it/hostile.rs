@@ -167,6 +167,44 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         .unwrap()
         .into_inner();
 
+    // Fault injection with impossible values, and stored events from a shard that
+    // keeps none, are refused by name.
+    for (bad, field) in [
+        (
+            pb::LinkFault {
+                delay_us: u64::MAX,
+                drop: 0.0,
+                duplicate: 0.0,
+            },
+            "delay_us",
+        ),
+        (
+            pb::LinkFault {
+                delay_us: 0,
+                drop: 1.5,
+                duplicate: 0.0,
+            },
+            "drop",
+        ),
+        (
+            pb::LinkFault {
+                delay_us: 0,
+                drop: 0.0,
+                duplicate: f64::NAN,
+            },
+            "duplicate",
+        ),
+    ] {
+        let e = c.inject_fault(bad).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().contains(field), "{e}");
+    }
+    let e = c
+        .events(pb::EventsRequest { after: Some(0) })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
+
     let uneven = pb::TxBatch {
         id: vec![1, 2],
         from: vec![1, 2],

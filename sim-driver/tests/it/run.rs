@@ -131,7 +131,7 @@ skew = 0.5
 
 /// Runs a scenario (`name` must match its `name =`) with `--json` in a temp dir,
 /// asserts it succeeded, and returns the summary it printed.
-fn run_json(name: &str, toml: &str) -> serde_json::Value {
+pub fn run_json(name: &str, toml: &str) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let path = scenario(tmp.path(), name, toml);
     let out = tmp.path().join("results");
