@@ -27,15 +27,13 @@ fn assert_nothing_lost(summary: &serde_json::Value) {
     );
 }
 
-#[test]
-fn kill_9_of_a_shard_then_the_beacon_loses_nothing_and_applies_nothing_twice() {
-    let summary = run_json(
-        "it-crash",
-        r#"
-name = "it-crash"
-seed = 21
-duration = "5s"
-warmup = "500ms"
+/// Runs a 2-shard, half cross-shard scenario of this `duration` with these faults.
+fn run_faulty(name: &str, duration: &str, faults: &str) -> serde_json::Value {
+    let head = format!("name = \"{name}\"\nseed = 21\nduration = \"{duration}\"\n");
+    run_json(
+        name,
+        &(head
+            + r#"warmup = "500ms"
 [cluster]
 shards = 2
 block_interval = "50ms"
@@ -44,6 +42,16 @@ beacon_interval = "50ms"
 accounts = 4000
 rate = 3000
 cross_shard = 0.5
+"# + faults),
+    )
+}
+
+#[test]
+fn kill_9_of_a_shard_then_the_beacon_loses_nothing_and_applies_nothing_twice() {
+    let summary = run_faulty(
+        "it-crash",
+        "5s",
+        r#"
 [[faults]]
 at = "1500ms"
 kill = "shard-1"
@@ -80,21 +88,10 @@ restart_after = "700ms"
 
 #[test]
 fn a_lossy_duplicating_link_keeps_every_invariant() {
-    let summary = run_json(
+    let summary = run_faulty(
         "it-lossy",
+        "4s",
         r#"
-name = "it-lossy"
-seed = 22
-duration = "4s"
-warmup = "500ms"
-[cluster]
-shards = 2
-block_interval = "50ms"
-beacon_interval = "50ms"
-[workload]
-accounts = 4000
-rate = 3000
-cross_shard = 0.5
 [[faults]]
 at = "500ms"
 link = "shard-1"
