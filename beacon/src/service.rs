@@ -56,15 +56,9 @@ impl BeaconService {
     ) -> crate::Result<BeaconService> {
         let mut chain = Chain::new(shards, two_phase);
         if let Some(store) = &store {
-            let mut failed = None;
-            store.for_each(RECORDS, 0, |height, record: pb::BeaconRecord| {
-                if failed.is_none() {
-                    failed = replay(&mut chain, height, &record).err();
-                }
+            store.try_for_each(RECORDS, 0, |height, record: pb::BeaconRecord| {
+                replay(&mut chain, height, &record)
             })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
             chain.record_inputs();
         }
         Ok(BeaconService {
@@ -103,22 +97,16 @@ impl BeaconService {
                 kind: Some(pb::inbound::Kind::Block(n.block)),
             };
             for sub in state.subscribers.iter_mut() {
-                if sub
-                    .as_ref()
-                    .is_some_and(|s| s.send(Ok(block.clone())).is_err())
-                {
-                    *sub = None;
-                }
+                send(sub, block.clone());
             }
             for (dst, delivery) in n.deliveries {
-                let sub = &mut state.subscribers[dst as usize];
-                let msg = pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Delivery(delivery)),
-                };
                 // A shard not subscribed now gets the batch from its backlog later.
-                if sub.as_ref().is_some_and(|s| s.send(Ok(msg)).is_err()) {
-                    *sub = None;
-                }
+                send(
+                    &mut state.subscribers[dst as usize],
+                    pb::Inbound {
+                        kind: Some(pb::inbound::Kind::Delivery(delivery)),
+                    },
+                );
             }
             send_tips(&mut state);
         }
@@ -158,9 +146,14 @@ fn send_tips(state: &mut State) {
         let tip = pb::Inbound {
             kind: Some(pb::inbound::Kind::Tip(chain.tip(dst as u32))),
         };
-        if sub.as_ref().is_some_and(|s| s.send(Ok(tip)).is_err()) {
-            *sub = None;
-        }
+        send(sub, tip);
+    }
+}
+
+/// Sends `msg` to a subscriber, forgetting it if its stream has gone.
+fn send(sub: &mut Option<InboundSender>, msg: pb::Inbound) {
+    if sub.as_ref().is_some_and(|s| s.send(Ok(msg)).is_err()) {
+        *sub = None;
     }
 }
 

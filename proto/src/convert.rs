@@ -321,24 +321,29 @@ impl TryFrom<&pb::Header> for Header {
 
 impl From<&ReceiptBatch> for pb::ReceiptBatch {
     fn from(b: &ReceiptBatch) -> Self {
-        let mut wire = pb::ReceiptBatch {
+        pb::ReceiptBatch {
             src: b.src,
             dst: b.dst,
             first_seq: b.first_seq,
-            ..Default::default()
-        };
-        for (i, r) in b.receipts.iter().enumerate() {
-            let row = r.effect.to_row();
-            wire.tx_id.push(r.tx);
-            wire.to.push(row.to);
-            wire.amount.push(row.amount);
-            push_optional(&mut wire.asset, i, row.asset);
-            push_optional(&mut wire.kind, i, row.kind);
-            push_optional(&mut wire.object, i, row.object);
-            push_optional(&mut wire.limit, i, row.limit);
+            ..receipts_to_wire(&b.receipts)
         }
-        wire
     }
+}
+
+/// The receipt columns of a wire batch (`src`, `dst` and `first_seq` left 0).
+pub fn receipts_to_wire<'a>(receipts: impl IntoIterator<Item = &'a Receipt>) -> pb::ReceiptBatch {
+    let mut wire = pb::ReceiptBatch::default();
+    for (i, r) in receipts.into_iter().enumerate() {
+        let row = r.effect.to_row();
+        wire.tx_id.push(r.tx);
+        wire.to.push(row.to);
+        wire.amount.push(row.amount);
+        push_optional(&mut wire.asset, i, row.asset);
+        push_optional(&mut wire.kind, i, row.kind);
+        push_optional(&mut wire.object, i, row.object);
+        push_optional(&mut wire.limit, i, row.limit);
+    }
+    wire
 }
 
 impl TryFrom<&pb::ReceiptBatch> for ReceiptBatch {

@@ -150,18 +150,19 @@ impl Log {
         write.commit().map_err(|e| self.io(e))
     }
 
-    /// Calls `f` with every record of `name` above height `after`, in height order.
-    pub fn for_each<M: Message + Default>(
+    /// Calls `f` with every record of `name` above height `after`, in height order,
+    /// stopping at the first error (the store's, or `f`'s).
+    pub fn try_for_each<M: Message + Default, E: From<StoreError>>(
         &self,
         name: &'static str,
         after: u64,
-        mut f: impl FnMut(u64, M),
-    ) -> Result<(), StoreError> {
+        mut f: impl FnMut(u64, M) -> Result<(), E>,
+    ) -> Result<(), E> {
         let read = self.db.begin_read().map_err(|e| self.io(e))?;
         let t = match read.open_table(table(name)) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-            Err(e) => return Err(self.io(e)),
+            Err(e) => return Err(self.io(e).into()),
         };
         let Some(start) = after.checked_add(1) else {
             return Ok(());
@@ -175,7 +176,7 @@ impl Log {
                 height,
                 source,
             })?;
-            f(height, record);
+            f(height, record)?;
         }
         Ok(())
     }
@@ -214,8 +215,11 @@ mod tests {
         assert_eq!(log.last("tips").unwrap(), Some(3));
         assert_eq!(log.last("other").unwrap(), None);
         let mut seen = Vec::new();
-        log.for_each("tips", 1, |h, t: pb::Tip| seen.push((h, t.height)))
-            .unwrap();
+        log.try_for_each("tips", 1, |h, t: pb::Tip| {
+            seen.push((h, t.height));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
         assert_eq!(seen, vec![(2, 20), (3, 30)]);
     }
 
@@ -226,7 +230,7 @@ mod tests {
         let log = Log::open(&path, "shard 0 of 2").unwrap();
         log.append(1, &[("tips", &[0xff, 0xff][..])]).unwrap();
         let err = log
-            .for_each("tips", 0, |_, _: pb::Tip| {})
+            .try_for_each("tips", 0, |_, _: pb::Tip| Ok::<_, StoreError>(()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("record 1 of `tips` is unreadable"), "{err}");

@@ -31,7 +31,7 @@ use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };
 use prost::Message;
-use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx};
+use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, receipts_to_wire};
 use shardsim_proto::pb;
 use shardsim_proto::store::Log;
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -457,22 +457,13 @@ impl BlockProducer {
                 "resuming a two-phase shard from its store is not supported: the decisions it had read but not applied are not sent again (use an empty data directory)".into(),
             ));
         }
-        let mut failed = None;
-        store.for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
-            if failed.is_some() {
-                return;
+        store.try_for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
+            let submission = self.replay(shared, height, &record)?;
+            if height > notarized {
+                lock(&shared.outgoing).push(height, submission);
             }
-            match self.replay(shared, height, &record) {
-                Ok(submission) if height > notarized => {
-                    lock(&shared.outgoing).push(height, submission)
-                }
-                Ok(_) => {}
-                Err(e) => failed = Some(e),
-            }
+            Ok::<_, crate::Error>(())
         })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
         let cfg = &shared.config;
         lock(&shared.inbound).channels =
             InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
@@ -544,18 +535,12 @@ impl BlockProducer {
         for t in &self.txs {
             push_tx(&mut txs, t);
         }
-        let receipts = ReceiptBatch {
-            src: 0,
-            dst: 0,
-            first_seq: 0,
-            receipts: self.receipts.iter().map(|r| r.1).collect(),
-        };
         pb::BlockRecord {
             beacon_height: inputs.beacon_height,
             decisions: inputs.decisions.iter().map(pb::Decision::from).collect(),
             receipt_src: self.receipts.iter().map(|r| r.0).collect(),
             receipt_notarized: self.receipt_meta.iter().map(|m| m.0).collect(),
-            receipts: Some(pb::ReceiptBatch::from(&receipts)),
+            receipts: Some(receipts_to_wire(self.receipts.iter().map(|r| &r.1))),
             txs: Some(txs),
             bad_signatures: inputs.bad_signatures.clone(),
         }
@@ -1086,8 +1071,9 @@ mod tests {
             .store
             .as_ref()
             .unwrap()
-            .for_each(EVENTS, 1, |h, e: pb::BlockEvents| {
-                heights.push((h, e.height))
+            .try_for_each(EVENTS, 1, |h, e: pb::BlockEvents| {
+                heights.push((h, e.height));
+                Ok::<_, crate::Error>(())
             })
             .unwrap();
         assert_eq!(heights, vec![(2, 2)]);

@@ -111,8 +111,10 @@ impl Shard for ShardService {
                 ));
             };
             store
-                .for_each(crate::node::EVENTS, after, |_, events: pb::BlockEvents| {
+                .try_for_each(crate::node::EVENTS, after, |_, events: pb::BlockEvents| {
+                    // The receiver is in our hands until we return it.
                     let _ = tx.send(Ok(events));
+                    Ok::<_, shardsim_proto::store::StoreError>(())
                 })
                 .map_err(|e| Status::internal(e.to_string()))?;
         }
