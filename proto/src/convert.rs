@@ -68,6 +68,27 @@ pub enum ConvertError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Two rows of one batch carry the same transaction id: ids name transactions
+    /// in every event, so a second one could never be told apart from the first.
+    #[error("{message}: transaction id {id} appears twice (rows {first} and {second})")]
+    DuplicateId {
+        /// The message kind.
+        message: &'static str,
+        /// The repeated id.
+        id: u64,
+        /// The row where it first appears.
+        first: usize,
+        /// The row where it appears again.
+        second: usize,
+    },
+    /// A signature column where none belongs, or none where one must be.
+    #[error("{message}: {reason}")]
+    Signatures {
+        /// The message kind.
+        message: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A required sub-message is absent.
     #[error("{message}: field `{field}` is missing")]
     Missing {
@@ -198,7 +219,30 @@ impl RowColumns<'_> {
 /// Appends the transactions of `batch` to `out` (reusing `out`'s allocation). A row
 /// that is not a valid call refuses the whole batch, naming the row.
 pub fn txs_from_wire(batch: &pb::TxBatch, out: &mut Vec<Tx>) -> Result<(), ConvertError> {
-    txs_up_to(batch, out, MAX_BATCH_TXS)
+    let start = out.len();
+    txs_up_to(batch, out, MAX_BATCH_TXS)?;
+    unique_ids(&batch.id).inspect_err(|_| out.truncate(start))
+}
+
+/// Refuses a batch that names one transaction id twice. The driver numbers its
+/// transactions in increasing order, so the common case is one comparison per row; only
+/// a batch out of order pays for a set.
+fn unique_ids(ids: &[u64]) -> Result<(), ConvertError> {
+    if ids.windows(2).all(|w| w[0] < w[1]) {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashMap::with_capacity(ids.len());
+    for (row, &id) in ids.iter().enumerate() {
+        if let Some(first) = seen.insert(id, row) {
+            return Err(ConvertError::DuplicateId {
+                message: "TxBatch",
+                id,
+                first,
+                second: row,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// [`txs_from_wire`] for a whole block's transactions (a stored block record), up to
@@ -258,8 +302,11 @@ pub fn signatures_from_wire(
     out: &mut Vec<[u8; SIGNATURE_LEN]>,
 ) -> Result<(), ConvertError> {
     let rows = batch.id.len();
-    if batch.signatures.is_empty() {
-        return Ok(());
+    if batch.signatures.is_empty() && rows > 0 {
+        return Err(ConvertError::Signatures {
+            message: "TxBatch",
+            reason: "this shard checks signatures and the batch carries none",
+        });
     }
     if batch.signatures.len() != rows * SIGNATURE_LEN {
         return Err(ConvertError::ColumnLength {
@@ -607,14 +654,34 @@ mod tests {
             ..Default::default()
         };
         let mut sigs = Vec::new();
-        signatures_from_wire(&b, &mut sigs).unwrap();
-        assert!(sigs.is_empty(), "unsigned");
+        let e = signatures_from_wire(&b, &mut sigs).unwrap_err();
+        assert!(e.to_string().contains("carries none"), "{e}");
+        assert!(sigs.is_empty());
         b.signatures = vec![7; 128];
         signatures_from_wire(&b, &mut sigs).unwrap();
         assert_eq!(sigs, vec![[7; 64], [7; 64]]);
         b.signatures = vec![7; 100];
         let e = signatures_from_wire(&b, &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("signatures"), "{e}");
+    }
+
+    #[test]
+    fn a_batch_naming_one_id_twice_is_refused_whole() {
+        let mut wire = pb::TxBatch::default();
+        for (id, from) in [(5, 1), (3, 2), (5, 3)] {
+            push_tx(&mut wire, &transfer(id, from));
+        }
+        let mut out = vec![transfer(9, 0)];
+        let err = txs_from_wire(&wire, &mut out).unwrap_err();
+        assert!(
+            err.to_string().contains("id 5 appears twice (rows 0 and 2)"),
+            "{err}"
+        );
+        assert_eq!(out.len(), 1, "nothing of the bad batch is kept");
+        // Out of order but distinct is fine.
+        wire.id[2] = 4;
+        txs_from_wire(&wire, &mut out).unwrap();
+        assert_eq!(out.len(), 4);
     }
 
     #[test]

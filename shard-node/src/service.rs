@@ -69,8 +69,16 @@ impl Shard for ShardService {
             txs.clear();
             txs_from_wire(&batch, &mut txs)?;
             accepted += txs.len() as u64;
-            if let Some(verifier) = &self.shared.verifier {
-                txs = self.admit_signed(verifier.clone(), &batch, txs).await?;
+            match &self.shared.verifier {
+                Some(verifier) => txs = self.admit_signed(verifier.clone(), &batch, txs).await?,
+                // Bytes nobody checks would look like signed transactions in a stored
+                // block and on the wire: refuse them rather than carry them silently.
+                None if !batch.signatures.is_empty() => {
+                    return Err(Status::invalid_argument(
+                        "TxBatch: a signature column was sent, but this shard does not check signatures (cluster.signatures = false)",
+                    ));
+                }
+                None => {}
             }
             if txs.is_empty() {
                 continue;

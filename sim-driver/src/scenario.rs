@@ -653,14 +653,39 @@ impl Scenario {
 
     /// Parses and checks scenario text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        if text.len() > MAX_SCENARIO_BYTES {
+            return Err(ScenarioError::Inconsistent {
+                path: origin.to_string(),
+                message: format!(
+                    "the file is {} bytes; a scenario may be at most {MAX_SCENARIO_BYTES}",
+                    text.len()
+                ),
+            });
+        }
+        let parse_error = |e: &toml::de::Error, field: Option<String>| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let message = with_suggestion(e.message());
+            // serde names the field in its own "unknown field" and "missing field"
+            // messages; a type error ("invalid type: string, expected u32") does not,
+            // so the path the value was found at is put in front.
+            let message = match field {
+                Some(f) if !message.contains(&format!("`{f}`")) && !message.contains(&f) => {
+                    format!("{f}: {message}")
+                }
+                _ => message,
+            };
             ScenarioError::Parse {
                 path: origin.to_string(),
                 line,
                 column,
-                message: with_suggestion(e.message()),
+                message,
             }
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(&e, None))?;
+        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = (path != "." && !path.is_empty()).then_some(path);
+            parse_error(e.inner(), field)
         })?;
         scenario.check(origin)?;
         Ok(scenario)
@@ -707,14 +732,23 @@ impl Scenario {
                 message,
             })
         };
+        if self.name.len() > MAX_NAME_LEN {
+            return fail(format!(
+                "name is {} characters long; it names a folder and may have at most {MAX_NAME_LEN}",
+                self.name.len()
+            ));
+        }
+        // A plain path component: `..` or `.` would put results outside `--out`, and a
+        // leading dot would hide them.
         if self.name.is_empty()
+            || self.name.starts_with('.')
             || !self
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         {
             return fail(format!(
-                "name {:?} must be non-empty and use only letters, digits, '-', '_' and '.' (it names a folder)",
+                "name {:?} must be non-empty, must not start with '.', and may use only letters, digits, '-', '_' and '.' (it names a folder)",
                 self.name
             ));
         }
@@ -725,6 +759,12 @@ impl Scenario {
         if self.workload.accounts < min_accounts || self.workload.accounts > 100_000_000 {
             return fail(format!(
                 "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
+                self.workload.accounts, self.cluster.shards
+            ));
+        }
+        if let Some(empty) = empty_shard(self.cluster.shards, self.workload.accounts) {
+            return fail(format!(
+                "workload.accounts = {} leaves shard {empty} of {} without an account (accounts are placed by hash): use more accounts",
                 self.workload.accounts, self.cluster.shards
             ));
         }
@@ -894,6 +934,31 @@ impl Scenario {
     }
 }
 
+/// Largest scenario file read, bytes: a scenario is a page of settings.
+const MAX_SCENARIO_BYTES: usize = 1 << 20;
+/// Longest `name`: it becomes a folder name, and is printed in every summary.
+const MAX_NAME_LEN: usize = 100;
+
+/// The first shard of `shards` that placement leaves without any of `0..accounts`
+/// (every shard needs senders and recipients), or `None`. Stops as soon as every shard
+/// has been seen, which for realistic sizes is after a few accounts per shard.
+fn empty_shard(shards: u32, accounts: u64) -> Option<u32> {
+    let placement = cross_shard::placement::Placement::new(shards)?;
+    let mut seen = vec![false; shards as usize];
+    let mut missing = shards;
+    for a in 0..accounts {
+        let s = placement.shard_of(a) as usize;
+        if !seen[s] {
+            seen[s] = true;
+            missing -= 1;
+            if missing == 0 {
+                return None;
+            }
+        }
+    }
+    seen.iter().position(|&s| !s).map(|s| s as u32)
+}
+
 /// Sets `key=value` in `table`: `key` is a dotted path (`cluster.shards`), `value` is
 /// TOML (`8`, `0.5`, `"100ms"`) or, failing that, a bare string (`max`, `asap`, `10s`).
 fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), String> {
@@ -1022,6 +1087,42 @@ rate = "max"
         );
         let e = error(&GOOD.replace("\"asap\"", "\"0ms\""));
         assert!(e.contains("asap"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = error(&GOOD.replace("shards = 2", "shards = \"four\""));
+        assert!(e.starts_with("s.toml:7:") && e.contains("cluster.shards"), "{e}");
+        let e = error(&GOOD.replace("\"3s\"", "\"forever\""));
+        assert!(e.starts_with("s.toml:4:") && e.contains("duration"), "{e}");
+        let e = error(&GOOD.replace("rate = \"max\"", "rate = -5"));
+        assert!(e.starts_with("s.toml:12:") && e.contains("workload.rate"), "{e}");
+    }
+
+    #[test]
+    fn names_are_plain_short_path_components() {
+        for bad in ["..", ".", ".hidden", "a/b", ""] {
+            let e = error(&GOOD.replace("name = \"t\"", &format!("name = {bad:?}")));
+            assert!(e.contains("must not start with '.'"), "{bad}: {e}");
+        }
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        let e = error(&GOOD.replace("name = \"t\"", &format!("name = {long:?}")));
+        assert!(e.contains("at most 100") && e.len() < 300, "{e}");
+        let huge = format!("{GOOD}\n# {}\n", "y".repeat(MAX_SCENARIO_BYTES));
+        assert!(error(&huge).contains("at most"));
+    }
+
+    #[test]
+    fn shards_without_accounts_are_refused() {
+        // 5 shards, 10 accounts: placement by hash leaves a shard empty.
+        assert!(empty_shard(5, 10).is_some());
+        assert_eq!(empty_shard(5, 10_000), None);
+        let e = error(
+            &GOOD
+                .replace("shards = 2", "shards = 5")
+                .replace("accounts = 1000", "accounts = 10"),
+        );
+        assert!(e.contains("without an account"), "{e}");
     }
 
     #[test]
