@@ -81,14 +81,6 @@ pub enum ConvertError {
         /// The row where it appears again.
         second: usize,
     },
-    /// A signature column where none belongs, or none where one must be.
-    #[error("{message}: {reason}")]
-    Signatures {
-        /// The message kind.
-        message: &'static str,
-        /// What is wrong.
-        reason: &'static str,
-    },
     /// A required sub-message is absent.
     #[error("{message}: field `{field}` is missing")]
     Missing {
@@ -302,11 +294,9 @@ pub fn signatures_from_wire(
     out: &mut Vec<[u8; SIGNATURE_LEN]>,
 ) -> Result<(), ConvertError> {
     let rows = batch.id.len();
-    if batch.signatures.is_empty() && rows > 0 {
-        return Err(ConvertError::Signatures {
-            message: "TxBatch",
-            reason: "this shard checks signatures and the batch carries none",
-        });
+    if batch.signatures.is_empty() {
+        // Unsigned: every transaction is reported rejected for its missing signature.
+        return Ok(());
     }
     if batch.signatures.len() != rows * SIGNATURE_LEN {
         return Err(ConvertError::ColumnLength {
@@ -654,9 +644,8 @@ mod tests {
             ..Default::default()
         };
         let mut sigs = Vec::new();
-        let e = signatures_from_wire(&b, &mut sigs).unwrap_err();
-        assert!(e.to_string().contains("carries none"), "{e}");
-        assert!(sigs.is_empty());
+        signatures_from_wire(&b, &mut sigs).unwrap();
+        assert!(sigs.is_empty(), "unsigned");
         b.signatures = vec![7; 128];
         signatures_from_wire(&b, &mut sigs).unwrap();
         assert_eq!(sigs, vec![[7; 64], [7; 64]]);
@@ -674,7 +663,8 @@ mod tests {
         let mut out = vec![transfer(9, 0)];
         let err = txs_from_wire(&wire, &mut out).unwrap_err();
         assert!(
-            err.to_string().contains("id 5 appears twice (rows 0 and 2)"),
+            err.to_string()
+                .contains("id 5 appears twice (rows 0 and 2)"),
             "{err}"
         );
         assert_eq!(out.len(), 1, "nothing of the bad batch is kept");

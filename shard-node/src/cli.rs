@@ -124,7 +124,17 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         verify_executor: args.verify_executor,
         two_phase: args.two_phase_deadline,
         data_dir: args.data_dir,
+        lose_receipts: std::env::var(crate::LOSE_RECEIPTS_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     };
+    if config.lose_receipts > 0 {
+        tracing::warn!(
+            n = config.lose_receipts,
+            "test fault: the first receipts admitted will be dropped unapplied"
+        );
+    }
     config.validate()?;
     let listener = TcpListener::bind(&args.listen)
         .await

@@ -130,7 +130,16 @@ pub struct ShardConfig {
     /// Keep the chain in a store in this directory and resume from it after a crash;
     /// `None`: memory only.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Fault injection for tests of the verdict, never set in a real run: the first
+    /// this many receipts admitted from the beacon are dropped without being applied
+    /// (a receipt lost for good: the channel moves past it, no retry brings it back).
+    /// Set through the environment variable [`LOSE_RECEIPTS_ENV`].
+    pub lose_receipts: u64,
 }
+
+/// The environment variable that sets [`ShardConfig::lose_receipts`]. A shard started
+/// by the driver inherits it, so an end-to-end test can make a run lose work.
+pub const LOSE_RECEIPTS_ENV: &str = "SHARDSIM_TEST_LOSE_RECEIPTS";
 
 /// The executors a shard can run blocks with; all give identical results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

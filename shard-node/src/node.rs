@@ -131,6 +131,8 @@ pub struct Inbound {
     pub beacon_height: u64,
     /// Two-phase decisions for this shard read from beacon blocks, in order.
     pub decisions: Vec<Decision>,
+    /// Admitted receipts still to drop unapplied ([`ShardConfig::lose_receipts`]).
+    pub to_lose: u64,
 }
 
 /// Cumulative figures served by `Status`, updated after every block.
@@ -219,6 +221,7 @@ impl Shared {
                 out_of_order: 0,
                 beacon_height: 0,
                 decisions: Vec::new(),
+                to_lose: config.lose_receipts,
             }),
             counters: Mutex::new(Counters {
                 state_root: genesis.state_root(),
@@ -843,6 +846,7 @@ impl BlockProducer {
             refund_reason: std::mem::take(&mut out.refund_reason),
             forwarded: std::mem::take(&mut out.forwarded),
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
+            mempool_len: lock(&shared.mempool).len() as u64,
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
             executed: header.tx_count,
@@ -883,6 +887,7 @@ mod tests {
             signatures: false,
             threads: 1,
             byzantine: false,
+            lose_receipts: 0,
             executor: crate::Executor::Sequential,
             verify_executor: false,
             two_phase: None,

@@ -230,6 +230,24 @@ impl Cluster {
             .with_context(|| format!("killing {}", p.name))
     }
 
+    /// Freezes `target` with SIGSTOP (a grey-failure fault): it keeps its sockets and
+    /// answers nothing. Only our own child, by its pid; SIGKILL at the end still ends
+    /// it.
+    #[allow(unsafe_code)]
+    pub fn freeze(&mut self, target: Target) -> anyhow::Result<()> {
+        let p = self.process(target);
+        let pid = p
+            .pid()
+            .with_context(|| format!("{} has no pid to freeze", p.name))?;
+        let pid = libc::pid_t::try_from(pid).context("pid out of range")?;
+        // SAFETY: kill(2) with a pid of a child we started and have not reaped.
+        if unsafe { libc::kill(pid, libc::SIGSTOP) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("freezing {}", p.name));
+        }
+        Ok(())
+    }
+
     /// Starts a process again from its [`Process::spec`]; the beacon on the same
     /// address (the shards know it by that), a shard on a new port. The caller puts
     /// the result in place of the killed process.

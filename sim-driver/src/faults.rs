@@ -9,6 +9,9 @@
 //!                  └──────────────── outage ──────────────────┘◄─ recovery time ─►
 //!
 //!  at ── link fault on (delay, drop, duplicate) ─────── duration ── link healthy again
+//!
+//!  at ── freeze (SIGSTOP) ── silent for STALL_LIMIT ── named as stalled ── run ends at
+//!        its planned time + a short drain, results marked partial, exit 1
 //! ```
 //!
 //! **Recovery time** is measured from the restart to the first moment the subject's
@@ -34,6 +37,8 @@ pub enum Step {
     LinkOn(usize),
     /// Heal it.
     LinkOff(usize),
+    /// Freeze the process of fault `i` (SIGSTOP) for the rest of the run.
+    Freeze(usize),
 }
 
 /// The steps of `faults` in time order (time since the run's start).
@@ -43,6 +48,8 @@ pub fn schedule(faults: &[Fault]) -> Vec<(Duration, Step)> {
         if f.kill.is_some() {
             steps.push((f.at, Step::Kill(i)));
             steps.push((f.at + f.restart_after, Step::Restart(i)));
+        } else if f.freeze.is_some() {
+            steps.push((f.at, Step::Freeze(i)));
         } else {
             steps.push((f.at, Step::LinkOn(i)));
             if !f.duration.is_zero() {
@@ -90,9 +97,10 @@ pub struct FaultReport {
 impl FaultReport {
     /// A report of `f`, injected at `at` (s).
     pub fn new(f: &Fault, at: f64) -> FaultReport {
-        let fault = match (f.kill, f.link) {
-            (Some(t), _) => format!("kill {t}"),
-            (None, Some(t)) => {
+        let fault = match (f.kill, f.link, f.freeze) {
+            (Some(t), _, _) => format!("kill {t}"),
+            (None, None, Some(t)) => format!("freeze {t}"),
+            (None, Some(t), _) => {
                 let mut parts = Vec::new();
                 if !f.delay.is_zero() {
                     parts.push(format!("delay {}", humantime::format_duration(f.delay)));
@@ -105,7 +113,7 @@ impl FaultReport {
                 }
                 format!("link {t}: {}", parts.join(", "))
             }
-            (None, None) => "none".into(),
+            (None, None, None) => "none".into(),
         };
         FaultReport {
             fault,
@@ -163,6 +171,7 @@ mod tests {
             at: Duration::from_secs(at),
             kill: Some(Target::Shard(1)),
             restart_after: Duration::from_secs(restart_after),
+            freeze: None,
             link: None,
             delay: Duration::ZERO,
             drop: 0.0,

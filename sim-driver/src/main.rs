@@ -55,9 +55,13 @@ enum Command {
     /// offers the workload, waits for every transaction to finish, checks the
     /// invariants, and writes summary.json, timeseries.csv, latency-*.hlog, the
     /// processes' logs and throughput/latency charts to OUT/<name>/<run-id>/.
-    /// Exits with status 1 if an invariant fails, 2 on an error. Ctrl-C stops the load,
-    /// drains for up to 5 s and writes the results marked partial (status 130); a second
-    /// Ctrl-C aborts at once.
+    /// Exits with status 1 if an invariant fails — among them, any transaction not
+    /// final or rejected after the drain — or if the run could not finish: a process
+    /// died, or stopped answering (no events and no Status reply for 3 s, or 10 block
+    /// intervals if longer); the results are then written marked partial, naming it.
+    /// Exits 2 on an error. Ctrl-C stops the load, drains for up to 5 s and writes the
+    /// results marked partial (status 130), in at most 15 s; a second Ctrl-C aborts
+    /// at once.
     ///
     /// Example: shardsim run scenarios/quickstart.toml
     ///
@@ -270,6 +274,14 @@ async fn run_scenario(path: &Path, sets: &[String], output: &Output) -> anyhow::
     } else {
         println!("results: {}", outcome.dir.display());
         print!("{}", report::table(&outcome.summary));
+    }
+    if !outcome.summary.failures.is_empty() {
+        eprintln!(
+            "shardsim: the run failed: {}; partial results in {}",
+            outcome.summary.failures.join("; "),
+            outcome.dir.display()
+        );
+        return Ok(ExitCode::from(1));
     }
     if outcome.summary.partial {
         eprintln!(

@@ -79,6 +79,11 @@ pub struct ShardSecond {
     pub oldest_delayed_us: u64,
     /// Two-phase transactions from this shard that ended aborted in this second.
     pub aborts: u64,
+    /// Longest mempool after any of its blocks in this second (the shard's backlog).
+    pub mempool_max: u64,
+    /// Most transactions the driver held for this shard, unsent, at any sample in
+    /// this second (the shard was not taking them as fast as they were due).
+    pub held_max: u64,
 }
 
 /// One second of the run.
@@ -168,6 +173,8 @@ pub struct Tracker {
     /// Per tenth of a second since start, per source shard: transactions that became
     /// final (the finer timeline that recovery times are measured on).
     pub finals_tenths: Vec<Vec<u32>>,
+    /// Per shard: its mempool after its last block reported.
+    mempool: Vec<u64>,
 }
 
 /// The timeline resolution of [`Tracker::finals_tenths`], ns.
@@ -204,12 +211,39 @@ impl Tracker {
             lock_wait: histogram(),
             last_height: vec![0; shards as usize],
             finals_tenths: Vec::new(),
+            mempool: vec![0; shards as usize],
         }
     }
 
     /// Height of the last block of `shard` whose events were applied.
     pub fn last_height(&self, shard: usize) -> u64 {
         self.last_height.get(shard).copied().unwrap_or(0)
+    }
+
+    /// Records that at `at` (ns since start) the driver held `held` transactions for
+    /// `shard` that it could not yet send.
+    pub fn held(&mut self, at: u64, shard: usize, held: u64) {
+        if let Some(c) = self.second(at).shards.get_mut(shard) {
+            c.held_max = c.held_max.max(held);
+        }
+    }
+
+    /// Per shard, its mempool as of its last block.
+    pub fn mempools(&self) -> &[u64] {
+        &self.mempool
+    }
+
+    /// The measured window, ns since start: [start, end).
+    pub fn window(&self) -> (u64, u64) {
+        self.window
+    }
+
+    /// Ends the measured window at `at` (ns since start) if it would end later: the
+    /// load stopped early (Ctrl-C, a failure), so throughput and latency are measured
+    /// over what really ran. Counted finals all lie before `at` already.
+    pub fn close_window(&mut self, at: u64) {
+        self.window.1 = self.window.1.min(at);
+        self.window.0 = self.window.0.min(self.window.1);
     }
 
     /// Whether its shard has said nothing yet of transaction `id` (neither in a block
@@ -393,6 +427,7 @@ impl Tracker {
             return;
         }
         self.last_height[slot] = ev.height;
+        self.mempool[slot] = ev.mempool_len;
         let congestion = &mut self.second(at).shards[slot];
         congestion.receipts_emitted += ev.receipts_emitted;
         congestion.receipts_applied += (ev.receipts_applied.len()
@@ -401,6 +436,7 @@ impl Tracker {
             + ev.forwarded.len()) as u64
             + ev.prepares_taken;
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
+        congestion.mempool_max = congestion.mempool_max.max(ev.mempool_len);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
             d.0 += u64::from(ev.executed);

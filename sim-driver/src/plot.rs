@@ -16,7 +16,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use crate::charts::{self, Spectrum};
 use crate::metrics::ShardSecond;
-use crate::report::{TIMESERIES_HEADER, window_bounds};
+use crate::report::{MEASURED_TAG, TIMESERIES_HEADER, window_bounds};
 use crate::scenario::Scenario;
 use crate::sweep::SweepReport;
 
@@ -109,10 +109,13 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    // Runs before the `aborts` column was added have the same columns but that one.
+    // Older runs have the same columns but the last ones: before `aborts`, and
+    // before the backlog columns.
     let header = lines.next();
-    let old_header = TIMESERIES_HEADER.strip_suffix(",aborts");
-    if header != Some(TIMESERIES_HEADER) && header != old_header {
+    let backlog_columns = ",mempool_max,driver_held_max";
+    let before_backlog = TIMESERIES_HEADER.strip_suffix(backlog_columns);
+    let old_header = before_backlog.and_then(|h| h.strip_suffix(",aborts"));
+    if header != Some(TIMESERIES_HEADER) && header != old_header && header != before_backlog {
         bail!(
             "{}: the header is not `{TIMESERIES_HEADER}`",
             path.display()
@@ -126,7 +129,13 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             .map(|f| f.parse::<u64>())
             .collect::<Result<_, _>>()
             .with_context(|| format!("{}: expected whole numbers", at()))?;
-        let columns = if header == old_header { 9 } else { 10 };
+        let columns = if header == old_header {
+            9
+        } else if header == before_backlog {
+            10
+        } else {
+            12
+        };
         let (
             &[
                 second,
@@ -158,6 +167,12 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
                 fields.len()
             );
         }
+        if second > MAX_SECONDS {
+            bail!(
+                "{}: second {second} is past any run this tool makes (at most {MAX_SECONDS})",
+                at()
+            );
+        }
         let (second, shard) = (second as usize, shard as usize);
         if shard >= shards {
             bail!("{}: shard {shard} but the run had {shards}", at());
@@ -174,22 +189,40 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             delayed_max: delayed,
             oldest_delayed_us: oldest,
             aborts,
+            mempool_max: fields.get(10).copied().unwrap_or(0),
+            held_max: fields.get(11).copied().unwrap_or(0),
         };
     }
     Ok(rows)
 }
 
-/// The sum of the intervals of an HdrHistogram log whose second lies in `window`.
-fn read_hlog(path: &Path, window: &std::ops::Range<u64>) -> anyhow::Result<Histogram<u64>> {
+/// The latest second a `timeseries.csv` row may name (a week): rows are allocated up
+/// to it, so an absurd index must be an error, not an allocation.
+const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
+/// The latency population of the summary from an HdrHistogram log: its interval
+/// tagged `measured`, or — in logs written before that tag existed — the sum of the
+/// untagged intervals whose second lies in `window`.
+pub fn read_hlog(path: &Path, window: &std::ops::Range<u64>) -> anyhow::Result<Histogram<u64>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut total: Option<Histogram<u64>> = None;
     let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(&bytes) {
-        let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+    let entries: Vec<_> = IntervalLogIterator::new(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+    let tagged = entries.iter().any(|e| {
+        matches!(e, LogEntry::Interval(i) if i.tag().is_some_and(|t| t.as_str() == MEASURED_TAG))
+    });
+    for entry in entries {
         let LogEntry::Interval(interval) = entry else {
             continue;
         };
-        if !window.contains(&interval.start_timestamp().as_secs()) {
+        let wanted = if tagged {
+            interval.tag().is_some_and(|t| t.as_str() == MEASURED_TAG)
+        } else {
+            window.contains(&interval.start_timestamp().as_secs())
+        };
+        if !wanted {
             continue;
         }
         let raw = base64::engine::general_purpose::STANDARD

@@ -1,16 +1,15 @@
 //! Results: `summary.json`, `timeseries.csv`, `latency-*.hlog`, and the summary table.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Context;
+use base64::Engine;
 use cross_shard::RejectReason;
 use cross_shard::audit::Audit;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Second, Tracker};
@@ -211,6 +210,11 @@ pub struct Invariants {
     /// Every submitted transaction is committed, rejected or pending (`lost = 0`), and
     /// the driver's counts agree with the shards' own.
     pub all_accounted: bool,
+    /// After the drain every transaction is final or rejected: nothing is stuck in a
+    /// mempool, in a receipt on its way, in an open two-phase transaction, or held by
+    /// the driver for a shard that stopped taking transactions.
+    #[serde(default = "yes")]
+    pub all_final: bool,
     /// Two-phase only: no transaction committed on one shard and aborted on the other,
     /// and no shard refused a decision as contradicting its vote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,10 +256,13 @@ pub struct Summary {
     pub measured_window_s: f64,
     /// Whether the cluster drained completely before the end (nothing left in flight).
     pub drained: bool,
-    /// Whether the run was interrupted (Ctrl-C) before its planned end: the figures
-    /// cover only the part that ran.
+    /// Whether the run was interrupted (Ctrl-C) or failed (a process died or stopped
+    /// answering) before it could finish: the figures cover only the part that ran.
     #[serde(default)]
     pub partial: bool,
+    /// Why the run could not finish, one line each (empty: it did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
     /// Cross-shard figures.
     pub cross_shard: CrossShard,
     /// Per program called: submitted, committed (final), rejected.
@@ -282,8 +289,29 @@ pub struct Summary {
     /// What the processes did to recover from crashes and faulty links.
     #[serde(default)]
     pub recovery: Recovery,
+    /// Transactions waiting to be taken into blocks: how large the backlog grew.
+    #[serde(default)]
+    pub backlog: Backlog,
     /// The invariants.
     pub invariants: Invariants,
+}
+
+/// The backlog: transactions in shard mempools plus those the driver held back for a
+/// shard that was not taking them. A backlog that is still large when the load stops
+/// means the offered load was above what the cluster could take: the drain then
+/// absorbs it, so `pending` alone would not show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Backlog {
+    /// Largest backlog of any one second (summed over shards).
+    pub max: u64,
+    /// The backlog when the load stopped.
+    pub at_load_end: u64,
+    /// Seconds from the end of the load until every transaction was final or
+    /// rejected; absent if that never happened.
+    pub drain_s: Option<f64>,
+    /// Some shard's backlog at the end of the load exceeded two full blocks
+    /// (2 × `cluster.max_block_txs`): it was offered more than it could take.
+    pub exceeded_capacity: bool,
 }
 
 /// Recovery work, as the processes counted it.
@@ -309,16 +337,41 @@ pub struct Recovery {
 /// What the shards and the beacon reported at the end.
 #[derive(Debug, Clone)]
 pub struct FinalStatus {
-    /// Each shard's status, index = shard id.
+    /// Each shard's status, index = shard id (all zero for a shard that did not
+    /// answer: see `silent`).
     pub shards: Vec<shardsim_proto::pb::ShardStatus>,
-    /// The beacon's status.
+    /// The beacon's status (all zero if it did not answer).
     pub beacon: shardsim_proto::pb::BeaconStatus,
-    /// Per shard, transactions the shard said it accepted on the submit stream.
-    pub accepted: Vec<u64>,
-    /// Per shard, transactions the driver sent on it.
-    pub sent: Vec<u64>,
+    /// Processes that did not answer the final Status request: nothing they hold can
+    /// be checked, so every invariant that needs them fails.
+    pub silent: Vec<String>,
+    /// Per shard, (sent, accepted): transactions the driver sent on the submit stream
+    /// and the shard said it accepted; `None` when the stream did not end normally.
+    pub submitted: Vec<Option<(u64, u64)>>,
+    /// Per shard, transactions the driver still held for it, never sent (the shard
+    /// had stopped reading).
+    pub held: Vec<u64>,
     /// Whether nothing was left anywhere.
     pub quiescent: bool,
+}
+
+/// How the run ended, as the driver saw it.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// The window measured, ns since start: [warm-up end, planned end), or shorter
+    /// when the load stopped early.
+    pub window: (u64, u64),
+    /// Why the run could not finish (a process died or went silent, a stream broke).
+    pub failures: Vec<String>,
+    /// Per shard, the backlog (mempool + held by the driver) when the load stopped.
+    pub backlog_at_load_end: Vec<u64>,
+    /// Seconds from the end of the load until nothing was unresolved (`None`: never).
+    pub drain_s: Option<f64>,
+}
+
+/// Default of fields added to summary.json later: older runs did not check them.
+fn yes() -> bool {
+    true
 }
 
 /// Puts the run's figures together and checks the invariants.
@@ -328,9 +381,17 @@ pub fn summarize(
     tracker: &Tracker,
     status: &FinalStatus,
     audit: &Audit,
+    end: &RunEnd,
 ) -> Summary {
-    let window_s = scenario.duration.as_secs_f64();
-    let mut violations = audit.violations.clone();
+    let window_s = end.window.1.saturating_sub(end.window.0) as f64 / 1e9;
+    let mut violations: Vec<String> = end.failures.clone();
+    for p in &status.silent {
+        violations.push(format!(
+            "{p} did not answer the final Status request: its balances, receipts and counters cannot be checked"
+        ));
+    }
+    violations.extend(audit.violations.iter().cloned());
+    let checked = violations.len();
 
     // All accounted: unresolved transactions must be visibly pending somewhere, and the
     // driver's view must match each shard's own counters.
@@ -343,8 +404,21 @@ pub fn summarize(
         + u64::try_from(audit.in_flight_receipts).unwrap_or(u64::MAX)
         + status.beacon.tp_open
         + tracker.half_decided() as u64;
-    let pending = unresolved.min(in_system);
+    let held: u64 = status.held.iter().sum();
+    // With a silent process what it holds is unknown: nothing can be called lost, and
+    // the comparisons with its counters below are skipped (the silence itself already
+    // fails the run and is named above).
+    let heard_all = status.silent.is_empty();
+    let pending = if heard_all {
+        unresolved.min(in_system + held)
+    } else {
+        unresolved
+    };
     let lost = unresolved - pending;
+    let all_final = unresolved == 0;
+    if !all_final {
+        violations.push(stuck(unresolved, status, audit, tracker, held));
+    }
     if lost > 0 {
         violations.push(format!(
             "{lost} transactions are neither final, rejected nor pending"
@@ -354,13 +428,13 @@ pub fn summarize(
         |f: fn(&shardsim_proto::pb::ShardStatus) -> u64| status.shards.iter().map(f).sum::<u64>();
     let shard_committed = sum(|s| s.committed);
     let shard_rejected = sum(|s| s.rejected);
-    if shard_committed != tracker.final_intra {
+    if heard_all && shard_committed != tracker.final_intra {
         violations.push(format!(
             "shards committed {shard_committed} intra-shard transfers, the driver saw {}",
             tracker.final_intra
         ));
     }
-    if shard_rejected != tracker.rejections() {
+    if heard_all && shard_rejected != tracker.rejections() {
         violations.push(format!(
             "shards rejected {shard_rejected} transactions, the driver saw {}",
             tracker.rejections()
@@ -372,14 +446,21 @@ pub fn summarize(
             tracker.duplicate_finals
         ));
     }
-    for (shard, (sent, accepted)) in status.sent.iter().zip(&status.accepted).enumerate() {
-        if sent != accepted {
-            violations.push(format!(
+    for (shard, submitted) in status.submitted.iter().enumerate() {
+        match submitted {
+            Some((sent, accepted)) if sent != accepted => violations.push(format!(
                 "shard {shard} accepted {accepted} of the {sent} transactions sent to it"
-            ));
+            )),
+            Some(_) => {}
+            None => violations.push(format!(
+                "the submit stream of shard {shard} did not end normally: what it accepted is unknown"
+            )),
         }
     }
-    let all_accounted = violations.len() == audit.violations.len();
+    let all_accounted = lost == 0
+        && status.silent.is_empty()
+        && end.failures.is_empty()
+        && violations.len() == checked + usize::from(!all_final);
     let two_phase = scenario.cluster.protocol == crate::scenario::Protocol::TwoPhase;
     let refused = sum(|s| s.decisions_refused);
     let atomic = two_phase.then_some(tracker.atomic_violations == 0 && refused == 0);
@@ -389,14 +470,16 @@ pub fn summarize(
             tracker.atomic_violations
         ));
     }
-    let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0;
+    let exactly_once =
+        audit.exactly_once && tracker.duplicate_finals == 0 && status.silent.is_empty();
+    let supply_conserved = audit.supply_conserved && status.silent.is_empty();
 
     let latency = LatencySummary {
         intra: Percentiles::of(&tracker.latency.intra),
         cross: Percentiles::of(&tracker.latency.cross),
         all: Percentiles::of(&tracker.latency.all()),
     };
-    let window = window_bounds(scenario);
+    let window = window_seconds(end.window);
     let per_shard = status
         .shards
         .iter()
@@ -456,7 +539,8 @@ pub fn summarize(
         tps: tracker.window_final.0 as f64 / window_s,
         measured_window_s: window_s,
         drained: status.quiescent,
-        partial: false,
+        partial: !end.failures.is_empty(),
+        failures: end.failures.clone(),
         programs: crate::metrics::PROGRAMS
             .iter()
             .zip(tracker.per_program.iter().zip(&tracker.program_reasons))
@@ -520,6 +604,25 @@ pub fn summarize(
             }
         }),
         cpu_seconds: CpuSeconds::default(),
+        backlog: Backlog {
+            max: tracker
+                .seconds
+                .iter()
+                .map(|s| {
+                    s.shards
+                        .iter()
+                        .map(|c| c.mempool_max + c.held_max)
+                        .sum::<u64>()
+                })
+                .max()
+                .unwrap_or(0),
+            at_load_end: end.backlog_at_load_end.iter().sum(),
+            drain_s: end.drain_s,
+            exceeded_capacity: end
+                .backlog_at_load_end
+                .iter()
+                .any(|&b| b > 2 * scenario.cluster.max_block_txs as u64),
+        },
         faults: Vec::new(),
         recovery: Recovery {
             restarts: 0,
@@ -531,11 +634,18 @@ pub fn summarize(
             deliveries_out_of_order: sum(|s| s.deliveries_out_of_order),
         },
         invariants: Invariants {
-            supply_conserved: audit.supply_conserved,
+            supply_conserved,
             exactly_once,
             all_accounted,
+            all_final,
             atomic,
-            ok: audit.supply_conserved && exactly_once && all_accounted && atomic != Some(false),
+            ok: supply_conserved
+                && exactly_once
+                && all_accounted
+                && all_final
+                && atomic != Some(false)
+                && end.failures.is_empty()
+                && violations.is_empty(),
             violations,
         },
     }
@@ -557,11 +667,84 @@ fn receipts(s: &shardsim_proto::pb::ShardStatus, outbound: bool) -> u64 {
             .sum::<u64>()
 }
 
-/// The whole seconds (since start) inside the measured window.
+/// The whole seconds (since start) inside the measured window of a scenario.
 pub fn window_bounds(scenario: &Scenario) -> std::ops::Range<u64> {
-    let start = scenario.warmup.as_secs_f64().ceil() as u64;
-    let end = (scenario.warmup + scenario.duration).as_secs_f64().floor() as u64;
+    window_seconds((
+        scenario.warmup.as_nanos() as u64,
+        (scenario.warmup + scenario.duration).as_nanos() as u64,
+    ))
+}
+
+/// The whole seconds inside the window [start, end) ns (at least one).
+pub fn window_seconds((start, end): (u64, u64)) -> std::ops::Range<u64> {
+    let start = start.div_ceil(1_000_000_000);
+    let end = end / 1_000_000_000;
     start..end.max(start + 1)
+}
+
+/// Where the transactions that are not final after the drain are: the line of the
+/// `all_final` violation.
+fn stuck(
+    unresolved: u64,
+    status: &FinalStatus,
+    audit: &Audit,
+    tracker: &Tracker,
+    held: u64,
+) -> String {
+    let mut places = Vec::new();
+    let mempools: Vec<String> = status
+        .shards
+        .iter()
+        .filter(|s| s.mempool_len > 0)
+        .map(|s| format!("shard {}: {}", s.shard, s.mempool_len))
+        .collect();
+    if !mempools.is_empty() {
+        places.push(format!("in mempools ({})", mempools.join(", ")));
+    }
+    let queued: u64 = status.shards.iter().map(|s| s.inbound_queued).sum();
+    if queued > 0 {
+        places.push(format!("{queued} receipts verified and queued"));
+    }
+    if !audit.in_flight_channels.is_empty() {
+        places.push(format!(
+            "receipts in flight ({})",
+            audit
+                .in_flight_channels
+                .iter()
+                .map(|(src, dst, n)| format!("{src}→{dst}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let open = status.beacon.tp_open + tracker.half_decided() as u64;
+    if open > 0 {
+        places.push(format!(
+            "{open} two-phase transactions undecided or half-applied"
+        ));
+    }
+    if held > 0 {
+        let per: Vec<String> = status
+            .held
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(k, n)| format!("shard {k}: {n}"))
+            .collect();
+        places.push(format!(
+            "held by the driver, never sent ({})",
+            per.join(", ")
+        ));
+    }
+    if !status.silent.is_empty() {
+        places.push(format!("unknown at {}", status.silent.join(", ")));
+    }
+    if places.is_empty() {
+        places.push("nowhere the processes report: lost".into());
+    }
+    format!(
+        "all final: {unresolved} transactions are neither final nor rejected after the drain: {}",
+        places.join("; ")
+    )
 }
 
 /// Writes `summary.json`.
@@ -572,7 +755,7 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
 }
 
 /// The header of `timeseries.csv`.
-pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts";
+pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max";
 
 /// Writes `timeseries.csv`: one row per second and shard.
 pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
@@ -581,7 +764,7 @@ pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
     for (sec, s) in seconds.iter().enumerate() {
         for (shard, c) in s.shards.iter().enumerate() {
             out.push_str(&format!(
-                "{sec},{shard},{},{},{},{},{},{},{},{}\n",
+                "{sec},{shard},{},{},{},{},{},{},{},{},{},{}\n",
                 c.final_total,
                 c.final_cross,
                 c.rejected,
@@ -589,52 +772,101 @@ pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
                 c.receipts_applied,
                 c.delayed_max,
                 c.oldest_delayed_us,
-                c.aborts
+                c.aborts,
+                c.mempool_max,
+                c.held_max
             ));
         }
     }
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Writes `latency-intra.hlog` and `latency-cross.hlog`: one interval histogram per
-/// second, in the HdrHistogram interval log format (values in µs; the log's max value
-/// divisor makes tools show milliseconds).
-pub fn write_hlogs(dir: &Path, started: SystemTime, seconds: &[Second]) -> anyhow::Result<()> {
-    for (kind, pick) in [
+/// The tag of the interval that holds exactly the summary's latency population.
+pub const MEASURED_TAG: &str = "measured";
+
+/// Writes `latency-intra.hlog` and `latency-cross.hlog` in the HdrHistogram interval
+/// log format (version 1.3, as HdrHistogram's own writers and readers use it):
+///
+/// ```text
+///  #[Histogram log format version 1.3]
+///  #[StartTime: 1764600278.000 (seconds since epoch), 2026-12-01T14:44:38Z]
+///  #[BaseTime: 1764600278.000 (seconds since epoch)]
+///  "StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"
+///  0.000,1.000,12.345,HISTFAAA…                 one untagged interval per second:
+///  1.000,1.000,11.002,HISTFAAA…                 every transaction final in it
+///  Tag=measured,2.000,10.000,48.100,HISTFAAA…   the summary's population: every
+///                                               transaction *sent* in the window
+/// ```
+///
+/// Values are microseconds; `Interval_Max` is in milliseconds (µs / 1000), as the
+/// `MaxValueDivisor` comment says. Readers that process untagged intervals by default
+/// (HdrHistogram's `HistogramLogProcessor`) see the run second by second; the
+/// `measured` interval reproduces `summary.json`'s `latency_ms` exactly.
+pub fn write_hlogs(dir: &Path, started: SystemTime, tracker: &Tracker) -> anyhow::Result<()> {
+    type Pick = fn(&Second) -> &Histogram<u64>;
+    let epoch = started
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let date = humantime::format_rfc3339_seconds(started);
+    let (w0, w1) = tracker.window();
+    let ns_s = |ns: u64| ns as f64 / 1e9;
+    for (kind, pick, measured) in [
         (
             "intra",
-            (|s: &Second| &s.intra) as fn(&Second) -> &Histogram<u64>,
+            (|s: &Second| &s.intra) as Pick,
+            &tracker.latency.intra,
         ),
-        ("cross", |s: &Second| &s.cross),
+        (
+            "cross",
+            (|s: &Second| &s.cross) as Pick,
+            &tracker.latency.cross,
+        ),
     ] {
         let path = dir.join(format!("latency-{kind}.hlog"));
-        let mut buf = Vec::new();
-        let mut serializer = V2DeflateSerializer::new();
-        {
-            let mut log = IntervalLogWriterBuilder::new()
-                .add_comment(&format!(
-                    "shardsim {kind}-shard latency, microseconds, one interval per second"
-                ))
-                .with_start_time(started)
-                .with_base_time(started)
-                .with_max_value_divisor(1000.0)
-                .begin_log_with(&mut buf, &mut serializer)?;
-            let tag = Tag::new(kind);
-            for (sec, s) in seconds.iter().enumerate() {
-                log.write_histogram(
-                    pick(s),
-                    Duration::from_secs(sec as u64),
-                    Duration::from_secs(1),
-                    tag,
-                )
-                .map_err(|e| anyhow::anyhow!("encoding {}: {e:?}", path.display()))?;
+        let mut out = format!(
+            "#[{kind}-shard latency in microseconds, written by shardsim {}]\n\
+             #[Untagged intervals: one per second, the transactions final in it. Tag={MEASURED_TAG}: the measured window, by intended send time, as in summary.json]\n\
+             #[Histogram log format version 1.3]\n\
+             #[StartTime: {epoch:.3} (seconds since epoch), {date}]\n\
+             #[BaseTime: {epoch:.3} (seconds since epoch)]\n\
+             #[MaxValueDivisor: 1000.000]\n\
+             \"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        let mut line = |tag: Option<&str>, start: f64, length: f64, h: &Histogram<u64>| {
+            let encoded =
+                encode(h).map_err(|e| anyhow::anyhow!("encoding {}: {e}", path.display()))?;
+            if let Some(tag) = tag {
+                out.push_str(&format!("Tag={tag},"));
             }
+            out.push_str(&format!(
+                "{start:.3},{length:.3},{:.3},{encoded}\n",
+                h.max() as f64 / 1000.0
+            ));
+            anyhow::Ok(())
+        };
+        for (sec, s) in tracker.seconds.iter().enumerate() {
+            line(None, sec as f64, 1.0, pick(s))?;
         }
-        std::fs::File::create(&path)
-            .and_then(|mut f| f.write_all(&buf))
-            .with_context(|| format!("writing {}", path.display()))?;
+        line(
+            Some(MEASURED_TAG),
+            ns_s(w0),
+            ns_s(w1.saturating_sub(w0)),
+            measured,
+        )?;
+        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// One histogram as the log stores it: V2 with DEFLATE, in base64.
+fn encode(h: &Histogram<u64>) -> Result<String, String> {
+    let mut raw = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut raw)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
 /// The summary as a table for the terminal.
@@ -650,8 +882,15 @@ pub fn table(s: &Summary) -> String {
         line(
             &mut out,
             "PARTIAL",
-            "interrupted before the planned end; the figures cover what ran".into(),
+            if s.failures.is_empty() {
+                "interrupted before the planned end; the figures cover what ran".into()
+            } else {
+                "the run could not finish; the figures cover what ran".into()
+            },
         );
+    }
+    for f in &s.failures {
+        line(&mut out, "FAILURE", f.clone());
     }
     line(
         &mut out,
@@ -739,6 +978,20 @@ pub fn table(s: &Summary) -> String {
             ),
         );
     }
+    let b = &s.backlog;
+    if b.exceeded_capacity {
+        line(
+            &mut out,
+            "backlog",
+            format!(
+                "offered load exceeded capacity: {} transactions waiting when the load stopped (largest {}), drained in {}",
+                b.at_load_end,
+                b.max,
+                b.drain_s
+                    .map_or_else(|| "— never".to_string(), |d| format!("{d:.1} s"))
+            ),
+        );
+    }
     for f in &s.faults {
         let mut what = format!("{} at {:.1} s", f.fault, f.at_s);
         if let Some(n) = f.resubmitted {
@@ -786,10 +1039,11 @@ pub fn table(s: &Summary) -> String {
         &mut out,
         "invariants",
         format!(
-            "supply {} · exactly-once {} · accounted {}",
+            "supply {} · exactly-once {} · accounted {} · all final {}",
             verdict(s.invariants.supply_conserved),
             verdict(s.invariants.exactly_once),
-            verdict(s.invariants.all_accounted)
+            verdict(s.invariants.all_accounted),
+            verdict(s.invariants.all_final)
         ),
     );
     for v in &s.invariants.violations {

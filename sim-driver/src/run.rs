@@ -74,8 +74,17 @@ const MAX_CHUNK: usize = 8192;
 const TICK_CAP: u64 = 50_000;
 /// How long after the load ends the driver waits for outstanding transactions.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-/// How long an interrupted run drains before it writes its partial results.
+/// How long an interrupted or failed run drains before it writes its partial results.
 const INTERRUPTED_DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// How long the driver waits for any one answer from a process (a Status, a fault
+/// injection, a stream's end) before it counts the process as silent.
+const RPC_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often each process is asked for its Status while the run goes on.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// The least silence that names a process as stalled.
+const STALL_FLOOR: Duration = Duration::from_secs(3);
+/// How long a finished run waits for the cluster to go quiet before its final Status.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Messages into the driver's main loop.
 enum Msg {
@@ -101,6 +110,9 @@ enum Msg {
     },
     /// A stream failed.
     Failed(anyhow::Error),
+    /// Process `slot` answered its watchdog's Status request (slot = shard id, the
+    /// beacon after the shards).
+    Heard(usize),
 }
 
 /// Runs `scenario`, writes its results, and returns its summary.
@@ -152,6 +164,7 @@ async fn drive(
     for p in &cluster.shards {
         clients.push(shard_client(&p.addr).await?);
     }
+    let beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Signing (if any) happens before the clock starts: the schedule, and every
@@ -167,10 +180,11 @@ async fn drive(
     };
     let link_seed =
         |shard: usize, direction: u64| scenario.seed ^ ((shard as u64) << 8 | direction);
+    let open_loop = Schedule::of(scenario).is_some();
     let mut paths = Vec::new();
     let mut senders = Vec::new();
     for (i, client) in clients.iter().enumerate() {
-        let (path, sender) = SubmitPath::start(i, client.clone(), link, link_seed(i, 0));
+        let (path, sender) = SubmitPath::start(i, client.clone(), link, link_seed(i, 0), open_loop);
         paths.push(path);
         senders.push(sender);
     }
@@ -185,18 +199,49 @@ async fn drive(
             .open(i, client, None, link_seed(i, 1), paths[i].kills.clone())
             .await?;
     }
+    // One watchdog per process: index = shard id, the beacon last.
+    let beacon_slot = clients.len();
+    let mut watchdogs: Vec<tokio::task::JoinHandle<()>> = clients
+        .iter()
+        .enumerate()
+        .map(|(i, c)| watch_shard(i, c.clone(), tx.clone()))
+        .collect();
+    watchdogs.push(watch_beacon(beacon_slot, beacon.clone(), tx.clone()));
+    let names: Vec<String> = cluster.processes().map(|p| p.name.clone()).collect();
+    let name_of = |slot: usize| {
+        if slot == beacon_slot {
+            "beacon".to_string()
+        } else {
+            format!("shard-{slot}")
+        }
+    };
+    debug_assert_eq!(names.len(), beacon_slot + 1);
 
     let total = scenario.warmup + scenario.duration;
     let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
-    let generator = tokio::spawn(generate(
+    // `halt` stops the generator early: STOP (Ctrl-C) after the round in hand,
+    // ABANDON (a failure) at once, even in the middle of a blocked send.
+    let (halt_tx, halt) = watch::channel(if *opts.stop.borrow() { STOP } else { GO });
+    let raise = |level: u8| {
+        halt_tx.send_if_modified(|h| {
+            let higher = *h < level;
+            *h = (*h).max(level);
+            higher
+        });
+    };
+    let mut generator = tokio::spawn(generate(
         source,
         Schedule::of(scenario),
         start,
         total,
         senders,
         tx.clone(),
-        opts.stop.clone(),
+        halt,
     ));
+    let mut generator_done = false;
+    // Per shard, transactions the generator had dispatched but not handed over when
+    // it was abandoned.
+    let mut unsent: Vec<u64> = vec![0; clients.len()];
 
     let mut tracker = Tracker::new(scenario.cluster.shards, window);
     let progress = Progress::new(opts.progress, total);
@@ -215,8 +260,25 @@ async fn drive(
     // Per shard, after a restart: the height its store resumed at, and the fault.
     let mut catching_up: Vec<Option<(u64, usize)>> = vec![None; clients.len()];
     let mut restarts_pending = 0usize;
+    // Grey-failure detection: when each process last answered, whether it is down on
+    // purpose (killed, not yet back), and whether it has been named as stalled.
+    let mut heard = vec![Instant::now(); beacon_slot + 1];
+    let mut down = vec![false; beacon_slot + 1];
+    let mut stalled = vec![false; beacon_slot + 1];
+    let stall_limit = stall_limit(scenario);
+    // Why the run cannot finish; `end_now` when the cause leaves nothing worth
+    // waiting for (a process died, a stream broke).
+    let mut failures: Vec<String> = Vec::new();
+    // The backlog when the load stopped, and when the drain found nothing left.
+    let mut load_end: Option<(Instant, Vec<u64>)> = None;
+    let mut drain_s = None;
     let seconds = |at: Instant| at.duration_since(start).as_secs_f64();
+    let slot_of = |target: Target| match target {
+        Target::Shard(k) => k as usize,
+        Target::Beacon => beacon_slot,
+    };
     loop {
+        let mut end_now = false;
         let next_at = steps
             .get(next_step)
             .map(|&(at, _)| tokio::time::Instant::from_std(start + at));
@@ -224,8 +286,25 @@ async fn drive(
             changed = stop.changed(), if !interrupted => {
                 // A dropped sender (Err) is no request to stop.
                 interrupted = changed.is_ok() && *stop.borrow();
+                if interrupted {
+                    end_now = true;
+                }
             }
-            () = tokio::time::sleep_until(next_at.unwrap_or_else(tokio::time::Instant::now)), if next_at.is_some() && !interrupted => {
+            res = &mut generator, if !generator_done => {
+                generator_done = true;
+                // Its LoadDone, if it sent one, is already queued; if it ended
+                // without (its stream broke), the load is over all the same.
+                load_done = true;
+                match res {
+                    Ok(left) => unsent = left,
+                    Err(e) => {
+                        failures.push(format!("the load generator failed: {e}"));
+                        load_done = true;
+                        end_now = true;
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(next_at.unwrap_or_else(tokio::time::Instant::now)), if next_at.is_some() && !interrupted && failures.is_empty() => {
                 let (_, step) = steps[next_step];
                 next_step += 1;
                 let now = seconds(Instant::now());
@@ -235,6 +314,7 @@ async fn drive(
                         if let Target::Shard(k) = target {
                             paths[k as usize].kills.fetch_add(1, Ordering::SeqCst);
                         }
+                        down[slot_of(target)] = true;
                         cluster.kill(target).await?;
                         reports[f].at_s = now;
                         progress.note(&format!("fault: killed {target}"));
@@ -251,6 +331,12 @@ async fn drive(
                         reports[f].restarted_at_s = Some(now);
                         progress.note(&format!("fault: restarting {target}"));
                     }
+                    Step::Freeze(f) => {
+                        let target = scenario.faults[f].freeze.context("a freeze step has a target")?;
+                        cluster.freeze(target)?;
+                        reports[f].at_s = now;
+                        progress.note(&format!("fault: froze {target} (SIGSTOP)"));
+                    }
                     Step::LinkOn(f) | Step::LinkOff(f) => {
                         let fault = &scenario.faults[f];
                         let Some(Target::Shard(k)) = fault.link else {
@@ -266,10 +352,12 @@ async fn drive(
                         } else {
                             pb::LinkFault::default()
                         };
-                        clients[k as usize]
-                            .inject_fault(wire)
-                            .await
-                            .with_context(|| format!("injecting fault {} on shard {k}", f + 1))?;
+                        let injected = tokio::time::timeout(RPC_TIMEOUT, clients[k as usize].inject_fault(wire)).await;
+                        match injected {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => bail!("injecting fault {} on shard {k}: {e}", f + 1),
+                            Err(_) => failures.push(format!("shard-{k} did not answer the request to inject fault {}", f + 1)),
+                        }
                         if on {
                             reports[f].at_s = now;
                         } else {
@@ -288,79 +376,184 @@ async fn drive(
                 }
                 Some(Msg::Events { at, events }) => {
                     let shard = events.shard as usize;
+                    if let Some(h) = heard.get_mut(shard) {
+                        *h = Instant::now();
+                    }
                     tracker.events(at, &events);
                     if catching_up.get(shard).is_some_and(Option::is_some) {
                         resume_if_caught_up(shard, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
                     }
                 }
+                Some(Msg::Heard(slot)) => {
+                    if let Some(h) = heard.get_mut(slot) {
+                        *h = Instant::now();
+                    }
+                }
                 Some(Msg::Restarted { fault, process }) => {
                     restarts_pending -= 1;
-                    let process = (*process)?;
                     let target = scenario.faults[fault].kill.context("a restart has a target")?;
-                    reports[fault].ready_at_s = Some(seconds(Instant::now()));
-                    if let Target::Shard(k) = target {
-                        let k = k as usize;
-                        let mut client = shard_client(&process.addr).await?;
-                        let height = client
-                            .status(pb::StatusRequest {})
-                            .await
-                            .with_context(|| format!("status of restarted shard {k}"))?
-                            .into_inner()
-                            .height;
-                        // The driver missed the events of blocks the shard made just
-                        // before it died: its store has them.
-                        let after = tracker.last_height(k);
-                        events_link
-                            .open(k, &client, Some(after), link_seed(k, 1) ^ (1 << 32), paths[k].kills.clone())
-                            .await?;
-                        clients[k] = client;
-                        catching_up[k] = Some((height, fault));
-                        resume_if_caught_up(k, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
+                    match *process {
+                        Err(e) => {
+                            failures.push(format!("{target} could not be restarted: {e:#}"));
+                            end_now = true;
+                        }
+                        Ok(process) => {
+                            reports[fault].ready_at_s = Some(seconds(Instant::now()));
+                            let slot = slot_of(target);
+                            if let Target::Shard(k) = target {
+                                let k = k as usize;
+                                let mut client = shard_client(&process.addr).await?;
+                                let height = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest {}))
+                                    .await
+                                    .with_context(|| format!("status of restarted shard {k}: no answer"))?
+                                    .with_context(|| format!("status of restarted shard {k}"))?
+                                    .into_inner()
+                                    .height;
+                                // The driver missed the events of blocks the shard made just
+                                // before it died: its store has them.
+                                let after = tracker.last_height(k);
+                                events_link
+                                    .open(k, &client, Some(after), link_seed(k, 1) ^ (1 << 32), paths[k].kills.clone())
+                                    .await?;
+                                watchdogs[k].abort();
+                                watchdogs[k] = watch_shard(k, client.clone(), tx.clone());
+                                clients[k] = client;
+                                catching_up[k] = Some((height, fault));
+                                resume_if_caught_up(k, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
+                            }
+                            down[slot] = false;
+                            heard[slot] = Instant::now();
+                            *cluster.process(target) = process;
+                            progress.note(&format!("fault: {target} is back"));
+                        }
                     }
-                    *cluster.process(target) = process;
-                    progress.note(&format!("fault: {target} is back"));
                 }
                 Some(Msg::LoadDone) => {
                     load_done = true;
-                    let limit = if interrupted { INTERRUPTED_DRAIN_LIMIT } else { DRAIN_LIMIT };
+                    let backlog = tracker
+                        .mempools()
+                        .iter()
+                        .zip(&paths)
+                        .map(|(m, p)| m + p.held.load(Ordering::Relaxed))
+                        .collect();
+                    load_end = Some((Instant::now(), backlog));
+                    let limit = if interrupted || !failures.is_empty() { INTERRUPTED_DRAIN_LIMIT } else { DRAIN_LIMIT };
                     drain_deadline = Some(Instant::now() + limit);
                 }
-                Some(Msg::Failed(e)) => return Err(e),
+                Some(Msg::Failed(e)) => {
+                    failures.push(format!("{e:#}"));
+                    end_now = true;
+                }
                 None => bail!("every stream closed before the run ended"),
             },
             _ = ticker.tick() => {
-                cluster.check_alive()?;
-                for p in &paths {
+                if let Err(dead) = cluster.check_alive() {
+                    let text = format!("{dead:#}");
+                    // Reported once, however many ticks it stays dead.
+                    if !failures.contains(&text) {
+                        failures.push(text);
+                    }
+                    end_now = true;
+                }
+                let now = Instant::now();
+                for slot in 0..heard.len() {
+                    let silent = now.duration_since(heard[slot]);
+                    if !down[slot] && !stalled[slot] && silent > stall_limit {
+                        stalled[slot] = true;
+                        let text = format!(
+                            "{} stopped answering at {:.1} s: no events and no Status reply for {:.1} s (frozen, or too overloaded to answer)",
+                            name_of(slot),
+                            seconds(heard[slot]),
+                            silent.as_secs_f64()
+                        );
+                        progress.note(&text);
+                        failures.push(text);
+                    }
+                }
+                // A generator that cannot hand a frozen shard its batches in `max`
+                // mode would never end: past the planned end it is told to stop.
+                if !load_done && start.elapsed() > total + Duration::from_secs(1) {
+                    raise(ABANDON);
+                }
+                let at = start.elapsed().as_nanos() as u64;
+                for (k, p) in paths.iter().enumerate() {
                     p.retained.lock().unwrap_or_else(PoisonError::into_inner).prune(|id| tracker.awaiting(id));
+                    tracker.held(at, k, p.held.load(Ordering::Relaxed));
                 }
                 progress.update(start.elapsed(), &tracker, load_done);
             }
+        }
+        if end_now {
+            // What ran is what is measured; the load stops and a short drain follows.
+            tracker.close_window(start.elapsed().as_nanos() as u64);
+            raise(if failures.is_empty() { STOP } else { ABANDON });
+        }
+        if (interrupted || !failures.is_empty())
+            && let Some(d) = drain_deadline.as_mut()
+        {
+            // Whatever the drain was for, a failed run only waits briefly.
+            *d = (*d).min(Instant::now() + INTERRUPTED_DRAIN_LIMIT);
         }
         if let Some(deadline) = drain_deadline {
             let settled = tracker.unresolved() == 0
                 && restarts_pending == 0
                 && catching_up.iter().all(Option::is_none);
+            if settled && let Some((at, _)) = &load_end {
+                drain_s = Some(at.elapsed().as_secs_f64());
+            }
             if settled || Instant::now() >= deadline {
                 break;
             }
         }
+        if load_done && drain_deadline.is_none() {
+            // The generator ended without its LoadDone (it failed).
+            drain_deadline = Some(Instant::now() + INTERRUPTED_DRAIN_LIMIT);
+        }
     }
     progress.finish();
     drop(tx);
-    generator.await.context("generator task")?;
-    let mut sent = Vec::new();
-    let mut accepted = Vec::new();
-    for (i, p) in paths.into_iter().enumerate() {
-        let (s, a) = p
-            .task
-            .await
-            .with_context(|| format!("submit task of shard {i}"))??;
-        sent.push(s);
-        accepted.push(a);
+    for w in &watchdogs {
+        w.abort();
+    }
+    raise(ABANDON);
+    if !generator_done {
+        match tokio::time::timeout(RPC_TIMEOUT, &mut generator).await {
+            Ok(Ok(left)) => unsent = left,
+            Ok(Err(e)) => failures.push(format!("the load generator failed: {e}")),
+            Err(_) => generator.abort(),
+        }
+    }
+    // Each submit task ends once its stream is drained; one to a frozen shard never
+    // does, and what it held is reported rather than waited for.
+    let give_up = tokio::time::Instant::now() + RPC_TIMEOUT;
+    let held: Vec<u64> = paths
+        .iter()
+        .zip(&unsent)
+        .map(|(p, u)| p.held.load(Ordering::Relaxed) + u)
+        .collect();
+    let mut submitted = Vec::new();
+    for (i, mut p) in paths.into_iter().enumerate() {
+        match tokio::time::timeout_at(give_up, &mut p.task).await {
+            Ok(Ok(Ok(counts))) => submitted.push(Some(counts)),
+            Ok(Ok(Err(e))) => {
+                if !stalled[i] {
+                    failures.push(format!("{e:#}"));
+                }
+                submitted.push(None);
+            }
+            Ok(Err(e)) => {
+                failures.push(format!("the submit task of shard {i} failed: {e}"));
+                submitted.push(None);
+            }
+            Err(_) => {
+                p.task.abort();
+                submitted.push(None);
+            }
+        }
     }
 
-    let mut beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
-    let status = settle(&mut clients, &mut beacon, sent, accepted).await?;
+    let hurry = interrupted || !failures.is_empty();
+    let status = settle(&clients, &beacon, submitted, held, hurry).await;
     // Events that arrived while settling.
     while let Ok(msg) = rx.try_recv() {
         if let Msg::Events { at, events } = msg {
@@ -373,11 +566,17 @@ async fn drive(
         }
     }
     let audit = audit_every_asset(scenario, &status);
-    let mut summary = report::summarize(scenario, run_id, &tracker, &status, &audit);
+    let end = report::RunEnd {
+        window: tracker.window(),
+        failures,
+        backlog_at_load_end: load_end.map(|(_, b)| b).unwrap_or_default(),
+        drain_s,
+    };
+    let mut summary = report::summarize(scenario, run_id, &tracker, &status, &audit, &end);
     summary.recovery.resubmitted = reports.iter().filter_map(|r| r.resubmitted).sum();
     summary.recovery.restarts = reports.iter().filter(|r| r.ready_at_s.is_some()).count() as u64;
     summary.faults = reports;
-    summary.partial = interrupted;
+    summary.partial |= interrupted;
     summary.cpu_seconds = CpuSeconds {
         wall: start.elapsed().as_secs_f64(),
         driver: crate::cluster::cpu_seconds(std::process::id()).unwrap_or(0.0),
@@ -391,10 +590,55 @@ async fn drive(
 
     report::write_summary(dir, &summary)?;
     report::write_timeseries(dir, &tracker.seconds)?;
-    report::write_hlogs(dir, started, &tracker.seconds)?;
+    report::write_hlogs(dir, started, &tracker)?;
     // Charts from the files just written, exactly as `shardsim plot` redraws them.
     crate::plot::run_charts(dir)?;
     Ok(summary)
+}
+
+/// How long a process may stay silent — no events and no Status reply — before the
+/// driver names it as stalled: ten block intervals, and never less than 3 s (a busy
+/// shard on two cores may take a second to answer).
+fn stall_limit(scenario: &Scenario) -> Duration {
+    let block = scenario
+        .cluster
+        .block_interval
+        .unwrap_or(Duration::from_millis(10));
+    (block * 10).max(STALL_FLOOR)
+}
+
+/// Asks shard `slot` for its Status every half second and reports each answer.
+fn watch_shard(
+    slot: usize,
+    mut client: ShardClient<Channel>,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let answer = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest {}));
+            if matches!(answer.await, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).is_err() {
+                return;
+            }
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+    })
+}
+
+/// The beacon's watchdog, as [`watch_shard`].
+fn watch_beacon(
+    slot: usize,
+    mut client: BeaconClient<Channel>,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let answer = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest {}));
+            if matches!(answer.await, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).is_err() {
+                return;
+            }
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+    })
 }
 
 /// Opens shards' Events streams into the main loop.
@@ -511,6 +755,18 @@ async fn prepare_source(
     Ok(source)
 }
 
+/// The generator runs on (see [`generate`]'s `halt`).
+const GO: u8 = 0;
+/// The generator ends after handing over the round in hand.
+const STOP: u8 = 1;
+/// The generator ends at once; what it had not handed over is reported as unsent.
+const ABANDON: u8 = 2;
+
+/// Per shard, the transactions of `batches` (dispatched, never handed over).
+fn unsent(batches: &[pb::TxBatch]) -> Vec<u64> {
+    batches.iter().map(|b| b.id.len() as u64).collect()
+}
+
 /// Emits the workload on `schedule` (or as fast as accepted when there is none: rate
 /// `max`) until `total`.
 async fn generate(
@@ -520,8 +776,8 @@ async fn generate(
     total: Duration,
     senders: Vec<mpsc::Sender<pb::TxBatch>>,
     events: mpsc::UnboundedSender<Msg>,
-    stop: watch::Receiver<bool>,
-) {
+    mut halt: watch::Receiver<u8>,
+) -> Vec<u64> {
     let end = total.as_nanos() as u64;
     let mut batches = vec![pb::TxBatch::default(); senders.len()];
     let mut ticker = tokio::time::interval(TICK);
@@ -573,22 +829,37 @@ async fn generate(
                 })
                 .is_err()
         {
-            return;
+            // The main loop has gone: nobody is left to tell.
+            return unsent(&batches);
         }
         for (i, batch) in batches.iter_mut().enumerate() {
             if batch.id.is_empty() {
                 continue;
             }
-            if senders[i].send(std::mem::take(batch)).await.is_err() {
-                let _ = events.send(Msg::Failed(anyhow::anyhow!(
-                    "submit stream of shard {i} closed"
-                )));
-                return;
+            // In `max` mode a shard that stops reading holds the generator here; the
+            // main loop abandons it on a failure or once the planned end has passed.
+            // Room first (`biased`): a send that can go never loses to the halt.
+            let permit = tokio::select! {
+                biased;
+                permit = senders[i].reserve() => permit,
+                _ = halt.wait_for(|&h| h >= ABANDON) => {
+                    let _ = events.send(Msg::LoadDone);
+                    return unsent(&batches);
+                }
+            };
+            match permit {
+                Ok(permit) => permit.send(std::mem::take(batch)),
+                Err(_) => {
+                    let _ = events.send(Msg::Failed(anyhow::anyhow!(
+                        "submit stream of shard {i} closed"
+                    )));
+                    return unsent(&batches);
+                }
             }
         }
-        if finished || *stop.borrow() {
+        if finished || *halt.borrow() >= STOP {
             let _ = events.send(Msg::LoadDone);
-            return;
+            return unsent(&batches);
         }
         if schedule.is_none() {
             tokio::task::yield_now().await;
@@ -596,30 +867,56 @@ async fn generate(
     }
 }
 
-/// Waits until nothing is queued or in flight anywhere (or a time limit), then takes
-/// every process's final status.
+/// Waits until nothing is queued or in flight anywhere (or a time limit: short when
+/// `hurry`, after a failure or Ctrl-C), then takes every process's final status. A
+/// process that does not answer within [`RPC_TIMEOUT`] is named in `silent`; the wait
+/// ends there, since nothing it holds can move.
 async fn settle(
-    shards: &mut [ShardClient<Channel>],
-    beacon: &mut BeaconClient<Channel>,
-    sent: Vec<u64>,
-    accepted: Vec<u64>,
-) -> anyhow::Result<FinalStatus> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    shards: &[ShardClient<Channel>],
+    beacon: &BeaconClient<Channel>,
+    submitted: Vec<Option<(u64, u64)>>,
+    held: Vec<u64>,
+    hurry: bool,
+) -> FinalStatus {
+    let limit = if hurry {
+        Duration::from_secs(1)
+    } else {
+        SETTLE_LIMIT
+    };
+    let deadline = Instant::now() + limit;
     loop {
+        let mut silent = Vec::new();
+        let asks: Vec<_> = shards
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                tokio::spawn(async move {
+                    tokio::time::timeout(RPC_TIMEOUT, s.status(pb::StatusRequest {})).await
+                })
+            })
+            .collect();
+        let mut b = beacon.clone();
+        let beacon_answer = tokio::time::timeout(RPC_TIMEOUT, b.status(pb::StatusRequest {})).await;
         let mut statuses = Vec::new();
-        for (i, s) in shards.iter_mut().enumerate() {
-            statuses.push(
-                s.status(pb::StatusRequest {})
-                    .await
-                    .with_context(|| format!("status of shard {i}"))?
-                    .into_inner(),
-            );
+        for (i, ask) in asks.into_iter().enumerate() {
+            match ask.await {
+                Ok(Ok(Ok(status))) => statuses.push(status.into_inner()),
+                _ => {
+                    silent.push(format!("shard-{i}"));
+                    statuses.push(pb::ShardStatus {
+                        shard: i as u32,
+                        ..Default::default()
+                    });
+                }
+            }
         }
-        let b = beacon
-            .status(pb::StatusRequest {})
-            .await
-            .context("status of the beacon")?
-            .into_inner();
+        let b = match beacon_answer {
+            Ok(Ok(status)) => status.into_inner(),
+            _ => {
+                silent.push("beacon".into());
+                pb::BeaconStatus::default()
+            }
+        };
         let emitted: u64 = statuses
             .iter()
             .flat_map(|s| &s.outbound)
@@ -630,21 +927,23 @@ async fn settle(
             .flat_map(|s| &s.inbound)
             .map(|c| c.receipts)
             .sum();
-        let quiescent = emitted == applied
+        let quiescent = silent.is_empty()
+            && emitted == applied
             && b.inflight_receipts == 0
             && b.tp_open == 0
             && statuses.iter().all(|s| s.tp_open == 0)
             && statuses
                 .iter()
                 .all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
-        if quiescent || Instant::now() >= deadline {
-            return Ok(FinalStatus {
+        if quiescent || !silent.is_empty() || Instant::now() >= deadline {
+            return FinalStatus {
                 shards: statuses,
                 beacon: b,
-                accepted,
-                sent,
+                silent,
+                submitted,
+                held,
                 quiescent,
-            });
+            };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -653,6 +952,22 @@ async fn settle(
 /// Audits the native coin and every token separately (each has its own supply and
 /// its own receipt value), and folds the verdicts into one: violations name the asset.
 fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
+    if !status.silent.is_empty() {
+        // A silent process's balances and channel counters are unknown: neither
+        // invariant can be checked, so both fail (the summary names the process)
+        // rather than being judged from figures that were never reported.
+        return Audit {
+            supply_conserved: false,
+            exactly_once: false,
+            genesis_supply: 0,
+            balances: 0,
+            locked: 0,
+            in_flight_receipts: 0,
+            in_flight_value: 0,
+            in_flight_channels: Vec::new(),
+            violations: Vec::new(),
+        };
+    }
     // Every account's balance, plus each pool's reserve of the asset: every pool holds
     // the native coin, and token t in the pools that trade it.
     let accounts = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
@@ -684,7 +999,9 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
             inbound: counts(&s.inbound),
         })
         .collect();
-    let mut total = audit::audit(genesis, &native, status.quiescent);
+    // The run is over: a receipt not applied by now is stuck or lost, whether or not
+    // the cluster went quiet.
+    let mut total = audit::audit(genesis, &native, true);
     for token in 1..=scenario.workload.tokens {
         let ledgers: Vec<ShardLedger> = status
             .shards
@@ -700,10 +1017,11 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
                 }
             })
             .collect();
-        let a = audit::audit(genesis_of(token), &ledgers, status.quiescent);
+        let a = audit::audit(genesis_of(token), &ledgers, true);
         total.supply_conserved &= a.supply_conserved;
         total.exactly_once &= a.exactly_once;
         total.in_flight_receipts += a.in_flight_receipts;
+        total.in_flight_channels.extend(a.in_flight_channels);
         total.violations.extend(
             a.violations
                 .into_iter()

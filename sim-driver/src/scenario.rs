@@ -97,6 +97,12 @@ pub struct Fault {
     /// directory. Required with `kill`.
     #[serde(default, with = "duration", skip_serializing_if = "Duration::is_zero")]
     pub restart_after: Duration,
+    /// Freeze this process with SIGSTOP for the rest of the run: "beacon" or
+    /// "shard-<k>". A grey failure — alive, holding its sockets, answering nothing. The
+    /// driver notices the silence, names the process, ends the run at its planned time
+    /// plus a short drain, and writes results marked partial: the run fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<Target>,
     /// Make the link between this shard and the beacon faulty: "shard-<k>".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<Target>,
@@ -853,9 +859,9 @@ impl Scenario {
     }
 
     fn check_fault(&self, n: usize, f: &Fault, total: Duration) -> Result<(), String> {
-        if self.cluster.protocol == Protocol::TwoPhase {
+        if self.cluster.protocol == Protocol::TwoPhase && f.freeze.is_none() {
             return Err(format!(
-                "fault {n}: faults need cluster.protocol = \"receipts\" (a restarted two-phase shard would not get the decisions it had read but not applied)"
+                "fault {n}: kill and link faults need cluster.protocol = \"receipts\" (a restarted two-phase shard would not get the decisions it had read but not applied)"
             ));
         }
         if f.at >= total {
@@ -869,8 +875,23 @@ impl Scenario {
             Target::Shard(k) => *k < self.cluster.shards,
             Target::Beacon => true,
         };
-        match (&f.kill, &f.link) {
-            (Some(t), None) => {
+        let link_settings =
+            f.delay > Duration::ZERO || f.drop > 0.0 || f.duplicate > 0.0 || !f.duration.is_zero();
+        match (&f.kill, &f.link, &f.freeze) {
+            (None, None, Some(t)) => {
+                if !shard_ok(t) {
+                    return Err(format!(
+                        "fault {n}: freeze = \"{t}\" but the cluster has shards 0..{}",
+                        self.cluster.shards
+                    ));
+                }
+                if link_settings || !f.restart_after.is_zero() {
+                    return Err(format!(
+                        "fault {n}: a freeze lasts to the end of the run and takes no restart_after, delay, drop, duplicate or duration"
+                    ));
+                }
+            }
+            (Some(t), None, None) => {
                 if !shard_ok(t) {
                     return Err(format!(
                         "fault {n}: kill = \"{t}\" but the cluster has shards 0..{}",
@@ -887,17 +908,13 @@ impl Scenario {
                         "fault {n}: kill needs cluster.storage = \"disk\": a process must resume from its store"
                     ));
                 }
-                if f.delay > Duration::ZERO
-                    || f.drop > 0.0
-                    || f.duplicate > 0.0
-                    || !f.duration.is_zero()
-                {
+                if link_settings {
                     return Err(format!(
                         "fault {n}: delay, drop, duplicate and duration go with link, not kill"
                     ));
                 }
             }
-            (None, Some(t)) => {
+            (None, Some(t), None) => {
                 if !matches!(t, Target::Shard(_)) || !shard_ok(t) {
                     return Err(format!(
                         "fault {n}: link = \"{t}\" must name a shard of the cluster (the link is the one between that shard and the beacon)"
@@ -917,7 +934,7 @@ impl Scenario {
             }
             _ => {
                 return Err(format!(
-                    "fault {n} needs exactly one of kill = \"<process>\" or link = \"shard-<k>\""
+                    "fault {n} needs exactly one of kill = \"<process>\", freeze = \"<process>\" or link = \"shard-<k>\""
                 ));
             }
         }
@@ -1092,11 +1109,17 @@ rate = "max"
     #[test]
     fn type_errors_name_the_field() {
         let e = error(&GOOD.replace("shards = 2", "shards = \"four\""));
-        assert!(e.starts_with("s.toml:7:") && e.contains("cluster.shards"), "{e}");
+        assert!(
+            e.starts_with("s.toml:7:") && e.contains("cluster.shards"),
+            "{e}"
+        );
         let e = error(&GOOD.replace("\"3s\"", "\"forever\""));
         assert!(e.starts_with("s.toml:4:") && e.contains("duration"), "{e}");
         let e = error(&GOOD.replace("rate = \"max\"", "rate = -5"));
-        assert!(e.starts_with("s.toml:12:") && e.contains("workload.rate"), "{e}");
+        assert!(
+            e.starts_with("s.toml:12:") && e.contains("workload.rate"),
+            "{e}"
+        );
     }
 
     #[test]

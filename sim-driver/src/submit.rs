@@ -138,6 +138,9 @@ pub struct SubmitPath {
     /// Kills of this shard so far, counted by the main loop *before* each kill: a
     /// stream that breaks after the count moved on broke because of the kill.
     pub kills: Arc<AtomicU64>,
+    /// Transactions the task has taken from the generator but not yet put on the
+    /// stream (a shard that stopped reading leaves them here).
+    pub held: Arc<AtomicU64>,
     /// Hands the task a restarted shard.
     pub resume: mpsc::UnboundedSender<Resume>,
     /// The task: (transactions sent, transactions the shard accepted) over the streams
@@ -147,19 +150,25 @@ pub struct SubmitPath {
 
 impl SubmitPath {
     /// Starts the task for `shard`; returns the path and the generator's sender.
+    /// `open_loop`: the schedule decides what is sent when (see [`Task`]'s
+    /// `hold_limit`).
     pub fn start(
         shard: usize,
         client: ShardClient<Channel>,
         link: LinkDelay,
         seed: u64,
+        open_loop: bool,
     ) -> (SubmitPath, mpsc::Sender<pb::TxBatch>) {
         let (batches, from_generator) = mpsc::channel(SUBMIT_QUEUE);
         let (resume, resumes) = mpsc::unbounded_channel();
         let retained = Arc::new(Mutex::new(Retained::default()));
         let kills = Arc::new(AtomicU64::new(0));
+        let held = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(run(
             Task {
                 shard,
+                hold_limit: if open_loop { usize::MAX } else { SUBMIT_QUEUE },
+                held: held.clone(),
                 link,
                 seed,
                 retained: retained.clone(),
@@ -173,6 +182,7 @@ impl SubmitPath {
             SubmitPath {
                 retained,
                 kills,
+                held,
                 resume,
                 task,
             },
@@ -183,6 +193,12 @@ impl SubmitPath {
 
 struct Task {
     shard: usize,
+    /// Most batches taken from the generator before the stream has room for them:
+    /// unlimited for an open-loop schedule (what is due is due, whatever one shard
+    /// does), [`SUBMIT_QUEUE`] in `max` mode (where waiting *is* the load control).
+    hold_limit: usize,
+    /// Transactions taken and not yet on the stream.
+    held: Arc<AtomicU64>,
     link: LinkDelay,
     seed: u64,
     retained: Arc<Mutex<Retained>>,
@@ -217,19 +233,39 @@ async fn run(
                 break;
             }
         }
-        while !broken && !load_done {
+        // Batches taken from the generator and not yet on the stream. Taking them at
+        // once means a shard that stops reading (frozen, overloaded) holds up only its
+        // own transactions, never the generator and so every other shard.
+        let mut waiting: VecDeque<pb::TxBatch> = VecDeque::new();
+        while !broken && !(load_done && waiting.is_empty()) {
+            let room = waiting.len() < t.hold_limit;
             tokio::select! {
-                b = batches.recv() => match b {
+                b = batches.recv(), if room && !load_done => match b {
                     Some(b) => {
-                        lock(&t.retained).push(b.clone());
-                        sent += b.id.len() as u64;
-                        broken = tx.send(b).await.is_err();
+                        t.held.fetch_add(b.id.len() as u64, Ordering::Relaxed);
+                        waiting.push_back(b);
                     }
                     None => load_done = true,
+                },
+                permit = tx.reserve(), if !waiting.is_empty() => match permit {
+                    Ok(permit) => {
+                        let b = waiting.pop_front().unwrap_or_default();
+                        t.held.fetch_sub(b.id.len() as u64, Ordering::Relaxed);
+                        lock(&t.retained).push(b.clone());
+                        sent += b.id.len() as u64;
+                        permit.send(b);
+                    }
+                    Err(_) => broken = true,
                 },
                 // The call ends before its stream only when the shard fails it.
                 _ = &mut call => broken = true,
             }
+        }
+        // What never reached the stream is kept with what did: after a restart both
+        // are sent again in order.
+        for b in waiting.drain(..) {
+            t.held.fetch_sub(b.id.len() as u64, Ordering::Relaxed);
+            lock(&t.retained).push(b);
         }
         if !broken {
             drop(tx);

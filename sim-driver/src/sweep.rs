@@ -250,7 +250,11 @@ pub async fn sweep(path: &Path, opts: &SweepOptions) -> anyhow::Result<(PathBuf,
         params: opts.params.clone(),
         rate_per_shard: opts.rate_per_shard,
         ok: points.iter().all(|p| p.summary.invariants.ok),
-        partial: points.len() < n || points.iter().any(|p| p.summary.partial),
+        // Interrupted (Ctrl-C); a point that failed is not ok, and says why.
+        partial: points.len() < n
+            || points
+                .iter()
+                .any(|p| p.summary.partial && p.summary.failures.is_empty()),
         points,
     };
     std::fs::write(

@@ -49,6 +49,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         executor: shard_node::Executor::Parallel,
         verify_executor: true,
         data_dir: None,
+        lose_receipts: 0,
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");

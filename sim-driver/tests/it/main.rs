@@ -7,6 +7,7 @@ mod hostile;
 mod orphans;
 mod run;
 mod sweep;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -131,10 +131,26 @@ fn a_dead_shard_fails_the_run_with_its_name_and_log() {
         let _ = driver.kill();
     }
     assert!(ended, "the driver kept running after a shard died");
-    assert_eq!(status.unwrap().code(), Some(2));
+    assert_eq!(status.unwrap().code(), Some(1), "a failed run exits 1");
     let mut stderr = String::new();
     std::io::Read::read_to_string(driver.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("shard-1 exited unexpectedly"), "{stderr}");
     assert!(stderr.contains("shard-1.log"), "{stderr}");
     assert_children_die(driver, &kids);
+    // The run still wrote its results, marked partial, with the failure and the
+    // window it really measured (about 1 s of a planned 120 s).
+    let dir = crate::run_dir(&tmp.path().join("results"), "dies");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["partial"], true, "{summary:#}");
+    assert_eq!(summary["invariants"]["ok"], false, "{summary:#}");
+    assert!(
+        summary["failures"]
+            .to_string()
+            .contains("shard-1 exited unexpectedly"),
+        "{summary:#}"
+    );
+    let window = summary["measured_window_s"].as_f64().unwrap();
+    assert!(window < 10.0, "the window is what ran: {window}");
+    assert!(dir.join("throughput.png").exists());
 }

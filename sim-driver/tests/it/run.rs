@@ -90,7 +90,7 @@ skew = 0.5
     }
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
-        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts\n"
+        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max\n"
     ));
     let column = |i: usize| -> u64 {
         csv.lines()
@@ -114,10 +114,23 @@ skew = 0.5
         n("committed"),
         "the time series adds up to the total"
     );
-    let hlog = std::fs::read_to_string(dir.join("latency-cross.hlog")).unwrap();
-    assert!(
-        hlog.contains("#[StartTime:") && hlog.contains("Tag=cross"),
-        "{hlog}"
+    let mut untagged = 0;
+    for kind in ["intra", "cross"] {
+        let (measured, per_second) = read_hlog(&dir.join(format!("latency-{kind}.hlog")));
+        untagged += per_second;
+        // The measured interval is the summary's population, to the last count.
+        let p = &summary["latency_ms"][kind];
+        let ms = |q: f64| measured.value_at_quantile(q) as f64 / 1000.0;
+        assert_eq!(measured.len(), p["count"].as_u64().unwrap(), "{kind}: {p}");
+        assert_eq!(ms(0.5), p["p50"].as_f64().unwrap(), "{kind}: {p}");
+        assert_eq!(ms(0.9), p["p90"].as_f64().unwrap(), "{kind}: {p}");
+        assert_eq!(ms(0.99), p["p99"].as_f64().unwrap(), "{kind}: {p}");
+        assert_eq!(measured.max() as f64 / 1000.0, p["max"].as_f64().unwrap());
+    }
+    assert_eq!(
+        untagged,
+        n("committed"),
+        "the per-second intervals hold every final transaction once"
     );
     let svg = std::fs::read_to_string(dir.join("throughput.svg")).unwrap();
     assert!(
@@ -131,6 +144,53 @@ skew = 0.5
 
 /// Runs a scenario (`name` must match its `name =`) with `--json` in a temp dir,
 /// asserts it succeeded, and returns the summary it printed.
+/// Reads an interval log with the hdrhistogram crate's reader (not the writer's code):
+/// checks the header lines of the format, and returns the interval tagged `measured`
+/// and how many values the untagged intervals hold.
+fn read_hlog(path: &std::path::Path) -> (hdrhistogram::Histogram<u64>, u64) {
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let bytes = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    for line in [
+        "#[Histogram log format version 1.3]",
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    let start = text
+        .lines()
+        .find(|l| l.starts_with("#[StartTime: "))
+        .unwrap();
+    assert!(
+        start.contains("(seconds since epoch), 20"),
+        "a date: {start}"
+    );
+    let (mut measured, mut untagged) = (None, 0);
+    let mut seen_start = (false, false);
+    let mut de = Deserializer::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        match entry.unwrap_or_else(|e| panic!("{}: {e:?}", path.display())) {
+            LogEntry::StartTime(_) => seen_start.0 = true,
+            LogEntry::BaseTime(_) => seen_start.1 = true,
+            LogEntry::Interval(i) => {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(i.encoded_histogram())
+                    .unwrap();
+                let h: hdrhistogram::Histogram<u64> = de.deserialize(&mut raw.as_slice()).unwrap();
+                match i.tag() {
+                    Some(t) if t.as_str() == "measured" => measured = Some(h),
+                    Some(t) => panic!("unexpected tag {}", t.as_str()),
+                    None => untagged += h.len(),
+                }
+            }
+        }
+    }
+    assert_eq!(seen_start, (true, true), "StartTime and BaseTime lines");
+    (measured.expect("a measured interval"), untagged)
+}
+
 pub fn run_json(name: &str, toml: &str) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let path = scenario(tmp.path(), name, toml);

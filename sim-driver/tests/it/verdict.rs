@@ -1,0 +1,156 @@
+//! The verdict fails when it must: a run that loses work, or whose process freezes,
+//! exits 1, says why, and still writes its summary and charts.
+
+use std::time::{Duration, Instant};
+
+use crate::{logs, run_dir, scenario, shardsim, show};
+
+/// Runs a 2-shard, half cross-shard scenario with `extra` appended and the
+/// environment `env`; returns the exit code, the summary, the run folder's files and
+/// the whole output, and how long the run took.
+fn run_failing(
+    name: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (
+    Option<i32>,
+    serde_json::Value,
+    Vec<String>,
+    String,
+    Duration,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"name = "{name}"
+seed = 5
+duration = "3s"
+warmup = "500ms"
+[cluster]
+shards = 2
+block_interval = "50ms"
+beacon_interval = "50ms"
+storage = "memory"
+[workload]
+accounts = 2000
+rate = 2000
+cross_shard = 0.5
+{extra}"#
+    );
+    let path = scenario(tmp.path(), name, &text);
+    let out = tmp.path().join("results");
+    let began = Instant::now();
+    let mut cmd = shardsim();
+    cmd.args(["run", "--json", "--out"]).arg(&out).arg(&path);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().unwrap();
+    let took = began.elapsed();
+    let dir = run_dir(&out, name);
+    let shown = format!("{}\n{}", show(&output), logs(&dir));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}):\n{shown}"));
+    let files = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (output.status.code(), summary, files, shown, took)
+}
+
+fn violations(summary: &serde_json::Value) -> String {
+    summary["invariants"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_receipt_lost_for_good_fails_the_run_and_names_its_channel() {
+    // Shard processes inherit the test fault: each drops the first receipt it admits.
+    let (code, summary, _, shown, _) = run_failing(
+        "it-lost-receipt",
+        "",
+        &[(shard_node::LOSE_RECEIPTS_ENV, "1")],
+    );
+    assert_eq!(code, Some(1), "{shown}");
+    let inv = &summary["invariants"];
+    assert_eq!(inv["ok"], false, "{shown}");
+    assert_eq!(inv["all_final"], false, "{shown}");
+    assert_eq!(inv["exactly_once"], false, "{shown}");
+    let v = violations(&summary);
+    assert!(
+        v.contains("all final: 2 transactions are neither final nor rejected"),
+        "{v}"
+    );
+    assert!(v.contains("receipts in flight (0→1: 1, 1→0: 1)"), "{v}");
+    assert!(
+        v.contains("channel 0→1: 1 receipts emitted but never applied"),
+        "{v}"
+    );
+    assert_eq!(
+        summary["partial"], false,
+        "the run itself finished: {shown}"
+    );
+}
+
+#[test]
+fn the_same_run_without_the_fault_passes() {
+    // The control for the test above: the verdict is not simply always false.
+    let (code, summary, _, shown, _) = run_failing("it-lost-control", "", &[]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(summary["invariants"]["all_final"], true, "{shown}");
+}
+
+#[test]
+fn a_frozen_shard_is_named_the_others_go_on_and_the_run_ends_partial() {
+    let (code, summary, files, shown, took) = run_failing(
+        "it-freeze-shard",
+        "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1\"\n",
+        &[],
+    );
+    assert_eq!(code, Some(1), "{shown}");
+    assert_eq!(summary["partial"], true, "{shown}");
+    let failures = summary["failures"].to_string();
+    assert!(
+        failures.contains("shard-1 stopped answering"),
+        "{failures}\n{shown}"
+    );
+    let v = violations(&summary);
+    assert!(v.contains("shard-1 did not answer the final Status"), "{v}");
+    assert_eq!(summary["invariants"]["ok"], false);
+    // Shard 0 kept committing its own transactions after the freeze: its
+    // throughput over the window is near its share of the offered load.
+    let tps0 = summary["per_shard"][0]["tps"].as_f64().unwrap();
+    assert!(tps0 > 400.0, "shard 0 stalled too: {tps0} tx/s\n{shown}");
+    // Planned 3.5 s, a 5 s drain at most, and the final status: bounded.
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+    for f in [
+        "summary.json",
+        "throughput.png",
+        "latency.png",
+        "timeseries.csv",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} missing: {files:?}");
+    }
+}
+
+#[test]
+fn a_frozen_beacon_is_named_and_the_run_ends_partial() {
+    let (code, summary, _, shown, took) = run_failing(
+        "it-freeze-beacon",
+        "[[faults]]\nat = \"1s\"\nfreeze = \"beacon\"\n",
+        &[],
+    );
+    assert_eq!(code, Some(1), "{shown}");
+    assert_eq!(summary["partial"], true, "{shown}");
+    assert!(
+        summary["failures"]
+            .to_string()
+            .contains("beacon stopped answering"),
+        "{shown}"
+    );
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+}
