@@ -341,12 +341,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timeseries_with_and_without_the_aborts_column_read_back() {
+    fn timeseries_with_and_without_the_aborts_and_backlog_columns_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeseries.csv");
-        std::fs::write(&path, format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80\n"),
+        )
+        .unwrap();
+        let row = read_timeseries(&path, 1).unwrap()[0][0];
+        assert_eq!((row.aborts, row.mempool_max, row.held_max), (3, 70, 80));
+        let no_backlog = TIMESERIES_HEADER
+            .strip_suffix(",mempool_max,driver_held_max")
+            .unwrap();
+        std::fs::write(&path, format!("{no_backlog}\n0,0,5,1,0,2,2,0,0,3\n")).unwrap();
         assert_eq!(read_timeseries(&path, 1).unwrap()[0][0].aborts, 3);
-        let old = TIMESERIES_HEADER.strip_suffix(",aborts").unwrap();
+        let old = no_backlog.strip_suffix(",aborts").unwrap();
         std::fs::write(&path, format!("{old}\n0,0,5,1,0,2,2,0,0\n")).unwrap();
         let rows = read_timeseries(&path, 1).unwrap();
         assert_eq!((rows[0][0].final_total, rows[0][0].aborts), (5, 0));
@@ -355,5 +365,15 @@ mod tests {
             read_timeseries(&path, 1).is_err(),
             "ten columns under the old header"
         );
+    }
+
+    #[test]
+    fn an_absurd_second_is_refused_not_allocated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeseries.csv");
+        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0", u64::MAX / 2);
+        std::fs::write(&path, format!("{TIMESERIES_HEADER}\n{row}\n")).unwrap();
+        let e = read_timeseries(&path, 1).unwrap_err().to_string();
+        assert!(e.contains("past any run"), "{e}");
     }
 }

@@ -237,7 +237,7 @@ async fn run(
         // once means a shard that stops reading (frozen, overloaded) holds up only its
         // own transactions, never the generator and so every other shard.
         let mut waiting: VecDeque<pb::TxBatch> = VecDeque::new();
-        while !broken && !(load_done && waiting.is_empty()) {
+        while !(broken || load_done && waiting.is_empty()) {
             let room = waiting.len() < t.hold_limit;
             tokio::select! {
                 b = batches.recv(), if room && !load_done => match b {

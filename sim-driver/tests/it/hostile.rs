@@ -110,6 +110,61 @@ async fn submit_one(
         .expect_err("a malformed submission must be refused")
 }
 
+/// A well-formed forged batch: the header, its root and its leaves are those of an
+/// honest block paying 10, and the batch sent beside the honest one pays 1,000,000 on
+/// the same channel position. Only the forgery's contents differ, and only it is
+/// dropped (and counted); the honest batch is routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
+    use cross_shard::receipt::{Receipt, ReceiptBatch, leaves};
+    let addr = start_beacon(2).await;
+    let mut c = BeaconClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let honest = ReceiptBatch {
+        src: 0,
+        dst: 1,
+        first_seq: 0,
+        receipts: vec![Receipt::credit(1, 3, 10, 0)],
+    };
+    let mut forged = honest.clone();
+    forged.receipts[0] = Receipt::credit(1, 3, 1_000_000, 0);
+    let leaves = leaves(0, 2, std::slice::from_ref(&honest));
+    let mut h = header(0, 32);
+    h.receipts_root = cross_shard::merkle::root(&leaves).0.to_vec();
+    let s = pb::HeaderSubmission {
+        header: Some(h),
+        batches: vec![
+            pb::ReceiptBatch::from(&forged),
+            pb::ReceiptBatch::from(&honest),
+        ],
+        leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+        ..Default::default()
+    };
+    let mut inbound = c
+        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    c.submit_headers(tokio_stream::iter(vec![s]))
+        .await
+        .expect("the honest part of the submission stands");
+    // Shard 1 is delivered the honest batch, and only it.
+    let delivered = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let msg = inbound.message().await.unwrap().unwrap();
+            if let Some(pb::inbound::Kind::Delivery(d)) = msg.kind {
+                return d.batch.unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a delivery to shard 1");
+    assert_eq!(delivered.amount, vec![10], "{delivered:?}");
+    let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    assert_eq!(status.receipts_forged, 1, "{status:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     let addr = start_beacon(2).await;
@@ -134,9 +189,9 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("`to`"), "{e}");
 
-    // A header whose receipts root does not match its batches (a forged batch).
-    let forged = batch(vec![1], vec![1], vec![u64::MAX]);
-    let e = submit_one(&mut c, submission(header(0, 32), vec![forged])).await;
+    // A submission without the leaves its header's root commits to.
+    let leafless = batch(vec![1], vec![1], vec![u64::MAX]);
+    let e = submit_one(&mut c, submission(header(0, 32), vec![leafless])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
 
     // Larger than any message may be: refused by the transport, not by a crash.
