@@ -1388,7 +1388,8 @@ rate = "max"
             )
             + "[network]\nlatency = \"1ms\"\n[[phases]]\nat = \"1s\"\nrate = 5\n"
             + "[[faults]]\nat = \"1s\"\nkill = \"shard-1\"\nrestart_after = \"1s\"\n"
-            + "[[faults]]\nat = \"1s\"\nlink = \"shard-0\"\ndelay = \"1ms\"\ndrop = 0.1\nduplicate = 0.1\nduration = \"1s\"\n";
+            + "[[faults]]\nat = \"1s\"\nlink = \"shard-0\"\ndelay = \"1ms\"\ndrop = 0.1\nduplicate = 0.1\nduration = \"1s\"\n"
+            + "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1\"\n";
         let s = Scenario::from_toml(&full, "full").unwrap();
         let mut in_code = std::collections::BTreeSet::new();
         keys("", &toml::Value::try_from(&s).unwrap(), &mut in_code);

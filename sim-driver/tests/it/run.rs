@@ -49,9 +49,19 @@ skew = 0.5
     assert_eq!(n("submitted"), n("committed") + n("rejected"));
     assert_eq!(summary["seed"], 9);
     assert_eq!(summary["shards"], 2);
-    for k in ["supply_conserved", "exactly_once", "all_accounted", "ok"] {
+    for k in [
+        "supply_conserved",
+        "exactly_once",
+        "all_accounted",
+        "all_final",
+        "ok",
+    ] {
         assert_eq!(summary["invariants"][k], true, "{k}: {summary:#}");
     }
+    assert_eq!(
+        summary["backlog"]["exceeded_capacity"], false,
+        "{summary:#}"
+    );
     for k in ["intra", "cross", "all"] {
         let p = &summary["latency_ms"][k];
         assert!(p["p50"].as_f64().unwrap() > 0.0, "{k}: {p}");

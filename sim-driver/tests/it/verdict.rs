@@ -154,3 +154,55 @@ fn a_frozen_beacon_is_named_and_the_run_ends_partial() {
     );
     assert!(took < Duration::from_secs(25), "took {took:?}");
 }
+
+#[test]
+fn an_overloaded_run_shows_its_backlog() {
+    // One shard taking at most 100 transactions per 100 ms block (1,000 tx/s), offered
+    // 3,000 tx/s for 2 s: the mempool grows, and the drain absorbs it afterwards.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(
+        tmp.path(),
+        "it-overload",
+        r#"name = "it-overload"
+duration = "2s"
+warmup = "0s"
+[cluster]
+shards = 1
+block_interval = "100ms"
+max_block_txs = 100
+storage = "memory"
+[workload]
+accounts = 1000
+rate = 3000
+"#,
+    );
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, "it-overload");
+    let shown = format!("{}\n{}", show(&output), logs(&dir));
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("offered load exceeded capacity"),
+        "{shown}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let b = &summary["backlog"];
+    assert_eq!(b["exceeded_capacity"], true, "{b}");
+    assert!(b["at_load_end"].as_u64().unwrap() > 2000, "{b}");
+    assert!(b["max"].as_u64() >= b["at_load_end"].as_u64(), "{b}");
+    assert!(b["drain_s"].as_f64().unwrap() > 1.0, "{b}");
+    // The time series shows the mempool growing second by second.
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let mempool: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(10).unwrap().parse().unwrap())
+        .collect();
+    assert!(mempool.iter().max().unwrap() > &2000, "{mempool:?}");
+}
