@@ -607,16 +607,22 @@ fn stall_limit(scenario: &Scenario) -> Duration {
     (block * 10).max(STALL_FLOOR)
 }
 
-/// Asks shard `slot` for its Status every half second and reports each answer.
-fn watch_shard(
+/// Asks process `slot` for its Status (`ask`) every half second and reports each
+/// answer; a request that fails or takes over [`RPC_TIMEOUT`] reports nothing.
+fn watch<F, Fut, T>(
     slot: usize,
-    mut client: ShardClient<Channel>,
     tx: mpsc::UnboundedSender<Msg>,
-) -> tokio::task::JoinHandle<()> {
+    mut ask: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>> + Send,
+    T: Send,
+{
     tokio::spawn(async move {
         loop {
-            let answer = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest {}));
-            if matches!(answer.await, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).is_err() {
+            let answer = tokio::time::timeout(RPC_TIMEOUT, ask()).await;
+            if matches!(answer, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).is_err() {
                 return;
             }
             tokio::time::sleep(WATCH_EVERY).await;
@@ -624,20 +630,27 @@ fn watch_shard(
     })
 }
 
-/// The beacon's watchdog, as [`watch_shard`].
-fn watch_beacon(
+/// The watchdog of shard `slot`.
+fn watch_shard(
     slot: usize,
-    mut client: BeaconClient<Channel>,
+    client: ShardClient<Channel>,
     tx: mpsc::UnboundedSender<Msg>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let answer = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest {}));
-            if matches!(answer.await, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).is_err() {
-                return;
-            }
-            tokio::time::sleep(WATCH_EVERY).await;
-        }
+    watch(slot, tx, move || {
+        let mut c = client.clone();
+        async move { c.status(pb::StatusRequest {}).await }
+    })
+}
+
+/// The beacon's watchdog.
+fn watch_beacon(
+    slot: usize,
+    client: BeaconClient<Channel>,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> tokio::task::JoinHandle<()> {
+    watch(slot, tx, move || {
+        let mut c = client.clone();
+        async move { c.status(pb::StatusRequest {}).await }
     })
 }
 
