@@ -310,7 +310,8 @@ pub struct Backlog {
     /// rejected; absent if that never happened.
     pub drain_s: Option<f64>,
     /// Some shard's backlog at the end of the load exceeded two full blocks
-    /// (2 × `cluster.max_block_txs`): it was offered more than it could take.
+    /// (2 × `cluster.max_block_txs`): it was offered more than it could take. Never
+    /// set for `rate = "max"`, whose closed loop keeps the mempools full on purpose.
     pub exceeded_capacity: bool,
 }
 
@@ -618,10 +619,12 @@ pub fn summarize(
                 .unwrap_or(0),
             at_load_end: end.backlog_at_load_end.iter().sum(),
             drain_s: end.drain_s,
-            exceeded_capacity: end
-                .backlog_at_load_end
-                .iter()
-                .any(|&b| b > 2 * scenario.cluster.max_block_txs as u64),
+            // Closed loop (`max`) keeps the mempools full by design: not an overload.
+            exceeded_capacity: scenario.workload.rate != crate::scenario::Rate::Max
+                && end
+                    .backlog_at_load_end
+                    .iter()
+                    .any(|&b| b > 2 * scenario.cluster.max_block_txs as u64),
         },
         faults: Vec::new(),
         recovery: Recovery {
