@@ -276,6 +276,36 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("`to`"), "{e}");
 
+    // One id twice in a batch: refused whole, naming the id.
+    let twice = pb::TxBatch {
+        id: vec![7, 8, 7],
+        from: vec![1, 2, 3],
+        to: vec![1, 1, 1],
+        amount: vec![1, 1, 1],
+        nonce: vec![0, 0, 0],
+        ..Default::default()
+    };
+    let e = c.submit(tokio_stream::iter(vec![twice])).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("id 7 appears twice"), "{e}");
+
+    // A signature column to a shard that checks none: refused, not carried.
+    let signed = pb::TxBatch {
+        id: vec![9],
+        from: vec![1],
+        to: vec![1],
+        amount: vec![1],
+        nonce: vec![0],
+        signatures: vec![0; 64],
+        ..Default::default()
+    };
+    let e = c
+        .submit(tokio_stream::iter(vec![signed]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("does not check signatures"), "{e}");
+
     let n = MAX_BATCH_TXS + 1;
     let too_many = pb::TxBatch {
         id: vec![0; n],
