@@ -46,7 +46,7 @@ pub struct ShardLedger {
 }
 
 /// The audit's verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Audit {
     /// Σ balances + Σ in flight = genesis supply.
     pub supply_conserved: bool,

@@ -357,7 +357,7 @@ pub struct FinalStatus {
 }
 
 /// How the run ended, as the driver saw it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunEnd {
     /// The window measured, ns since start: [warm-up end, planned end), or shorter
     /// when the load stopped early.
@@ -392,7 +392,6 @@ pub fn summarize(
         ));
     }
     violations.extend(audit.violations.iter().cloned());
-    let checked = violations.len();
 
     // All accounted: unresolved transactions must be visibly pending somewhere, and the
     // driver's view must match each shard's own counters.
@@ -420,8 +419,10 @@ pub fn summarize(
     if !all_final {
         violations.push(stuck(unresolved, status, audit, tracker, held));
     }
+    // What `all_accounted` found, apart from the other invariants' lines.
+    let mut accounting = Vec::new();
     if lost > 0 {
-        violations.push(format!(
+        accounting.push(format!(
             "{lost} transactions are neither final, rejected nor pending"
         ));
     }
@@ -430,38 +431,36 @@ pub fn summarize(
     let shard_committed = sum(|s| s.committed);
     let shard_rejected = sum(|s| s.rejected);
     if heard_all && shard_committed != tracker.final_intra {
-        violations.push(format!(
+        accounting.push(format!(
             "shards committed {shard_committed} intra-shard transfers, the driver saw {}",
             tracker.final_intra
         ));
     }
     if heard_all && shard_rejected != tracker.rejections() {
-        violations.push(format!(
+        accounting.push(format!(
             "shards rejected {shard_rejected} transactions, the driver saw {}",
             tracker.rejections()
         ));
     }
     if tracker.duplicate_finals > 0 {
-        violations.push(format!(
+        accounting.push(format!(
             "{} events named a transaction already final or unknown",
             tracker.duplicate_finals
         ));
     }
     for (shard, submitted) in status.submitted.iter().enumerate() {
         match submitted {
-            Some((sent, accepted)) if sent != accepted => violations.push(format!(
+            Some((sent, accepted)) if sent != accepted => accounting.push(format!(
                 "shard {shard} accepted {accepted} of the {sent} transactions sent to it"
             )),
             Some(_) => {}
-            None => violations.push(format!(
+            None => accounting.push(format!(
                 "the submit stream of shard {shard} did not end normally: what it accepted is unknown"
             )),
         }
     }
-    let all_accounted = lost == 0
-        && status.silent.is_empty()
-        && end.failures.is_empty()
-        && violations.len() == checked + usize::from(!all_final);
+    let all_accounted = accounting.is_empty() && heard_all && end.failures.is_empty();
+    violations.extend(accounting);
     let two_phase = scenario.cluster.protocol == crate::scenario::Protocol::TwoPhase;
     let refused = sum(|s| s.decisions_refused);
     let atomic = two_phase.then_some(tracker.atomic_violations == 0 && refused == 0);
@@ -471,9 +470,8 @@ pub fn summarize(
             tracker.atomic_violations
         ));
     }
-    let exactly_once =
-        audit.exactly_once && tracker.duplicate_finals == 0 && status.silent.is_empty();
-    let supply_conserved = audit.supply_conserved && status.silent.is_empty();
+    let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0 && heard_all;
+    let supply_conserved = audit.supply_conserved && heard_all;
 
     let latency = LatencySummary {
         intra: Percentiles::of(&tracker.latency.intra),
@@ -537,7 +535,12 @@ pub fn summarize(
             .collect(),
         pending,
         lost,
-        tps: tracker.window_final.0 as f64 / window_s,
+        // A run stopped before its warm-up ended measured nothing (and JSON has no NaN).
+        tps: if window_s > 0.0 {
+            tracker.window_final.0 as f64 / window_s
+        } else {
+            0.0
+        },
         measured_window_s: window_s,
         drained: status.quiescent,
         partial: !end.failures.is_empty(),

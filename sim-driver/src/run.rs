@@ -206,16 +206,18 @@ async fn drive(
         .enumerate()
         .map(|(i, c)| watch_shard(i, c.clone(), tx.clone()))
         .collect();
-    watchdogs.push(watch_beacon(beacon_slot, beacon.clone(), tx.clone()));
-    let names: Vec<String> = cluster.processes().map(|p| p.name.clone()).collect();
-    let name_of = |slot: usize| {
+    let b = beacon.clone();
+    watchdogs.push(watch(beacon_slot, tx.clone(), move || {
+        let mut c = b.clone();
+        async move { c.status(pb::StatusRequest {}).await }
+    }));
+    let target_of = |slot: usize| {
         if slot == beacon_slot {
-            "beacon".to_string()
+            Target::Beacon
         } else {
-            format!("shard-{slot}")
+            Target::Shard(slot as u32)
         }
     };
-    debug_assert_eq!(names.len(), beacon_slot + 1);
 
     let total = scenario.warmup + scenario.duration;
     let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
@@ -299,7 +301,6 @@ async fn drive(
                     Ok(left) => unsent = left,
                     Err(e) => {
                         failures.push(format!("the load generator failed: {e}"));
-                        load_done = true;
                         end_now = true;
                     }
                 }
@@ -462,7 +463,7 @@ async fn drive(
                         stalled[slot] = true;
                         let text = format!(
                             "{} stopped answering at {:.1} s: no events and no Status reply for {:.1} s (frozen, or too overloaded to answer)",
-                            name_of(slot),
+                            target_of(slot),
                             seconds(heard[slot]),
                             silent.as_secs_f64()
                         );
@@ -634,18 +635,6 @@ where
 fn watch_shard(
     slot: usize,
     client: ShardClient<Channel>,
-    tx: mpsc::UnboundedSender<Msg>,
-) -> tokio::task::JoinHandle<()> {
-    watch(slot, tx, move || {
-        let mut c = client.clone();
-        async move { c.status(pb::StatusRequest {}).await }
-    })
-}
-
-/// The beacon's watchdog.
-fn watch_beacon(
-    slot: usize,
-    client: BeaconClient<Channel>,
     tx: mpsc::UnboundedSender<Msg>,
 ) -> tokio::task::JoinHandle<()> {
     watch(slot, tx, move || {
@@ -969,17 +958,7 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
         // A silent process's balances and channel counters are unknown: neither
         // invariant can be checked, so both fail (the summary names the process)
         // rather than being judged from figures that were never reported.
-        return Audit {
-            supply_conserved: false,
-            exactly_once: false,
-            genesis_supply: 0,
-            balances: 0,
-            locked: 0,
-            in_flight_receipts: 0,
-            in_flight_value: 0,
-            in_flight_channels: Vec::new(),
-            violations: Vec::new(),
-        };
+        return Audit::default();
     }
     // Every account's balance, plus each pool's reserve of the asset: every pool holds
     // the native coin, and token t in the pools that trade it.

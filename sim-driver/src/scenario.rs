@@ -675,7 +675,7 @@ impl Scenario {
             // messages; a type error ("invalid type: string, expected u32") does not,
             // so the path the value was found at is put in front.
             let message = match field {
-                Some(f) if !message.contains(&format!("`{f}`")) && !message.contains(&f) => {
+                Some(f) if !message.contains(f.as_str()) => {
                     format!("{f}: {message}")
                 }
                 _ => message,
