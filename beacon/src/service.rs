@@ -1,4 +1,20 @@
 //! The `Beacon` gRPC service and the notarization loop.
+//!
+//! Two locks, for two different promises:
+//!
+//! ```text
+//!  state (std mutex, held for microseconds): the chain + subscribers
+//!      SubmitHeaders, Status, and the loop's notarize / send steps take it
+//!  announce (async mutex, held across the fsync): the loop and Subscribe
+//!      loop:      [announce: notarize (state) ─► fsync ─► send to subscribers (state)]
+//!      Subscribe: [announce: backlog + register (state)]
+//! ```
+//!
+//! A block must be durable before any shard hears of it (a shard forgets what a
+//! notarized block holds; a beacon that lost that block after a crash would leave a gap
+//! no one fills). `announce` keeps that promise for the backlog of a new subscriber as
+//! well as for the live sends, while the fsync itself runs with the state lock released
+//! and on a blocking thread: headers are accepted and Status answered meanwhile.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -7,8 +23,11 @@ use prost::Message;
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_server::Beacon;
 use shardsim_proto::store::Log;
+use std::pin::Pin;
+
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::chain::{Chain, Outcome};
@@ -17,7 +36,11 @@ use crate::error::Error;
 /// The store's table of beacon blocks' accepted submissions ([`pb::BeaconRecord`]).
 const RECORDS: &str = "blocks";
 
-type InboundSender = mpsc::UnboundedSender<Result<pb::Inbound, Status>>;
+type InboundSender = mpsc::Sender<Result<pb::Inbound, Status>>;
+
+/// Messages queued per subscriber. One that falls this far behind is dropped; its shard
+/// resubscribes and gets everything unacknowledged again from the backlog.
+pub const INBOUND_QUEUE: usize = 4096;
 
 /// The chain and the open subscriptions, under one lock so that a subscriber's backlog
 /// and the live deliveries after it are never interleaved out of order.
@@ -27,8 +50,6 @@ pub struct State {
     pub chain: Chain,
     /// Per shard, its open Subscribe stream (a reconnect replaces it).
     pub subscribers: Vec<Option<InboundSender>>,
-    /// The store, with a data directory.
-    store: Option<Log>,
     /// Height the chain resumed at from the store (0: a fresh start).
     pub recovered_height: u64,
 }
@@ -38,6 +59,11 @@ pub struct State {
 pub struct BeaconService {
     /// Shared state.
     pub state: Arc<Mutex<State>>,
+    /// The store, with a data directory.
+    store: Option<Arc<Log>>,
+    /// Held from a block's notarization until it is sent, and by Subscribe (see the
+    /// module's chapter).
+    announce: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Locks the state, ignoring poisoning: no critical section leaves it half-changed.
@@ -66,8 +92,9 @@ impl BeaconService {
                 recovered_height: chain.height(),
                 chain,
                 subscribers: vec![None; shards as usize],
-                store,
             })),
+            store: store.map(Arc::new),
+            announce: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -79,20 +106,31 @@ impl BeaconService {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let mut state = lock(&self.state);
-            let Some(n) = state.chain.notarize() else {
-                send_tips(&mut state);
+            let _announcing = self.announce.lock().await;
+            let notarized = lock(&self.state).chain.notarize();
+            let Some(n) = notarized else {
+                send_tips(&mut lock(&self.state));
                 continue;
             };
-            if let Some(store) = &state.store {
+            if let Some(store) = &self.store {
                 let record = pb::BeaconRecord {
                     accepted: n.accepted,
-                };
-                if let Err(e) = store.append(n.block.height, &[(RECORDS, &record.encode_to_vec())])
-                {
-                    return e.into();
+                }
+                .encode_to_vec();
+                let (store, height) = (store.clone(), n.block.height);
+                let stored = tokio::task::spawn_blocking(move || {
+                    store.append(height, &[(RECORDS, &record)])
+                })
+                .await;
+                match stored {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return e.into(),
+                    Err(_) => {
+                        return Error::Config("the store's writer thread panicked".into());
+                    }
                 }
             }
+            let mut state = lock(&self.state);
             let block = pb::Inbound {
                 kind: Some(pb::inbound::Kind::Block(n.block)),
             };
@@ -150,9 +188,11 @@ fn send_tips(state: &mut State) {
     }
 }
 
-/// Sends `msg` to a subscriber, forgetting it if its stream has gone.
+/// Sends `msg` to a subscriber, forgetting it if its stream has gone or it has fallen
+/// [`INBOUND_QUEUE`] messages behind: its stream ends, its shard resubscribes, and the
+/// backlog brings it everything it has not acknowledged.
 fn send(sub: &mut Option<InboundSender>, msg: pb::Inbound) {
-    if sub.as_ref().is_some_and(|s| s.send(Ok(msg)).is_err()) {
+    if sub.as_ref().is_some_and(|s| s.try_send(Ok(msg)).is_err()) {
         *sub = None;
     }
 }
@@ -186,13 +226,16 @@ impl Beacon for BeaconService {
         Ok(Response::new(pb::SubmitHeadersReply { accepted }))
     }
 
-    type SubscribeStream = UnboundedReceiverStream<Result<pb::Inbound, Status>>;
+    type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::Inbound, Status>> + Send>>;
 
     async fn subscribe(
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let shard = request.into_inner().shard;
+        // No block between notarization and its announcement: the backlog holds only
+        // durable blocks, and the live sends pick up after it.
+        let _announcing = self.announce.lock().await;
         let mut state = lock(&self.state);
         let shards = state.chain.shards();
         if shard >= shards {
@@ -200,14 +243,13 @@ impl Beacon for BeaconService {
                 "shard {shard} is not in 0..{shards}"
             )));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        for msg in state.chain.backlog(shard) {
-            // The receiver is alive: it is in our hands until we return it.
-            let _ = tx.send(Ok(msg));
-        }
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        let backlog: Vec<_> = state.chain.backlog(shard).into_iter().map(Ok).collect();
         state.subscribers[shard as usize] = Some(tx);
+        drop(state);
         tracing::info!(shard, "shard subscribed");
-        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+        let stream = tokio_stream::iter(backlog).chain(ReceiverStream::new(rx));
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn status(

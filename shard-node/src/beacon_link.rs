@@ -16,8 +16,9 @@
 //!
 //! - *Upward*, every submission stays in `outgoing` until a beacon block notarizes it.
 //!   A new session sends them all again, and so does a session in which the oldest has
-//!   waited [`RETRANSMIT`] without being notarized (a dropped message). The beacon
-//!   ignores what it already has and what comes after a gap, so resending is safe.
+//!   waited [`RETRANSMIT`] without being notarized (a dropped message), then twice as
+//!   long, up to [`MAX_RETRANSMIT`](crate::node::MAX_RETRANSMIT) ([`Outgoing::due`](crate::node::Outgoing::due)). The beacon ignores what it
+//!   already has and what comes after a gap, so resending is safe.
 //! - *Downward*, the beacon ends every interval with a **tip**: the last beacon height
 //!   and, per source shard, how far the receipts it has routed to us go. A shard that
 //!   has admitted less lost a message; it resubscribes, and the beacon sends every
@@ -34,17 +35,18 @@ use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::{MAX_MESSAGE_BYTES, pb};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
 use crate::link::Delayed;
-use crate::node::{QueuedReceipt, Shared, lock};
+use crate::node::{QueuedReceipt, RETRANSMIT, Shared, lock};
 
 /// How long a starting shard keeps trying to reach the beacon.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
-/// How long a submission may wait for notarization before the link sends it again.
-pub const RETRANSMIT: Duration = Duration::from_secs(1);
+/// Submissions queued on the header stream: the link waits for room (backpressure
+/// from the beacon through HTTP/2 flow control) rather than piling them up.
+const HEADER_QUEUE: usize = 64;
 /// Pause between attempts to reach a beacon that is gone.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
@@ -120,19 +122,13 @@ async fn session(shared: &Shared, mut client: BeaconClient<Channel>) -> tonic::S
     let delay = shared.config.beacon_link;
     let seed = u64::from(shared.config.shard);
     let inbound = Delayed::new(inbound, delay, seed << 1).with_faults(shared.link_faults.clone());
-    let (headers, to_send) = mpsc::unbounded_channel();
+    let (headers, to_send) = mpsc::channel(HEADER_QUEUE);
     let submit = client.submit_headers(
-        Delayed::new(
-            UnboundedReceiverStream::new(to_send),
-            delay,
-            (seed << 1) | 1,
-        )
-        .with_faults(shared.link_faults.clone()),
+        Delayed::new(ReceiverStream::new(to_send), delay, (seed << 1) | 1)
+            .with_faults(shared.link_faults.clone()),
     );
     // A new session sends everything not yet notarized.
-    for r in lock(&shared.outgoing).retained.iter_mut() {
-        r.2 = None;
-    }
+    lock(&shared.outgoing).resend_all();
     tokio::select! {
         r = submit => r.err().unwrap_or_else(|| tonic::Status::aborted("beacon closed the header stream")),
         status = receive(shared, inbound) => status,
@@ -140,31 +136,17 @@ async fn session(shared: &Shared, mut client: BeaconClient<Channel>) -> tonic::S
     }
 }
 
-/// Sends each new submission, and all of them again when the oldest has waited
-/// [`RETRANSMIT`] for notarization.
-async fn pump(
-    shared: &Shared,
-    headers: mpsc::UnboundedSender<pb::HeaderSubmission>,
-) -> tonic::Status {
+/// Sends each new submission, and all of them again when the oldest has waited too
+/// long for notarization ([`Outgoing::due`](crate::node::Outgoing::due)).
+async fn pump(shared: &Shared, headers: mpsc::Sender<pb::HeaderSubmission>) -> tonic::Status {
     loop {
-        {
-            let now = Instant::now();
-            let mut out = lock(&shared.outgoing);
-            let stale = out
-                .retained
-                .front()
-                .and_then(|r| r.2)
-                .is_some_and(|sent| now - sent >= RETRANSMIT);
-            if stale {
-                let n = out.retained.len() as u64;
-                out.retained.iter_mut().for_each(|r| r.2 = None);
-                lock(&shared.counters).headers_retransmitted += n;
-            }
-            for r in out.retained.iter_mut().filter(|r| r.2.is_none()) {
-                if headers.send(r.1.clone()).is_err() {
-                    return tonic::Status::aborted("header stream closed");
-                }
-                r.2 = Some(now);
+        let (due, resent) = lock(&shared.outgoing).due(Instant::now());
+        if resent > 0 {
+            lock(&shared.counters).headers_retransmitted += resent;
+        }
+        for submission in due {
+            if headers.send(submission).await.is_err() {
+                return tonic::Status::aborted("header stream closed");
             }
         }
         let _ = tokio::time::timeout(RETRANSMIT / 4, shared.outgoing_ready.notified()).await;
@@ -247,7 +229,7 @@ fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
     drop(inbound);
     // A new beacon height can pass deadlines, and decisions free locks: both need a
     // block.
-    shared.work.notify_one();
+    shared.doorbell.ring();
 }
 
 /// Steps 5–6: check a delivery against the notarized root and the channel order.
@@ -291,7 +273,7 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
             inbound.queue.extend(fresh);
             inbound.duplicates += skip as u64;
             drop(inbound);
-            shared.work.notify_one();
+            shared.doorbell.ring();
         }
         Ok(Admitted::Duplicate) => inbound.duplicates += batch.receipts.len() as u64,
         // A lost message, not a bad one: the next tip shows the gap and the link

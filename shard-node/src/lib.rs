@@ -232,6 +232,16 @@ impl ShardConfig {
     }
 }
 
+/// Tells the block thread to stop when dropped: on return, on error, and when the
+/// caller drops `run`'s future (a test's runtime shutting down).
+struct StopOnDrop<'a>(&'a node::Doorbell);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
 /// Runs a shard on an already-bound `listener` until `shutdown` resolves or a fatal
 /// error. `beacon` is the beacon's URL (`http://host:port`). With a data directory that
 /// holds a chain, the shard first replays it and resumes where it stopped.
@@ -253,7 +263,7 @@ pub async fn run(
     if shared.store.is_some() {
         // What the beacon has notarized of ours need not be sent again.
         let notarized = client
-            .status(pb::StatusRequest {})
+            .status(pb::StatusRequest::default())
             .await
             .map(|s| s.into_inner().notarized_heights)
             .unwrap_or_default()
@@ -272,10 +282,24 @@ pub async fn run(
         }
     }
 
-    let mut blocks = tokio::spawn({
-        let shared = shared.clone();
-        async move { producer.run(&shared).await }
-    });
+    // The block loop on a thread of its own (see `node`): its CPU work and fsyncs
+    // never hold up an async worker. It stops when this function returns or its future
+    // is dropped (`_stop`); a panic drops `done`'s sender, which ends the shard.
+    let wakes = shared
+        .doorbell
+        .take_receiver()
+        .ok_or_else(|| Error::Config("the block loop was started twice".into()))?;
+    let (done, mut blocks) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("shard-{}-blocks", shared.config.shard))
+        .spawn({
+            let shared = shared.clone();
+            move || {
+                let _ = done.send(producer.run(&shared, wakes));
+            }
+        })
+        .map_err(|e| Error::Config(format!("starting the block thread: {e}")))?;
+    let _stop = StopOnDrop(&shared.doorbell);
     let link = tokio::spawn(beacon_link::run(shared.clone(), client, beacon.to_string()));
     let service = ShardServer::new(ShardService {
         shared: shared.clone(),
@@ -290,11 +314,11 @@ pub async fn run(
     let result = tokio::select! {
         r = server => r.map_err(Error::from),
         r = &mut blocks => match r {
-            Ok(e) => Err(e),
+            Ok(Ok(())) => Err(Error::Config("the block loop stopped unasked".into())),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Config("the block loop panicked".into())),
         },
     };
-    blocks.abort();
     link.abort();
     result
 }

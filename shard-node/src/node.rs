@@ -13,6 +13,18 @@
 //! Only the block loop touches the ledger, so execution needs no locks; the mempool and
 //! the inbound queue are the hand-off points, each behind a short-held mutex.
 //!
+//! **The block loop is a thread, not a task.** Execution, the state commit and the
+//! store's fsync are CPU or disk work of milliseconds per block; on an async worker
+//! they would stall every gRPC handler and the beacon link sharing it (the runtime has
+//! one worker per core). So the loop runs on a blocking thread of its own and talks to
+//! the async side through two bounded hand-offs: the [`Doorbell`] (work arrived, a
+//! recount is asked for) and each subscriber's bounded events queue.
+//!
+//! ```text
+//!  Submit / beacon link ──Wake::Work──────► doorbell ──► block thread: tick or work ─► block
+//!  Status{recount}      ──Wake::Recount──►          └──► between blocks: recount ─► reply
+//! ```
+//!
 //! **Durability.** With a data directory, every block's *inputs* (the receipts and
 //! transactions it took, the decisions and beacon height it saw) and its events are
 //! written to the shard's store in one transaction before the block is announced.
@@ -34,7 +46,8 @@ use prost::Message;
 use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, receipts_to_wire};
 use shardsim_proto::pb;
 use shardsim_proto::store::Log;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::ShardConfig;
 use crate::executor::{self, BlockOutput};
@@ -44,7 +57,89 @@ use crate::two_phase::TwoPhase;
 use crate::{Executor, blockstm, parallel};
 
 /// A stream of block events to one subscriber.
-pub type EventSender = mpsc::UnboundedSender<Result<pb::BlockEvents, tonic::Status>>;
+pub type EventSender = mpsc::Sender<Result<pb::BlockEvents, tonic::Status>>;
+
+/// Blocks' events queued per subscriber. A reader this far behind is waited for up to
+/// [`SLOW_SUBSCRIBER`] (backpressure on block production), then its stream is ended.
+pub const EVENTS_QUEUE: usize = 1024;
+/// How long the block loop waits for room in a full subscriber's queue before it
+/// ends that subscription: a reader that stopped reading must not stop the shard.
+pub const SLOW_SUBSCRIBER: Duration = Duration::from_secs(2);
+/// Wake-ups queued for the block thread; more would say nothing new.
+const DOORBELL_QUEUE: usize = 256;
+
+/// What wakes the block thread.
+#[derive(Debug)]
+pub enum Wake {
+    /// Transactions, receipts or decisions arrived (an `asap` loop builds a block).
+    Work,
+    /// A `Status` asks for the state to be recounted between two blocks.
+    Recount(oneshot::Sender<Recount>),
+}
+
+/// The block thread's answer to [`Wake::Recount`]: the counters with
+/// [`Counters::recounted`] filled in, and what waits for a block, all as of one
+/// moment between two blocks.
+#[derive(Debug, Clone)]
+pub struct Recount {
+    /// The counters, as of the last block.
+    pub counters: Counters,
+    /// Transactions in the mempool, plus bad signatures waiting to be reported.
+    pub waiting: u64,
+}
+
+/// The async side's end of the block thread's wake-up queue.
+#[derive(Debug)]
+pub struct Doorbell {
+    tx: SyncSender<Wake>,
+    rx: Mutex<Option<Receiver<Wake>>>,
+    /// Set once the shard stops; the thread looks at every wake-up.
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Doorbell {
+    fn new() -> Doorbell {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DOORBELL_QUEUE);
+        Doorbell {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Says that there is work. Never waits: a full queue already holds wake-ups.
+    pub fn ring(&self) {
+        let _ = self.tx.try_send(Wake::Work);
+    }
+
+    /// Asks the block thread for a recount; `None` when its queue is full or it has
+    /// stopped.
+    pub fn recount(&self) -> Option<oneshot::Receiver<Recount>> {
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send(Wake::Recount(reply)) {
+            Ok(()) => Some(answer),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => None,
+        }
+    }
+
+    /// Tells the block thread to stop after the block in hand. Never waits: a full
+    /// queue means the thread wakes soon anyway.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.ring();
+    }
+
+    /// Whether [`Doorbell::stop`] was called.
+    fn stopped(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The thread's end; `None` once taken.
+    pub fn take_receiver(&self) -> Option<Receiver<Wake>> {
+        lock(&self.rx).take()
+    }
+}
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves the data
 /// consistent before anything that could panic.
@@ -81,6 +176,18 @@ struct Inputs {
     oldest: Duration,
 }
 
+/// A block's figures for its events and the counters, besides its outcome lists.
+struct Figures {
+    /// Receipts left in the delayed queue, and how long the oldest has waited.
+    delayed: u64,
+    oldest: Duration,
+    /// From the parallel executors' schedules (see [`pb::BlockEvents`]).
+    dependent: Option<usize>,
+    reexecuted: Option<usize>,
+    /// Transactions the block took in (see [`Counters::entered`]).
+    entered: u64,
+}
+
 /// What building a block produced.
 struct Built {
     submission: pb::HeaderSubmission,
@@ -90,12 +197,33 @@ struct Built {
 }
 
 /// Header submissions the beacon has not notarized yet: the link sends each, and sends
-/// them all again if the beacon is slow to notarize them (a lost message, a restarted
+/// them again if the beacon is slow to notarize the oldest (a lost message, a restarted
 /// beacon). Notarization, seen in a beacon block's crosslinks, forgets them.
-#[derive(Debug, Default)]
+///
+/// Resends are **paced**: the first comes [`RETRANSMIT`] after the oldest was sent,
+/// and each further one without progress waits twice as long, up to
+/// [`MAX_RETRANSMIT`]; a notarization starts the pace again. A beacon that is merely
+/// slow (long beacon blocks, a loaded host) is not flooded with copies of what it has.
+#[derive(Debug)]
 pub struct Outgoing {
     /// Oldest first: (height, submission, when last sent).
     pub retained: VecDeque<(u64, pb::HeaderSubmission, Option<Instant>)>,
+    /// How long the oldest may wait before everything is sent again.
+    patience: Duration,
+}
+
+/// The first resend's wait for notarization.
+pub const RETRANSMIT: Duration = Duration::from_secs(1);
+/// The longest wait between resends.
+pub const MAX_RETRANSMIT: Duration = Duration::from_secs(8);
+
+impl Default for Outgoing {
+    fn default() -> Outgoing {
+        Outgoing {
+            retained: VecDeque::new(),
+            patience: RETRANSMIT,
+        }
+    }
 }
 
 impl Outgoing {
@@ -106,9 +234,49 @@ impl Outgoing {
 
     /// Forgets the submissions up to `height`: the beacon notarized them.
     pub fn notarized(&mut self, height: u64) {
+        let before = self.retained.len();
         while self.retained.front().is_some_and(|r| r.0 <= height) {
             self.retained.pop_front();
         }
+        if self.retained.len() < before {
+            self.patience = RETRANSMIT;
+        }
+    }
+
+    /// Marks everything unsent (a new session starts from scratch).
+    pub fn resend_all(&mut self) {
+        self.retained.iter_mut().for_each(|r| r.2 = None);
+    }
+
+    /// What to send at `now`, marked sent: the submissions never sent, or all of them
+    /// when the oldest has waited past the current patience (which then doubles). The
+    /// count is how many of them are resends.
+    ///
+    /// Why all and not just the oldest: the beacon ignores a submission that comes
+    /// after a gap in a shard's chain, so if the oldest was lost, so were (in effect)
+    /// the ones after it.
+    pub fn due(&mut self, now: Instant) -> (Vec<pb::HeaderSubmission>, u64) {
+        let stale = self
+            .retained
+            .front()
+            .and_then(|r| r.2)
+            .is_some_and(|sent| now.saturating_duration_since(sent) >= self.patience);
+        let mut resent = 0;
+        if stale {
+            resent = self.retained.iter().filter(|r| r.2.is_some()).count() as u64;
+            self.resend_all();
+            self.patience = (self.patience * 2).min(MAX_RETRANSMIT);
+        }
+        let due = self
+            .retained
+            .iter_mut()
+            .filter(|r| r.2.is_none())
+            .map(|r| {
+                r.2 = Some(now);
+                r.1.clone()
+            })
+            .collect();
+        (due, resent)
     }
 }
 
@@ -168,6 +336,13 @@ pub struct Counters {
     pub link_retries: u64,
     /// Header submissions sent again.
     pub headers_retransmitted: u64,
+    /// Transactions read off Submit streams (the stream handler's own count).
+    pub admitted: u64,
+    /// Transactions that entered a block, counted from the blocks' inputs.
+    pub entered: u64,
+    /// Per asset, Σ balances and pool reserves recounted from the state, as of
+    /// `height`; empty unless a Status asked for a recount.
+    pub recounted: Vec<u64>,
 }
 
 /// State shared by the service handlers, the beacon link and the block loop.
@@ -180,8 +355,8 @@ pub struct Shared {
     /// One permit per free mempool slot: Submit waits here when the mempool is full,
     /// which stops it reading its stream and so pushes back on the sender.
     pub space: Semaphore,
-    /// Wakes an `asap` block loop when transactions or receipts arrive.
-    pub work: Notify,
+    /// Wakes the block thread: work arrived, or a recount is asked for.
+    pub doorbell: Doorbell,
     /// Receipts delivered by the beacon.
     pub inbound: Mutex<Inbound>,
     /// Figures for `Status`.
@@ -212,7 +387,7 @@ impl Shared {
         Shared {
             mempool: Mutex::new(VecDeque::new()),
             space: Semaphore::new(config.mempool_capacity),
-            work: Notify::new(),
+            doorbell: Doorbell::new(),
             inbound: Mutex::new(Inbound {
                 channels: InboundChannels::new(config.shard, config.shards),
                 queue: VecDeque::new(),
@@ -252,6 +427,36 @@ impl Shared {
     pub fn genesis(config: &ShardConfig) -> Option<Ledger> {
         Some(Ledger::genesis(config.world()?, config.initial_balance))
     }
+}
+
+/// Hands a block's events to every subscriber. A full queue is waited on for up to
+/// [`SLOW_SUBSCRIBER`] — backpressure, the block loop slows to its slowest reader —
+/// and then that subscription ends with an error; a closed one is forgotten.
+fn publish_events(shared: &Shared, events: &pb::BlockEvents) {
+    let mut subs = lock(&shared.subscribers);
+    subs.retain(|s| {
+        let mut item = Ok(events.clone());
+        let deadline = Instant::now() + SLOW_SUBSCRIBER;
+        loop {
+            match s.try_send(item) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            height = events.height,
+                            "an events subscriber read nothing for {SLOW_SUBSCRIBER:?} with {EVENTS_QUEUE} blocks queued: its stream is ended"
+                        );
+                        // Its queue is full, so no error fits: the stream just ends,
+                        // and the reader sees it end.
+                        return false;
+                    }
+                    item = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    });
 }
 
 /// The block loop's private state: the ledger and the chain tip.
@@ -302,35 +507,55 @@ impl BlockProducer {
         }
     }
 
-    /// Runs blocks: on every `block_interval` tick, or as soon as there is work when the
-    /// interval is `asap`. Submissions wait in `shared.outgoing` for the beacon link.
-    /// Returns only on a fatal error: `verify_executor` catching the executors
-    /// disagreeing, or the store failing.
-    pub async fn run(mut self, shared: &Shared) -> crate::Error {
-        let mut ticker = shared.config.block_interval.map(|d| {
-            let mut t = tokio::time::interval(d);
-            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            t
-        });
+    /// Runs blocks on the calling (blocking) thread: on every `block_interval` tick, or
+    /// as soon as there is work when the interval is `asap`; between two blocks it
+    /// answers recounts. Submissions wait in `shared.outgoing` for the beacon link.
+    /// Returns `Ok` once told to stop, an error only when fatal: `verify_executor`
+    /// catching the executors disagreeing, or the store failing.
+    pub fn run(mut self, shared: &Shared, wakes: Receiver<Wake>) -> crate::Result<()> {
+        let interval = shared.config.block_interval;
+        // Like a tokio interval with `MissedTickBehavior::Delay`: a late tick pushes the
+        // next one back rather than bunching blocks up.
+        let mut next_tick = interval.map(|d| Instant::now() + d);
         let mut last_log = Instant::now();
         loop {
-            match ticker.as_mut() {
-                Some(t) => {
-                    t.tick().await;
+            let wake = match next_tick {
+                Some(at) => {
+                    match wakes.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                        Ok(w) => Some(w),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    }
                 }
-                None => shared.work.notified().await,
+                None => match wakes.recv() {
+                    Ok(w) => Some(w),
+                    Err(_) => return Ok(()),
+                },
+            };
+            if shared.doorbell.stopped() {
+                return Ok(());
+            }
+            match wake {
+                Some(Wake::Recount(reply)) => {
+                    let _ = reply.send(self.recount(shared));
+                    continue;
+                }
+                // With a ticker, work waits for the next tick.
+                Some(Wake::Work) if next_tick.is_some() => continue,
+                Some(Wake::Work) | None => {}
+            }
+            if let (Some(at), Some(d)) = (next_tick.as_mut(), interval) {
+                *at = (*at).max(Instant::now()) + d;
             }
             // In asap mode one wake-up may stand for more work than one block takes.
             loop {
-                match self.produce(shared) {
-                    Ok(Some(submission)) => {
-                        lock(&shared.outgoing).push(self.height, submission);
-                        shared.outgoing_ready.notify_one();
-                    }
-                    Ok(None) => break,
-                    Err(e) => return e,
+                if let Some(submission) = self.produce(shared)? {
+                    lock(&shared.outgoing).push(self.height, submission);
+                    shared.outgoing_ready.notify_one();
+                } else {
+                    break;
                 }
-                if ticker.is_some() {
+                if next_tick.is_some() {
                     break;
                 }
             }
@@ -347,6 +572,21 @@ impl BlockProducer {
                 );
             }
         }
+    }
+
+    /// The counters with every asset recounted from the ledger, and what waits for a
+    /// block — taken together between two blocks, so the figures describe one state.
+    pub fn recount(&self, shared: &Shared) -> Recount {
+        // Mempool before counters, as Submit takes them: an admission is either in both
+        // figures or in neither.
+        let mempool = lock(&shared.mempool);
+        let waiting = mempool.len() as u64 + lock(&shared.bad_signatures).len() as u64;
+        let mut counters = lock(&shared.counters).clone();
+        drop(mempool);
+        counters.recounted = (0..=self.ledger.tokens())
+            .map(|asset| self.ledger.recount(asset))
+            .collect();
+        Recount { counters, waiting }
     }
 
     /// Produces one block from what is waiting, or `None` when nothing is (an idle
@@ -382,8 +622,7 @@ impl BlockProducer {
                 ],
             )?;
         }
-        let mut subs = lock(&shared.subscribers);
-        subs.retain(|s| s.send(Ok(built.events.clone())).is_ok());
+        publish_events(shared, &built.events);
         Ok(Some(built.submission))
     }
 
@@ -470,7 +709,11 @@ impl BlockProducer {
         let cfg = &shared.config;
         lock(&shared.inbound).channels =
             InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
-        lock(&shared.counters).recovered_height = self.height;
+        let mut c = lock(&shared.counters);
+        c.recovered_height = self.height;
+        // The mempool did not survive: what it held is sent again and counted again.
+        c.admitted = c.entered;
+        drop(c);
         Ok(self.height)
     }
 
@@ -644,6 +887,10 @@ impl BlockProducer {
                 });
             }
         }
+        // Counted from the block's inputs — what it took from the mempool and the
+        // signature check — not from its outcome lists, so that the driver can hold the
+        // lists it receives against an independent count.
+        let entered = (self.txs.len() + bad_signatures.len()) as u64;
         for id in bad_signatures {
             self.out.rejected.push(id);
             self.out
@@ -701,8 +948,13 @@ impl BlockProducer {
             &header,
             &applied,
             &emitted,
-            (delayed, oldest),
-            (dependent, reexecuted),
+            Figures {
+                delayed,
+                oldest,
+                dependent,
+                reexecuted,
+                entered,
+            },
         );
 
         // Step 6: the header and its receipts go to the beacon, with our acks.
@@ -797,12 +1049,19 @@ impl BlockProducer {
         header: &Header,
         applied: &[Vec<(u64, u64)>],
         emitted: &[Vec<(u64, u64)>],
-        (delayed, oldest): (u64, Duration),
-        (dependent, reexecuted): (Option<usize>, Option<usize>),
+        figures: Figures,
     ) -> pb::BlockEvents {
+        let Figures {
+            delayed,
+            oldest,
+            dependent,
+            reexecuted,
+            entered,
+        } = figures;
         {
             let mut c = lock(&shared.counters);
             c.height = header.height;
+            c.entered += entered;
             c.state_root = header.state_root;
             c.committed += self.out.committed.len() as u64;
             c.sent_cross += self.out.sent_cross.len() as u64;
@@ -930,6 +1189,107 @@ mod tests {
         assert_eq!(lock(&shared.counters).committed, 5);
     }
 
+    /// The block thread builds blocks on its own, answers a recount between two blocks
+    /// with figures of one moment, and stops when told.
+    #[test]
+    fn the_block_thread_recounts_between_blocks_and_stops_when_told() {
+        let cfg = config(0);
+        let mut ledger = Shared::genesis(&cfg).unwrap();
+        let from = ledger.placement().accounts_of(0, 100)[0];
+        let shared = Arc::new(Shared::new(cfg, &mut ledger, None));
+        let producer = BlockProducer::new(ledger, None);
+        let wakes = shared.doorbell.take_receiver().unwrap();
+        assert!(shared.doorbell.take_receiver().is_none(), "one thread only");
+        let thread = std::thread::spawn({
+            let shared = shared.clone();
+            move || producer.run(&shared, wakes)
+        });
+        // As Submit hands them over: mempool and `admitted` under the mempool's lock.
+        {
+            let mut mempool = lock(&shared.mempool);
+            mempool.extend((0..5).map(|n| transfer(n, from, from, n)));
+            lock(&shared.counters).admitted += 5;
+        }
+        shared.doorbell.ring();
+        let recount = loop {
+            let r = shared.doorbell.recount().unwrap().blocking_recv().unwrap();
+            if r.counters.entered == 5 {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let c = &recount.counters;
+        assert_eq!((c.committed, c.admitted, recount.waiting), (5, 5, 0));
+        assert_eq!(c.recounted, c.balance_totals, "recounted from the ledger");
+        shared.doorbell.stop();
+        thread.join().unwrap().unwrap();
+        assert!(
+            shared.doorbell.recount().is_none(),
+            "a stopped thread takes nothing"
+        );
+    }
+
+    /// A subscriber that reads nothing slows the block loop by at most
+    /// [`SLOW_SUBSCRIBER`] and then loses its stream; the others keep theirs.
+    #[test]
+    fn a_subscriber_that_stops_reading_is_dropped_not_waited_for_forever() {
+        let cfg = config(0);
+        let mut ledger = Shared::genesis(&cfg).unwrap();
+        let from = ledger.placement().accounts_of(0, 100)[0];
+        let shared = Shared::new(cfg, &mut ledger, None);
+        let mut producer = BlockProducer::new(ledger, None);
+        let (stuck, _never_read) = mpsc::channel(1);
+        let (reader, mut read) = mpsc::channel(EVENTS_QUEUE);
+        lock(&shared.subscribers).extend([stuck, reader]);
+        lock(&shared.mempool).extend((0..9).map(|n| transfer(n, from, from, n)));
+        producer.produce(&shared).unwrap().unwrap();
+        let began = Instant::now();
+        producer.produce(&shared).unwrap().unwrap();
+        assert!(
+            began.elapsed() >= SLOW_SUBSCRIBER,
+            "waited for the slow reader"
+        );
+        assert_eq!(lock(&shared.subscribers).len(), 1, "then dropped it");
+        assert_eq!(read.try_recv().unwrap().unwrap().height, 1);
+        assert_eq!(read.try_recv().unwrap().unwrap().height, 2);
+        let began = Instant::now();
+        producer.produce(&shared).unwrap().unwrap();
+        assert!(began.elapsed() < SLOW_SUBSCRIBER, "and waits no more");
+    }
+
+    #[test]
+    fn resends_wait_longer_each_time_until_a_notarization() {
+        let sub = |h: u64| pb::HeaderSubmission {
+            acks: vec![pb::ChannelAck {
+                src: 0,
+                next_seq: h,
+            }],
+            ..Default::default()
+        };
+        let mut out = Outgoing::default();
+        let t0 = Instant::now();
+        out.push(1, sub(1));
+        out.push(2, sub(2));
+        assert_eq!(out.due(t0), (vec![sub(1), sub(2)], 0), "new: sent at once");
+        assert_eq!(out.due(t0 + RETRANSMIT / 2).0.len(), 0, "not yet stale");
+        out.push(3, sub(3));
+        let (due, resent) = out.due(t0 + RETRANSMIT);
+        assert_eq!((due.len(), resent), (3, 2), "stale: all of them, two again");
+        // The next resend waits twice as long…
+        let t1 = t0 + RETRANSMIT;
+        assert!(out.due(t1 + RETRANSMIT).0.is_empty());
+        assert_eq!(out.due(t1 + 2 * RETRANSMIT).1, 3);
+        // …and so on up to the cap.
+        let mut t = t1 + 2 * RETRANSMIT;
+        for _ in 0..5 {
+            t += MAX_RETRANSMIT;
+            assert_eq!(out.due(t).1, 3, "at most MAX_RETRANSMIT apart");
+        }
+        // Progress starts the pace again.
+        out.notarized(1);
+        assert_eq!(out.due(t + RETRANSMIT).1, 2);
+    }
+
     #[test]
     fn receipts_fill_the_block_first_and_wait_in_order() {
         let cfg = config(1); // max_block_txs = 3
@@ -948,7 +1308,7 @@ mod tests {
                 notarized: 0,
             }));
         lock(&shared.mempool).push_back(transfer(1, mine[1], mine[2], 0));
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::channel(EVENTS_QUEUE);
         lock(&shared.subscribers).push(tx);
 
         producer.produce(&shared).unwrap().unwrap();

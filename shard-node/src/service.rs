@@ -2,16 +2,24 @@
 
 use std::sync::Arc;
 
-use cross_shard::Tx;
+use std::pin::Pin;
+use std::time::Duration;
+
 use cross_shard::signing::Verdict;
+use cross_shard::{Tx, TxId};
 use shardsim_proto::convert::{signatures_from_wire, txs_from_wire};
 use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::Shard;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::node::{Shared, lock};
+use crate::node::{EVENTS_QUEUE, Shared, lock};
+
+/// How long a Status with a recount waits for the block thread to finish the block in
+/// hand and count.
+const RECOUNT_PATIENCE: Duration = Duration::from_secs(5);
 use crate::sigverify::SigVerifier;
 
 /// The service; cheap to clone.
@@ -23,14 +31,14 @@ pub struct ShardService {
 
 impl ShardService {
     /// Checks a batch's signatures off the async runtime (on the verifier's threads);
-    /// returns the transactions that may enter the mempool and queues the others to be
-    /// reported rejected by the next block.
+    /// returns the transactions that may enter the mempool and the ids of the others,
+    /// to be reported rejected by the next block.
     async fn admit_signed(
         &self,
         verifier: Arc<SigVerifier>,
         batch: &pb::TxBatch,
         txs: Vec<Tx>,
-    ) -> Result<Vec<Tx>, Status> {
+    ) -> Result<(Vec<Tx>, Vec<TxId>), Status> {
         let mut sigs = Vec::new();
         signatures_from_wire(batch, &mut sigs)?;
         let (txs, verdicts) = tokio::task::spawn_blocking(move || {
@@ -48,11 +56,7 @@ impl ShardService {
                 Verdict::Valid | Verdict::UnknownSender => admitted.push(tx),
             }
         }
-        if !bad.is_empty() {
-            lock(&self.shared.bad_signatures).extend(bad);
-            self.shared.work.notify_one();
-        }
-        Ok(admitted)
+        Ok((admitted, bad))
     }
 }
 
@@ -69,8 +73,11 @@ impl Shard for ShardService {
             txs.clear();
             txs_from_wire(&batch, &mut txs)?;
             accepted += txs.len() as u64;
+            let mut bad = Vec::new();
             match &self.shared.verifier {
-                Some(verifier) => txs = self.admit_signed(verifier.clone(), &batch, txs).await?,
+                Some(verifier) => {
+                    (txs, bad) = self.admit_signed(verifier.clone(), &batch, txs).await?;
+                }
                 // Bytes nobody checks would look like signed transactions in a stored
                 // block and on the wire: refuse them rather than carry them silently.
                 None if !batch.signatures.is_empty() => {
@@ -80,34 +87,44 @@ impl Shard for ShardService {
                 }
                 None => {}
             }
-            if txs.is_empty() {
+            if txs.is_empty() && bad.is_empty() {
                 continue;
             }
             // A batch never exceeds MAX_BATCH_TXS ≤ mempool_capacity (checked at start-up),
             // so this wait always ends once blocks drain the mempool.
-            let permits = self
-                .shared
-                .space
-                .acquire_many(txs.len() as u32)
-                .await
-                .map_err(|_| Status::unavailable("shard is shutting down"))?;
-            permits.forget();
-            lock(&self.shared.mempool).extend(txs.drain(..));
-            self.shared.work.notify_one();
+            if !txs.is_empty() {
+                let permits = self
+                    .shared
+                    .space
+                    .acquire_many(txs.len() as u32)
+                    .await
+                    .map_err(|_| Status::unavailable("shard is shutting down"))?;
+                permits.forget();
+            }
+            // Counted where they are handed over, under the mempool's lock (which a
+            // recount takes first): an admission is in both figures or in neither.
+            let mut mempool = lock(&self.shared.mempool);
+            lock(&self.shared.counters).admitted += (txs.len() + bad.len()) as u64;
+            mempool.extend(txs.drain(..));
+            lock(&self.shared.bad_signatures).extend(bad);
+            drop(mempool);
+            self.shared.doorbell.ring();
         }
         Ok(Response::new(pb::SubmitReply { accepted }))
     }
 
-    type EventsStream = UnboundedReceiverStream<Result<pb::BlockEvents, Status>>;
+    type EventsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::BlockEvents, Status>> + Send + 'static>>;
 
     async fn events(
         &self,
         request: Request<pb::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
-        // Unbounded: a block's events must never be dropped, and the block loop must
-        // never wait on a slow reader. The driver reads them as fast as they come.
-        let (tx, rx) = mpsc::unbounded_channel();
+        // Live events go through a bounded queue (see `node::publish_events`); stored
+        // ones, read once, go first.
+        let (tx, rx) = mpsc::channel(EVENTS_QUEUE);
         let after = request.into_inner().after;
+        let mut stored = Vec::new();
         // Holding the subscribers' lock while reading the store: no block is published
         // in between, so nothing falls between the stored events and the live ones. A
         // block stored but not yet published may come twice; heights tell them apart.
@@ -120,14 +137,14 @@ impl Shard for ShardService {
             };
             store
                 .try_for_each(crate::node::EVENTS, after, |_, events: pb::BlockEvents| {
-                    // The receiver is in our hands until we return it.
-                    let _ = tx.send(Ok(events));
+                    stored.push(Ok(events));
                     Ok::<_, shardsim_proto::store::StoreError>(())
                 })
                 .map_err(|e| Status::internal(e.to_string()))?;
         }
         subscribers.push(tx);
-        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+        let stream = tokio_stream::iter(stored).chain(ReceiverStream::new(rx));
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn inject_fault(
@@ -143,10 +160,23 @@ impl Shard for ShardService {
 
     async fn status(
         &self,
-        _request: Request<pb::StatusRequest>,
+        request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::ShardStatus>, Status> {
         let shared = &self.shared;
-        let mempool_len = lock(&shared.mempool).len() as u64;
+        let (c, mempool_len) = if request.get_ref().recount {
+            let answer = shared
+                .doorbell
+                .recount()
+                .ok_or_else(|| Status::unavailable("the block loop is not taking requests"))?;
+            let r = tokio::time::timeout(RECOUNT_PATIENCE, answer)
+                .await
+                .map_err(|_| Status::deadline_exceeded("the block loop did not recount in time"))?
+                .map_err(|_| Status::unavailable("the block loop stopped"))?;
+            (r.counters, r.waiting)
+        } else {
+            let waiting = lock(&shared.mempool).len() + lock(&shared.bad_signatures).len();
+            (lock(&shared.counters).clone(), waiting as u64)
+        };
         let (inbound_queued, deliveries_rejected, duplicates_ignored, out_of_order) = {
             let i = lock(&shared.inbound);
             (
@@ -156,7 +186,6 @@ impl Shard for ShardService {
                 i.out_of_order,
             )
         };
-        let c = lock(&shared.counters).clone();
         let channels = |v: &[(u64, u64)]| {
             v.iter()
                 .enumerate()
@@ -190,6 +219,7 @@ impl Shard for ShardService {
                     outbound: channels(&c.outbound[asset]),
                     inbound: channels(&c.inbound[asset]),
                     locked: c.locked[asset],
+                    balance_recount: c.recounted.get(asset).copied(),
                 })
                 .collect(),
             locked: c.locked[0],
@@ -199,6 +229,9 @@ impl Shard for ShardService {
             link_retries: c.link_retries,
             headers_retransmitted: c.headers_retransmitted,
             deliveries_out_of_order: out_of_order,
+            balance_recount: c.recounted.first().copied(),
+            admitted: c.admitted,
+            entered: c.entered,
         }))
     }
 }

@@ -381,6 +381,37 @@ impl Ledger {
         self.totals[asset as usize]
     }
 
+    /// Σ of `asset` recounted from the state itself — every local balance and every
+    /// pool reserve in that asset — rather than read from the running total that each
+    /// write adjusts: the audit compares the two, so a write path that forgets to keep
+    /// the total in step (or a total kept right over a wrong state) is caught. Exact in
+    /// `u128`, saturated to `u64` like the running total. A scan of the whole state:
+    /// asked for once per run, not per block.
+    pub fn recount(&self, asset: Asset) -> u64 {
+        let balances: u128 = if asset == NATIVE {
+            self.accounts.iter().map(|v| u128::from(v[BALANCE])).sum()
+        } else {
+            self.tokens
+                .get(asset as usize - 1)
+                .map_or(0, |t| t.iter().map(|&b| u128::from(b)).sum())
+        };
+        let reserves: u128 = self
+            .objects
+            .iter()
+            .filter_map(|(key, value)| match *key {
+                Key::Pool(p) => {
+                    let (a, b) = self.world.pool_assets(p);
+                    Some(
+                        u128::from(if a == asset { value[0] } else { 0 })
+                            + u128::from(if b == asset { value[1] } else { 0 }),
+                    )
+                }
+                _ => None,
+            })
+            .sum();
+        u64::try_from(balances + reserves).unwrap_or(u64::MAX)
+    }
+
     /// Σ native balances (and native pool reserves).
     pub fn balance_total(&self) -> u64 {
         self.total(NATIVE)
@@ -476,6 +507,35 @@ pub(crate) mod tests {
         assert_ne!(l.state_root(), before, "objects are committed");
         l.write(nft, [0, 0]);
         assert_eq!(l.state_root(), before, "a zeroed key leaves the set");
+    }
+
+    #[test]
+    fn the_recount_reads_the_state_not_the_running_total() {
+        let mut l = Ledger::genesis(world(0, 1, 10, 2), 100);
+        for asset in 0..=2 {
+            assert_eq!(l.recount(asset), l.total(asset), "asset {asset} at genesis");
+        }
+        let i = l.local(3).unwrap();
+        l.write(Key::Account(i), [40, 1]);
+        l.write(Key::Token(i, 2), [7, 0]);
+        let (a, b) = l.world.pool_assets(1);
+        l.write(Key::Pool(1), [5, 6]);
+        for asset in 0..=2 {
+            assert_eq!(
+                l.recount(asset),
+                l.total(asset),
+                "asset {asset} after writes"
+            );
+        }
+        assert_eq!(
+            l.recount(a) + l.recount(b),
+            l.total(a) + l.total(b),
+            "pool reserves count in their assets"
+        );
+        // A running total that drifted from the state: only the recount still tells
+        // the truth.
+        l.totals[0] += 1;
+        assert_eq!(l.recount(0) + 1, l.total(0));
     }
 
     #[test]

@@ -175,6 +175,10 @@ pub struct Tracker {
     pub finals_tenths: Vec<Vec<u32>>,
     /// Per shard: its mempool after its last block reported.
     mempool: Vec<u64>,
+    /// Per shard: outcomes its events gave transactions that entered its blocks
+    /// (committed, sent cross-shard, rejected), every report counted. The shard counts
+    /// the same transactions from its blocks' inputs (`ShardStatus.entered`).
+    pub home_outcomes: Vec<u64>,
 }
 
 /// The timeline resolution of [`Tracker::finals_tenths`], ns.
@@ -212,6 +216,7 @@ impl Tracker {
             last_height: vec![0; shards as usize],
             finals_tenths: Vec::new(),
             mempool: vec![0; shards as usize],
+            home_outcomes: vec![0; shards as usize],
         }
     }
 
@@ -428,6 +433,8 @@ impl Tracker {
         }
         self.last_height[slot] = ev.height;
         self.mempool[slot] = ev.mempool_len;
+        self.home_outcomes[slot] +=
+            (ev.committed.len() + ev.sent_cross.len() + ev.rejected.len()) as u64;
         let congestion = &mut self.second(at).shards[slot];
         congestion.receipts_emitted += ev.receipts_emitted;
         congestion.receipts_applied += (ev.receipts_applied.len()

@@ -86,6 +86,11 @@ const STALL_FLOOR: Duration = Duration::from_secs(3);
 /// How long a finished run waits for the cluster to go quiet before its final Status.
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
+/// Messages queued into the driver's main loop. Bounded: a main loop that falls
+/// behind slows its senders (the generator, the events streams and, through them, the
+/// shards) instead of growing without limit.
+const MAIN_QUEUE: usize = 4096;
+
 /// Messages into the driver's main loop.
 enum Msg {
     /// Transactions `first..` handed to the submit streams, with intended send times
@@ -166,7 +171,7 @@ async fn drive(
     }
     let beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(MAIN_QUEUE);
     // Signing (if any) happens before the clock starts: the schedule, and every
     // latency, count from the moment the load can really begin.
     let source =
@@ -209,7 +214,7 @@ async fn drive(
     let b = beacon.clone();
     watchdogs.push(watch(beacon_slot, tx.clone(), move || {
         let mut c = b.clone();
-        async move { c.status(pb::StatusRequest {}).await }
+        async move { c.status(pb::StatusRequest::default()).await }
     }));
     let target_of = |slot: usize| {
         if slot == beacon_slot {
@@ -326,7 +331,7 @@ async fn drive(
                         let tx = tx.clone();
                         tokio::spawn(async move {
                             let process = Cluster::restart(spec).await;
-                            let _ = tx.send(Msg::Restarted { fault: f, process: Box::new(process) });
+                            let _ = tx.send(Msg::Restarted { fault: f, process: Box::new(process) }).await;
                         });
                         restarts_pending += 1;
                         reports[f].restarted_at_s = Some(now);
@@ -404,7 +409,7 @@ async fn drive(
                             if let Target::Shard(k) = target {
                                 let k = k as usize;
                                 let mut client = shard_client(&process.addr).await?;
-                                let height = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest {}))
+                                let height = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest::default()))
                                     .await
                                     .with_context(|| format!("status of restarted shard {k}: no answer"))?
                                     .with_context(|| format!("status of restarted shard {k}"))?
@@ -610,11 +615,7 @@ fn stall_limit(scenario: &Scenario) -> Duration {
 
 /// Asks process `slot` for its Status (`ask`) every half second and reports each
 /// answer; a request that fails or takes over [`RPC_TIMEOUT`] reports nothing.
-fn watch<F, Fut, T>(
-    slot: usize,
-    tx: mpsc::UnboundedSender<Msg>,
-    mut ask: F,
-) -> tokio::task::JoinHandle<()>
+fn watch<F, Fut, T>(slot: usize, tx: mpsc::Sender<Msg>, mut ask: F) -> tokio::task::JoinHandle<()>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<T, tonic::Status>> + Send,
@@ -623,7 +624,7 @@ where
     tokio::spawn(async move {
         loop {
             let answer = tokio::time::timeout(RPC_TIMEOUT, ask()).await;
-            if matches!(answer, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).is_err() {
+            if matches!(answer, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).await.is_err() {
                 return;
             }
             tokio::time::sleep(WATCH_EVERY).await;
@@ -635,17 +636,17 @@ where
 fn watch_shard(
     slot: usize,
     client: ShardClient<Channel>,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<Msg>,
 ) -> tokio::task::JoinHandle<()> {
     watch(slot, tx, move || {
         let mut c = client.clone();
-        async move { c.status(pb::StatusRequest {}).await }
+        async move { c.status(pb::StatusRequest::default()).await }
     })
 }
 
 /// Opens shards' Events streams into the main loop.
 struct EventsLink {
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<Msg>,
     start: Instant,
     link: LinkDelay,
 }
@@ -677,16 +678,18 @@ impl EventsLink {
                     Some(Ok(events)) => {
                         let at = start.elapsed().as_nanos() as u64;
                         let events = Box::new(events);
-                        if tx.send(Msg::Events { at, events }).is_err() {
+                        if tx.send(Msg::Events { at, events }).await.is_err() {
                             return;
                         }
                     }
                     None => return,
                     Some(Err(_)) if kills.load(Ordering::SeqCst) != generation => return,
                     Some(Err(status)) => {
-                        let _ = tx.send(Msg::Failed(anyhow::anyhow!(
-                            "events stream of shard {i}: {status}"
-                        )));
+                        let _ = tx
+                            .send(Msg::Failed(anyhow::anyhow!(
+                                "events stream of shard {i}: {status}"
+                            )))
+                            .await;
                         return;
                     }
                 }
@@ -722,7 +725,7 @@ fn resume_if_caught_up(
     reports[fault].resubmitted = Some(resend.iter().map(|b| b.id.len() as u64).sum());
     reports[fault].resumed_at_s = Some(now);
     // If the task has gone, the run is failing anyway and says why elsewhere.
-    let _ = paths[k].resume.send(Resume {
+    let _ = paths[k].resume.try_send(Resume {
         client: clients[k].clone(),
         resend,
         through,
@@ -764,6 +767,17 @@ const STOP: u8 = 1;
 /// The generator ends at once; what it had not handed over is reported as unsent.
 const ABANDON: u8 = 2;
 
+/// Hands the main loop `msg`, waiting for room in its queue unless the load is
+/// abandoned meanwhile (the main loop is finishing and may no longer read). Returns
+/// whether it was handed over.
+async fn tell(events: &mpsc::Sender<Msg>, halt: &mut watch::Receiver<u8>, msg: Msg) -> bool {
+    tokio::select! {
+        biased;
+        sent = events.send(msg) => sent.is_ok(),
+        _ = halt.wait_for(|&h| h >= ABANDON) => false,
+    }
+}
+
 /// Per shard, the transactions of `batches` (dispatched, never handed over).
 fn unsent(batches: &[pb::TxBatch]) -> Vec<u64> {
     batches.iter().map(|b| b.id.len() as u64).collect()
@@ -777,7 +791,7 @@ async fn generate(
     start: Instant,
     total: Duration,
     senders: Vec<mpsc::Sender<pb::TxBatch>>,
-    events: mpsc::UnboundedSender<Msg>,
+    events: mpsc::Sender<Msg>,
     mut halt: watch::Receiver<u8>,
 ) -> Vec<u64> {
     let end = total.as_nanos() as u64;
@@ -823,16 +837,20 @@ async fn generate(
             }
         }
         if !intended.is_empty()
-            && events
-                .send(Msg::Dispatched {
+            && !tell(
+                &events,
+                &mut halt,
+                Msg::Dispatched {
                     first,
                     intended,
                     programs,
-                })
-                .is_err()
+                },
+            )
+            .await
         {
-            // The main loop has gone: nobody is left to tell.
-            return unsent(&batches);
+            // The main loop has gone, or abandons the load: these transactions were
+            // never announced, so they are not part of the run (nor held by anyone).
+            return vec![0; batches.len()];
         }
         for (i, batch) in batches.iter_mut().enumerate() {
             if batch.id.is_empty() {
@@ -845,22 +863,21 @@ async fn generate(
                 biased;
                 permit = senders[i].reserve() => permit,
                 _ = halt.wait_for(|&h| h >= ABANDON) => {
-                    let _ = events.send(Msg::LoadDone);
+                    let _ = events.try_send(Msg::LoadDone);
                     return unsent(&batches);
                 }
             };
             match permit {
                 Ok(permit) => permit.send(std::mem::take(batch)),
                 Err(_) => {
-                    let _ = events.send(Msg::Failed(anyhow::anyhow!(
-                        "submit stream of shard {i} closed"
-                    )));
+                    let failed = Msg::Failed(anyhow::anyhow!("submit stream of shard {i} closed"));
+                    tell(&events, &mut halt, failed).await;
                     return unsent(&batches);
                 }
             }
         }
         if finished || *halt.borrow() >= STOP {
-            let _ = events.send(Msg::LoadDone);
+            tell(&events, &mut halt, Msg::LoadDone).await;
             return unsent(&batches);
         }
         if schedule.is_none() {
@@ -892,13 +909,14 @@ async fn settle(
             .iter()
             .map(|s| {
                 let mut s = s.clone();
-                tokio::spawn(async move {
-                    tokio::time::timeout(RPC_TIMEOUT, s.status(pb::StatusRequest {})).await
-                })
+                // Each shard recounts its state for the audit (see `audit_every_asset`).
+                let ask = pb::StatusRequest { recount: true };
+                tokio::spawn(async move { tokio::time::timeout(RPC_TIMEOUT, s.status(ask)).await })
             })
             .collect();
         let mut b = beacon.clone();
-        let beacon_answer = tokio::time::timeout(RPC_TIMEOUT, b.status(pb::StatusRequest {})).await;
+        let beacon_answer =
+            tokio::time::timeout(RPC_TIMEOUT, b.status(pb::StatusRequest::default())).await;
         let mut statuses = Vec::new();
         for (i, ask) in asks.into_iter().enumerate() {
             match ask.await {
@@ -980,12 +998,30 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
             })
             .collect()
     };
+    // Supply is judged from each shard's recount of its state, and the running total
+    // it keeps per write must agree with it: two sources for every balance figure.
+    let mut disagreements = Vec::new();
+    let mut recounted = |shard: u32, asset: u32, running: u64, recount: Option<u64>| {
+        let label = if asset == 0 {
+            format!("shard {shard}")
+        } else {
+            format!("token {asset}: shard {shard}")
+        };
+        match recount {
+            Some(r) if r == running => {}
+            Some(r) => disagreements.push(format!(
+                "{label}: its running balance total is {running}, a recount of its state gives {r}"
+            )),
+            None => disagreements.push(format!("{label}: sent no recount of its state")),
+        }
+        recount.unwrap_or(running)
+    };
     let native: Vec<ShardLedger> = status
         .shards
         .iter()
         .map(|s| ShardLedger {
             shard: s.shard,
-            balance_total: s.balance_total,
+            balance_total: recounted(s.shard, 0, s.balance_total, s.balance_recount),
             locked: s.locked,
             outbound: counts(&s.outbound),
             inbound: counts(&s.inbound),
@@ -1002,7 +1038,12 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
                 let t = s.tokens.iter().find(|t| t.asset == token);
                 ShardLedger {
                     shard: s.shard,
-                    balance_total: t.map_or(0, |t| t.balance_total),
+                    balance_total: recounted(
+                        s.shard,
+                        token,
+                        t.map_or(0, |t| t.balance_total),
+                        t.and_then(|t| t.balance_recount),
+                    ),
                     locked: t.map_or(0, |t| t.locked),
                     outbound: t.map_or_else(Vec::new, |t| counts(&t.outbound)),
                     inbound: t.map_or_else(Vec::new, |t| counts(&t.inbound)),
@@ -1019,6 +1060,10 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
                 .into_iter()
                 .map(|v| format!("token {token}: {v}")),
         );
+    }
+    if !disagreements.is_empty() {
+        total.supply_conserved = false;
+        total.violations.extend(disagreements);
     }
     total
 }
@@ -1137,5 +1182,68 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two shards of 10 accounts each at genesis, with the recount `recount` on shard 0.
+    fn status(recount: Option<u64>) -> (Scenario, FinalStatus) {
+        let scenario = Scenario::from_toml(
+            "name = \"t\"\nduration = \"1s\"\n[cluster]\nshards = 2\n[workload]\naccounts = 20\nrate = \"max\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let each = 10 * INITIAL_BALANCE;
+        let shard = |shard: u32, recount: Option<u64>| pb::ShardStatus {
+            shard,
+            balance_total: each,
+            balance_recount: recount,
+            ..Default::default()
+        };
+        let status = FinalStatus {
+            shards: vec![shard(0, recount), shard(1, Some(each))],
+            beacon: pb::BeaconStatus::default(),
+            silent: Vec::new(),
+            submitted: vec![None, None],
+            held: vec![0, 0],
+            quiescent: true,
+        };
+        (scenario, status)
+    }
+
+    #[test]
+    fn supply_holds_when_the_recount_agrees_with_the_running_total() {
+        let (scenario, s) = status(Some(10 * INITIAL_BALANCE));
+        let a = audit_every_asset(&scenario, &s);
+        assert!(
+            a.supply_conserved && a.violations.is_empty(),
+            "{:?}",
+            a.violations
+        );
+    }
+
+    /// The running totals still sum to the genesis supply, but shard 0's state holds
+    /// one coin more: only the recount shows it, and the audit names it.
+    #[test]
+    fn a_state_that_disagrees_with_its_running_total_fails_supply() {
+        let (scenario, s) = status(Some(10 * INITIAL_BALANCE + 1));
+        let a = audit_every_asset(&scenario, &s);
+        assert!(!a.supply_conserved);
+        let expected = format!(
+            "shard 0: its running balance total is {}, a recount of its state gives {}",
+            10 * INITIAL_BALANCE,
+            10 * INITIAL_BALANCE + 1
+        );
+        assert!(a.violations.contains(&expected), "{:?}", a.violations);
+        let (scenario, s) = status(None);
+        let a = audit_every_asset(&scenario, &s);
+        assert!(!a.supply_conserved);
+        assert!(
+            a.violations
+                .contains(&"shard 0: sent no recount of its state".to_string())
+        );
     }
 }

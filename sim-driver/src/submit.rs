@@ -48,15 +48,19 @@ impl Retained {
         self.next += 1;
     }
 
-    /// Forgets the oldest batches whose every transaction has been reported on.
+    /// Forgets every transaction that has been reported on, wherever it stands: a
+    /// batch all reported goes, and one mostly reported is cut down to its awaited
+    /// rows (order kept). One slow transaction at the front keeps only itself, not
+    /// everything sent after it.
     pub fn prune(&mut self, awaiting: impl Fn(u64) -> bool) {
-        while self
-            .batches
-            .front()
-            .is_some_and(|(_, b)| !b.id.iter().any(|&id| awaiting(id)))
-        {
-            self.batches.pop_front();
-        }
+        self.batches.retain_mut(|(_, b)| {
+            let left = b.id.iter().filter(|&&id| awaiting(id)).count();
+            // Cutting copies the rows left: worth it once most are gone.
+            if left > 0 && left * 2 <= b.id.len() {
+                *b = rows_where(b, &awaiting);
+            }
+            left > 0
+        });
     }
 
     /// The transactions still awaited, in order, as batches; and the number of the
@@ -141,8 +145,9 @@ pub struct SubmitPath {
     /// Transactions the task has taken from the generator but not yet put on the
     /// stream (a shard that stopped reading leaves them here).
     pub held: Arc<AtomicU64>,
-    /// Hands the task a restarted shard.
-    pub resume: mpsc::UnboundedSender<Resume>,
+    /// Hands the task a restarted shard (one restart at a time: a shard is killed
+    /// again only after it came back).
+    pub resume: mpsc::Sender<Resume>,
     /// The task: (transactions sent, transactions the shard accepted) over the streams
     /// that ended normally.
     pub task: JoinHandle<anyhow::Result<(u64, u64)>>,
@@ -160,7 +165,7 @@ impl SubmitPath {
         open_loop: bool,
     ) -> (SubmitPath, mpsc::Sender<pb::TxBatch>) {
         let (batches, from_generator) = mpsc::channel(SUBMIT_QUEUE);
-        let (resume, resumes) = mpsc::unbounded_channel();
+        let (resume, resumes) = mpsc::channel(1);
         let retained = Arc::new(Mutex::new(Retained::default()));
         let kills = Arc::new(AtomicU64::new(0));
         let held = Arc::new(AtomicU64::new(0));
@@ -209,7 +214,7 @@ async fn run(
     t: Task,
     mut client: ShardClient<Channel>,
     mut batches: mpsc::Receiver<pb::TxBatch>,
-    mut resumes: mpsc::UnboundedReceiver<Resume>,
+    mut resumes: mpsc::Receiver<Resume>,
 ) -> anyhow::Result<(u64, u64)> {
     let mut totals = (0u64, 0u64);
     let mut first: Vec<pb::TxBatch> = Vec::new();
@@ -323,7 +328,11 @@ mod tests {
         r.push(batch(&[5]));
         let awaiting = |id: u64| id == 1 || id >= 4;
         r.prune(awaiting);
-        assert_eq!(r.len(), 6, "the first batch still has an unreported row");
+        assert_eq!(
+            r.len(),
+            3,
+            "only the unreported rows stay: 1 (cut from its batch), 4 and 5"
+        );
         let (resend, through) = r.unreported(awaiting);
         assert_eq!(through, 3);
         let ids: Vec<Vec<u64>> = resend.iter().map(|b| b.id.clone()).collect();
@@ -335,11 +344,11 @@ mod tests {
             resend[1].kind.is_empty(),
             "an all-zero optional column stays empty"
         );
-        r.prune(|id| id >= 4);
+        r.prune(|id| id >= 5);
         assert_eq!(
             r.len(),
-            3,
-            "the first batch is forgotten once all of it is reported"
+            1,
+            "batches are forgotten once all of them is reported, wherever they stand"
         );
         r.push(batch(&[6]));
         assert_eq!(r.from(through).len(), 1);

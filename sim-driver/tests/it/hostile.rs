@@ -161,7 +161,11 @@ async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
     .await
     .expect("a delivery to shard 1");
     assert_eq!(delivered.amount, vec![10], "{delivered:?}");
-    let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    let status = c
+        .status(pb::StatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(status.receipts_forged, 1, "{status:?}");
 }
 
@@ -206,7 +210,11 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     assert_eq!(e.code(), Code::InvalidArgument);
 
     // Still serving, and nothing was accepted.
-    let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    let status = c
+        .status(pb::StatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(status.shard_heights, vec![0, 0]);
     assert_eq!(status.inflight_receipts, 0);
     assert!(status.headers_rejected >= 4, "{status:?}");
@@ -368,7 +376,11 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
         ]
     );
     assert_eq!(committed, vec![13]);
-    let status = c.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    let status = c
+        .status(pb::StatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((status.committed, status.rejected), (1, 3));
 }
 
