@@ -263,20 +263,29 @@ impl Cluster {
     /// Fails with the process's name and the end of its log if any child has exited
     /// (other than one killed on purpose).
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
-        for p in std::iter::once(&mut self.beacon)
-            .chain(self.shards.iter_mut())
-            .filter(|p| !p.killed)
-        {
+        match self.dead()? {
+            Some((_, why)) => Err(why),
+            None => Ok(()),
+        }
+    }
+
+    /// The first child that has exited (other than one killed on purpose), with its
+    /// name and the end of its log.
+    pub fn dead(&mut self) -> anyhow::Result<Option<(Target, anyhow::Error)>> {
+        let beacon = std::iter::once((Target::Beacon, &mut self.beacon));
+        let shards = (0u32..).map(Target::Shard).zip(self.shards.iter_mut());
+        for (target, p) in beacon.chain(shards).filter(|(_, p)| !p.killed) {
             if let Some(status) = p.child.try_wait()? {
-                bail!(
+                let why = anyhow::anyhow!(
                     "{} exited unexpectedly ({status}); last lines of {}:\n{}",
                     p.name,
                     p.log.display(),
                     log_tail(&p.log)
                 );
+                return Ok(Some((target, why)));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// A failure is best explained by a process that died, if one did. A dead peer's

@@ -453,13 +453,25 @@ async fn drive(
                 None => bail!("every stream closed before the run ended"),
             },
             _ = ticker.tick() => {
-                if let Err(dead) = cluster.check_alive() {
-                    let text = format!("{dead:#}");
-                    // Reported once, however many ticks it stays dead.
-                    if !failures.contains(&text) {
-                        failures.push(text);
+                match cluster.dead() {
+                    Ok(Some((target, why))) => {
+                        let text = format!("{why:#}");
+                        // Reported once, however many ticks it stays dead — and as
+                        // dead, not also as silent.
+                        down[slot_of(target)] = true;
+                        if !failures.contains(&text) {
+                            failures.push(text);
+                        }
+                        end_now = true;
                     }
-                    end_now = true;
+                    Ok(None) => {}
+                    Err(e) => {
+                        let text = format!("checking the cluster's processes: {e:#}");
+                        if !failures.contains(&text) {
+                            failures.push(text);
+                        }
+                        end_now = true;
+                    }
                 }
                 let now = Instant::now();
                 for slot in 0..heard.len() {

@@ -150,6 +150,14 @@ fn a_dead_shard_fails_the_run_with_its_name_and_log() {
             .contains("shard-1 exited unexpectedly"),
         "{summary:#}"
     );
+    // Named once, as dead: not also as a process that stopped answering.
+    let naming_shard_1 = summary["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.as_str().unwrap().contains("shard-1"))
+        .count();
+    assert_eq!(naming_shard_1, 1, "{summary:#}");
     let window = summary["measured_window_s"].as_f64().unwrap();
     assert!(window < 10.0, "the window is what ran: {window}");
     assert!(dir.join("throughput.png").exists());
