@@ -3,9 +3,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
-
 /// Flags of the beacon process.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -32,38 +29,14 @@ pub struct Args {
 /// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
 /// the beacon until Ctrl-C.
 pub async fn main(args: Args) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    println!("READY {addr}");
+    let (listener, addr) = shardsim_host::process::bind_and_announce(&args.listen).await?;
     tracing::info!(%addr, shards = args.shards, "beacon listening");
-    let shutdown = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
     let config = crate::BeaconConfig {
         shards: args.shards,
         interval: args.beacon_interval,
         two_phase: args.two_phase_deadline,
         data_dir: args.data_dir,
     };
-    tokio::select! {
-        r = crate::run(listener, config, std::future::pending()) => r.context("beacon stopped"),
-        () = shutdown => {
-            tracing::info!("interrupted, stopping");
-            Ok(())
-        }
-    }
-}
-
-/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let serve = crate::run(listener, config, std::future::pending());
+    shardsim_host::process::serve_until_interrupted(serve, "beacon stopped").await
 }

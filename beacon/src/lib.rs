@@ -54,8 +54,9 @@ use shardsim_proto::store::Log;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use cross_shard::sync::lock;
 pub use error::{Error, Result};
-use service::{BeaconService, lock};
+use service::BeaconService;
 
 /// How a beacon is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]

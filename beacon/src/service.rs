@@ -16,7 +16,9 @@
 //! well as for the live sends, while the fsync itself runs with the state lock released
 //! and on a blocking thread: headers are accepted and Status answered meanwhile.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use cross_shard::sync::lock;
 use std::time::Duration;
 
 use prost::Message;
@@ -64,11 +66,6 @@ pub struct BeaconService {
     /// Held from a block's notarization until it is sent, and by Subscribe (see the
     /// module's chapter).
     announce: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// Locks the state, ignoring poisoning: no critical section leaves it half-changed.
-pub fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl BeaconService {

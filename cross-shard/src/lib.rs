@@ -67,7 +67,11 @@
 //! - [`signing`]: ed25519 transaction signatures, verified in batches.
 //! - [`twophase`]: the `two-phase` protocol's coordinator and participant lock table.
 //! - [`audit`]: the invariants checked at the end of a run.
+//! - [`amm`]: the constant-product pool's price rule and genesis reserve.
+//! - [`threads`]: work shared out over a few threads, results in order.
+//! - [`sync`]: locking a mutex, poisoning ignored.
 
+pub mod amm;
 pub mod audit;
 pub mod channel;
 pub mod error;
@@ -78,6 +82,8 @@ pub mod placement;
 pub mod receipt;
 pub mod signing;
 pub mod state_hash;
+pub mod sync;
+pub mod threads;
 pub mod twophase;
 pub mod tx;
 

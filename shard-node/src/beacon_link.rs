@@ -39,8 +39,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
-use crate::link::Delayed;
-use crate::node::{QueuedReceipt, RETRANSMIT, Shared, lock};
+use cross_shard::sync::lock;
+use shardsim_host::netem::Delayed;
+
+use crate::node::{QueuedReceipt, RETRANSMIT, Shared};
 
 /// How long a starting shard keeps trying to reach the beacon.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);

@@ -46,9 +46,9 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
 use crate::executor::BlockOutput;
-use crate::node::lock;
 use crate::programs::{Outcome, execute_one};
 use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
+use cross_shard::sync::lock;
 
 /// A write's version: (transaction index in the block, incarnation).
 type Version = (usize, u32);

@@ -3,9 +3,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
-
 use crate::ShardConfig;
 
 /// Flags of a shard process.
@@ -113,7 +110,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         block_interval: args.block_interval.0,
         max_block_txs: args.max_block_txs,
         mempool_capacity: args.mempool_capacity,
-        beacon_link: crate::link::LinkDelay {
+        beacon_link: shardsim_host::netem::LinkDelay {
             latency: args.link_latency,
             jitter: args.link_jitter,
         },
@@ -136,33 +133,8 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         );
     }
     config.validate()?;
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    println!("READY {addr}");
+    let (listener, addr) = shardsim_host::process::bind_and_announce(&args.listen).await?;
     tracing::info!(shard = config.shard, %addr, beacon = %args.beacon, "shard listening");
-    let shutdown = async {
-        // If installing the handler fails, run until killed.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        r = crate::run(listener, config, &args.beacon, std::future::pending()) => r.context("shard stopped"),
-        () = shutdown => {
-            tracing::info!("interrupted, stopping");
-            Ok(())
-        }
-    }
-}
-
-/// Logs to stderr at `info` unless `RUST_LOG` says otherwise.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let serve = crate::run(listener, config, &args.beacon, std::future::pending());
+    shardsim_host::process::serve_until_interrupted(serve, "shard stopped").await
 }

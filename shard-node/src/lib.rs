@@ -45,10 +45,8 @@
 //! - [`node`]: the shared state and the block loop.
 //! - [`two_phase`]: the shard's part in two-phase commit (home and participant).
 //! - [`beacon_link`]: the streams to and from the beacon.
-//! - [`link`]: emulated network latency and jitter on a stream.
 //! - [`service`]: the `Shard` gRPC service for the driver.
 //! - [`sigverify`]: signature checks on admission, in parallel batches.
-//! - [`threads`]: work shared out over a few threads, results in order.
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod beacon_link;
@@ -58,14 +56,12 @@ pub mod cli;
 mod differential;
 pub mod error;
 pub mod executor;
-pub mod link;
 pub mod node;
 pub mod parallel;
 pub mod programs;
 pub mod service;
 pub mod sigverify;
 pub mod state;
-pub mod threads;
 pub mod two_phase;
 
 use std::future::Future;
@@ -73,6 +69,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cross_shard::ShardId;
+use cross_shard::amm::POOL_RESERVE;
 use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::ShardServer;
 use shardsim_proto::store::Log;
@@ -111,7 +108,7 @@ pub struct ShardConfig {
     /// Most transactions waiting in the mempool.
     pub mempool_capacity: usize,
     /// Emulated delay on the link to and from the beacon (each direction).
-    pub beacon_link: link::LinkDelay,
+    pub beacon_link: shardsim_host::netem::LinkDelay,
     /// Whether every transaction must carry its sender's ed25519 signature.
     pub signatures: bool,
     /// Threads that verify signatures (and, later, execute) in parallel.
@@ -152,11 +149,6 @@ pub enum Executor {
     /// ([`blockstm`]).
     BlockStm,
 }
-
-/// Each pool's genesis reserve of each side: deep enough that one swap of the workload's
-/// size (up to 1,000) moves the price by at most 0.02%, shallow enough that a run of
-/// swaps in one direction moves it past a 1% slippage limit.
-pub const POOL_RESERVE: u64 = 10_000_000;
 
 impl ShardConfig {
     /// Checks the values against each other.

@@ -34,10 +34,11 @@
 //! queue — is sent again by its senders (the driver, the beacon).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cross_shard::channel::InboundChannels;
+use cross_shard::sync::lock;
 use cross_shard::twophase::Decision;
 use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
@@ -139,12 +140,6 @@ impl Doorbell {
     pub fn take_receiver(&self) -> Option<Receiver<Wake>> {
         lock(&self.rx).take()
     }
-}
-
-/// Locks a mutex, ignoring poisoning: every critical section here leaves the data
-/// consistent before anything that could panic.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// An admitted receipt waiting to be applied.
@@ -375,7 +370,7 @@ pub struct Shared {
     /// Wakes the link when a submission is added.
     pub outgoing_ready: Notify,
     /// Faults injected on the link with the beacon (`InjectFault`).
-    pub link_faults: crate::link::FaultHandle,
+    pub link_faults: shardsim_host::netem::FaultHandle,
 }
 
 impl Shared {
@@ -418,7 +413,7 @@ impl Shared {
             store,
             outgoing: Mutex::new(Outgoing::default()),
             outgoing_ready: Notify::new(),
-            link_faults: crate::link::FaultHandle::default(),
+            link_faults: shardsim_host::netem::FaultHandle::default(),
             config,
         }
     }
@@ -1142,7 +1137,7 @@ mod tests {
             block_interval: None,
             max_block_txs: 3,
             mempool_capacity: 1000,
-            beacon_link: crate::link::LinkDelay::default(),
+            beacon_link: shardsim_host::netem::LinkDelay::default(),
             signatures: false,
             threads: 1,
             byzantine: false,

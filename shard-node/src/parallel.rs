@@ -33,7 +33,7 @@ use rustc_hash::FxHashMap;
 use crate::executor::BlockOutput;
 use crate::programs::{Outcome, declared_keys, execute_one};
 use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
-use crate::threads::in_chunks;
+use cross_shard::threads::in_chunks;
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
 pub const MIN_PARALLEL_WAVE: usize = 256;

@@ -27,9 +27,9 @@
 //! for reserves `x` (paid in) and `y` (paid out), so `x·y` never decreases and the 0.3%
 //! fee stays in the pool.
 
+use cross_shard::amm::swap_output;
 use cross_shard::ids::{Asset, NATIVE, Object};
 use cross_shard::{AccountId, Call, Effect, Receipt, RejectReason, ShardId, Tx};
-use ethnum::U256;
 
 use crate::state::{BALANCE, Key, NONCE, State, World};
 
@@ -74,20 +74,6 @@ pub enum End {
 enum Step {
     End(End),
     Then(Effect),
-}
-
-/// Output of a constant-product swap of `amount_in` against reserves `reserve_in` (the
-/// side paid in) and `reserve_out`, with a 0.3% fee, rounded down.
-pub fn swap_output(reserve_in: u64, reserve_out: u64, amount_in: u64) -> u64 {
-    // 256-bit: a receipt from a faulty shard may carry any amount, and the product of
-    // two u64s and the fee factor does not fit in 128 bits.
-    let paid = U256::from(amount_in) * 997;
-    let denominator = U256::from(reserve_in) * 1000 + paid;
-    if denominator == 0 || reserve_in == 0 {
-        return 0; // an empty side has no price
-    }
-    // paid < denominator, so the output is below reserve_out and fits in a u64.
-    (paid * U256::from(reserve_out) / denominator).as_u64()
 }
 
 /// The key holding a local account's balance of `asset`.
@@ -404,7 +390,6 @@ mod tests {
     use crate::state::Ledger;
     use crate::state::tests::world;
     use cross_shard::NftId;
-    use proptest::prelude::*;
 
     const ACCOUNTS: u64 = 200;
 
@@ -449,29 +434,6 @@ mod tests {
             end = deliver(&mut ledgers[dst as usize], effect);
         }
         end
-    }
-
-    proptest! {
-        #[test]
-        fn amm_product_never_decreases_and_output_stays_below_the_reserve(
-            x in 0u64..u64::MAX / 2, y in 0u64..u64::MAX / 2, a in 0u64..u64::MAX / 2,
-        ) {
-            let out = swap_output(x, y, a);
-            prop_assert!(out < y.max(1));
-            let before = U256::from(x) * U256::from(y);
-            let after = U256::from(x + a) * U256::from(y - out);
-            prop_assert!(after >= before);
-        }
-    }
-
-    #[test]
-    fn fees_accrue_to_the_pool() {
-        let (x, y) = (1_000_000u64, 1_000_000u64);
-        let there = swap_output(x, y, 10_000);
-        let back = swap_output(y - there, x + 10_000, there);
-        assert!(back < 10_000, "a round trip pays the fee twice: {back}");
-        let k = |a: u64, b: u64| u128::from(a) * u128::from(b);
-        assert!(k(x + 10_000, y - there) > k(x, y), "k grows by the fee");
     }
 
     #[test]

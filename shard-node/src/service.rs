@@ -15,7 +15,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::node::{EVENTS_QUEUE, Shared, lock};
+use cross_shard::sync::lock;
+
+use crate::node::{EVENTS_QUEUE, Shared};
 
 /// How long a Status with a recount waits for the block thread to finish the block in
 /// hand and count.
@@ -151,8 +153,11 @@ impl Shard for ShardService {
         &self,
         request: Request<pb::LinkFault>,
     ) -> Result<Response<pb::LinkFaultReply>, Status> {
-        let fault = crate::link::LinkFault::from_wire(request.get_ref())
-            .map_err(Status::invalid_argument)?;
+        let fault = {
+            let f = request.get_ref();
+            shardsim_host::netem::LinkFault::checked(f.delay_us, f.drop, f.duplicate)
+        }
+        .map_err(Status::invalid_argument)?;
         tracing::info!(?fault, "fault injected on the beacon link");
         *lock(&self.shared.link_faults) = fault;
         Ok(Response::new(pb::LinkFaultReply {}))

@@ -17,7 +17,7 @@ use cross_shard::{AccountId, Tx};
 use ed25519_dalek::VerifyingKey;
 use rustc_hash::FxHashMap;
 
-use crate::threads::in_chunks;
+use cross_shard::threads::in_chunks;
 
 /// The public keys of a shard's accounts and the threads to check with.
 #[derive(Debug)]

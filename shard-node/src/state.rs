@@ -25,7 +25,7 @@ use cross_shard::state_hash::{Leaf, StateHash};
 use cross_shard::{AccountId, Hash, Placement, ShardId};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::threads::in_chunks;
+use cross_shard::threads::in_chunks;
 
 /// A piece of shard state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -233,13 +233,13 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Shard(args) => {
-                shard_node::cli::init_tracing();
+                shardsim_host::process::init_tracing();
                 shard_node::cli::main(args)
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
             Command::Beacon(args) => {
-                beacon::cli::init_tracing();
+                shardsim_host::process::init_tracing();
                 beacon::cli::main(args).await.map(|()| ExitCode::SUCCESS)
             }
         }

@@ -12,14 +12,16 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError};
+
+use cross_shard::sync::lock;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use cross_shard::audit::{self, Audit, ChannelCount, ShardLedger};
 use indicatif::{ProgressBar, ProgressStyle};
-use shard_node::link::{Delayed, LinkDelay};
+use shardsim_host::netem::{Delayed, LinkDelay};
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::convert::{push_optional, push_tx};
 use shardsim_proto::pb;
@@ -495,7 +497,7 @@ async fn drive(
                 }
                 let at = start.elapsed().as_nanos() as u64;
                 for (k, p) in paths.iter().enumerate() {
-                    p.retained.lock().unwrap_or_else(PoisonError::into_inner).prune(|id| tracker.awaiting(id));
+                    lock(&p.retained).prune(|id| tracker.awaiting(id));
                     tracker.held(at, k, p.held.load(Ordering::Relaxed));
                 }
                 progress.update(start.elapsed(), &tracker, load_done);
@@ -729,11 +731,7 @@ fn resume_if_caught_up(
         return;
     }
     catching_up[k] = None;
-    let (resend, through) = paths[k]
-        .retained
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .unreported(|id| tracker.awaiting(id));
+    let (resend, through) = lock(&paths[k].retained).unreported(|id| tracker.awaiting(id));
     reports[fault].resubmitted = Some(resend.iter().map(|b| b.id.len() as u64).sum());
     reports[fault].resumed_at_s = Some(now);
     // If the task has gone, the run is failing anyway and says why elsewhere.
@@ -993,7 +991,7 @@ fn audit_every_asset(scenario: &Scenario, status: &FinalStatus) -> Audit {
     // Every account's balance, plus each pool's reserve of the asset: every pool holds
     // the native coin, and token t in the pools that trade it.
     let accounts = u128::from(scenario.workload.accounts) * u128::from(INITIAL_BALANCE);
-    let reserve = u128::from(shard_node::POOL_RESERVE);
+    let reserve = u128::from(cross_shard::amm::POOL_RESERVE);
     let genesis_of = |asset: u32| {
         let pools = (0..scenario.pools())
             .filter(|&p| asset == 0 || pool_token(p, scenario.workload.tokens) == asset)

@@ -20,10 +20,12 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use cross_shard::sync::lock;
 
 use anyhow::bail;
-use shard_node::link::{Delayed, LinkDelay};
+use shardsim_host::netem::{Delayed, LinkDelay};
 use shardsim_proto::convert::push_optional;
 use shardsim_proto::pb;
 use shardsim_proto::pb::shard_client::ShardClient;
@@ -116,10 +118,6 @@ fn rows_where(b: &pb::TxBatch, keep: impl Fn(u64) -> bool) -> pb::TxBatch {
         }
     }
     out
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What a restarted shard's submit task needs: a client of the new process, what to

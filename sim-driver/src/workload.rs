@@ -35,11 +35,11 @@
 
 use cross_shard::ids::{NATIVE, pool_token};
 use cross_shard::signing::{self, SIGNATURE_LEN};
+use cross_shard::threads::in_chunks;
 use cross_shard::{AccountId, Call, NftId, Object, Placement, Program, ShardId, Tx, TxId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
-use shard_node::threads::in_chunks;
 
 use crate::scenario::Scenario;
 
@@ -142,7 +142,7 @@ impl Workload {
             programs,
             objects,
             object_counts,
-            pool_reserve: shard_node::POOL_RESERVE,
+            pool_reserve: cross_shard::amm::POOL_RESERVE,
             slippage: w.slippage,
             nfts: Vec::new(),
             next_id: 0,
@@ -207,11 +207,8 @@ impl Workload {
                     token
                 };
                 let amount_in = self.rng.random_range(1..=1000);
-                let quote = shard_node::programs::swap_output(
-                    self.pool_reserve,
-                    self.pool_reserve,
-                    amount_in,
-                );
+                let quote =
+                    cross_shard::amm::swap_output(self.pool_reserve, self.pool_reserve, amount_in);
                 Call::Swap {
                     pool,
                     asset_in,

@@ -13,6 +13,6 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    beacon::cli::init_tracing();
+    shardsim_host::process::init_tracing();
     beacon::cli::main(Cli::parse().args).await
 }

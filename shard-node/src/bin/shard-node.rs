@@ -13,6 +13,6 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shard_node::cli::init_tracing();
+    shardsim_host::process::init_tracing();
     shard_node::cli::main(Cli::parse().args).await
 }

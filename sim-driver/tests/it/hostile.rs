@@ -41,7 +41,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         block_interval: Some(Duration::from_millis(20)),
         max_block_txs: 1000,
         mempool_capacity: MAX_BATCH_TXS,
-        beacon_link: shard_node::link::LinkDelay::default(),
+        beacon_link: shardsim_host::netem::LinkDelay::default(),
         signatures,
         threads: 2,
         byzantine: false,

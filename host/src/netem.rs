@@ -67,22 +67,23 @@ impl LinkFault {
     /// recovered by retrying.
     pub const MAX_PROBABILITY: f64 = 0.9;
 
-    /// A fault from its wire form, checked: delay at most [`Self::MAX_DELAY`],
-    /// probabilities in `[0, MAX_PROBABILITY]`.
-    pub fn from_wire(f: &shardsim_proto::pb::LinkFault) -> Result<LinkFault, String> {
-        let delay = Duration::from_micros(f.delay_us);
+    /// A fault from untrusted values (a request's fields, named as on the wire),
+    /// checked: delay at most [`Self::MAX_DELAY`], probabilities in
+    /// `[0, MAX_PROBABILITY]`.
+    pub fn checked(delay_us: u64, drop: f64, duplicate: f64) -> Result<LinkFault, String> {
+        let delay = Duration::from_micros(delay_us);
         if delay > Self::MAX_DELAY {
-            return Err(format!("delay_us {} is above 10 s", f.delay_us));
+            return Err(format!("delay_us {delay_us} is above 10 s"));
         }
-        for (name, p) in [("drop", f.drop), ("duplicate", f.duplicate)] {
+        for (name, p) in [("drop", drop), ("duplicate", duplicate)] {
             if !(0.0..=Self::MAX_PROBABILITY).contains(&p) {
                 return Err(format!("{name} = {p} must be in [0, 0.9]"));
             }
         }
         Ok(LinkFault {
             delay,
-            drop: f.drop,
-            duplicate: f.duplicate,
+            drop,
+            duplicate,
         })
     }
 }
@@ -257,19 +258,14 @@ mod tests {
 
     #[test]
     fn fault_values_from_the_wire_are_checked() {
-        let wire = |delay_us, drop, duplicate| shardsim_proto::pb::LinkFault {
-            delay_us,
-            drop,
-            duplicate,
-        };
-        assert!(LinkFault::from_wire(&wire(1000, 0.1, 0.9)).is_ok());
+        assert!(LinkFault::checked(1000, 0.1, 0.9).is_ok());
         for bad in [
-            wire(20_000_000, 0.0, 0.0),
-            wire(0, 0.95, 0.0),
-            wire(0, 0.0, -0.1),
-            wire(0, f64::NAN, 0.0),
+            (20_000_000, 0.0, 0.0),
+            (0, 0.95, 0.0),
+            (0, 0.0, -0.1),
+            (0, f64::NAN, 0.0),
         ] {
-            assert!(LinkFault::from_wire(&bad).is_err(), "{bad:?}");
+            assert!(LinkFault::checked(bad.0, bad.1, bad.2).is_err(), "{bad:?}");
         }
     }
 
@@ -277,8 +273,7 @@ mod tests {
         /// Any wire values get a verdict, and an accepted fault is within bounds.
         #[test]
         fn arbitrary_fault_values_never_panic(delay_us: u64, drop: f64, duplicate: f64) {
-            let wire = shardsim_proto::pb::LinkFault { delay_us, drop, duplicate };
-            if let Ok(f) = LinkFault::from_wire(&wire) {
+            if let Ok(f) = LinkFault::checked(delay_us, drop, duplicate) {
                 proptest::prop_assert!(f.delay <= LinkFault::MAX_DELAY);
                 proptest::prop_assert!((0.0..=0.9).contains(&f.drop) && (0.0..=0.9).contains(&f.duplicate));
             }

@@ -1,0 +1,15 @@
+//! # The host: what every shardsim process needs from the machine it runs on
+//!
+//! Two things that every process (driver, beacon, shard) shares and that belong to no
+//! protocol:
+//!
+//! - [`netem`]: the emulated network — latency, jitter, and injected drops and
+//!   duplicates on any message stream. Each process delays what it sends and receives
+//!   on its own links, so the driver and the shards use the same code for it.
+//! - [`process`]: a service process's entry scaffolding — logs to stderr, `READY
+//!   <addr>` on stdout for the driver, and a clean stop on Ctrl-C.
+//!
+//! Nothing here knows about shards, receipts or the wire format.
+
+pub mod netem;
+pub mod process;
