@@ -37,10 +37,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use shard_node::Executor;
-use shard_node::executor::{self, BlockOutput};
-use shard_node::sigverify::SigVerifier;
+use shard_node::exec::{self, BlockOutput, parallel};
+use shard_node::io::sigverify::SigVerifier;
 use shard_node::state::{Ledger, World};
-use shard_node::{blockstm, parallel};
 
 /// Accounts in the benchmark's shard: many more than a block touches, as on a real
 /// chain, so that `uniform` is mostly independent transfers.
@@ -234,33 +233,18 @@ fn once(
 ) -> (f64, Outcome, Option<usize>) {
     let mut ledger = genesis.clone();
     let mut out = BlockOutput::new(1);
+    let mut run = exec::for_config(executor, threads, false);
     let start = Instant::now();
-    let reexecuted = match executor {
-        Executor::Sequential => {
-            executor::execute(&mut ledger, txs, &mut out);
-            None
-        }
-        Executor::Parallel => {
-            parallel::execute(
-                &mut ledger,
-                txs,
-                &mut out,
-                threads,
-                parallel::MIN_PARALLEL_WAVE,
-            );
-            None
-        }
-        Executor::BlockStm => {
-            Some(blockstm::execute(&mut ledger, txs, &mut out, threads).reexecuted)
-        }
-    };
+    let stats = run
+        .execute(&mut ledger, txs, &mut out)
+        .unwrap_or_else(|_| unreachable!("an unverified executor always returns its block"));
     ledger.commit(threads);
     let elapsed = start.elapsed().as_secs_f64();
     let outcome = Outcome {
         root: ledger.state_root(),
         out,
     };
-    (txs.len() as f64 / elapsed, outcome, reexecuted)
+    (txs.len() as f64 / elapsed, outcome, stats.reexecuted)
 }
 
 /// Refuses a figure from an executor that did not reproduce the reference block.
@@ -443,7 +427,7 @@ mod tests {
             let txs = workload(name, 20_000, 1);
             let mut l = genesis.clone();
             let mut out = BlockOutput::new(1);
-            executor::execute(&mut l, &txs, &mut out);
+            exec::execute(&mut l, &txs, &mut out);
             assert!(out.rejected.is_empty(), "{name}: every transfer is valid");
         }
         let ratio = |n| parallel::dependency_ratio(&genesis, &workload(n, 20_000, 1));

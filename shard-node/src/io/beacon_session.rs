@@ -42,7 +42,8 @@ use crate::error::{Error, Result};
 use cross_shard::sync::lock;
 use shardsim_host::netem::Delayed;
 
-use crate::node::{QueuedReceipt, RETRANSMIT, Shared};
+use crate::block::Shared;
+use crate::protocol::{QueuedReceipt, RETRANSMIT};
 
 /// How long a starting shard keeps trying to reach the beacon.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);

@@ -37,7 +37,7 @@ use cross_shard::{AccountId, Effect, NftId, Receipt, ShardId, TxId};
 use shardsim_proto::convert::vote_to_wire;
 use shardsim_proto::pb;
 
-use crate::executor::BlockOutput;
+use crate::exec::BlockOutput;
 use crate::programs::{self, End};
 use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
 

@@ -45,7 +45,7 @@ use cross_shard::{AccountId, Tx};
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
-use crate::executor::BlockOutput;
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
 use crate::programs::{Outcome, execute_one};
 use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
 use cross_shard::sync::lock;
@@ -459,6 +459,32 @@ impl Run<'_> {
     }
 }
 
+/// [`execute`] as a [`BlockExecutor`].
+#[derive(Debug, Clone, Copy)]
+pub struct BlockStm {
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl BlockExecutor for BlockStm {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        let stats = execute(ledger, txs, out, self.threads);
+        Ok(ExecStats {
+            dependent: Some(stats.dependent),
+            reexecuted: Some(stats.reexecuted),
+        })
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
 /// What a Block-STM block reports beside its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -469,7 +495,7 @@ pub struct Stats {
 }
 
 /// Executes `txs` with Block-STM on `threads` threads. Same results as
-/// [`crate::executor::execute`].
+/// [`crate::exec::execute`].
 pub fn execute(ledger: &mut Ledger, txs: &[Tx], out: &mut BlockOutput, threads: usize) -> Stats {
     let n = txs.len();
     let run = Run {

@@ -1,161 +1,9 @@
-//! The sequential executor: the reference semantics of a block.
-//!
-//! A block does two things, in this order (DESIGN §3, steps 3 and 4):
-//! 1. **apply inbound receipts**, in channel order: each receipt's effect is delivered
-//!    here ([`programs::deliver`]) — a credit, a refund, the pool side of a swap, the
-//!    collection side of a mint, a vote — and whatever it sends on becomes an outgoing
-//!    receipt;
-//! 2. **execute transactions**, in mempool order ([`programs::execute_one`]).
-//!
-//! ```text
-//!   receipt ──deliver──► done ─────────────► receipts_applied  (final)
-//!                        failed ───────────► failed            (final, failed)
-//!                        refund credited ──► refunds_applied   (final, failed)
-//!                        sends a receipt ──► forwarded         (not final yet)
-//!   tx ──execute_one───► committed / sent_cross / rejected
-//! ```
-//!
-//! Receipts are applied before transactions so that value arriving from other shards is
-//! spendable in the same block, as on NEAR. Receipt application is sequential in every
-//! executor: it is a small share of a block, and the delayed-receipt queue bounds it.
+//! The sequential executor: one transaction after another — the reference semantics
+//! every other executor must reproduce exactly.
 
-use cross_shard::{Receipt, RejectReason, ShardId, TxId};
-
-use crate::programs::{self, End, Outcome};
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
+use crate::programs;
 use crate::state::Ledger;
-
-/// Everything a block produced. Its lists move into the block's events and receipt
-/// batches once the block is committed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct BlockOutput {
-    /// Transactions final in this block (every object on this shard).
-    pub committed: Vec<TxId>,
-    /// Cross-shard transactions whose sender's half ran here.
-    pub sent_cross: Vec<TxId>,
-    /// Rejected (or failed) transactions…
-    pub rejected: Vec<TxId>,
-    /// …and the reason code of each (same length as `rejected`).
-    pub rejected_reason: Vec<u32>,
-    /// Transactions whose receipt took effect here and ended them (final).
-    pub receipts_applied: Vec<TxId>,
-    /// Transactions whose receipt failed here with nothing to refund (final, failed)…
-    pub failed: Vec<TxId>,
-    /// …and why.
-    pub failed_reason: Vec<u32>,
-    /// Transactions whose refund was credited here (final, failed)…
-    pub refunds_applied: Vec<TxId>,
-    /// …and why they failed.
-    pub refund_reason: Vec<u32>,
-    /// Transactions whose receipt took effect here and sent another on.
-    pub forwarded: Vec<TxId>,
-    /// Receipts emitted, per destination shard (index = shard id).
-    pub outgoing: Vec<Vec<Receipt>>,
-    /// Receipts whose target is not on this shard (only a faulty source emits them;
-    /// they are counted and not applied).
-    pub receipts_misplaced: u64,
-    /// Two-phase: transactions whose commit took effect here (home or participant)…
-    pub tp_committed: Vec<TxId>,
-    /// …and whose abort did, with why (same length).
-    pub tp_aborted: Vec<TxId>,
-    /// Reason codes of `tp_aborted`.
-    pub tp_abort_reason: Vec<u32>,
-    /// Two-phase: how long each prepare voted on here after waiting for a lock waited
-    /// (µs).
-    pub lock_wait_us: Vec<u64>,
-    /// Two-phase: aborts applied here as the home shard (the shard that counts the
-    /// transaction rejected).
-    pub home_aborts: u64,
-}
-
-impl BlockOutput {
-    /// An empty output for a cluster of `shards` shards.
-    pub fn new(shards: u32) -> BlockOutput {
-        BlockOutput {
-            outgoing: vec![Vec::new(); shards as usize],
-            ..BlockOutput::default()
-        }
-    }
-
-    /// Empties every list for the next block.
-    pub fn clear(&mut self) {
-        let shards = self.outgoing.len() as u32;
-        *self = BlockOutput::new(shards);
-    }
-
-    /// Records a rejection.
-    pub fn reject(&mut self, id: TxId, reason: RejectReason) {
-        self.rejected.push(id);
-        self.rejected_reason.push(reason.code());
-    }
-
-    /// Records a two-phase decision that took effect here.
-    pub fn decided(&mut self, tx: TxId, verdict: cross_shard::twophase::Verdict) {
-        match verdict {
-            cross_shard::twophase::Verdict::Commit { .. } => self.tp_committed.push(tx),
-            cross_shard::twophase::Verdict::Abort(why) => {
-                self.tp_aborted.push(tx);
-                self.tp_abort_reason.push(why.code());
-            }
-        }
-    }
-
-    /// Records one transaction's outcome, in block order.
-    pub fn record(&mut self, tx: TxId, outcome: Outcome) {
-        match outcome {
-            Outcome::Committed => self.committed.push(tx),
-            Outcome::SentCross { dst, receipt } => {
-                self.outgoing[dst as usize].push(receipt);
-                self.sent_cross.push(tx);
-            }
-            Outcome::Rejected(reason) => self.reject(tx, reason),
-        }
-    }
-}
-
-/// Step 1: applies each inbound receipt, given with its source shard, and counts it on
-/// its channel in `applied[asset][src] = (receipts, value)` (receipts that carry no
-/// value count under the native coin with value 0).
-pub fn apply_receipts(
-    ledger: &mut Ledger,
-    receipts: &[(ShardId, Receipt)],
-    applied: &mut [Vec<(u64, u64)>],
-    out: &mut BlockOutput,
-) {
-    let me = ledger.shard();
-    let placement = ledger.placement();
-    for &(src, r) in receipts {
-        let (asset, value) = r.effect.value().unwrap_or_default();
-        let end = if (asset as usize) < applied.len() && r.effect.shard(&placement) == me {
-            programs::deliver(ledger, r.effect)
-        } else {
-            End::Misplaced
-        };
-        match end {
-            End::Misplaced => {
-                // Only a faulty source emits these; its sequence number is used all the
-                // same, and its value stays counted as in flight (the audit flags it).
-                out.receipts_misplaced += 1;
-                continue;
-            }
-            End::Done => out.receipts_applied.push(r.tx),
-            End::Failed(reason) => {
-                out.failed.push(r.tx);
-                out.failed_reason.push(reason.code());
-            }
-            End::Refunded(reason) => {
-                out.refunds_applied.push(r.tx);
-                out.refund_reason.push(reason.code());
-            }
-            End::Remote { dst, effect } => {
-                out.forwarded.push(r.tx);
-                out.outgoing[dst as usize].push(Receipt { tx: r.tx, effect });
-            }
-        }
-        let channel = &mut applied[asset as usize][src as usize];
-        channel.0 += 1;
-        channel.1 = channel.1.saturating_add(value);
-    }
-}
 
 /// Step 2, the reference: executes `txs` one after another against `ledger`.
 pub fn execute(ledger: &mut Ledger, txs: &[cross_shard::Tx], out: &mut BlockOutput) {
@@ -165,13 +13,35 @@ pub fn execute(ledger: &mut Ledger, txs: &[cross_shard::Tx], out: &mut BlockOutp
     }
 }
 
+/// [`execute`] as a [`BlockExecutor`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sequential;
+
+impl BlockExecutor for Sequential {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[cross_shard::Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        execute(ledger, txs, out);
+        // The sequential executor does not schedule, so it learns no dependencies.
+        Ok(ExecStats::default())
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::apply_receipts;
     use crate::state::tests::world;
     use crate::state::{BALANCE, Key, NONCE, State};
     use cross_shard::ids::NATIVE;
-    use cross_shard::{Call, Effect, Placement, Tx};
+    use cross_shard::{Call, Effect, Placement, Receipt, RejectReason, Tx};
 
     const ACCOUNTS: u64 = 200;
 

@@ -12,10 +12,12 @@ use cross_shard::ids::NATIVE;
 use cross_shard::{Call, Hash, NftId, Object, Placement, Tx};
 use proptest::prelude::*;
 
-use crate::executor::{self, BlockOutput};
+use crate::Executor;
+use crate::exec::blockstm::{self, BlockStm};
+use crate::exec::parallel::Parallel;
+use crate::exec::{BlockExecutor, BlockOutput, Sequential};
 use crate::state::Ledger;
 use crate::state::tests::world;
-use crate::{blockstm, parallel};
 
 const ACCOUNTS: u64 = 40;
 
@@ -25,46 +27,49 @@ fn ledger() -> Ledger {
 }
 
 /// Everything a block's execution is judged by.
-fn run(txs: &[Tx], executor: &str, threads: usize) -> (Hash, Vec<u64>, BlockOutput) {
+fn run(txs: &[Tx], executor: Executor, threads: usize) -> (Hash, Vec<u64>, BlockOutput) {
     let mut l = ledger();
     let mut out = BlockOutput::new(2);
-    match executor {
-        "sequential" => executor::execute(&mut l, txs, &mut out),
-        "parallel" => {
-            parallel::execute(&mut l, txs, &mut out, threads, 1);
-        }
-        _ => {
-            blockstm::execute(&mut l, txs, &mut out, threads);
-        }
-    }
+    let mut executor: Box<dyn BlockExecutor> = match executor {
+        Executor::Sequential => Box::new(Sequential),
+        // Every wave shared out, however small: the tests' blocks are.
+        Executor::Parallel => Box::new(Parallel {
+            threads,
+            min_wave: 1,
+        }),
+        Executor::BlockStm => Box::new(BlockStm { threads }),
+    };
+    executor
+        .execute(&mut l, txs, &mut out)
+        .expect("an unverified executor always returns its block");
     l.commit(threads);
     let totals = (0..=2).map(|a| l.total(a)).collect();
     (l.state_root(), totals, out)
 }
 
 fn assert_same(txs: &[Tx]) -> Result<(), TestCaseError> {
-    let reference = run(txs, "sequential", 1);
-    for executor in ["parallel", "block-stm"] {
+    let reference = run(txs, Executor::Sequential, 1);
+    for executor in [Executor::Parallel, Executor::BlockStm] {
         for threads in [1, 2, 4] {
             let got = run(txs, executor, threads);
             prop_assert_eq!(
                 &got.0,
                 &reference.0,
-                "state root: {} at {} threads",
+                "state root: {:?} at {} threads",
                 executor,
                 threads
             );
             prop_assert_eq!(
                 &got.1,
                 &reference.1,
-                "totals: {} at {} threads",
+                "totals: {:?} at {} threads",
                 executor,
                 threads
             );
             prop_assert_eq!(
                 &got.2,
                 &reference.2,
-                "outputs: {} at {} threads",
+                "outputs: {:?} at {} threads",
                 executor,
                 threads
             );

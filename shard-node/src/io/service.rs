@@ -17,12 +17,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use cross_shard::sync::lock;
 
-use crate::node::{EVENTS_QUEUE, Shared};
+use crate::block::{EVENTS_QUEUE, Shared};
 
 /// How long a Status with a recount waits for the block thread to finish the block in
 /// hand and count.
 const RECOUNT_PATIENCE: Duration = Duration::from_secs(5);
-use crate::sigverify::SigVerifier;
+use crate::io::sigverify::SigVerifier;
 
 /// The service; cheap to clone.
 #[derive(Debug, Clone)]
@@ -138,7 +138,7 @@ impl Shard for ShardService {
                 ));
             };
             store
-                .try_for_each(crate::node::EVENTS, after, |_, events: pb::BlockEvents| {
+                .try_for_each(crate::block::EVENTS, after, |_, events: pb::BlockEvents| {
                     stored.push(Ok(events));
                     Ok::<_, shardsim_proto::store::StoreError>(())
                 })

@@ -30,7 +30,7 @@
 use cross_shard::{AccountId, Tx};
 use rustc_hash::FxHashMap;
 
-use crate::executor::BlockOutput;
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
 use crate::programs::{Outcome, declared_keys, execute_one};
 use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
 use cross_shard::threads::in_chunks;
@@ -105,7 +105,7 @@ struct Effects {
 }
 
 /// Executes `txs` in conflict-free waves on up to `threads` threads; waves smaller
-/// than `min_parallel` run inline. Same results as [`crate::executor::execute`].
+/// than `min_parallel` run inline. Same results as [`crate::exec::execute`].
 /// Returns how many transactions depended on an earlier one (all but the first wave).
 pub fn execute(
     ledger: &mut Ledger,
@@ -168,6 +168,44 @@ pub fn execute(
         }
     }
     dependent
+}
+
+/// [`execute`] as a [`BlockExecutor`].
+#[derive(Debug, Clone, Copy)]
+pub struct Parallel {
+    /// Threads a wave is shared out on.
+    pub threads: usize,
+    /// Waves smaller than this run inline.
+    pub min_wave: usize,
+}
+
+impl Parallel {
+    /// On `threads` threads, with the default [`MIN_PARALLEL_WAVE`].
+    pub fn new(threads: usize) -> Parallel {
+        Parallel {
+            threads,
+            min_wave: MIN_PARALLEL_WAVE,
+        }
+    }
+}
+
+impl BlockExecutor for Parallel {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        let dependent = execute(ledger, txs, out, self.threads, self.min_wave);
+        Ok(ExecStats {
+            dependent: Some(dependent),
+            reexecuted: None,
+        })
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
 }
 
 #[cfg(test)]

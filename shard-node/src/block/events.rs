@@ -1,0 +1,128 @@
+//! The pipeline's last step: the block's counters and its events, handed to every
+//! subscriber through a bounded queue.
+
+use std::time::{Duration, Instant};
+
+use cross_shard::Header;
+use cross_shard::sync::lock;
+use shardsim_proto::pb;
+use tokio::sync::mpsc;
+
+use super::producer::{BlockProducer, Figures};
+use super::shared::{EVENTS_QUEUE, SLOW_SUBSCRIBER, Shared};
+use crate::protocol::two_phase::TwoPhase;
+
+/// Hands a block's events to every subscriber. A full queue is waited on for up to
+/// [`SLOW_SUBSCRIBER`] — backpressure, the block loop slows to its slowest reader —
+/// and then that subscription ends with an error; a closed one is forgotten.
+pub(super) fn publish_events(shared: &Shared, events: &pb::BlockEvents) {
+    let mut subs = lock(&shared.subscribers);
+    subs.retain(|s| {
+        let mut item = Ok(events.clone());
+        let deadline = Instant::now() + SLOW_SUBSCRIBER;
+        loop {
+            match s.try_send(item) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            height = events.height,
+                            "an events subscriber read nothing for {SLOW_SUBSCRIBER:?} with {EVENTS_QUEUE} blocks queued: its stream is ended"
+                        );
+                        // Its queue is full, so no error fits: the stream just ends,
+                        // and the reader sees it end.
+                        return false;
+                    }
+                    item = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    });
+}
+
+impl BlockProducer {
+    /// Updates the counters and returns the block's events. The block's id lists move
+    /// into the events (the next block starts them afresh).
+    pub(super) fn publish(
+        &mut self,
+        shared: &Shared,
+        header: &Header,
+        applied: &[Vec<(u64, u64)>],
+        emitted: &[Vec<(u64, u64)>],
+        figures: Figures,
+    ) -> pb::BlockEvents {
+        let Figures {
+            delayed,
+            oldest,
+            dependent,
+            reexecuted,
+            entered,
+        } = figures;
+        {
+            let mut c = lock(&shared.counters);
+            c.height = header.height;
+            c.entered += entered;
+            c.state_root = header.state_root;
+            c.committed += self.out.committed.len() as u64;
+            c.sent_cross += self.out.sent_cross.len() as u64;
+            // Failures of cross-shard calls end here too (a refused vote, a refund).
+            c.rejected += (self.out.rejected.len()
+                + self.out.failed.len()
+                + self.out.refunds_applied.len()) as u64
+                + self.out.home_aborts;
+            let c = &mut *c;
+            for (asset, total) in c.balance_totals.iter_mut().enumerate() {
+                *total = self.ledger.total(asset as u32);
+            }
+            if let Some(tp) = &self.two_phase {
+                c.locked = tp.locked(c.balance_totals.len());
+                c.tp_open = tp.open();
+                c.decisions_refused = tp.decisions_refused;
+            }
+            let sums = c.inbound.iter_mut().flatten().zip(applied.iter().flatten());
+            let emits = c
+                .outbound
+                .iter_mut()
+                .flatten()
+                .zip(emitted.iter().flatten());
+            for (total, block) in sums.chain(emits) {
+                total.0 += block.0;
+                total.1 = total.1.saturating_add(block.1);
+            }
+        }
+        let out = &mut self.out;
+        pb::BlockEvents {
+            shard: header.shard,
+            height: header.height,
+            committed: std::mem::take(&mut out.committed),
+            sent_cross: std::mem::take(&mut out.sent_cross),
+            rejected: std::mem::take(&mut out.rejected),
+            rejected_reason: std::mem::take(&mut out.rejected_reason),
+            receipts_applied: std::mem::take(&mut out.receipts_applied),
+            failed: std::mem::take(&mut out.failed),
+            failed_reason: std::mem::take(&mut out.failed_reason),
+            refunds_applied: std::mem::take(&mut out.refunds_applied),
+            refund_reason: std::mem::take(&mut out.refund_reason),
+            forwarded: std::mem::take(&mut out.forwarded),
+            receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
+            mempool_len: lock(&shared.mempool).len() as u64,
+            delayed_receipts: delayed,
+            oldest_delayed_us: oldest.as_micros() as u64,
+            executed: header.tx_count,
+            dependent: dependent.map(|d| d as u32),
+            reexecuted: reexecuted.map(|r| r as u32),
+            tp_committed: std::mem::take(&mut out.tp_committed),
+            tp_aborted: std::mem::take(&mut out.tp_aborted),
+            tp_abort_reason: std::mem::take(&mut out.tp_abort_reason),
+            lock_wait_us: std::mem::take(&mut out.lock_wait_us),
+            tp_open: self.two_phase.as_ref().map_or(0, TwoPhase::open),
+            prepares_taken: if self.two_phase.is_some() {
+                self.receipts.len() as u64
+            } else {
+                0
+            },
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! # The block pipeline
+//!
+//! The shard's shared state and its block loop.
+//!
+//! Three kinds of task share one [`Shared`]:
+//!
+//! ```text
+//!  Submit handlers ──push──► mempool ──take ≤ max_block_txs──┐
+//!  beacon link ─────admit──► delayed-receipt queue ──take first─┤
+//!                                                            ▼
+//!                                                      block loop ──► header + batches ──► beacon link
+//!                                                            └──────► BlockEvents ──────► Events subscribers
+//! ```
+//!
+//! Only the block loop touches the ledger, so execution needs no locks; the mempool and
+//! the inbound queue are the hand-off points, each behind a short-held mutex.
+//!
+//! **The block loop is a thread, not a task.** Execution, the state commit and the
+//! store's fsync are CPU or disk work of milliseconds per block; on an async worker
+//! they would stall every gRPC handler and the beacon link sharing it (the runtime has
+//! one worker per core). So the loop runs on a blocking thread of its own and talks to
+//! the async side through two bounded hand-offs: the [`Doorbell`] (work arrived, a
+//! recount is asked for) and each subscriber's bounded events queue.
+//!
+//! ```text
+//!  Submit / beacon link ──Wake::Work──────► doorbell ──► block thread: tick or work ─► block
+//!  Status{recount}      ──Wake::Recount──►          └──► between blocks: recount ─► reply
+//! ```
+//!
+//! **Durability.** With a data directory, every block's *inputs* (the receipts and
+//! transactions it took, the decisions and beacon height it saw) and its events are
+//! written to the shard's store in one transaction before the block is announced.
+//! Block production is deterministic, so replaying the stored inputs after a crash
+//! ([`BlockProducer::recover`]) rebuilds exactly the state, the chain tip and the
+//! channel counters the shard had; what was only in memory — the mempool, the inbound
+//! queue — is sent again by its senders (the driver, the beacon).
+
+mod byzantine;
+mod events;
+mod producer;
+mod shared;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use producer::BlockProducer;
+pub use shared::{
+    Counters, Doorbell, EVENTS_QUEUE, EventSender, Recount, SLOW_SUBSCRIBER, Shared, Wake,
+};
+pub use store::{EVENTS, RECORDS};

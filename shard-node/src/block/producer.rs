@@ -1,0 +1,454 @@
+//! The block pipeline and the thread that runs it: gather → execute → commit → header
+//! → record → events, on every tick (or as soon as there is work).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use cross_shard::sync::lock;
+use cross_shard::twophase::Decision;
+use cross_shard::{
+    Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
+};
+use prost::Message;
+use shardsim_proto::pb;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+
+use super::events::publish_events;
+use super::shared::{Recount, Shared, Wake};
+use super::store::{EVENTS, RECORDS};
+use crate::ShardConfig;
+use crate::exec::{self, BlockExecutor, BlockOutput};
+use crate::protocol::two_phase::TwoPhase;
+use crate::state::Ledger;
+
+/// What a block is made from, besides the receipts and transactions in the
+/// producer's buffers.
+pub(super) struct Inputs {
+    pub(super) decisions: Vec<Decision>,
+    pub(super) beacon_height: u64,
+    pub(super) bad_signatures: Vec<TxId>,
+    /// Congestion figures for the events (not inputs: 0 on replay).
+    pub(super) delayed: u64,
+    pub(super) oldest: Duration,
+}
+
+/// A block's figures for its events and the counters, besides its outcome lists.
+pub(super) struct Figures {
+    /// Receipts left in the delayed queue, and how long the oldest has waited.
+    pub(super) delayed: u64,
+    pub(super) oldest: Duration,
+    /// From the parallel executors' schedules (see [`pb::BlockEvents`]).
+    pub(super) dependent: Option<usize>,
+    pub(super) reexecuted: Option<usize>,
+    /// Transactions the block took in (see [`Counters::entered`]).
+    pub(super) entered: u64,
+}
+
+/// What building a block produced.
+pub(super) struct Built {
+    pub(super) submission: pb::HeaderSubmission,
+    pub(super) events: pb::BlockEvents,
+    /// Transactions taken but sent back to wait behind two-phase locks.
+    pub(super) deferred: Vec<Tx>,
+}
+
+/// The block loop's private state: the ledger and the chain tip.
+pub struct BlockProducer {
+    /// Runs each block's transactions (step 4).
+    pub(super) executor: Box<dyn BlockExecutor>,
+    /// The shard's accounts; only the block loop touches them.
+    pub(super) ledger: Ledger,
+    /// Height of the last block.
+    pub(super) height: u64,
+    /// Hash of the last header.
+    pub(super) last_hash: Hash,
+    /// Next sequence number per outbound channel (index = destination).
+    pub(super) out_seq: Vec<u64>,
+    /// Next unapplied sequence number per inbound channel (index = source): the acks.
+    pub(super) applied_seq: Vec<u64>,
+    /// The previous block's batches (a Byzantine shard replays them).
+    pub(super) last_batches: Vec<ReceiptBatch>,
+    /// Two-phase commit state, when the cluster runs that protocol.
+    pub(super) two_phase: Option<TwoPhase>,
+    /// A Byzantine shard's withheld votes, with the height of the block that sends them
+    /// (too late).
+    pub(super) withheld: VecDeque<(u64, Vec<pb::Vote>)>,
+    /// Reused buffers.
+    pub(super) txs: Vec<Tx>,
+    pub(super) receipts: Vec<(ShardId, Receipt)>,
+    /// Two-phase: each taken receipt's beacon height and arrival.
+    pub(super) receipt_meta: Vec<(u64, Instant)>,
+    pub(super) out: BlockOutput,
+}
+
+impl BlockProducer {
+    /// A producer starting from `ledger` at genesis, with the executor and protocol
+    /// `config` names.
+    pub fn new(ledger: Ledger, config: &ShardConfig) -> BlockProducer {
+        let shards = ledger.placement().shards();
+        BlockProducer {
+            executor: exec::for_config(config.executor, config.threads, config.verify_executor),
+            two_phase: config.two_phase.map(TwoPhase::new),
+            withheld: VecDeque::new(),
+            receipt_meta: Vec::new(),
+            ledger,
+            height: 0,
+            last_hash: Hash::ZERO,
+            out_seq: vec![0; shards as usize],
+            applied_seq: vec![0; shards as usize],
+            last_batches: Vec::new(),
+            txs: Vec::new(),
+            receipts: Vec::new(),
+            out: BlockOutput::new(shards),
+        }
+    }
+
+    /// Runs blocks on the calling (blocking) thread: on every `block_interval` tick, or
+    /// as soon as there is work when the interval is `asap`; between two blocks it
+    /// answers recounts. Submissions wait in `shared.outgoing` for the beacon link.
+    /// Returns `Ok` once told to stop, an error only when fatal: `verify_executor`
+    /// catching the executors disagreeing, or the store failing.
+    pub fn run(mut self, shared: &Shared, wakes: Receiver<Wake>) -> crate::Result<()> {
+        let interval = shared.config.block_interval;
+        // Like a tokio interval with `MissedTickBehavior::Delay`: a late tick pushes the
+        // next one back rather than bunching blocks up.
+        let mut next_tick = interval.map(|d| Instant::now() + d);
+        let mut last_log = Instant::now();
+        loop {
+            let wake = match next_tick {
+                Some(at) => {
+                    match wakes.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                        Ok(w) => Some(w),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    }
+                }
+                None => match wakes.recv() {
+                    Ok(w) => Some(w),
+                    Err(_) => return Ok(()),
+                },
+            };
+            if shared.doorbell.stopped() {
+                return Ok(());
+            }
+            match wake {
+                Some(Wake::Recount(reply)) => {
+                    let _ = reply.send(self.recount(shared));
+                    continue;
+                }
+                // With a ticker, work waits for the next tick.
+                Some(Wake::Work) if next_tick.is_some() => continue,
+                Some(Wake::Work) | None => {}
+            }
+            if let (Some(at), Some(d)) = (next_tick.as_mut(), interval) {
+                *at = (*at).max(Instant::now()) + d;
+            }
+            // In asap mode one wake-up may stand for more work than one block takes.
+            loop {
+                if let Some(submission) = self.produce(shared)? {
+                    lock(&shared.outgoing).push(self.height, submission);
+                    shared.outgoing_ready.notify_one();
+                } else {
+                    break;
+                }
+                if next_tick.is_some() {
+                    break;
+                }
+            }
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = Instant::now();
+                let c = lock(&shared.counters);
+                tracing::info!(
+                    height = c.height,
+                    committed = c.committed,
+                    sent_cross = c.sent_cross,
+                    rejected = c.rejected,
+                    mempool = lock(&shared.mempool).len(),
+                    "progress"
+                );
+            }
+        }
+    }
+
+    /// The counters with every asset recounted from the ledger, and what waits for a
+    /// block — taken together between two blocks, so the figures describe one state.
+    pub fn recount(&self, shared: &Shared) -> Recount {
+        // Mempool before counters, as Submit takes them: an admission is either in both
+        // figures or in neither.
+        let mempool = lock(&shared.mempool);
+        let waiting = mempool.len() as u64 + lock(&shared.bad_signatures).len() as u64;
+        let mut counters = lock(&shared.counters).clone();
+        drop(mempool);
+        counters.recounted = (0..=self.ledger.tokens())
+            .map(|asset| self.ledger.recount(asset))
+            .collect();
+        Recount { counters, waiting }
+    }
+
+    /// Produces one block from what is waiting, or `None` when nothing is (an idle
+    /// shard makes no empty blocks).
+    ///
+    /// A block has room for `max_block_txs` units of work. Inbound receipts take it
+    /// first, oldest first — value already debited elsewhere must not wait behind new
+    /// transactions, as on NEAR — and transactions get what is left. Receipts beyond
+    /// the block's room stay in the delayed-receipt queue for the next block.
+    pub fn produce(&mut self, shared: &Shared) -> crate::Result<Option<pb::HeaderSubmission>> {
+        let Some(inputs) = self.gather(shared) else {
+            return Ok(None);
+        };
+        // The record is the block's inputs as gathered, before anything is deferred.
+        let record = shared.store.as_ref().map(|_| self.record(&inputs));
+        let built = self.build(shared, inputs)?;
+        if !built.deferred.is_empty() {
+            let mut mempool = lock(&shared.mempool);
+            for tx in built.deferred.into_iter().rev() {
+                mempool.push_front(tx);
+            }
+        }
+        // The mempool slots of the transactions this block took (and keeps) are free.
+        shared.space.add_permits(self.txs.len());
+        // Durable before anyone hears of it: a block the driver or the beacon has seen
+        // is a block the shard still has after a crash.
+        if let (Some(store), Some(record)) = (&shared.store, record) {
+            store.append(
+                self.height,
+                &[
+                    (RECORDS, &record.encode_to_vec()),
+                    (EVENTS, &built.events.encode_to_vec()),
+                ],
+            )?;
+        }
+        publish_events(shared, &built.events);
+        Ok(Some(built.submission))
+    }
+
+    /// Takes what is waiting into this block's buffers (receipts and transactions), or
+    /// returns `None` when nothing is (an idle shard makes no empty blocks).
+    pub(super) fn gather(&mut self, shared: &Shared) -> Option<Inputs> {
+        let cfg = &shared.config;
+        let (delayed, oldest, decisions, beacon_height) = {
+            let mut inbound = lock(&shared.inbound);
+            let n = inbound.queue.len().min(cfg.max_block_txs);
+            self.receipts.clear();
+            self.receipt_meta.clear();
+            for q in inbound.queue.drain(..n) {
+                self.receipts.push((q.src, q.receipt));
+                if self.two_phase.is_some() {
+                    self.receipt_meta.push((q.notarized, q.arrived));
+                }
+            }
+            let oldest = inbound.queue.front().map(|q| q.arrived.elapsed());
+            (
+                inbound.queue.len() as u64,
+                oldest.unwrap_or_default(),
+                std::mem::take(&mut inbound.decisions),
+                inbound.beacon_height,
+            )
+        };
+        // Two-phase work needs a block even without transactions: decisions to apply,
+        // deadlines passed, votes to send.
+        let two_phase_work = !decisions.is_empty()
+            || self
+                .two_phase
+                .as_ref()
+                .is_some_and(|t| t.open() > 0 && t.height() < beacon_height)
+            || self
+                .withheld
+                .front()
+                .is_some_and(|w| w.0 <= self.height + 1);
+        {
+            let mut mempool = lock(&shared.mempool);
+            let room = cfg.max_block_txs - self.receipts.len();
+            let n = mempool.len().min(room);
+            self.txs.clear();
+            self.txs.extend(mempool.drain(..n));
+        }
+        let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
+        if self.txs.is_empty()
+            && self.receipts.is_empty()
+            && bad_signatures.is_empty()
+            && !two_phase_work
+        {
+            return None;
+        }
+        Some(Inputs {
+            decisions,
+            beacon_height,
+            bad_signatures,
+            delayed,
+            oldest,
+        })
+    }
+
+    /// Executes a block from its gathered inputs: steps 3–6, up to the submission for
+    /// the beacon and the events for subscribers (which the caller sends, or not).
+    pub(super) fn build(&mut self, shared: &Shared, inputs: Inputs) -> crate::Result<Built> {
+        let cfg = &shared.config;
+        let Inputs {
+            decisions,
+            beacon_height,
+            bad_signatures,
+            delayed,
+            oldest,
+        } = inputs;
+        // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
+        self.out.clear();
+        let assets = self.ledger.tokens() as usize + 1;
+        let mut applied = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
+        let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
+        match self.two_phase.as_mut() {
+            None => exec::apply_receipts(
+                &mut self.ledger,
+                &self.receipts,
+                &mut applied,
+                &mut self.out,
+            ),
+            Some(tp) => {
+                // Decisions first (they release locks), then the new prepares.
+                tp.decide(
+                    &mut self.ledger,
+                    &decisions,
+                    beacon_height,
+                    (&mut applied, &mut emitted),
+                    &mut self.out,
+                );
+                tp.prepare(
+                    &mut self.ledger,
+                    &self.receipts,
+                    &self.receipt_meta,
+                    &mut applied,
+                    &mut emitted,
+                    &mut self.out,
+                );
+            }
+        }
+        // After this block's decisions and votes have set the locks: transactions that
+        // would touch a locked key go back to the mempool's head and wait.
+        let deferred = self
+            .two_phase
+            .as_ref()
+            .map(|tp| tp.defer_locked(&self.ledger, &mut self.txs))
+            .unwrap_or_default();
+        // Step 4: the transactions, by the configured executor (with verify_executor,
+        // checked against the sequential one: any difference stops the shard).
+        let stats = self
+            .executor
+            .execute(&mut self.ledger, &self.txs, &mut self.out)
+            .map_err(|_| crate::Error::ExecutorMismatch {
+                executor: cfg.executor,
+                height: self.height + 1,
+            })?;
+        let (dependent, reexecuted) = (stats.dependent, stats.reexecuted);
+        if let Some(tp) = self.two_phase.as_mut() {
+            tp.sent(&self.txs, &self.out.sent_cross, &self.out.outgoing);
+        }
+        // Step 5 begins: hash the touched keys into the state root, on the executor's
+        // threads.
+        self.ledger.commit(self.executor.threads());
+        // Counted from the block's inputs — what it took from the mempool and the
+        // signature check — not from its outcome lists, so that the driver can hold the
+        // lists it receives against an independent count.
+        let entered = (self.txs.len() + bad_signatures.len()) as u64;
+        for id in bad_signatures {
+            self.out.rejected.push(id);
+            self.out
+                .rejected_reason
+                .push(RejectReason::BadSignature.code());
+        }
+        if self.out.receipts_misplaced > 0 {
+            tracing::warn!(
+                count = self.out.receipts_misplaced,
+                "receipts for accounts not on this shard were not credited"
+            );
+        }
+
+        // Step 5: commit — one batch per destination, consecutive channel seqs.
+        let me = cfg.shard;
+        let mut batches = Vec::new();
+        for (dst, receipts) in self.out.outgoing.iter_mut().enumerate() {
+            if receipts.is_empty() {
+                continue;
+            }
+            let batch = ReceiptBatch {
+                src: me,
+                dst: dst as ShardId,
+                first_seq: self.out_seq[dst],
+                receipts: std::mem::take(receipts),
+            };
+            self.out_seq[dst] = batch.end_seq();
+            for r in &batch.receipts {
+                let (asset, value) = r.effect.value().unwrap_or_default();
+                let e = &mut emitted[asset as usize][dst];
+                e.0 += 1;
+                e.1 = e.1.saturating_add(value);
+            }
+            batches.push(batch);
+        }
+        // Every receipt taken uses its sequence number, whether it could be credited
+        // or not.
+        for &(src, _) in &self.receipts {
+            self.applied_seq[src as usize] += 1;
+        }
+        let leaves = receipt::leaves(me, cfg.shards, &batches);
+        let header = Header {
+            shard: me,
+            height: self.height + 1,
+            prev_hash: self.last_hash,
+            state_root: self.ledger.state_root(),
+            receipts_root: merkle::root(&leaves),
+            tx_count: self.txs.len() as u32,
+        };
+        self.height = header.height;
+        self.last_hash = header.hash();
+
+        let events = self.publish(
+            shared,
+            &header,
+            &applied,
+            &emitted,
+            Figures {
+                delayed,
+                oldest,
+                dependent,
+                reexecuted,
+                entered,
+            },
+        );
+
+        // Step 6: the header and its receipts go to the beacon, with our acks.
+        let mut wire: Vec<pb::ReceiptBatch> = batches.iter().map(pb::ReceiptBatch::from).collect();
+        let mut votes = self
+            .two_phase
+            .as_mut()
+            .map(TwoPhase::take_votes)
+            .unwrap_or_default();
+        if cfg.byzantine {
+            self.misbehave(&mut wire);
+            if let Some(deadline) = cfg.two_phase {
+                self.misvote(&mut votes, deadline);
+            }
+        }
+        self.last_batches = batches;
+        let submission = pb::HeaderSubmission {
+            header: Some(pb::Header::from(&header)),
+            leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+            batches: wire,
+            votes,
+            acks: self
+                .applied_seq
+                .iter()
+                .enumerate()
+                .filter(|&(src, _)| src as ShardId != me)
+                .map(|(src, &next_seq)| pb::ChannelAck {
+                    src: src as ShardId,
+                    next_seq,
+                })
+                .collect(),
+        };
+        Ok(Built {
+            submission,
+            events,
+            deferred,
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! The hand-off points between the async side (the gRPC handlers and the beacon
+//! session) and the block thread: the mempool, the inbound queue, the counters that
+//! `Status` serves, the open events streams, and the doorbell that wakes the thread.
+//! Each is behind a short-held mutex; nothing here runs a block.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cross_shard::channel::InboundChannels;
+use cross_shard::sync::lock;
+use cross_shard::{Hash, Tx, TxId};
+use shardsim_proto::pb;
+use shardsim_proto::store::Log;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+
+use crate::ShardConfig;
+use crate::io::sigverify::SigVerifier;
+use crate::protocol::{Inbound, Outgoing};
+use crate::state::Ledger;
+
+/// A stream of block events to one subscriber.
+pub type EventSender = mpsc::Sender<Result<pb::BlockEvents, tonic::Status>>;
+
+/// Blocks' events queued per subscriber. A reader this far behind is waited for up to
+/// [`SLOW_SUBSCRIBER`] (backpressure on block production), then its stream is ended.
+pub const EVENTS_QUEUE: usize = 1024;
+/// How long the block loop waits for room in a full subscriber's queue before it
+/// ends that subscription: a reader that stopped reading must not stop the shard.
+pub const SLOW_SUBSCRIBER: Duration = Duration::from_secs(2);
+/// Wake-ups queued for the block thread; more would say nothing new.
+const DOORBELL_QUEUE: usize = 256;
+
+/// What wakes the block thread.
+#[derive(Debug)]
+pub enum Wake {
+    /// Transactions, receipts or decisions arrived (an `asap` loop builds a block).
+    Work,
+    /// A `Status` asks for the state to be recounted between two blocks.
+    Recount(oneshot::Sender<Recount>),
+}
+
+/// The block thread's answer to [`Wake::Recount`]: the counters with
+/// [`Counters::recounted`] filled in, and what waits for a block, all as of one
+/// moment between two blocks.
+#[derive(Debug, Clone)]
+pub struct Recount {
+    /// The counters, as of the last block.
+    pub counters: Counters,
+    /// Transactions in the mempool, plus bad signatures waiting to be reported.
+    pub waiting: u64,
+}
+
+/// The async side's end of the block thread's wake-up queue.
+#[derive(Debug)]
+pub struct Doorbell {
+    tx: SyncSender<Wake>,
+    rx: Mutex<Option<Receiver<Wake>>>,
+    /// Set once the shard stops; the thread looks at every wake-up.
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Doorbell {
+    pub(super) fn new() -> Doorbell {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DOORBELL_QUEUE);
+        Doorbell {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Says that there is work. Never waits: a full queue already holds wake-ups.
+    pub fn ring(&self) {
+        let _ = self.tx.try_send(Wake::Work);
+    }
+
+    /// Asks the block thread for a recount; `None` when its queue is full or it has
+    /// stopped.
+    pub fn recount(&self) -> Option<oneshot::Receiver<Recount>> {
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send(Wake::Recount(reply)) {
+            Ok(()) => Some(answer),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => None,
+        }
+    }
+
+    /// Tells the block thread to stop after the block in hand. Never waits: a full
+    /// queue means the thread wakes soon anyway.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.ring();
+    }
+
+    /// Whether [`Doorbell::stop`] was called.
+    pub(super) fn stopped(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The thread's end; `None` once taken.
+    pub fn take_receiver(&self) -> Option<Receiver<Wake>> {
+        lock(&self.rx).take()
+    }
+}
+
+/// Cumulative figures served by `Status`, updated after every block.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Last committed height.
+    pub height: u64,
+    /// State root after the last block.
+    pub state_root: Hash,
+    /// Intra-shard transfers committed.
+    pub committed: u64,
+    /// Cross-shard transfers debited here.
+    pub sent_cross: u64,
+    /// Transactions rejected here, or whose cross-shard call ended failed here.
+    pub rejected: u64,
+    /// Σ balances.
+    pub balance_totals: Vec<u64>,
+    /// Σ balances at genesis.
+    pub genesis_balance_totals: Vec<u64>,
+    /// Per asset, per destination: (receipts emitted, value).
+    pub outbound: Vec<Vec<(u64, u64)>>,
+    /// Per asset, per source: (receipts applied, value credited).
+    pub inbound: Vec<Vec<(u64, u64)>>,
+    /// Two-phase: value held by undecided prepares, per asset.
+    pub locked: Vec<u64>,
+    /// Two-phase: transactions prepared here or sent from here, undecided.
+    pub tp_open: u64,
+    /// Two-phase: decisions refused as contradicting this shard's vote.
+    pub decisions_refused: u64,
+    /// Height resumed from the store at start (0: a fresh start).
+    pub recovered_height: u64,
+    /// Times the beacon link was re-established.
+    pub link_retries: u64,
+    /// Header submissions sent again.
+    pub headers_retransmitted: u64,
+    /// Transactions read off Submit streams (the stream handler's own count).
+    pub admitted: u64,
+    /// Transactions that entered a block, counted from the blocks' inputs.
+    pub entered: u64,
+    /// Per asset, Σ balances and pool reserves recounted from the state, as of
+    /// `height`; empty unless a Status asked for a recount.
+    pub recounted: Vec<u64>,
+}
+
+/// State shared by the service handlers, the beacon link and the block loop.
+#[derive(Debug)]
+pub struct Shared {
+    /// How this shard was started.
+    pub config: ShardConfig,
+    /// Transactions accepted and not yet in a block, in arrival order.
+    pub mempool: Mutex<VecDeque<Tx>>,
+    /// One permit per free mempool slot: Submit waits here when the mempool is full,
+    /// which stops it reading its stream and so pushes back on the sender.
+    pub space: Semaphore,
+    /// Wakes the block thread: work arrived, or a recount is asked for.
+    pub doorbell: Doorbell,
+    /// Receipts delivered by the beacon.
+    pub inbound: Mutex<Inbound>,
+    /// Figures for `Status`.
+    pub counters: Mutex<Counters>,
+    /// Open `Events` streams.
+    pub subscribers: Mutex<Vec<EventSender>>,
+    /// Public keys and threads for signature checks, when the cluster signs.
+    pub verifier: Option<Arc<SigVerifier>>,
+    /// Transactions refused on admission for a bad signature, reported (rejected) by
+    /// the next block.
+    pub bad_signatures: Mutex<Vec<TxId>>,
+    /// The shard's store, with a data directory.
+    pub store: Option<Log>,
+    /// Submissions for the beacon not yet notarized.
+    pub outgoing: Mutex<Outgoing>,
+    /// Wakes the link when a submission is added.
+    pub outgoing_ready: Notify,
+    /// Faults injected on the link with the beacon (`InjectFault`).
+    pub link_faults: shardsim_host::netem::FaultHandle,
+}
+
+impl Shared {
+    /// Fresh shared state for a shard at genesis, keeping its blocks in `store` if
+    /// given.
+    pub fn new(config: ShardConfig, genesis: &mut Ledger, store: Option<Log>) -> Shared {
+        let shards = config.shards as usize;
+        let assets = 0..=genesis.tokens();
+        Shared {
+            mempool: Mutex::new(VecDeque::new()),
+            space: Semaphore::new(config.mempool_capacity),
+            doorbell: Doorbell::new(),
+            inbound: Mutex::new(Inbound {
+                channels: InboundChannels::new(config.shard, config.shards),
+                queue: VecDeque::new(),
+                rejected: 0,
+                duplicates: 0,
+                out_of_order: 0,
+                beacon_height: 0,
+                decisions: Vec::new(),
+                to_lose: config.lose_receipts,
+            }),
+            counters: Mutex::new(Counters {
+                state_root: genesis.state_root(),
+                balance_totals: assets.clone().map(|a| genesis.total(a)).collect(),
+                genesis_balance_totals: assets.clone().map(|a| genesis.total(a)).collect(),
+                outbound: assets.clone().map(|_| vec![(0, 0); shards]).collect(),
+                inbound: assets.clone().map(|_| vec![(0, 0); shards]).collect(),
+                locked: assets.map(|_| 0).collect(),
+                ..Counters::default()
+            }),
+            subscribers: Mutex::new(Vec::new()),
+            verifier: config.signatures.then(|| {
+                let mine = genesis
+                    .placement()
+                    .accounts_of(config.shard, config.accounts);
+                Arc::new(SigVerifier::new(&mine, config.threads))
+            }),
+            bad_signatures: Mutex::new(Vec::new()),
+            store,
+            outgoing: Mutex::new(Outgoing::default()),
+            outgoing_ready: Notify::new(),
+            link_faults: shardsim_host::netem::FaultHandle::default(),
+            config,
+        }
+    }
+
+    /// The genesis ledger this configuration describes.
+    pub fn genesis(config: &ShardConfig) -> Option<Ledger> {
+        Some(Ledger::genesis(config.world()?, config.initial_balance))
+    }
+}

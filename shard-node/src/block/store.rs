@@ -1,0 +1,129 @@
+//! Durability by input logs: every block's inputs and events go to the shard's store
+//! before the block is announced, and a restarted shard replays them through the same
+//! deterministic pipeline to the same state, tip and counters.
+
+use std::time::{Duration, Instant};
+
+use cross_shard::ReceiptBatch;
+use cross_shard::channel::InboundChannels;
+use cross_shard::sync::lock;
+use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, receipts_to_wire};
+use shardsim_proto::pb;
+
+use super::producer::{BlockProducer, Inputs};
+use super::shared::Shared;
+
+/// The store's table of block inputs ([`pb::BlockRecord`]), by height.
+pub const RECORDS: &str = "blocks";
+/// The store's table of block events ([`pb::BlockEvents`]), by height.
+pub const EVENTS: &str = "events";
+
+impl BlockProducer {
+    /// The stored form of a block's inputs.
+    pub(super) fn record(&self, inputs: &Inputs) -> pb::BlockRecord {
+        let mut txs = pb::TxBatch::default();
+        for t in &self.txs {
+            push_tx(&mut txs, t);
+        }
+        pb::BlockRecord {
+            beacon_height: inputs.beacon_height,
+            decisions: inputs.decisions.iter().map(pb::Decision::from).collect(),
+            receipt_src: self.receipts.iter().map(|r| r.0).collect(),
+            receipt_notarized: self.receipt_meta.iter().map(|m| m.0).collect(),
+            receipts: Some(receipts_to_wire(self.receipts.iter().map(|r| &r.1))),
+            txs: Some(txs),
+            bad_signatures: inputs.bad_signatures.clone(),
+        }
+    }
+
+    /// Re-executes a stored block (see [`BlockProducer::recover`]): the same inputs
+    /// through the same code give the same state, counters and submission.
+    pub fn replay(
+        &mut self,
+        shared: &Shared,
+        height: u64,
+        record: &pb::BlockRecord,
+    ) -> crate::Result<pb::HeaderSubmission> {
+        let corrupt = |why: String| crate::Error::Corrupt { height, why };
+        if height != self.height + 1 {
+            return Err(corrupt(format!("expected block {}", self.height + 1)));
+        }
+        let receipts = record
+            .receipts
+            .as_ref()
+            .map(ReceiptBatch::try_from)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?
+            .map(|b| b.receipts)
+            .unwrap_or_default();
+        let notarized = &record.receipt_notarized;
+        if record.receipt_src.len() != receipts.len()
+            || !(notarized.is_empty() || notarized.len() == receipts.len())
+        {
+            return Err(corrupt("receipt columns differ in length".into()));
+        }
+        self.receipts.clear();
+        self.receipts
+            .extend(record.receipt_src.iter().copied().zip(receipts));
+        self.receipt_meta.clear();
+        if self.two_phase.is_some() {
+            let now = Instant::now();
+            self.receipt_meta.extend(
+                (0..self.receipts.len()).map(|i| (notarized.get(i).copied().unwrap_or(0), now)),
+            );
+        }
+        self.txs.clear();
+        if let Some(txs) = &record.txs {
+            block_txs_from_wire(txs, &mut self.txs).map_err(|e| corrupt(e.to_string()))?;
+        }
+        let decisions = record
+            .decisions
+            .iter()
+            .map(decision_from_wire)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| corrupt(e.to_string()))?;
+        let inputs = Inputs {
+            decisions,
+            beacon_height: record.beacon_height,
+            bad_signatures: record.bad_signatures.clone(),
+            delayed: 0,
+            oldest: Duration::ZERO,
+        };
+        Ok(self.build(shared, inputs)?.submission)
+    }
+
+    /// Rebuilds the shard from its store: every stored block is replayed in order, so
+    /// the ledger, the chain tip, the channel counters and the two-phase state are what
+    /// they were after the last block committed before the crash. Submissions above
+    /// `notarized` (the beacon's last notarized height for this shard) are kept to be
+    /// sent again. Returns the height resumed at (0 without a store).
+    pub fn recover(&mut self, shared: &Shared, notarized: u64) -> crate::Result<u64> {
+        let Some(store) = &shared.store else {
+            return Ok(0);
+        };
+        if store.last(RECORDS)?.is_none() {
+            return Ok(0);
+        }
+        if shared.config.two_phase.is_some() {
+            return Err(crate::Error::Config(
+                "resuming a two-phase shard from its store is not supported: the decisions it had read but not applied are not sent again (use an empty data directory)".into(),
+            ));
+        }
+        store.try_for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
+            let submission = self.replay(shared, height, &record)?;
+            if height > notarized {
+                lock(&shared.outgoing).push(height, submission);
+            }
+            Ok::<_, crate::Error>(())
+        })?;
+        let cfg = &shared.config;
+        lock(&shared.inbound).channels =
+            InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
+        let mut c = lock(&shared.counters);
+        c.recovered_height = self.height;
+        // The mempool did not survive: what it held is sent again and counted again.
+        c.admitted = c.entered;
+        drop(c);
+        Ok(self.height)
+    }
+}

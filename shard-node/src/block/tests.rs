@@ -1,0 +1,353 @@
+//! Tests of the block pipeline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cross_shard::sync::lock;
+use cross_shard::{Hash, Header, Receipt, ReceiptBatch, ShardId, Tx, receipt};
+use prost::Message;
+use shardsim_proto::pb;
+use shardsim_proto::store::Log;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::ShardConfig;
+use crate::protocol::{MAX_RETRANSMIT, Outgoing, QueuedReceipt, RETRANSMIT};
+
+fn config(shard: ShardId) -> ShardConfig {
+    ShardConfig {
+        shard,
+        shards: 2,
+        accounts: 100,
+        initial_balance: 1000,
+        tokens: 0,
+        pools: 0,
+        collections: 0,
+        proposals: 0,
+        block_interval: None,
+        max_block_txs: 3,
+        mempool_capacity: 1000,
+        beacon_link: shardsim_host::netem::LinkDelay::default(),
+        signatures: false,
+        threads: 1,
+        byzantine: false,
+        lose_receipts: 0,
+        executor: crate::Executor::Sequential,
+        verify_executor: false,
+        two_phase: None,
+        data_dir: None,
+    }
+}
+
+/// A transfer of 1 coin.
+fn transfer(id: u64, from: u64, to: u64, nonce: u64) -> Tx {
+    Tx {
+        id,
+        from,
+        nonce,
+        call: cross_shard::Call::Transfer {
+            to,
+            asset: 0,
+            amount: 1,
+        },
+    }
+}
+
+#[test]
+fn blocks_chain_and_take_at_most_max_block_txs() {
+    let cfg = config(0);
+    let mut ledger = Shared::genesis(&cfg).unwrap();
+    let from = ledger.placement().accounts_of(0, 100)[0];
+    let shared = Shared::new(cfg, &mut ledger, None);
+    let mut producer = BlockProducer::new(ledger, &shared.config);
+    assert!(
+        producer.produce(&shared).unwrap().is_none(),
+        "no empty blocks"
+    );
+    lock(&shared.mempool).extend((0..5).map(|n| transfer(n, from, from, n)));
+    let b1 = producer.produce(&shared).unwrap().unwrap();
+    let h1 = Header::try_from(b1.header.as_ref().unwrap()).unwrap();
+    assert_eq!((h1.height, h1.tx_count, h1.prev_hash), (1, 3, Hash::ZERO));
+    let b2 = producer.produce(&shared).unwrap().unwrap();
+    let h2 = Header::try_from(b2.header.as_ref().unwrap()).unwrap();
+    assert_eq!((h2.height, h2.tx_count, h2.prev_hash), (2, 2, h1.hash()));
+    assert_eq!(lock(&shared.counters).committed, 5);
+}
+
+/// The block thread builds blocks on its own, answers a recount between two blocks
+/// with figures of one moment, and stops when told.
+#[test]
+fn the_block_thread_recounts_between_blocks_and_stops_when_told() {
+    let cfg = config(0);
+    let mut ledger = Shared::genesis(&cfg).unwrap();
+    let from = ledger.placement().accounts_of(0, 100)[0];
+    let shared = Arc::new(Shared::new(cfg, &mut ledger, None));
+    let producer = BlockProducer::new(ledger, &shared.config);
+    let wakes = shared.doorbell.take_receiver().unwrap();
+    assert!(shared.doorbell.take_receiver().is_none(), "one thread only");
+    let thread = std::thread::spawn({
+        let shared = shared.clone();
+        move || producer.run(&shared, wakes)
+    });
+    // As Submit hands them over: mempool and `admitted` under the mempool's lock.
+    {
+        let mut mempool = lock(&shared.mempool);
+        mempool.extend((0..5).map(|n| transfer(n, from, from, n)));
+        lock(&shared.counters).admitted += 5;
+    }
+    shared.doorbell.ring();
+    let recount = loop {
+        let r = shared.doorbell.recount().unwrap().blocking_recv().unwrap();
+        if r.counters.entered == 5 {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let c = &recount.counters;
+    assert_eq!((c.committed, c.admitted, recount.waiting), (5, 5, 0));
+    assert_eq!(c.recounted, c.balance_totals, "recounted from the ledger");
+    shared.doorbell.stop();
+    thread.join().unwrap().unwrap();
+    assert!(
+        shared.doorbell.recount().is_none(),
+        "a stopped thread takes nothing"
+    );
+}
+
+/// A subscriber that reads nothing slows the block loop by at most
+/// [`SLOW_SUBSCRIBER`] and then loses its stream; the others keep theirs.
+#[test]
+fn a_subscriber_that_stops_reading_is_dropped_not_waited_for_forever() {
+    let cfg = config(0);
+    let mut ledger = Shared::genesis(&cfg).unwrap();
+    let from = ledger.placement().accounts_of(0, 100)[0];
+    let shared = Shared::new(cfg, &mut ledger, None);
+    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let (stuck, _never_read) = mpsc::channel(1);
+    let (reader, mut read) = mpsc::channel(EVENTS_QUEUE);
+    lock(&shared.subscribers).extend([stuck, reader]);
+    lock(&shared.mempool).extend((0..9).map(|n| transfer(n, from, from, n)));
+    producer.produce(&shared).unwrap().unwrap();
+    let began = Instant::now();
+    producer.produce(&shared).unwrap().unwrap();
+    assert!(
+        began.elapsed() >= SLOW_SUBSCRIBER,
+        "waited for the slow reader"
+    );
+    assert_eq!(lock(&shared.subscribers).len(), 1, "then dropped it");
+    assert_eq!(read.try_recv().unwrap().unwrap().height, 1);
+    assert_eq!(read.try_recv().unwrap().unwrap().height, 2);
+    let began = Instant::now();
+    producer.produce(&shared).unwrap().unwrap();
+    assert!(began.elapsed() < SLOW_SUBSCRIBER, "and waits no more");
+}
+
+#[test]
+fn resends_wait_longer_each_time_until_a_notarization() {
+    let sub = |h: u64| pb::HeaderSubmission {
+        acks: vec![pb::ChannelAck {
+            src: 0,
+            next_seq: h,
+        }],
+        ..Default::default()
+    };
+    let mut out = Outgoing::default();
+    let t0 = Instant::now();
+    out.push(1, sub(1));
+    out.push(2, sub(2));
+    assert_eq!(out.due(t0), (vec![sub(1), sub(2)], 0), "new: sent at once");
+    assert_eq!(out.due(t0 + RETRANSMIT / 2).0.len(), 0, "not yet stale");
+    out.push(3, sub(3));
+    let (due, resent) = out.due(t0 + RETRANSMIT);
+    assert_eq!((due.len(), resent), (3, 2), "stale: all of them, two again");
+    // The next resend waits twice as long…
+    let t1 = t0 + RETRANSMIT;
+    assert!(out.due(t1 + RETRANSMIT).0.is_empty());
+    assert_eq!(out.due(t1 + 2 * RETRANSMIT).1, 3);
+    // …and so on up to the cap.
+    let mut t = t1 + 2 * RETRANSMIT;
+    for _ in 0..5 {
+        t += MAX_RETRANSMIT;
+        assert_eq!(out.due(t).1, 3, "at most MAX_RETRANSMIT apart");
+    }
+    // Progress starts the pace again.
+    out.notarized(1);
+    assert_eq!(out.due(t + RETRANSMIT).1, 2);
+}
+
+#[test]
+fn receipts_fill_the_block_first_and_wait_in_order() {
+    let cfg = config(1); // max_block_txs = 3
+    let mut ledger = Shared::genesis(&cfg).unwrap();
+    let p = ledger.placement();
+    let mine = p.accounts_of(1, 100);
+    let shared = Shared::new(cfg, &mut ledger, None);
+    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let now = Instant::now();
+    lock(&shared.inbound)
+        .queue
+        .extend((0..5).map(|i| QueuedReceipt {
+            src: 0,
+            receipt: Receipt::credit(100 + i, mine[0], 1, 0),
+            arrived: now,
+            notarized: 0,
+        }));
+    lock(&shared.mempool).push_back(transfer(1, mine[1], mine[2], 0));
+    let (tx, mut rx) = mpsc::channel(EVENTS_QUEUE);
+    lock(&shared.subscribers).push(tx);
+
+    producer.produce(&shared).unwrap().unwrap();
+    let ev = rx.try_recv().unwrap().unwrap();
+    assert_eq!(
+        ev.receipts_applied,
+        vec![100, 101, 102],
+        "oldest first, block full"
+    );
+    assert!(ev.committed.is_empty(), "no room left for the transaction");
+    assert_eq!(ev.delayed_receipts, 2);
+    assert_eq!(lock(&shared.mempool).len(), 1);
+
+    producer.produce(&shared).unwrap().unwrap();
+    let ev = rx.try_recv().unwrap().unwrap();
+    assert_eq!(ev.receipts_applied, vec![103, 104]);
+    assert_eq!(ev.committed, vec![1], "the transaction takes the room left");
+    assert_eq!((ev.delayed_receipts, ev.oldest_delayed_us), (0, 0));
+    assert_eq!(lock(&shared.counters).inbound[0][0], (5, 5));
+}
+
+#[test]
+fn cross_shard_block_carries_a_provable_batch() {
+    let cfg = config(0);
+    let mut ledger = Shared::genesis(&cfg).unwrap();
+    let p = ledger.placement();
+    let from = p.accounts_of(0, 100)[0];
+    let to = p.accounts_of(1, 100)[0];
+    let shared = Shared::new(cfg, &mut ledger, None);
+    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let mut tx = transfer(1, from, to, 0);
+    tx.call = cross_shard::Call::Transfer {
+        to,
+        asset: 0,
+        amount: 10,
+    };
+    lock(&shared.mempool).push_back(tx);
+    let sub = producer.produce(&shared).unwrap().unwrap();
+    let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
+    let batch = ReceiptBatch::try_from(&sub.batches[0]).unwrap();
+    assert_eq!((batch.dst, batch.first_seq, batch.value_of(0)), (1, 0, 10));
+    assert_eq!(header.receipts_root, receipt::receipts_root(0, 2, &[batch]));
+    assert_eq!(lock(&shared.counters).outbound[0][1], (1, 10));
+}
+
+#[test]
+fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_submissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(0);
+    cfg.data_dir = Some(dir.path().to_path_buf());
+    let open = |cfg: &ShardConfig| {
+        let mut ledger = Shared::genesis(cfg).unwrap();
+        let store = Log::open(&dir.path().join("shard.redb"), &cfg.identity()).unwrap();
+        let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
+        let producer = BlockProducer::new(ledger, &shared.config);
+        (shared, producer)
+    };
+    let (shared, mut producer) = open(&cfg);
+    let p = producer.ledger.placement();
+    let (from, to) = (p.accounts_of(0, 100)[0], p.accounts_of(1, 100)[0]);
+    let mut cross = transfer(9, from, to, 3);
+    cross.call = cross_shard::Call::Transfer {
+        to,
+        asset: 0,
+        amount: 10,
+    };
+    lock(&shared.mempool).extend((0..3).map(|n| transfer(n, from, from, n)));
+    lock(&shared.mempool).push_back(cross);
+    let now = Instant::now();
+    let receipt = |id| QueuedReceipt {
+        src: 1,
+        receipt: Receipt::credit(id, from, 5, 0),
+        arrived: now,
+        notarized: 0,
+    };
+    lock(&shared.inbound)
+        .queue
+        .extend([receipt(100), receipt(101)]);
+    let mut submissions = Vec::new();
+    while let Some(s) = producer.produce(&shared).unwrap() {
+        submissions.push(s);
+    }
+    assert_eq!(producer.height, 2);
+    let before = lock(&shared.counters).clone();
+    drop(shared); // the "crash": the store closes with the process
+
+    // "Crash": a fresh process on the same directory; the beacon notarized block 1.
+    let (again, mut resumed) = open(&cfg);
+    assert_eq!(resumed.recover(&again, 1).unwrap(), 2);
+    assert_eq!(resumed.ledger.state_root(), producer.ledger.state_root());
+    assert_eq!(
+        (resumed.last_hash, resumed.out_seq.clone()),
+        (producer.last_hash, producer.out_seq.clone())
+    );
+    let after = lock(&again.counters).clone();
+    assert_eq!(
+        (
+            after.committed,
+            after.sent_cross,
+            after.inbound.clone(),
+            after.outbound.clone()
+        ),
+        (
+            before.committed,
+            before.sent_cross,
+            before.inbound.clone(),
+            before.outbound.clone()
+        )
+    );
+    assert_eq!(after.recovered_height, 2);
+    let kept: Vec<_> = lock(&again.outgoing)
+        .retained
+        .iter()
+        .map(|r| r.1.clone())
+        .collect();
+    assert_eq!(
+        kept,
+        submissions[1..],
+        "block 2's submission, exactly as first sent"
+    );
+    // Receipts from shard 1 resume after the two applied.
+    assert_eq!(lock(&again.inbound).channels.next_seq(1), 2);
+    // The stored events are the ones published.
+    let mut heights = Vec::new();
+    again
+        .store
+        .as_ref()
+        .unwrap()
+        .try_for_each(EVENTS, 1, |h, e: pb::BlockEvents| {
+            heights.push((h, e.height));
+            Ok::<_, crate::Error>(())
+        })
+        .unwrap();
+    assert_eq!(heights, vec![(2, 2)]);
+
+    // The store is refused to a shard of another shape.
+    drop(again);
+    let mut other = cfg.clone();
+    other.accounts = 200;
+    let err = Log::open(&dir.path().join("shard.redb"), &other.identity()).unwrap_err();
+    assert!(err.to_string().contains("belongs to"), "{err}");
+}
+
+proptest::proptest! {
+    /// A damaged store — any bytes as a block record — is refused with an error,
+    /// never a panic.
+    #[test]
+    fn arbitrary_stored_records_never_panic(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..400)) {
+        let cfg = config(0);
+        let mut ledger = Shared::genesis(&cfg).unwrap();
+        let shared = Shared::new(cfg, &mut ledger, None);
+        let mut producer = BlockProducer::new(ledger, &shared.config);
+        if let Ok(record) = pb::BlockRecord::decode(bytes.as_slice()) {
+            let _ = producer.replay(&shared, 1, &record);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! How a shard is started: its identity in the cluster, the genesis it shares with
+//! every other shard, its block limits, and the executor and protocol it runs.
+
+use std::time::Duration;
+
+use cross_shard::ShardId;
+use cross_shard::amm::POOL_RESERVE;
+use shardsim_proto::{MAX_BATCH_TXS, MAX_BLOCK_TXS};
+
+use crate::error::{Error, Result};
+use crate::state;
+
+/// Everything a shard needs to know at start-up; every shard of a cluster gets the
+/// same values but `shard`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardConfig {
+    /// This shard's id.
+    pub shard: ShardId,
+    /// Shards in the cluster.
+    pub shards: u32,
+    /// Accounts in the cluster (ids `0..accounts`).
+    pub accounts: u64,
+    /// Genesis balance of every account, in the native coin and in each token.
+    pub initial_balance: u64,
+    /// Fungible tokens in the cluster (assets `1..=tokens`).
+    pub tokens: u32,
+    /// AMM pools in the cluster (`0..pools`); each needs a token to trade.
+    pub pools: u32,
+    /// NFT collections in the cluster.
+    pub collections: u32,
+    /// DAO proposals in the cluster.
+    pub proposals: u32,
+    /// Time between blocks; `None` means `asap` (a block as soon as there is work).
+    pub block_interval: Option<Duration>,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// Most transactions waiting in the mempool.
+    pub mempool_capacity: usize,
+    /// Emulated delay on the link to and from the beacon (each direction).
+    pub beacon_link: shardsim_host::netem::LinkDelay,
+    /// Whether every transaction must carry its sender's ed25519 signature.
+    pub signatures: bool,
+    /// Threads that verify signatures (and, later, execute) in parallel.
+    pub threads: usize,
+    /// Misbehave on purpose (forge and replay receipts) to exercise the checks; for
+    /// teaching and tests only.
+    pub byzantine: bool,
+    /// Which executor runs a block's transactions.
+    pub executor: Executor,
+    /// Run the sequential executor beside the chosen one on every block and stop the
+    /// shard on any difference (tests, debugging).
+    pub verify_executor: bool,
+    /// Run the `two-phase` protocol with this deadline, in beacon blocks (see
+    /// [`two_phase`]); `None`: the `receipts` protocol.
+    pub two_phase: Option<u64>,
+    /// Keep the chain in a store in this directory and resume from it after a crash;
+    /// `None`: memory only.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Fault injection for tests of the verdict, never set in a real run: the first
+    /// this many receipts admitted from the beacon are dropped without being applied
+    /// (a receipt lost for good: the channel moves past it, no retry brings it back).
+    /// Set through the environment variable [`LOSE_RECEIPTS_ENV`].
+    pub lose_receipts: u64,
+}
+
+/// The environment variable that sets [`ShardConfig::lose_receipts`]. A shard started
+/// by the driver inherits it, so an end-to-end test can make a run lose work.
+pub const LOSE_RECEIPTS_ENV: &str = "SHARDSIM_TEST_LOSE_RECEIPTS";
+
+/// The executors a shard can run blocks with; all give identical results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    /// One transaction after another: the reference ([`executor`]).
+    Sequential,
+    /// Conflict-free waves by declared access sets, on `threads` threads ([`parallel`]).
+    Parallel,
+    /// Optimistic execution over a multi-version memory, validated and re-executed
+    /// ([`blockstm`]).
+    BlockStm,
+}
+
+impl ShardConfig {
+    /// Checks the values against each other.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::Config(m));
+        if self.shards == 0 || self.shard >= self.shards {
+            return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
+        }
+        if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {
+            return fail(format!("max_block_txs must be in 1..={MAX_BLOCK_TXS}"));
+        }
+        if self.mempool_capacity < MAX_BATCH_TXS {
+            return fail(format!(
+                "mempool_capacity {} is below the largest batch ({MAX_BATCH_TXS})",
+                self.mempool_capacity
+            ));
+        }
+        if self.threads == 0 || self.threads > 64 {
+            return fail(format!("threads must be in 1..=64, got {}", self.threads));
+        }
+        if self.tokens > 64 {
+            return fail(format!("tokens must be at most 64, got {}", self.tokens));
+        }
+        if self.two_phase == Some(0) {
+            return fail("the two-phase deadline must be at least 1 beacon block".into());
+        }
+        if self.pools > 0 && self.tokens == 0 {
+            return fail("pools need at least one token to trade against".into());
+        }
+        let supply = self
+            .accounts
+            .checked_mul(self.initial_balance)
+            .and_then(|s| s.checked_add(POOL_RESERVE.checked_mul(u64::from(self.pools))?));
+        if supply.is_none() {
+            return fail(
+                "accounts × initial_balance plus the pools' reserves overflows the supply (u64)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whom a store belongs to: the shard and everything that shapes its genesis and its
+    /// blocks. A store written under another identity is refused.
+    pub fn identity(&self) -> String {
+        format!(
+            "shard {} of {}; accounts {} × {}; tokens {}, pools {}, collections {}, proposals {}; two-phase {:?}; byzantine {}",
+            self.shard,
+            self.shards,
+            self.accounts,
+            self.initial_balance,
+            self.tokens,
+            self.pools,
+            self.collections,
+            self.proposals,
+            self.two_phase,
+            self.byzantine
+        )
+    }
+
+    /// The facts every shard shares, as this shard sees them; `None` with no shards.
+    pub fn world(&self) -> Option<state::World> {
+        Some(state::World {
+            shard: self.shard,
+            placement: cross_shard::Placement::new(self.shards)?,
+            accounts: self.accounts,
+            tokens: self.tokens,
+            pools: self.pools,
+            collections: self.collections,
+            proposals: self.proposals,
+            pool_reserve: POOL_RESERVE,
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! # Executors: how a block's transactions run
+//!
+//! Every executor runs the same programs ([`crate::programs`]) and must produce the
+//! same [`BlockOutput`] and the same state as the sequential one, the reference.
+//!
+//! A block does two things, in this order (DESIGN §3, steps 3 and 4):
+//! 1. **apply inbound receipts**, in channel order: each receipt's effect is delivered
+//!    here ([`programs::deliver`]) — a credit, a refund, the pool side of a swap, the
+//!    collection side of a mint, a vote — and whatever it sends on becomes an outgoing
+//!    receipt;
+//! 2. **execute transactions**, in mempool order ([`programs::execute_one`]).
+//!
+//! ```text
+//!   receipt ──deliver──► done ─────────────► receipts_applied  (final)
+//!                        failed ───────────► failed            (final, failed)
+//!                        refund credited ──► refunds_applied   (final, failed)
+//!                        sends a receipt ──► forwarded         (not final yet)
+//!   tx ──execute_one───► committed / sent_cross / rejected
+//! ```
+//!
+//! Receipts are applied before transactions so that value arriving from other shards is
+//! spendable in the same block, as on NEAR. Receipt application is sequential in every
+//! executor: it is a small share of a block, and the delayed-receipt queue bounds it.
+
+//!
+//! ```text
+//!   trait BlockExecutor
+//!     ├── Sequential          one after another (the reference)
+//!     ├── Parallel            conflict-free waves by declared keys, on threads
+//!     ├── BlockStm            optimistic, multi-version memory, re-execution
+//!     └── Verified<E>         E beside Sequential on a copy; any difference is an error
+//! ```
+//!
+//! An executor is chosen once, at start-up, from [`crate::Executor`] ([`for_config`]);
+//! the block pipeline only sees the trait. This module may not touch I/O, the wire
+//! format or the block pipeline; it reads and writes a [`Ledger`] and nothing else.
+
+pub mod blockstm;
+#[cfg(test)]
+mod differential;
+mod output;
+pub mod parallel;
+mod receipts;
+mod sequential;
+mod verify;
+
+use cross_shard::Tx;
+
+pub use output::BlockOutput;
+pub use receipts::apply_receipts;
+pub use sequential::{Sequential, execute};
+pub use verify::Verified;
+
+use crate::Executor;
+use crate::state::Ledger;
+
+/// What an executor learned while running a block, for the block's events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Transactions that depended on an earlier one in the block (parallel executors).
+    pub dependent: Option<usize>,
+    /// Incarnations beyond each transaction's first (Block-STM).
+    pub reexecuted: Option<usize>,
+}
+
+/// A [`Verified`] executor disagreed with the sequential reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the executor's block differs from the sequential executor's")]
+pub struct Mismatch;
+
+/// Runs step 2 of a block: `txs` against `ledger`, every outcome into `out` in block
+/// order. The state is left with pending writes; the caller commits it.
+pub trait BlockExecutor: Send {
+    /// Executes the block's transactions.
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch>;
+    /// Threads it uses (the state commit after it uses as many).
+    fn threads(&self) -> usize;
+}
+
+/// The executor a shard was configured with; `verify` wraps it in [`Verified`] (the
+/// sequential executor needs no check against itself).
+pub fn for_config(executor: Executor, threads: usize, verify: bool) -> Box<dyn BlockExecutor> {
+    let threads = threads.max(1);
+    match (executor, verify) {
+        (Executor::Sequential, _) => Box::new(Sequential),
+        (Executor::Parallel, false) => Box::new(parallel::Parallel::new(threads)),
+        (Executor::Parallel, true) => Box::new(Verified::new(parallel::Parallel::new(threads))),
+        (Executor::BlockStm, false) => Box::new(blockstm::BlockStm { threads }),
+        (Executor::BlockStm, true) => Box::new(Verified::new(blockstm::BlockStm { threads })),
+    }
+}

@@ -1,0 +1,94 @@
+//! What a block produced: every outcome, reason and outgoing receipt, in block order —
+//! the one structure every executor fills and every executor is compared on.
+
+use cross_shard::{Receipt, RejectReason, TxId};
+
+use crate::programs::Outcome;
+
+/// Everything a block produced. Its lists move into the block's events and receipt
+/// batches once the block is committed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BlockOutput {
+    /// Transactions final in this block (every object on this shard).
+    pub committed: Vec<TxId>,
+    /// Cross-shard transactions whose sender's half ran here.
+    pub sent_cross: Vec<TxId>,
+    /// Rejected (or failed) transactions…
+    pub rejected: Vec<TxId>,
+    /// …and the reason code of each (same length as `rejected`).
+    pub rejected_reason: Vec<u32>,
+    /// Transactions whose receipt took effect here and ended them (final).
+    pub receipts_applied: Vec<TxId>,
+    /// Transactions whose receipt failed here with nothing to refund (final, failed)…
+    pub failed: Vec<TxId>,
+    /// …and why.
+    pub failed_reason: Vec<u32>,
+    /// Transactions whose refund was credited here (final, failed)…
+    pub refunds_applied: Vec<TxId>,
+    /// …and why they failed.
+    pub refund_reason: Vec<u32>,
+    /// Transactions whose receipt took effect here and sent another on.
+    pub forwarded: Vec<TxId>,
+    /// Receipts emitted, per destination shard (index = shard id).
+    pub outgoing: Vec<Vec<Receipt>>,
+    /// Receipts whose target is not on this shard (only a faulty source emits them;
+    /// they are counted and not applied).
+    pub receipts_misplaced: u64,
+    /// Two-phase: transactions whose commit took effect here (home or participant)…
+    pub tp_committed: Vec<TxId>,
+    /// …and whose abort did, with why (same length).
+    pub tp_aborted: Vec<TxId>,
+    /// Reason codes of `tp_aborted`.
+    pub tp_abort_reason: Vec<u32>,
+    /// Two-phase: how long each prepare voted on here after waiting for a lock waited
+    /// (µs).
+    pub lock_wait_us: Vec<u64>,
+    /// Two-phase: aborts applied here as the home shard (the shard that counts the
+    /// transaction rejected).
+    pub home_aborts: u64,
+}
+
+impl BlockOutput {
+    /// An empty output for a cluster of `shards` shards.
+    pub fn new(shards: u32) -> BlockOutput {
+        BlockOutput {
+            outgoing: vec![Vec::new(); shards as usize],
+            ..BlockOutput::default()
+        }
+    }
+
+    /// Empties every list for the next block.
+    pub fn clear(&mut self) {
+        let shards = self.outgoing.len() as u32;
+        *self = BlockOutput::new(shards);
+    }
+
+    /// Records a rejection.
+    pub fn reject(&mut self, id: TxId, reason: RejectReason) {
+        self.rejected.push(id);
+        self.rejected_reason.push(reason.code());
+    }
+
+    /// Records a two-phase decision that took effect here.
+    pub fn decided(&mut self, tx: TxId, verdict: cross_shard::twophase::Verdict) {
+        match verdict {
+            cross_shard::twophase::Verdict::Commit { .. } => self.tp_committed.push(tx),
+            cross_shard::twophase::Verdict::Abort(why) => {
+                self.tp_aborted.push(tx);
+                self.tp_abort_reason.push(why.code());
+            }
+        }
+    }
+
+    /// Records one transaction's outcome, in block order.
+    pub fn record(&mut self, tx: TxId, outcome: Outcome) {
+        match outcome {
+            Outcome::Committed => self.committed.push(tx),
+            Outcome::SentCross { dst, receipt } => {
+                self.outgoing[dst as usize].push(receipt);
+                self.sent_cross.push(tx);
+            }
+            Outcome::Rejected(reason) => self.reject(tx, reason),
+        }
+    }
+}

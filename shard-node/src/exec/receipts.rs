@@ -1,0 +1,53 @@
+//! Step 1 of a block: inbound receipts, applied in channel order, sequentially in every
+//! executor (a small share of a block, bounded by the delayed-receipt queue).
+
+use cross_shard::{Receipt, ShardId};
+
+use crate::exec::BlockOutput;
+use crate::programs::{self, End};
+use crate::state::Ledger;
+
+/// Step 1: applies each inbound receipt, given with its source shard, and counts it on
+/// its channel in `applied[asset][src] = (receipts, value)` (receipts that carry no
+/// value count under the native coin with value 0).
+pub fn apply_receipts(
+    ledger: &mut Ledger,
+    receipts: &[(ShardId, Receipt)],
+    applied: &mut [Vec<(u64, u64)>],
+    out: &mut BlockOutput,
+) {
+    let me = ledger.shard();
+    let placement = ledger.placement();
+    for &(src, r) in receipts {
+        let (asset, value) = r.effect.value().unwrap_or_default();
+        let end = if (asset as usize) < applied.len() && r.effect.shard(&placement) == me {
+            programs::deliver(ledger, r.effect)
+        } else {
+            End::Misplaced
+        };
+        match end {
+            End::Misplaced => {
+                // Only a faulty source emits these; its sequence number is used all the
+                // same, and its value stays counted as in flight (the audit flags it).
+                out.receipts_misplaced += 1;
+                continue;
+            }
+            End::Done => out.receipts_applied.push(r.tx),
+            End::Failed(reason) => {
+                out.failed.push(r.tx);
+                out.failed_reason.push(reason.code());
+            }
+            End::Refunded(reason) => {
+                out.refunds_applied.push(r.tx);
+                out.refund_reason.push(reason.code());
+            }
+            End::Remote { dst, effect } => {
+                out.forwarded.push(r.tx);
+                out.outgoing[dst as usize].push(Receipt { tx: r.tx, effect });
+            }
+        }
+        let channel = &mut applied[asset as usize][src as usize];
+        channel.0 += 1;
+        channel.1 = channel.1.saturating_add(value);
+    }
+}

@@ -1,0 +1,16 @@
+//! # Cross-shard protocols, the shard's side
+//!
+//! - [`inbound`]: receipts admitted from the beacon, waiting for a block (the
+//!   delayed-receipt queue).
+//! - [`outgoing`]: header submissions kept until notarized, resent at a paced rate.
+//! - [`two_phase`]: the shard's part in two-phase commit, as home and as participant.
+//!
+//! The pure protocol logic (channels, the coordinator, the lock table) lives in
+//! `cross_shard`; this module holds what a shard keeps of it between blocks.
+
+pub mod inbound;
+pub mod outgoing;
+pub mod two_phase;
+
+pub use inbound::{Inbound, QueuedReceipt};
+pub use outgoing::{MAX_RETRANSMIT, Outgoing, RETRANSMIT};
