@@ -27,38 +27,16 @@
 //! directly on the ledger, without threads or overlays, so such blocks cost about what
 //! the sequential executor does plus the scheduling.
 
-use cross_shard::{AccountId, Tx};
+use cross_shard::Tx;
 use rustc_hash::FxHashMap;
 
 use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
 use crate::programs::{Outcome, declared_keys, execute_one};
-use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
+use crate::state::{Buffered, Key, Ledger, State, Value};
 use cross_shard::threads::in_chunks;
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
 pub const MIN_PARALLEL_WAVE: usize = 256;
-
-/// A transaction's view: the ledger as of the start of its wave, plus its own writes,
-/// kept in a buffer the thread reuses from one transaction to the next.
-struct Overlay<'a> {
-    base: &'a Ledger,
-    writes: &'a mut Vec<(Key, Value)>,
-}
-
-impl State for Overlay<'_> {
-    fn world(&self) -> &World {
-        self.base.world()
-    }
-    fn local(&self, id: AccountId) -> Option<u32> {
-        self.base.local(id)
-    }
-    fn read(&mut self, key: Key) -> Value {
-        buffered(self.writes, key).unwrap_or_else(|| self.base.get(key))
-    }
-    fn write(&mut self, key: Key, value: Value) {
-        buffer(self.writes, key, value);
-    }
-}
 
 /// The block cut into conflict-free waves (indexes into `txs`): each transaction goes
 /// one wave after the last earlier transaction that declares one of its keys.
@@ -137,10 +115,9 @@ pub fn execute(
             let mut buffer = Vec::new();
             for &i in part {
                 buffer.clear();
-                let mut view = Overlay {
-                    base,
-                    writes: &mut buffer,
-                };
+                // The ledger as of the start of the wave, plus the transaction's own
+                // writes, in a buffer reused from one transaction to the next.
+                let mut view = Buffered::new(base, &mut buffer);
                 effects.outcomes.push(execute_one(&mut view, &txs[i]));
                 effects.writes.extend_from_slice(&buffer);
                 effects.ends.push(effects.writes.len());

@@ -39,7 +39,7 @@ use shardsim_proto::pb;
 
 use crate::exec::BlockOutput;
 use crate::programs::{self, End};
-use crate::state::{Key, Ledger, State, Value, World, buffer, buffered};
+use crate::state::{Buffered, Key, Ledger, State, World};
 
 /// A prepare held by the participant until its decision.
 #[derive(Debug, Clone, Copy)]
@@ -163,34 +163,11 @@ fn lock_keys(effect: &Effect) -> Vec<Key> {
     }
 }
 
-/// A view of the ledger whose writes go to a scratch buffer and are thrown away: the
-/// participant dry-runs a call on it to decide its vote, with the programs' own code.
-struct Scratch<'a> {
-    ledger: &'a Ledger,
-    writes: Vec<(Key, Value)>,
-}
-
-impl State for Scratch<'_> {
-    fn world(&self) -> &World {
-        self.ledger.world()
-    }
-    fn local(&self, id: AccountId) -> Option<u32> {
-        self.ledger.local(id)
-    }
-    fn read(&mut self, key: Key) -> Value {
-        buffered(&self.writes, key).unwrap_or_else(|| self.ledger.get(key))
-    }
-    fn write(&mut self, key: Key, value: Value) {
-        buffer(&mut self.writes, key, value);
-    }
-}
-
-/// The vote on a prepare: what delivering it here would do, tried on a scratch view.
+/// The vote on a prepare: what delivering it here would do, dry-run with the programs'
+/// own code on a view of the ledger whose writes are thrown away.
 fn evaluate(ledger: &Ledger, p: &Prepared) -> Vote {
-    let mut scratch = Scratch {
-        ledger,
-        writes: Vec::new(),
-    };
+    let mut writes = Vec::new();
+    let mut scratch = Buffered::new(ledger, &mut writes);
     match programs::deliver(&mut scratch, p.receipt.effect) {
         End::Done => Vote::Yes { output: 0 },
         End::Remote {

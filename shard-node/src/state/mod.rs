@@ -27,6 +27,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use cross_shard::threads::in_chunks;
 
+mod view;
+
+pub use view::{Base, Buffered};
+
 /// A piece of shard state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
@@ -129,20 +133,6 @@ pub trait State {
     fn read(&mut self, key: Key) -> Value;
     /// Sets the value of `key`.
     fn write(&mut self, key: Key, value: Value);
-}
-
-/// A transaction's own writes, as the parallel executors' views buffer them: a few keys,
-/// so a list. The value `key` was last given, if any.
-pub(crate) fn buffered(writes: &[(Key, Value)], key: Key) -> Option<Value> {
-    writes.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
-}
-
-/// Records a write in a transaction's buffer, replacing an earlier write of `key`.
-pub(crate) fn buffer(writes: &mut Vec<(Key, Value)>, key: Key, value: Value) {
-    match writes.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => writes.push((key, value)),
-    }
 }
 
 /// The state a shard holds, and its commitment.

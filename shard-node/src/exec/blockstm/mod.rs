@@ -1,0 +1,248 @@
+//! The Block-STM executor: optimistic parallel execution with no declared access sets.
+//!
+//! Block-STM (Gelashvili et al., 2022; Aptos) runs every transaction of a block at once,
+//! *guessing* that they do not conflict, and repairs the guesses. It rests on three
+//! pieces:
+//!
+//! - a **multi-version memory**: for every key, the value each transaction `j` of the
+//!   block wrote (`(j, incarnation) → value`). Transaction `i` reading a key sees the
+//!   write of the highest `j < i`, or the ledger when there is none — exactly what it
+//!   would see if the block ran in order, *if* those writers are final;
+//! - **read-set validation**: after transaction `i` runs, it is validated by reading its
+//!   read set again; if any read now resolves to a different version (an earlier
+//!   transaction re-ran and wrote something else), `i` is aborted, its writes become
+//!   `ESTIMATE` markers, and it runs again as a new *incarnation*;
+//! - a **collaborative scheduler**: two counters, the next transaction to execute and the
+//!   next to validate, which threads take tasks from; aborting `i` pulls the validation
+//!   counter back to `i + 1` so every later transaction is validated again. A reader
+//!   that meets an `ESTIMATE` of transaction `j` waits for `j` (it is added to `j`'s
+//!   dependencies and resumed when `j` finishes) instead of running on a value that is
+//!   about to change.
+//!
+//! ```text
+//!  thread ─► next task ─┬─ execute (i, inc): run i on a view of the MV memory
+//!                       │     read hits ESTIMATE of j? ── wait for j, resume later
+//!                       │     record reads and writes; finish ─► maybe validate i now
+//!                       └─ validate (i, inc): re-read i's reads
+//!                             same versions? ─ ok
+//!                             changed? ─ abort: writes → ESTIMATE, validation_idx ← i+1,
+//!                                        execute (i, inc+1)
+//!  done when both counters have passed the block and no task is running
+//! ```
+//!
+//! When the block is done, each key's last write is the sequential result; the writes go
+//! into the ledger and are hashed at commit like every executor's. Outcomes come from
+//! each transaction's final incarnation, recorded in block order, so Block-STM's blocks
+//! equal the sequential executor's (the differential tests check it). The price is the
+//! bookkeeping on every read and write, and re-executions under contention, reported as
+//! `reexecuted`.
+
+use std::sync::Mutex;
+use std::sync::atomic::Ordering::SeqCst;
+
+use cross_shard::{AccountId, Tx};
+
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
+use crate::programs::{Outcome, execute_one};
+use crate::state::{Base, Buffered, Key, Ledger, State, Value, World};
+use cross_shard::sync::lock;
+
+mod mvmemory;
+mod scheduler;
+
+use mvmemory::{Entry, MvMemory, Read, ReadSet, Version};
+use scheduler::{Scheduler, Task};
+
+/// Where an incarnation reads what it has not written: the multi-version memory, each
+/// read recorded for validation (the writes are [`Buffered`]'s).
+struct Versions<'a> {
+    base: &'a Ledger,
+    mv: &'a MvMemory,
+    txn: usize,
+    reads: &'a mut ReadSet,
+    /// The first `ESTIMATE` met: this incarnation's result will be thrown away.
+    blocked: Option<usize>,
+}
+
+impl Base for Versions<'_> {
+    fn world(&self) -> &World {
+        self.base.world()
+    }
+    fn local(&self, id: AccountId) -> Option<u32> {
+        self.base.local(id)
+    }
+    fn get(&mut self, key: Key) -> Value {
+        if self.blocked.is_some() {
+            // The result is discarded; any value will do.
+            return self.base.get(key);
+        }
+        match self.mv.read(key, self.txn) {
+            Read::Version(version, value) => {
+                self.reads.push((key, Some(version)));
+                value
+            }
+            Read::Storage => {
+                self.reads.push((key, None));
+                self.base.get(key)
+            }
+            Read::Blocked(j) => {
+                self.blocked = Some(j);
+                self.base.get(key)
+            }
+        }
+    }
+}
+
+/// One block's shared run state.
+struct Run<'a> {
+    base: &'a Ledger,
+    txs: &'a [Tx],
+    mv: MvMemory,
+    scheduler: Scheduler,
+    outcomes: Vec<Mutex<Option<Outcome>>>,
+}
+
+impl Run<'_> {
+    /// A thread's loop: take tasks until the block is done.
+    fn work(&self) {
+        let mut reads = Vec::new();
+        let mut writes = Vec::new();
+        let mut task = None;
+        while !self.scheduler.done.load(SeqCst) {
+            task = match task {
+                Some(Task::Execute(version)) => self.execute(version, &mut reads, &mut writes),
+                Some(Task::Validate(version)) => self.validate(version),
+                None => {
+                    let next = self.scheduler.next_task();
+                    if next.is_none() {
+                        std::thread::yield_now();
+                    }
+                    next
+                }
+            };
+        }
+    }
+
+    fn execute(
+        &self,
+        (txn, inc): Version,
+        reads: &mut ReadSet,
+        writes: &mut Vec<(Key, Value)>,
+    ) -> Option<Task> {
+        loop {
+            reads.clear();
+            writes.clear();
+            let versions = Versions {
+                base: self.base,
+                mv: &self.mv,
+                txn,
+                reads,
+                blocked: None,
+            };
+            let mut view = Buffered::new(versions, writes);
+            let outcome = execute_one(&mut view, &self.txs[txn]);
+            if let Some(blocking) = view.base.blocked {
+                if self.scheduler.add_dependency(txn, blocking) {
+                    return None;
+                }
+                continue; // `blocking` finished meanwhile: run again
+            }
+            *lock(&self.outcomes[txn]) = Some(outcome);
+            let wrote_new = self.mv.record((txn, inc), reads, writes);
+            return self.scheduler.finish_execution(txn, inc, wrote_new);
+        }
+    }
+
+    fn validate(&self, (txn, inc): Version) -> Option<Task> {
+        let valid = self.mv.validate_read_set(txn);
+        let aborted = !valid && self.scheduler.try_validation_abort(txn, inc);
+        if aborted {
+            self.mv.convert_writes_to_estimates(txn);
+        }
+        self.scheduler.finish_validation(txn, aborted)
+    }
+}
+
+/// [`execute`] as a [`BlockExecutor`].
+#[derive(Debug, Clone, Copy)]
+pub struct BlockStm {
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl BlockExecutor for BlockStm {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        let stats = execute(ledger, txs, out, self.threads);
+        Ok(ExecStats {
+            dependent: Some(stats.dependent),
+            reexecuted: Some(stats.reexecuted),
+        })
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+/// What a Block-STM block reports beside its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Transactions that read a value an earlier transaction of the block wrote.
+    pub dependent: usize,
+    /// Incarnations beyond each transaction's first.
+    pub reexecuted: usize,
+}
+
+/// Executes `txs` with Block-STM on `threads` threads. Same results as
+/// [`crate::exec::execute`].
+pub fn execute(ledger: &mut Ledger, txs: &[Tx], out: &mut BlockOutput, threads: usize) -> Stats {
+    let n = txs.len();
+    let run = Run {
+        base: ledger,
+        txs,
+        mv: MvMemory::new(n),
+        scheduler: Scheduler::new(n),
+        outcomes: (0..n).map(|_| Mutex::new(None)).collect(),
+    };
+    if threads < 2 {
+        run.work();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| run.work());
+            }
+        });
+    }
+    let Run {
+        mv,
+        scheduler,
+        outcomes,
+        ..
+    } = run;
+    let stats = Stats {
+        dependent: mv
+            .reads
+            .iter()
+            .filter(|r| lock(r).iter().any(|(_, seen)| seen.is_some()))
+            .count(),
+        reexecuted: scheduler.status.iter().map(|s| lock(s).0 as usize).sum(),
+    };
+    // Each key's last write is the block's result for it.
+    for (key, versions) in mv.data {
+        if let Some((_, &Entry::Written(_, value))) = versions.iter().next_back() {
+            ledger.write(key, value);
+        }
+    }
+    for (tx, outcome) in txs.iter().zip(outcomes) {
+        let outcome = outcome.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(outcome) = outcome {
+            out.record(tx.id, outcome);
+        }
+    }
+    stats
+}
