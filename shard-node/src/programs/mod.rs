@@ -26,12 +26,23 @@
 //! **Swap** is a Uniswap-v2-style constant-product pool: `out = in·0.997·y / (x + in·0.997)`
 //! for reserves `x` (paid in) and `y` (paid out), so `x·y` never decreases and the 0.3%
 //! fee stays in the pool.
+//!
+//! One file per program family — [`assets`] (native coin and tokens), [`swap`],
+//! [`nft`], [`vote`] — holds what its calls do where their target lives; [`keys`]
+//! says which keys a call may touch before it runs.
 
-use cross_shard::amm::swap_output;
-use cross_shard::ids::{Asset, NATIVE, Object};
-use cross_shard::{AccountId, Call, Effect, Receipt, RejectReason, ShardId, Tx};
+use cross_shard::ids::Object;
+use cross_shard::{Call, Effect, Receipt, RejectReason, ShardId, Tx};
 
-use crate::state::{BALANCE, Key, NONCE, State, World};
+use crate::state::{Key, NONCE, State, World};
+
+mod assets;
+mod keys;
+mod nft;
+mod swap;
+mod vote;
+
+pub use keys::{MAX_DECLARED, declared_keys};
 
 /// What one transaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,35 +85,6 @@ pub enum End {
 enum Step {
     End(End),
     Then(Effect),
-}
-
-/// The key holding a local account's balance of `asset`.
-fn balance_key(index: u32, asset: Asset) -> Key {
-    if asset == NATIVE {
-        Key::Account(index)
-    } else {
-        Key::Token(index, asset)
-    }
-}
-
-/// Adds `amount` to a local account's balance of `asset`.
-fn credit<S: State>(s: &mut S, index: u32, asset: Asset, amount: u64) {
-    let key = balance_key(index, asset);
-    let mut v = s.read(key);
-    v[BALANCE] = v[BALANCE].saturating_add(amount);
-    s.write(key, v);
-}
-
-/// Takes `amount` of `asset` from a local account, or fails without writing.
-fn debit<S: State>(s: &mut S, index: u32, asset: Asset, amount: u64) -> Result<(), RejectReason> {
-    let key = balance_key(index, asset);
-    let mut v = s.read(key);
-    if v[BALANCE] < amount {
-        return Err(RejectReason::InsufficientBalance);
-    }
-    v[BALANCE] -= amount;
-    s.write(key, v);
-    Ok(())
 }
 
 /// The checks that need no state: does everything the call names exist? A call that
@@ -171,7 +153,7 @@ pub fn execute_one<S: State>(s: &mut S, tx: &Tx) -> Outcome {
 fn senders_half<S: State>(s: &mut S, tx: &Tx, from: u32) -> Result<Effect, RejectReason> {
     Ok(match tx.call {
         Call::Transfer { to, asset, amount } => {
-            debit(s, from, asset, amount)?;
+            assets::debit(s, from, asset, amount)?;
             Effect::Credit { to, asset, amount }
         }
         Call::Swap {
@@ -180,7 +162,7 @@ fn senders_half<S: State>(s: &mut S, tx: &Tx, from: u32) -> Result<Effect, Rejec
             amount_in,
             min_out,
         } => {
-            debit(s, from, asset_in, amount_in)?;
+            assets::debit(s, from, asset_in, amount_in)?;
             Effect::Swap {
                 trader: tx.from,
                 pool,
@@ -194,18 +176,7 @@ fn senders_half<S: State>(s: &mut S, tx: &Tx, from: u32) -> Result<Effect, Rejec
             collection,
             serial: tx.nonce,
         },
-        Call::SendNft { nft, to } => {
-            let held = s.read(Key::Nft(nft));
-            if held[0] != tx.from + 1 {
-                return Err(RejectReason::NotOwner);
-            }
-            s.write(Key::Nft(nft), [0, 0]);
-            Effect::Nft {
-                to,
-                nft,
-                collection: held[1] as u32,
-            }
-        }
+        Call::SendNft { nft, to } => nft::give_up(s, tx.from, nft, to)?,
         Call::Vote { proposal, yes } => Effect::Vote {
             voter: tx.from,
             proposal,
@@ -230,166 +201,51 @@ pub fn deliver<S: State>(s: &mut S, mut effect: Effect) -> End {
     }
 }
 
-/// Applies one effect whose target is placed on this shard.
+/// Applies one effect whose target is placed on this shard: each family's own rule.
 fn apply<S: State>(s: &mut S, effect: Effect) -> Step {
-    let w = *s.world();
     match effect {
-        Effect::Credit { to, asset, amount }
-        | Effect::Refund {
-            to, asset, amount, ..
-        } => {
-            let Some(i) = s.local(to).filter(|_| w.has_asset(asset)) else {
-                return Step::End(End::Misplaced);
-            };
-            credit(s, i, asset, amount);
-            Step::End(match effect {
-                Effect::Refund { reason, .. } => End::Refunded(reason),
-                _ => End::Done,
-            })
-        }
+        Effect::Credit { to, asset, amount } => assets::receive(s, to, asset, amount, None),
+        Effect::Refund {
+            to,
+            asset,
+            amount,
+            reason,
+        } => assets::receive(s, to, asset, amount, Some(reason)),
         Effect::Swap {
             trader,
             pool,
             asset_in,
             amount_in,
             min_out,
-        } => {
-            if !w.holds(Object::Pool(pool)) || !w.pool_trades(pool, asset_in) {
-                return Step::End(End::Misplaced);
-            }
-            let (a, b) = w.pool_assets(pool);
-            let mut reserves = s.read(Key::Pool(pool));
-            let (i_in, i_out, asset_out) = if asset_in == a { (0, 1, b) } else { (1, 0, a) };
-            let out = swap_output(reserves[i_in], reserves[i_out], amount_in);
-            if out < min_out {
-                return Step::Then(Effect::Refund {
-                    to: trader,
-                    asset: asset_in,
-                    amount: amount_in,
-                    reason: RejectReason::Slippage,
-                });
-            }
-            reserves[i_in] = reserves[i_in].saturating_add(amount_in);
-            reserves[i_out] -= out;
-            s.write(Key::Pool(pool), reserves);
-            Step::Then(Effect::Credit {
-                to: trader,
-                asset: asset_out,
-                amount: out,
-            })
-        }
+        } => swap::trade(s, trader, pool, (asset_in, amount_in), min_out),
         Effect::Mint {
             minter,
             collection,
             serial,
-        } => {
-            if !w.holds(Object::Collection(collection)) {
-                return Step::End(End::Misplaced);
-            }
-            let mut c = s.read(Key::Collection(collection));
-            c[0] = c[0].saturating_add(1);
-            s.write(Key::Collection(collection), c);
-            Step::Then(Effect::Nft {
-                to: minter,
-                nft: cross_shard::NftId { minter, serial },
-                collection,
-            })
-        }
+        } => nft::mint(s, minter, collection, serial),
         Effect::Nft {
             to,
             nft,
             collection,
-        } => {
-            if s.local(to).is_none() {
-                return Step::End(End::Misplaced);
-            }
-            s.write(Key::Nft(nft), [to + 1, u64::from(collection)]);
-            Step::End(End::Done)
-        }
+        } => nft::receive(s, to, nft, collection),
         Effect::Vote {
             voter,
             proposal,
             yes,
-        } => {
-            if !w.holds(Object::Proposal(proposal)) {
-                return Step::End(End::Misplaced);
-            }
-            if s.read(Key::Ballot(proposal, voter))[0] != 0 {
-                return Step::End(End::Failed(RejectReason::AlreadyVoted));
-            }
-            s.write(Key::Ballot(proposal, voter), [1, 0]);
-            let mut tally = s.read(Key::Proposal(proposal));
-            let side = if yes { 0 } else { 1 };
-            tally[side] = tally[side].saturating_add(1);
-            s.write(Key::Proposal(proposal), tally);
-            Step::End(End::Done)
-        }
-    }
-}
-
-/// Most keys one transaction declares.
-pub const MAX_DECLARED: usize = 4;
-
-/// The keys a transaction may touch on this shard, declared from its fields alone —
-/// before it runs — as a Sealevel-style transaction declares its accounts. A superset
-/// of what it touches: the parallel executor relies on that to find conflicts.
-pub fn declared_keys(
-    w: &World,
-    local: impl Fn(AccountId) -> Option<u32>,
-    tx: &Tx,
-) -> [Option<Key>; MAX_DECLARED] {
-    let Some(from) = local(tx.from) else {
-        return [None; MAX_DECLARED]; // refused without touching anything
-    };
-    let sender = Some(Key::Account(from));
-    match tx.call {
-        Call::Transfer { to, asset, .. } => [
-            sender,
-            (asset != NATIVE).then_some(Key::Token(from, asset)),
-            local(to).map(|t| balance_key(t, asset)),
-            None,
-        ],
-        Call::Swap { pool, .. } => {
-            let here = w.holds(Object::Pool(pool));
-            let token = w.pool_assets(pool).1;
-            [
-                sender,
-                (w.tokens > 0).then_some(Key::Token(from, token)),
-                here.then_some(Key::Pool(pool)),
-                None,
-            ]
-        }
-        Call::Mint { collection } => {
-            let here = w.holds(Object::Collection(collection));
-            [
-                sender,
-                here.then_some(Key::Collection(collection)),
-                here.then_some(Key::Nft(cross_shard::NftId {
-                    minter: tx.from,
-                    serial: tx.nonce,
-                })),
-                None,
-            ]
-        }
-        Call::SendNft { nft, .. } => [sender, Some(Key::Nft(nft)), None, None],
-        Call::Vote { proposal, .. } => {
-            let here = w.holds(Object::Proposal(proposal));
-            [
-                sender,
-                here.then_some(Key::Proposal(proposal)),
-                here.then_some(Key::Ballot(proposal, tx.from)),
-                None,
-            ]
-        }
+        } => vote::cast(s, voter, proposal, yes),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::BALANCE;
     use crate::state::Ledger;
     use crate::state::tests::world;
+    use cross_shard::AccountId;
     use cross_shard::NftId;
+    use cross_shard::amm::swap_output;
+    use cross_shard::ids::NATIVE;
 
     const ACCOUNTS: u64 = 200;
 
