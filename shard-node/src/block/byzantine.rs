@@ -5,6 +5,9 @@
 use cross_shard::{Receipt, ReceiptBatch};
 use shardsim_proto::pb;
 
+use cross_shard::TxId;
+use cross_shard::twophase::Vote;
+
 use super::producer::BlockProducer;
 
 impl BlockProducer {
@@ -37,18 +40,13 @@ impl BlockProducer {
     /// sends them only once their deadline has surely passed (the coordinator has
     /// aborted those transactions and must refuse the late yes), and adds a vote on a
     /// transaction nobody prepared.
-    pub(super) fn misvote(&mut self, votes: &mut Vec<pb::Vote>, deadline: u64) {
+    pub(super) fn misvote(&mut self, votes: &mut Vec<(TxId, Vote)>, deadline: u64) {
         if self.height % 4 == 0 && !votes.is_empty() {
             // With shard blocks no faster than beacon blocks, the deadline plus a margin
             // is past it (and well within the beacon's memory of decided transactions).
             let late = self.height + deadline + 4;
             self.withheld.push_back((late, std::mem::take(votes)));
-            votes.push(pb::Vote {
-                tx: u64::MAX - self.height,
-                yes: true,
-                reason: 0,
-                output: 0,
-            });
+            votes.push((u64::MAX - self.height, Vote::Yes { output: 0 }));
         }
         while self.withheld.front().is_some_and(|w| w.0 <= self.height) {
             votes.extend(self.withheld.pop_front().into_iter().flat_map(|w| w.1));

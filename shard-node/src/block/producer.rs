@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use cross_shard::sync::lock;
 use cross_shard::twophase::Decision;
+use cross_shard::twophase::Vote;
 use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };
 use prost::Message;
+use shardsim_proto::convert::vote_to_wire;
 use shardsim_proto::pb;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
@@ -72,7 +74,7 @@ pub struct BlockProducer {
     pub(super) two_phase: Option<TwoPhase>,
     /// A Byzantine shard's withheld votes, with the height of the block that sends them
     /// (too late).
-    pub(super) withheld: VecDeque<(u64, Vec<pb::Vote>)>,
+    pub(super) withheld: VecDeque<(u64, Vec<(TxId, Vote)>)>,
     /// Reused buffers.
     pub(super) txs: Vec<Tx>,
     pub(super) receipts: Vec<(ShardId, Receipt)>,
@@ -433,7 +435,10 @@ impl BlockProducer {
             header: Some(pb::Header::from(&header)),
             leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
             batches: wire,
-            votes,
+            votes: votes
+                .into_iter()
+                .map(|(tx, v)| vote_to_wire(tx, v))
+                .collect(),
             acks: self
                 .applied_seq
                 .iter()

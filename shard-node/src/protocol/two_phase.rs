@@ -34,8 +34,6 @@ use std::time::Instant;
 
 use cross_shard::twophase::{Decision, Offered, Participant, Verdict, Vote};
 use cross_shard::{AccountId, Effect, NftId, Receipt, ShardId, TxId};
-use shardsim_proto::convert::vote_to_wire;
-use shardsim_proto::pb;
 
 use crate::exec::BlockOutput;
 use crate::programs::{self, End};
@@ -66,7 +64,7 @@ pub struct TwoPhase {
     /// sender and the effect sent.
     awaiting: HashMap<TxId, (AccountId, Effect)>,
     /// Votes for the next header.
-    votes: Vec<pb::Vote>,
+    votes: Vec<(TxId, Vote)>,
     /// Decisions that contradict this shard's vote, refused (never, with an honest
     /// beacon).
     pub decisions_refused: u64,
@@ -245,7 +243,7 @@ impl TwoPhase {
                 let waited = now.saturating_duration_since(p.arrived);
                 out.lock_wait_us.push(waited.as_micros() as u64);
             }
-            self.votes.push(vote_to_wire(tx, vote));
+            self.votes.push((tx, vote));
         }
     }
 
@@ -274,7 +272,7 @@ impl TwoPhase {
                 .participant
                 .offer(receipt.tx, keys, deadline, p, |p| evaluate(&*ledger, p))
             {
-                Offered::Voted(vote) => self.votes.push(vote_to_wire(receipt.tx, vote)),
+                Offered::Voted(vote) => self.votes.push((receipt.tx, vote)),
                 Offered::Waiting => {}
                 Offered::Expired(p) => {
                     let timeout = Verdict::Abort(cross_shard::RejectReason::Timeout);
@@ -357,7 +355,7 @@ impl TwoPhase {
     }
 
     /// The votes for this block's header.
-    pub fn take_votes(&mut self) -> Vec<pb::Vote> {
+    pub fn take_votes(&mut self) -> Vec<(TxId, Vote)> {
         std::mem::take(&mut self.votes)
     }
 
