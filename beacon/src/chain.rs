@@ -28,7 +28,7 @@
 //! here: heads, channels, the outbox, the coordinator.
 //!
 //! Under the `two-phase` protocol the beacon is also the **coordinator**
-//! ([`cross_shard::twophase::Coordinator`]): every receipt it notarizes is a prepare,
+//! ([`cross_shard::two_phase::Coordinator`]): every receipt it notarizes is a prepare,
 //! opened in that beacon block with a deadline; the votes come with the participants'
 //! headers; each beacon block carries the decisions made in it. The beacon then makes a
 //! block every interval while a transaction is open, headers or not, so that deadlines
@@ -36,7 +36,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use cross_shard::twophase::{Coordinator, Verdict, Vote, VoteRefused};
+use cross_shard::two_phase::{Coordinator, Verdict, Vote, VoteRefused};
 use cross_shard::{
     Error as ProtocolError, Hash, Header, ReceiptBatch, ShardId, TxId, merkle, receipt,
 };

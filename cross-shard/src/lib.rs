@@ -65,7 +65,7 @@
 //! - [`state_hash`]: an incremental commitment to a shard's accounts.
 //! - [`tx`]: transactions — calls of the native programs — and why one fails.
 //! - [`signing`]: ed25519 transaction signatures, verified in batches.
-//! - [`twophase`]: the `two-phase` protocol's coordinator and participant lock table.
+//! - [`two_phase`]: the `two-phase` protocol's coordinator and participant lock table.
 //! - [`audit`]: the invariants checked at the end of a run.
 //! - [`amm`]: the constant-product pool's price rule and genesis reserve.
 //! - [`threads`]: work shared out over a few threads, results in order.
@@ -84,7 +84,7 @@ pub mod signing;
 pub mod state_hash;
 pub mod sync;
 pub mod threads;
-pub mod twophase;
+pub mod two_phase;
 pub mod tx;
 
 pub use error::{Error, Result};

@@ -288,7 +288,7 @@ pub enum RejectReason {
     /// No such pool, collection or proposal, or an asset the pool does not trade.
     UnknownObject = 9,
     /// Two-phase commit: the deadline passed before every participant voted (the
-    /// coordinator aborts; see `crate::twophase`).
+    /// coordinator aborts; see `crate::two_phase`).
     Timeout = 10,
 }
 

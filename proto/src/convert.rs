@@ -4,7 +4,7 @@
 //! conversions cannot fail.
 
 use cross_shard::signing::SIGNATURE_LEN;
-use cross_shard::twophase::{Decision, Verdict, Vote};
+use cross_shard::two_phase::{Decision, Verdict, Vote};
 use cross_shard::tx::Row;
 use cross_shard::{Call, Effect, Hash, Header, Receipt, ReceiptBatch, Tx};
 

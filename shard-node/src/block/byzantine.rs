@@ -6,7 +6,7 @@ use cross_shard::{Receipt, ReceiptBatch};
 use shardsim_proto::pb;
 
 use cross_shard::TxId;
-use cross_shard::twophase::Vote;
+use cross_shard::two_phase::Vote;
 
 use super::producer::BlockProducer;
 

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use cross_shard::sync::lock;
-use cross_shard::twophase::Decision;
-use cross_shard::twophase::Vote;
+use cross_shard::two_phase::Decision;
+use cross_shard::two_phase::Vote;
 use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::ShardConfig;
-use crate::protocol::{MAX_RETRANSMIT, Outgoing, QueuedReceipt, RETRANSMIT};
+use crate::protocol::QueuedReceipt;
 
 fn config(shard: ShardId) -> ShardConfig {
     ShardConfig {
@@ -140,39 +140,6 @@ fn a_subscriber_that_stops_reading_is_dropped_not_waited_for_forever() {
     let began = Instant::now();
     producer.produce(&shared).unwrap().unwrap();
     assert!(began.elapsed() < SLOW_SUBSCRIBER, "and waits no more");
-}
-
-#[test]
-fn resends_wait_longer_each_time_until_a_notarization() {
-    let sub = |h: u64| pb::HeaderSubmission {
-        acks: vec![pb::ChannelAck {
-            src: 0,
-            next_seq: h,
-        }],
-        ..Default::default()
-    };
-    let mut out = Outgoing::default();
-    let t0 = Instant::now();
-    out.push(1, sub(1));
-    out.push(2, sub(2));
-    assert_eq!(out.due(t0), (vec![sub(1), sub(2)], 0), "new: sent at once");
-    assert_eq!(out.due(t0 + RETRANSMIT / 2).0.len(), 0, "not yet stale");
-    out.push(3, sub(3));
-    let (due, resent) = out.due(t0 + RETRANSMIT);
-    assert_eq!((due.len(), resent), (3, 2), "stale: all of them, two again");
-    // The next resend waits twice as long…
-    let t1 = t0 + RETRANSMIT;
-    assert!(out.due(t1 + RETRANSMIT).0.is_empty());
-    assert_eq!(out.due(t1 + 2 * RETRANSMIT).1, 3);
-    // …and so on up to the cap.
-    let mut t = t1 + 2 * RETRANSMIT;
-    for _ in 0..5 {
-        t += MAX_RETRANSMIT;
-        assert_eq!(out.due(t).1, 3, "at most MAX_RETRANSMIT apart");
-    }
-    // Progress starts the pace again.
-    out.notarized(1);
-    assert_eq!(out.due(t + RETRANSMIT).1, 2);
 }
 
 #[test]
@@ -305,7 +272,7 @@ fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_s
     );
     assert_eq!(after.recovered_height, 2);
     let kept: Vec<_> = lock(&again.outgoing)
-        .retained
+        .unnotarized
         .iter()
         .map(|r| r.1.clone())
         .collect();

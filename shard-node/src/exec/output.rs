@@ -70,10 +70,10 @@ impl BlockOutput {
     }
 
     /// Records a two-phase decision that took effect here.
-    pub fn decided(&mut self, tx: TxId, verdict: cross_shard::twophase::Verdict) {
+    pub fn decided(&mut self, tx: TxId, verdict: cross_shard::two_phase::Verdict) {
         match verdict {
-            cross_shard::twophase::Verdict::Commit { .. } => self.tp_committed.push(tx),
-            cross_shard::twophase::Verdict::Abort(why) => {
+            cross_shard::two_phase::Verdict::Commit { .. } => self.tp_committed.push(tx),
+            cross_shard::two_phase::Verdict::Abort(why) => {
                 self.tp_aborted.push(tx);
                 self.tp_abort_reason.push(why.code());
             }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use cross_shard::channel::InboundChannels;
-use cross_shard::twophase::Decision;
+use cross_shard::two_phase::Decision;
 use cross_shard::{Receipt, ShardId};
 
 /// An admitted receipt waiting to be applied.

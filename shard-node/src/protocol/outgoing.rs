@@ -18,7 +18,7 @@ use shardsim_proto::pb;
 #[derive(Debug)]
 pub struct Outgoing {
     /// Oldest first: (height, submission, when last sent).
-    pub retained: VecDeque<(u64, pb::HeaderSubmission, Option<Instant>)>,
+    pub unnotarized: VecDeque<(u64, pb::HeaderSubmission, Option<Instant>)>,
     /// How long the oldest may wait before everything is sent again.
     patience: Duration,
 }
@@ -31,7 +31,7 @@ pub const MAX_RETRANSMIT: Duration = Duration::from_secs(8);
 impl Default for Outgoing {
     fn default() -> Outgoing {
         Outgoing {
-            retained: VecDeque::new(),
+            unnotarized: VecDeque::new(),
             patience: RETRANSMIT,
         }
     }
@@ -40,23 +40,23 @@ impl Default for Outgoing {
 impl Outgoing {
     /// Keeps a new block's submission, not yet sent.
     pub fn push(&mut self, height: u64, submission: pb::HeaderSubmission) {
-        self.retained.push_back((height, submission, None));
+        self.unnotarized.push_back((height, submission, None));
     }
 
     /// Forgets the submissions up to `height`: the beacon notarized them.
     pub fn notarized(&mut self, height: u64) {
-        let before = self.retained.len();
-        while self.retained.front().is_some_and(|r| r.0 <= height) {
-            self.retained.pop_front();
+        let before = self.unnotarized.len();
+        while self.unnotarized.front().is_some_and(|r| r.0 <= height) {
+            self.unnotarized.pop_front();
         }
-        if self.retained.len() < before {
+        if self.unnotarized.len() < before {
             self.patience = RETRANSMIT;
         }
     }
 
     /// Marks everything unsent (a new session starts from scratch).
     pub fn resend_all(&mut self) {
-        self.retained.iter_mut().for_each(|r| r.2 = None);
+        self.unnotarized.iter_mut().for_each(|r| r.2 = None);
     }
 
     /// What to send at `now`, marked sent: the submissions never sent, or all of them
@@ -68,18 +68,18 @@ impl Outgoing {
     /// the ones after it.
     pub fn due(&mut self, now: Instant) -> (Vec<pb::HeaderSubmission>, u64) {
         let stale = self
-            .retained
+            .unnotarized
             .front()
             .and_then(|r| r.2)
             .is_some_and(|sent| now.saturating_duration_since(sent) >= self.patience);
         let mut resent = 0;
         if stale {
-            resent = self.retained.iter().filter(|r| r.2.is_some()).count() as u64;
+            resent = self.unnotarized.iter().filter(|r| r.2.is_some()).count() as u64;
             self.resend_all();
             self.patience = (self.patience * 2).min(MAX_RETRANSMIT);
         }
         let due = self
-            .retained
+            .unnotarized
             .iter_mut()
             .filter(|r| r.2.is_none())
             .map(|r| {
@@ -88,5 +88,43 @@ impl Outgoing {
             })
             .collect();
         (due, resent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resends_wait_longer_each_time_until_a_notarization() {
+        let sub = |h: u64| pb::HeaderSubmission {
+            acks: vec![pb::ChannelAck {
+                src: 0,
+                next_seq: h,
+            }],
+            ..Default::default()
+        };
+        let mut out = Outgoing::default();
+        let t0 = Instant::now();
+        out.push(1, sub(1));
+        out.push(2, sub(2));
+        assert_eq!(out.due(t0), (vec![sub(1), sub(2)], 0), "new: sent at once");
+        assert_eq!(out.due(t0 + RETRANSMIT / 2).0.len(), 0, "not yet stale");
+        out.push(3, sub(3));
+        let (due, resent) = out.due(t0 + RETRANSMIT);
+        assert_eq!((due.len(), resent), (3, 2), "stale: all of them, two again");
+        // The next resend waits twice as long…
+        let t1 = t0 + RETRANSMIT;
+        assert!(out.due(t1 + RETRANSMIT).0.is_empty());
+        assert_eq!(out.due(t1 + 2 * RETRANSMIT).1, 3);
+        // …and so on up to the cap.
+        let mut t = t1 + 2 * RETRANSMIT;
+        for _ in 0..5 {
+            t += MAX_RETRANSMIT;
+            assert_eq!(out.due(t).1, 3, "at most MAX_RETRANSMIT apart");
+        }
+        // Progress starts the pace again.
+        out.notarized(1);
+        assert_eq!(out.due(t + RETRANSMIT).1, 2);
     }
 }

@@ -1,4 +1,4 @@
-//! A shard's part in two-phase commit (`cross_shard::twophase` has the protocol).
+//! A shard's part in two-phase commit (`cross_shard::two_phase` has the protocol).
 //!
 //! A shard plays two roles, often in the same block:
 //!
@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use cross_shard::twophase::{Decision, Offered, Participant, Verdict, Vote};
+use cross_shard::two_phase::{Decision, Offered, Participant, Verdict, Vote};
 use cross_shard::{AccountId, Effect, NftId, Receipt, ShardId, TxId};
 
 use crate::exec::BlockOutput;
