@@ -1,0 +1,241 @@
+//! The checks a scenario passes before any process starts: values against each
+//! other, faults against the timeline, and shards that would hold no account.
+
+use std::time::Duration;
+
+use super::*;
+
+/// Longest `name`: it becomes a folder name, and is printed in every summary.
+pub(super) const MAX_NAME_LEN: usize = 100;
+
+impl Scenario {
+    pub(super) fn check(&self, origin: &str) -> Result<(), ScenarioError> {
+        let fail = |message: String| {
+            Err(ScenarioError::Inconsistent {
+                path: origin.to_string(),
+                message,
+            })
+        };
+        if self.name.len() > MAX_NAME_LEN {
+            return fail(format!(
+                "name is {} characters long; it names a folder and may have at most {MAX_NAME_LEN}",
+                self.name.len()
+            ));
+        }
+        // A plain path component: `..` or `.` would put results outside `--out`, and a
+        // leading dot would hide them.
+        if self.name.is_empty()
+            || self.name.starts_with('.')
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return fail(format!(
+                "name {:?} must be non-empty, must not start with '.', and may use only letters, digits, '-', '_' and '.' (it names a folder)",
+                self.name
+            ));
+        }
+        if self.duration.is_zero() {
+            return fail("duration must be above 0".into());
+        }
+        let min_accounts = 2 * u64::from(self.cluster.shards);
+        if self.workload.accounts < min_accounts || self.workload.accounts > 100_000_000 {
+            return fail(format!(
+                "workload.accounts = {} must be between 2 per shard ({min_accounts} for cluster.shards = {}) and 100000000",
+                self.workload.accounts, self.cluster.shards
+            ));
+        }
+        if let Some(empty) = empty_shard(self.cluster.shards, self.workload.accounts) {
+            return fail(format!(
+                "workload.accounts = {} leaves shard {empty} of {} without an account (accounts are placed by hash): use more accounts",
+                self.workload.accounts, self.cluster.shards
+            ));
+        }
+        let hot = &self.workload.hot;
+        if hot.accounts == 0 || hot.accounts > self.workload.accounts {
+            return fail(format!(
+                "workload.hot.accounts = {} must be between 1 and workload.accounts ({})",
+                hot.accounts, self.workload.accounts
+            ));
+        }
+        let w = &self.workload;
+        if hot.objects == 0 {
+            return fail("workload.hot.objects must be at least 1".into());
+        }
+        let mix = &w.mix;
+        if mix.weights().iter().sum::<f64>() <= 0.0 {
+            return fail("workload.mix needs at least one program with a weight above 0".into());
+        }
+        if mix.token > 0.0 && w.tokens == 0 {
+            return fail(
+                "workload.mix.token > 0 needs workload.tokens ≥ 1 (tokens to transfer)".into(),
+            );
+        }
+        if mix.swap > 0.0 && (w.tokens == 0 || w.pools == 0) {
+            return fail(
+                "workload.mix.swap > 0 needs workload.tokens ≥ 1 and workload.pools ≥ 1 (each pool trades the native coin against a token)".into(),
+            );
+        }
+        if mix.nft > 0.0 && w.collections == 0 {
+            return fail("workload.mix.nft > 0 needs workload.collections ≥ 1".into());
+        }
+        if mix.vote > 0.0 && w.proposals == 0 {
+            return fail("workload.mix.vote > 0 needs workload.proposals ≥ 1".into());
+        }
+        if !(1..=1000).contains(&self.cluster.deadline) {
+            return fail(format!(
+                "cluster.deadline = {} must be 1 to 1000 beacon blocks",
+                self.cluster.deadline
+            ));
+        }
+        if let Some(b) = self.cluster.byzantine_shard {
+            if b >= self.cluster.shards || self.cluster.shards < 2 {
+                return fail(format!(
+                    "cluster.byzantine_shard = {b} must name one of 2 or more shards (0..{})",
+                    self.cluster.shards
+                ));
+            }
+        }
+        if self.cluster.signatures && self.workload.rate == Rate::Max {
+            return fail(
+                "cluster.signatures = true needs a numeric workload.rate: the driver signs every transaction before the load starts, so it must know how many".into(),
+            );
+        }
+        let limit = Duration::from_secs(10);
+        if self.network.latency > limit || self.network.jitter > limit {
+            return fail("network.latency and network.jitter must be at most 10s".into());
+        }
+        let total = self.warmup + self.duration;
+        let mut last_end = None;
+        for (i, p) in self.phases.iter().enumerate() {
+            let n = i + 1;
+            if self.workload.rate == Rate::Max {
+                return fail(format!(
+                    "phases need a numeric workload.rate to start from, not \"max\" (phase {n})"
+                ));
+            }
+            if p.at >= total {
+                return fail(format!(
+                    "phase {n} starts at {} but the run ends at {} (warmup + duration)",
+                    humantime::format_duration(p.at),
+                    humantime::format_duration(total)
+                ));
+            }
+            if last_end.is_some_and(|end| p.at < end) {
+                return fail(format!(
+                    "phase {n} starts before phase {} has finished (phases must be in time order and not overlap)",
+                    n - 1
+                ));
+            }
+            last_end = Some(p.at + p.ramp);
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            self.check_fault(i + 1, f, total).or_else(fail)?;
+        }
+        Ok(())
+    }
+
+    fn check_fault(&self, n: usize, f: &Fault, total: Duration) -> Result<(), String> {
+        if self.cluster.protocol == Protocol::TwoPhase && f.freeze.is_none() {
+            return Err(format!(
+                "fault {n}: kill and link faults need cluster.protocol = \"receipts\" (a restarted two-phase shard would not get the decisions it had read but not applied)"
+            ));
+        }
+        if f.at >= total {
+            return Err(format!(
+                "fault {n} starts at {} but the run ends at {} (warmup + duration)",
+                humantime::format_duration(f.at),
+                humantime::format_duration(total)
+            ));
+        }
+        let shard_ok = |t: &Target| match t {
+            Target::Shard(k) => *k < self.cluster.shards,
+            Target::Beacon => true,
+        };
+        let link_settings =
+            f.delay > Duration::ZERO || f.drop > 0.0 || f.duplicate > 0.0 || !f.duration.is_zero();
+        match (&f.kill, &f.link, &f.freeze) {
+            (None, None, Some(t)) => {
+                if !shard_ok(t) {
+                    return Err(format!(
+                        "fault {n}: freeze = \"{t}\" but the cluster has shards 0..{}",
+                        self.cluster.shards
+                    ));
+                }
+                if link_settings || !f.restart_after.is_zero() {
+                    return Err(format!(
+                        "fault {n}: a freeze lasts to the end of the run and takes no restart_after, delay, drop, duplicate or duration"
+                    ));
+                }
+            }
+            (Some(t), None, None) => {
+                if !shard_ok(t) {
+                    return Err(format!(
+                        "fault {n}: kill = \"{t}\" but the cluster has shards 0..{}",
+                        self.cluster.shards
+                    ));
+                }
+                if f.restart_after.is_zero() {
+                    return Err(format!(
+                        "fault {n}: kill needs restart_after (e.g. \"2s\"): a process that never comes back leaves its transactions pending"
+                    ));
+                }
+                if self.cluster.storage != Storage::Disk {
+                    return Err(format!(
+                        "fault {n}: kill needs cluster.storage = \"disk\": a process must resume from its store"
+                    ));
+                }
+                if link_settings {
+                    return Err(format!(
+                        "fault {n}: delay, drop, duplicate and duration go with link, not kill"
+                    ));
+                }
+            }
+            (None, Some(t), None) => {
+                if !matches!(t, Target::Shard(_)) || !shard_ok(t) {
+                    return Err(format!(
+                        "fault {n}: link = \"{t}\" must name a shard of the cluster (the link is the one between that shard and the beacon)"
+                    ));
+                }
+                if !f.restart_after.is_zero() {
+                    return Err(format!("fault {n}: restart_after goes with kill, not link"));
+                }
+                if f.delay > Duration::from_secs(10) {
+                    return Err(format!("fault {n}: delay must be at most 10s"));
+                }
+                if f.delay.is_zero() && f.drop == 0.0 && f.duplicate == 0.0 {
+                    return Err(format!(
+                        "fault {n}: a link fault needs some delay, drop or duplicate"
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "fault {n} needs exactly one of kill = \"<process>\", freeze = \"<process>\" or link = \"shard-<k>\""
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first shard of `shards` that placement leaves without any of `0..accounts`
+/// (every shard needs senders and recipients), or `None`. Stops as soon as every shard
+/// has been seen, which for realistic sizes is after a few accounts per shard.
+pub(super) fn empty_shard(shards: u32, accounts: u64) -> Option<u32> {
+    let placement = cross_shard::placement::Placement::new(shards)?;
+    let mut seen = vec![false; shards as usize];
+    let mut missing = shards;
+    for a in 0..accounts {
+        let s = placement.shard_of(a) as usize;
+        if !seen[s] {
+            seen[s] = true;
+            missing -= 1;
+            if missing == 0 {
+                return None;
+            }
+        }
+    }
+    seen.iter().position(|&s| !s).map(|s| s as u32)
+}
