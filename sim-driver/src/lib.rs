@@ -26,30 +26,25 @@
 //! **quiescence** (nothing left in any mempool or receipt queue).
 //!
 //! # Layout
-//! - [`scenario`]: the scenario file, parsed strictly with located errors.
-//! - [`workload`]: the seeded transfer generator.
-//! - [`schedule`]: when each transaction is due (rate, steps, ramps).
-//! - [`cluster`]: child processes, readiness, no orphans, kill and restart.
-//! - [`submit`]: the submit path to a shard, which resends what a crash lost.
-//! - [`faults`]: the `[[faults]]` schedule and recovery times.
-//! - [`metrics`]: per-transaction fate, latency histograms, per-second counts.
-//! - [`report`]: summary.json, timeseries.csv, HdrHistogram logs, the table.
-//! - [`charts`]: throughput and latency charts (PNG and SVG).
-//! - [`run`]: one run, start to finish.
-//! - [`sweep`]: the same scenario over shard counts and parameters.
-//! - [`plot`]: charts redrawn from a run's or sweep's data files.
-//! - [`bench_exec`]: executor throughput in-process (`shardsim bench-exec`).
+//!
+//! Each folder is one room of the driver, and depends only on the rooms above it:
+//!
+//! - [`scenario`]: the scenario file — types, defaults, parsing with located errors,
+//!   overrides, validation.
+//! - [`load`]: the load — the seeded workload, the schedule, the generator and the submit
+//!   path to each shard (which resends what a crash lost).
+//! - [`cluster`]: the processes — start, readiness, no orphans, kill, freeze, restart —
+//!   and the `[[faults]]` timeline.
+//! - [`measure`]: what happened — the per-transaction tracker, settling the cluster, the
+//!   audit and the verdict (every invariant in one place).
+//! - [`results`]: what is written and printed — summary types, files, tables, comparisons.
+//! - [`charts`]: throughput and latency charts, and `plot` (charts redrawn from files).
+//! - [`commands`]: `run`, `sweep`, `bench-exec` — orchestration only.
 
-pub mod bench_exec;
 pub mod charts;
 pub mod cluster;
-pub mod faults;
-pub mod metrics;
-pub mod plot;
-pub mod report;
-pub mod run;
+pub mod commands;
+pub mod load;
+pub mod measure;
+pub mod results;
 pub mod scenario;
-pub mod schedule;
-pub mod submit;
-pub mod sweep;
-pub mod workload;

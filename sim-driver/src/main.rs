@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use sim_driver::report;
-use sim_driver::run::{RunOptions, run};
+use sim_driver::commands::run::{RunOptions, run};
+use sim_driver::commands::sweep::{Param, SweepOptions, sweep};
+use sim_driver::results;
 use sim_driver::scenario::Scenario;
-use sim_driver::sweep::{Param, SweepOptions, sweep};
 use tokio::sync::watch;
 
 /// Run sharded-blockchain scenarios on a real multi-process cluster: a beacon and
@@ -202,7 +202,7 @@ fn main() -> ExitCode {
                 run_sweep(&scenario, &opts, output.json).await
             }
             Command::Plot { dir } => {
-                let stems = sim_driver::plot::plot(&dir)?;
+                let stems = sim_driver::charts::plot::plot(&dir)?;
                 for stem in stems {
                     println!("{}", dir.join(format!("{stem}.png")).display());
                     println!("{}", dir.join(format!("{stem}.svg")).display());
@@ -210,10 +210,10 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Compare { a, b } => {
-                let (sa, sb) = (report::read_summary(&a)?, report::read_summary(&b)?);
+                let (sa, sb) = (results::read_summary(&a)?, results::read_summary(&b)?);
                 print!(
                     "{}",
-                    report::compare_table(&sa, &sb, &sa.run_id, &sb.run_id)
+                    results::compare_table(&sa, &sb, &sa.run_id, &sb.run_id)
                 );
                 Ok(ExitCode::SUCCESS)
             }
@@ -223,13 +223,13 @@ fn main() -> ExitCode {
                 block,
                 quiet,
             } => {
-                let plan = sim_driver::bench_exec::Plan { block, runs };
+                let plan = sim_driver::commands::bench_exec::Plan { block, runs };
                 let report = tokio::task::spawn_blocking(move || {
-                    sim_driver::bench_exec::run(&out, plan, !quiet)
+                    sim_driver::commands::bench_exec::run(&out, plan, !quiet)
                 })
                 .await
                 .context("the benchmark thread")??;
-                print!("{}", sim_driver::bench_exec::table(&report));
+                print!("{}", sim_driver::commands::bench_exec::table(&report));
                 Ok(ExitCode::SUCCESS)
             }
             Command::Shard(args) => {
@@ -290,7 +290,7 @@ async fn run_scenario(path: &Path, sets: &[String], output: &Output) -> anyhow::
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
     } else {
         println!("results: {}", outcome.dir.display());
-        print!("{}", report::table(&outcome.summary));
+        print!("{}", results::table(&outcome.summary));
     }
     if !outcome.summary.failures.is_empty() {
         eprintln!(
@@ -318,7 +318,10 @@ async fn run_sweep(path: &Path, opts: &SweepOptions, json: bool) -> anyhow::Resu
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("sweep: {}", dir.display());
-        print!("{}", sim_driver::sweep::csv(&report).replace(',', "\t"));
+        print!(
+            "{}",
+            sim_driver::commands::sweep::csv(&report).replace(',', "\t")
+        );
     }
     if report.partial {
         eprintln!("shardsim: interrupted; partial sweep in {}", dir.display());

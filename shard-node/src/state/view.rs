@@ -36,7 +36,7 @@ impl Base for &Ledger {
         State::local(*self, id)
     }
     fn get(&mut self, key: Key) -> Value {
-        Ledger::get(*self, key)
+        Ledger::get(self, key)
     }
 }
 

@@ -15,10 +15,11 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use crate::charts::{self, Spectrum};
-use crate::metrics::ShardSecond;
-use crate::report::{MEASURED_TAG, TIMESERIES_HEADER, window_bounds};
+use crate::measure::tracker::ShardSecond;
+use crate::measure::tracker::window_bounds;
+use crate::results::sweep::SweepReport;
+use crate::results::{MEASURED_TAG, TIMESERIES_HEADER};
 use crate::scenario::Scenario;
-use crate::sweep::SweepReport;
 
 /// Redraws every chart of a run or sweep folder; returns the files' stems.
 pub fn plot(dir: &Path) -> anyhow::Result<Vec<&'static str>> {

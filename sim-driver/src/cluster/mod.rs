@@ -18,6 +18,8 @@
 //! - Ctrl-C in a terminal: the children are in their own process group, so the signal
 //!   reaches only the driver, which then stops them in order.
 
+pub mod faults;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

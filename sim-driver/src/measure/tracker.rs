@@ -507,6 +507,21 @@ impl Tracker {
     }
 }
 
+/// The whole seconds (since start) inside the measured window of a scenario.
+pub fn window_bounds(scenario: &crate::scenario::Scenario) -> std::ops::Range<u64> {
+    window_seconds((
+        scenario.warmup.as_nanos() as u64,
+        (scenario.warmup + scenario.duration).as_nanos() as u64,
+    ))
+}
+
+/// The whole seconds inside the window [start, end) ns (at least one).
+pub fn window_seconds((start, end): (u64, u64)) -> std::ops::Range<u64> {
+    let start = start.div_ceil(1_000_000_000);
+    let end = end / 1_000_000_000;
+    start..end.max(start + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 //! Each chart is a [`Chart`] drawn once per backend by [`save`], so the PNG and the SVG
 //! always show the same thing.
 
+pub mod plot;
+
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Once;
@@ -401,7 +403,10 @@ pub struct CrossShard {
 
 impl CrossShard {
     /// From the per-second, per-shard counts of a run.
-    pub fn from_rows(title: String, rows: &[Vec<crate::metrics::ShardSecond>]) -> CrossShard {
+    pub fn from_rows(
+        title: String,
+        rows: &[Vec<crate::measure::tracker::ShardSecond>],
+    ) -> CrossShard {
         let mut balance: i128 = 0;
         let in_flight = rows
             .iter()

@@ -1,0 +1,10 @@
+//! # Commands: orchestration only
+//!
+//! - [`run`]: one run, start to finish — start the cluster, drive the load, step the
+//!   faults, watch the processes, settle, audit, write.
+//! - [`sweep`]: the same scenario over shard counts and parameters.
+//! - [`bench_exec`]: executor throughput in-process, without the network.
+
+pub mod bench_exec;
+pub mod run;
+pub mod sweep;

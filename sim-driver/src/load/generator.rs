@@ -1,0 +1,207 @@
+//! The load generator: the workload's calls, cut into per-shard batches on the
+//! schedule (or as fast as the shards take them, `rate = "max"`), handed to each
+//! shard's submit path, and announced to the run's main loop before they go.
+//!
+//! ```text
+//!  Source ──take──► batch per shard ──Dispatched{ids, intended times}──► main loop
+//!                        └──────────────────────────────────────────► SubmitPath
+//! ```
+//!
+//! `halt` stops it: [`STOP`] after the round in hand (Ctrl-C), [`ABANDON`] at once,
+//! even in the middle of a blocked send, with what it still held reported as unsent.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use shardsim_proto::convert::{push_optional, push_tx};
+use shardsim_proto::pb;
+use tokio::sync::{mpsc, watch};
+
+use crate::load::schedule::Schedule;
+use crate::load::workload::{Source, Workload};
+use crate::scenario::Scenario;
+
+/// How often the open-loop generator wakes up to emit what is due.
+const TICK: Duration = Duration::from_millis(2);
+/// Transactions generated per round in `max` mode.
+const MAX_CHUNK: usize = 8192;
+/// Most transactions one tick may emit (a late tick catches up over several).
+const TICK_CAP: u64 = 50_000;
+
+/// What the generator tells the run's main loop.
+#[derive(Debug)]
+pub enum LoadEvent {
+    /// Transactions `first..` handed to the submit streams, with intended send times
+    /// and programs (empty: all `transfer`).
+    Dispatched {
+        /// The first transaction id of the round.
+        first: u64,
+        /// Intended send time of each, ns since start.
+        intended: Vec<u64>,
+        /// Program of each (empty: all transfers).
+        programs: Vec<u8>,
+    },
+    /// The generator has emitted its last transaction.
+    Done,
+    /// A submit stream closed under it.
+    Failed(anyhow::Error),
+}
+
+/// The transactions to send: live, or all prepared and signed up front when the
+/// cluster checks signatures (scenario validation guarantees a numeric rate then).
+pub async fn prepare_source(
+    scenario: &Scenario,
+    total: Duration,
+    progress: bool,
+) -> anyhow::Result<Source> {
+    let workload = Workload::new(scenario);
+    let Some(schedule) = Schedule::of(scenario).filter(|_| scenario.cluster.signatures) else {
+        return Ok(Source::Live(Box::new(workload)));
+    };
+    let count = schedule.due_before(total);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if progress {
+        eprintln!(
+            "shardsim: signing {count} transactions on {threads} threads before the load starts…"
+        );
+    }
+    let began = Instant::now();
+    let source = tokio::task::spawn_blocking(move || Source::signed(workload, count, threads))
+        .await
+        .context("signing the workload")?;
+    if progress {
+        eprintln!("shardsim: signed in {:.1} s", began.elapsed().as_secs_f64());
+    }
+    Ok(source)
+}
+
+/// The generator runs on (see [`generate`]'s `halt`).
+pub const GO: u8 = 0;
+/// The generator ends after handing over the round in hand.
+pub const STOP: u8 = 1;
+/// The generator ends at once; what it had not handed over is reported as unsent.
+pub const ABANDON: u8 = 2;
+
+/// Hands the main loop `msg`, waiting for room in its queue unless the load is
+/// abandoned meanwhile (the main loop is finishing and may no longer read). Returns
+/// whether it was handed over.
+async fn tell<M: From<LoadEvent>>(
+    events: &mpsc::Sender<M>,
+    halt: &mut watch::Receiver<u8>,
+    msg: LoadEvent,
+) -> bool {
+    tokio::select! {
+        biased;
+        sent = events.send(M::from(msg)) => sent.is_ok(),
+        _ = halt.wait_for(|&h| h >= ABANDON) => false,
+    }
+}
+
+/// Per shard, the transactions of `batches` (dispatched, never handed over).
+fn unsent(batches: &[pb::TxBatch]) -> Vec<u64> {
+    batches.iter().map(|b| b.id.len() as u64).collect()
+}
+
+/// Emits the workload on `schedule` (or as fast as accepted when there is none: rate
+/// `max`) until `total`.
+pub async fn generate<M: From<LoadEvent> + Send + 'static>(
+    mut source: Source,
+    schedule: Option<Schedule>,
+    start: Instant,
+    total: Duration,
+    senders: Vec<mpsc::Sender<pb::TxBatch>>,
+    events: mpsc::Sender<M>,
+    mut halt: watch::Receiver<u8>,
+) -> Vec<u64> {
+    let end = total.as_nanos() as u64;
+    let mut batches = vec![pb::TxBatch::default(); senders.len()];
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let now = start.elapsed().as_nanos() as u64;
+        let first = source.generated();
+        let mut intended = Vec::new();
+        let mut programs = Vec::new();
+        let finished = match &schedule {
+            Some(schedule) => {
+                ticker.tick().await;
+                let now = start.elapsed().as_nanos() as u64;
+                let due = schedule.due_before(Duration::from_nanos(now.min(end)));
+                let count = due.saturating_sub(first).min(TICK_CAP);
+                intended.extend((first..first + count).map(|k| schedule.due_at(k)));
+                now >= end && first + count >= due
+            }
+            None => {
+                if now >= end {
+                    true
+                } else {
+                    intended.resize(MAX_CHUNK, now);
+                    false
+                }
+            }
+        };
+        for k in 0..intended.len() {
+            let Some((shard, t, sig)) = source.take() else {
+                // A prepared source holds exactly what the schedule asks for; should it
+                // run out, only what was really sent counts as dispatched.
+                intended.truncate(k);
+                break;
+            };
+            let batch = &mut batches[shard as usize];
+            push_tx(batch, &t);
+            // The program column stays empty while every call is a native transfer.
+            push_optional(&mut programs, k, t.call.program() as u8);
+            if let Some(sig) = sig {
+                batch.signatures.extend_from_slice(sig);
+            }
+        }
+        if !intended.is_empty()
+            && !tell(
+                &events,
+                &mut halt,
+                LoadEvent::Dispatched {
+                    first,
+                    intended,
+                    programs,
+                },
+            )
+            .await
+        {
+            // The main loop has gone, or abandons the load: these transactions were
+            // never announced, so they are not part of the run (nor held by anyone).
+            return vec![0; batches.len()];
+        }
+        for (i, batch) in batches.iter_mut().enumerate() {
+            if batch.id.is_empty() {
+                continue;
+            }
+            // In `max` mode a shard that stops reading holds the generator here; the
+            // main loop abandons it on a failure or once the planned end has passed.
+            // Room first (`biased`): a send that can go never loses to the halt.
+            let permit = tokio::select! {
+                biased;
+                permit = senders[i].reserve() => permit,
+                _ = halt.wait_for(|&h| h >= ABANDON) => {
+                    let _ = events.try_send(M::from(LoadEvent::Done));
+                    return unsent(&batches);
+                }
+            };
+            match permit {
+                Ok(permit) => permit.send(std::mem::take(batch)),
+                Err(_) => {
+                    let failed =
+                        LoadEvent::Failed(anyhow::anyhow!("submit stream of shard {i} closed"));
+                    tell(&events, &mut halt, failed).await;
+                    return unsent(&batches);
+                }
+            }
+        }
+        if finished || *halt.borrow() >= STOP {
+            tell(&events, &mut halt, LoadEvent::Done).await;
+            return unsent(&batches);
+        }
+        if schedule.is_none() {
+            tokio::task::yield_now().await;
+        }
+    }
+}

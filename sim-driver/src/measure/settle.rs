@@ -1,0 +1,119 @@
+//! Settling a run: waiting until nothing is queued or in flight anywhere (or a time
+//! limit), then every process's final status — each shard's with a recount of its state.
+
+use std::time::{Duration, Instant};
+
+use shardsim_proto::pb;
+use shardsim_proto::pb::beacon_client::BeaconClient;
+use shardsim_proto::pb::shard_client::ShardClient;
+use tonic::transport::Channel;
+
+/// What the shards and the beacon reported at the end.
+#[derive(Debug, Clone)]
+pub struct FinalStatus {
+    /// Each shard's status, index = shard id (all zero for a shard that did not
+    /// answer: see `silent`).
+    pub shards: Vec<shardsim_proto::pb::ShardStatus>,
+    /// The beacon's status (all zero if it did not answer).
+    pub beacon: shardsim_proto::pb::BeaconStatus,
+    /// Processes that did not answer the final Status request: nothing they hold can
+    /// be checked, so every invariant that needs them fails.
+    pub silent: Vec<String>,
+    /// Per shard, (sent, accepted): transactions the driver sent on the submit stream
+    /// and the shard said it accepted; `None` when the stream did not end normally.
+    pub submitted: Vec<Option<(u64, u64)>>,
+    /// Per shard, transactions the driver still held for it, never sent (the shard
+    /// had stopped reading).
+    pub held: Vec<u64>,
+    /// Whether nothing was left anywhere.
+    pub quiescent: bool,
+}
+
+/// How long a finished run waits for the cluster to go quiet before its final Status.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+/// How long the driver waits for any one answer from a process (a Status, a fault
+/// injection, a stream's end) before it counts the process as silent.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Waits until nothing is queued or in flight anywhere (or a time limit: short when
+/// `hurry`, after a failure or Ctrl-C), then takes every process's final status. A
+/// process that does not answer within [`RPC_TIMEOUT`] is named in `silent`; the wait
+/// ends there, since nothing it holds can move.
+pub async fn settle(
+    shards: &[ShardClient<Channel>],
+    beacon: &BeaconClient<Channel>,
+    submitted: Vec<Option<(u64, u64)>>,
+    held: Vec<u64>,
+    hurry: bool,
+) -> FinalStatus {
+    let limit = if hurry {
+        Duration::from_secs(1)
+    } else {
+        SETTLE_LIMIT
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut silent = Vec::new();
+        let asks: Vec<_> = shards
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                // Each shard recounts its state for the audit (see `audit_every_asset`).
+                let ask = pb::StatusRequest { recount: true };
+                tokio::spawn(async move { tokio::time::timeout(RPC_TIMEOUT, s.status(ask)).await })
+            })
+            .collect();
+        let mut b = beacon.clone();
+        let beacon_answer =
+            tokio::time::timeout(RPC_TIMEOUT, b.status(pb::StatusRequest::default())).await;
+        let mut statuses = Vec::new();
+        for (i, ask) in asks.into_iter().enumerate() {
+            match ask.await {
+                Ok(Ok(Ok(status))) => statuses.push(status.into_inner()),
+                _ => {
+                    silent.push(format!("shard-{i}"));
+                    statuses.push(pb::ShardStatus {
+                        shard: i as u32,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        let b = match beacon_answer {
+            Ok(Ok(status)) => status.into_inner(),
+            _ => {
+                silent.push("beacon".into());
+                pb::BeaconStatus::default()
+            }
+        };
+        let emitted: u64 = statuses
+            .iter()
+            .flat_map(|s| &s.outbound)
+            .map(|c| c.receipts)
+            .sum();
+        let applied: u64 = statuses
+            .iter()
+            .flat_map(|s| &s.inbound)
+            .map(|c| c.receipts)
+            .sum();
+        let quiescent = silent.is_empty()
+            && emitted == applied
+            && b.inflight_receipts == 0
+            && b.tp_open == 0
+            && statuses.iter().all(|s| s.tp_open == 0)
+            && statuses
+                .iter()
+                .all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
+        if quiescent || !silent.is_empty() || Instant::now() >= deadline {
+            return FinalStatus {
+                shards: statuses,
+                beacon: b,
+                silent,
+                submitted,
+                held,
+                quiescent,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

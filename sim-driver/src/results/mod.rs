@@ -1,0 +1,141 @@
+//! # Results: what a run leaves behind
+//!
+//! - [`summary`]: `summary.json`'s types and how the figures are put together.
+//! - [`files`]: writing and reading `summary.json`, `timeseries.csv`, `latency-*.hlog`.
+//! - [`tables`]: the summary printed as a table; two runs compared.
+//! - [`sweep`]: a sweep's report (one row per point).
+//!
+//! May use what was measured ([`crate::measure`]); draws nothing.
+
+pub mod files;
+pub mod summary;
+pub mod sweep;
+pub mod tables;
+
+pub use files::*;
+pub use summary::*;
+pub use tables::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::settle::FinalStatus;
+    use crate::measure::tracker::Tracker;
+    use crate::scenario::Scenario;
+    use cross_shard::audit::Audit;
+    use shardsim_proto::pb;
+
+    const SCENARIO: &str = r#"
+name = "t"
+duration = "3s"
+
+[cluster]
+shards = 2
+
+[workload]
+accounts = 1000
+rate = "max"
+"#;
+
+    /// A finished 2-shard run in which shard 0 committed transactions 0 and 1 and
+    /// shard 1 rejected transaction 2: every figure agrees.
+    fn agreeing() -> (Scenario, Tracker, FinalStatus, RunEnd) {
+        let scenario = Scenario::from_toml(SCENARIO, "t.toml").unwrap();
+        let mut tracker = Tracker::new(2, (0, 3_000_000_000));
+        tracker.dispatched(0, &[0, 0, 0], &[]);
+        tracker.events(
+            1_000,
+            &pb::BlockEvents {
+                shard: 0,
+                height: 1,
+                committed: vec![0, 1],
+                ..Default::default()
+            },
+        );
+        tracker.events(
+            1_000,
+            &pb::BlockEvents {
+                shard: 1,
+                height: 1,
+                rejected: vec![2],
+                rejected_reason: vec![cross_shard::RejectReason::BadNonce.code()],
+                ..Default::default()
+            },
+        );
+        let shard = |shard: u32, n: u64, committed: u64, rejected: u64| pb::ShardStatus {
+            shard,
+            admitted: n,
+            entered: n,
+            committed,
+            rejected,
+            ..Default::default()
+        };
+        let status = FinalStatus {
+            shards: vec![shard(0, 2, 2, 0), shard(1, 1, 0, 1)],
+            beacon: pb::BeaconStatus::default(),
+            silent: Vec::new(),
+            submitted: vec![Some((2, 2)), Some((1, 1))],
+            held: vec![0, 0],
+            quiescent: true,
+        };
+        let end = RunEnd {
+            window: (0, 3_000_000_000),
+            failures: Vec::new(),
+            backlog_at_load_end: vec![0, 0],
+            drain_s: Some(0.1),
+        };
+        (scenario, tracker, status, end)
+    }
+
+    fn audit_ok() -> Audit {
+        Audit {
+            supply_conserved: true,
+            exactly_once: true,
+            ..Audit::default()
+        }
+    }
+
+    fn summary(t: &Tracker, s: &FinalStatus, end: &RunEnd, sc: &Scenario) -> Invariants {
+        summarize(sc, "r", t, s, &audit_ok(), end).invariants
+    }
+
+    #[test]
+    fn agreeing_sources_pass() {
+        let (sc, t, s, end) = agreeing();
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(inv.ok && inv.all_accounted, "{:?}", inv.violations);
+    }
+
+    /// A shard whose blocks took in a transaction its events never reported (its
+    /// counters agree with its events; only the count from the block inputs does not).
+    #[test]
+    fn an_outcome_missing_from_the_events_is_named() {
+        let (sc, t, mut s, end) = agreeing();
+        s.shards[0].admitted = 3;
+        s.shards[0].entered = 3;
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(!inv.all_accounted && !inv.ok);
+        assert!(
+            inv.violations.iter().any(|v| v
+                == "shard 0's blocks took in 3 transactions, but its events reported an outcome for 2"),
+            "{:?}",
+            inv.violations
+        );
+    }
+
+    /// A shard that read a transaction off its stream that neither entered a block nor
+    /// waits for one: lost inside the shard.
+    #[test]
+    fn a_transaction_lost_inside_a_shard_is_named() {
+        let (sc, t, mut s, end) = agreeing();
+        s.shards[1].admitted = 2;
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(!inv.all_accounted);
+        assert!(
+            inv.violations.iter().any(|v| v
+                == "shard 1 read 2 transactions off its submit streams, but 1 entered its blocks and 0 wait for one"),
+            "{:?}",
+            inv.violations
+        );
+    }
+}
