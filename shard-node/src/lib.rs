@@ -69,14 +69,15 @@ use shardsim_proto::store::Log;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use block::{BlockProducer, Shared};
+use block::BlockProducer;
 pub use config::{Executor, LOSE_RECEIPTS_ENV, ShardConfig};
 pub use error::{Error, Result};
+use io::Shared;
 use io::service::ShardService;
 
 /// Tells the block thread to stop when dropped: on return, on error, and when the
 /// caller drops `run`'s future (a test's runtime shutting down).
-struct StopOnDrop<'a>(&'a block::Doorbell);
+struct StopOnDrop<'a>(&'a io::Doorbell);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {

@@ -9,7 +9,7 @@ use shardsim_proto::pb;
 use tokio::sync::mpsc;
 
 use super::producer::{BlockProducer, Figures};
-use super::shared::{EVENTS_QUEUE, SLOW_SUBSCRIBER, Shared};
+use crate::io::{EVENTS_QUEUE, SLOW_SUBSCRIBER, Shared};
 use crate::protocol::two_phase::TwoPhase;
 
 /// Hands a block's events to every subscriber. A full queue is waited on for up to

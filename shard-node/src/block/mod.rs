@@ -38,13 +38,8 @@
 mod byzantine;
 mod events;
 mod producer;
-mod shared;
 mod store;
 #[cfg(test)]
 mod tests;
 
 pub use producer::BlockProducer;
-pub use shared::{
-    Counters, Doorbell, EVENTS_QUEUE, EventSender, Recount, SLOW_SUBSCRIBER, Shared, Wake,
-};
-pub use store::{EVENTS, RECORDS};

@@ -16,10 +16,10 @@ use shardsim_proto::pb;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
 use super::events::publish_events;
-use super::shared::{Recount, Shared, Wake};
-use super::store::{EVENTS, RECORDS};
 use crate::ShardConfig;
 use crate::exec::{self, BlockExecutor, BlockOutput};
+use crate::io::{EVENTS, RECORDS};
+use crate::io::{Recount, Shared, Wake};
 use crate::protocol::two_phase::TwoPhase;
 use crate::state::Ledger;
 

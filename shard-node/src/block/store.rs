@@ -11,12 +11,7 @@ use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, 
 use shardsim_proto::pb;
 
 use super::producer::{BlockProducer, Inputs};
-use super::shared::Shared;
-
-/// The store's table of block inputs ([`pb::BlockRecord`]), by height.
-pub const RECORDS: &str = "blocks";
-/// The store's table of block events ([`pb::BlockEvents`]), by height.
-pub const EVENTS: &str = "events";
+use crate::io::{RECORDS, Shared};
 
 impl BlockProducer {
     /// The stored form of a block's inputs.

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::ShardConfig;
+use crate::io::{EVENTS, EVENTS_QUEUE, SLOW_SUBSCRIBER, Shared};
 use crate::protocol::QueuedReceipt;
 
 fn config(shard: ShardId) -> ShardConfig {

@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use cross_shard::sync::lock;
 use shardsim_host::netem::Delayed;
 
-use crate::block::Shared;
+use crate::io::Shared;
 use crate::protocol::{QueuedReceipt, RETRANSMIT};
 
 /// How long a starting shard keeps trying to reach the beacon.

@@ -1,10 +1,18 @@
 //! # The shard's edges: everything async, everything on the wire
 //!
 //! The gRPC service the driver calls ([`service`]), the session with the beacon
-//! ([`beacon_session`]), and signature checks on admission ([`sigverify`]). This is
+//! ([`beacon_session`]), signature checks on admission ([`sigverify`]), and the
+//! hand-off points they share with the block thread — mempool, inbound queue,
+//! counters, events queues, doorbell ([`shared`]). This is
 //! where `pb` messages are decoded into the shard's own types and checked; the block
 //! pipeline and the executors below never see an unchecked message.
 
 pub mod beacon_session;
 pub mod service;
+pub mod shared;
 pub mod sigverify;
+
+pub use shared::{
+    Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS, Recount, SLOW_SUBSCRIBER,
+    Shared, Wake,
+};

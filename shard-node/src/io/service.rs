@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use cross_shard::sync::lock;
 
-use crate::block::{EVENTS_QUEUE, Shared};
+use crate::io::{EVENTS_QUEUE, Shared};
 
 /// How long a Status with a recount waits for the block thread to finish the block in
 /// hand and count.
@@ -138,7 +138,7 @@ impl Shard for ShardService {
                 ));
             };
             store
-                .try_for_each(crate::block::EVENTS, after, |_, events: pb::BlockEvents| {
+                .try_for_each(crate::io::EVENTS, after, |_, events: pb::BlockEvents| {
                     stored.push(Ok(events));
                     Ok::<_, shardsim_proto::store::StoreError>(())
                 })

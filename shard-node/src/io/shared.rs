@@ -20,6 +20,11 @@ use crate::io::sigverify::SigVerifier;
 use crate::protocol::{Inbound, Outgoing};
 use crate::state::Ledger;
 
+/// The store's table of block inputs ([`pb::BlockRecord`]), by height.
+pub const RECORDS: &str = "blocks";
+/// The store's table of block events ([`pb::BlockEvents`]), by height.
+pub const EVENTS: &str = "events";
+
 /// A stream of block events to one subscriber.
 pub type EventSender = mpsc::Sender<Result<pb::BlockEvents, tonic::Status>>;
 
@@ -62,7 +67,7 @@ pub struct Doorbell {
 }
 
 impl Doorbell {
-    pub(super) fn new() -> Doorbell {
+    fn new() -> Doorbell {
         let (tx, rx) = std::sync::mpsc::sync_channel(DOORBELL_QUEUE);
         Doorbell {
             tx,
@@ -95,7 +100,7 @@ impl Doorbell {
     }
 
     /// Whether [`Doorbell::stop`] was called.
-    pub(super) fn stopped(&self) -> bool {
+    pub fn stopped(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
