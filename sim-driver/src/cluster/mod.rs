@@ -25,8 +25,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use shardsim_proto::MAX_MESSAGE_BYTES;
+use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tonic::transport::Channel;
 
 use crate::scenario::{Protocol, Scenario, Storage, Target};
 
@@ -418,4 +421,20 @@ pub fn log_tail(path: &Path) -> String {
         }
         Err(e) => format!("  (unreadable: {e})"),
     }
+}
+
+/// A gRPC channel to a cluster process at `addr` (`host:port`).
+pub async fn channel(addr: &str) -> anyhow::Result<Channel> {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))
+}
+
+/// A client of the shard at `addr`, with the cluster's message-size limits.
+pub async fn shard_client(addr: &str) -> anyhow::Result<ShardClient<Channel>> {
+    Ok(ShardClient::new(channel(addr).await?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }

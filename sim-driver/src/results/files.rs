@@ -1,6 +1,6 @@
 //! The files of a run: `summary.json`, `timeseries.csv`, the HdrHistogram logs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -144,4 +144,36 @@ pub fn read_summary(path: &Path) -> anyhow::Result<Summary> {
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))
+}
+
+/// Creates `<out>/<name>/<run-id>/`, where run-id is the UTC start time and the seed
+/// (with a counter if two runs start in the same second).
+pub fn results_dir(
+    out: &Path,
+    name: &str,
+    seed: u64,
+    started: SystemTime,
+) -> anyhow::Result<(String, PathBuf)> {
+    let stamp: String = humantime::format_rfc3339_seconds(started)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = format!("{stamp}-seed{seed}");
+    let parent = out.join(name);
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    for n in 1.. {
+        let id = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = parent.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    unreachable!("the loop returns")
 }

@@ -12,34 +12,38 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use cross_shard::sync::lock;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use shardsim_host::netem::{Delayed, LinkDelay};
-use shardsim_proto::MAX_MESSAGE_BYTES;
+use shardsim_host::netem::LinkDelay;
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
-use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
 use crate::cluster::Cluster;
 use crate::cluster::faults::{self, Step};
 use crate::load::generator::{self, ABANDON, GO, LoadEvent, STOP};
 use crate::load::schedule::Schedule;
-use crate::load::submit::{Resume, SubmitPath};
+use crate::load::submit::SubmitPath;
 use crate::measure::audit::audit_every_asset;
 use crate::measure::recovery::{self, FaultReport};
 use crate::measure::settle::{RPC_TIMEOUT, settle};
 use crate::measure::tracker::Tracker;
 use crate::results::{self, CpuSeconds, Summary};
 use crate::scenario::{Scenario, Target};
+
+mod progress;
+mod restart;
+mod watchdog;
+
+use crate::cluster::{channel, shard_client};
+use crate::results::results_dir;
+use progress::Progress;
+use restart::resume_if_caught_up;
+use watchdog::{EventsLink, stall_limit, watch, watch_shard};
 
 /// How the run reports and where it writes.
 #[derive(Debug, Clone)]
@@ -72,10 +76,6 @@ pub struct RunOutcome {
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// How long an interrupted or failed run drains before it writes its partial results.
 const INTERRUPTED_DRAIN_LIMIT: Duration = Duration::from_secs(5);
-/// How often each process is asked for its Status while the run goes on.
-const WATCH_EVERY: Duration = Duration::from_millis(500);
-/// The least silence that names a process as stalled.
-const STALL_FLOOR: Duration = Duration::from_secs(3);
 
 /// Messages queued into the driver's main loop. Bounded: a main loop that falls
 /// behind slows its senders (the generator, the events streams and, through them, the
@@ -83,7 +83,7 @@ const STALL_FLOOR: Duration = Duration::from_secs(3);
 const MAIN_QUEUE: usize = 4096;
 
 /// Messages into the driver's main loop.
-enum Msg {
+pub(super) enum Msg {
     /// Transactions `first..` handed to the submit streams, with intended send times
     /// and programs (empty: all `transfer`).
     Dispatched {
@@ -622,247 +622,4 @@ async fn drive(
     // Charts from the files just written, exactly as `shardsim plot` redraws them.
     crate::charts::plot::run_charts(dir)?;
     Ok(summary)
-}
-
-/// How long a process may stay silent — no events and no Status reply — before the
-/// driver names it as stalled: ten block intervals, and never less than 3 s (a busy
-/// shard on two cores may take a second to answer).
-fn stall_limit(scenario: &Scenario) -> Duration {
-    let block = scenario
-        .cluster
-        .block_interval
-        .unwrap_or(Duration::from_millis(10));
-    (block * 10).max(STALL_FLOOR)
-}
-
-/// Asks process `slot` for its Status (`ask`) every half second and reports each
-/// answer; a request that fails or takes over [`RPC_TIMEOUT`] reports nothing.
-fn watch<F, Fut, T>(slot: usize, tx: mpsc::Sender<Msg>, mut ask: F) -> tokio::task::JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<T, tonic::Status>> + Send,
-    T: Send,
-{
-    tokio::spawn(async move {
-        loop {
-            let answer = tokio::time::timeout(RPC_TIMEOUT, ask()).await;
-            if matches!(answer, Ok(Ok(_))) && tx.send(Msg::Heard(slot)).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(WATCH_EVERY).await;
-        }
-    })
-}
-
-/// The watchdog of shard `slot`.
-fn watch_shard(
-    slot: usize,
-    client: ShardClient<Channel>,
-    tx: mpsc::Sender<Msg>,
-) -> tokio::task::JoinHandle<()> {
-    watch(slot, tx, move || {
-        let mut c = client.clone();
-        async move { c.status(pb::StatusRequest::default()).await }
-    })
-}
-
-/// Opens shards' Events streams into the main loop.
-struct EventsLink {
-    tx: mpsc::Sender<Msg>,
-    start: Instant,
-    link: LinkDelay,
-}
-
-impl EventsLink {
-    /// Streams shard `i`'s events (from its store above `after`, then live) into the
-    /// main loop. A stream that breaks after a kill of the shard (`kills` moved on)
-    /// ends quietly; any other break fails the run.
-    async fn open(
-        &self,
-        i: usize,
-        client: &ShardClient<Channel>,
-        after: Option<u64>,
-        seed: u64,
-        kills: Arc<AtomicU64>,
-    ) -> anyhow::Result<()> {
-        let generation = kills.load(Ordering::SeqCst);
-        let stream = client
-            .clone()
-            .events(pb::EventsRequest { after })
-            .await
-            .with_context(|| format!("opening the events stream of shard {i}"))?
-            .into_inner();
-        let mut stream = Delayed::new(stream, self.link, seed);
-        let (tx, start) = (self.tx.clone(), self.start);
-        tokio::spawn(async move {
-            loop {
-                match stream.next().await {
-                    Some(Ok(events)) => {
-                        let at = start.elapsed().as_nanos() as u64;
-                        let events = Box::new(events);
-                        if tx.send(Msg::Events { at, events }).await.is_err() {
-                            return;
-                        }
-                    }
-                    None => return,
-                    Some(Err(_)) if kills.load(Ordering::SeqCst) != generation => return,
-                    Some(Err(status)) => {
-                        let _ = tx
-                            .send(Msg::Failed(anyhow::anyhow!(
-                                "events stream of shard {i}: {status}"
-                            )))
-                            .await;
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(())
-    }
-}
-
-/// Once a restarted shard's stored events have all reached the tracker, sends it
-/// again every transaction it never reported on, and lets its submit path go on.
-fn resume_if_caught_up(
-    k: usize,
-    catching_up: &mut [Option<(u64, usize)>],
-    tracker: &Tracker,
-    paths: &[SubmitPath],
-    clients: &[ShardClient<Channel>],
-    reports: &mut [FaultReport],
-    now: f64,
-) {
-    let Some((height, fault)) = catching_up[k] else {
-        return;
-    };
-    if tracker.last_height(k) < height {
-        return;
-    }
-    catching_up[k] = None;
-    let (resend, through) = lock(&paths[k].retained).unreported(|id| tracker.awaiting(id));
-    reports[fault].resubmitted = Some(resend.iter().map(|b| b.id.len() as u64).sum());
-    reports[fault].resumed_at_s = Some(now);
-    // If the task has gone, the run is failing anyway and says why elsewhere.
-    let _ = paths[k].resume.try_send(Resume {
-        client: clients[k].clone(),
-        resend,
-        through,
-    });
-}
-
-async fn channel(addr: &str) -> anyhow::Result<Channel> {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {addr}"))
-}
-
-async fn shard_client(addr: &str) -> anyhow::Result<ShardClient<Channel>> {
-    Ok(ShardClient::new(channel(addr).await?)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
-}
-
-/// Creates `<out>/<name>/<run-id>/`, where run-id is the UTC start time and the seed
-/// (with a counter if two runs start in the same second).
-fn results_dir(
-    out: &Path,
-    name: &str,
-    seed: u64,
-    started: SystemTime,
-) -> anyhow::Result<(String, PathBuf)> {
-    let stamp: String = humantime::format_rfc3339_seconds(started)
-        .to_string()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let base = format!("{stamp}-seed{seed}");
-    let parent = out.join(name);
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    for n in 1.. {
-        let id = if n == 1 {
-            base.clone()
-        } else {
-            format!("{base}-{n}")
-        };
-        let dir = parent.join(&id);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok((id, dir)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-        }
-    }
-    unreachable!("the loop returns")
-}
-
-/// The progress display: a bar on a terminal, a line every few seconds otherwise.
-struct Progress {
-    /// The bar, if shown on a terminal.
-    bar: Option<ProgressBar>,
-    /// Print plain lines instead (stderr is not a terminal).
-    lines: bool,
-    /// (time, finals) at the last rate sample, for the live TPS figure.
-    last: std::cell::Cell<(Duration, u64)>,
-    /// When the last plain line was printed.
-    last_line: std::cell::Cell<Duration>,
-}
-
-impl Progress {
-    fn new(enabled: bool, total: Duration) -> Progress {
-        let bar = (enabled && !ProgressBar::new(0).is_hidden()).then(|| {
-            let bar = ProgressBar::new(total.as_secs().max(1));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s  {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar
-        });
-        Progress {
-            lines: enabled && bar.is_none(),
-            bar,
-            last: std::cell::Cell::new((Duration::ZERO, 0)),
-            last_line: std::cell::Cell::new(Duration::ZERO),
-        }
-    }
-
-    fn update(&self, elapsed: Duration, t: &Tracker, draining: bool) {
-        let (t0, f0) = self.last.get();
-        let dt = (elapsed - t0).as_secs_f64();
-        if dt < 0.9 {
-            return;
-        }
-        let tps = (t.finals() - f0) as f64 / dt;
-        self.last.set((elapsed, t.finals()));
-        let phase = if draining { "draining" } else { "running" };
-        let msg = format!(
-            "{phase}: {tps:>9.0} tx/s final · {} final · {} in flight",
-            t.finals(),
-            t.unresolved()
-        );
-        if let Some(bar) = &self.bar {
-            bar.set_position(elapsed.as_secs());
-            bar.set_message(msg);
-        } else if self.lines && elapsed - self.last_line.get() >= Duration::from_secs(2) {
-            self.last_line.set(elapsed);
-            eprintln!("[{:>5.1}s] {msg}", elapsed.as_secs_f64());
-        }
-    }
-
-    /// A one-off line (a fault injected), above the bar or among the lines.
-    fn note(&self, text: &str) {
-        if let Some(bar) = &self.bar {
-            bar.println(format!("shardsim: {text}"));
-        } else if self.lines {
-            eprintln!("shardsim: {text}");
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
