@@ -1,0 +1,164 @@
+//! Steps 1–3 of the chapter: accepting a shard's header submission — the header
+//! extends the shard's chain, its leaves hash to the receipts root, and each batch is
+//! one the header committed to and next on its channel (forged and replayed batches are
+//! dropped and counted; the honest rest of the submission stands).
+
+use cross_shard::two_phase::Vote;
+use cross_shard::{
+    Error as ProtocolError, Hash, Header, ReceiptBatch, ShardId, TxId, merkle, receipt,
+};
+use shardsim_proto::convert::{path_to_wire, vote_from_wire};
+use shardsim_proto::pb;
+
+use crate::error::{Error, Result};
+
+use super::{Chain, Outcome, Pending, Stored};
+
+impl Chain {
+    pub(super) fn try_accept(
+        &mut self,
+        submission: &pb::HeaderSubmission,
+    ) -> Result<(ShardId, Outcome)> {
+        let header = Header::try_from(
+            submission
+                .header
+                .as_ref()
+                .ok_or(Error::Malformed("submission without a header".into()))?,
+        )?;
+        let src = header.shard;
+        if src >= self.shards {
+            return Err(Error::UnknownShard {
+                shard: src,
+                shards: self.shards,
+            });
+        }
+        let (last_height, last_hash) = self.heads[src as usize];
+        if header.height < last_height
+            || (header.height == last_height && header.hash() == last_hash)
+        {
+            return Ok((src, Outcome::Duplicate));
+        }
+        if header.height > last_height + 1 {
+            return Ok((src, Outcome::OutOfOrder));
+        }
+        // The next height (or a different header at the head: refused as not extending).
+        header.check_extends(last_height, &last_hash)?;
+
+        // Every batch must at least be well formed.
+        let received: Vec<ReceiptBatch> = submission
+            .batches
+            .iter()
+            .map(ReceiptBatch::try_from)
+            .collect::<std::result::Result<_, _>>()?;
+        // Votes must be well formed, and only a two-phase beacon takes them.
+        let votes: Vec<(TxId, Vote)> = submission
+            .votes
+            .iter()
+            .map(vote_from_wire)
+            .collect::<std::result::Result<_, _>>()?;
+        if !votes.is_empty() && self.coordinator.is_none() {
+            return Err(Error::Malformed(
+                "votes sent to a beacon that does not run two-phase commit".into(),
+            ));
+        }
+        // Step 3: the leaves are what the header committed to.
+        let leaves: Vec<Hash> = submission
+            .leaves
+            .iter()
+            .map(|l| Hash::from_slice(l))
+            .collect::<Option<_>>()
+            .ok_or(Error::Malformed(
+                "every receipt leaf must be 32 bytes".into(),
+            ))?;
+        if leaves.len() != self.shards as usize || merkle::root(&leaves) != header.receipts_root {
+            return Err(ProtocolError::BadProof {
+                src,
+                dst: src,
+                height: header.height,
+            }
+            .into());
+        }
+
+        // Step 2: each batch must be one the header committed to, and next on its
+        // channel. A batch that is not (forged) or whose receipts were routed before
+        // (replayed) is dropped and counted; the rest of the submission stands.
+        let mut batches: Vec<ReceiptBatch> = Vec::with_capacity(submission.batches.len());
+        let mut seen = vec![false; self.shards as usize];
+        let (mut forged, mut replayed) = (0u64, 0u64);
+        for b in received {
+            if b.src != src || b.dst >= self.shards || b.dst == src {
+                return Err(ProtocolError::Misrouted {
+                    src: b.src,
+                    dst: b.dst,
+                    why: "source is not the header's shard, or destination out of range or the source itself",
+                }
+                .into());
+            }
+            let d = b.dst as usize;
+            let n = b.receipts.len() as u64;
+            if n > 0 && b.end_seq() <= self.next_seq[src as usize][d] {
+                replayed += n;
+            } else if seen[d]
+                || n == 0
+                || b.first_seq != self.next_seq[src as usize][d]
+                || b.leaf() != leaves[d]
+            {
+                forged += n;
+            } else {
+                seen[d] = true;
+                batches.push(b);
+            }
+        }
+        // Every destination the header committed receipts to must get them: a withheld
+        // batch would stall its channel for good.
+        if let Some(d) = (0..self.shards)
+            .find(|&d| !seen[d as usize] && leaves[d as usize] != receipt::empty_leaf(src, d))
+        {
+            return Err(ProtocolError::Misrouted {
+                src,
+                dst: d,
+                why: "the header commits to receipts for this destination but no valid batch came with it",
+            }
+            .into());
+        }
+        self.receipts_forged += forged;
+        self.receipts_replayed += replayed;
+        self.count_votes(src, votes);
+
+        // Acks from this shard (as a destination), step 6.
+        self.forget_acknowledged(src, &submission.acks);
+
+        // Accepted: advance the chain and the channels, keep it for the next block.
+        self.heads[src as usize] = (header.height, header.hash());
+        let deliveries = batches
+            .iter()
+            .map(|b| {
+                self.next_seq[src as usize][b.dst as usize] = b.end_seq();
+                let proof = merkle::proof(&leaves, b.dst as usize).unwrap_or_default();
+                let stored = Stored {
+                    beacon_height: 0,
+                    src,
+                    end_seq: b.end_seq(),
+                    receipts: b.receipts.len() as u64,
+                    value: b.value_of(cross_shard::ids::NATIVE),
+                    delivery: pb::ReceiptDelivery {
+                        src_height: header.height,
+                        batch: Some(pb::ReceiptBatch::from(b)),
+                        proof: path_to_wire(&proof),
+                    },
+                };
+                (b.dst, stored)
+            })
+            .collect();
+        self.pending.push(Pending {
+            crosslink: pb::Crosslink {
+                shard: src,
+                height: header.height,
+                header_hash: header.hash().0.to_vec(),
+                receipts_root: header.receipts_root.0.to_vec(),
+            },
+            deliveries,
+        });
+        Ok((src, Outcome::Fresh))
+    }
+}

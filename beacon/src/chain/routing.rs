@@ -1,0 +1,129 @@
+//! Steps 4–6: notarizing pending headers into a beacon block, routing each batch to its
+//! destination's outbox with its Merkle path, and forgetting what destinations have
+//! acknowledged; plus what a (re)subscribing shard must receive to catch up.
+
+use cross_shard::ShardId;
+use cross_shard::two_phase::{Coordinator, Verdict};
+use shardsim_proto::pb;
+
+use super::{Chain, Notarized};
+
+impl Chain {
+    /// Steps 4–5: turns the pending headers into a beacon block, or `None` when there
+    /// are none (the beacon makes no empty blocks, unless two-phase transactions are
+    /// open: their deadlines count in blocks).
+    pub fn notarize(&mut self) -> Option<Notarized> {
+        let open = self.coordinator.as_ref().map_or(0, Coordinator::open_count);
+        if self.pending.is_empty() && open == 0 {
+            return None;
+        }
+        self.height += 1;
+        let mut block = pb::BeaconBlock {
+            height: self.height,
+            crosslinks: Vec::with_capacity(self.pending.len()),
+            decisions: Vec::new(),
+        };
+        let mut deliveries = Vec::new();
+        for p in self.pending.drain(..) {
+            self.notarized[p.crosslink.shard as usize] = p.crosslink.height;
+            block.crosslinks.push(p.crosslink);
+            for (dst, mut stored) in p.deliveries {
+                stored.beacon_height = self.height;
+                self.routed[stored.src as usize][dst as usize] = stored.end_seq;
+                if let (Some(c), Some(batch)) =
+                    (self.coordinator.as_mut(), stored.delivery.batch.as_ref())
+                {
+                    // Every receipt is a prepare: open it, to be decided by
+                    // this block's height + the deadline.
+                    for &tx in &batch.tx_id {
+                        c.open(tx, stored.src, dst, self.height);
+                    }
+                }
+                deliveries.push((dst, stored.delivery.clone()));
+                self.outbox[dst as usize].push_back(stored);
+            }
+        }
+        // Keep only the blocks that an unacknowledged batch still refers to.
+        let oldest = self
+            .outbox
+            .iter()
+            .filter_map(|o| o.front().map(|s| s.beacon_height))
+            .min()
+            .unwrap_or(self.height);
+        self.blocks = self.blocks.split_off(&oldest);
+        if let Some(c) = self.coordinator.as_mut() {
+            for d in c.decide(self.height) {
+                match d.verdict {
+                    Verdict::Commit { .. } => self.two_phase.commits += 1,
+                    Verdict::Abort(_) => self.two_phase.aborts += 1,
+                }
+                block.decisions.push(pb::Decision::from(&d));
+            }
+        }
+        if !deliveries.is_empty() {
+            self.blocks.insert(self.height, block.clone());
+        }
+        Some(Notarized {
+            block,
+            deliveries,
+            accepted: std::mem::take(&mut self.accepted),
+        })
+    }
+
+    /// What shard `dst` should have received by now (sent after each interval's block
+    /// and deliveries, and after a backlog).
+    pub fn tip(&self, dst: ShardId) -> pb::Tip {
+        pb::Tip {
+            height: self.height,
+            routed: self.routed.iter().map(|r| r[dst as usize]).collect(),
+        }
+    }
+
+    /// What a (re)subscribing shard `dst` must receive to catch up: the beacon blocks
+    /// that notarized its unacknowledged batches, each followed by those batches.
+    pub fn backlog(&self, dst: ShardId) -> Vec<pb::Inbound> {
+        let mut out = Vec::new();
+        let Some(outbox) = self.outbox.get(dst as usize) else {
+            return out;
+        };
+        let mut last_block = None;
+        for s in outbox {
+            if last_block != Some(s.beacon_height) {
+                if let Some(block) = self.blocks.get(&s.beacon_height) {
+                    out.push(pb::Inbound {
+                        kind: Some(pb::inbound::Kind::Block(block.clone())),
+                    });
+                }
+                last_block = Some(s.beacon_height);
+            }
+            out.push(pb::Inbound {
+                kind: Some(pb::inbound::Kind::Delivery(s.delivery.clone())),
+            });
+        }
+        out.push(pb::Inbound {
+            kind: Some(pb::inbound::Kind::Tip(self.tip(dst))),
+        });
+        out
+    }
+
+    /// Receipts and value notarized or pending and not yet acknowledged.
+    pub fn in_flight(&self) -> (u64, u64) {
+        let stored = self.outbox.iter().flatten().chain(
+            self.pending
+                .iter()
+                .flat_map(|p| p.deliveries.iter().map(|d| &d.1)),
+        );
+        stored.fold((0, 0), |(n, v), s| {
+            (n + s.receipts, v.saturating_add(s.value))
+        })
+    }
+
+    /// Step 6: drops from `dst`'s outbox every batch `dst` says it has applied.
+    pub(super) fn forget_acknowledged(&mut self, dst: ShardId, acks: &[pb::ChannelAck]) {
+        for ack in acks {
+            if let Some(outbox) = self.outbox.get_mut(dst as usize) {
+                outbox.retain(|s| !(s.src == ack.src && s.end_seq <= ack.next_seq));
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Tests of the beacon chain.
+
+use super::*;
+use cross_shard::Receipt;
+use cross_shard::two_phase::{Verdict, Vote};
+use cross_shard::{Hash, Header, ReceiptBatch, receipt};
+use shardsim_proto::pb;
+
+/// Builds shard `src`'s submission at `height` after `prev`, with one batch per
+/// (dst, first_seq, count).
+fn submission(
+    src: u32,
+    height: u64,
+    prev: Hash,
+    batches: &[(u32, u64, u64)],
+    acks: &[(u32, u64)],
+) -> (pb::HeaderSubmission, Header) {
+    let batches: Vec<ReceiptBatch> = batches
+        .iter()
+        .map(|&(dst, first_seq, n)| ReceiptBatch {
+            src,
+            dst,
+            first_seq,
+            receipts: (0..n).map(|i| Receipt::credit(i, 1, 10, 0)).collect(),
+        })
+        .collect();
+    let header = Header {
+        shard: src,
+        height,
+        prev_hash: prev,
+        state_root: Hash::ZERO,
+        receipts_root: receipt::receipts_root(src, 3, &batches),
+        tx_count: 0,
+    };
+    let sub = pb::HeaderSubmission {
+        header: Some(pb::Header::from(&header)),
+        batches: batches.iter().map(pb::ReceiptBatch::from).collect(),
+        acks: acks
+            .iter()
+            .map(|&(src, next_seq)| pb::ChannelAck { src, next_seq })
+            .collect(),
+        leaves: receipt::leaves(src, 3, &batches)
+            .iter()
+            .map(|l| l.0.to_vec())
+            .collect(),
+        votes: Vec::new(),
+    };
+    (sub, header)
+}
+
+#[test]
+fn notarizes_routes_and_forgets_on_ack() {
+    let mut chain = Chain::new(3, None);
+    let (s, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2), (2, 0, 1)], &[]);
+    chain.accept(&s).unwrap();
+    assert_eq!(chain.in_flight(), (3, 30), "pending counts as in flight");
+    let n = chain.notarize().unwrap();
+    assert_eq!(n.block.crosslinks.len(), 1);
+    assert_eq!(
+        n.deliveries.iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(chain.notarize().is_none(), "no empty beacon blocks");
+    assert_eq!(chain.backlog(1).len(), 3, "block + delivery + tip");
+    // Shard 1 acks both receipts from shard 0.
+    let (ack, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+    chain.accept(&ack).unwrap();
+    assert_eq!(chain.backlog(1).len(), 1, "the tip alone");
+    assert_eq!(chain.in_flight(), (1, 10));
+    // Shard 0 continues its chain and its channels.
+    let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
+    chain.accept(&s2).unwrap();
+    assert_eq!(chain.shard_heights(), vec![2, 1, 0]);
+}
+
+proptest::proptest! {
+    /// Arbitrary submissions (wrong shards, heights, hash lengths, columns, acks)
+    /// are refused or accepted, never a panic; nothing refused changes the chain.
+    #[test]
+    fn arbitrary_submissions_never_panic(
+        subs in proptest::collection::vec(
+            (0u32..5, 0u64..4, 0usize..40, proptest::collection::vec((0u32..5, 0u32..5, 0u64..3, 0usize..4, 0usize..4), 0..4), proptest::collection::vec((0u32..5, proptest::num::u64::ANY), 0..3)),
+            1..12,
+        )
+    ) {
+        let mut chain = Chain::new(3, Some(2));
+        for (shard, height, hash_len, batches, acks) in subs {
+            let sub = pb::HeaderSubmission {
+                header: Some(pb::Header {
+                    shard,
+                    height,
+                    prev_hash: vec![0; hash_len],
+                    state_root: vec![0; 32],
+                    receipts_root: vec![0; 32],
+                    tx_count: 0,
+                }),
+                batches: batches
+                    .into_iter()
+                    .map(|(src, dst, first_seq, n, m)| pb::ReceiptBatch {
+                        src,
+                        dst,
+                        first_seq,
+                        tx_id: vec![1; n],
+                        to: vec![2; m],
+                        amount: vec![u64::MAX; n],
+                        asset: vec![1; m % 3],
+                        kind: vec![(m % 7) as u32; m % 2],
+                        ..Default::default()
+                    })
+                    .collect(),
+                acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
+                leaves: vec![vec![0; 32]; shard as usize % 4],
+                votes: vec![pb::Vote { tx: height, yes: hash_len % 2 == 0, reason: hash_len as u32 % 12, output: 0 }],
+            };
+            let before = (chain.shard_heights(), chain.in_flight());
+            if chain.accept(&sub).is_err() {
+                proptest::prop_assert_eq!(before, (chain.shard_heights(), chain.in_flight()));
+            }
+            let _ = chain.notarize();
+            let _ = chain.backlog(shard);
+        }
+    }
+}
+
+#[test]
+fn forged_and_replayed_batches_are_dropped_and_counted_withheld_ones_refused() {
+    let mut chain = Chain::new(3, None);
+    let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+    chain.accept(&s1).unwrap();
+    // Block 2 honestly sends to shard 2, and also slips in a batch to shard 1 that
+    // its header does not commit to, and replays block 1's batch.
+    let (mut s2, h2) = submission(0, 2, h1.hash(), &[(2, 0, 1)], &[]);
+    let mut forged = s1.batches[0].clone();
+    forged.first_seq = 2;
+    forged.amount = vec![1_000_000; 2];
+    s2.batches.push(forged);
+    s2.batches.push(s1.batches[0].clone());
+    chain.accept(&s2).unwrap();
+    assert_eq!((chain.receipts_forged, chain.receipts_replayed), (2, 2));
+    assert_eq!(
+        chain.in_flight(),
+        (3, 30),
+        "only the honest receipts are routed"
+    );
+    // A header committing to receipts it does not send is refused whole.
+    let (mut s3, _) = submission(0, 3, h2.hash(), &[(1, 2, 1)], &[]);
+    s3.batches.clear();
+    assert!(chain.accept(&s3).is_err());
+    assert_eq!(chain.shard_heights()[0], 2);
+}
+
+#[test]
+fn two_phase_opens_prepares_counts_votes_and_decides_by_the_deadline() {
+    use shardsim_proto::convert::vote_to_wire;
+    let mut chain = Chain::new(3, Some(2));
+    // Shard 0 prepares txs 0 and 1 on shard 1 (credit receipts, ids 0 and 1).
+    let (s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+    chain.accept(&s).unwrap();
+    let n = chain.notarize().unwrap();
+    assert!(n.block.decisions.is_empty());
+    assert_eq!(chain.two_phase_open(), 2);
+    // Shard 1 votes yes on tx 0, and also on tx 7 (never prepared); shard 2 votes
+    // on tx 1, which is not its to vote on.
+    let (mut v1, h1) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+    v1.votes = vec![
+        vote_to_wire(0, Vote::Yes { output: 0 }),
+        vote_to_wire(7, Vote::Yes { output: 0 }),
+    ];
+    chain.accept(&v1).unwrap();
+    let (mut v2, _) = submission(2, 1, Hash::ZERO, &[], &[]);
+    v2.votes = vec![vote_to_wire(1, Vote::Yes { output: 0 })];
+    chain.accept(&v2).unwrap();
+    let n = chain.notarize().unwrap();
+    let decided: Vec<_> = n.block.decisions.iter().map(|d| (d.tx, d.commit)).collect();
+    assert_eq!(decided, vec![(0, true)]);
+    // No header is pending, but tx 1 is open: the beacon keeps making blocks until
+    // its deadline (block 1 + 2) aborts it.
+    let n = chain.notarize().unwrap();
+    assert_eq!(n.block.height, 3);
+    let d = shardsim_proto::convert::decision_from_wire(&n.block.decisions[0]).unwrap();
+    assert_eq!(
+        (d.tx, d.home, d.participant, d.verdict),
+        (1, 0, 1, Verdict::Abort(cross_shard::RejectReason::Timeout))
+    );
+    assert!(chain.notarize().is_none(), "nothing open, nothing pending");
+    // Shard 1's vote on tx 1 now comes too late.
+    let (mut late, _) = submission(1, 2, h1.hash(), &[], &[]);
+    late.votes = vec![vote_to_wire(1, Vote::Yes { output: 0 })];
+    chain.accept(&late).unwrap();
+    assert_eq!(
+        chain.two_phase,
+        TwoPhaseCounters {
+            commits: 1,
+            aborts: 1,
+            votes_late: 1,
+            votes_forged: 2,
+            votes_duplicate: 0
+        }
+    );
+    // A receipts-only beacon refuses votes.
+    let mut plain = Chain::new(3, None);
+    let (mut v, _) = submission(1, 1, Hash::ZERO, &[], &[]);
+    v.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
+    assert!(plain.accept(&v).is_err());
+}
+
+#[test]
+fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed() {
+    let mut chain = Chain::new(3, None);
+    chain.record_inputs();
+    let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+    let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
+    assert_eq!(chain.accept(&s2).unwrap(), (0, Outcome::OutOfOrder));
+    assert_eq!(chain.accept(&s1).unwrap(), (0, Outcome::Fresh));
+    assert_eq!(chain.accept(&s1).unwrap(), (0, Outcome::Duplicate));
+    assert_eq!(chain.tip(1).routed, vec![0, 0, 0], "pending is not routed");
+    let n = chain.notarize().unwrap();
+    assert_eq!(
+        n.accepted,
+        vec![s1.clone()],
+        "only the fresh one is an input"
+    );
+    assert_eq!(
+        chain.tip(1),
+        pb::Tip {
+            height: 1,
+            routed: vec![2, 0, 0]
+        }
+    );
+    assert_eq!(chain.notarized_heights(), vec![1, 0, 0]);
+    assert_eq!(chain.accept(&s2).unwrap(), (0, Outcome::Fresh));
+    assert_eq!(chain.accept(&s1).unwrap(), (0, Outcome::Duplicate));
+    assert_eq!(
+        (chain.headers_duplicate, chain.headers_out_of_order),
+        (2, 1)
+    );
+    assert_eq!(chain.headers_rejected, 0);
+    // The backlog ends with the tip.
+    let backlog = chain.backlog(1);
+    assert!(matches!(
+        backlog.last().unwrap().kind,
+        Some(pb::inbound::Kind::Tip(_))
+    ));
+    // Replaying the recorded inputs rebuilds the same chain.
+    let mut again = Chain::new(3, None);
+    for s in &n.accepted {
+        again.accept(s).unwrap();
+    }
+    assert_eq!(again.notarize().unwrap().block, n.block);
+}
+
+#[test]
+fn broken_chain_forged_root_and_channel_gap_are_refused() {
+    let mut chain = Chain::new(3, None);
+    let (mut s, _) = submission(0, 1, Hash::ZERO, &[], &[]);
+    s.header.as_mut().unwrap().prev_hash = vec![1; 32];
+    assert!(chain.accept(&s).is_err(), "prev_hash is not genesis");
+    let (mut s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 1)], &[]);
+    s.batches[0].amount[0] = 1_000_000;
+    assert!(chain.accept(&s).is_err(), "batch does not match the root");
+    let (s, _) = submission(0, 1, Hash::ZERO, &[(1, 5, 1)], &[]);
+    assert!(chain.accept(&s).is_err(), "channel starts at 5");
+    let (s, _) = submission(0, 1, Hash::ZERO, &[(0, 0, 1)], &[]);
+    assert!(chain.accept(&s).is_err(), "batch to itself");
+    let (s, _) = submission(7, 1, Hash::ZERO, &[], &[]);
+    assert!(chain.accept(&s).is_err(), "unknown shard");
+    assert_eq!(chain.headers_rejected, 5);
+    assert_eq!(chain.in_flight(), (0, 0));
+    assert_eq!(chain.shard_heights(), vec![0, 0, 0]);
+}
