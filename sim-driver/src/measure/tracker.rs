@@ -31,22 +31,33 @@ use std::collections::{BTreeMap, HashMap};
 use hdrhistogram::Histogram;
 use shardsim_proto::pb;
 
-/// Fate of one transaction (one byte per transaction).
-mod state {
+/// Where one transaction stands, as the driver has heard (one byte per transaction).
+///
+/// ```text
+///  Submitted ──committed──────────────────────────────► Final
+///      │──rejected────────────────────────────────────► Rejected
+///      │──sent_cross──► Debited ──receipt applied─────► Final
+///      │                   └────refund / refused──────► Rejected
+///      │──receipt applied first──► AppliedEarly ──sent_cross──► Final
+///      └──failed first──────────► FailedEarly  ──sent_cross──► Rejected
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Fate {
     /// Handed to a submit stream, no news yet.
-    pub const SUBMITTED: u8 = 0;
+    Submitted,
     /// Cross-shard: debited on its source shard, receipt not yet applied.
-    pub const DEBITED: u8 = 1;
+    Debited,
     /// Final: committed intra-shard, or its receipt applied.
-    pub const FINAL: u8 = 2;
+    Final,
     /// Rejected by its shard.
-    pub const REJECTED: u8 = 3;
+    Rejected,
     /// Cross-shard receipt applied before the source's debit event arrived (the two
     /// come on different streams); final once that event comes.
-    pub const APPLIED_EARLY: u8 = 4;
+    AppliedEarly,
     /// Cross-shard call failed for good before the source's debit event arrived; its
     /// failure is already counted.
-    pub const FAILED_EARLY: u8 = 5;
+    FailedEarly,
 }
 
 /// The programs a transaction can call, by index (`cross_shard::Program`).
@@ -126,7 +137,7 @@ pub struct Tracker {
     /// Intended send time of each transaction, by id.
     intended: Vec<u64>,
     /// Fate of each transaction, by id (see [`state`]).
-    fate: Vec<u8>,
+    fate: Vec<Fate>,
     /// Source shard of each transaction, learnt from its first event.
     source: Vec<u16>,
     /// Program of each transaction (index into [`PROGRAMS`]).
@@ -258,7 +269,7 @@ impl Tracker {
         usize::try_from(id)
             .ok()
             .and_then(|i| self.fate.get(i))
-            .is_none_or(|&f| f == state::SUBMITTED)
+            .is_none_or(|&f| f == Fate::Submitted)
     }
 
     /// Records that transactions `first..first + intended.len()` were handed to the
@@ -267,7 +278,7 @@ impl Tracker {
     pub fn dispatched(&mut self, first: u64, intended: &[u64], programs: &[u8]) {
         debug_assert_eq!(first as usize, self.intended.len());
         self.intended.extend_from_slice(intended);
-        self.fate.resize(self.intended.len(), state::SUBMITTED);
+        self.fate.resize(self.intended.len(), Fate::Submitted);
         self.source.resize(self.intended.len(), 0);
         if programs.is_empty() {
             self.program.resize(self.intended.len(), 0);
@@ -326,7 +337,7 @@ impl Tracker {
     }
 
     fn finalize(&mut self, i: usize, at: u64, cross: bool) {
-        self.fate[i] = state::FINAL;
+        self.fate[i] = Fate::Final;
         self.per_program[usize::from(self.program[i])].1 += 1;
         let shard = self.slot(i);
         let latency_us = (at.saturating_sub(self.intended[i]) / 1000).clamp(1, MAX_LATENCY_US);
@@ -374,12 +385,12 @@ impl Tracker {
     fn fail_cross(&mut self, id: u64, at: u64, reason: u32) {
         let Some(i) = self.index(id) else { return };
         match self.fate[i] {
-            state::DEBITED => {
-                self.fate[i] = state::REJECTED;
+            Fate::Debited => {
+                self.fate[i] = Fate::Rejected;
                 self.reject(i, at, reason);
             }
-            state::SUBMITTED => {
-                self.fate[i] = state::FAILED_EARLY;
+            Fate::Submitted => {
+                self.fate[i] = Fate::FailedEarly;
                 self.reject(i, at, reason);
             }
             _ => self.duplicate_finals += 1,
@@ -400,7 +411,7 @@ impl Tracker {
         if first.is_some() != abort.is_some() {
             self.atomic_violations += 1;
         }
-        if self.fate[i] != state::DEBITED {
+        if self.fate[i] != Fate::Debited {
             self.duplicate_finals += 1;
             return;
         }
@@ -411,7 +422,7 @@ impl Tracker {
             }
             Some(reason) => {
                 *self.tp_aborts.entry(reason).or_default() += 1;
-                self.fate[i] = state::REJECTED;
+                self.fate[i] = Fate::Rejected;
                 self.reject(i, at, reason);
                 let slot = self.slot(i);
                 self.second(at).shards[slot].aborts += 1;
@@ -454,7 +465,7 @@ impl Tracker {
         }
         for &id in &ev.committed {
             let Some(i) = self.index(id) else { continue };
-            if self.fate[i] != state::SUBMITTED {
+            if self.fate[i] != Fate::Submitted {
                 self.duplicate_finals += 1;
                 continue;
             }
@@ -465,19 +476,19 @@ impl Tracker {
             let Some(i) = self.index(id) else { continue };
             self.source[i] = shard;
             match self.fate[i] {
-                state::SUBMITTED => self.fate[i] = state::DEBITED,
-                state::APPLIED_EARLY => self.finalize(i, at, true),
-                state::FAILED_EARLY => self.fate[i] = state::REJECTED,
+                Fate::Submitted => self.fate[i] = Fate::Debited,
+                Fate::AppliedEarly => self.finalize(i, at, true),
+                Fate::FailedEarly => self.fate[i] = Fate::Rejected,
                 _ => self.duplicate_finals += 1,
             }
         }
         for (&id, &reason) in ev.rejected.iter().zip(&ev.rejected_reason) {
             let Some(i) = self.index(id) else { continue };
-            if self.fate[i] != state::SUBMITTED {
+            if self.fate[i] != Fate::Submitted {
                 self.duplicate_finals += 1;
                 continue;
             }
-            self.fate[i] = state::REJECTED;
+            self.fate[i] = Fate::Rejected;
             self.source[i] = shard;
             self.reject(i, at, reason);
         }
@@ -489,8 +500,8 @@ impl Tracker {
         for &id in &ev.receipts_applied {
             let Some(i) = self.index(id) else { continue };
             match self.fate[i] {
-                state::DEBITED => self.finalize(i, at, true),
-                state::SUBMITTED => self.fate[i] = state::APPLIED_EARLY,
+                Fate::Debited => self.finalize(i, at, true),
+                Fate::Submitted => self.fate[i] = Fate::AppliedEarly,
                 _ => self.duplicate_finals += 1,
             }
         }
