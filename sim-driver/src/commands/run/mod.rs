@@ -35,6 +35,7 @@ use crate::measure::tracker::Tracker;
 use crate::results::{self, CpuSeconds, Summary};
 use crate::scenario::{Scenario, Target};
 
+mod link_fault;
 mod progress;
 mod restart;
 mod watchdog;
@@ -359,20 +360,8 @@ async fn drive(
                             bail!("fault {} has no link target", f + 1);
                         };
                         let on = matches!(step, Step::LinkOn(_));
-                        let wire = if on {
-                            pb::LinkFault {
-                                delay_us: fault.delay.as_micros() as u64,
-                                drop: fault.drop,
-                                duplicate: fault.duplicate,
-                            }
-                        } else {
-                            pb::LinkFault::default()
-                        };
-                        let injected = tokio::time::timeout(RPC_TIMEOUT, clients[k as usize].inject_fault(wire)).await;
-                        match injected {
-                            Ok(Ok(_)) => {}
-                            Ok(Err(e)) => bail!("injecting fault {} on shard {k}: {e}", f + 1),
-                            Err(_) => failures.push(format!("shard-{k} did not answer the request to inject fault {}", f + 1)),
+                        if let Some(silent) = link_fault::inject(&mut clients[k as usize], fault, f, on).await? {
+                            failures.push(silent);
                         }
                         if on {
                             reports[f].at_s = now;
