@@ -51,7 +51,7 @@ pub struct ShardConfig {
     /// shard on any difference (tests, debugging).
     pub verify_executor: bool,
     /// Run the `two-phase` protocol with this deadline, in beacon blocks (see
-    /// [`two_phase`]); `None`: the `receipts` protocol.
+    /// [`crate::protocol::two_phase`]); `None`: the `receipts` protocol.
     pub two_phase: Option<u64>,
     /// Keep the chain in a store in this directory and resume from it after a crash;
     /// `None`: memory only.
@@ -70,12 +70,12 @@ pub const LOSE_RECEIPTS_ENV: &str = "SHARDSIM_TEST_LOSE_RECEIPTS";
 /// The executors a shard can run blocks with; all give identical results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Executor {
-    /// One transaction after another: the reference ([`executor`]).
+    /// One transaction after another: the reference ([`crate::exec::Sequential`]).
     Sequential,
-    /// Conflict-free waves by declared access sets, on `threads` threads ([`parallel`]).
+    /// Conflict-free waves by declared access sets, on `threads` threads ([`crate::exec::parallel`]).
     Parallel,
     /// Optimistic execution over a multi-version memory, validated and re-executed
-    /// ([`blockstm`]).
+    /// ([`crate::exec::blockstm`]).
     BlockStm,
 }
 

@@ -35,18 +35,22 @@
 //! again every header the beacon has not notarized (see [`io::beacon_session`]).
 //!
 //! # Layout
-//! - [`state`]: keys and values — accounts, balances, pools, NFTs, proposals — and their
-//!   commitment.
-//! - [`programs`]: the native programs (transfer, token, swap, nft, vote), written once
-//!   for every executor.
-//! - [`executor`]: the sequential executor (the reference semantics of a block).
-//! - [`parallel`]: the parallel executor (conflict-free waves by declared keys).
-//! - [`blockstm`]: the Block-STM executor (optimistic, multi-version, re-execution).
-//! - [`block`]: the shared state and the block loop.
-//! - [`two_phase`]: the shard's part in two-phase commit (home and participant).
-//! - [`io::beacon_session`]: the streams to and from the beacon.
-//! - [`service`]: the `Shard` gRPC service for the driver.
-//! - [`sigverify`]: signature checks on admission, in parallel batches.
+//!
+//! One folder per concept; each depends only on those listed before it.
+//!
+//! - [`config`]: how a shard is started — identity, genesis, limits, the executor.
+//! - [`state`]: keys and values — accounts, balances, pools, NFTs, proposals — their
+//!   commitment, and the one buffered write view the executors share.
+//! - [`programs`]: the native programs (transfer, token, swap, nft, vote), one file
+//!   per family, written once for every executor.
+//! - [`exec`]: `trait BlockExecutor` — sequential (the reference), parallel,
+//!   Block-STM, and `Verified` (any of them checked against the reference).
+//! - [`protocol`]: the shard's side of the cross-shard protocols — the delayed-receipt
+//!   queue, headers kept until notarized, two-phase commit.
+//! - [`io`]: everything async and on the wire — the `Shard` service, the beacon
+//!   session, signature checks, and the hand-off points they share with the block
+//!   thread.
+//! - [`block`]: the block pipeline and its thread, store, events and Byzantine mode.
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod block;

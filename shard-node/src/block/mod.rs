@@ -1,8 +1,11 @@
 //! # The block pipeline
 //!
-//! The shard's shared state and its block loop.
+//! `gather → execute → commit → header → record → events`, one block at a time, on a
+//! thread of its own ([`producer`]); with its store ([`store`]), its events
+//! ([`events`]) and the Byzantine mode ([`byzantine`]). It may use every other room of
+//! the shard; none of them uses it.
 //!
-//! Three kinds of task share one [`Shared`]:
+//! Three kinds of task share one [`crate::io::Shared`]:
 //!
 //! ```text
 //!  Submit handlers ──push──► mempool ──take ≤ max_block_txs──┐
@@ -19,7 +22,7 @@
 //! store's fsync are CPU or disk work of milliseconds per block; on an async worker
 //! they would stall every gRPC handler and the beacon link sharing it (the runtime has
 //! one worker per core). So the loop runs on a blocking thread of its own and talks to
-//! the async side through two bounded hand-offs: the [`Doorbell`] (work arrived, a
+//! the async side through two bounded hand-offs: the [`crate::io::Doorbell`] (work arrived, a
 //! recount is asked for) and each subscriber's bounded events queue.
 //!
 //! ```text
@@ -35,10 +38,10 @@
 //! channel counters the shard had; what was only in memory — the mempool, the inbound
 //! queue — is sent again by its senders (the driver, the beacon).
 
-mod byzantine;
-mod events;
-mod producer;
-mod store;
+pub mod byzantine;
+pub mod events;
+pub mod producer;
+pub mod store;
 #[cfg(test)]
 mod tests;
 

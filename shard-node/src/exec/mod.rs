@@ -5,10 +5,10 @@
 //!
 //! A block does two things, in this order (DESIGN §3, steps 3 and 4):
 //! 1. **apply inbound receipts**, in channel order: each receipt's effect is delivered
-//!    here ([`programs::deliver`]) — a credit, a refund, the pool side of a swap, the
+//!    here ([`crate::programs::deliver`]) — a credit, a refund, the pool side of a swap, the
 //!    collection side of a mint, a vote — and whatever it sends on becomes an outgoing
 //!    receipt;
-//! 2. **execute transactions**, in mempool order ([`programs::execute_one`]).
+//! 2. **execute transactions**, in mempool order ([`crate::programs::execute_one`]).
 //!
 //! ```text
 //!   receipt ──deliver──► done ─────────────► receipts_applied  (final)

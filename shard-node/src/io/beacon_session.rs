@@ -17,7 +17,7 @@
 //! - *Upward*, every submission stays in `outgoing` until a beacon block notarizes it.
 //!   A new session sends them all again, and so does a session in which the oldest has
 //!   waited [`RETRANSMIT`] without being notarized (a dropped message), then twice as
-//!   long, up to [`MAX_RETRANSMIT`](crate::node::MAX_RETRANSMIT) ([`Outgoing::due`](crate::node::Outgoing::due)). The beacon ignores what it
+//!   long, up to [`MAX_RETRANSMIT`](crate::protocol::MAX_RETRANSMIT) ([`Outgoing::due`](crate::protocol::Outgoing::due)). The beacon ignores what it
 //!   already has and what comes after a gap, so resending is safe.
 //! - *Downward*, the beacon ends every interval with a **tip**: the last beacon height
 //!   and, per source shard, how far the receipts it has routed to us go. A shard that
@@ -65,7 +65,7 @@ fn client(channel: Channel) -> BeaconClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
-/// Connects to the beacon, retrying for [`CONNECT_PATIENCE`].
+/// Connects to the beacon, retrying for `CONNECT_PATIENCE` (10 s).
 pub async fn connect(url: &str) -> Result<BeaconClient<Channel>> {
     let endpoint = endpoint(url)?;
     let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
@@ -140,7 +140,7 @@ async fn session(shared: &Shared, mut client: BeaconClient<Channel>) -> tonic::S
 }
 
 /// Sends each new submission, and all of them again when the oldest has waited too
-/// long for notarization ([`Outgoing::due`](crate::node::Outgoing::due)).
+/// long for notarization ([`Outgoing::due`](crate::protocol::Outgoing::due)).
 async fn pump(shared: &Shared, headers: mpsc::Sender<pb::HeaderSubmission>) -> tonic::Status {
     loop {
         let (due, resent) = lock(&shared.outgoing).due(Instant::now());

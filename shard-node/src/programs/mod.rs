@@ -27,8 +27,8 @@
 //! for reserves `x` (paid in) and `y` (paid out), so `x·y` never decreases and the 0.3%
 //! fee stays in the pool.
 //!
-//! One file per program family — [`assets`] (native coin and tokens), [`swap`],
-//! [`nft`], [`vote`] — holds what its calls do where their target lives; [`keys`]
+//! One file per program family — `assets` (native coin and tokens), `swap`,
+//! `nft`, `vote` — holds what its calls do where their target lives; `keys`
 //! says which keys a call may touch before it runs.
 
 use cross_shard::ids::Object;

@@ -41,6 +41,6 @@ pub struct Inbound {
     pub beacon_height: u64,
     /// Two-phase decisions for this shard read from beacon blocks, in order.
     pub decisions: Vec<Decision>,
-    /// Admitted receipts still to drop unapplied ([`ShardConfig::lose_receipts`]).
+    /// Admitted receipts still to drop unapplied ([`crate::ShardConfig::lose_receipts`]).
     pub to_lose: u64,
 }

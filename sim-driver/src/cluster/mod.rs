@@ -49,7 +49,7 @@ fn mempool_capacity(max_block_txs: usize) -> usize {
 /// One child process.
 #[derive(Debug)]
 pub struct Process {
-    /// "beacon" or "shard-<k>", also the log file's stem.
+    /// `"beacon"` or `"shard-<k>"`, also the log file's stem.
     pub name: String,
     /// The address it listens on.
     pub addr: String,

@@ -153,7 +153,7 @@ pub struct SubmitPath {
 
 impl SubmitPath {
     /// Starts the task for `shard`; returns the path and the generator's sender.
-    /// `open_loop`: the schedule decides what is sent when (see [`Task`]'s
+    /// `open_loop`: the schedule decides what is sent when (see `Task`'s
     /// `hold_limit`).
     pub fn start(
         shard: usize,

@@ -89,7 +89,7 @@ pub struct Fault {
     /// When the fault starts, counted from the start of the run (warm-up included).
     #[serde(with = "duration")]
     pub at: Duration,
-    /// Kill this process with SIGKILL: "beacon" or "shard-<k>".
+    /// Kill this process with SIGKILL: `"beacon"` or `"shard-<k>"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill: Option<Target>,
     /// With `kill`: start the process again this long after, on the same data
@@ -97,12 +97,12 @@ pub struct Fault {
     #[serde(default, with = "duration", skip_serializing_if = "Duration::is_zero")]
     pub restart_after: Duration,
     /// Freeze this process with SIGSTOP for the rest of the run: "beacon" or
-    /// "shard-<k>". A grey failure — alive, holding its sockets, answering nothing. The
+    /// `"shard-<k>"`. A grey failure — alive, holding its sockets, answering nothing. The
     /// driver notices the silence, names the process, ends the run at its planned time
     /// plus a short drain, and writes results marked partial: the run fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freeze: Option<Target>,
-    /// Make the link between this shard and the beacon faulty: "shard-<k>".
+    /// Make the link between this shard and the beacon faulty: `"shard-<k>"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<Target>,
     /// With `link`: extra delay per message, each way, up to "10s". Default "0ms".
