@@ -1,5 +1,8 @@
 //! # The shard's edges: everything async, everything on the wire
 //!
+//! **May not** execute transactions or build blocks; it hands everything to the
+//! block thread through [`shared`].
+//!
 //! The gRPC service the driver calls ([`service`]), the session with the beacon
 //! ([`beacon_session`]), signature checks on admission ([`sigverify`]), and the
 //! hand-off points they share with the block thread — mempool, inbound queue,

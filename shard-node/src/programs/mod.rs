@@ -1,6 +1,9 @@
 //! The native programs ("smart contracts"): what each call does, written once over the
 //! [`State`] trait so that every executor runs the same code.
 //!
+//! **Owns** what each call means. **May not** know which executor runs it, or touch
+//! anything but the [`State`] it is given.
+//!
 //! A call runs in two halves. The **sender's half** always runs on the sender's shard:
 //! check the call, check and consume the nonce, take what the sender pays (a debit, an
 //! NFT). It produces an [`Effect`] — the rest of the call — which is then

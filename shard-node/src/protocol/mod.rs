@@ -1,5 +1,8 @@
 //! # Cross-shard protocols, the shard's side
 //!
+//! **Owns** what a shard keeps of the protocols between blocks. **May not** do I/O or
+//! run blocks: the session (`io`) feeds it, the pipeline (`block`) drains it.
+//!
 //! - [`inbound`]: receipts admitted from the beacon, waiting for a block (the
 //!   delayed-receipt queue).
 //! - [`outgoing`]: header submissions kept until notarized, resent at a paced rate.

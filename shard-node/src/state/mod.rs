@@ -1,6 +1,10 @@
 //! The shard's state: keys and values, dense where it matters, committed by a multiset
 //! hash.
 //!
+//! **Owns** the shard's keys, values and their commitment. **May not** know about
+//! programs, executors, blocks or the wire: everything above reads and writes through
+//! [`State`] or a [`Buffered`] view.
+//!
 //! Everything a transaction can touch is a [`Key`] with a two-word [`Value`]: an
 //! account's native balance and nonce, its balance of each token, a pool's reserves, a
 //! collection's mint count, an NFT held here, a proposal's tally, one account's ballot

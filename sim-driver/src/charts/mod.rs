@@ -2,6 +2,9 @@
 //! DejaVu Sans embedded in the binary (the `dejavu` crate) through plotters' pure-Rust
 //! `ab_glyph` renderer.
 //!
+//! **Owns** drawing. **May not** compute figures: it draws what `measure` and
+//! `results` hold, and `plot` reads them back from files.
+//!
 //! Each chart is a [`Chart`] drawn once per backend by [`save`], so the PNG and the SVG
 //! always show the same thing.
 

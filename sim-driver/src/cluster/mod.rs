@@ -1,5 +1,8 @@
 //! Starting and stopping a cluster of child processes on loopback.
 //!
+//! **Owns** the processes and the fault timeline. **May not** measure or judge: what a
+//! fault did to throughput is `measure::recovery`'s.
+//!
 //! The driver re-executes its own binary in a hidden role (`shardsim __beacon …`,
 //! `shardsim __shard …`), so one binary is all a newcomer needs. Each child binds port 0
 //! on 127.0.0.1, prints `READY <addr>` on stdout, and logs to `<name>.log` in the run

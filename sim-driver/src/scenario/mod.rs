@@ -1,5 +1,8 @@
 //! Scenario files: what to run, parsed strictly.
 //!
+//! **Owns** the scenario file. **May not** depend on anything else in the driver: every
+//! other room reads a checked [`Scenario`].
+//!
 //! A scenario is TOML (DESIGN §5). Every field has a documented default except the
 //! ones that define the experiment; unknown fields are errors, so a misspelled knob
 //! never silently does nothing. Values are checked while parsing, so an error points at
