@@ -56,11 +56,12 @@ pub fn schedule(faults: &[Fault]) -> Vec<(Duration, Step)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenario::Target;
 
-    fn kill(at: u64, restart_after: u64) -> Fault {
+    /// A kill of shard 1 at `at` s, restarted `restart_after` s later.
+    pub(crate) fn kill(at: u64, restart_after: u64) -> Fault {
         Fault {
             at: Duration::from_secs(at),
             kill: Some(Target::Shard(1)),

@@ -114,21 +114,7 @@ pub fn measure_recovery(report: &mut FaultReport, target: Target, tracker: &Trac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn kill(at: u64, restart_after: u64) -> Fault {
-        Fault {
-            at: Duration::from_secs(at),
-            kill: Some(Target::Shard(1)),
-            restart_after: Duration::from_secs(restart_after),
-            freeze: None,
-            link: None,
-            delay: Duration::ZERO,
-            drop: 0.0,
-            duplicate: 0.0,
-            duration: Duration::ZERO,
-        }
-    }
+    use crate::cluster::faults::tests::kill;
 
     #[test]
     fn recovery_is_when_the_shard_is_back_within_ten_percent() {
