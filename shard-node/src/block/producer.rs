@@ -46,6 +46,20 @@ pub(super) struct Figures {
     pub(super) entered: u64,
 }
 
+/// What executing a block produced, for sealing it.
+pub(super) struct Executed {
+    /// Receipts applied and emitted, per asset and channel: (count, value).
+    pub(super) applied: Vec<Vec<(u64, u64)>>,
+    pub(super) emitted: Vec<Vec<(u64, u64)>>,
+    /// Transactions sent back to wait behind two-phase locks.
+    pub(super) deferred: Vec<Tx>,
+    /// From the executor (see [`crate::exec::ExecStats`]).
+    pub(super) dependent: Option<usize>,
+    pub(super) reexecuted: Option<usize>,
+    /// Transactions the block took in.
+    pub(super) entered: u64,
+}
+
 /// What building a block produced.
 pub(super) struct Built {
     pub(super) submission: pb::HeaderSubmission,
@@ -285,7 +299,6 @@ impl BlockProducer {
     /// Executes a block from its gathered inputs: steps 3–6, up to the submission for
     /// the beacon and the events for subscribers (which the caller sends, or not).
     pub(super) fn build(&mut self, shared: &Shared, inputs: Inputs) -> crate::Result<Built> {
-        let cfg = &shared.config;
         let Inputs {
             decisions,
             beacon_height,
@@ -293,6 +306,20 @@ impl BlockProducer {
             delayed,
             oldest,
         } = inputs;
+        let executed = self.execute(shared, &decisions, beacon_height, bad_signatures)?;
+        Ok(self.seal(shared, executed, (delayed, oldest)))
+    }
+
+    /// Steps 3–4 and the state commit: receipts (or two-phase decisions and prepares),
+    /// then the transactions by the configured executor, then the new state root.
+    fn execute(
+        &mut self,
+        shared: &Shared,
+        decisions: &[Decision],
+        beacon_height: u64,
+        bad_signatures: Vec<TxId>,
+    ) -> crate::Result<Executed> {
+        let cfg = &shared.config;
         // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
         self.out.clear();
         let assets = self.ledger.tokens() as usize + 1;
@@ -309,7 +336,7 @@ impl BlockProducer {
                 // Decisions first (they release locks), then the new prepares.
                 tp.decide(
                     &mut self.ledger,
-                    &decisions,
+                    decisions,
                     beacon_height,
                     (&mut applied, &mut emitted),
                     &mut self.out,
@@ -363,7 +390,33 @@ impl BlockProducer {
                 "receipts for accounts not on this shard were not credited"
             );
         }
+        Ok(Executed {
+            applied,
+            emitted,
+            deferred,
+            dependent,
+            reexecuted,
+            entered,
+        })
+    }
 
+    /// Steps 5–6: the block's receipt batches, its header, its counters and events, and
+    /// the submission for the beacon.
+    fn seal(
+        &mut self,
+        shared: &Shared,
+        executed: Executed,
+        (delayed, oldest): (u64, Duration),
+    ) -> Built {
+        let cfg = &shared.config;
+        let Executed {
+            applied,
+            mut emitted,
+            deferred,
+            dependent,
+            reexecuted,
+            entered,
+        } = executed;
         // Step 5: commit — one batch per destination, consecutive channel seqs.
         let me = cfg.shard;
         let mut batches = Vec::new();
@@ -450,10 +503,10 @@ impl BlockProducer {
                 })
                 .collect(),
         };
-        Ok(Built {
+        Built {
             submission,
             events,
             deferred,
-        })
+        }
     }
 }
