@@ -51,6 +51,8 @@
 //!   session, signature checks, and the hand-off points they share with the block
 //!   thread.
 //! - [`block`]: the block pipeline and its thread, store, events and Byzantine mode.
+//! - [`vm`]: the EVM — the programs as Solidity contracts, their bindings, and a bare
+//!   revm world that runs them (not yet behind the executors: issue #14).
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod block;
@@ -62,6 +64,7 @@ pub mod io;
 pub mod programs;
 pub mod protocol;
 pub mod state;
+pub mod vm;
 
 use std::future::Future;
 use std::sync::Arc;

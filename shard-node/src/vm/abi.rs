@@ -1,0 +1,41 @@
+//! The contracts' interfaces, as alloy's `sol!` bindings: calls encode and returns
+//! decode with no hand-written ABI code.
+
+use alloy_sol_types::sol;
+
+sol! {
+    /// `contracts/src/ShardToken.sol` (an OpenZeppelin ERC-20).
+    interface IShardToken {
+        function transfer(address to, uint256 value) external returns (bool);
+        function balanceOf(address account) external view returns (uint256);
+        function totalSupply() external view returns (uint256);
+        error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
+    }
+
+    /// `contracts/src/Pool.sol`.
+    interface IPool {
+        function reserveNative() external view returns (uint256);
+        function reserveToken() external view returns (uint256);
+        function swapNativeForToken(uint256 minOut) external payable returns (uint256 out);
+        function swapTokenForNative(uint256 amountIn, uint256 minOut) external returns (uint256 out);
+        function seed(uint256 tokenReserve) external payable;
+        error Slippage(uint256 out, uint256 minOut);
+    }
+
+    /// `contracts/src/Collection.sol` (an OpenZeppelin ERC-721).
+    interface ICollection {
+        function mint(uint64 serial) external returns (uint256 id);
+        function send(address to, uint256 id) external;
+        function ownerOf(uint256 id) external view returns (address);
+        function minted() external view returns (uint256);
+        error NotOwner(address sender, uint256 id);
+    }
+
+    /// `contracts/src/Ballot.sol`.
+    interface IBallot {
+        function vote(bool inFavour) external;
+        function yes() external view returns (uint256);
+        function no() external view returns (uint256);
+        error AlreadyVoted(address voter);
+    }
+}
