@@ -59,6 +59,10 @@ pub struct Args {
     /// Run the sequential executor beside the chosen one and stop on any difference.
     #[arg(long)]
     pub verify_executor: bool,
+    /// Run the parallel executors' algorithms on every block, even where they predict
+    /// a loss to the sequential executor (which they otherwise run instead).
+    #[arg(long)]
+    pub no_predict: bool,
     /// Misbehave on purpose: forge and replay receipts every fourth block (teaching,
     /// tests).
     #[arg(long)]
@@ -119,6 +123,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         byzantine: args.byzantine,
         executor: args.executor,
         verify_executor: args.verify_executor,
+        predict_executor: !args.no_predict,
         two_phase: args.two_phase_deadline,
         data_dir: args.data_dir,
         lose_receipts: std::env::var(crate::LOSE_RECEIPTS_ENV)

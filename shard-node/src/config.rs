@@ -50,6 +50,9 @@ pub struct ShardConfig {
     /// Run the sequential executor beside the chosen one on every block and stop the
     /// shard on any difference (tests, debugging).
     pub verify_executor: bool,
+    /// Let a parallel executor run a block sequentially when it predicts a loss
+    /// ([`crate::exec::predict`]); `false` runs its algorithm on every block.
+    pub predict_executor: bool,
     /// Run the `two-phase` protocol with this deadline, in beacon blocks (see
     /// [`crate::protocol::two_phase`]); `None`: the `receipts` protocol.
     pub two_phase: Option<u64>,

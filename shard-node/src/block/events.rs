@@ -58,6 +58,7 @@ impl BlockProducer {
             oldest,
             dependent,
             reexecuted,
+            fell_back,
             entered,
         } = figures;
         {
@@ -108,6 +109,7 @@ impl BlockProducer {
             forwarded: std::mem::take(&mut out.forwarded),
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
             mempool_len: lock(&shared.mempool).len() as u64,
+            fell_back,
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
             executed: header.tx_count,

@@ -42,7 +42,9 @@ pub(super) struct Figures {
     /// From the parallel executors' schedules (see [`pb::BlockEvents`]).
     pub(super) dependent: Option<usize>,
     pub(super) reexecuted: Option<usize>,
-    /// Transactions the block took in (see [`Counters::entered`]).
+    /// The executor ran the block sequentially, predicting a loss.
+    pub(super) fell_back: bool,
+    /// Transactions the block took in (see [`crate::io::Counters::entered`]).
     pub(super) entered: u64,
 }
 
@@ -56,6 +58,8 @@ pub(super) struct Executed {
     /// From the executor (see [`crate::exec::ExecStats`]).
     pub(super) dependent: Option<usize>,
     pub(super) reexecuted: Option<usize>,
+    /// The executor ran the block sequentially, predicting a loss.
+    pub(super) fell_back: bool,
     /// Transactions the block took in.
     pub(super) entered: u64,
 }
@@ -103,7 +107,12 @@ impl BlockProducer {
     pub fn new(ledger: Ledger, config: &ShardConfig) -> BlockProducer {
         let shards = ledger.placement().shards();
         BlockProducer {
-            executor: exec::for_config(config.executor, config.threads, config.verify_executor),
+            executor: exec::for_config(
+                config.executor,
+                config.threads,
+                config.verify_executor,
+                config.predict_executor,
+            ),
             two_phase: config.two_phase.map(TwoPhase::new),
             withheld: VecDeque::new(),
             receipt_meta: Vec::new(),
@@ -367,7 +376,8 @@ impl BlockProducer {
                 executor: cfg.executor,
                 height: self.height + 1,
             })?;
-        let (dependent, reexecuted) = (stats.dependent, stats.reexecuted);
+        let (dependent, reexecuted, fell_back) =
+            (stats.dependent, stats.reexecuted, stats.fell_back);
         if let Some(tp) = self.two_phase.as_mut() {
             tp.sent(&self.txs, &self.out.sent_cross, &self.out.outgoing);
         }
@@ -396,6 +406,7 @@ impl BlockProducer {
             deferred,
             dependent,
             reexecuted,
+            fell_back,
             entered,
         })
     }
@@ -415,6 +426,7 @@ impl BlockProducer {
             deferred,
             dependent,
             reexecuted,
+            fell_back,
             entered,
         } = executed;
         // Step 5: commit — one batch per destination, consecutive channel seqs.
@@ -466,6 +478,7 @@ impl BlockProducer {
                 oldest,
                 dependent,
                 reexecuted,
+                fell_back,
                 entered,
             },
         );

@@ -35,6 +35,7 @@ fn config(shard: ShardId) -> ShardConfig {
         lose_receipts: 0,
         executor: crate::Executor::Sequential,
         verify_executor: false,
+        predict_executor: true,
         two_phase: None,
         data_dir: None,
     }

@@ -32,12 +32,17 @@ fn run(txs: &[Tx], executor: Executor, threads: usize) -> (Hash, Vec<u64>, Block
     let mut out = BlockOutput::new(2);
     let mut executor: Box<dyn BlockExecutor> = match executor {
         Executor::Sequential => Box::new(Sequential),
-        // Every wave shared out, however small: the tests' blocks are.
+        // Every wave shared out, however small, and no prediction: the algorithm itself
+        // on every block.
         Executor::Parallel => Box::new(Parallel {
             threads,
             min_wave: 1,
+            predict: false,
         }),
-        Executor::BlockStm => Box::new(BlockStm { threads }),
+        Executor::BlockStm => Box::new(BlockStm {
+            threads,
+            predict: false,
+        }),
     };
     executor
         .execute(&mut l, txs, &mut out)

@@ -40,6 +40,7 @@ pub mod blockstm;
 mod differential;
 mod output;
 pub mod parallel;
+pub mod predict;
 mod receipts;
 mod sequential;
 mod verify;
@@ -61,6 +62,8 @@ pub struct ExecStats {
     pub dependent: Option<usize>,
     /// Incarnations beyond each transaction's first (Block-STM).
     pub reexecuted: Option<usize>,
+    /// The executor predicted a loss and ran the block sequentially ([`predict`]).
+    pub fell_back: bool,
 }
 
 /// A [`Verified`] executor disagreed with the sequential reference.
@@ -82,15 +85,26 @@ pub trait BlockExecutor: Send {
     fn threads(&self) -> usize;
 }
 
-/// The executor a shard was configured with; `verify` wraps it in [`Verified`] (the
-/// sequential executor needs no check against itself).
-pub fn for_config(executor: Executor, threads: usize, verify: bool) -> Box<dyn BlockExecutor> {
+/// The executor a shard was configured with: `predict` lets a parallel executor run a
+/// block sequentially when it predicts a loss ([`predict`]); `verify` wraps it in
+/// [`Verified`] (the sequential executor needs no check against itself).
+pub fn for_config(
+    executor: Executor,
+    threads: usize,
+    verify: bool,
+    predict: bool,
+) -> Box<dyn BlockExecutor> {
     let threads = threads.max(1);
+    let parallel = parallel::Parallel {
+        predict,
+        ..parallel::Parallel::new(threads)
+    };
+    let blockstm = blockstm::BlockStm { threads, predict };
     match (executor, verify) {
         (Executor::Sequential, _) => Box::new(Sequential),
-        (Executor::Parallel, false) => Box::new(parallel::Parallel::new(threads)),
-        (Executor::Parallel, true) => Box::new(Verified::new(parallel::Parallel::new(threads))),
-        (Executor::BlockStm, false) => Box::new(blockstm::BlockStm { threads }),
-        (Executor::BlockStm, true) => Box::new(Verified::new(blockstm::BlockStm { threads })),
+        (Executor::Parallel, false) => Box::new(parallel),
+        (Executor::Parallel, true) => Box::new(Verified::new(parallel)),
+        (Executor::BlockStm, false) => Box::new(blockstm),
+        (Executor::BlockStm, true) => Box::new(Verified::new(blockstm)),
     }
 }

@@ -30,7 +30,7 @@
 use cross_shard::Tx;
 use rustc_hash::FxHashMap;
 
-use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, predict};
 use crate::programs::{Outcome, declared_keys, execute_one};
 use crate::state::{Buffered, Key, Ledger, State, Value};
 use cross_shard::threads::in_chunks;
@@ -154,14 +154,18 @@ pub struct Parallel {
     pub threads: usize,
     /// Waves smaller than this run inline.
     pub min_wave: usize,
+    /// Run a block sequentially when waves are predicted not to pay
+    /// ([`crate::exec::predict::waves_pay`]).
+    pub predict: bool,
 }
 
 impl Parallel {
-    /// On `threads` threads, with the default [`MIN_PARALLEL_WAVE`].
+    /// On `threads` threads, with the default [`MIN_PARALLEL_WAVE`], predicting.
     pub fn new(threads: usize) -> Parallel {
         Parallel {
             threads,
             min_wave: MIN_PARALLEL_WAVE,
+            predict: true,
         }
     }
 }
@@ -173,10 +177,18 @@ impl BlockExecutor for Parallel {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
+        if self.predict && !predict::waves_pay(ledger, txs, predict::cores(self.threads)) {
+            crate::exec::execute(ledger, txs, out);
+            return Ok(ExecStats {
+                fell_back: true,
+                ..ExecStats::default()
+            });
+        }
         let dependent = execute(ledger, txs, out, self.threads, self.min_wave);
         Ok(ExecStats {
             dependent: Some(dependent),
             reexecuted: None,
+            fell_back: false,
         })
     }
 

@@ -201,6 +201,9 @@ impl Cluster {
             if c.verify_executor {
                 args.push("--verify-executor".into());
             }
+            if !c.predict_executor {
+                args.push("--no-predict".into());
+            }
             if c.protocol == Protocol::TwoPhase {
                 args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
             }

@@ -165,6 +165,8 @@ pub struct Tracker {
     pub dependencies: Vec<(u64, u64)>,
     /// Per shard: Block-STM re-executions, when reported.
     pub reexecuted: Vec<Option<u64>>,
+    /// Per shard: blocks its parallel executor ran sequentially, predicting a loss.
+    pub fell_back: Vec<u64>,
     /// Two-phase: the first shard's report of each decided transaction (`None` =
     /// commit, `Some(reason)` = abort), until the other shard's report.
     first_report: HashMap<u64, Option<u32>>,
@@ -219,6 +221,7 @@ impl Tracker {
             duplicate_finals: 0,
             dependencies: vec![(0, 0); shards as usize],
             reexecuted: vec![None; shards as usize],
+            fell_back: vec![0; shards as usize],
             first_report: HashMap::new(),
             tp_commits: 0,
             tp_aborts: BTreeMap::new(),
@@ -459,6 +462,9 @@ impl Tracker {
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
             d.0 += u64::from(ev.executed);
             d.1 += u64::from(dependent);
+        }
+        if let Some(n) = self.fell_back.get_mut(slot) {
+            *n += u64::from(ev.fell_back);
         }
         if let (Some(re), Some(total)) = (ev.reexecuted, self.reexecuted.get_mut(slot)) {
             *total = Some(total.unwrap_or(0) + u64::from(re));

@@ -121,6 +121,10 @@ pub struct ShardSummary {
     /// block-stm only: re-executions (incarnations beyond each transaction's first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reexecuted: Option<u64>,
+    /// Blocks the executor ran sequentially because it predicted a loss
+    /// (`cluster.predict_executor`); 0 for the sequential executor.
+    #[serde(default)]
+    pub fell_back_blocks: u64,
 }
 
 /// Misbehaviour detected and refused.
@@ -365,6 +369,7 @@ pub fn summarize(
                     .filter(|d| d.0 > 0)
                     .map(|&(executed, dependent)| dependent as f64 / executed as f64),
                 reexecuted: tracker.reexecuted.get(i).copied().flatten(),
+                fell_back_blocks: tracker.fell_back.get(i).copied().unwrap_or(0),
             }
         })
         .collect();

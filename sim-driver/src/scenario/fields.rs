@@ -10,6 +10,9 @@ use super::*;
 
 pub(super) mod defaults {
     use std::time::Duration;
+    pub fn yes() -> bool {
+        true
+    }
     pub fn seed() -> u64 {
         1
     }

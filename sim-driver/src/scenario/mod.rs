@@ -224,6 +224,11 @@ pub struct Cluster {
     /// stops the shard (and fails the run). Default false.
     #[serde(default)]
     pub verify_executor: bool,
+    /// Let "parallel" and "block-stm" run a block sequentially when they predict they
+    /// would lose to the sequential executor (too cheap, too dependent, one core); false
+    /// runs their algorithm on every block. Default true.
+    #[serde(default = "defaults::yes")]
+    pub predict_executor: bool,
     /// Make this shard Byzantine: every fourth block it also sends a forged receipt
     /// batch and replays one it sent before. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,6 +270,7 @@ impl Default for Cluster {
             threads_per_shard: defaults::threads(),
             executor: ExecutorKind::default(),
             verify_executor: false,
+            predict_executor: true,
             byzantine_shard: None,
             protocol: Protocol::default(),
             deadline: defaults::deadline(),

@@ -48,6 +48,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         two_phase: None,
         executor: shard_node::Executor::Parallel,
         verify_executor: true,
+        predict_executor: true,
         data_dir: None,
         lose_receipts: 0,
     };

@@ -339,6 +339,7 @@ block_interval = "20ms"
 beacon_interval = "20ms"
 executor = "parallel"
 verify_executor = true
+predict_executor = false
 threads_per_shard = 2
 [workload]
 accounts = 2000
@@ -385,6 +386,7 @@ block_interval = "20ms"
 beacon_interval = "20ms"
 executor = "block-stm"
 verify_executor = true
+predict_executor = false
 signatures = true
 threads_per_shard = 2
 [workload]
@@ -452,6 +454,7 @@ protocol = "two-phase"
 deadline = 8
 executor = "parallel"
 verify_executor = true
+predict_executor = false
 [workload]
 accounts = 3000
 rate = 3000
@@ -535,4 +538,35 @@ cross_shard = 0.5
     assert_eq!(inv["atomic"], true, "{summary:#}");
     assert_eq!(inv["ok"], true, "{summary:#}");
     assert_eq!(summary["lost"], 0);
+}
+
+#[test]
+fn a_parallel_executor_on_one_thread_predicts_a_loss_and_runs_every_block_sequentially() {
+    // One thread: waves can only cost, so with prediction on (the default) every block
+    // falls back to the sequential executor, and the summary says how many did.
+    let summary = run_json(
+        "it-predict",
+        r#"
+name = "it-predict"
+duration = "1s"
+warmup = "200ms"
+[cluster]
+shards = 2
+block_interval = "20ms"
+executor = "parallel"
+[workload]
+accounts = 1000
+rate = 2000
+"#,
+    );
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    for shard in summary["per_shard"].as_array().unwrap() {
+        let height = shard["height"].as_u64().unwrap();
+        assert!(height > 10, "{shard}");
+        assert_eq!(shard["fell_back_blocks"], height, "every block: {shard}");
+        assert!(
+            shard["dependency_ratio"].is_null(),
+            "no waves were cut: {shard}"
+        );
+    }
 }

@@ -42,7 +42,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use cross_shard::{AccountId, Tx};
 
-use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, predict};
 use crate::programs::{Outcome, execute_one};
 use crate::state::{Base, Buffered, Key, Ledger, State, Value, World};
 use cross_shard::sync::lock;
@@ -168,6 +168,9 @@ impl Run<'_> {
 pub struct BlockStm {
     /// Worker threads.
     pub threads: usize,
+    /// Run a block sequentially when optimism is predicted not to pay
+    /// ([`crate::exec::predict::blockstm_pays`]).
+    pub predict: bool,
 }
 
 impl BlockExecutor for BlockStm {
@@ -177,10 +180,18 @@ impl BlockExecutor for BlockStm {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
+        if self.predict && !predict::blockstm_pays(txs, predict::cores(self.threads)) {
+            crate::exec::execute(ledger, txs, out);
+            return Ok(ExecStats {
+                fell_back: true,
+                ..ExecStats::default()
+            });
+        }
         let stats = execute(ledger, txs, out, self.threads);
         Ok(ExecStats {
             dependent: Some(stats.dependent),
             reexecuted: Some(stats.reexecuted),
+            fell_back: false,
         })
     }
 
