@@ -153,6 +153,10 @@ enum Command {
         /// Transfers in the benchmark's block (100..=1000000).
         #[arg(long, default_value_t = 20_000)]
         block: usize,
+        /// `native`: the native programs through every executor; `evm`: the Solidity
+        /// contracts on bare revm (transfer, erc20), checked against the native programs.
+        #[arg(long, value_enum, default_value = "native")]
+        vm: sim_driver::commands::bench_exec::Vm,
         /// Print only the table.
         #[arg(long)]
         quiet: bool,
@@ -221,11 +225,12 @@ fn main() -> ExitCode {
                 out,
                 runs,
                 block,
+                vm,
                 quiet,
             } => {
                 let plan = sim_driver::commands::bench_exec::Plan { block, runs };
                 let report = tokio::task::spawn_blocking(move || {
-                    sim_driver::commands::bench_exec::run(&out, plan, !quiet)
+                    sim_driver::commands::bench_exec::run(&out, plan, vm, !quiet)
                 })
                 .await
                 .context("the benchmark thread")??;

@@ -72,6 +72,14 @@ impl std::fmt::Debug for World {
     }
 }
 
+/// The storage slot of `holder`'s balance in an OpenZeppelin ERC-20:
+/// `keccak256(pad32(holder) ‖ pad32(0))`.
+pub fn erc20_balance_slot(holder: Address) -> U256 {
+    let mut key = [0u8; 64];
+    key[12..32].copy_from_slice(holder.as_slice());
+    U256::from_be_bytes(revm::primitives::keccak256(key).0)
+}
+
 /// The account that deploys the contracts at genesis.
 pub fn deployer() -> Address {
     Address::with_last_byte(0xde).create(0).create(0)
@@ -97,6 +105,16 @@ impl World {
         }
     }
 
+    /// An independent copy of this world (its state cloned), for repeated runs from the
+    /// same genesis.
+    pub fn fork(&self) -> World {
+        let db = self.evm.ctx.db().clone();
+        World {
+            evm: Context::mainnet().with_db(db).build_mainnet(),
+            nonces: self.nonces.clone(),
+        }
+    }
+
     /// Gives `address` `amount` more of the native coin (genesis only).
     pub fn fund(&mut self, address: Address, amount: u64) {
         let db = self.evm.ctx.db_mut();
@@ -108,6 +126,30 @@ impl World {
             .unwrap_or_default();
         info.balance += U256::from(amount);
         db.insert_account_info(address, info);
+    }
+
+    /// Gives `holder` a balance of `amount` in the ERC-20 at `token` by writing its
+    /// storage directly (genesis only: a constructor minting to a million holders would
+    /// exceed any transaction's gas). OpenZeppelin's ERC-20 keeps `_balances` at slot
+    /// 0 and `_totalSupply` at slot 2; a test reads both back through the contract.
+    pub fn set_token_balance(&mut self, token: Address, holder: Address, amount: u64) {
+        let db = self.evm.ctx.db_mut();
+        let slot = erc20_balance_slot(holder);
+        let old = db
+            .cache
+            .accounts
+            .get(&token)
+            .and_then(|a| a.storage.get(&slot).copied())
+            .unwrap_or_default();
+        let supply_slot = U256::from(2);
+        let supply = db
+            .cache
+            .accounts
+            .get(&token)
+            .and_then(|a| a.storage.get(&supply_slot).copied())
+            .unwrap_or_default();
+        let _ = db.insert_account_storage(token, slot, U256::from(amount));
+        let _ = db.insert_account_storage(token, supply_slot, supply - old + U256::from(amount));
     }
 
     /// The address the deployer's next deployment will get.
@@ -427,6 +469,31 @@ mod tests {
             IBallot::noCall::abi_decode_returns(&no).unwrap(),
             U256::from(1)
         );
+    }
+
+    #[test]
+    fn genesis_balances_written_to_storage_are_what_the_contract_reads() {
+        let mut w = world();
+        let (t, _) = token(&mut w);
+        w.set_token_balance(t, account(9), 77);
+        assert_eq!(balance_of(&mut w, t, account(9)), U256::from(77));
+        w.set_token_balance(t, account(1), 5);
+        assert_eq!(balance_of(&mut w, t, account(1)), U256::from(5));
+        let supply = IShardToken::totalSupplyCall {}.abi_encode();
+        let supply =
+            IShardToken::totalSupplyCall::abi_decode_returns(&w.view(t, supply).unwrap()).unwrap();
+        assert_eq!(supply, U256::from(3 * BALANCE + POOL_RESERVE + 77 + 5));
+        // And the contract spends what was written.
+        let data = IShardToken::transferCall {
+            to: account(2),
+            value: U256::from(70),
+        }
+        .abi_encode();
+        assert!(matches!(
+            w.call(account(9), t, 0, data).unwrap(),
+            Outcome::Success { .. }
+        ));
+        assert_eq!(balance_of(&mut w, t, account(9)), U256::from(7));
     }
 
     #[test]

@@ -61,6 +61,16 @@ const EXECUTORS: [(Executor, usize, bool); 7] = [
 /// Thread counts of the signature-verification rows.
 const VERIFY_THREADS: [usize; 2] = [1, 2];
 
+/// Which programs a benchmark runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Vm {
+    /// The native programs, through every executor.
+    #[default]
+    Native,
+    /// The Solidity contracts on revm (see `bench_evm`).
+    Evm,
+}
+
 /// What to run: block size and repetitions.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -109,7 +119,7 @@ pub struct Rate {
 
 impl Rate {
     /// Summarizes runs; `None` for no runs.
-    fn of(mut runs: Vec<f64>) -> Option<Rate> {
+    pub(crate) fn of(mut runs: Vec<f64>) -> Option<Rate> {
         runs.sort_by(f64::total_cmp);
         Some(Rate {
             median: *runs.get((runs.len().checked_sub(1)?) / 2)?,
@@ -168,6 +178,9 @@ pub struct Report {
     pub executors: Vec<Row>,
     /// Signature verification of the `uniform` block.
     pub verification: Vec<VerifyRow>,
+    /// EVM cells (`--vm evm`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evm: Vec<super::bench_evm::EvmRow>,
 }
 
 /// The benchmark's one-shard world: accounts only.
@@ -319,9 +332,19 @@ fn verification(txs: &[Tx], runs: usize, progress: bool) -> anyhow::Result<Vec<V
     Ok(rows)
 }
 
-/// Runs the whole matrix and writes `<out>/bench-exec.json`.
-pub fn run(out: &Path, plan: Plan, progress: bool) -> anyhow::Result<Report> {
+/// Runs the matrix of `vm` and writes `<out>/bench-exec.json`.
+pub fn run(out: &Path, plan: Plan, vm: Vm, progress: bool) -> anyhow::Result<Report> {
     plan.validate()?;
+    if vm == Vm::Evm {
+        let report = Report {
+            block: plan.block,
+            runs: plan.runs,
+            executors: Vec::new(),
+            verification: Vec::new(),
+            evm: super::bench_evm::run(plan, progress)?,
+        };
+        return write(out, report);
+    }
     let genesis = genesis();
     let mut rows = Vec::new();
     for workload_name in WORKLOADS {
@@ -380,7 +403,13 @@ pub fn run(out: &Path, plan: Plan, progress: bool) -> anyhow::Result<Report> {
         runs: plan.runs,
         executors: rows,
         verification,
+        evm: Vec::new(),
     };
+    write(out, report)
+}
+
+/// Writes `<out>/bench-exec.json`.
+fn write(out: &Path, report: Report) -> anyhow::Result<Report> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("bench-exec.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
@@ -391,6 +420,9 @@ pub fn run(out: &Path, plan: Plan, progress: bool) -> anyhow::Result<Report> {
 /// The report as two tables: executors (with each row's speed-up over the sequential
 /// executor on the same workload, median over median) and signature verification.
 pub fn table(report: &Report) -> String {
+    if report.executors.is_empty() {
+        return super::bench_evm::table(&report.evm, report.runs, report.block);
+    }
     let rows = &report.executors;
     let mut out = format!(
         "execution + commit, no signature checks: {} transfers per block, median of {} runs (min–max)\n",
@@ -513,7 +545,7 @@ mod tests {
             block: 200,
             runs: 3,
         };
-        let report = run(dir.path(), plan, false).unwrap();
+        let report = run(dir.path(), plan, Vm::Native, false).unwrap();
         assert_eq!(report.executors.len(), WORKLOADS.len() * EXECUTORS.len());
         assert_eq!(report.verification.len(), VERIFY_THREADS.len());
         for r in &report.executors {

@@ -5,6 +5,7 @@
 //! - [`sweep`]: the same scenario over shard counts and parameters.
 //! - [`bench_exec`]: executor throughput in-process, without the network.
 
+pub mod bench_evm;
 pub mod bench_exec;
 pub mod run;
 pub mod sweep;

@@ -1,0 +1,301 @@
+//! `shardsim bench-exec --vm evm`: real contract execution, timed in-process.
+//!
+//! The first EVM figures of issue #14: the same kind of block as the native benchmark
+//! — 20,000 valid calls by random senders to random recipients — run by **bare revm**
+//! (the contracts in an in-memory database, one call after another, no shard state), so
+//! that what real bytecode costs can be set beside the native programs. Before a figure
+//! is kept, the world's final balances are compared with the native sequential
+//! executor's on the same calls: the two VMs must agree.
+//!
+//! ```text
+//!  workload:  transfer   value transfers between accounts (no contract)
+//!             erc20      ShardToken.transfer between accounts (OpenZeppelin ERC-20)
+//!  per run:   fork the genesis world ─► time [ every call ] ─► compare with native
+//! ```
+
+use std::time::Instant;
+
+use alloy_sol_types::{SolCall, SolValue};
+use anyhow::Context;
+use cross_shard::amm::POOL_RESERVE;
+use cross_shard::{Call, Placement, Tx};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use shard_node::exec::{self, BlockOutput};
+use shard_node::state::{Key, Ledger, State, World as NativeWorld};
+use shard_node::vm::abi::IShardToken;
+use shard_node::vm::addresses::account;
+use shard_node::vm::artifacts::Contract;
+use shard_node::vm::bare::{Outcome, World};
+
+use super::bench_exec::{Plan, Rate};
+
+/// Accounts of the EVM benchmark (revm's in-memory database holds each one).
+const ACCOUNTS: u64 = 100_000;
+/// Every account's genesis balance, in the native coin and in the token.
+const BALANCE: u64 = 1_000_000_000;
+/// The EVM workloads, in table order.
+pub const WORKLOADS: [&str; 2] = ["transfer", "erc20"];
+
+/// One EVM cell, as written to `bench-exec.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EvmRow {
+    /// `evm`.
+    pub vm: String,
+    /// `transfer` or `erc20`.
+    pub workload: String,
+    /// `bare-revm`.
+    pub executor: String,
+    /// Threads.
+    pub threads: usize,
+    /// Calls per second.
+    pub tps: Rate,
+    /// Millions of gas per second.
+    pub mgas_per_s: Rate,
+    /// Gas per call (the same in every run).
+    pub gas_per_tx: u64,
+}
+
+/// The block of a workload: `(from, to, amount)` per call, nonces in order.
+fn calls(block: usize, seed: u64) -> Vec<(u64, u64, u64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..block)
+        .map(|_| {
+            let from = rng.random_range(0..ACCOUNTS);
+            let to = rng.random_range(0..ACCOUNTS);
+            (from, to, rng.random_range(1..=100))
+        })
+        .collect()
+}
+
+/// The genesis world: every account funded; for `erc20`, one token with every account
+/// holding `BALANCE`.
+fn genesis(workload: &str) -> anyhow::Result<(World, Option<revm::primitives::Address>)> {
+    let mut w = World::new((0..ACCOUNTS).map(account), BALANCE);
+    if workload != "erc20" {
+        return Ok((w, None));
+    }
+    let args = (
+        "Token 1".to_string(),
+        "T1".to_string(),
+        Vec::<revm::primitives::Address>::new(),
+        revm::primitives::U256::ZERO,
+        Vec::<revm::primitives::Address>::new(),
+        revm::primitives::U256::ZERO,
+    )
+        .abi_encode_params();
+    let token = w.deploy(Contract::ShardToken, &args)?;
+    for a in 0..ACCOUNTS {
+        w.set_token_balance(token, account(a), BALANCE);
+    }
+    Ok((w, Some(token)))
+}
+
+/// The same calls through the native programs; returns each account's final balance in
+/// the workload's asset.
+fn native(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<Vec<u64>> {
+    let world = NativeWorld {
+        shard: 0,
+        placement: Placement::new(1).context("one shard")?,
+        accounts: ACCOUNTS,
+        tokens: 1,
+        pools: 0,
+        collections: 0,
+        proposals: 0,
+        pool_reserve: POOL_RESERVE,
+    };
+    let mut ledger = Ledger::genesis(world, BALANCE);
+    let asset = u32::from(workload == "erc20");
+    let mut nonces = vec![0u64; ACCOUNTS as usize];
+    let txs: Vec<Tx> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, &(from, to, amount))| {
+            let nonce = nonces[from as usize];
+            nonces[from as usize] += 1;
+            Tx {
+                id: i as u64,
+                from,
+                nonce,
+                call: Call::Transfer { to, asset, amount },
+            }
+        })
+        .collect();
+    let mut out = BlockOutput::new(1);
+    exec::execute(&mut ledger, &txs, &mut out);
+    anyhow::ensure!(
+        out.rejected.is_empty(),
+        "native: a benchmark call was rejected"
+    );
+    Ok((0..ACCOUNTS)
+        .map(|a| {
+            let i = ledger.local(a).unwrap_or_default();
+            let key = if asset == 0 {
+                Key::Account(i)
+            } else {
+                Key::Token(i, asset)
+            };
+            ledger.get(key)[0]
+        })
+        .collect())
+}
+
+/// Runs the EVM matrix.
+pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
+    let mut rows = Vec::new();
+    for workload in WORKLOADS {
+        let block = calls(plan.block, 11);
+        let expected = native(workload, &block)?;
+        let (genesis, token) = genesis(workload)?;
+        let mut rates = Vec::with_capacity(plan.runs);
+        let mut gas_rates = Vec::with_capacity(plan.runs);
+        let mut gas_per_tx = 0;
+        for _ in 0..plan.runs {
+            let mut w = genesis.fork();
+            let encoded: Vec<(
+                revm::primitives::Address,
+                revm::primitives::Address,
+                u64,
+                Vec<u8>,
+            )> = block
+                .iter()
+                .map(|&(from, to, amount)| match token {
+                    None => (account(from), account(to), amount, Vec::new()),
+                    Some(t) => (
+                        account(from),
+                        t,
+                        0,
+                        IShardToken::transferCall {
+                            to: account(to),
+                            value: revm::primitives::U256::from(amount),
+                        }
+                        .abi_encode(),
+                    ),
+                })
+                .collect();
+            let mut gas = 0u64;
+            let start = Instant::now();
+            for (from, to, value, data) in encoded {
+                match w.call(from, to, value, data)? {
+                    Outcome::Success { gas: g, .. } => gas += g,
+                    other => {
+                        anyhow::bail!("{workload}: a benchmark call did not succeed: {other:?}")
+                    }
+                }
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            // The two VMs agree on every account's balance.
+            for (a, &want) in expected.iter().enumerate() {
+                let got = match token {
+                    None => w.balance(account(a as u64)),
+                    Some(t) => {
+                        let out = w.view(
+                            t,
+                            IShardToken::balanceOfCall {
+                                account: account(a as u64),
+                            }
+                            .abi_encode(),
+                        )?;
+                        IShardToken::balanceOfCall::abi_decode_returns(&out)?
+                    }
+                };
+                anyhow::ensure!(
+                    got == revm::primitives::U256::from(want),
+                    "{workload}: account {a} holds {got} under the EVM and {want} natively; no figure is reported"
+                );
+            }
+            rates.push(block.len() as f64 / elapsed);
+            gas_rates.push(gas as f64 / elapsed / 1e6);
+            gas_per_tx = gas / block.len().max(1) as u64;
+        }
+        let tps = Rate::of(rates).context("no runs")?;
+        let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
+        if progress {
+            eprintln!(
+                "{:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
+                "bare-revm", tps.median, mgas_per_s.median
+            );
+        }
+        rows.push(EvmRow {
+            vm: "evm".into(),
+            workload: workload.into(),
+            executor: "bare-revm".into(),
+            threads: 1,
+            tps,
+            mgas_per_s,
+            gas_per_tx,
+        });
+    }
+    Ok(rows)
+}
+
+/// The EVM rows as a table.
+pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
+    let mut out = format!(
+        "\nEVM (revm), {block} calls per block, median of {runs} runs (min–max); balances checked against the native programs\n"
+    );
+    out.push_str(&format!(
+        "{:<10} {:<9} {:>12} {:>25} {:>8} {:>9}\n",
+        "executor", "workload", "tx/s", "min–max", "Mgas/s", "gas/call"
+    ));
+    for r in rows {
+        out.push_str(&format!(
+            "{:<10} {:<9} {:>12.0} {:>25} {:>8.1} {:>9}\n",
+            r.executor,
+            r.workload,
+            r.tps.median,
+            format!("{:.0}–{:.0}", r.tps.min, r.tps.max),
+            r.mgas_per_s.median,
+            r.gas_per_tx
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small block of each workload runs, and the native comparison passes.
+    #[test]
+    fn bare_revm_agrees_with_the_native_programs() {
+        let rows = run(
+            Plan {
+                block: 100,
+                runs: 1,
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), WORKLOADS.len());
+        assert_eq!(rows[0].gas_per_tx, 21_000, "a plain value transfer");
+        assert!(
+            rows[1].gas_per_tx > 21_000,
+            "an ERC-20 transfer runs bytecode"
+        );
+    }
+
+    /// The comparison can fail: a native result that differs by one coin is caught.
+    #[test]
+    fn a_balance_that_differs_from_native_is_caught() {
+        let block = calls(10, 11);
+        let mut expected = native("transfer", &block).unwrap();
+        let (genesis, _) = genesis("transfer").unwrap();
+        let mut w = genesis.fork();
+        for &(from, to, amount) in &block {
+            w.call(account(from), account(to), amount, Vec::new())
+                .unwrap();
+        }
+        let a = block[0].0 as usize;
+        assert_eq!(
+            w.balance(account(a as u64)),
+            revm::primitives::U256::from(expected[a])
+        );
+        expected[a] += 1;
+        assert_ne!(
+            w.balance(account(a as u64)),
+            revm::primitives::U256::from(expected[a])
+        );
+    }
+}
