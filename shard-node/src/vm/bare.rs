@@ -189,6 +189,25 @@ impl World {
         }
     }
 
+    /// Every storage slot `address` has written, and its code.
+    pub fn contract(
+        &self,
+        address: Address,
+    ) -> (Vec<(U256, U256)>, Option<revm::bytecode::Bytecode>) {
+        self.evm
+            .ctx
+            .db()
+            .cache
+            .accounts
+            .get(&address)
+            .map_or((Vec::new(), None), |a| {
+                (
+                    a.storage.iter().map(|(k, v)| (*k, *v)).collect(),
+                    a.info.code.clone(),
+                )
+            })
+    }
+
     /// The native balance of `address`.
     pub fn balance(&self, address: Address) -> U256 {
         self.evm

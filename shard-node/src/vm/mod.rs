@@ -30,3 +30,4 @@ pub mod abi;
 pub mod addresses;
 pub mod artifacts;
 pub mod bare;
+pub mod state;
