@@ -30,4 +30,5 @@ pub mod abi;
 pub mod addresses;
 pub mod artifacts;
 pub mod bare;
+pub mod exec;
 pub mod state;

@@ -19,14 +19,14 @@ use std::collections::HashMap;
 use alloy_sol_types::SolValue;
 use cross_shard::ids::Asset;
 use revm::bytecode::Bytecode;
-use revm::database_interface::{DBErrorMarker, Database};
+use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit};
 use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, U256};
 use revm::state::{AccountInfo, EvmState};
 
 use super::addresses::{account, account_id};
 use super::artifacts::Contract;
 use super::bare::{World, erc20_balance_slot};
-use crate::state::{BALANCE, Base, Key, NONCE, State};
+use crate::state::{BALANCE, Base, Key, Ledger, NONCE, State};
 
 /// `_totalSupply`'s slot in OpenZeppelin's ERC-20.
 const SUPPLY_SLOT: u64 = 2;
@@ -37,8 +37,9 @@ const SUPPLY_SLOT: u64 = 2;
 pub struct Layout {
     /// Token `t`'s instance address is `tokens[t - 1]`.
     tokens: Vec<Address>,
-    /// The instances' runtime code (one contract, so one code).
+    /// The instances' runtime code (one contract, so one code), and its hash.
     code: Bytecode,
+    code_hash: B256,
     /// Per instance, the slots set at deployment that no transfer writes (name, symbol).
     constants: Vec<HashMap<U256, U256>>,
     /// `_balances` slot → the local account it belongs to.
@@ -114,9 +115,11 @@ impl Layout {
             .enumerate()
             .map(|(i, &id)| (erc20_balance_slot(account(id)), i as u32))
             .collect();
+        let code = code.unwrap_or_default();
         Ok(Layout {
             tokens: (1..=tokens).map(|t| token_address(shard, t)).collect(),
-            code: code.unwrap_or_default(),
+            code_hash: code.hash_slow(),
+            code,
             constants,
             balance_slots,
         })
@@ -156,7 +159,7 @@ impl<B: Base> Database for LedgerDb<'_, B> {
         if self.layout.token(address).is_some() {
             return Ok(Some(AccountInfo {
                 nonce: 1,
-                code_hash: self.layout.code.hash_slow(),
+                code_hash: self.layout.code_hash,
                 code: Some(self.layout.code.clone()),
                 ..AccountInfo::default()
             }));
@@ -198,6 +201,63 @@ impl<B: Base> LedgerDb<'_, B> {
         (0..n).fold(0u64, |sum, i| {
             sum.saturating_add(self.base.get(Key::Token(i, t))[BALANCE])
         })
+    }
+}
+
+/// The database of one block's EVM: reads from the shard's ledger and commits each
+/// call's changes back into it ([`apply`]), so that one EVM serves the whole block. A
+/// commit that [`apply`] refuses is kept in `error` (revm's commit cannot fail) and
+/// ends the block.
+pub struct BlockDb<'a> {
+    /// The shard's state.
+    pub ledger: &'a mut Ledger,
+    /// The shard's EVM layout.
+    pub layout: &'a Layout,
+    /// The first refused commit.
+    pub error: Option<StateError>,
+}
+
+impl Database for BlockDb<'_> {
+    type Error = StateError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        LedgerDb {
+            base: &*self.ledger,
+            layout: self.layout,
+        }
+        .basic(address)
+    }
+
+    fn code_by_hash(&mut self, hash: B256) -> Result<Bytecode, StateError> {
+        LedgerDb {
+            base: &*self.ledger,
+            layout: self.layout,
+        }
+        .code_by_hash(hash)
+    }
+
+    fn storage(&mut self, address: Address, slot: StorageKey) -> Result<StorageValue, StateError> {
+        LedgerDb {
+            base: &*self.ledger,
+            layout: self.layout,
+        }
+        .storage(address, slot)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
+        LedgerDb {
+            base: &*self.ledger,
+            layout: self.layout,
+        }
+        .block_hash(number)
+    }
+}
+
+impl DatabaseCommit for BlockDb<'_> {
+    fn commit(&mut self, changes: EvmState) {
+        if let Err(e) = apply(self.ledger, self.layout, &changes) {
+            self.error.get_or_insert(e);
+        }
     }
 }
 

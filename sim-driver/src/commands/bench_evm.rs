@@ -2,10 +2,11 @@
 //!
 //! The first EVM figures of issue #14: the same kind of block as the native benchmark
 //! — 20,000 valid calls by random senders to random recipients — run by **bare revm**
-//! (the contracts in an in-memory database, one call after another, no shard state), so
-//! that what real bytecode costs can be set beside the native programs. Before a figure
-//! is kept, the world's final balances are compared with the native sequential
-//! executor's on the same calls: the two VMs must agree.
+//! (the contracts in an in-memory database, one call after another, no shard state),
+//! and by the shard's own **sequential EVM executor** over its state
+//! (`shard_node::vm::exec`), so that the cost of our state layer shows. Before a figure
+//! is kept the results are compared with the native sequential executor's on the same
+//! calls: bare revm's every balance, the shard executor's state root.
 //!
 //! ```text
 //!  workload:  transfer   value transfers between accounts (no contract)
@@ -92,9 +93,8 @@ fn genesis(workload: &str) -> anyhow::Result<(World, Option<revm::primitives::Ad
     Ok((w, Some(token)))
 }
 
-/// The same calls through the native programs; returns each account's final balance in
-/// the workload's asset.
-fn native(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<Vec<u64>> {
+/// The benchmark's one-shard genesis ledger, and its block as native transactions.
+fn ledger_and_txs(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<(Ledger, Vec<Tx>)> {
     let world = NativeWorld {
         shard: 0,
         placement: Placement::new(1).context("one shard")?,
@@ -105,7 +105,7 @@ fn native(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<Vec<u64>>
         proposals: 0,
         pool_reserve: POOL_RESERVE,
     };
-    let mut ledger = Ledger::genesis(world, BALANCE);
+    let ledger = Ledger::genesis(world, BALANCE);
     let asset = u32::from(workload == "erc20");
     let mut nonces = vec![0u64; ACCOUNTS as usize];
     let txs: Vec<Tx> = calls
@@ -122,13 +122,24 @@ fn native(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<Vec<u64>>
             }
         })
         .collect();
+    Ok((ledger, txs))
+}
+
+/// The same calls through the native programs; returns each account's final balance in
+/// the workload's asset, and the final state root.
+fn native(
+    workload: &str,
+    calls: &[(u64, u64, u64)],
+) -> anyhow::Result<(Vec<u64>, cross_shard::Hash)> {
+    let (mut ledger, txs) = ledger_and_txs(workload, calls)?;
+    let asset = u32::from(workload == "erc20");
     let mut out = BlockOutput::new(1);
     exec::execute(&mut ledger, &txs, &mut out);
     anyhow::ensure!(
         out.rejected.is_empty(),
         "native: a benchmark call was rejected"
     );
-    Ok((0..ACCOUNTS)
+    let balances = (0..ACCOUNTS)
         .map(|a| {
             let i = ledger.local(a).unwrap_or_default();
             let key = if asset == 0 {
@@ -138,7 +149,40 @@ fn native(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<Vec<u64>>
             };
             ledger.get(key)[0]
         })
-        .collect())
+        .collect();
+    Ok((balances, ledger.state_root()))
+}
+
+/// The shard's own sequential EVM executor (`shard_node::vm::exec`) over its state, on
+/// the same calls: its rate and gas rate per run, the state root checked against the
+/// native programs'.
+fn shard_evm(
+    workload: &str,
+    calls: &[(u64, u64, u64)],
+    root: cross_shard::Hash,
+    runs: usize,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>, u64)> {
+    let (genesis, txs) = ledger_and_txs(workload, calls)?;
+    let local: Vec<u64> = (0..genesis.len() as u32).map(|i| genesis.id(i)).collect();
+    let layout = shard_node::vm::state::Layout::new(0, 1, &local)?;
+    let (mut rates, mut gas_rates, mut per_tx) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..runs {
+        let mut ledger = genesis.clone();
+        let mut out = BlockOutput::new(1);
+        let start = Instant::now();
+        let gas = shard_node::vm::exec::execute(&mut ledger, &layout, &txs, &mut out)?;
+        ledger.commit(1);
+        let elapsed = start.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            out.rejected.is_empty() && ledger.state_root() == root,
+            "{workload}: the shard's EVM executor did not reach the native state root; no figure is reported"
+        );
+        let total: u64 = gas.iter().sum();
+        rates.push(txs.len() as f64 / elapsed);
+        gas_rates.push(total as f64 / elapsed / 1e6);
+        per_tx = total / txs.len().max(1) as u64;
+    }
+    Ok((rates, gas_rates, per_tx))
 }
 
 /// Runs the EVM matrix.
@@ -146,7 +190,7 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
     let mut rows = Vec::new();
     for workload in WORKLOADS {
         let block = calls(plan.block, 11);
-        let expected = native(workload, &block)?;
+        let (expected, root) = native(workload, &block)?;
         let (genesis, token) = genesis(workload)?;
         let mut rates = Vec::with_capacity(plan.runs);
         let mut gas_rates = Vec::with_capacity(plan.runs);
@@ -226,6 +270,24 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
             mgas_per_s,
             gas_per_tx,
         });
+        let (rates, gas_rates, gas_per_tx) = shard_evm(workload, &block, root, plan.runs)?;
+        let tps = Rate::of(rates).context("no runs")?;
+        let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
+        if progress {
+            eprintln!(
+                "{:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
+                "sequential", tps.median, mgas_per_s.median
+            );
+        }
+        rows.push(EvmRow {
+            vm: "evm".into(),
+            workload: workload.into(),
+            executor: "sequential".into(),
+            threads: 1,
+            tps,
+            mgas_per_s,
+            gas_per_tx,
+        });
     }
     Ok(rows)
 }
@@ -268,11 +330,23 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(rows.len(), WORKLOADS.len());
+        assert_eq!(
+            rows.len(),
+            2 * WORKLOADS.len(),
+            "bare revm and the shard's executor"
+        );
         assert_eq!(rows[0].gas_per_tx, 21_000, "a plain value transfer");
+        assert_eq!(
+            rows[1].gas_per_tx, 21_000,
+            "the same through the shard's state"
+        );
         assert!(
-            rows[1].gas_per_tx > 21_000,
+            rows[2].gas_per_tx > 21_000,
             "an ERC-20 transfer runs bytecode"
+        );
+        assert_eq!(
+            rows[3].gas_per_tx, rows[2].gas_per_tx,
+            "the same gas either way"
         );
     }
 
@@ -280,7 +354,7 @@ mod tests {
     #[test]
     fn a_balance_that_differs_from_native_is_caught() {
         let block = calls(10, 11);
-        let mut expected = native("transfer", &block).unwrap();
+        let (mut expected, _) = native("transfer", &block).unwrap();
         let (genesis, _) = genesis("transfer").unwrap();
         let mut w = genesis.fork();
         for &(from, to, amount) in &block {
