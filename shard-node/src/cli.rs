@@ -59,6 +59,10 @@ pub struct Args {
     /// Run the sequential executor beside the chosen one and stop on any difference.
     #[arg(long)]
     pub verify_executor: bool,
+    /// The machine that runs the programs: native functions, or their Solidity
+    /// contracts on revm (transfer and token within the shard, sequential executor).
+    #[arg(long, value_enum, default_value = "native")]
+    pub vm: crate::Vm,
     /// Run the parallel executors' algorithms on every block, even where they predict
     /// a loss to the sequential executor (which they otherwise run instead).
     #[arg(long)]
@@ -123,6 +127,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         byzantine: args.byzantine,
         executor: args.executor,
         verify_executor: args.verify_executor,
+        vm: args.vm,
         predict_executor: !args.no_predict,
         two_phase: args.two_phase_deadline,
         data_dir: args.data_dir,

@@ -47,6 +47,9 @@ pub struct ShardConfig {
     pub byzantine: bool,
     /// Which executor runs a block's transactions.
     pub executor: Executor,
+    /// Which machine runs the programs: the native functions, or their Solidity
+    /// contracts on revm ([`crate::vm`]).
+    pub vm: Vm,
     /// Run the sequential executor beside the chosen one on every block and stop the
     /// shard on any difference (tests, debugging).
     pub verify_executor: bool,
@@ -70,6 +73,17 @@ pub struct ShardConfig {
 /// by the driver inherits it, so an end-to-end test can make a run lose work.
 pub const LOSE_RECEIPTS_ENV: &str = "SHARDSIM_TEST_LOSE_RECEIPTS";
 
+/// The machine that runs the programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Vm {
+    /// The native programs ([`crate::programs`]).
+    #[default]
+    Native,
+    /// The programs' Solidity contracts on revm ([`crate::vm`]): for now `transfer` and
+    /// `token` between accounts of one shard, on the sequential executor.
+    Evm,
+}
+
 /// The executors a shard can run blocks with; all give identical results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Executor {
@@ -88,6 +102,13 @@ impl ShardConfig {
         let fail = |m: String| Err(Error::Config(m));
         if self.shards == 0 || self.shard >= self.shards {
             return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
+        }
+        if self.vm == Vm::Evm
+            && (self.executor != Executor::Sequential || self.two_phase.is_some() || self.byzantine)
+        {
+            return fail(
+                "vm evm runs on the sequential executor, under the receipts protocol, with honest shards only (so far)".into(),
+            );
         }
         if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {
             return fail(format!("max_block_txs must be in 1..={MAX_BLOCK_TXS}"));

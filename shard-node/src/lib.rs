@@ -77,7 +77,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use block::BlockProducer;
-pub use config::{Executor, LOSE_RECEIPTS_ENV, ShardConfig};
+pub use config::{Executor, LOSE_RECEIPTS_ENV, ShardConfig, Vm};
 pub use error::{Error, Result};
 use io::Shared;
 use io::service::ShardService;
@@ -109,7 +109,7 @@ pub async fn run(
     };
     let mut client = io::beacon_session::connect(beacon).await?;
     let shared = Arc::new(Shared::new(config, &mut ledger, store));
-    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let mut producer = BlockProducer::new(ledger, &shared.config)?;
     if shared.store.is_some() {
         // What the beacon has notarized of ours need not be sent again.
         let notarized = client

@@ -59,6 +59,7 @@ impl BlockProducer {
             dependent,
             reexecuted,
             fell_back,
+            gas,
             entered,
         } = figures;
         {
@@ -110,6 +111,7 @@ impl BlockProducer {
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
             mempool_len: lock(&shared.mempool).len() as u64,
             fell_back,
+            gas_used: gas,
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
             executed: header.tx_count,

@@ -44,6 +44,8 @@ pub(super) struct Figures {
     pub(super) reexecuted: Option<usize>,
     /// The executor ran the block sequentially, predicting a loss.
     pub(super) fell_back: bool,
+    /// Gas the block's calls used.
+    pub(super) gas: u64,
     /// Transactions the block took in (see [`crate::io::Counters::entered`]).
     pub(super) entered: u64,
 }
@@ -60,6 +62,8 @@ pub(super) struct Executed {
     pub(super) reexecuted: Option<usize>,
     /// The executor ran the block sequentially, predicting a loss.
     pub(super) fell_back: bool,
+    /// Gas the block's calls used.
+    pub(super) gas: u64,
     /// Transactions the block took in.
     pub(super) entered: u64,
 }
@@ -104,15 +108,24 @@ pub struct BlockProducer {
 impl BlockProducer {
     /// A producer starting from `ledger` at genesis, with the executor and protocol
     /// `config` names.
-    pub fn new(ledger: Ledger, config: &ShardConfig) -> BlockProducer {
+    pub fn new(ledger: Ledger, config: &ShardConfig) -> crate::Result<BlockProducer> {
         let shards = ledger.placement().shards();
-        BlockProducer {
-            executor: exec::for_config(
+        let executor: Box<dyn BlockExecutor> = match config.vm {
+            crate::Vm::Native => exec::for_config(
                 config.executor,
                 config.threads,
                 config.verify_executor,
                 config.predict_executor,
             ),
+            crate::Vm::Evm => {
+                let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
+                let layout = crate::vm::state::Layout::new(config.shard, config.tokens, &local)
+                    .map_err(|e| crate::Error::Config(format!("the EVM genesis: {e}")))?;
+                Box::new(crate::vm::exec::EvmSequential { layout })
+            }
+        };
+        Ok(BlockProducer {
+            executor,
             two_phase: config.two_phase.map(TwoPhase::new),
             withheld: VecDeque::new(),
             receipt_meta: Vec::new(),
@@ -125,7 +138,7 @@ impl BlockProducer {
             txs: Vec::new(),
             receipts: Vec::new(),
             out: BlockOutput::new(shards),
-        }
+        })
     }
 
     /// Runs blocks on the calling (blocking) thread: on every `block_interval` tick, or
@@ -376,8 +389,12 @@ impl BlockProducer {
                 executor: cfg.executor,
                 height: self.height + 1,
             })?;
-        let (dependent, reexecuted, fell_back) =
-            (stats.dependent, stats.reexecuted, stats.fell_back);
+        let (dependent, reexecuted, fell_back, gas) = (
+            stats.dependent,
+            stats.reexecuted,
+            stats.fell_back,
+            stats.gas,
+        );
         if let Some(tp) = self.two_phase.as_mut() {
             tp.sent(&self.txs, &self.out.sent_cross, &self.out.outgoing);
         }
@@ -407,6 +424,7 @@ impl BlockProducer {
             dependent,
             reexecuted,
             fell_back,
+            gas,
             entered,
         })
     }
@@ -427,6 +445,7 @@ impl BlockProducer {
             dependent,
             reexecuted,
             fell_back,
+            gas,
             entered,
         } = executed;
         // Step 5: commit — one batch per destination, consecutive channel seqs.
@@ -479,6 +498,7 @@ impl BlockProducer {
                 dependent,
                 reexecuted,
                 fell_back,
+                gas,
                 entered,
             },
         );

@@ -36,6 +36,7 @@ fn config(shard: ShardId) -> ShardConfig {
         executor: crate::Executor::Sequential,
         verify_executor: false,
         predict_executor: true,
+        vm: crate::Vm::Native,
         two_phase: None,
         data_dir: None,
     }
@@ -61,7 +62,7 @@ fn blocks_chain_and_take_at_most_max_block_txs() {
     let mut ledger = Shared::genesis(&cfg).unwrap();
     let from = ledger.placement().accounts_of(0, 100)[0];
     let shared = Shared::new(cfg, &mut ledger, None);
-    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
     assert!(
         producer.produce(&shared).unwrap().is_none(),
         "no empty blocks"
@@ -84,7 +85,7 @@ fn the_block_thread_recounts_between_blocks_and_stops_when_told() {
     let mut ledger = Shared::genesis(&cfg).unwrap();
     let from = ledger.placement().accounts_of(0, 100)[0];
     let shared = Arc::new(Shared::new(cfg, &mut ledger, None));
-    let producer = BlockProducer::new(ledger, &shared.config);
+    let producer = BlockProducer::new(ledger, &shared.config).unwrap();
     let wakes = shared.doorbell.take_receiver().unwrap();
     assert!(shared.doorbell.take_receiver().is_none(), "one thread only");
     let thread = std::thread::spawn({
@@ -124,7 +125,7 @@ fn a_subscriber_that_stops_reading_is_dropped_not_waited_for_forever() {
     let mut ledger = Shared::genesis(&cfg).unwrap();
     let from = ledger.placement().accounts_of(0, 100)[0];
     let shared = Shared::new(cfg, &mut ledger, None);
-    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
     let (stuck, _never_read) = mpsc::channel(1);
     let (reader, mut read) = mpsc::channel(EVENTS_QUEUE);
     lock(&shared.subscribers).extend([stuck, reader]);
@@ -151,7 +152,7 @@ fn receipts_fill_the_block_first_and_wait_in_order() {
     let p = ledger.placement();
     let mine = p.accounts_of(1, 100);
     let shared = Shared::new(cfg, &mut ledger, None);
-    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
     let now = Instant::now();
     lock(&shared.inbound)
         .queue
@@ -192,7 +193,7 @@ fn cross_shard_block_carries_a_provable_batch() {
     let from = p.accounts_of(0, 100)[0];
     let to = p.accounts_of(1, 100)[0];
     let shared = Shared::new(cfg, &mut ledger, None);
-    let mut producer = BlockProducer::new(ledger, &shared.config);
+    let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
     let mut tx = transfer(1, from, to, 0);
     tx.call = cross_shard::Call::Transfer {
         to,
@@ -217,7 +218,7 @@ fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_s
         let mut ledger = Shared::genesis(cfg).unwrap();
         let store = Log::open(&dir.path().join("shard.redb"), &cfg.identity()).unwrap();
         let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
-        let producer = BlockProducer::new(ledger, &shared.config);
+        let producer = BlockProducer::new(ledger, &shared.config).unwrap();
         (shared, producer)
     };
     let (shared, mut producer) = open(&cfg);
@@ -314,7 +315,7 @@ proptest::proptest! {
         let cfg = config(0);
         let mut ledger = Shared::genesis(&cfg).unwrap();
         let shared = Shared::new(cfg, &mut ledger, None);
-        let mut producer = BlockProducer::new(ledger, &shared.config);
+        let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
         if let Ok(record) = pb::BlockRecord::decode(bytes.as_slice()) {
             let _ = producer.replay(&shared, 1, &record);
         }

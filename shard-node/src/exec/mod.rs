@@ -64,6 +64,8 @@ pub struct ExecStats {
     pub reexecuted: Option<usize>,
     /// The executor predicted a loss and ran the block sequentially ([`predict`]).
     pub fell_back: bool,
+    /// Gas the block's calls used (the EVM; 0 for the native programs).
+    pub gas: u64,
 }
 
 /// A [`Verified`] executor disagreed with the sequential reference.

@@ -189,6 +189,7 @@ impl BlockExecutor for Parallel {
             dependent: Some(dependent),
             reexecuted: None,
             fell_back: false,
+            gas: 0,
         })
     }
 

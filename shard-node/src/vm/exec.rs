@@ -30,7 +30,7 @@ use revm::{Context, ExecuteCommitEvm};
 use super::abi::IShardToken;
 use super::addresses::account;
 use super::state::{BlockDb, Layout, StateError, token_address};
-use crate::exec::BlockOutput;
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
 use crate::programs::Outcome;
 use crate::state::{BALANCE, Key, Ledger, NONCE, State};
 
@@ -162,6 +162,53 @@ fn check(ledger: &mut Ledger, tx: &Tx) -> Result<Result<TxEnv, RejectReason>, Ev
     Ok(Ok(env))
 }
 
+/// [`execute`] as the shard's [`BlockExecutor`] under `vm = "evm"`.
+#[derive(Debug)]
+pub struct EvmSequential {
+    /// The shard's EVM layout, built at start-up.
+    pub layout: Layout,
+}
+
+impl BlockExecutor for EvmSequential {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        // Admission refuses what the EVM does not run yet (`admissible`), so an error
+        // here is a shard fault: it stops the shard, as a mismatch would.
+        let gas = execute(ledger, &self.layout, txs, out).map_err(|e| {
+            tracing::error!("EVM block failed: {e}");
+            Mismatch
+        })?;
+        Ok(ExecStats {
+            gas: gas.iter().sum(),
+            ..ExecStats::default()
+        })
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+}
+
+/// Whether a call may enter an EVM shard's mempool: a `transfer` or `token` call whose
+/// recipient lives on this shard. Anything else is refused on admission, naming why.
+pub fn admissible(tx: &Tx, shard: u32, placement: &cross_shard::Placement) -> Result<(), String> {
+    match tx.call {
+        Call::Transfer { to, .. } if placement.shard_of(to) == shard => Ok(()),
+        Call::Transfer { .. } => Err(format!(
+            "transaction {}: a recipient on another shard is not on the EVM yet (vm = evm runs calls within one shard)",
+            tx.id
+        )),
+        _ => Err(format!(
+            "transaction {}: only transfer and token calls run on the EVM so far",
+            tx.id
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The differential test across VMs: random blocks of transfers and token transfers
@@ -237,6 +284,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn admission_refuses_what_the_evm_does_not_run_yet_by_name() {
+        let placement = cross_shard::Placement::new(2).unwrap();
+        let here = (0..100).find(|&a| placement.shard_of(a) == 0).unwrap();
+        let there = (0..100).find(|&a| placement.shard_of(a) == 1).unwrap();
+        let transfer = |to| Tx {
+            id: 4,
+            from: here,
+            nonce: 0,
+            call: Call::Transfer {
+                to,
+                asset: 1,
+                amount: 1,
+            },
+        };
+        assert!(admissible(&transfer(here), 0, &placement).is_ok());
+        let e = admissible(&transfer(there), 0, &placement).unwrap_err();
+        assert!(
+            e.contains("transaction 4") && e.contains("another shard"),
+            "{e}"
+        );
+        let vote = Tx {
+            call: Call::Vote {
+                proposal: 0,
+                yes: true,
+            },
+            ..transfer(here)
+        };
+        let e = admissible(&vote, 0, &placement).unwrap_err();
+        assert!(e.contains("only transfer and token"), "{e}");
     }
 
     #[test]

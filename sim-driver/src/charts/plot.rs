@@ -110,13 +110,17 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    // Older runs have the same columns but the last ones: before `aborts`, and
-    // before the backlog columns.
+    // Older runs have the same columns but the last ones: before `gas`, before the
+    // backlog columns, and before `aborts`.
     let header = lines.next();
-    let backlog_columns = ",mempool_max,driver_held_max";
-    let before_backlog = TIMESERIES_HEADER.strip_suffix(backlog_columns);
+    let before_gas = TIMESERIES_HEADER.strip_suffix(",gas");
+    let before_backlog = before_gas.and_then(|h| h.strip_suffix(",mempool_max,driver_held_max"));
     let old_header = before_backlog.and_then(|h| h.strip_suffix(",aborts"));
-    if header != Some(TIMESERIES_HEADER) && header != old_header && header != before_backlog {
+    if header != Some(TIMESERIES_HEADER)
+        && header != before_gas
+        && header != old_header
+        && header != before_backlog
+    {
         bail!(
             "{}: the header is not `{TIMESERIES_HEADER}`",
             path.display()
@@ -134,8 +138,10 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             9
         } else if header == before_backlog {
             10
-        } else {
+        } else if header == before_gas {
             12
+        } else {
+            13
         };
         let (
             &[
@@ -192,6 +198,7 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             aborts,
             mempool_max: fields.get(10).copied().unwrap_or(0),
             held_max: fields.get(11).copied().unwrap_or(0),
+            gas: fields.get(12).copied().unwrap_or(0),
         };
     }
     Ok(rows)
@@ -347,14 +354,19 @@ mod tests {
         let path = dir.path().join("timeseries.csv");
         std::fs::write(
             &path,
-            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80\n"),
+            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000\n"),
         )
         .unwrap();
         let row = read_timeseries(&path, 1).unwrap()[0][0];
-        assert_eq!((row.aborts, row.mempool_max, row.held_max), (3, 70, 80));
-        let no_backlog = TIMESERIES_HEADER
-            .strip_suffix(",mempool_max,driver_held_max")
-            .unwrap();
+        assert_eq!(
+            (row.aborts, row.mempool_max, row.held_max, row.gas),
+            (3, 70, 80, 90000)
+        );
+        let no_gas = TIMESERIES_HEADER.strip_suffix(",gas").unwrap();
+        std::fs::write(&path, format!("{no_gas}\n0,0,5,1,0,2,2,0,0,3,70,80\n")).unwrap();
+        let row = read_timeseries(&path, 1).unwrap()[0][0];
+        assert_eq!((row.held_max, row.gas), (80, 0));
+        let no_backlog = no_gas.strip_suffix(",mempool_max,driver_held_max").unwrap();
         std::fs::write(&path, format!("{no_backlog}\n0,0,5,1,0,2,2,0,0,3\n")).unwrap();
         assert_eq!(read_timeseries(&path, 1).unwrap()[0][0].aborts, 3);
         let old = no_backlog.strip_suffix(",aborts").unwrap();
@@ -372,7 +384,7 @@ mod tests {
     fn an_absurd_second_is_refused_not_allocated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeseries.csv");
-        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0", u64::MAX / 2);
+        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0", u64::MAX / 2);
         std::fs::write(&path, format!("{TIMESERIES_HEADER}\n{row}\n")).unwrap();
         let e = read_timeseries(&path, 1).unwrap_err().to_string();
         assert!(e.contains("past any run"), "{e}");

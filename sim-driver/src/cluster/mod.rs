@@ -187,6 +187,12 @@ impl Cluster {
                 c.threads_per_shard.to_string(),
                 "--executor".into(),
                 c.executor.flag().into(),
+                "--vm".into(),
+                match c.vm {
+                    crate::scenario::VmKind::Native => "native",
+                    crate::scenario::VmKind::Evm => "evm",
+                }
+                .into(),
                 "--link-latency".into(),
                 humantime::format_duration(scenario.network.latency).to_string(),
                 "--link-jitter".into(),

@@ -95,6 +95,8 @@ pub struct ShardSecond {
     /// Most transactions the driver held for this shard, unsent, at any sample in
     /// this second (the shard was not taking them as fast as they were due).
     pub held_max: u64,
+    /// Gas the shard's blocks used in this second (vm = evm).
+    pub gas: u64,
 }
 
 /// One second of the run.
@@ -459,6 +461,7 @@ impl Tracker {
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
         congestion.mempool_max = congestion.mempool_max.max(ev.mempool_len);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
+        congestion.gas += ev.gas_used;
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
             d.0 += u64::from(ev.executed);
             d.1 += u64::from(dependent);

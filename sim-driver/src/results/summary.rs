@@ -13,6 +13,17 @@ use crate::scenario::Scenario;
 use crate::measure::settle::FinalStatus;
 pub use crate::measure::verdict::{Invariants, RunEnd};
 
+/// Gas, in the field's units.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct GasSummary {
+    /// Gas used by every block of the run.
+    pub used: u64,
+    /// Millions of gas per second over the measured window.
+    pub mgas_per_s: f64,
+    /// Gas per final transaction, over the whole run.
+    pub per_tx: f64,
+}
+
 /// Latency percentiles of one class of transactions, in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
 pub struct Percentiles {
@@ -269,6 +280,9 @@ pub struct Summary {
     /// Transactions waiting to be taken into blocks: how large the backlog grew.
     #[serde(default)]
     pub backlog: Backlog,
+    /// Gas the calls used, when they ran on the EVM (`cluster.vm = "evm"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas: Option<GasSummary>,
     /// The invariants.
     pub invariants: Invariants,
 }
@@ -463,6 +477,28 @@ pub fn summarize(
             }
         }),
         cpu_seconds: CpuSeconds::default(),
+        gas: {
+            let used: u64 = tracker
+                .seconds
+                .iter()
+                .flat_map(|s| &s.shards)
+                .map(|c| c.gas)
+                .sum();
+            let in_window: u64 = tracker
+                .seconds
+                .iter()
+                .enumerate()
+                .filter(|(sec, _)| window.contains(&(*sec as u64)))
+                .flat_map(|(_, s)| &s.shards)
+                .map(|c| c.gas)
+                .sum();
+            let finals = tracker.final_intra + tracker.final_cross;
+            (used > 0).then(|| GasSummary {
+                used,
+                mgas_per_s: in_window as f64 / window.clone().count().max(1) as f64 / 1e6,
+                per_tx: used as f64 / finals.max(1) as f64,
+            })
+        },
         backlog: Backlog {
             max: tracker
                 .seconds

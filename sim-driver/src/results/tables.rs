@@ -30,6 +30,16 @@ pub fn table(s: &Summary) -> String {
         "throughput",
         format!("{:.0} tx/s final over {:.1} s", s.tps, s.measured_window_s),
     );
+    if let Some(g) = &s.gas {
+        line(
+            &mut out,
+            "gas (EVM)",
+            format!(
+                "{:.1} Mgas/s over the window · {:.0} gas per transaction · {} in all",
+                g.mgas_per_s, g.per_tx, g.used
+            ),
+        );
+    }
     line(
         &mut out,
         "transactions",

@@ -220,6 +220,11 @@ pub struct Cluster {
     /// conflict). Default "sequential".
     #[serde(default)]
     pub executor: ExecutorKind,
+    /// The machine that runs the programs: "native" (the native functions) or "evm"
+    /// (their Solidity contracts on revm, `contracts/`). So far "evm" runs `transfer` and
+    /// `token` calls within one shard on the sequential executor. Default "native".
+    #[serde(default)]
+    pub vm: VmKind,
     /// Run the sequential executor beside the chosen one on every block; a difference
     /// stops the shard (and fails the run). Default false.
     #[serde(default)]
@@ -269,6 +274,7 @@ impl Default for Cluster {
             signatures: false,
             threads_per_shard: defaults::threads(),
             executor: ExecutorKind::default(),
+            vm: VmKind::default(),
             verify_executor: false,
             predict_executor: true,
             byzantine_shard: None,
@@ -277,6 +283,17 @@ impl Default for Cluster {
             storage: Storage::default(),
         }
     }
+}
+
+/// `cluster.vm`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VmKind {
+    /// The native programs.
+    #[default]
+    Native,
+    /// The Solidity contracts on revm.
+    Evm,
 }
 
 /// `cluster.executor`.

@@ -89,6 +89,22 @@ impl Scenario {
                 self.cluster.deadline
             ));
         }
+        if self.cluster.vm == VmKind::Evm {
+            let w = &self.workload;
+            let only_transfers = w.mix.swap == 0.0 && w.mix.nft == 0.0 && w.mix.vote == 0.0;
+            let within_shards =
+                self.cluster.shards == 1 || (w.cross_shard == 0.0 && w.hot.fraction == 0.0);
+            if self.cluster.executor != ExecutorKind::Sequential
+                || self.cluster.protocol != Protocol::Receipts
+                || self.cluster.byzantine_shard.is_some()
+                || !only_transfers
+                || !within_shards
+            {
+                return fail(
+                    "cluster.vm = \"evm\" so far runs transfer and token calls within one shard: it needs executor = \"sequential\", protocol = \"receipts\", no byzantine_shard, a mix of transfer and token only, and (with more than one shard) workload.cross_shard = 0 and no hot set".into(),
+                );
+            }
+        }
         if let Some(b) = self.cluster.byzantine_shard {
             if b >= self.cluster.shards || self.cluster.shards < 2 {
                 return fail(format!(

@@ -49,6 +49,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         executor: shard_node::Executor::Parallel,
         verify_executor: true,
         predict_executor: true,
+        vm: shard_node::Vm::Native,
         data_dir: None,
         lose_receipts: 0,
     };

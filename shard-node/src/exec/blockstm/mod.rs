@@ -192,6 +192,7 @@ impl BlockExecutor for BlockStm {
             dependent: Some(stats.dependent),
             reexecuted: Some(stats.reexecuted),
             fell_back: false,
+            gas: 0,
         })
     }
 
