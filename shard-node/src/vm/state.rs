@@ -134,6 +134,22 @@ impl Layout {
     }
 }
 
+/// Any view of the state as a [`Base`]: reads go through the view (a Block-STM
+/// incarnation's, so that they are recorded and versioned).
+pub struct StateBase<'s, S>(pub &'s mut S);
+
+impl<S: State> Base for StateBase<'_, S> {
+    fn world(&self) -> &crate::state::World {
+        self.0.world()
+    }
+    fn local(&self, id: cross_shard::AccountId) -> Option<u32> {
+        self.0.local(id)
+    }
+    fn get(&mut self, key: Key) -> crate::state::Value {
+        self.0.read(key)
+    }
+}
+
 /// revm's database over a shard's state `base` (the ledger, or a transaction's view).
 pub struct LedgerDb<'a, B> {
     /// Where values come from.

@@ -158,20 +158,38 @@ fn native(
 /// native programs'.
 fn shard_evm(
     workload: &str,
-    calls: &[(u64, u64, u64)],
+    (genesis, txs, layout): (&Ledger, &[Tx], &shard_node::vm::state::Layout),
     root: cross_shard::Hash,
     runs: usize,
+    blockstm_threads: Option<usize>,
 ) -> anyhow::Result<(Vec<f64>, Vec<f64>, u64)> {
-    let (genesis, txs) = ledger_and_txs(workload, calls)?;
-    let local: Vec<u64> = (0..genesis.len() as u32).map(|i| genesis.id(i)).collect();
-    let layout = shard_node::vm::state::Layout::new(0, 1, &local)?;
     let (mut rates, mut gas_rates, mut per_tx) = (Vec::new(), Vec::new(), 0);
+    // Each call's gas, from an untimed sequential run: Block-STM does not total it.
+    let sequential_gas = {
+        let mut l = genesis.clone();
+        let mut o = BlockOutput::new(1);
+        shard_node::vm::exec::execute(&mut l, layout, txs, &mut o)?
+    };
     for _ in 0..runs {
         let mut ledger = genesis.clone();
         let mut out = BlockOutput::new(1);
         let start = Instant::now();
-        let gas = shard_node::vm::exec::execute(&mut ledger, &layout, &txs, &mut out)?;
-        ledger.commit(1);
+        let gas = match blockstm_threads {
+            None => shard_node::vm::exec::execute(&mut ledger, layout, txs, &mut out)?,
+            Some(threads) => {
+                let runner = shard_node::vm::exec::EvmRunner { layout };
+                shard_node::exec::blockstm::execute_with(
+                    &runner,
+                    &mut ledger,
+                    txs,
+                    &mut out,
+                    threads,
+                );
+                // Every call uses the gas it uses sequentially.
+                sequential_gas.clone()
+            }
+        };
+        ledger.commit(blockstm_threads.unwrap_or(1));
         let elapsed = start.elapsed().as_secs_f64();
         anyhow::ensure!(
             out.rejected.is_empty() && ledger.state_root() == root,
@@ -270,24 +288,34 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
             mgas_per_s,
             gas_per_tx,
         });
-        let (rates, gas_rates, gas_per_tx) = shard_evm(workload, &block, root, plan.runs)?;
-        let tps = Rate::of(rates).context("no runs")?;
-        let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
-        if progress {
-            eprintln!(
-                "{:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
-                "sequential", tps.median, mgas_per_s.median
-            );
+        let (ledger, txs) = ledger_and_txs(workload, &block)?;
+        let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
+        let layout = shard_node::vm::state::Layout::new(0, 1, &local)?;
+        for (executor, threads) in [
+            ("sequential", None),
+            ("block-stm", Some(1)),
+            ("block-stm", Some(2)),
+        ] {
+            let (rates, gas_rates, gas_per_tx) =
+                shard_evm(workload, (&ledger, &txs, &layout), root, plan.runs, threads)?;
+            let tps = Rate::of(rates).context("no runs")?;
+            let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
+            if progress {
+                eprintln!(
+                    "{executor:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
+                    tps.median, mgas_per_s.median
+                );
+            }
+            rows.push(EvmRow {
+                vm: "evm".into(),
+                workload: workload.into(),
+                executor: executor.into(),
+                threads: threads.unwrap_or(1),
+                tps,
+                mgas_per_s,
+                gas_per_tx,
+            });
         }
-        rows.push(EvmRow {
-            vm: "evm".into(),
-            workload: workload.into(),
-            executor: "sequential".into(),
-            threads: 1,
-            tps,
-            mgas_per_s,
-            gas_per_tx,
-        });
     }
     Ok(rows)
 }
@@ -298,13 +326,14 @@ pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
         "\nEVM (revm), {block} calls per block, median of {runs} runs (min–max); balances checked against the native programs\n"
     );
     out.push_str(&format!(
-        "{:<10} {:<9} {:>12} {:>25} {:>8} {:>9}\n",
-        "executor", "workload", "tx/s", "min–max", "Mgas/s", "gas/call"
+        "{:<10} {:>7} {:<9} {:>12} {:>25} {:>8} {:>9}\n",
+        "executor", "threads", "workload", "tx/s", "min–max", "Mgas/s", "gas/call"
     ));
     for r in rows {
         out.push_str(&format!(
-            "{:<10} {:<9} {:>12.0} {:>25} {:>8.1} {:>9}\n",
+            "{:<10} {:>7} {:<9} {:>12.0} {:>25} {:>8.1} {:>9}\n",
             r.executor,
+            r.threads,
             r.workload,
             r.tps.median,
             format!("{:.0}–{:.0}", r.tps.min, r.tps.max),
@@ -330,23 +359,21 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(
-            rows.len(),
-            2 * WORKLOADS.len(),
-            "bare revm and the shard's executor"
-        );
+        // Per workload: bare revm, the shard's sequential EVM executor, Block-STM at 1
+        // and 2 threads (each run's state root checked against the native programs').
+        assert_eq!(rows.len(), 4 * WORKLOADS.len(), "{rows:?}");
         assert_eq!(rows[0].gas_per_tx, 21_000, "a plain value transfer");
         assert_eq!(
             rows[1].gas_per_tx, 21_000,
             "the same through the shard's state"
         );
         assert!(
-            rows[2].gas_per_tx > 21_000,
+            rows[4].gas_per_tx > 21_000,
             "an ERC-20 transfer runs bytecode"
         );
-        assert_eq!(
-            rows[3].gas_per_tx, rows[2].gas_per_tx,
-            "the same gas either way"
+        assert!(
+            rows[4..].iter().all(|r| r.gas_per_tx == rows[4].gas_per_tx),
+            "{rows:?}"
         );
     }
 

@@ -93,8 +93,27 @@ impl Base for Versions<'_> {
     }
 }
 
+/// What runs one transaction against a view of the state: the native programs, or
+/// their contracts on the EVM (`crate::vm::exec::EvmRunner`). Block-STM only needs a
+/// transaction's reads and writes to go through the view it is given.
+pub trait Runner: Sync {
+    /// Runs `tx` against `s`, its outcome returned, its effects written to `s`.
+    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> Outcome;
+}
+
+/// The native programs ([`crate::programs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Native;
+
+impl Runner for Native {
+    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> Outcome {
+        execute_one(s, tx)
+    }
+}
+
 /// One block's shared run state.
-struct Run<'a> {
+struct Run<'a, R> {
+    runner: &'a R,
     base: &'a Ledger,
     txs: &'a [Tx],
     mv: MvMemory,
@@ -102,7 +121,7 @@ struct Run<'a> {
     outcomes: Vec<Mutex<Option<Outcome>>>,
 }
 
-impl Run<'_> {
+impl<R: Runner> Run<'_, R> {
     /// A thread's loop: take tasks until the block is done.
     fn work(&self) {
         let mut reads = Vec::new();
@@ -140,7 +159,7 @@ impl Run<'_> {
                 blocked: None,
             };
             let mut view = Buffered::new(versions, writes);
-            let outcome = execute_one(&mut view, &self.txs[txn]);
+            let outcome = self.runner.run(&mut view, &self.txs[txn]);
             if let Some(blocking) = view.base.blocked {
                 if self.scheduler.add_dependency(txn, blocking) {
                     return None;
@@ -213,8 +232,21 @@ pub struct Stats {
 /// Executes `txs` with Block-STM on `threads` threads. Same results as
 /// [`crate::exec::execute`].
 pub fn execute(ledger: &mut Ledger, txs: &[Tx], out: &mut BlockOutput, threads: usize) -> Stats {
+    execute_with(&Native, ledger, txs, out, threads)
+}
+
+/// Executes `txs` with Block-STM on `threads` threads, each transaction run by
+/// `runner`. Same results as running them one after another with `runner`.
+pub fn execute_with<R: Runner>(
+    runner: &R,
+    ledger: &mut Ledger,
+    txs: &[Tx],
+    out: &mut BlockOutput,
+    threads: usize,
+) -> Stats {
     let n = txs.len();
     let run = Run {
+        runner,
         base: ledger,
         txs,
         mv: MvMemory::new(n),
