@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
 use super::events::publish_events;
 use crate::ShardConfig;
-use crate::exec::{self, BlockExecutor, BlockOutput};
+use crate::exec::{self, BlockExecutor, BlockOutput, ExecStats};
 use crate::io::{EVENTS, RECORDS};
 use crate::io::{Recount, Shared, Wake};
 use crate::protocol::two_phase::TwoPhase;
@@ -39,13 +39,8 @@ pub(super) struct Figures {
     /// Receipts left in the delayed queue, and how long the oldest has waited.
     pub(super) delayed: u64,
     pub(super) oldest: Duration,
-    /// From the parallel executors' schedules (see [`pb::BlockEvents`]).
-    pub(super) dependent: Option<usize>,
-    pub(super) reexecuted: Option<usize>,
-    /// The executor ran the block sequentially, predicting a loss.
-    pub(super) fell_back: bool,
-    /// Gas the block's calls used.
-    pub(super) gas: u64,
+    /// What the executor learned.
+    pub(super) stats: ExecStats,
     /// Transactions the block took in (see [`crate::io::Counters::entered`]).
     pub(super) entered: u64,
 }
@@ -57,13 +52,8 @@ pub(super) struct Executed {
     pub(super) emitted: Vec<Vec<(u64, u64)>>,
     /// Transactions sent back to wait behind two-phase locks.
     pub(super) deferred: Vec<Tx>,
-    /// From the executor (see [`crate::exec::ExecStats`]).
-    pub(super) dependent: Option<usize>,
-    pub(super) reexecuted: Option<usize>,
-    /// The executor ran the block sequentially, predicting a loss.
-    pub(super) fell_back: bool,
-    /// Gas the block's calls used.
-    pub(super) gas: u64,
+    /// What the executor learned.
+    pub(super) stats: ExecStats,
     /// Transactions the block took in.
     pub(super) entered: u64,
 }
@@ -389,12 +379,6 @@ impl BlockProducer {
                 executor: cfg.executor,
                 height: self.height + 1,
             })?;
-        let (dependent, reexecuted, fell_back, gas) = (
-            stats.dependent,
-            stats.reexecuted,
-            stats.fell_back,
-            stats.gas,
-        );
         if let Some(tp) = self.two_phase.as_mut() {
             tp.sent(&self.txs, &self.out.sent_cross, &self.out.outgoing);
         }
@@ -421,10 +405,7 @@ impl BlockProducer {
             applied,
             emitted,
             deferred,
-            dependent,
-            reexecuted,
-            fell_back,
-            gas,
+            stats,
             entered,
         })
     }
@@ -442,10 +423,7 @@ impl BlockProducer {
             applied,
             mut emitted,
             deferred,
-            dependent,
-            reexecuted,
-            fell_back,
-            gas,
+            stats,
             entered,
         } = executed;
         // Step 5: commit — one batch per destination, consecutive channel seqs.
@@ -495,10 +473,7 @@ impl BlockProducer {
             Figures {
                 delayed,
                 oldest,
-                dependent,
-                reexecuted,
-                fell_back,
-                gas,
+                stats,
                 entered,
             },
         );
