@@ -23,6 +23,7 @@ use alloy_sol_types::SolCall;
 use cross_shard::{Call, RejectReason, Tx};
 use revm::context::TxEnv;
 use revm::context_interface::ContextTr;
+use revm::context_interface::result::ExecutionResult;
 use revm::handler::{MainBuilder, MainContext};
 use revm::primitives::{TxKind, U256};
 use revm::{Context, ExecuteCommitEvm, ExecuteEvm};
@@ -48,6 +49,14 @@ pub enum EvmError {
         tx: u64,
         /// What it asks for.
         what: &'static str,
+    },
+    /// The EVM would not run the transaction (an invalid transaction, not a revert).
+    #[error("transaction {tx}: the EVM refused it: {why}")]
+    Refused {
+        /// The transaction.
+        tx: u64,
+        /// Why.
+        why: String,
     },
     /// The state mapping refused a result.
     #[error("transaction {tx}: {source}")]
@@ -79,21 +88,13 @@ pub fn execute(
     for tx in txs {
         let (outcome, used) = match check(evm.ctx.db_mut().ledger, tx)? {
             Ok(env) => {
-                let result = evm.transact_commit(env).map_err(|e| EvmError::State {
-                    tx: tx.id,
-                    source: StateError::Genesis(e.to_string()),
-                })?;
+                let result = evm
+                    .transact_commit(env)
+                    .map_err(|e| refused(tx, e.to_string()))?;
                 if let Some(source) = evm.ctx.db_mut().error.take() {
                     return Err(EvmError::State { tx: tx.id, source });
                 }
-                let used = result.tx_gas_used();
-                if result.is_success() {
-                    (Outcome::Committed, used)
-                } else {
-                    // The only revert a transfer between two accounts of this shard
-                    // can meet.
-                    (Outcome::Rejected(RejectReason::InsufficientBalance), used)
-                }
+                outcome(&result)
             }
             Err(refused) => (Outcome::Rejected(refused), 0),
         };
@@ -156,10 +157,7 @@ fn check<S: State>(ledger: &mut S, tx: &Tx) -> Result<Result<TxEnv, RejectReason
         .gas_limit(GAS_LIMIT)
         .gas_price(0)
         .build()
-        .map_err(|e| EvmError::State {
-            tx: tx.id,
-            source: StateError::Genesis(format!("{e:?}")),
-        })?;
+        .map_err(|e| refused(tx, format!("{e:?}")))?;
     Ok(Ok(env))
 }
 
@@ -178,18 +176,26 @@ fn run_one<S: State>(s: &mut S, layout: &Layout, tx: &Tx) -> Result<(Outcome, u6
             layout,
         };
         let mut evm = Context::mainnet().with_db(db).build_mainnet();
-        evm.transact(env).map_err(|e| EvmError::State {
-            tx: tx.id,
-            source: StateError::Genesis(e.to_string()),
-        })?
+        evm.transact(env).map_err(|e| refused(tx, e.to_string()))?
     };
     apply(s, layout, &result.state).map_err(|source| EvmError::State { tx: tx.id, source })?;
-    let used = result.result.tx_gas_used();
-    Ok(if result.result.is_success() {
+    Ok(outcome(&result.result))
+}
+
+/// A call's outcome and gas from what the EVM did with it.
+fn outcome(result: &ExecutionResult) -> (Outcome, u64) {
+    let used = result.tx_gas_used();
+    if result.is_success() {
         (Outcome::Committed, used)
     } else {
+        // The only revert a transfer between two accounts of this shard can meet.
         (Outcome::Rejected(RejectReason::InsufficientBalance), used)
-    })
+    }
+}
+
+/// The EVM would not run `tx` at all.
+fn refused(tx: &Tx, why: String) -> EvmError {
+    EvmError::Refused { tx: tx.id, why }
 }
 
 /// The EVM as Block-STM's [`Runner`]: the same calls, the same outcomes, run in
