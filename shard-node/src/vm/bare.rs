@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use alloy_sol_types::SolValue;
 use revm::context::TxEnv;
 use revm::context_interface::ContextTr;
 use revm::context_interface::result::{ExecutionResult, Output};
@@ -168,6 +169,28 @@ impl World {
         }
     }
 
+    /// Deploys token `t`'s `ShardToken`: its pools (each minted `pool_reserve`) may spend
+    /// without an allowance, and each holder is minted `each`.
+    pub fn deploy_token(
+        &mut self,
+        t: u32,
+        pools: &[Address],
+        pool_reserve: u64,
+        holders: &[Address],
+        each: u64,
+    ) -> Result<Address, Refused> {
+        let args = (
+            format!("Token {t}"),
+            format!("T{t}"),
+            pools.to_vec(),
+            U256::from(pool_reserve),
+            holders.to_vec(),
+            U256::from(each),
+        )
+            .abi_encode_params();
+        self.deploy(Contract::ShardToken, &args)
+    }
+
     /// Calls `to` from `from` with `value` of the native coin and calldata `data`, and
     /// commits the result.
     pub fn call(
@@ -285,16 +308,10 @@ mod tests {
     fn token(w: &mut World) -> (Address, Address) {
         let pool = deployer().create(w.nonces.get(&deployer()).copied().unwrap_or(0) + 1);
         let holders: Vec<Address> = (1..=4).map(account).collect();
-        let args = (
-            "Token 1".to_string(),
-            "T1".to_string(),
-            vec![pool],
-            U256::from(POOL_RESERVE),
-            holders,
-            U256::from(BALANCE),
-        )
-            .abi_encode_params();
-        (w.deploy(Contract::ShardToken, &args).unwrap(), pool)
+        let token = w
+            .deploy_token(1, &[pool], POOL_RESERVE, &holders, BALANCE)
+            .unwrap();
+        (token, pool)
     }
 
     fn balance_of(w: &mut World, token: Address, who: Address) -> U256 {

@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 
-use alloy_sol_types::SolValue;
 use cross_shard::ids::Asset;
 use revm::bytecode::Bytecode;
 use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit};
@@ -24,7 +23,6 @@ use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, U2
 use revm::state::{AccountInfo, EvmState};
 
 use super::addresses::{account, account_id};
-use super::artifacts::Contract;
 use super::bare::{World, erc20_balance_slot};
 use crate::state::{BALANCE, Base, Key, Ledger, NONCE, State};
 
@@ -89,17 +87,8 @@ impl Layout {
         let mut constants = Vec::new();
         let mut code = None;
         for t in 1..=tokens {
-            let args = (
-                format!("Token {t}"),
-                format!("T{t}"),
-                Vec::<Address>::new(),
-                U256::ZERO,
-                Vec::<Address>::new(),
-                U256::ZERO,
-            )
-                .abi_encode_params();
             let at = w
-                .deploy(Contract::ShardToken, &args)
+                .deploy_token(t, &[], 0, &[], 0)
                 .map_err(|e| StateError::Genesis(e.to_string()))?;
             let (slots, runtime) = w.contract(at);
             constants.push(

@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use alloy_sol_types::{SolCall, SolValue};
+use alloy_sol_types::SolCall;
 use anyhow::Context;
 use cross_shard::amm::POOL_RESERVE;
 use cross_shard::{Call, Placement, Tx};
@@ -27,7 +27,6 @@ use shard_node::exec::{self, BlockOutput};
 use shard_node::state::{Key, Ledger, State, World as NativeWorld};
 use shard_node::vm::abi::IShardToken;
 use shard_node::vm::addresses::account;
-use shard_node::vm::artifacts::Contract;
 use shard_node::vm::bare::{Outcome, World};
 
 use super::bench_exec::{Plan, Rate};
@@ -77,16 +76,7 @@ fn genesis(workload: &str) -> anyhow::Result<(World, Option<revm::primitives::Ad
     if workload != "erc20" {
         return Ok((w, None));
     }
-    let args = (
-        "Token 1".to_string(),
-        "T1".to_string(),
-        Vec::<revm::primitives::Address>::new(),
-        revm::primitives::U256::ZERO,
-        Vec::<revm::primitives::Address>::new(),
-        revm::primitives::U256::ZERO,
-    )
-        .abi_encode_params();
-    let token = w.deploy(Contract::ShardToken, &args)?;
+    let token = w.deploy_token(1, &[], 0, &[], 0)?;
     for a in 0..ACCOUNTS {
         w.set_token_balance(token, account(a), BALANCE);
     }
