@@ -137,7 +137,8 @@ pub struct Row {
     /// Threads the executor may use.
     pub threads: usize,
     /// Whether the executor predicted, and ran a block it would lose on sequentially.
-    #[serde(default = "yes")]
+    /// (Older reports' executors always ran their algorithm: `false`.)
+    #[serde(default)]
     pub predict: bool,
     /// Runs in which it did so (out of `runs`).
     #[serde(default)]
@@ -151,11 +152,6 @@ pub struct Row {
     /// block-stm only: incarnations beyond each transaction's first, median over runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reexecuted: Option<usize>,
-}
-
-/// Default of fields added later: older reports' executors always ran their algorithm.
-fn yes() -> bool {
-    true
 }
 
 /// Signature verification of one block on `threads` threads.
