@@ -40,6 +40,8 @@ for (const [file, contracts] of Object.entries(output.contracts)) {
   // Our contracts only: the OpenZeppelin ones they import are compiled into them.
   if (!file.startsWith("src/")) continue;
   for (const [name, c] of Object.entries(contracts)) {
+    // An interface (the bridge's) has no bytecode: nothing to deploy.
+    if (c.evm.bytecode.object === "") continue;
     const artifact = {
       contract: name,
       source: file,

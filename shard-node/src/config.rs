@@ -79,8 +79,8 @@ pub enum Vm {
     /// The native programs ([`crate::programs`]).
     #[default]
     Native,
-    /// The programs' Solidity contracts on revm ([`crate::vm`]): for now `transfer` and
-    /// `token` between accounts of one shard, on the sequential executor.
+    /// The programs' Solidity contracts on revm ([`crate::vm`]), on the sequential and
+    /// Block-STM executors.
     Evm,
 }
 
@@ -104,10 +104,10 @@ impl ShardConfig {
             return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
         }
         if self.vm == Vm::Evm
-            && (self.executor != Executor::Sequential || self.two_phase.is_some() || self.byzantine)
+            && (self.executor == Executor::Parallel || self.two_phase.is_some() || self.byzantine)
         {
             return fail(
-                "vm evm runs on the sequential executor, under the receipts protocol, with honest shards only (so far)".into(),
+                "vm evm runs on the sequential and block-stm executors, under the receipts protocol, with honest shards only".into(),
             );
         }
         if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {

@@ -109,9 +109,15 @@ impl BlockProducer {
             ),
             crate::Vm::Evm => {
                 let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-                let layout = crate::vm::state::Layout::new(config.shard, config.tokens, &local)
-                    .map_err(|e| crate::Error::Config(format!("the EVM genesis: {e}")))?;
-                Box::new(crate::vm::exec::EvmSequential { layout })
+                let layout =
+                    crate::vm::state::Layout::new(crate::state::State::world(&ledger), &local)
+                        .map_err(|e| crate::Error::Config(format!("the EVM genesis: {e}")))?;
+                crate::vm::exec::for_config(
+                    config.executor,
+                    config.threads,
+                    config.verify_executor,
+                    layout,
+                )
             }
         };
         Ok(BlockProducer {
@@ -339,11 +345,16 @@ impl BlockProducer {
         let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
         match self.two_phase.as_mut() {
             None => exec::apply_receipts(
+                &mut *self.executor,
                 &mut self.ledger,
                 &self.receipts,
                 &mut applied,
                 &mut self.out,
-            ),
+            )
+            .map_err(|_| crate::Error::ExecutorMismatch {
+                executor: cfg.executor,
+                height: self.height + 1,
+            })?,
             Some(tp) => {
                 // Decisions first (they release locks), then the new prepares.
                 tp.decide(

@@ -45,7 +45,7 @@ mod receipts;
 mod sequential;
 mod verify;
 
-use cross_shard::Tx;
+use cross_shard::{Effect, Tx, TxId};
 
 pub use output::BlockOutput;
 pub use receipts::apply_receipts;
@@ -53,6 +53,7 @@ pub use sequential::{Sequential, execute};
 pub use verify::Verified;
 
 use crate::Executor;
+use crate::programs::End;
 use crate::state::Ledger;
 
 /// What an executor learned while running a block, for the block's events.
@@ -85,6 +86,12 @@ pub trait BlockExecutor: Send {
     ) -> Result<ExecStats, Mismatch>;
     /// Threads it uses (the state commit after it uses as many).
     fn threads(&self) -> usize;
+    /// Delivers one inbound receipt's effect (step 1, in channel order): the native
+    /// programs' [`crate::programs::deliver`], unless the executor runs another VM.
+    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+        let _ = tx;
+        Ok(crate::programs::deliver(ledger, effect))
+    }
 }
 
 /// The executor a shard was configured with: `predict` lets a parallel executor run a

@@ -3,25 +3,27 @@
 
 use cross_shard::{Receipt, ShardId};
 
-use crate::exec::BlockOutput;
-use crate::programs::{self, End};
+use crate::exec::{BlockExecutor, BlockOutput, Mismatch};
+use crate::programs::End;
 use crate::state::Ledger;
 
 /// Step 1: applies each inbound receipt, given with its source shard, and counts it on
 /// its channel in `applied[asset][src] = (receipts, value)` (receipts that carry no
-/// value count under the native coin with value 0).
+/// value count under the native coin with value 0). Each is delivered by `executor`'s
+/// rule (the native programs, or the EVM).
 pub fn apply_receipts(
+    executor: &mut dyn BlockExecutor,
     ledger: &mut Ledger,
     receipts: &[(ShardId, Receipt)],
     applied: &mut [Vec<(u64, u64)>],
     out: &mut BlockOutput,
-) {
+) -> Result<(), Mismatch> {
     let me = ledger.shard();
     let placement = ledger.placement();
     for &(src, r) in receipts {
         let (asset, value) = r.effect.value().unwrap_or_default();
         let end = if (asset as usize) < applied.len() && r.effect.shard(&placement) == me {
-            programs::deliver(ledger, r.effect)
+            executor.deliver(ledger, r.tx, r.effect)?
         } else {
             End::Misplaced
         };
@@ -50,4 +52,5 @@ pub fn apply_receipts(
         channel.0 += 1;
         channel.1 = channel.1.saturating_add(value);
     }
+    Ok(())
 }

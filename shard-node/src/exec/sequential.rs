@@ -236,7 +236,14 @@ mod tests {
         ];
         let mut applied = vec![vec![(0, 0); 2]; 2];
         let mut out = BlockOutput::new(2);
-        apply_receipts(&mut l, &rs, &mut applied, &mut out);
+        apply_receipts(
+            &mut crate::exec::Sequential,
+            &mut l,
+            &rs,
+            &mut applied,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(applied, vec![vec![(0, 0), (5, 58)], vec![(0, 0), (1, 7)]]);
         assert_eq!(out.receipts_applied, vec![9, 11, 15]);
         assert_eq!(out.receipts_misplaced, 2);

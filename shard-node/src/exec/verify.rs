@@ -6,27 +6,42 @@
 //! ```
 //!
 //! Every receipt, outcome and reason, and the state root, must be equal. A wrapper,
-//! so the pipeline needs no `if verify` of its own.
+//! so the pipeline needs no `if verify` of its own. The reference is the native
+//! [`Sequential`] executor, or under `vm = "evm"` the sequential EVM
+//! (`crate::vm::exec::EvmSequential`).
 
-use cross_shard::Tx;
+use cross_shard::{Effect, Tx, TxId};
 
-use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, execute};
+use crate::programs::End;
+
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, Sequential};
 use crate::state::Ledger;
 
-/// `inner`, with the sequential executor run beside it on a copy of the state.
+/// `inner`, with the sequential executor `R` run beside it on a copy of the state.
 #[derive(Debug, Clone)]
-pub struct Verified<E> {
+pub struct Verified<E, R = Sequential> {
     inner: E,
+    reference: R,
 }
 
 impl<E> Verified<E> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, checked against the native sequential executor.
     pub fn new(inner: E) -> Verified<E> {
-        Verified { inner }
+        Verified {
+            inner,
+            reference: Sequential,
+        }
     }
 }
 
-impl<E: BlockExecutor> BlockExecutor for Verified<E> {
+impl<E, R> Verified<E, R> {
+    /// Wraps `inner`, checked against `reference`.
+    pub fn against(inner: E, reference: R) -> Verified<E, R> {
+        Verified { inner, reference }
+    }
+}
+
+impl<E: BlockExecutor, R: BlockExecutor> BlockExecutor for Verified<E, R> {
     fn execute(
         &mut self,
         ledger: &mut Ledger,
@@ -35,7 +50,7 @@ impl<E: BlockExecutor> BlockExecutor for Verified<E> {
     ) -> Result<ExecStats, Mismatch> {
         let mut reference = ledger.clone();
         let mut expected = out.clone();
-        execute(&mut reference, txs, &mut expected);
+        self.reference.execute(&mut reference, txs, &mut expected)?;
         let stats = self.inner.execute(ledger, txs, out)?;
         ledger.commit(self.inner.threads());
         if reference.state_root() != ledger.state_root() || expected != *out {
@@ -47,11 +62,17 @@ impl<E: BlockExecutor> BlockExecutor for Verified<E> {
     fn threads(&self) -> usize {
         self.inner.threads()
     }
+
+    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+        // Receipts are applied the same way by every executor: by the reference's rule.
+        self.reference.deliver(ledger, tx, effect)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::execute;
     use crate::state::tests::world;
 
     /// An executor that runs the reference and then loses the last outcome.

@@ -74,14 +74,6 @@ impl Shard for ShardService {
         while let Some(batch) = stream.message().await? {
             txs.clear();
             txs_from_wire(&batch, &mut txs)?;
-            if self.shared.config.vm == crate::Vm::Evm {
-                let placement = cross_shard::Placement::new(self.shared.config.shards)
-                    .ok_or_else(|| Status::internal("a shard of no shards"))?;
-                for tx in &txs {
-                    crate::vm::exec::admissible(tx, self.shared.config.shard, &placement)
-                        .map_err(Status::invalid_argument)?;
-                }
-            }
             accepted += txs.len() as u64;
             let mut bad = Vec::new();
             match &self.shared.verifier {

@@ -47,10 +47,15 @@ pub fn declared_keys(
                     minter: tx.from,
                     serial: tx.nonce,
                 })),
-                None,
+                here.then_some(Key::Holdings(from)),
             ]
         }
-        Call::SendNft { nft, .. } => [sender, Some(Key::Nft(nft)), None, None],
+        Call::SendNft { nft, to } => [
+            sender,
+            Some(Key::Nft(nft)),
+            Some(Key::Holdings(from)),
+            local(to).map(Key::Holdings),
+        ],
         Call::Vote { proposal, .. } => {
             let here = w.holds(Object::Proposal(proposal));
             [

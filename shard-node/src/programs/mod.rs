@@ -92,7 +92,7 @@ enum Step {
 
 /// The checks that need no state: does everything the call names exist? A call that
 /// fails them is refused without consuming the nonce.
-fn check(w: &World, call: &Call) -> Result<(), RejectReason> {
+pub(crate) fn check(w: &World, call: &Call) -> Result<(), RejectReason> {
     let (exists, otherwise) = match *call {
         Call::Transfer { to, asset, .. } => (
             w.is_account(to) && w.has_asset(asset),

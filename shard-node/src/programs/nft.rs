@@ -1,6 +1,7 @@
 //! NFT collections: a mint counts on the collection's shard and the token goes to the
 //! minter; a send gives the token up on the sender's shard and it arrives at the
-//! recipient's.
+//! recipient's. Each shard counts how many NFTs each of its accounts holds
+//! ([`Key::Holdings`]), as ERC-721 does.
 
 use cross_shard::ids::Object;
 use cross_shard::{AccountId, Effect, NftId, RejectReason};
@@ -20,6 +21,11 @@ pub(super) fn give_up<S: State>(
         return Err(RejectReason::NotOwner);
     }
     s.write(Key::Nft(nft), [0, 0]);
+    if let Some(i) = s.local(from) {
+        let mut n = s.read(Key::Holdings(i));
+        n[0] = n[0].saturating_sub(1);
+        s.write(Key::Holdings(i), n);
+    }
     Ok(Effect::Nft {
         to,
         nft,
@@ -44,9 +50,12 @@ pub(super) fn mint<S: State>(s: &mut S, minter: AccountId, collection: u32, seri
 
 /// A token arriving at its new holder.
 pub(super) fn receive<S: State>(s: &mut S, to: AccountId, nft: NftId, collection: u32) -> Step {
-    if s.local(to).is_none() {
+    let Some(i) = s.local(to) else {
         return Step::End(End::Misplaced);
-    }
+    };
     s.write(Key::Nft(nft), [to + 1, u64::from(collection)]);
+    let mut n = s.read(Key::Holdings(i));
+    n[0] = n[0].saturating_add(1);
+    s.write(Key::Holdings(i), n);
     Step::End(End::Done)
 }

@@ -7,8 +7,8 @@
 //!
 //! Everything a transaction can touch is a [`Key`] with a two-word [`Value`]: an
 //! account's native balance and nonce, its balance of each token, a pool's reserves, a
-//! collection's mint count, an NFT held here, a proposal's tally, one account's ballot
-//! on one proposal. Keys are the unit of conflict between transactions (the parallel
+//! collection's mint count, an NFT held here and how many each account holds, a
+//! proposal's tally, one account's ballot on one proposal. Keys are the unit of conflict between transactions (the parallel
 //! executor schedules by them, Block-STM versions them) and of the state commitment
 //! (one leaf per non-zero key).
 //!
@@ -53,6 +53,10 @@ pub enum Key {
     Proposal(ProposalId),
     /// One account's ballot on a proposal: `[1, 0]` once it has voted.
     Ballot(ProposalId, AccountId),
+    /// How many NFTs a local account (by local index) holds here, of any collection:
+    /// `[count, 0]` — ERC-721's `balanceOf`, which the EVM's collections keep
+    /// (`crate::vm::state`).
+    Holdings(u32),
 }
 
 /// A key's value; its meaning depends on the key (see [`Key`]). All zero means absent.
@@ -273,6 +277,7 @@ impl Ledger {
             Key::Nft(n) => (4, n.minter, n.serial),
             Key::Proposal(p) => (5, u64::from(p), 0),
             Key::Ballot(p, voter) => (6, u64::from(p), voter),
+            Key::Holdings(i) => (7, self.ids[i as usize], 0),
         };
         let mut bytes = [0u8; 33];
         bytes[0] = tag;

@@ -1,12 +1,52 @@
-//! Accounts of the cluster as EVM addresses.
+//! Accounts and contracts of the cluster as EVM addresses.
 //!
 //! An account id becomes the address `0x5348…<id>`: the prefix ("SH") keeps every
 //! account clear of the precompiles at `0x01…`, and the id sits in the low 64 bits, where
 //! a contract can read it back (`uint64(uint160(addr))`, as the NFT collection does for
 //! its token ids).
+//!
+//! Contracts sit at addresses named by what they are, each with a prefix of its own:
+//!
+//! ```text
+//!  "TK" … shard ‖ token       ShardToken instance of token t on shard s (one per shard)
+//!  "NF" … shard ‖ collection  Collection instance of c on shard s (one per shard)
+//!  "PL" …         pool        Pool p, on its shard only
+//!  "BL" …         proposal    Ballot of proposal p, on its shard only
+//!  0x…53484252                the bridge precompile (vm::bridge)
+//! ```
 
 use cross_shard::AccountId;
+use cross_shard::ids::{Asset, CollectionId, PoolId, ProposalId};
 use revm::primitives::Address;
+
+/// `prefix`, then `a` and `b` big-endian in the last eight bytes.
+fn named(prefix: &[u8; 2], a: u32, b: u32) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[..2].copy_from_slice(prefix);
+    bytes[12..16].copy_from_slice(&a.to_be_bytes());
+    bytes[16..].copy_from_slice(&b.to_be_bytes());
+    Address::from(bytes)
+}
+
+/// The address of token `t`'s instance on `shard`.
+pub fn token_address(shard: u32, t: Asset) -> Address {
+    named(b"TK", shard, t)
+}
+
+/// The address of collection `c`'s instance on `shard`.
+pub fn collection_address(shard: u32, c: CollectionId) -> Address {
+    named(b"NF", shard, c)
+}
+
+/// The address of pool `p` (on its own shard).
+pub fn pool_address(p: PoolId) -> Address {
+    named(b"PL", 0, p)
+}
+
+/// The address of proposal `p`'s ballot (on its own shard).
+pub fn ballot_address(p: ProposalId) -> Address {
+    named(b"BL", 0, p)
+}
 
 /// The two leading bytes of every account address.
 const PREFIX: [u8; 2] = *b"SH";

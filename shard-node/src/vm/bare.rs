@@ -10,21 +10,22 @@
 //! ```
 //!
 //! Gas is metered but costs nothing (a gas price of 0): fees are a separate question
-//! from the programs' semantics.
+//! from the programs' semantics. The world is one shard: its bridge precompile
+//! (`vm::bridge`) answers that nothing is remote and sends nothing.
 
 use std::collections::HashMap;
 
 use alloy_sol_types::SolValue;
+use revm::ExecuteCommitEvm;
 use revm::context::TxEnv;
 use revm::context_interface::ContextTr;
 use revm::context_interface::result::{ExecutionResult, Output};
 use revm::database::{CacheDB, EmptyDB};
-use revm::handler::{MainBuilder, MainContext, MainnetContext, MainnetEvm};
 use revm::primitives::{Address, Bytes, TxKind, U256};
 use revm::state::AccountInfo;
-use revm::{Context, ExecuteCommitEvm};
 
 use super::artifacts::Contract;
+use super::bridge::{self, BridgedEvm};
 
 /// The database of a bare world.
 type Db = CacheDB<EmptyDB>;
@@ -61,7 +62,7 @@ pub struct Refused(String);
 
 /// revm over an in-memory database, with the nonces it expects.
 pub struct World {
-    evm: MainnetEvm<MainnetContext<Db>>,
+    evm: BridgedEvm<Db>,
     nonces: HashMap<Address, u64>,
 }
 
@@ -99,7 +100,7 @@ impl World {
                 },
             );
         }
-        let evm = Context::mainnet().with_db(db).build_mainnet();
+        let evm = bridge::evm(db, None);
         World {
             evm,
             nonces: HashMap::new(),
@@ -111,7 +112,7 @@ impl World {
     pub fn fork(&self) -> World {
         let db = self.evm.ctx.db().clone();
         World {
-            evm: Context::mainnet().with_db(db).build_mainnet(),
+            evm: bridge::evm(db, None),
             nonces: self.nonces.clone(),
         }
     }
@@ -182,6 +183,7 @@ impl World {
         let args = (
             format!("Token {t}"),
             format!("T{t}"),
+            t,
             pools.to_vec(),
             U256::from(pool_reserve),
             holders.to_vec(),
@@ -189,6 +191,12 @@ impl World {
         )
             .abi_encode_params();
         self.deploy(Contract::ShardToken, &args)
+    }
+
+    /// Deploys collection `c`'s `Collection`.
+    pub fn deploy_collection(&mut self, c: u32) -> Result<Address, Refused> {
+        let args = (format!("Collection {c}"), format!("C{c}"), c).abi_encode_params();
+        self.deploy(Contract::Collection, &args)
     }
 
     /// Calls `to` from `from` with `value` of the native coin and calldata `data`, and
@@ -437,8 +445,7 @@ mod tests {
     #[test]
     fn nfts_mint_per_minter_and_nonce_and_move_only_by_their_holder() {
         let mut w = world();
-        let args = ("Collection 0".to_string(), "C0".to_string()).abi_encode_params();
-        let c = w.deploy(Contract::Collection, &args).unwrap();
+        let c = w.deploy_collection(0).unwrap();
         let mint = ICollection::mintCall { serial: 7 }.abi_encode();
         let Outcome::Success { output, .. } = w.call(account(1), c, 0, mint).unwrap() else {
             panic!("anyone may mint");

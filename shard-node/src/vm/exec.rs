@@ -1,205 +1,142 @@
-//! Running a block's calls as EVM transactions over the shard's state (the sequential
-//! reference, for the programs the EVM mapping covers so far: `transfer` and `token`
-//! between accounts of this shard).
-//!
-//! Each native call becomes the EVM transaction that means the same — a value transfer,
-//! or `ShardToken.transfer` on the token's instance here — and its result becomes the
-//! same outcome the native program gives:
+//! The EVM's executors: a block's calls and receipts run as EVM transactions over the
+//! shard's state, with the native programs' outcomes ([`super::calls`],
+//! [`super::deliver`]).
 //!
 //! ```text
-//!  sender not here / unknown target ──► Rejected (WrongShard, UnknownAccount): no nonce
-//!  wrong nonce                      ──► Rejected (BadNonce): no nonce
-//!  value above the balance          ──► Rejected (InsufficientBalance), nonce consumed
-//!  call reverts (ERC-20 overdraft)  ──► Rejected (InsufficientBalance), nonce consumed
-//!  call succeeds                    ──► Committed; its changes written back (vm::state)
+//!  EvmSequential   one revm for the whole block over the ledger; each call's changes
+//!                  committed into it before the next runs (the reference)
+//!  EvmBlockStm     Block-STM (crate::exec::blockstm) with the EVM as its runner: every
+//!                  read of revm goes through the multi-version memory, writes come
+//!                  from revm's state diff
 //! ```
 //!
-//! The nonce is consumed on a failed transfer as natively (docs/architecture.md,
-//! departure 5), where Ethereum would not include a transaction whose value exceeds the
-//! balance at all. Other programs, and recipients on other shards, are not mapped yet:
-//! [`execute`] refuses a block holding one rather than run part of it natively.
+//! Receipts are delivered by the sequential rule in both (step 1 of a block is
+//! sequential in every executor). The parallel executor of declared keys does not run
+//! the EVM yet: `[cluster]` refuses it under `vm = "evm"`.
 
-use alloy_sol_types::SolCall;
-use cross_shard::{Call, RejectReason, Tx};
+use cross_shard::{Effect, Tx, TxId};
 use revm::context::TxEnv;
 use revm::context_interface::ContextTr;
 use revm::context_interface::result::ExecutionResult;
-use revm::handler::{MainBuilder, MainContext};
-use revm::primitives::{TxKind, U256};
-use revm::{Context, ExecuteCommitEvm, ExecuteEvm};
+use revm::{ExecuteCommitEvm, ExecuteEvm};
 
-use super::abi::IShardToken;
-use super::addresses::account;
-use super::state::{BlockDb, Layout, LedgerDb, StateBase, StateError, apply, token_address};
+use super::bridge::{self, BridgedEvm};
+pub use super::calls::EvmError;
+use super::calls::{self, Machine};
+use super::deliver;
+use super::state::{BlockDb, Layout, LedgerDb, Preimage, StateBase, apply};
 use crate::exec::blockstm::Runner;
 use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
-use crate::programs::Outcome;
-use crate::state::{BALANCE, Key, Ledger, NONCE, State};
+use crate::programs::{End, Outcome};
+use crate::state::{Ledger, State};
 
-/// Gas a call may use.
-const GAS_LIMIT: u64 = 1_000_000;
+/// One revm for a whole block, over the ledger.
+struct BlockEvm<'a> {
+    evm: BridgedEvm<BlockDb<'a>>,
+}
 
-/// Why a block cannot run on the EVM.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EvmError {
-    /// A call the EVM mapping does not cover yet.
-    #[error("transaction {tx}: {what} is not on the EVM yet")]
-    Unsupported {
-        /// The transaction.
-        tx: u64,
-        /// What it asks for.
-        what: &'static str,
-    },
-    /// The EVM would not run the transaction (an invalid transaction, not a revert).
-    #[error("transaction {tx}: the EVM refused it: {why}")]
-    Refused {
-        /// The transaction.
-        tx: u64,
-        /// Why.
-        why: String,
-    },
-    /// The state mapping refused a result.
-    #[error("transaction {tx}: {source}")]
-    State {
-        /// The transaction.
-        tx: u64,
-        /// Why.
-        source: StateError,
-    },
+impl<'a> BlockEvm<'a> {
+    fn new(ledger: &'a mut Ledger, layout: &'a Layout) -> BlockEvm<'a> {
+        let world = *ledger.world();
+        let db = BlockDb {
+            ledger,
+            layout,
+            pre: Preimage::None,
+            error: None,
+        };
+        BlockEvm {
+            evm: bridge::evm(db, Some(world)),
+        }
+    }
+}
+
+impl Machine for BlockEvm<'_> {
+    type S = Ledger;
+
+    fn state(&mut self) -> &mut Ledger {
+        self.evm.ctx.db_mut().ledger
+    }
+
+    fn run(&mut self, id: u64, env: TxEnv, pre: Preimage) -> Result<ExecutionResult, EvmError> {
+        self.evm.ctx.db_mut().pre = pre;
+        let result = self
+            .evm
+            .transact_commit(env)
+            .map_err(|e| refused(id, e.to_string()))?;
+        if let Some(source) = self.evm.ctx.db_mut().error.take() {
+            return Err(EvmError::State { tx: id, source });
+        }
+        Ok(result)
+    }
+}
+
+/// A revm per call, over any view of the state (a Block-STM incarnation's, whose reads
+/// are recorded; the views do not outlive the call).
+struct ViewEvm<'s, 'l, S> {
+    s: &'s mut S,
+    layout: &'l Layout,
+}
+
+impl<S: State> Machine for ViewEvm<'_, '_, S> {
+    type S = S;
+
+    fn state(&mut self) -> &mut S {
+        self.s
+    }
+
+    fn run(&mut self, id: u64, env: TxEnv, pre: Preimage) -> Result<ExecutionResult, EvmError> {
+        let world = *self.s.world();
+        let result = {
+            let db = LedgerDb {
+                base: StateBase(&mut *self.s),
+                layout: self.layout,
+                pre,
+            };
+            bridge::evm(db, Some(world))
+                .transact(env)
+                .map_err(|e| refused(id, e.to_string()))?
+        };
+        apply(self.s, self.layout, pre, &result.state)
+            .map_err(|source| EvmError::State { tx: id, source })?;
+        Ok(result.result)
+    }
+}
+
+fn refused(tx: u64, why: String) -> EvmError {
+    EvmError::Refused { tx, why }
 }
 
 /// Executes `txs` one after another on the EVM over `ledger`, every outcome into `out`
 /// as the native programs would record it; returns the gas each used (0 for a refusal
-/// before execution). One EVM serves the block; each call's changes are committed into
-/// the ledger before the next one runs ([`BlockDb`]).
+/// before execution). One EVM serves the block.
 pub fn execute(
     ledger: &mut Ledger,
     layout: &Layout,
     txs: &[Tx],
     out: &mut BlockOutput,
 ) -> Result<Vec<u64>, EvmError> {
-    let db = BlockDb {
-        ledger,
-        layout,
-        error: None,
-    };
-    let mut evm = Context::mainnet().with_db(db).build_mainnet();
+    let mut m = BlockEvm::new(ledger, layout);
     let mut gas = Vec::with_capacity(txs.len());
     for tx in txs {
-        let (outcome, used) = match check(evm.ctx.db_mut().ledger, tx)? {
-            Ok(env) => {
-                let result = evm
-                    .transact_commit(env)
-                    .map_err(|e| refused(tx, e.to_string()))?;
-                if let Some(source) = evm.ctx.db_mut().error.take() {
-                    return Err(EvmError::State { tx: tx.id, source });
-                }
-                outcome(&result)
-            }
-            Err(refused) => (Outcome::Rejected(refused), 0),
-        };
+        let (outcome, used) = calls::call(&mut m, tx)?;
         out.record(tx.id, outcome);
         gas.push(used);
     }
     Ok(gas)
 }
 
-/// The checks a call passes before the EVM runs it, as the native program makes them,
-/// and the EVM transaction it becomes; `Ok(Err(reason))` for a call refused here.
-fn check<S: State>(ledger: &mut S, tx: &Tx) -> Result<Result<TxEnv, RejectReason>, EvmError> {
-    let w = *ledger.world();
-    let Some(from) = ledger.local(tx.from) else {
-        return Ok(Err(if w.is_account(tx.from) {
-            RejectReason::WrongShard
-        } else {
-            RejectReason::UnknownAccount
-        }));
-    };
-    let Call::Transfer { to, asset, amount } = tx.call else {
-        return Err(EvmError::Unsupported {
-            tx: tx.id,
-            what: "this program",
-        });
-    };
-    if !(w.is_account(to) && w.has_asset(asset)) {
-        return Ok(Err(RejectReason::UnknownAccount));
-    }
-    let sender = ledger.read(Key::Account(from));
-    if tx.nonce != sender[NONCE] {
-        return Ok(Err(RejectReason::BadNonce));
-    }
-    if ledger.local(to).is_none() {
-        return Err(EvmError::Unsupported {
-            tx: tx.id,
-            what: "a recipient on another shard",
-        });
-    }
-    if asset == 0 && sender[BALANCE] < amount {
-        // The EVM would refuse the transaction outright; natively the nonce is used.
-        ledger.write(Key::Account(from), [sender[BALANCE], sender[NONCE] + 1]);
-        return Ok(Err(RejectReason::InsufficientBalance));
-    }
-    let (target, value, data) = if asset == 0 {
-        (account(to), amount, Vec::new())
-    } else {
-        let call = IShardToken::transferCall {
-            to: account(to),
-            value: U256::from(amount),
-        };
-        (token_address(w.shard, asset), 0, call.abi_encode())
-    };
-    let env = TxEnv::builder()
-        .caller(account(tx.from))
-        .kind(TxKind::Call(target))
-        .value(U256::from(value))
-        .data(data.into())
-        .nonce(tx.nonce)
-        .gas_limit(GAS_LIMIT)
-        .gas_price(0)
-        .build()
-        .map_err(|e| refused(tx, format!("{e:?}")))?;
-    Ok(Ok(env))
-}
-
-/// One call on the EVM against any view of the state — a Block-STM incarnation's, whose
-/// reads are recorded: the native checks, then revm over the view, then the changes
-/// written to the view. A revm per call (a parallel executor's views do not outlive
-/// the call); the sequential [`execute`] keeps one per block.
-fn run_one<S: State>(s: &mut S, layout: &Layout, tx: &Tx) -> Result<(Outcome, u64), EvmError> {
-    let env = match check(s, tx)? {
-        Ok(env) => env,
-        Err(refused) => return Ok((Outcome::Rejected(refused), 0)),
-    };
-    let result = {
-        let db = LedgerDb {
-            base: StateBase(&mut *s),
-            layout,
-        };
-        let mut evm = Context::mainnet().with_db(db).build_mainnet();
-        evm.transact(env).map_err(|e| refused(tx, e.to_string()))?
-    };
-    apply(s, layout, &result.state).map_err(|source| EvmError::State { tx: tx.id, source })?;
-    Ok(outcome(&result.result))
-}
-
-/// A call's outcome and gas from what the EVM did with it.
-fn outcome(result: &ExecutionResult) -> (Outcome, u64) {
-    let used = result.tx_gas_used();
-    if result.is_success() {
-        (Outcome::Committed, used)
-    } else {
-        // The only revert a transfer between two accounts of this shard can meet.
-        (Outcome::Rejected(RejectReason::InsufficientBalance), used)
-    }
-}
-
-/// The EVM would not run `tx` at all.
-fn refused(tx: &Tx, why: String) -> EvmError {
-    EvmError::Refused { tx: tx.id, why }
+/// Delivers one receipt's `effect` on the EVM over `ledger`; how it ended, and its gas.
+pub fn deliver(
+    ledger: &mut Ledger,
+    layout: &Layout,
+    tx: TxId,
+    effect: Effect,
+) -> Result<(End, u64), EvmError> {
+    deliver::deliver(&mut BlockEvm::new(ledger, layout), tx, effect)
 }
 
 /// The EVM as Block-STM's [`Runner`]: the same calls, the same outcomes, run in
-/// parallel over the multi-version memory (every read of revm goes through it).
+/// parallel over the multi-version memory.
 #[derive(Debug, Clone, Copy)]
 pub struct EvmRunner<'a> {
     /// The shard's EVM layout.
@@ -207,18 +144,42 @@ pub struct EvmRunner<'a> {
 }
 
 impl Runner for EvmRunner<'_> {
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> Outcome {
-        match run_one(s, self.layout, tx) {
-            Ok((outcome, _)) => outcome,
+    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
+        let mut m = ViewEvm {
+            s,
+            layout: self.layout,
+        };
+        match calls::call(&mut m, tx) {
+            Ok(done) => done,
             Err(e) => {
-                // Admission keeps such calls out of every block; should one come,
-                // it is refused rather than half-run (the differential tests compare
-                // every outcome with the sequential EVM executor's).
-                tracing::error!("EVM call refused: {e}");
-                Outcome::Rejected(RejectReason::UnknownObject)
+                // An incarnation may read a state no sequential run reaches (Block-STM
+                // validates it away and runs it again); a call that fails on the final
+                // state is caught by the differential tests and `verify_executor`.
+                tracing::debug!("EVM incarnation failed: {e}");
+                (
+                    Outcome::Rejected(cross_shard::RejectReason::UnknownObject),
+                    0,
+                )
             }
         }
     }
+}
+
+/// Receipt delivery on the EVM, shared by the EVM executors: an error is a shard
+/// fault (the mapping and the contracts disagree), stopping it as a mismatch would.
+fn deliver_or_stop(
+    ledger: &mut Ledger,
+    layout: &Layout,
+    tx: TxId,
+    effect: Effect,
+    gas: &mut u64,
+) -> Result<End, Mismatch> {
+    let (end, used) = deliver(ledger, layout, tx, effect).map_err(|e| {
+        tracing::error!("EVM receipt failed: {e}");
+        Mismatch
+    })?;
+    *gas += used;
+    Ok(end)
 }
 
 /// [`execute`] as the shard's [`BlockExecutor`] under `vm = "evm"`.
@@ -226,6 +187,18 @@ impl Runner for EvmRunner<'_> {
 pub struct EvmSequential {
     /// The shard's EVM layout, built at start-up.
     pub layout: Layout,
+    /// Gas the receipts of the block being built used (counted in its stats).
+    receipt_gas: u64,
+}
+
+impl EvmSequential {
+    /// The sequential EVM executor over `layout`.
+    pub fn new(layout: Layout) -> EvmSequential {
+        EvmSequential {
+            layout,
+            receipt_gas: 0,
+        }
+    }
 }
 
 impl BlockExecutor for EvmSequential {
@@ -235,14 +208,12 @@ impl BlockExecutor for EvmSequential {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
-        // Admission refuses what the EVM does not run yet (`admissible`), so an error
-        // here is a shard fault: it stops the shard, as a mismatch would.
         let gas = execute(ledger, &self.layout, txs, out).map_err(|e| {
             tracing::error!("EVM block failed: {e}");
             Mismatch
         })?;
         Ok(ExecStats {
-            gas: gas.iter().sum(),
+            gas: gas.iter().sum::<u64>() + std::mem::take(&mut self.receipt_gas),
             ..ExecStats::default()
         })
     }
@@ -250,21 +221,76 @@ impl BlockExecutor for EvmSequential {
     fn threads(&self) -> usize {
         1
     }
+
+    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+        deliver_or_stop(ledger, &self.layout, tx, effect, &mut self.receipt_gas)
+    }
 }
 
-/// Whether a call may enter an EVM shard's mempool: a `transfer` or `token` call whose
-/// recipient lives on this shard. Anything else is refused on admission, naming why.
-pub fn admissible(tx: &Tx, shard: u32, placement: &cross_shard::Placement) -> Result<(), String> {
-    match tx.call {
-        Call::Transfer { to, .. } if placement.shard_of(to) == shard => Ok(()),
-        Call::Transfer { .. } => Err(format!(
-            "transaction {}: a recipient on another shard is not on the EVM yet (vm = evm runs calls within one shard)",
-            tx.id
+/// Block-STM over the EVM as the shard's [`BlockExecutor`].
+#[derive(Debug)]
+pub struct EvmBlockStm {
+    /// The shard's EVM layout.
+    pub layout: Layout,
+    /// Worker threads.
+    pub threads: usize,
+    receipt_gas: u64,
+}
+
+impl EvmBlockStm {
+    /// Block-STM over `layout` on `threads` threads.
+    pub fn new(layout: Layout, threads: usize) -> EvmBlockStm {
+        EvmBlockStm {
+            layout,
+            threads: threads.max(1),
+            receipt_gas: 0,
+        }
+    }
+}
+
+impl BlockExecutor for EvmBlockStm {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        let runner = EvmRunner {
+            layout: &self.layout,
+        };
+        let stats = crate::exec::blockstm::execute_with(&runner, ledger, txs, out, self.threads);
+        Ok(ExecStats {
+            dependent: Some(stats.dependent),
+            reexecuted: Some(stats.reexecuted),
+            fell_back: false,
+            gas: stats.gas + std::mem::take(&mut self.receipt_gas),
+        })
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+        deliver_or_stop(ledger, &self.layout, tx, effect, &mut self.receipt_gas)
+    }
+}
+
+/// The EVM executor a shard was configured with (`verify` checks it against the
+/// sequential EVM on every block).
+pub fn for_config(
+    executor: crate::Executor,
+    threads: usize,
+    verify: bool,
+    layout: Layout,
+) -> Box<dyn BlockExecutor> {
+    match (executor, verify) {
+        (crate::Executor::BlockStm, false) => Box::new(EvmBlockStm::new(layout, threads)),
+        (crate::Executor::BlockStm, true) => Box::new(crate::exec::Verified::against(
+            EvmBlockStm::new(layout.clone(), threads),
+            EvmSequential::new(layout),
         )),
-        _ => Err(format!(
-            "transaction {}: only transfer and token calls run on the EVM so far",
-            tx.id
-        )),
+        _ => Box::new(EvmSequential::new(layout)),
     }
 }
 
@@ -278,6 +304,7 @@ mod tests {
     use super::*;
     use crate::exec;
     use crate::state::tests::world;
+    use cross_shard::Call;
     use proptest::prelude::*;
 
     const ACCOUNTS: u64 = 12;
@@ -287,7 +314,7 @@ mod tests {
         w.pools = 0;
         let ledger = Ledger::genesis(w, 100);
         let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = Layout::new(0, 1, &local).unwrap();
+        let layout = Layout::new(ledger.world(), &local).unwrap();
         (ledger, layout)
     }
 
@@ -377,60 +404,5 @@ mod tests {
                 prop_assert_eq!(par.state_root(), seq.state_root(), "state root at {} threads", threads);
             }
         }
-    }
-
-    #[test]
-    fn admission_refuses_what_the_evm_does_not_run_yet_by_name() {
-        let placement = cross_shard::Placement::new(2).unwrap();
-        let here = (0..100).find(|&a| placement.shard_of(a) == 0).unwrap();
-        let there = (0..100).find(|&a| placement.shard_of(a) == 1).unwrap();
-        let transfer = |to| Tx {
-            id: 4,
-            from: here,
-            nonce: 0,
-            call: Call::Transfer {
-                to,
-                asset: 1,
-                amount: 1,
-            },
-        };
-        assert!(admissible(&transfer(here), 0, &placement).is_ok());
-        let e = admissible(&transfer(there), 0, &placement).unwrap_err();
-        assert!(
-            e.contains("transaction 4") && e.contains("another shard"),
-            "{e}"
-        );
-        let vote = Tx {
-            call: Call::Vote {
-                proposal: 0,
-                yes: true,
-            },
-            ..transfer(here)
-        };
-        let e = admissible(&vote, 0, &placement).unwrap_err();
-        assert!(e.contains("only transfer and token"), "{e}");
-    }
-
-    #[test]
-    fn programs_not_yet_mapped_are_refused_whole() {
-        let (mut l, layout) = genesis();
-        let vote = Tx {
-            id: 9,
-            from: 1,
-            nonce: 0,
-            call: Call::Vote {
-                proposal: 0,
-                yes: true,
-            },
-        };
-        let mut out = BlockOutput::new(1);
-        let e = execute(&mut l, &layout, &[vote], &mut out).unwrap_err();
-        assert_eq!(
-            e,
-            EvmError::Unsupported {
-                tx: 9,
-                what: "this program"
-            }
-        );
     }
 }

@@ -30,5 +30,8 @@ pub mod abi;
 pub mod addresses;
 pub mod artifacts;
 pub mod bare;
+pub mod bridge;
+mod calls;
+mod deliver;
 pub mod exec;
 pub mod state;

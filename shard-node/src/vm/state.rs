@@ -2,46 +2,146 @@
 //! programs, so the two VMs share one state and one state root.
 //!
 //! ```text
-//!  EVM                                   shard state (state::Key)
-//!  account 0x5348…id: balance, nonce ──► Account(i) = [balance, nonce]
-//!  token t's ERC-20 _balances[addr]  ──► Token(i, t)        (slot keccak(addr ‖ 0))
-//!  token t's _totalSupply (slot 2)   ──► Σ of the asset on this shard (derived)
-//!  token t's name, symbol, pools     ──► constants, from a genesis deployment
+//!  EVM                                        shard state (state::Key)
+//!  account 0x5348…id: balance, nonce      ──► Account(i) = [balance, nonce]
+//!  ShardToken t: _balances[account]       ──► Token(i, t)        slot keccak(addr ‖ 0)
+//!                _balances[pool p]        ──► Pool(p)[1]          (the pool's reserve)
+//!                _totalSupply (slot 2)    ──► not held (see below)
+//!  Pool p: reserveNative (0), its balance ──► Pool(p)[0]
+//!          reserveToken (1)               ──► Pool(p)[1]
+//!  Collection c: _owners[id] (slot 2)     ──► Nft(minter, serial) = [owner + 1, c]
+//!                _balances[account] (3)   ──► Holdings(i)         (of any collection)
+//!                minted (slot 6)          ──► Collection(c)[0]    (home shard)
+//!  Ballot p: yes (0), no (1)              ──► Proposal(p)
+//!            voted[voter] (slot 2)        ──► Ballot(p, voter)
+//!  names, symbols, isPool, immutables     ──► constants, from a genesis deployment
 //! ```
 //!
-//! Each shard holds one instance of each token contract, for the balances of its own
-//! accounts, exactly as the native token keeps them. A call that would write any other
-//! slot (an allowance, say) is refused by [`apply`]: the mapping is the whole state, and
-//! nothing is kept outside it.
+//! Each shard holds one instance of each token and each collection, for what its own
+//! accounts hold, as the native programs keep them; a pool and a ballot live on their
+//! object's shard only. A pool's reserves are both its own storage and its balances
+//! (its native balance, its `_balances` entry in the token): they map to one key, and a
+//! call that left the two disagreeing is refused. `_totalSupply` is not held: a
+//! token's supply is the cluster's (the audit's sum over the shards and what is in
+//! flight); the slot reads as 2^128, so that the ERC-20's own arithmetic on it never
+//! overflows, and its writes are not kept. An ERC-721 `balanceOf` counts the account's
+//! tokens of every collection held on its shard (one counter, [`Key::Holdings`]).
+//!
+//! Slots of a mapping are hashes of their key. Those of accounts and pools are known at
+//! genesis; an NFT's or a voter's slot is named by the call itself — the executor
+//! passes it as a [`Preimage`], as a transaction declares its keys. A call that would
+//! write any slot the mapping does not name (an allowance, say) is refused by
+//! [`apply`]: the mapping is the whole state, and nothing is kept outside it.
 
 use std::collections::HashMap;
 
-use cross_shard::ids::Asset;
+use cross_shard::ids::{Asset, Object, pool_token};
+use cross_shard::{AccountId, NftId};
 use revm::bytecode::Bytecode;
 use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit};
-use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, U256};
+use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, U256, keccak256};
 use revm::state::{AccountInfo, EvmState};
+use rustc_hash::FxHashMap;
 
-use super::addresses::{account, account_id};
-use super::bare::{World, erc20_balance_slot};
+use super::addresses::{
+    account, account_id, ballot_address, collection_address, pool_address, token_address,
+};
+use super::artifacts::Contract;
+use super::bare::World;
+use super::bridge::{BRIDGE, token_id};
 use crate::state::{BALANCE, Base, Key, Ledger, NONCE, State};
 
 /// `_totalSupply`'s slot in OpenZeppelin's ERC-20.
 const SUPPLY_SLOT: u64 = 2;
+/// `_balances`'s slot in OpenZeppelin's ERC-20.
+const ERC20_BALANCES: u64 = 0;
+/// `_owners`'s and `_balances`'s slots in OpenZeppelin's ERC-721.
+const ERC721_OWNERS: u64 = 2;
+const ERC721_BALANCES: u64 = 3;
+/// `minted`'s slot in `Collection`, after ERC-721's six.
+const MINTED_SLOT: u64 = 6;
+/// `voted`'s slot in `Ballot`, after `yes` and `no`.
+const VOTED_SLOT: u64 = 2;
 
-/// What is fixed about a shard's EVM at genesis: its token instances and the storage no
-/// call changes.
+/// What `_totalSupply` reads as (see the module notes).
+fn supply_reading() -> U256 {
+    U256::from(1) << 128
+}
+
+/// The slot of `key` in the mapping at `slot`: `keccak256(pad32(key) ‖ pad32(slot))`.
+pub fn mapping_slot(key: U256, slot: u64) -> U256 {
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(&key.to_be_bytes::<32>());
+    bytes[56..].copy_from_slice(&slot.to_be_bytes());
+    U256::from_be_bytes(keccak256(bytes).0)
+}
+
+/// An address as a mapping key.
+fn address_key(a: Address) -> U256 {
+    U256::from_be_slice(a.as_slice())
+}
+
+/// Which contract lives at an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instance {
+    /// Token `t`'s instance here.
+    Token(Asset),
+    /// A pool of this shard.
+    Pool(u32),
+    /// Collection `c`'s instance here.
+    Collection(u32),
+    /// A ballot of this shard.
+    Ballot(u32),
+}
+
+/// Who holds an ERC-20 balance slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Account(u32),
+    Pool(u32),
+}
+
+/// The slot a call names that no genesis table holds, with what it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Preimage {
+    /// None.
+    #[default]
+    None,
+    /// `_owners[id]` of this NFT, in every collection.
+    Nft(U256, NftId),
+    /// `voted[voter]` in every ballot.
+    Voter(U256, AccountId),
+}
+
+impl Preimage {
+    /// The `_owners` slot of `nft`.
+    pub fn nft(nft: NftId) -> Preimage {
+        Preimage::Nft(mapping_slot(token_id(nft), ERC721_OWNERS), nft)
+    }
+
+    /// The `voted` slot of `voter`.
+    pub fn voter(voter: AccountId) -> Preimage {
+        Preimage::Voter(mapping_slot(address_key(account(voter)), VOTED_SLOT), voter)
+    }
+}
+
+/// A contract's code and its hash.
+#[derive(Debug, Clone)]
+struct Code {
+    code: Bytecode,
+    hash: B256,
+}
+
+/// What is fixed about a shard's EVM at genesis: its contract instances, their code and
+/// the storage no call changes, and the slots of its accounts.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// Token `t`'s instance address is `tokens[t - 1]`.
-    tokens: Vec<Address>,
-    /// The instances' runtime code (one contract, so one code), and its hash.
-    code: Bytecode,
-    code_hash: B256,
-    /// Per instance, the slots set at deployment that no transfer writes (name, symbol).
-    constants: Vec<HashMap<U256, U256>>,
-    /// `_balances` slot → the local account it belongs to.
-    balance_slots: HashMap<U256, u32>,
+    /// Address → instance, code, constant slots.
+    contracts: FxHashMap<Address, (Instance, Code, HashMap<U256, U256>)>,
+    /// ERC-20 `_balances` slot → its holder here.
+    erc20: FxHashMap<U256, Holder>,
+    /// ERC-721 `_balances` slot → the local account.
+    erc721: FxHashMap<U256, u32>,
 }
 
 /// The EVM refused or could not be given a state.
@@ -63,6 +163,12 @@ pub enum StateError {
         /// The slot.
         slot: U256,
     },
+    /// An account outside the mapped state changed.
+    #[error("a call changed {0}, which is not an account or contract of this shard")]
+    Outside(Address),
+    /// A pool's reserve and its balance were left different.
+    #[error("pool {0}'s reserve and its balance disagree after a call")]
+    Reserves(u32),
     /// Genesis could not be built.
     #[error("genesis: {0}")]
     Genesis(String),
@@ -70,57 +176,112 @@ pub enum StateError {
 
 impl DBErrorMarker for StateError {}
 
-/// The address of token `t`'s instance on `shard`.
-pub fn token_address(shard: u32, t: Asset) -> Address {
-    let mut bytes = [0u8; 20];
-    bytes[..2].copy_from_slice(b"TK");
-    bytes[12..16].copy_from_slice(&shard.to_be_bytes());
-    bytes[16..].copy_from_slice(&t.to_be_bytes());
-    Address::from(bytes)
+/// Deploys `contract` in the genesis world and takes its runtime code and storage.
+fn deployed(
+    w: &mut World,
+    deploy: impl FnOnce(&mut World) -> Result<Address, super::bare::Refused>,
+) -> Result<(Code, Vec<(U256, U256)>), StateError> {
+    let at = deploy(w).map_err(|e| StateError::Genesis(e.to_string()))?;
+    let (slots, code) = w.contract(at);
+    let code = code.unwrap_or_default();
+    Ok((
+        Code {
+            hash: code.hash_slow(),
+            code,
+        },
+        slots,
+    ))
 }
 
 impl Layout {
-    /// The layout of `shard` with `tokens` token instances, whose accounts are
-    /// `local[i]` (index = local account index).
-    pub fn new(shard: u32, tokens: u32, local: &[u64]) -> Result<Layout, StateError> {
+    /// The layout of the shard `world` describes, whose accounts are `local[i]` (index
+    /// = local account index).
+    pub fn new(world: &crate::state::World, local: &[u64]) -> Result<Layout, StateError> {
+        let shard = world.shard;
         let mut w = World::new([], 0);
-        let mut constants = Vec::new();
-        let mut code = None;
-        for t in 1..=tokens {
-            let at = w
-                .deploy_token(t, &[], 0, &[], 0)
-                .map_err(|e| StateError::Genesis(e.to_string()))?;
-            let (slots, runtime) = w.contract(at);
-            constants.push(
-                slots
-                    .into_iter()
-                    .filter(|(k, _)| *k != U256::from(SUPPLY_SLOT))
-                    .collect(),
-            );
-            code = runtime;
-        }
-        let balance_slots = local
+        let mut contracts = FxHashMap::default();
+        let here = |o| world.holds(o);
+        let pools: Vec<u32> = (0..world.pools)
+            .filter(|&p| here(Object::Pool(p)))
+            .collect();
+        let mut erc20: FxHashMap<U256, Holder> = local
             .iter()
             .enumerate()
-            .map(|(i, &id)| (erc20_balance_slot(account(id)), i as u32))
+            .map(|(i, &id)| (erc20_slot(account(id)), Holder::Account(i as u32)))
             .collect();
-        let code = code.unwrap_or_default();
+        for &p in &pools {
+            erc20.insert(erc20_slot(pool_address(p)), Holder::Pool(p));
+        }
+        for t in 1..=world.tokens {
+            let traded: Vec<Address> = pools
+                .iter()
+                .filter(|&&p| pool_token(p, world.tokens) == t)
+                .map(|&p| pool_address(p))
+                .collect();
+            let (code, slots) = deployed(&mut w, |w| w.deploy_token(t, &traded, 0, &[], 0))?;
+            let constants = slots
+                .into_iter()
+                .filter(|(k, _)| *k != U256::from(SUPPLY_SLOT) && !erc20.contains_key(k))
+                .collect();
+            contracts.insert(
+                token_address(shard, t),
+                (Instance::Token(t), code, constants),
+            );
+        }
+        for &p in &pools {
+            let token = token_address(shard, pool_token(p, world.tokens));
+            let (code, _) = deployed(&mut w, |w| {
+                w.deploy(
+                    Contract::Pool,
+                    &alloy_sol_types::SolValue::abi_encode(&token),
+                )
+            })?;
+            contracts.insert(pool_address(p), (Instance::Pool(p), code, HashMap::new()));
+        }
+        for c in 0..world.collections {
+            let (code, slots) = deployed(&mut w, |w| w.deploy_collection(c))?;
+            contracts.insert(
+                collection_address(shard, c),
+                (Instance::Collection(c), code, slots.into_iter().collect()),
+            );
+        }
+        for p in (0..world.proposals).filter(|&p| here(Object::Proposal(p))) {
+            let (code, _) = deployed(&mut w, |w| w.deploy(Contract::Ballot, &[]))?;
+            contracts.insert(
+                ballot_address(p),
+                (Instance::Ballot(p), code, HashMap::new()),
+            );
+        }
+        let erc721 = if world.collections == 0 {
+            FxHashMap::default()
+        } else {
+            local
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| {
+                    (
+                        mapping_slot(address_key(account(id)), ERC721_BALANCES),
+                        i as u32,
+                    )
+                })
+                .collect()
+        };
         Ok(Layout {
-            tokens: (1..=tokens).map(|t| token_address(shard, t)).collect(),
-            code_hash: code.hash_slow(),
-            code,
-            constants,
-            balance_slots,
+            contracts,
+            erc20,
+            erc721,
         })
     }
 
-    /// The token whose instance is at `address`.
-    fn token(&self, address: Address) -> Option<Asset> {
-        self.tokens
-            .iter()
-            .position(|&a| a == address)
-            .map(|i| i as Asset + 1)
+    /// The contract at `address`, if there is one on this shard.
+    pub fn instance(&self, address: Address) -> Option<Instance> {
+        self.contracts.get(&address).map(|c| c.0)
     }
+}
+
+/// The slot of `holder`'s balance in an OpenZeppelin ERC-20.
+fn erc20_slot(holder: Address) -> U256 {
+    mapping_slot(address_key(holder), ERC20_BALANCES)
 }
 
 /// Any view of the state as a [`Base`]: reads go through the view (a Block-STM
@@ -131,7 +292,7 @@ impl<S: State> Base for StateBase<'_, S> {
     fn world(&self) -> &crate::state::World {
         self.0.world()
     }
-    fn local(&self, id: cross_shard::AccountId) -> Option<u32> {
+    fn local(&self, id: AccountId) -> Option<u32> {
         self.0.local(id)
     }
     fn get(&mut self, key: Key) -> crate::state::Value {
@@ -145,67 +306,121 @@ pub struct LedgerDb<'a, B> {
     pub base: B,
     /// The shard's EVM layout.
     pub layout: &'a Layout,
+    /// The slot the running call names (see [`Preimage`]).
+    pub pre: Preimage,
+}
+
+/// The account of a local index as revm sees it.
+fn eoa(v: crate::state::Value) -> AccountInfo {
+    AccountInfo {
+        balance: U256::from(v[BALANCE]),
+        nonce: v[NONCE],
+        code_hash: KECCAK_EMPTY,
+        code: None,
+        ..AccountInfo::default()
+    }
+}
+
+impl<B: Base> LedgerDb<'_, B> {
+    fn basic(&mut self, address: Address) -> Option<AccountInfo> {
+        if let Some(i) = account_id(address).and_then(|id| self.base.local(id)) {
+            return Some(eoa(self.base.get(Key::Account(i))));
+        }
+        if address == BRIDGE {
+            // What arrives from other shards comes from here (module notes of vm::bridge).
+            return Some(AccountInfo {
+                balance: U256::from(u64::MAX),
+                ..AccountInfo::default()
+            });
+        }
+        let (instance, code, _) = self.layout.contracts.get(&address)?;
+        let balance = match *instance {
+            Instance::Pool(p) => self.base.get(Key::Pool(p))[0],
+            _ => 0,
+        };
+        Some(AccountInfo {
+            balance: U256::from(balance),
+            nonce: 1,
+            code_hash: code.hash,
+            code: Some(code.code.clone()),
+            ..AccountInfo::default()
+        })
+    }
+
+    fn storage(&mut self, address: Address, slot: U256) -> U256 {
+        let Some((instance, _, constants)) = self.layout.contracts.get(&address) else {
+            return U256::ZERO;
+        };
+        let word = |v: u64| U256::from(v);
+        match *instance {
+            Instance::Token(t) => match self.layout.erc20.get(&slot) {
+                Some(&Holder::Account(i)) => word(self.base.get(Key::Token(i, t))[BALANCE]),
+                Some(&Holder::Pool(p)) if pool_token(p, self.base.world().tokens) == t => {
+                    word(self.base.get(Key::Pool(p))[1])
+                }
+                Some(&Holder::Pool(_)) => U256::ZERO,
+                None if slot == U256::from(SUPPLY_SLOT) => supply_reading(),
+                None => constants.get(&slot).copied().unwrap_or_default(),
+            },
+            Instance::Pool(p) if slot < U256::from(2) => {
+                word(self.base.get(Key::Pool(p))[slot.to::<usize>()])
+            }
+            Instance::Pool(_) => U256::ZERO,
+            Instance::Collection(c) => match self.pre {
+                Preimage::Nft(s, nft) if s == slot => {
+                    let v = self.base.get(Key::Nft(nft));
+                    if v[0] != 0 && v[1] == u64::from(c) {
+                        address_key(account(v[0] - 1))
+                    } else {
+                        U256::ZERO
+                    }
+                }
+                _ => match self.layout.erc721.get(&slot) {
+                    Some(&i) => word(self.base.get(Key::Holdings(i))[0]),
+                    None if slot == U256::from(MINTED_SLOT) => {
+                        word(self.base.get(Key::Collection(c))[0])
+                    }
+                    None => constants.get(&slot).copied().unwrap_or_default(),
+                },
+            },
+            Instance::Ballot(p) => match self.pre {
+                Preimage::Voter(s, voter) if s == slot => {
+                    word(self.base.get(Key::Ballot(p, voter))[0])
+                }
+                _ if slot < U256::from(2) => {
+                    word(self.base.get(Key::Proposal(p))[slot.to::<usize>()])
+                }
+                _ => U256::ZERO,
+            },
+        }
+    }
 }
 
 impl<B: Base> Database for LedgerDb<'_, B> {
     type Error = StateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
-        if let Some(i) = account_id(address).and_then(|id| self.base.local(id)) {
-            let v = self.base.get(Key::Account(i));
-            return Ok(Some(AccountInfo {
-                balance: U256::from(v[BALANCE]),
-                nonce: v[NONCE],
-                code_hash: KECCAK_EMPTY,
-                code: None,
-                ..AccountInfo::default()
-            }));
-        }
-        if self.layout.token(address).is_some() {
-            return Ok(Some(AccountInfo {
-                nonce: 1,
-                code_hash: self.layout.code_hash,
-                code: Some(self.layout.code.clone()),
-                ..AccountInfo::default()
-            }));
-        }
-        Ok(None)
+        Ok(LedgerDb::basic(self, address))
     }
 
-    fn code_by_hash(&mut self, _hash: B256) -> Result<Bytecode, StateError> {
-        // Every account with code carries it in `basic`.
-        Ok(self.layout.code.clone())
+    fn code_by_hash(&mut self, hash: B256) -> Result<Bytecode, StateError> {
+        // Every account with code carries it in `basic`; this is only asked for a hash
+        // revm did not get with its account.
+        Ok(self
+            .layout
+            .contracts
+            .values()
+            .find(|(_, c, _)| c.hash == hash)
+            .map(|(_, c, _)| c.code.clone())
+            .unwrap_or_default())
     }
 
     fn storage(&mut self, address: Address, slot: StorageKey) -> Result<StorageValue, StateError> {
-        let Some(t) = self.layout.token(address) else {
-            return Ok(U256::ZERO);
-        };
-        if let Some(&i) = self.layout.balance_slots.get(&slot) {
-            return Ok(U256::from(self.base.get(Key::Token(i, t))[BALANCE]));
-        }
-        if slot == U256::from(SUPPLY_SLOT) {
-            // Σ of the token's balances here: derived, never stored.
-            return Ok(U256::from(self.layout_total(t)));
-        }
-        Ok(self.layout.constants[t as usize - 1]
-            .get(&slot)
-            .copied()
-            .unwrap_or_default())
+        Ok(LedgerDb::storage(self, address, slot))
     }
 
     fn block_hash(&mut self, _number: u64) -> Result<B256, StateError> {
         Ok(B256::ZERO)
-    }
-}
-
-impl<B: Base> LedgerDb<'_, B> {
-    /// Σ of token `t` over the local accounts.
-    fn layout_total(&mut self, t: Asset) -> u64 {
-        let n = self.layout.balance_slots.len() as u32;
-        (0..n).fold(0u64, |sum, i| {
-            sum.saturating_add(self.base.get(Key::Token(i, t))[BALANCE])
-        })
     }
 }
 
@@ -218,61 +433,81 @@ pub struct BlockDb<'a> {
     pub ledger: &'a mut Ledger,
     /// The shard's EVM layout.
     pub layout: &'a Layout,
+    /// The slot the running call names.
+    pub pre: Preimage,
     /// The first refused commit.
     pub error: Option<StateError>,
+}
+
+impl BlockDb<'_> {
+    fn db(&self) -> LedgerDb<'_, &Ledger> {
+        LedgerDb {
+            base: &*self.ledger,
+            layout: self.layout,
+            pre: self.pre,
+        }
+    }
 }
 
 impl Database for BlockDb<'_> {
     type Error = StateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
-        LedgerDb {
-            base: &*self.ledger,
-            layout: self.layout,
-        }
-        .basic(address)
+        Ok(self.db().basic(address))
     }
 
     fn code_by_hash(&mut self, hash: B256) -> Result<Bytecode, StateError> {
-        LedgerDb {
-            base: &*self.ledger,
-            layout: self.layout,
-        }
-        .code_by_hash(hash)
+        self.db().code_by_hash(hash)
     }
 
     fn storage(&mut self, address: Address, slot: StorageKey) -> Result<StorageValue, StateError> {
-        LedgerDb {
-            base: &*self.ledger,
-            layout: self.layout,
-        }
-        .storage(address, slot)
+        Ok(self.db().storage(address, slot))
     }
 
-    fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
-        LedgerDb {
-            base: &*self.ledger,
-            layout: self.layout,
-        }
-        .block_hash(number)
+    fn block_hash(&mut self, _number: u64) -> Result<B256, StateError> {
+        Ok(B256::ZERO)
     }
 }
 
 impl DatabaseCommit for BlockDb<'_> {
     fn commit(&mut self, changes: EvmState) {
-        if let Err(e) = apply(self.ledger, self.layout, &changes) {
+        if let Err(e) = apply(self.ledger, self.layout, self.pre, &changes) {
             self.error.get_or_insert(e);
         }
     }
 }
 
+/// A pool's two reserves as one call left them, each side written at most once by
+/// value (its storage and its balance must agree).
+#[derive(Default)]
+struct Reserves([Option<u64>; 2]);
+
+impl Reserves {
+    fn set(&mut self, pool: u32, side: usize, v: u64) -> Result<(), StateError> {
+        match self.0[side] {
+            Some(old) if old != v => Err(StateError::Reserves(pool)),
+            _ => {
+                self.0[side] = Some(v);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Writes what a call changed into the shard's state `s`, through the same keys the
-/// native programs write.
-pub fn apply<S: State>(s: &mut S, layout: &Layout, changes: &EvmState) -> Result<(), StateError> {
+/// native programs write; `pre` is the slot the call named.
+pub fn apply<S: State>(
+    s: &mut S,
+    layout: &Layout,
+    pre: Preimage,
+    changes: &EvmState,
+) -> Result<(), StateError> {
     let fit =
         |what, value: U256| u64::try_from(value).map_err(|_| StateError::TooLarge { what, value });
+    let tokens = s.world().tokens;
+    let mut pools: FxHashMap<u32, Reserves> = FxHashMap::default();
     for (&address, acct) in changes {
-        if !acct.is_touched() {
+        if !acct.is_touched() || address == BRIDGE {
             continue;
         }
         if let Some(i) = account_id(address).and_then(|id| s.local(id)) {
@@ -280,21 +515,93 @@ pub fn apply<S: State>(s: &mut S, layout: &Layout, changes: &EvmState) -> Result
             s.write(Key::Account(i), [balance, acct.info.nonce]);
             continue;
         }
-        let Some(t) = layout.token(address) else {
-            continue;
+        let Some((instance, _, _)) = layout.contracts.get(&address) else {
+            if acct.storage.is_empty() && acct.info.balance.is_zero() && acct.info.nonce == 0 {
+                continue; // looked at, never given anything
+            }
+            return Err(StateError::Outside(address));
         };
+        if let Instance::Pool(p) = *instance {
+            let balance = fit("pool balance", acct.info.balance)?;
+            pools.entry(p).or_default().set(p, 0, balance)?;
+        }
         for (&slot, value) in &acct.storage {
             if !value.is_changed() {
                 continue;
             }
-            if let Some(&i) = layout.balance_slots.get(&slot) {
-                s.write(
-                    Key::Token(i, t),
-                    [fit("token balance", value.present_value)?, 0],
-                );
-            } else if slot != U256::from(SUPPLY_SLOT) {
-                return Err(StateError::Unmapped { address, slot });
+            let v = value.present_value;
+            let unmapped = || StateError::Unmapped { address, slot };
+            match *instance {
+                Instance::Token(t) => match layout.erc20.get(&slot) {
+                    Some(&Holder::Account(i)) => {
+                        s.write(Key::Token(i, t), [fit("token balance", v)?, 0]);
+                    }
+                    Some(&Holder::Pool(p)) if pool_token(p, tokens) == t => {
+                        pools
+                            .entry(p)
+                            .or_default()
+                            .set(p, 1, fit("pool reserve", v)?)?;
+                    }
+                    None if slot == U256::from(SUPPLY_SLOT) => {}
+                    _ => return Err(unmapped()),
+                },
+                Instance::Pool(p) if slot < U256::from(2) => {
+                    let side = slot.to::<usize>();
+                    pools
+                        .entry(p)
+                        .or_default()
+                        .set(p, side, fit("pool reserve", v)?)?;
+                }
+                Instance::Pool(_) => return Err(unmapped()),
+                Instance::Collection(c) => match pre {
+                    Preimage::Nft(ps, nft) if ps == slot => {
+                        let owner = if v.is_zero() {
+                            [0, 0]
+                        } else {
+                            let to = Address::from_slice(&v.to_be_bytes::<32>()[12..]);
+                            let id = account_id(to)
+                                .filter(|&id| s.local(id).is_some())
+                                .ok_or_else(unmapped)?;
+                            [id + 1, u64::from(c)]
+                        };
+                        s.write(Key::Nft(nft), owner);
+                    }
+                    _ => match layout.erc721.get(&slot) {
+                        Some(&i) => s.write(Key::Holdings(i), [fit("NFT count", v)?, 0]),
+                        None if slot == U256::from(MINTED_SLOT)
+                            && s.world().holds(Object::Collection(c)) =>
+                        {
+                            let mut count = s.read(Key::Collection(c));
+                            count[0] = fit("mint count", v)?;
+                            s.write(Key::Collection(c), count);
+                        }
+                        None => return Err(unmapped()),
+                    },
+                },
+                Instance::Ballot(p) => match pre {
+                    Preimage::Voter(ps, voter) if ps == slot => {
+                        s.write(Key::Ballot(p, voter), [fit("ballot", v)?, 0]);
+                    }
+                    _ if slot < U256::from(2) => {
+                        let mut tally = s.read(Key::Proposal(p));
+                        tally[slot.to::<usize>()] = fit("tally", v)?;
+                        s.write(Key::Proposal(p), tally);
+                    }
+                    _ => return Err(unmapped()),
+                },
             }
+        }
+    }
+    for (p, Reserves(sides)) in pools {
+        let mut reserves = s.read(Key::Pool(p));
+        let before = reserves;
+        for (side, v) in sides.iter().enumerate() {
+            if let Some(v) = v {
+                reserves[side] = *v;
+            }
+        }
+        if reserves != before {
+            s.write(Key::Pool(p), reserves);
         }
     }
     Ok(())
@@ -307,12 +614,12 @@ mod tests {
     use crate::state::Ledger;
     use crate::state::tests::world;
     use crate::vm::abi::IShardToken;
+    use crate::vm::addresses::token_address;
     use alloy_sol_types::SolCall;
     use cross_shard::{Call, Tx};
+    use revm::ExecuteEvm;
     use revm::context::TxEnv;
-    use revm::handler::{MainBuilder, MainContext};
     use revm::primitives::TxKind;
-    use revm::{Context, ExecuteEvm};
 
     /// Shard 0 of 1 with 20 accounts and one token, and its layout.
     fn shard() -> (Ledger, Layout) {
@@ -320,7 +627,7 @@ mod tests {
         w.pools = 0;
         let ledger = Ledger::genesis(w, 1_000);
         let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = Layout::new(0, 1, &local).unwrap();
+        let layout = Layout::new(State::world(&ledger), &local).unwrap();
         (ledger, layout)
     }
 
@@ -334,8 +641,13 @@ mod tests {
         data: Vec<u8>,
     ) -> bool {
         let nonce = l.get(Key::Account(l.local(from).unwrap()))[NONCE];
-        let db = LedgerDb { base: &*l, layout };
-        let mut evm = Context::mainnet().with_db(db).build_mainnet();
+        let world = *State::world(l);
+        let db = LedgerDb {
+            base: &*l,
+            layout,
+            pre: Preimage::None,
+        };
+        let mut evm = crate::vm::bridge::evm(db, Some(world));
         let tx = TxEnv::builder()
             .caller(account(from))
             .kind(TxKind::Call(to))
@@ -349,7 +661,7 @@ mod tests {
         let out = evm.transact(tx).unwrap();
         let ok = out.result.is_success();
         drop(evm);
-        apply(l, layout, &out.state).unwrap();
+        apply(l, layout, Preimage::None, &out.state).unwrap();
         ok
     }
 
@@ -440,11 +752,13 @@ mod tests {
             value: U256::from(1),
         }
         .abi_encode();
+        let world = *State::world(&l);
         let db = LedgerDb {
             base: &l,
             layout: &layout,
+            pre: Preimage::None,
         };
-        let mut evm = Context::mainnet().with_db(db).build_mainnet();
+        let mut evm = crate::vm::bridge::evm(db, Some(world));
         let tx = TxEnv::builder()
             .caller(account(1))
             .kind(TxKind::Call(token_address(0, 1)))
@@ -456,7 +770,7 @@ mod tests {
         let out = evm.transact(tx).unwrap();
         drop(evm);
         assert!(matches!(
-            apply(&mut l, &layout, &out.state),
+            apply(&mut l, &layout, Preimage::None, &out.state),
             Err(StateError::Unmapped { .. })
         ));
     }

@@ -280,7 +280,8 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
         });
         let (ledger, txs) = ledger_and_txs(workload, &block)?;
         let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = shard_node::vm::state::Layout::new(0, 1, &local)?;
+        let layout =
+            shard_node::vm::state::Layout::new(shard_node::state::State::world(&ledger), &local)?;
         for (executor, threads) in [
             ("sequential", None),
             ("block-stm", Some(1)),

@@ -221,8 +221,9 @@ pub struct Cluster {
     #[serde(default)]
     pub executor: ExecutorKind,
     /// The machine that runs the programs: "native" (the native functions) or "evm"
-    /// (their Solidity contracts on revm, `contracts/`). So far "evm" runs `transfer` and
-    /// `token` calls within one shard on the sequential executor. Default "native".
+    /// (their Solidity contracts on revm, `contracts/`; cross-shard calls through the
+    /// bridge precompile). "evm" runs on the "sequential" and "block-stm" executors,
+    /// under the receipts protocol, with honest shards. Default "native".
     #[serde(default)]
     pub vm: VmKind,
     /// Run the sequential executor beside the chosen one on every block; a difference

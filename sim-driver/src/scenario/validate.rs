@@ -90,19 +90,21 @@ impl Scenario {
             ));
         }
         if self.cluster.vm == VmKind::Evm {
-            let w = &self.workload;
-            let only_transfers = w.mix.swap == 0.0 && w.mix.nft == 0.0 && w.mix.vote == 0.0;
-            let within_shards =
-                self.cluster.shards == 1 || (w.cross_shard == 0.0 && w.hot.fraction == 0.0);
-            if self.cluster.executor != ExecutorKind::Sequential
-                || self.cluster.protocol != Protocol::Receipts
-                || self.cluster.byzantine_shard.is_some()
-                || !only_transfers
-                || !within_shards
-            {
-                return fail(
-                    "cluster.vm = \"evm\" so far runs transfer and token calls within one shard: it needs executor = \"sequential\", protocol = \"receipts\", no byzantine_shard, a mix of transfer and token only, and (with more than one shard) workload.cross_shard = 0 and no hot set".into(),
-                );
+            let refused = if self.cluster.executor == ExecutorKind::Parallel {
+                Some(
+                    "executor = \"parallel\" (declared access sets do not run the EVM yet: use \"sequential\" or \"block-stm\")",
+                )
+            } else if self.cluster.protocol != Protocol::Receipts {
+                Some(
+                    "protocol = \"two-phase\" (cross-shard calls on the EVM go through the bridge's receipts)",
+                )
+            } else if self.cluster.byzantine_shard.is_some() {
+                Some("a byzantine_shard (its faults are written for the native programs)")
+            } else {
+                None
+            };
+            if let Some(what) = refused {
+                return fail(format!("cluster.vm = \"evm\" does not run with {what}"));
             }
         }
         if let Some(b) = self.cluster.byzantine_shard {

@@ -97,8 +97,8 @@ impl Base for Versions<'_> {
 /// their contracts on the EVM (`crate::vm::exec::EvmRunner`). Block-STM only needs a
 /// transaction's reads and writes to go through the view it is given.
 pub trait Runner: Sync {
-    /// Runs `tx` against `s`, its outcome returned, its effects written to `s`.
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> Outcome;
+    /// Runs `tx` against `s`, its outcome and gas returned, its effects written to `s`.
+    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64);
 }
 
 /// The native programs ([`crate::programs`]).
@@ -106,8 +106,8 @@ pub trait Runner: Sync {
 pub struct Native;
 
 impl Runner for Native {
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> Outcome {
-        execute_one(s, tx)
+    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
+        (execute_one(s, tx), 0)
     }
 }
 
@@ -118,7 +118,7 @@ struct Run<'a, R> {
     txs: &'a [Tx],
     mv: MvMemory,
     scheduler: Scheduler,
-    outcomes: Vec<Mutex<Option<Outcome>>>,
+    outcomes: Vec<Mutex<Option<(Outcome, u64)>>>,
 }
 
 impl<R: Runner> Run<'_, R> {
@@ -227,6 +227,8 @@ pub struct Stats {
     pub dependent: usize,
     /// Incarnations beyond each transaction's first.
     pub reexecuted: usize,
+    /// Gas the transactions' final incarnations used (0 for the native programs).
+    pub gas: u64,
 }
 
 /// Executes `txs` with Block-STM on `threads` threads. Same results as
@@ -268,13 +270,14 @@ pub fn execute_with<R: Runner>(
         outcomes,
         ..
     } = run;
-    let stats = Stats {
+    let mut stats = Stats {
         dependent: mv
             .reads
             .iter()
             .filter(|r| lock(r).iter().any(|(_, seen)| seen.is_some()))
             .count(),
         reexecuted: scheduler.status.iter().map(|s| lock(s).0 as usize).sum(),
+        gas: 0,
     };
     // Each key's last write is the block's result for it.
     for (key, versions) in mv.data {
@@ -284,8 +287,9 @@ pub fn execute_with<R: Runner>(
     }
     for (tx, outcome) in txs.iter().zip(outcomes) {
         let outcome = outcome.into_inner().unwrap_or_else(|p| p.into_inner());
-        if let Some(outcome) = outcome {
+        if let Some((outcome, gas)) = outcome {
             out.record(tx.id, outcome);
+            stats.gas += gas;
         }
     }
     stats

@@ -1,0 +1,329 @@
+//! From a native call to the EVM transaction that means the same, and from what the EVM
+//! did back to the outcome the native program gives.
+//!
+//! The checks the native program makes before it runs are made here, in its order,
+//! and refuse as it refuses; then the call becomes a transaction to the contract that
+//! holds its object — or to the bridge, when the object lives on another shard:
+//!
+//! ```text
+//!  transfer  native, to here   ──► value to the account
+//!            native, to there  ──► BRIDGE.credit{value}(0, to, amount)
+//!            token             ──► ShardToken.transfer(to, amount)  (routes itself)
+//!  swap      pool here         ──► Pool.swapNativeForToken{value} / swapTokenForNative
+//!            pool there        ──► BRIDGE.swap{value}(…) / ShardToken.swapAt(pool, …)
+//!  mint      collection here   ──► Collection.mint(serial = nonce)
+//!            collection there  ──► BRIDGE.mint(collection, serial)
+//!  send NFT                    ──► Collection.send(to, id)          (routes itself)
+//!  vote      proposal here     ──► Ballot.vote(yes)
+//!            proposal there    ──► BRIDGE.vote(proposal, yes)
+//! ```
+//!
+//! and its result becomes the outcome:
+//!
+//! ```text
+//!  sender not here / unknown target ──► Rejected (WrongShard, UnknownAccount, …)
+//!  wrong nonce                      ──► Rejected (BadNonce): no nonce
+//!  value above the balance          ──► Rejected (InsufficientBalance), nonce consumed
+//!  reverted                         ──► Rejected (the revert's reason), nonce consumed
+//!  succeeded, sent nothing          ──► Committed; its changes written back (vm::state)
+//!  succeeded, sent one message      ──► SentCross with that effect as the receipt
+//! ```
+//!
+//! The nonce is consumed on a failed transfer as natively (docs/architecture.md,
+//! departure 5), where Ethereum would not include a transaction whose value exceeds the
+//! balance at all.
+
+use alloy_sol_types::{SolCall, SolError};
+use cross_shard::ids::{NATIVE, Object};
+use cross_shard::{Call, Effect, Receipt, RejectReason, Tx};
+use revm::context::TxEnv;
+use revm::context_interface::result::ExecutionResult;
+use revm::primitives::{Address, TxKind, U256};
+
+use super::abi::{IBallot, IBridge, ICollection, IPool, IShardToken};
+use super::addresses::{account, ballot_address, collection_address, pool_address, token_address};
+use super::bridge::{self, BRIDGE, token_id};
+use super::state::{Preimage, StateError};
+use crate::programs::{self, Outcome};
+use crate::state::{BALANCE, Key, NONCE, State, World};
+
+/// Gas a call may use: far above any program's need.
+pub const GAS_LIMIT: u64 = 1_000_000;
+
+/// Why a call cannot run on the EVM.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvmError {
+    /// The EVM would not run the transaction (an invalid transaction, not a revert).
+    #[error("transaction {tx}: the EVM refused it: {why}")]
+    Refused {
+        /// The transaction (or receipt).
+        tx: u64,
+        /// Why.
+        why: String,
+    },
+    /// The call ended in a way no native program can (a halt, a revert the mapping
+    /// does not know, more than one message): the mapping and the contracts disagree.
+    #[error("transaction {tx}: {why}")]
+    Unexpected {
+        /// The transaction (or receipt).
+        tx: u64,
+        /// What happened.
+        why: String,
+    },
+    /// The state mapping refused a result.
+    #[error("transaction {tx}: {source}")]
+    State {
+        /// The transaction (or receipt).
+        tx: u64,
+        /// Why.
+        source: StateError,
+    },
+}
+
+/// Something that runs EVM transactions over a shard's state and keeps their changes:
+/// one revm over the ledger for a whole block, or a revm per call over a view.
+pub trait Machine {
+    /// The state it runs over.
+    type S: State;
+    /// That state, for the checks made before the EVM runs.
+    fn state(&mut self) -> &mut Self::S;
+    /// Runs `env`, naming slot `pre`, and writes its changes into the state.
+    fn run(&mut self, id: u64, env: TxEnv, pre: Preimage) -> Result<ExecutionResult, EvmError>;
+}
+
+/// A transaction from `from` to `to` with `value` and calldata `data`.
+pub fn env(from: Address, nonce: u64, to: Address, value: u64, data: Vec<u8>) -> TxEnv {
+    TxEnv {
+        caller: from,
+        nonce,
+        kind: TxKind::Call(to),
+        value: U256::from(value),
+        data: data.into(),
+        gas_limit: GAS_LIMIT,
+        gas_price: 0,
+        ..TxEnv::default()
+    }
+}
+
+/// The checks `tx` passes before the EVM runs it, as the native program makes them,
+/// and the EVM transaction it becomes; `Err(reason)` for a call refused here.
+fn prepare<S: State>(s: &mut S, tx: &Tx) -> Result<(TxEnv, Preimage), RejectReason> {
+    let w = *s.world();
+    let Some(from) = s.local(tx.from) else {
+        return Err(if w.is_account(tx.from) {
+            RejectReason::WrongShard
+        } else {
+            RejectReason::UnknownAccount
+        });
+    };
+    programs::check(&w, &tx.call)?;
+    let sender = s.read(Key::Account(from));
+    if tx.nonce != sender[NONCE] {
+        return Err(RejectReason::BadNonce);
+    }
+    // Refused after the nonce check: natively the nonce is used.
+    let mut refuse = |s: &mut S, reason| -> Result<(), RejectReason> {
+        s.write(Key::Account(from), [sender[BALANCE], sender[NONCE] + 1]);
+        Err(reason)
+    };
+    // Value above the balance: the EVM would refuse the transaction outright.
+    let pays =
+        |s: &mut S,
+         amount: u64,
+         refuse: &mut dyn FnMut(&mut S, RejectReason) -> Result<(), RejectReason>| {
+            if sender[BALANCE] < amount {
+                refuse(s, RejectReason::InsufficientBalance)
+            } else {
+                Ok(())
+            }
+        };
+    let me = account(tx.from);
+    let (to, value, data, pre) = match tx.call {
+        Call::Transfer {
+            to,
+            asset: NATIVE,
+            amount,
+        } => {
+            pays(s, amount, &mut refuse)?;
+            if w.placement.shard_of(to) == w.shard {
+                (account(to), amount, Vec::new(), Preimage::None)
+            } else {
+                let call = IBridge::creditCall {
+                    asset: NATIVE,
+                    to: account(to),
+                    amount: U256::from(amount),
+                };
+                (BRIDGE, amount, call.abi_encode(), Preimage::None)
+            }
+        }
+        Call::Transfer { to, asset, amount } => {
+            let call = IShardToken::transferCall {
+                to: account(to),
+                value: U256::from(amount),
+            };
+            (
+                token_address(w.shard, asset),
+                0,
+                call.abi_encode(),
+                Preimage::None,
+            )
+        }
+        Call::Swap {
+            pool,
+            asset_in,
+            amount_in,
+            min_out,
+        } => {
+            let (amount, min) = (U256::from(amount_in), U256::from(min_out));
+            let here = w.holds(Object::Pool(pool));
+            if asset_in == NATIVE {
+                pays(s, amount_in, &mut refuse)?;
+                if here {
+                    let call = IPool::swapNativeForTokenCall { minOut: min };
+                    (
+                        pool_address(pool),
+                        amount_in,
+                        call.abi_encode(),
+                        Preimage::None,
+                    )
+                } else {
+                    let call = IBridge::swapCall {
+                        trader: me,
+                        pool,
+                        assetIn: NATIVE,
+                        amountIn: amount,
+                        minOut: min,
+                    };
+                    (BRIDGE, amount_in, call.abi_encode(), Preimage::None)
+                }
+            } else if here {
+                let call = IPool::swapTokenForNativeCall {
+                    amountIn: amount,
+                    minOut: min,
+                };
+                (pool_address(pool), 0, call.abi_encode(), Preimage::None)
+            } else {
+                let call = IShardToken::swapAtCall {
+                    pool,
+                    amountIn: amount,
+                    minOut: min,
+                };
+                (
+                    token_address(w.shard, asset_in),
+                    0,
+                    call.abi_encode(),
+                    Preimage::None,
+                )
+            }
+        }
+        Call::Mint { collection } => {
+            let nft = cross_shard::NftId {
+                minter: tx.from,
+                serial: tx.nonce,
+            };
+            if w.holds(Object::Collection(collection)) {
+                let call = ICollection::mintCall { serial: tx.nonce };
+                let at = collection_address(w.shard, collection);
+                (at, 0, call.abi_encode(), Preimage::nft(nft))
+            } else {
+                let call = IBridge::mintCall {
+                    collection,
+                    serial: tx.nonce,
+                };
+                (BRIDGE, 0, call.abi_encode(), Preimage::None)
+            }
+        }
+        Call::SendNft { nft, to } => {
+            // The instance of the collection the sender holds it in; any, when it does
+            // not hold it (the collection's `send` refuses it there).
+            let held = s.read(Key::Nft(nft));
+            if w.collections == 0 {
+                refuse(s, RejectReason::NotOwner)?; // no collection to hold it in
+            }
+            let collection = if held[0] != 0 { held[1] as u32 } else { 0 };
+            let call = ICollection::sendCall {
+                to: account(to),
+                id: token_id(nft),
+            };
+            let at = collection_address(w.shard, collection);
+            (at, 0, call.abi_encode(), Preimage::nft(nft))
+        }
+        Call::Vote { proposal, yes } => {
+            if w.holds(Object::Proposal(proposal)) {
+                let call = IBallot::voteCall { inFavour: yes };
+                let at = ballot_address(proposal);
+                (at, 0, call.abi_encode(), Preimage::voter(tx.from))
+            } else {
+                let call = IBridge::voteCall { proposal, yes };
+                (BRIDGE, 0, call.abi_encode(), Preimage::None)
+            }
+        }
+    };
+    Ok((env(me, tx.nonce, to, value, data), pre))
+}
+
+/// The native reason behind a contract's revert, by its error's selector.
+pub fn revert_reason(data: &[u8]) -> Option<RejectReason> {
+    let selector: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    Some(match selector {
+        IShardToken::ERC20InsufficientBalance::SELECTOR => RejectReason::InsufficientBalance,
+        IPool::Slippage::SELECTOR => RejectReason::Slippage,
+        ICollection::NotOwner::SELECTOR => RejectReason::NotOwner,
+        IBallot::AlreadyVoted::SELECTOR => RejectReason::AlreadyVoted,
+        _ => return None,
+    })
+}
+
+/// How a finished EVM transaction ended, as the native programs see it.
+pub enum Ended {
+    /// Succeeded; the message it sent, if any.
+    Succeeded(Option<Effect>),
+    /// Reverted for this reason.
+    Reverted(RejectReason),
+}
+
+/// What `result` (of transaction or receipt `id`) means.
+pub fn ended(w: &World, id: u64, result: &ExecutionResult) -> Result<Ended, EvmError> {
+    let unexpected = |why: String| EvmError::Unexpected { tx: id, why };
+    match result {
+        ExecutionResult::Success { logs, .. } => {
+            let mut sent = bridge::sent(w, logs).map_err(|e| unexpected(e.to_string()))?;
+            if sent.len() > 1 {
+                return Err(unexpected(format!(
+                    "{} cross-shard messages from one call (at most one is carried)",
+                    sent.len()
+                )));
+            }
+            Ok(Ended::Succeeded(sent.pop()))
+        }
+        ExecutionResult::Revert { output, .. } => revert_reason(output)
+            .map(Ended::Reverted)
+            .ok_or_else(|| unexpected(format!("reverted with 0x{}", hex(output)))),
+        ExecutionResult::Halt { reason, .. } => Err(unexpected(format!("halted: {reason:?}"))),
+    }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs one transaction on `m`: the native checks, the EVM, its outcome and gas.
+pub fn call<M: Machine>(m: &mut M, tx: &Tx) -> Result<(Outcome, u64), EvmError> {
+    let (env, pre) = match prepare(m.state(), tx) {
+        Ok(p) => p,
+        Err(reason) => return Ok((Outcome::Rejected(reason), 0)),
+    };
+    let result = m.run(tx.id, env, pre)?;
+    let gas = result.tx_gas_used();
+    let w = *m.state().world();
+    let outcome = match ended(&w, tx.id, &result)? {
+        Ended::Succeeded(None) => Outcome::Committed,
+        Ended::Succeeded(Some(effect)) => Outcome::SentCross {
+            dst: effect.shard(&w.placement),
+            receipt: Receipt { tx: tx.id, effect },
+        },
+        Ended::Reverted(reason) => Outcome::Rejected(reason),
+    };
+    Ok((outcome, gas))
+}
