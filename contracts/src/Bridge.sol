@@ -14,20 +14,25 @@ interface IBridge {
     function remote(address account) external view returns (bool);
     /// Credits `amount` of `asset` to the remote `to`: the native coin paid as value, or
     /// a token burnt here by its instance (the caller).
-    function credit(uint32 asset, address to, uint256 amount) external payable;
+    function credit(uint32 asset, address to, uint256 amount) external payable returns (bool);
     /// Swaps `amountIn` of `assetIn` in the remote pool `pool` for `trader`: the native
     /// coin paid as value by the trader, or a token burnt here by its instance.
     function swap(address trader, uint32 pool, uint32 assetIn, uint256 amountIn, uint256 minOut)
         external
-        payable;
+        payable
+        returns (bool);
     /// Mints token `caller << 64 | serial` of the remote collection for the caller.
-    function mint(uint32 collection, uint64 serial) external;
+    function mint(uint32 collection, uint64 serial) external returns (bool);
     /// Sends NFT `id` of `collection`, given up here by its instance (the caller), to the
     /// remote `to`.
-    function nft(address to, uint32 collection, uint256 id) external;
+    function nft(address to, uint32 collection, uint256 id) external returns (bool);
     /// The caller's vote on the remote `proposal`.
-    function vote(uint32 proposal, bool yes) external;
+    function vote(uint32 proposal, bool yes) external returns (bool);
 }
+
+// Every message returns true: a call with a return value is not refused for an address
+// without code, as Solidity refuses a call without one (and the bridge, a precompile,
+// has no code).
 
 /// Only the bridge (a system call) may do this.
 error NotBridge();

@@ -7,11 +7,11 @@ sol! {
     /// `contracts/src/Bridge.sol`: the cross-shard precompile (`vm::bridge`).
     interface IBridge {
         function remote(address account) external view returns (bool);
-        function credit(uint32 asset, address to, uint256 amount) external payable;
-        function swap(address trader, uint32 pool, uint32 assetIn, uint256 amountIn, uint256 minOut) external payable;
-        function mint(uint32 collection, uint64 serial) external;
-        function nft(address to, uint32 collection, uint256 id) external;
-        function vote(uint32 proposal, bool yes) external;
+        function credit(uint32 asset, address to, uint256 amount) external payable returns (bool);
+        function swap(address trader, uint32 pool, uint32 assetIn, uint256 amountIn, uint256 minOut) external payable returns (bool);
+        function mint(uint32 collection, uint64 serial) external returns (bool);
+        function nft(address to, uint32 collection, uint256 id) external returns (bool);
+        function vote(uint32 proposal, bool yes) external returns (bool);
     }
 
     /// `contracts/src/ShardToken.sol` (an OpenZeppelin ERC-20).

@@ -321,9 +321,10 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for Bridge {
                 context
                     .journal_mut()
                     .log(record(inputs.caller, value, &input));
+                let sent = alloy_sol_types::SolValue::abi_encode(&true);
                 Ok(Some(InterpreterResult::new(
                     InstructionResult::Return,
-                    Bytes::new(),
+                    sent.into(),
                     gas,
                 )))
             }

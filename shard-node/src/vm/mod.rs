@@ -33,5 +33,7 @@ pub mod bare;
 pub mod bridge;
 mod calls;
 mod deliver;
+#[cfg(test)]
+mod differential;
 pub mod exec;
 pub mod state;
