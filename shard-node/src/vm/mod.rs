@@ -11,11 +11,18 @@
 //!                                                   │ include_str!
 //!  vm::artifacts (creation bytecode) ──► vm::bare::World (revm over an in-memory db)
 //!  vm::abi (alloy sol! bindings)     ──►   deploy, call, read
+//!
+//!  under [cluster] vm = "evm", in every shard:
+//!  Tx ──vm::calls──► EVM transaction ──revm──► vm::state (the shard's own keys)
+//!                                       └── BRIDGE precompile (vm::bridge) ──► receipt
+//!  receipt ──vm::deliver──► a call from the bridge on the destination's contract
 //! ```
 //!
-//! This is the first room of issue #14: the contracts, their bindings and a bare revm
-//! world that runs them, with tests that each contract keeps the native program's rule.
-//! The shard does not run it yet (`[cluster] vm` is not there); see the issue's note.
+//! The two VMs share one state and one state root: the EVM's accounts and storage slots
+//! *are* the native programs' keys ([`state`]), so a run under either VM can be checked
+//! against the other block by block (`vm::differential`). [`exec`] holds the EVM's
+//! executors (sequential, Block-STM); cross-shard calls leave through the bridge as the
+//! native programs' own effects, so receipts, proofs and the audit are unchanged.
 //!
 //! **Precompiles.** revm is built without its C-backed backends (`secp256k1`, `blst`,
 //! `c-kzg`), so a fresh machine needs only the Rust toolchain. ecrecover, the bn254 and
