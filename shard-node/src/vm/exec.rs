@@ -137,10 +137,10 @@ pub fn deliver(
 
 /// The EVM as Block-STM's [`Runner`]: the same calls, the same outcomes, run in
 /// parallel over the multi-version memory.
-#[derive(Debug, Clone, Copy)]
-pub struct EvmRunner<'a> {
-    /// The shard's EVM layout.
-    pub layout: &'a Layout,
+struct EvmRunner<'a> {
+    layout: &'a Layout,
+    /// The error of each transaction's latest incarnation, if it failed.
+    failed: std::sync::Mutex<rustc_hash::FxHashMap<TxId, EvmError>>,
 }
 
 impl Runner for EvmRunner<'_> {
@@ -149,19 +149,49 @@ impl Runner for EvmRunner<'_> {
             s,
             layout: self.layout,
         };
-        match calls::call(&mut m, tx) {
-            Ok(done) => done,
+        let result = calls::call(&mut m, tx);
+        let mut failed = cross_shard::sync::lock(&self.failed);
+        match result {
+            Ok(done) => {
+                failed.remove(&tx.id);
+                done
+            }
             Err(e) => {
-                // An incarnation may read a state no sequential run reaches (Block-STM
-                // validates it away and runs it again); a call that fails on the final
-                // state is caught by the differential tests and `verify_executor`.
-                tracing::debug!("EVM incarnation failed: {e}");
+                // An incarnation may read a state no sequential run reaches, and
+                // Block-STM then validates it away and runs it again; only a failure of
+                // the final incarnation is an error (`blockstm`).
+                failed.insert(tx.id, e);
                 (
                     Outcome::Rejected(cross_shard::RejectReason::UnknownObject),
                     0,
                 )
             }
         }
+    }
+}
+
+/// Executes `txs` with Block-STM over the EVM on `threads` threads: the same outcomes
+/// and state as [`execute`]. A call whose final incarnation failed is an error, never a
+/// silent outcome.
+pub fn blockstm(
+    ledger: &mut Ledger,
+    layout: &Layout,
+    txs: &[Tx],
+    out: &mut BlockOutput,
+    threads: usize,
+) -> Result<crate::exec::blockstm::Stats, EvmError> {
+    let runner = EvmRunner {
+        layout,
+        failed: Default::default(),
+    };
+    let stats = crate::exec::blockstm::execute_with(&runner, ledger, txs, out, threads);
+    let failed = runner
+        .failed
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    match failed.into_values().next() {
+        Some(e) => Err(e),
+        None => Ok(stats),
     }
 }
 
@@ -255,10 +285,10 @@ impl BlockExecutor for EvmBlockStm {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
-        let runner = EvmRunner {
-            layout: &self.layout,
-        };
-        let stats = crate::exec::blockstm::execute_with(&runner, ledger, txs, out, self.threads);
+        let stats = blockstm(ledger, &self.layout, txs, out, self.threads).map_err(|e| {
+            tracing::error!("EVM block failed: {e}");
+            Mismatch
+        })?;
         Ok(ExecStats {
             dependent: Some(stats.dependent),
             reexecuted: Some(stats.reexecuted),
@@ -393,16 +423,32 @@ mod tests {
             for threads in [1, 2, 4] {
                 let mut par = genesis.clone();
                 let mut p_out = BlockOutput::new(1);
-                crate::exec::blockstm::execute_with(
-                    &EvmRunner { layout: &layout },
-                    &mut par,
-                    &txs,
-                    &mut p_out,
-                    threads,
-                );
+                blockstm(&mut par, &layout, &txs, &mut p_out, threads).unwrap();
                 prop_assert_eq!(&p_out, &s_out, "outcomes at {} threads", threads);
                 prop_assert_eq!(par.state_root(), seq.state_root(), "state root at {} threads", threads);
             }
         }
+    }
+
+    /// A call that fails on the final state is an error in both executors, not an
+    /// outcome: here the layout leaves out account 3's token slot, so a transfer to it
+    /// writes a slot the mapping does not hold.
+    #[test]
+    fn a_call_the_mapping_refuses_fails_the_block_in_both_executors() {
+        let mut w = world(0, 1, ACCOUNTS, 1);
+        w.pools = 0;
+        let genesis = Ledger::genesis(w, 100);
+        let local: Vec<u64> = (0..genesis.len() as u32)
+            .map(|i| genesis.id(i))
+            .filter(|&id| id != 3)
+            .collect();
+        let layout = Layout::new(genesis.world(), &local).unwrap();
+        let txs = block(&[(1, 3, 1, 5, false)]);
+        let mut out = BlockOutput::new(1);
+        let e = execute(&mut genesis.clone(), &layout, &txs, &mut out).unwrap_err();
+        assert!(matches!(e, EvmError::State { tx: 0, .. }), "{e}");
+        let mut out = BlockOutput::new(1);
+        let e = blockstm(&mut genesis.clone(), &layout, &txs, &mut out, 2).unwrap_err();
+        assert!(matches!(e, EvmError::State { tx: 0, .. }), "{e}");
     }
 }

@@ -167,14 +167,7 @@ fn shard_evm(
         let gas = match blockstm_threads {
             None => shard_node::vm::exec::execute(&mut ledger, layout, txs, &mut out)?,
             Some(threads) => {
-                let runner = shard_node::vm::exec::EvmRunner { layout };
-                shard_node::exec::blockstm::execute_with(
-                    &runner,
-                    &mut ledger,
-                    txs,
-                    &mut out,
-                    threads,
-                );
+                shard_node::vm::exec::blockstm(&mut ledger, layout, txs, &mut out, threads)?;
                 // Every call uses the gas it uses sequentially.
                 sequential_gas.clone()
             }

@@ -94,7 +94,7 @@ impl Base for Versions<'_> {
 }
 
 /// What runs one transaction against a view of the state: the native programs, or
-/// their contracts on the EVM (`crate::vm::exec::EvmRunner`). Block-STM only needs a
+/// their contracts on the EVM (`crate::vm::exec::blockstm`). Block-STM only needs a
 /// transaction's reads and writes to go through the view it is given.
 pub trait Runner: Sync {
     /// Runs `tx` against `s`, its outcome and gas returned, its effects written to `s`.
