@@ -79,8 +79,7 @@ pub enum Vm {
     /// The native programs ([`crate::programs`]).
     #[default]
     Native,
-    /// The programs' Solidity contracts on revm ([`crate::vm`]), on the sequential and
-    /// Block-STM executors.
+    /// The programs' Solidity contracts on revm ([`crate::vm`]), on every executor.
     Evm,
 }
 
@@ -103,12 +102,8 @@ impl ShardConfig {
         if self.shards == 0 || self.shard >= self.shards {
             return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
         }
-        if self.vm == Vm::Evm
-            && (self.executor == Executor::Parallel || self.two_phase.is_some() || self.byzantine)
-        {
-            return fail(
-                "vm evm runs on the sequential and block-stm executors, under the receipts protocol, with honest shards only".into(),
-            );
+        if self.vm == Vm::Evm && (self.two_phase.is_some() || self.byzantine) {
+            return fail("vm evm runs under the receipts protocol, with honest shards only".into());
         }
         if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {
             return fail(format!("max_block_txs must be in 1..={MAX_BLOCK_TXS}"));

@@ -108,6 +108,7 @@ impl BlockProducer {
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
             mempool_len: lock(&shared.mempool).len() as u64,
             fell_back: stats.fell_back,
+            undeclared: stats.undeclared,
             gas_used: stats.gas,
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,

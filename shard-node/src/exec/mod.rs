@@ -67,6 +67,9 @@ pub struct ExecStats {
     pub fell_back: bool,
     /// Gas the block's calls used (the EVM; 0 for the native programs).
     pub gas: u64,
+    /// A call touched a key it had not declared, so the parallel executor ran the block
+    /// sequentially (under the EVM, where contracts decide what a call touches).
+    pub undeclared: bool,
 }
 
 /// A [`Verified`] executor disagreed with the sequential reference.

@@ -27,12 +27,13 @@
 //! directly on the ledger, without threads or overlays, so such blocks cost about what
 //! the sequential executor does plus the scheduling.
 
-use cross_shard::Tx;
+use cross_shard::{AccountId, Tx, TxId};
 use rustc_hash::FxHashMap;
 
+use crate::exec::blockstm::Runner;
 use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, predict};
 use crate::programs::{Outcome, declared_keys, execute_one};
-use crate::state::{Buffered, Key, Ledger, State, Value};
+use crate::state::{Base, Buffered, Key, Ledger, State, Value, World};
 use cross_shard::threads::in_chunks;
 
 /// Waves smaller than this run inline: spawning threads costs more than they save.
@@ -147,6 +148,172 @@ pub fn execute(
     dependent
 }
 
+/// A block-long overlay of the ledger: each wave reads the ledger plus what earlier
+/// waves wrote, and nothing reaches the ledger until the whole block is known good.
+struct Overlay<'a> {
+    ledger: &'a Ledger,
+    writes: &'a FxHashMap<Key, Value>,
+}
+
+impl Base for Overlay<'_> {
+    fn world(&self) -> &World {
+        State::world(self.ledger)
+    }
+    fn local(&self, id: AccountId) -> Option<u32> {
+        State::local(self.ledger, id)
+    }
+    fn get(&mut self, key: Key) -> Value {
+        match self.writes.get(&key) {
+            Some(&v) => v,
+            None => self.ledger.get(key),
+        }
+    }
+}
+
+/// A base that records every key read through it.
+struct Recording<'r, B> {
+    base: B,
+    read: &'r mut Vec<Key>,
+}
+
+impl<B: Base> Base for Recording<'_, B> {
+    fn world(&self) -> &World {
+        self.base.world()
+    }
+    fn local(&self, id: AccountId) -> Option<u32> {
+        self.base.local(id)
+    }
+    fn get(&mut self, key: Key) -> Value {
+        self.read.push(key);
+        self.base.get(key)
+    }
+}
+
+/// A transaction touched a key it had not declared, so the block's waves cannot be
+/// trusted: the caller runs the block sequentially instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undeclared {
+    /// The first such transaction found.
+    pub tx: TxId,
+}
+
+/// The keys a transaction declares, as the waves use them.
+pub type Declare = fn(&World, &dyn Fn(AccountId) -> Option<u32>, &Tx) -> Vec<Key>;
+
+/// The native declaration ([`declared_keys`]).
+pub fn declared(w: &World, local: &dyn Fn(AccountId) -> Option<u32>, tx: &Tx) -> Vec<Key> {
+    declared_keys(w, local, tx).into_iter().flatten().collect()
+}
+
+/// What a checked run produced: how many transactions depended on an earlier one, and
+/// the gas the calls used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// All but the first wave.
+    pub dependent: usize,
+    /// Σ of the calls' gas.
+    pub gas: u64,
+}
+
+/// One wave's transaction, run: its index, outcome, gas and writes, and whether it kept
+/// to its declaration.
+type Ran = (usize, (Outcome, u64), Vec<(Key, Value)>, bool);
+
+/// Executes `txs` in conflict-free waves by `declare`'s keys on `threads` threads, each
+/// call run by `runner` — for callers that cannot trust a declaration (the EVM: its
+/// contracts, not the declaration, decide what a call touches). Every key a call reads
+/// or writes is checked against what it declared; one that is not makes the whole
+/// block `Undeclared` and leaves the ledger as it was (the waves run over a block-long
+/// overlay, written to the ledger only at the end). Otherwise the same results as
+/// running `runner` over the block in order.
+pub fn execute_checked<R: Runner>(
+    runner: &R,
+    declare: Declare,
+    ledger: &mut Ledger,
+    txs: &[Tx],
+    out: &mut BlockOutput,
+    threads: usize,
+) -> Result<Checked, Undeclared> {
+    let world = *State::world(ledger);
+    let base: &Ledger = ledger;
+    let local = |id| State::local(base, id);
+    // Waves by the declared keys.
+    let mut last: FxHashMap<Key, usize> = FxHashMap::default();
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    let mut declarations = Vec::with_capacity(txs.len());
+    for (i, tx) in txs.iter().enumerate() {
+        let keys = declare(&world, &local, tx);
+        let wave = keys
+            .iter()
+            .filter_map(|k| last.get(k))
+            .map(|w| w + 1)
+            .max()
+            .unwrap_or(0);
+        for k in &keys {
+            last.insert(*k, wave);
+        }
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(i);
+        declarations.push(keys);
+    }
+    let dependent = txs.len() - waves.first().map_or(0, Vec::len);
+    let mut overlay: FxHashMap<Key, Value> = FxHashMap::default();
+    let mut outcomes: Vec<Option<(Outcome, u64)>> = vec![None; txs.len()];
+    for wave in &waves {
+        let writes = &overlay;
+        let declarations = &declarations;
+        let parts: Vec<Vec<Ran>> = in_chunks(wave, threads.max(1), |part, _| {
+            let mut read = Vec::new();
+            let ran = part
+                .iter()
+                .map(|&i| {
+                    read.clear();
+                    let mut buffer = Vec::new();
+                    let recording = Recording {
+                        base: Overlay {
+                            ledger: base,
+                            writes,
+                        },
+                        read: &mut read,
+                    };
+                    let mut view = Buffered::new(recording, &mut buffer);
+                    let done = runner.run(&mut view, &txs[i]);
+                    let declared = &declarations[i];
+                    let kept = read
+                        .iter()
+                        .chain(buffer.iter().map(|(k, _)| k))
+                        .all(|k| declared.contains(k));
+                    (i, done, buffer, kept)
+                })
+                .collect();
+            vec![ran]
+        });
+        let mut ran: Vec<Ran> = parts.into_iter().flatten().collect();
+        if let Some(&(i, ..)) = ran.iter().find(|r| !r.3) {
+            return Err(Undeclared { tx: txs[i].id });
+        }
+        // Apply in block order; the wave's writes touch disjoint keys.
+        ran.sort_unstable_by_key(|r| r.0);
+        for (i, done, buffer, _) in ran {
+            overlay.extend(buffer);
+            outcomes[i] = Some(done);
+        }
+    }
+    for (key, value) in overlay {
+        ledger.write(key, value);
+    }
+    let mut gas = 0;
+    for (tx, done) in txs.iter().zip(outcomes) {
+        if let Some((outcome, used)) = done {
+            out.record(tx.id, outcome);
+            gas += used;
+        }
+    }
+    Ok(Checked { dependent, gas })
+}
+
 /// [`execute`] as a [`BlockExecutor`].
 #[derive(Debug, Clone, Copy)]
 pub struct Parallel {
@@ -190,6 +357,7 @@ impl BlockExecutor for Parallel {
             reexecuted: None,
             fell_back: false,
             gas: 0,
+            undeclared: false,
         })
     }
 

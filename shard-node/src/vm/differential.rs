@@ -2,8 +2,10 @@
 //! stream of calls — transfers of the coin and of two tokens, swaps in both directions
 //! (some past their limit), mints, NFT sends (some by a non-owner), votes (some twice) —
 //! on a cluster of two shards, block after block, each block's receipts carried to the
-//! other shard for the next. Three lanes run it from the same genesis: the native
-//! programs, the sequential EVM, and Block-STM over the EVM on two threads. Every block
+//! other shard for the next. Five lanes run it from the same genesis: the native
+//! programs, the sequential EVM, Block-STM over the EVM and the parallel executor over
+//! the EVM on two threads, and that parallel executor again with a declaration that
+//! leaves keys out (it must notice, run those blocks sequentially, and say so). Every block
 //! must produce the same outputs in every lane (each outcome and reason, each outgoing
 //! receipt, each receipt applied, failed, refunded or forwarded) and the same state root
 //! — so the same balances, pool reserves, NFT owners and tallies.
@@ -12,9 +14,10 @@ use cross_shard::ids::{NATIVE, pool_token};
 use cross_shard::{Call, NftId, Receipt, ShardId, Tx};
 use proptest::prelude::*;
 
-use super::exec::{EvmBlockStm, EvmSequential};
+use super::exec::{EvmBlockStm, EvmParallel, EvmSequential};
 use super::state::Layout;
-use crate::exec::{BlockExecutor, BlockOutput, Sequential, apply_receipts};
+use crate::exec::parallel::declared;
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Sequential, apply_receipts};
 use crate::state::tests::world;
 use crate::state::{Ledger, State};
 
@@ -28,6 +31,8 @@ struct Lane {
     ledgers: Vec<Ledger>,
     /// Receipts waiting for each shard's next block.
     inbound: Vec<Vec<(ShardId, Receipt)>>,
+    /// Blocks run sequentially for an undeclared key.
+    undeclared: usize,
 }
 
 fn genesis() -> Vec<Ledger> {
@@ -48,6 +53,7 @@ impl Lane {
             executors: ledgers.iter().map(make).collect(),
             ledgers,
             inbound: vec![Vec::new(); SHARDS as usize],
+            undeclared: 0,
         }
     }
 
@@ -68,7 +74,8 @@ impl Lane {
             let receipts = std::mem::take(&mut self.inbound[s]);
             let ex = &mut *self.executors[s];
             apply_receipts(ex, ledger, &receipts, &mut applied, &mut out).expect("receipts");
-            ex.execute(ledger, &mine, &mut out).expect("block");
+            let stats: ExecStats = ex.execute(ledger, &mine, &mut out).expect("block");
+            self.undeclared += usize::from(stats.undeclared);
             for (dst, rs) in out.outgoing.iter().enumerate() {
                 next[dst].extend(rs.iter().map(|&r| (s as u32, r)));
             }
@@ -140,6 +147,8 @@ struct Seen {
     failed: usize,
     forwarded: usize,
     rejected: usize,
+    /// Blocks the under-declaring lane ran sequentially.
+    undeclared: usize,
 }
 
 /// (program, a, b, amount, flag) per call, per block.
@@ -151,6 +160,13 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
     let mut native = Lane::new(|_| Box::new(Sequential));
     let mut evm = Lane::new(|l| Box::new(EvmSequential::new(layout(l))));
     let mut stm = Lane::new(|l| Box::new(EvmBlockStm::new(layout(l), 2)));
+    let mut par = Lane::new(|l| Box::new(EvmParallel::new(layout(l), 2)));
+    // Declares only the sender's account: any call that touches more is undeclared.
+    let mut short = Lane::new(|l| {
+        let mut ex = EvmParallel::new(layout(l), 2);
+        ex.declare = |w, local, tx| declared(w, local, tx).into_iter().take(1).collect();
+        Box::new(ex)
+    });
     let w = *native.ledgers[0].world();
     let mut nonces = [0u64; ACCOUNTS as usize];
     let mut nfts = Vec::new();
@@ -184,7 +200,13 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
         let n = native.block(&txs);
         let e = evm.block(&txs);
         let b = stm.block(&txs);
+        let p = par.block(&txs);
+        let u = short.block(&txs);
         for s in 0..SHARDS as usize {
+            prop_assert_eq!(&p[s].0, &n[s].0, "shard {}: parallel EVM outputs", s);
+            prop_assert_eq!(p[s].1, n[s].1, "shard {}: parallel EVM state root", s);
+            prop_assert_eq!(&u[s].0, &n[s].0, "shard {}: under-declared EVM outputs", s);
+            prop_assert_eq!(u[s].1, n[s].1, "shard {}: under-declared EVM state root", s);
             prop_assert_eq!(&e[s].0, &n[s].0, "shard {}: EVM outputs", s);
             prop_assert_eq!(e[s].1, n[s].1, "shard {}: EVM state root", s);
             prop_assert_eq!(&b[s].0, &n[s].0, "shard {}: Block-STM EVM outputs", s);
@@ -202,6 +224,8 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
     for s in 0..SHARDS as usize {
         prop_assert!(native.inbound[s].is_empty(), "every receipt landed");
     }
+    prop_assert_eq!(par.undeclared, 0, "the programs' declarations are complete");
+    seen.undeclared = short.undeclared;
     // Supply of each asset conserved across the cluster once nothing is in flight.
     let g = genesis();
     for asset in 0..=TOKENS {
@@ -262,7 +286,8 @@ fn a_long_run_takes_every_path_and_agrees() {
             && seen.refunded > 0
             && seen.failed > 0
             && seen.forwarded > 0
-            && seen.rejected > 0,
+            && seen.rejected > 0
+            && seen.undeclared > 0,
         "{seen:?}"
     );
 }

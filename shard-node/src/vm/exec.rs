@@ -8,11 +8,13 @@
 //!  EvmBlockStm     Block-STM (crate::exec::blockstm) with the EVM as its runner: every
 //!                  read of revm goes through the multi-version memory, writes come
 //!                  from revm's state diff
+//!  EvmParallel     conflict-free waves by declared keys (crate::exec::parallel), each
+//!                  key a call touches checked against its declaration: one undeclared
+//!                  key, and the block runs sequentially instead (counted)
 //! ```
 //!
-//! Receipts are delivered by the sequential rule in both (step 1 of a block is
-//! sequential in every executor). The parallel executor of declared keys does not run
-//! the EVM yet: `[cluster]` refuses it under `vm = "evm"`.
+//! Receipts are delivered by the sequential rule in all three (step 1 of a block is
+//! sequential in every executor).
 
 use cross_shard::{Effect, Tx, TxId};
 use revm::context::TxEnv;
@@ -294,7 +296,100 @@ impl BlockExecutor for EvmBlockStm {
             reexecuted: Some(stats.reexecuted),
             fell_back: false,
             gas: stats.gas + std::mem::take(&mut self.receipt_gas),
+            undeclared: false,
         })
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+        deliver_or_stop(ledger, &self.layout, tx, effect, &mut self.receipt_gas)
+    }
+}
+
+/// The parallel executor over the EVM: conflict-free waves by each call's declared
+/// keys (the keys its fields name, as an EIP-2930 access list names slots), every key a
+/// call touches checked against them. A call that touches one it did not declare makes
+/// the block run sequentially instead (`ExecStats::undeclared`, counted per shard): the
+/// contracts, not the declaration, decide what a call touches.
+#[derive(Debug)]
+pub struct EvmParallel {
+    /// The shard's EVM layout.
+    pub layout: Layout,
+    /// Threads a wave is shared out on.
+    pub threads: usize,
+    /// What each call declares ([`crate::exec::parallel::declared`]; a test passes one
+    /// that leaves a key out).
+    pub declare: crate::exec::parallel::Declare,
+    receipt_gas: u64,
+}
+
+impl EvmParallel {
+    /// The parallel EVM executor over `layout` on `threads` threads.
+    pub fn new(layout: Layout, threads: usize) -> EvmParallel {
+        EvmParallel {
+            layout,
+            threads: threads.max(1),
+            declare: crate::exec::parallel::declared,
+            receipt_gas: 0,
+        }
+    }
+}
+
+impl BlockExecutor for EvmParallel {
+    fn execute(
+        &mut self,
+        ledger: &mut Ledger,
+        txs: &[Tx],
+        out: &mut BlockOutput,
+    ) -> Result<ExecStats, Mismatch> {
+        let stop = |e: EvmError| {
+            tracing::error!("EVM block failed: {e}");
+            Mismatch
+        };
+        let runner = EvmRunner {
+            layout: &self.layout,
+            failed: Default::default(),
+        };
+        let checked = crate::exec::parallel::execute_checked(
+            &runner,
+            self.declare,
+            ledger,
+            txs,
+            out,
+            self.threads,
+        );
+        let receipts = std::mem::take(&mut self.receipt_gas);
+        match checked {
+            Ok(c) => {
+                let failed = runner
+                    .failed
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let Some(e) = failed.into_values().next() {
+                    return Err(stop(e));
+                }
+                Ok(ExecStats {
+                    dependent: Some(c.dependent),
+                    gas: c.gas + receipts,
+                    ..ExecStats::default()
+                })
+            }
+            Err(undeclared) => {
+                tracing::debug!(
+                    tx = undeclared.tx,
+                    "an undeclared key: the block runs sequentially"
+                );
+                let gas = execute(ledger, &self.layout, txs, out).map_err(stop)?;
+                Ok(ExecStats {
+                    gas: gas.iter().sum::<u64>() + receipts,
+                    undeclared: true,
+                    ..ExecStats::default()
+                })
+            }
+        }
     }
 
     fn threads(&self) -> usize {
@@ -314,13 +409,19 @@ pub fn for_config(
     verify: bool,
     layout: Layout,
 ) -> Box<dyn BlockExecutor> {
+    let reference = || EvmSequential::new(layout.clone());
     match (executor, verify) {
+        (crate::Executor::Sequential, _) => Box::new(reference()),
         (crate::Executor::BlockStm, false) => Box::new(EvmBlockStm::new(layout, threads)),
         (crate::Executor::BlockStm, true) => Box::new(crate::exec::Verified::against(
             EvmBlockStm::new(layout.clone(), threads),
-            EvmSequential::new(layout),
+            reference(),
         )),
-        _ => Box::new(EvmSequential::new(layout)),
+        (crate::Executor::Parallel, false) => Box::new(EvmParallel::new(layout, threads)),
+        (crate::Executor::Parallel, true) => Box::new(crate::exec::Verified::against(
+            EvmParallel::new(layout.clone(), threads),
+            reference(),
+        )),
     }
 }
 

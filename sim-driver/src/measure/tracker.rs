@@ -169,6 +169,9 @@ pub struct Tracker {
     pub reexecuted: Vec<Option<u64>>,
     /// Per shard: blocks its parallel executor ran sequentially, predicting a loss.
     pub fell_back: Vec<u64>,
+    /// Per shard: blocks the parallel executor ran sequentially because a call touched
+    /// a key it had not declared (vm = evm).
+    pub undeclared: Vec<u64>,
     /// Two-phase: the first shard's report of each decided transaction (`None` =
     /// commit, `Some(reason)` = abort), until the other shard's report.
     first_report: HashMap<u64, Option<u32>>,
@@ -224,6 +227,7 @@ impl Tracker {
             dependencies: vec![(0, 0); shards as usize],
             reexecuted: vec![None; shards as usize],
             fell_back: vec![0; shards as usize],
+            undeclared: vec![0; shards as usize],
             first_report: HashMap::new(),
             tp_commits: 0,
             tp_aborts: BTreeMap::new(),
@@ -468,6 +472,9 @@ impl Tracker {
         }
         if let Some(n) = self.fell_back.get_mut(slot) {
             *n += u64::from(ev.fell_back);
+        }
+        if let Some(n) = self.undeclared.get_mut(slot) {
+            *n += u64::from(ev.undeclared);
         }
         if let (Some(re), Some(total)) = (ev.reexecuted, self.reexecuted.get_mut(slot)) {
             *total = Some(total.unwrap_or(0) + u64::from(re));

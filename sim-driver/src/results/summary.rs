@@ -136,6 +136,10 @@ pub struct ShardSummary {
     /// (`cluster.predict_executor`); 0 for the sequential executor.
     #[serde(default)]
     pub fell_back_blocks: u64,
+    /// parallel under vm = evm: blocks run sequentially because a call touched a key it
+    /// had not declared.
+    #[serde(default)]
+    pub undeclared_blocks: u64,
 }
 
 /// Misbehaviour detected and refused.
@@ -384,6 +388,7 @@ pub fn summarize(
                     .map(|&(executed, dependent)| dependent as f64 / executed as f64),
                 reexecuted: tracker.reexecuted.get(i).copied().flatten(),
                 fell_back_blocks: tracker.fell_back.get(i).copied().unwrap_or(0),
+                undeclared_blocks: tracker.undeclared.get(i).copied().unwrap_or(0),
             }
         })
         .collect();

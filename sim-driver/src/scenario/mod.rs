@@ -222,8 +222,8 @@ pub struct Cluster {
     pub executor: ExecutorKind,
     /// The machine that runs the programs: "native" (the native functions) or "evm"
     /// (their Solidity contracts on revm, `contracts/`; cross-shard calls through the
-    /// bridge precompile). "evm" runs on the "sequential" and "block-stm" executors,
-    /// under the receipts protocol, with honest shards. Default "native".
+    /// bridge precompile). "evm" runs on every executor, under the receipts protocol,
+    /// with honest shards. Default "native".
     #[serde(default)]
     pub vm: VmKind,
     /// Run the sequential executor beside the chosen one on every block; a difference

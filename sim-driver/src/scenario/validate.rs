@@ -90,11 +90,7 @@ impl Scenario {
             ));
         }
         if self.cluster.vm == VmKind::Evm {
-            let refused = if self.cluster.executor == ExecutorKind::Parallel {
-                Some(
-                    "executor = \"parallel\" (declared access sets do not run the EVM yet: use \"sequential\" or \"block-stm\")",
-                )
-            } else if self.cluster.protocol != Protocol::Receipts {
+            let refused = if self.cluster.protocol != Protocol::Receipts {
                 Some(
                     "protocol = \"two-phase\" (cross-shard calls on the EVM go through the bridge's receipts)",
                 )

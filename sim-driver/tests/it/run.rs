@@ -629,13 +629,13 @@ fn an_evm_scenario_with_what_the_evm_does_not_run_is_refused_by_name() {
     let path = scenario(
         tmp.path(),
         "it-evm-no",
-        "name = \"it-evm-no\"\nduration = \"1s\"\n[cluster]\nshards = 2\nvm = \"evm\"\nexecutor = \"parallel\"\n[workload]\naccounts = 100\nrate = 10\n",
+        "name = \"it-evm-no\"\nduration = \"1s\"\n[cluster]\nshards = 2\nvm = \"evm\"\nprotocol = \"two-phase\"\n[workload]\naccounts = 100\nrate = 10\n",
     );
     let output = shardsim().args(["validate"]).arg(&path).output().unwrap();
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(
-        err.contains("cluster.vm = \"evm\"") && err.contains("executor = \"parallel\""),
+        err.contains("cluster.vm = \"evm\"") && err.contains("protocol = \"two-phase\""),
         "{err}"
     );
 }

@@ -212,6 +212,7 @@ impl BlockExecutor for BlockStm {
             reexecuted: Some(stats.reexecuted),
             fell_back: false,
             gas: 0,
+            undeclared: false,
         })
     }
 
