@@ -109,6 +109,11 @@ impl BlockProducer {
             mempool_len: lock(&shared.mempool).len() as u64,
             fell_back: stats.fell_back,
             undeclared: stats.undeclared,
+            gas_by_program: if stats.gas > 0 {
+                stats.gas_by_program.to_vec()
+            } else {
+                Vec::new()
+            },
             gas_used: stats.gas,
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,

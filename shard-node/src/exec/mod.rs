@@ -65,11 +65,24 @@ pub struct ExecStats {
     pub reexecuted: Option<usize>,
     /// The executor predicted a loss and ran the block sequentially ([`predict`]).
     pub fell_back: bool,
-    /// Gas the block's calls used (the EVM; 0 for the native programs).
+    /// Gas the block's calls used (the EVM; 0 for the native programs), its receipts'
+    /// included (the block pipeline adds theirs).
     pub gas: u64,
+    /// Of that, the gas of the block's own transactions by program
+    /// ([`cross_shard::Program`] order); the rest is the receipts'.
+    pub gas_by_program: [u64; 5],
     /// A call touched a key it had not declared, so the parallel executor ran the block
     /// sequentially (under the EVM, where contracts decide what a call touches).
     pub undeclared: bool,
+}
+
+/// Σ of each transaction's gas by its program.
+pub fn gas_by_program<'a>(txs: &[Tx], gas: impl IntoIterator<Item = &'a u64>) -> [u64; 5] {
+    let mut by = [0u64; 5];
+    for (tx, g) in txs.iter().zip(gas) {
+        by[tx.call.program() as usize] += g;
+    }
+    by
 }
 
 /// A [`Verified`] executor disagreed with the sequential reference.
@@ -89,11 +102,17 @@ pub trait BlockExecutor: Send {
     ) -> Result<ExecStats, Mismatch>;
     /// Threads it uses (the state commit after it uses as many).
     fn threads(&self) -> usize;
-    /// Delivers one inbound receipt's effect (step 1, in channel order): the native
-    /// programs' [`crate::programs::deliver`], unless the executor runs another VM.
-    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+    /// Delivers one inbound receipt's effect (step 1, in channel order), returning how it
+    /// ended and the gas it used: the native programs' [`crate::programs::deliver`]
+    /// (no gas), unless the executor runs another VM.
+    fn deliver(
+        &mut self,
+        ledger: &mut Ledger,
+        tx: TxId,
+        effect: Effect,
+    ) -> Result<(End, u64), Mismatch> {
         let _ = tx;
-        Ok(crate::programs::deliver(ledger, effect))
+        Ok((crate::programs::deliver(ledger, effect), 0))
     }
 }
 

@@ -213,6 +213,8 @@ pub struct Checked {
     pub dependent: usize,
     /// Σ of the calls' gas.
     pub gas: u64,
+    /// The same by program ([`cross_shard::Program`] order).
+    pub gas_by_program: [u64; 5],
 }
 
 /// One wave's transaction, run: its index, outcome, gas and writes, and whether it kept
@@ -304,14 +306,19 @@ pub fn execute_checked<R: Runner>(
     for (key, value) in overlay {
         ledger.write(key, value);
     }
-    let mut gas = 0;
+    let (mut gas, mut gas_by_program) = (0, [0; 5]);
     for (tx, done) in txs.iter().zip(outcomes) {
         if let Some((outcome, used)) = done {
             out.record(tx.id, outcome);
             gas += used;
+            gas_by_program[tx.call.program() as usize] += used;
         }
     }
-    Ok(Checked { dependent, gas })
+    Ok(Checked {
+        dependent,
+        gas,
+        gas_by_program,
+    })
 }
 
 /// [`execute`] as a [`BlockExecutor`].
@@ -356,8 +363,7 @@ impl BlockExecutor for Parallel {
             dependent: Some(dependent),
             reexecuted: None,
             fell_back: false,
-            gas: 0,
-            undeclared: false,
+            ..ExecStats::default()
         })
     }
 

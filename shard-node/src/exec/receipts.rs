@@ -10,20 +10,23 @@ use crate::state::Ledger;
 /// Step 1: applies each inbound receipt, given with its source shard, and counts it on
 /// its channel in `applied[asset][src] = (receipts, value)` (receipts that carry no
 /// value count under the native coin with value 0). Each is delivered by `executor`'s
-/// rule (the native programs, or the EVM).
+/// rule (the native programs, or the EVM); returns the gas they used.
 pub fn apply_receipts(
     executor: &mut dyn BlockExecutor,
     ledger: &mut Ledger,
     receipts: &[(ShardId, Receipt)],
     applied: &mut [Vec<(u64, u64)>],
     out: &mut BlockOutput,
-) -> Result<(), Mismatch> {
+) -> Result<u64, Mismatch> {
     let me = ledger.shard();
+    let mut gas = 0;
     let placement = ledger.placement();
     for &(src, r) in receipts {
         let (asset, value) = r.effect.value().unwrap_or_default();
         let end = if (asset as usize) < applied.len() && r.effect.shard(&placement) == me {
-            executor.deliver(ledger, r.tx, r.effect)?
+            let (end, used) = executor.deliver(ledger, r.tx, r.effect)?;
+            gas += used;
+            end
         } else {
             End::Misplaced
         };
@@ -52,5 +55,5 @@ pub fn apply_receipts(
         channel.0 += 1;
         channel.1 = channel.1.saturating_add(value);
     }
-    Ok(())
+    Ok(gas)
 }

@@ -63,7 +63,12 @@ impl<E: BlockExecutor, R: BlockExecutor> BlockExecutor for Verified<E, R> {
         self.inner.threads()
     }
 
-    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
+    fn deliver(
+        &mut self,
+        ledger: &mut Ledger,
+        tx: TxId,
+        effect: Effect,
+    ) -> Result<(End, u64), Mismatch> {
         // Receipts are applied the same way by every executor: by the reference's rule.
         self.reference.deliver(ledger, tx, effect)
     }

@@ -204,14 +204,11 @@ fn deliver_or_stop(
     layout: &Layout,
     tx: TxId,
     effect: Effect,
-    gas: &mut u64,
-) -> Result<End, Mismatch> {
-    let (end, used) = deliver(ledger, layout, tx, effect).map_err(|e| {
+) -> Result<(End, u64), Mismatch> {
+    deliver(ledger, layout, tx, effect).map_err(|e| {
         tracing::error!("EVM receipt failed: {e}");
         Mismatch
-    })?;
-    *gas += used;
-    Ok(end)
+    })
 }
 
 /// [`execute`] as the shard's [`BlockExecutor`] under `vm = "evm"`.
@@ -219,17 +216,12 @@ fn deliver_or_stop(
 pub struct EvmSequential {
     /// The shard's EVM layout, built at start-up.
     pub layout: Layout,
-    /// Gas the receipts of the block being built used (counted in its stats).
-    receipt_gas: u64,
 }
 
 impl EvmSequential {
     /// The sequential EVM executor over `layout`.
     pub fn new(layout: Layout) -> EvmSequential {
-        EvmSequential {
-            layout,
-            receipt_gas: 0,
-        }
+        EvmSequential { layout }
     }
 }
 
@@ -245,7 +237,8 @@ impl BlockExecutor for EvmSequential {
             Mismatch
         })?;
         Ok(ExecStats {
-            gas: gas.iter().sum::<u64>() + std::mem::take(&mut self.receipt_gas),
+            gas: gas.iter().sum::<u64>(),
+            gas_by_program: crate::exec::gas_by_program(txs, &gas),
             ..ExecStats::default()
         })
     }
@@ -254,8 +247,13 @@ impl BlockExecutor for EvmSequential {
         1
     }
 
-    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
-        deliver_or_stop(ledger, &self.layout, tx, effect, &mut self.receipt_gas)
+    fn deliver(
+        &mut self,
+        ledger: &mut Ledger,
+        tx: TxId,
+        effect: Effect,
+    ) -> Result<(End, u64), Mismatch> {
+        deliver_or_stop(ledger, &self.layout, tx, effect)
     }
 }
 
@@ -266,7 +264,6 @@ pub struct EvmBlockStm {
     pub layout: Layout,
     /// Worker threads.
     pub threads: usize,
-    receipt_gas: u64,
 }
 
 impl EvmBlockStm {
@@ -275,7 +272,6 @@ impl EvmBlockStm {
         EvmBlockStm {
             layout,
             threads: threads.max(1),
-            receipt_gas: 0,
         }
     }
 }
@@ -295,7 +291,8 @@ impl BlockExecutor for EvmBlockStm {
             dependent: Some(stats.dependent),
             reexecuted: Some(stats.reexecuted),
             fell_back: false,
-            gas: stats.gas + std::mem::take(&mut self.receipt_gas),
+            gas: stats.gas,
+            gas_by_program: stats.gas_by_program,
             undeclared: false,
         })
     }
@@ -304,8 +301,13 @@ impl BlockExecutor for EvmBlockStm {
         self.threads
     }
 
-    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
-        deliver_or_stop(ledger, &self.layout, tx, effect, &mut self.receipt_gas)
+    fn deliver(
+        &mut self,
+        ledger: &mut Ledger,
+        tx: TxId,
+        effect: Effect,
+    ) -> Result<(End, u64), Mismatch> {
+        deliver_or_stop(ledger, &self.layout, tx, effect)
     }
 }
 
@@ -323,7 +325,6 @@ pub struct EvmParallel {
     /// What each call declares ([`crate::exec::parallel::declared`]; a test passes one
     /// that leaves a key out).
     pub declare: crate::exec::parallel::Declare,
-    receipt_gas: u64,
 }
 
 impl EvmParallel {
@@ -333,7 +334,6 @@ impl EvmParallel {
             layout,
             threads: threads.max(1),
             declare: crate::exec::parallel::declared,
-            receipt_gas: 0,
         }
     }
 }
@@ -361,7 +361,6 @@ impl BlockExecutor for EvmParallel {
             out,
             self.threads,
         );
-        let receipts = std::mem::take(&mut self.receipt_gas);
         match checked {
             Ok(c) => {
                 let failed = runner
@@ -373,7 +372,8 @@ impl BlockExecutor for EvmParallel {
                 }
                 Ok(ExecStats {
                     dependent: Some(c.dependent),
-                    gas: c.gas + receipts,
+                    gas: c.gas,
+                    gas_by_program: c.gas_by_program,
                     ..ExecStats::default()
                 })
             }
@@ -384,7 +384,8 @@ impl BlockExecutor for EvmParallel {
                 );
                 let gas = execute(ledger, &self.layout, txs, out).map_err(stop)?;
                 Ok(ExecStats {
-                    gas: gas.iter().sum::<u64>() + receipts,
+                    gas: gas.iter().sum::<u64>(),
+                    gas_by_program: crate::exec::gas_by_program(txs, &gas),
                     undeclared: true,
                     ..ExecStats::default()
                 })
@@ -396,8 +397,13 @@ impl BlockExecutor for EvmParallel {
         self.threads
     }
 
-    fn deliver(&mut self, ledger: &mut Ledger, tx: TxId, effect: Effect) -> Result<End, Mismatch> {
-        deliver_or_stop(ledger, &self.layout, tx, effect, &mut self.receipt_gas)
+    fn deliver(
+        &mut self,
+        ledger: &mut Ledger,
+        tx: TxId,
+        effect: Effect,
+    ) -> Result<(End, u64), Mismatch> {
+        deliver_or_stop(ledger, &self.layout, tx, effect)
     }
 }
 

@@ -1,17 +1,21 @@
 //! `shardsim bench-exec --vm evm`: real contract execution, timed in-process.
 //!
-//! The first EVM figures of issue #14: the same kind of block as the native benchmark
-//! — 20,000 valid calls by random senders to random recipients — run by **bare revm**
-//! (the contracts in an in-memory database, one call after another, no shard state),
-//! and by the shard's own **sequential EVM executor** over its state
-//! (`shard_node::vm::exec`), so that the cost of our state layer shows. Before a figure
-//! is kept the results are compared with the native sequential executor's on the same
-//! calls: bare revm's every balance, the shard executor's state root.
+//! One block of 20,000 calls per workload, run by the shard's EVM executors over its
+//! state (`shard_node::vm::exec`: sequential, parallel and Block-STM at 1 and 2 threads)
+//! and, for the two workloads it can run, by **bare revm** (the contracts in an
+//! in-memory database, one call after another, no shard state), so that the cost of our
+//! state layer shows. Before a figure is kept the results are compared with the native
+//! programs' on the same calls: every executor's outputs and state root must be the
+//! native sequential executor's (one state, two VMs), bare revm's every balance.
 //!
 //! ```text
-//!  workload:  transfer   value transfers between accounts (no contract)
-//!             erc20      ShardToken.transfer between accounts (OpenZeppelin ERC-20)
-//!  per run:   fork the genesis world ─► time [ every call ] ─► compare with native
+//!  workload:  transfer   value transfers between random accounts (no contract)
+//!             erc20      ShardToken.transfer between random accounts
+//!             swap       Pool swaps by random traders in 64 pools, both directions
+//!             hot-pool   the same in one pool: every swap depends on the one before
+//!             dependent  ERC-20 transfers in a chain: each spends what the last paid
+//!             mixed      the five programs: transfers, tokens, swaps, mints, votes
+//!  per run:   the genesis ─► time [ execute the block, commit ] ─► compare with native
 //! ```
 
 use std::time::Instant;
@@ -23,29 +27,51 @@ use cross_shard::{Call, Placement, Tx};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use shard_node::exec::{self, BlockOutput};
+use shard_node::exec::{self, BlockExecutor, BlockOutput};
 use shard_node::state::{Key, Ledger, State, World as NativeWorld};
 use shard_node::vm::abi::IShardToken;
 use shard_node::vm::addresses::account;
 use shard_node::vm::bare::{Outcome, World};
+use shard_node::vm::exec::{EvmBlockStm, EvmParallel, EvmSequential};
+use shard_node::vm::state::Layout;
 
 use super::bench_exec::{Plan, Rate};
 
-/// Accounts of the EVM benchmark (revm's in-memory database holds each one).
-const ACCOUNTS: u64 = 100_000;
+/// Accounts of the EVM benchmark for a block of `calls`: five per call, between 1,000
+/// and 100,000 (revm's in-memory database holds each one; 100,000 at the default block).
+fn accounts(calls: usize) -> u64 {
+    (calls as u64 * 5).clamp(1_000, 100_000)
+}
 /// Every account's genesis balance, in the native coin and in the token.
 const BALANCE: u64 = 1_000_000_000;
 /// The EVM workloads, in table order.
-pub const WORKLOADS: [&str; 2] = ["transfer", "erc20"];
+pub const WORKLOADS: [&str; 6] = [
+    "transfer",
+    "erc20",
+    "swap",
+    "hot-pool",
+    "dependent",
+    "mixed",
+];
+/// The workloads bare revm runs too (no pools, collections or ballots in its world).
+const BARE: [&str; 2] = ["transfer", "erc20"];
+/// The shard executors, with their threads, in table order.
+const EXECUTORS: [(&str, usize); 5] = [
+    ("sequential", 1),
+    ("parallel", 1),
+    ("parallel", 2),
+    ("block-stm", 1),
+    ("block-stm", 2),
+];
 
 /// One EVM cell, as written to `bench-exec.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EvmRow {
     /// `evm`.
     pub vm: String,
-    /// `transfer` or `erc20`.
+    /// One of [`WORKLOADS`].
     pub workload: String,
-    /// `bare-revm`.
+    /// `bare-revm`, `sequential`, `parallel` or `block-stm`.
     pub executor: String,
     /// Threads.
     pub threads: usize,
@@ -55,6 +81,15 @@ pub struct EvmRow {
     pub mgas_per_s: Rate,
     /// Gas per call (the same in every run).
     pub gas_per_tx: u64,
+    /// Median rate over the shard's sequential EVM executor's on the same workload.
+    #[serde(default)]
+    pub speedup: f64,
+    /// Block-STM: re-executions in the median run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reexecuted: Option<usize>,
+    /// Parallel: runs that fell back to sequential for an undeclared key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undeclared: Option<usize>,
 }
 
 /// The block of a workload: `(from, to, amount)` per call, nonces in order.
@@ -62,8 +97,8 @@ fn calls(block: usize, seed: u64) -> Vec<(u64, u64, u64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..block)
         .map(|_| {
-            let from = rng.random_range(0..ACCOUNTS);
-            let to = rng.random_range(0..ACCOUNTS);
+            let from = rng.random_range(0..accounts(block));
+            let to = rng.random_range(0..accounts(block));
             (from, to, rng.random_range(1..=100))
         })
         .collect()
@@ -71,44 +106,86 @@ fn calls(block: usize, seed: u64) -> Vec<(u64, u64, u64)> {
 
 /// The genesis world: every account funded; for `erc20`, one token with every account
 /// holding `BALANCE`.
-fn genesis(workload: &str) -> anyhow::Result<(World, Option<revm::primitives::Address>)> {
-    let mut w = World::new((0..ACCOUNTS).map(account), BALANCE);
+fn genesis(
+    workload: &str,
+    calls: usize,
+) -> anyhow::Result<(World, Option<revm::primitives::Address>)> {
+    let mut w = World::new((0..accounts(calls)).map(account), BALANCE);
     if workload != "erc20" {
         return Ok((w, None));
     }
     let token = w.deploy_token(1, &[], 0, &[], 0)?;
-    for a in 0..ACCOUNTS {
+    for a in 0..accounts(calls) {
         w.set_token_balance(token, account(a), BALANCE);
     }
     Ok((w, Some(token)))
 }
 
-/// The benchmark's one-shard genesis ledger, and its block as native transactions.
+/// The workload's one-shard genesis ledger, and its block as native transactions: the
+/// same `calls` (sender, other party, amount) in every workload, so that bare revm and
+/// the shard run the same transfers.
 fn ledger_and_txs(workload: &str, calls: &[(u64, u64, u64)]) -> anyhow::Result<(Ledger, Vec<Tx>)> {
+    let (pools, collections, proposals) = match workload {
+        "swap" | "mixed" => (64, 8, 8),
+        "hot-pool" => (1, 0, 0),
+        _ => (0, 0, 0),
+    };
     let world = NativeWorld {
         shard: 0,
         placement: Placement::new(1).context("one shard")?,
-        accounts: ACCOUNTS,
+        accounts: accounts(calls.len()),
         tokens: 1,
-        pools: 0,
-        collections: 0,
-        proposals: 0,
+        pools,
+        collections,
+        proposals,
         pool_reserve: POOL_RESERVE,
     };
     let ledger = Ledger::genesis(world, BALANCE);
-    let asset = u32::from(workload == "erc20");
-    let mut nonces = vec![0u64; ACCOUNTS as usize];
+    let mut nonces = vec![0u64; accounts(calls.len()) as usize];
+    let mut previous = None;
     let txs: Vec<Tx> = calls
         .iter()
         .enumerate()
         .map(|(i, &(from, to, amount))| {
+            // A chain: each call spends from the account the one before paid.
+            let from = match workload {
+                "dependent" => previous.unwrap_or(from),
+                _ => from,
+            };
+            previous = Some(to);
+            let swap = |pools: u32| Call::Swap {
+                pool: (to % u64::from(pools)) as u32,
+                asset_in: (i % 2) as u32,
+                amount_in: amount,
+                min_out: 0,
+            };
+            let call = match (workload, i % 5) {
+                ("transfer", _) | ("mixed", 0) => Call::Transfer {
+                    to,
+                    asset: 0,
+                    amount,
+                },
+                ("erc20" | "dependent", _) | ("mixed", 1) => Call::Transfer {
+                    to,
+                    asset: 1,
+                    amount,
+                },
+                ("swap" | "hot-pool", _) | ("mixed", 2) => swap(pools),
+                ("mixed", 3) => Call::Mint {
+                    collection: (to % u64::from(collections)) as u32,
+                },
+                _ => Call::Vote {
+                    proposal: (to % u64::from(proposals)) as u32,
+                    yes: amount % 2 == 0,
+                },
+            };
             let nonce = nonces[from as usize];
             nonces[from as usize] += 1;
             Tx {
                 id: i as u64,
                 from,
                 nonce,
-                call: Call::Transfer { to, asset, amount },
+                call,
             }
         })
         .collect();
@@ -129,7 +206,7 @@ fn native(
         out.rejected.is_empty(),
         "native: a benchmark call was rejected"
     );
-    let balances = (0..ACCOUNTS)
+    let balances = (0..accounts(calls.len()))
         .map(|a| {
             let i = ledger.local(a).unwrap_or_default();
             let key = if asset == 0 {
@@ -143,47 +220,163 @@ fn native(
     Ok((balances, ledger.state_root()))
 }
 
-/// The shard's own sequential EVM executor (`shard_node::vm::exec`) over its state, on
-/// the same calls: its rate and gas rate per run, the state root checked against the
-/// native programs'.
+/// A shard EVM executor by name.
+fn executor(kind: &str, threads: usize, layout: Layout) -> Box<dyn BlockExecutor> {
+    match kind {
+        "sequential" => Box::new(EvmSequential::new(layout)),
+        "parallel" => Box::new(EvmParallel::new(layout, threads)),
+        _ => Box::new(EvmBlockStm::new(layout, threads)),
+    }
+}
+
+/// What one shard executor did over the runs.
+struct Cell {
+    rates: Vec<f64>,
+    gas_rates: Vec<f64>,
+    gas_per_tx: u64,
+    reexecuted: Option<usize>,
+    undeclared: Option<usize>,
+}
+
+/// `kind` on `threads` threads over the shard's state, `runs` times from `genesis`: every
+/// run's outputs and state root checked against `expected` (the native programs').
 fn shard_evm(
     workload: &str,
-    (genesis, txs, layout): (&Ledger, &[Tx], &shard_node::vm::state::Layout),
-    root: cross_shard::Hash,
+    (genesis, txs, layout): (&Ledger, &[Tx], &Layout),
+    expected: &(BlockOutput, cross_shard::Hash),
     runs: usize,
-    blockstm_threads: Option<usize>,
-) -> anyhow::Result<(Vec<f64>, Vec<f64>, u64)> {
-    let (mut rates, mut gas_rates, mut per_tx) = (Vec::new(), Vec::new(), 0);
-    // Each call's gas, from an untimed sequential run: Block-STM does not total it.
-    let sequential_gas = {
-        let mut l = genesis.clone();
-        let mut o = BlockOutput::new(1);
-        shard_node::vm::exec::execute(&mut l, layout, txs, &mut o)?
+    (kind, threads): (&str, usize),
+) -> anyhow::Result<Cell> {
+    let mut cell = Cell {
+        rates: Vec::new(),
+        gas_rates: Vec::new(),
+        gas_per_tx: 0,
+        reexecuted: None,
+        undeclared: None,
     };
+    let mut reexecuted = Vec::new();
     for _ in 0..runs {
+        let mut ex = executor(kind, threads, layout.clone());
         let mut ledger = genesis.clone();
         let mut out = BlockOutput::new(1);
         let start = Instant::now();
-        let gas = match blockstm_threads {
-            None => shard_node::vm::exec::execute(&mut ledger, layout, txs, &mut out)?,
-            Some(threads) => {
-                shard_node::vm::exec::blockstm(&mut ledger, layout, txs, &mut out, threads)?;
-                // Every call uses the gas it uses sequentially.
-                sequential_gas.clone()
-            }
-        };
-        ledger.commit(blockstm_threads.unwrap_or(1));
+        let stats = ex.execute(&mut ledger, txs, &mut out).map_err(|_| {
+            anyhow::anyhow!("{workload}: {kind} failed a block; no figure is reported")
+        })?;
+        ledger.commit(threads);
         let elapsed = start.elapsed().as_secs_f64();
         anyhow::ensure!(
-            out.rejected.is_empty() && ledger.state_root() == root,
-            "{workload}: the shard's EVM executor did not reach the native state root; no figure is reported"
+            out == expected.0 && ledger.state_root() == expected.1,
+            "{workload}: {kind} ({threads} threads) did not reach the native programs' outputs and state root; no figure is reported"
         );
-        let total: u64 = gas.iter().sum();
-        rates.push(txs.len() as f64 / elapsed);
-        gas_rates.push(total as f64 / elapsed / 1e6);
-        per_tx = total / txs.len().max(1) as u64;
+        cell.rates.push(txs.len() as f64 / elapsed);
+        cell.gas_rates.push(stats.gas as f64 / elapsed / 1e6);
+        cell.gas_per_tx = stats.gas / txs.len().max(1) as u64;
+        if let Some(r) = stats.reexecuted {
+            reexecuted.push(r);
+        }
+        if kind == "parallel" {
+            *cell.undeclared.get_or_insert(0) += usize::from(stats.undeclared);
+        }
     }
-    Ok((rates, gas_rates, per_tx))
+    reexecuted.sort_unstable();
+    cell.reexecuted = reexecuted
+        .get(reexecuted.len().saturating_sub(1) / 2)
+        .copied();
+    Ok(cell)
+}
+
+/// Bare revm on `block`: its rate and gas rate, every balance checked against the
+/// native programs'.
+fn bare(
+    workload: &str,
+    block: &[(u64, u64, u64)],
+    runs: usize,
+    progress: bool,
+) -> anyhow::Result<EvmRow> {
+    let (expected, _) = native(workload, block)?;
+    let (genesis, token) = genesis(workload, block.len())?;
+    let mut rates = Vec::with_capacity(runs);
+    let mut gas_rates = Vec::with_capacity(runs);
+    let mut gas_per_tx = 0;
+    for _ in 0..runs {
+        let mut w = genesis.fork();
+        let encoded: Vec<(
+            revm::primitives::Address,
+            revm::primitives::Address,
+            u64,
+            Vec<u8>,
+        )> = block
+            .iter()
+            .map(|&(from, to, amount)| match token {
+                None => (account(from), account(to), amount, Vec::new()),
+                Some(t) => (
+                    account(from),
+                    t,
+                    0,
+                    IShardToken::transferCall {
+                        to: account(to),
+                        value: revm::primitives::U256::from(amount),
+                    }
+                    .abi_encode(),
+                ),
+            })
+            .collect();
+        let mut gas = 0u64;
+        let start = Instant::now();
+        for (from, to, value, data) in encoded {
+            match w.call(from, to, value, data)? {
+                Outcome::Success { gas: g, .. } => gas += g,
+                other => {
+                    anyhow::bail!("{workload}: a benchmark call did not succeed: {other:?}")
+                }
+            }
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        // The two VMs agree on every account's balance.
+        for (a, &want) in expected.iter().enumerate() {
+            let got = match token {
+                None => w.balance(account(a as u64)),
+                Some(t) => {
+                    let out = w.view(
+                        t,
+                        IShardToken::balanceOfCall {
+                            account: account(a as u64),
+                        }
+                        .abi_encode(),
+                    )?;
+                    IShardToken::balanceOfCall::abi_decode_returns(&out)?
+                }
+            };
+            anyhow::ensure!(
+                got == revm::primitives::U256::from(want),
+                "{workload}: account {a} holds {got} under the EVM and {want} natively; no figure is reported"
+            );
+        }
+        rates.push(block.len() as f64 / elapsed);
+        gas_rates.push(gas as f64 / elapsed / 1e6);
+        gas_per_tx = gas / block.len().max(1) as u64;
+    }
+    let tps = Rate::of(rates).context("no runs")?;
+    let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
+    if progress {
+        eprintln!(
+            "{:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
+            "bare-revm", tps.median, mgas_per_s.median
+        );
+    }
+    Ok(EvmRow {
+        vm: "evm".into(),
+        workload: workload.into(),
+        executor: "bare-revm".into(),
+        threads: 1,
+        tps,
+        mgas_per_s,
+        gas_per_tx,
+        speedup: 0.0,
+        reexecuted: None,
+        undeclared: None,
+    })
 }
 
 /// Runs the EVM matrix.
@@ -191,114 +384,56 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
     let mut rows = Vec::new();
     for workload in WORKLOADS {
         let block = calls(plan.block, 11);
-        let (expected, root) = native(workload, &block)?;
-        let (genesis, token) = genesis(workload)?;
-        let mut rates = Vec::with_capacity(plan.runs);
-        let mut gas_rates = Vec::with_capacity(plan.runs);
-        let mut gas_per_tx = 0;
-        for _ in 0..plan.runs {
-            let mut w = genesis.fork();
-            let encoded: Vec<(
-                revm::primitives::Address,
-                revm::primitives::Address,
-                u64,
-                Vec<u8>,
-            )> = block
-                .iter()
-                .map(|&(from, to, amount)| match token {
-                    None => (account(from), account(to), amount, Vec::new()),
-                    Some(t) => (
-                        account(from),
-                        t,
-                        0,
-                        IShardToken::transferCall {
-                            to: account(to),
-                            value: revm::primitives::U256::from(amount),
-                        }
-                        .abi_encode(),
-                    ),
-                })
-                .collect();
-            let mut gas = 0u64;
-            let start = Instant::now();
-            for (from, to, value, data) in encoded {
-                match w.call(from, to, value, data)? {
-                    Outcome::Success { gas: g, .. } => gas += g,
-                    other => {
-                        anyhow::bail!("{workload}: a benchmark call did not succeed: {other:?}")
-                    }
-                }
-            }
-            let elapsed = start.elapsed().as_secs_f64();
-            // The two VMs agree on every account's balance.
-            for (a, &want) in expected.iter().enumerate() {
-                let got = match token {
-                    None => w.balance(account(a as u64)),
-                    Some(t) => {
-                        let out = w.view(
-                            t,
-                            IShardToken::balanceOfCall {
-                                account: account(a as u64),
-                            }
-                            .abi_encode(),
-                        )?;
-                        IShardToken::balanceOfCall::abi_decode_returns(&out)?
-                    }
-                };
-                anyhow::ensure!(
-                    got == revm::primitives::U256::from(want),
-                    "{workload}: account {a} holds {got} under the EVM and {want} natively; no figure is reported"
-                );
-            }
-            rates.push(block.len() as f64 / elapsed);
-            gas_rates.push(gas as f64 / elapsed / 1e6);
-            gas_per_tx = gas / block.len().max(1) as u64;
+        if BARE.contains(&workload) {
+            rows.push(bare(workload, &block, plan.runs, progress)?);
         }
-        let tps = Rate::of(rates).context("no runs")?;
-        let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
-        if progress {
-            eprintln!(
-                "{:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
-                "bare-revm", tps.median, mgas_per_s.median
-            );
-        }
-        rows.push(EvmRow {
-            vm: "evm".into(),
-            workload: workload.into(),
-            executor: "bare-revm".into(),
-            threads: 1,
-            tps,
-            mgas_per_s,
-            gas_per_tx,
-        });
         let (ledger, txs) = ledger_and_txs(workload, &block)?;
         let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout =
-            shard_node::vm::state::Layout::new(shard_node::state::State::world(&ledger), &local)?;
-        for (executor, threads) in [
-            ("sequential", None),
-            ("block-stm", Some(1)),
-            ("block-stm", Some(2)),
-        ] {
-            let (rates, gas_rates, gas_per_tx) =
-                shard_evm(workload, (&ledger, &txs, &layout), root, plan.runs, threads)?;
-            let tps = Rate::of(rates).context("no runs")?;
-            let mgas_per_s = Rate::of(gas_rates).context("no runs")?;
+        let layout = Layout::new(State::world(&ledger), &local)?;
+        let expected = {
+            let mut l = ledger.clone();
+            let mut out = BlockOutput::new(1);
+            exec::execute(&mut l, &txs, &mut out);
+            (out, l.state_root())
+        };
+        let first = rows.len();
+        for (kind, threads) in EXECUTORS {
+            let cell = shard_evm(
+                workload,
+                (&ledger, &txs, &layout),
+                &expected,
+                plan.runs,
+                (kind, threads),
+            )?;
+            let tps = Rate::of(cell.rates).context("no runs")?;
+            let mgas_per_s = Rate::of(cell.gas_rates).context("no runs")?;
             if progress {
                 eprintln!(
-                    "{executor:>10} {workload:>8} {:>12.0} tx/s {:>8.1} Mgas/s ({gas_per_tx} gas per call)",
-                    tps.median, mgas_per_s.median
+                    "{kind:>10} {threads} {workload:>9} {:>12.0} tx/s {:>8.1} Mgas/s ({} gas per call)",
+                    tps.median, mgas_per_s.median, cell.gas_per_tx
                 );
             }
             rows.push(EvmRow {
                 vm: "evm".into(),
                 workload: workload.into(),
-                executor: executor.into(),
-                threads: threads.unwrap_or(1),
+                executor: kind.into(),
+                threads,
                 tps,
                 mgas_per_s,
-                gas_per_tx,
+                gas_per_tx: cell.gas_per_tx,
+                speedup: 0.0,
+                reexecuted: cell.reexecuted,
+                undeclared: cell.undeclared,
             });
+        }
+        // Speedups over the shard's sequential EVM executor on the same workload.
+        let sequential = rows
+            .iter()
+            .skip(first)
+            .find(|r| r.executor == "sequential")
+            .map_or(1.0, |r| r.tps.median);
+        for r in rows.iter_mut().filter(|r| r.workload == workload) {
+            r.speedup = r.tps.median / sequential;
         }
     }
     Ok(rows)
@@ -307,22 +442,35 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
 /// The EVM rows as a table.
 pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
     let mut out = format!(
-        "\nEVM (revm), {block} calls per block, median of {runs} runs (min–max); balances checked against the native programs\n"
+        "\nEVM (revm), {block} calls per block, median of {runs} runs (min–max); every run checked against the native programs\n"
     );
     out.push_str(&format!(
-        "{:<10} {:>7} {:<9} {:>12} {:>25} {:>8} {:>9}\n",
-        "executor", "threads", "workload", "tx/s", "min–max", "Mgas/s", "gas/call"
+        "{:<10} {:>7} {:<9} {:>10} {:>21} {:>8} {:>8} {:>9} {:>9} {:>10}\n",
+        "executor",
+        "threads",
+        "workload",
+        "tx/s",
+        "min–max",
+        "Mgas/s",
+        "gas/call",
+        "speedup",
+        "re-exec",
+        "undeclared"
     ));
     for r in rows {
+        let or_dash = |v: Option<usize>| v.map_or("-".to_string(), |v| v.to_string());
         out.push_str(&format!(
-            "{:<10} {:>7} {:<9} {:>12.0} {:>25} {:>8.1} {:>9}\n",
+            "{:<10} {:>7} {:<9} {:>10.0} {:>21} {:>8.1} {:>8} {:>8.2}x {:>9} {:>10}\n",
             r.executor,
             r.threads,
             r.workload,
             r.tps.median,
             format!("{:.0}–{:.0}", r.tps.min, r.tps.max),
             r.mgas_per_s.median,
-            r.gas_per_tx
+            r.gas_per_tx,
+            r.speedup,
+            or_dash(r.reexecuted),
+            or_dash(r.undeclared.map(|u| u.min(runs))),
         ));
     }
     out
@@ -332,7 +480,8 @@ pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
 mod tests {
     use super::*;
 
-    /// A small block of each workload runs, and the native comparison passes.
+    /// A small block of each workload runs on every executor, and the native comparison
+    /// passes.
     #[test]
     fn bare_revm_agrees_with_the_native_programs() {
         let rows = run(
@@ -343,21 +492,36 @@ mod tests {
             false,
         )
         .unwrap();
-        // Per workload: bare revm, the shard's sequential EVM executor, Block-STM at 1
-        // and 2 threads (each run's state root checked against the native programs').
-        assert_eq!(rows.len(), 4 * WORKLOADS.len(), "{rows:?}");
+        // Per workload: bare revm (two of them), then every shard executor (each run's
+        // outputs and state root checked against the native programs').
+        assert_eq!(
+            rows.len(),
+            BARE.len() + EXECUTORS.len() * WORKLOADS.len(),
+            "{rows:?}"
+        );
         assert_eq!(rows[0].gas_per_tx, 21_000, "a plain value transfer");
         assert_eq!(
             rows[1].gas_per_tx, 21_000,
             "the same through the shard's state"
         );
+        for workload in WORKLOADS {
+            let cells: Vec<&EvmRow> = rows
+                .iter()
+                .filter(|r| r.workload == workload && r.executor != "bare-revm")
+                .collect();
+            assert!(
+                cells.iter().all(|r| r.gas_per_tx == cells[0].gas_per_tx),
+                "every executor burns the same gas: {cells:?}"
+            );
+            assert!(
+                cells.iter().all(|r| r.undeclared.unwrap_or(0) == 0),
+                "the programs declare what they touch: {cells:?}"
+            );
+        }
+        let erc20 = rows.iter().find(|r| r.workload == "erc20").unwrap();
         assert!(
-            rows[4].gas_per_tx > 21_000,
+            erc20.gas_per_tx > 21_000,
             "an ERC-20 transfer runs bytecode"
-        );
-        assert!(
-            rows[4..].iter().all(|r| r.gas_per_tx == rows[4].gas_per_tx),
-            "{rows:?}"
         );
     }
 
@@ -366,7 +530,7 @@ mod tests {
     fn a_balance_that_differs_from_native_is_caught() {
         let block = calls(10, 11);
         let (mut expected, _) = native("transfer", &block).unwrap();
-        let (genesis, _) = genesis("transfer").unwrap();
+        let (genesis, _) = genesis("transfer", block.len()).unwrap();
         let mut w = genesis.fork();
         for &(from, to, amount) in &block {
             w.call(account(from), account(to), amount, Vec::new())
@@ -382,5 +546,38 @@ mod tests {
             w.balance(account(a as u64)),
             revm::primitives::U256::from(expected[a])
         );
+    }
+
+    /// A shard executor's run that misses the native result is refused, not timed.
+    #[test]
+    fn a_shard_run_that_differs_from_native_is_refused() {
+        let block = calls(100, 11);
+        let (ledger, txs) = ledger_and_txs("mixed", &block).unwrap();
+        let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
+        let layout = Layout::new(State::world(&ledger), &local).unwrap();
+        let mut l = ledger.clone();
+        let mut out = BlockOutput::new(1);
+        exec::execute(&mut l, &txs, &mut out);
+        let right = (out.clone(), l.state_root());
+        let ok = shard_evm(
+            "mixed",
+            (&ledger, &txs, &layout),
+            &right,
+            1,
+            ("parallel", 2),
+        );
+        assert!(ok.is_ok());
+        out.committed.pop();
+        let wrong = (out, right.1);
+        let e = shard_evm(
+            "mixed",
+            (&ledger, &txs, &layout),
+            &wrong,
+            1,
+            ("block-stm", 2),
+        )
+        .err()
+        .expect("refused");
+        assert!(e.to_string().contains("no figure"), "{e}");
     }
 }

@@ -148,6 +148,8 @@ pub struct Tracker {
     pub per_program: [(u64, u64, u64); PROGRAMS.len()],
     /// Per program: rejections (and failures) by reason code.
     pub program_reasons: [BTreeMap<u32, u64>; PROGRAMS.len()],
+    /// Per program: gas its transactions used (vm = evm), receipts not included.
+    pub program_gas: [u64; PROGRAMS.len()],
     /// Per-second counts and histograms, by second since start.
     pub seconds: Vec<Second>,
     /// Latencies of transactions intended inside the window.
@@ -213,6 +215,7 @@ impl Tracker {
             source: Vec::new(),
             program: Vec::new(),
             per_program: [(0, 0, 0); PROGRAMS.len()],
+            program_gas: [0; PROGRAMS.len()],
             program_reasons: Default::default(),
             seconds: Vec::new(),
             latency: Latencies {
@@ -466,6 +469,9 @@ impl Tracker {
         congestion.mempool_max = congestion.mempool_max.max(ev.mempool_len);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         congestion.gas += ev.gas_used;
+        for (total, &g) in self.program_gas.iter_mut().zip(&ev.gas_by_program) {
+            *total += g;
+        }
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
             d.0 += u64::from(ev.executed);
             d.1 += u64::from(dependent);

@@ -22,6 +22,10 @@ pub struct GasSummary {
     pub mgas_per_s: f64,
     /// Gas per final transaction, over the whole run.
     pub per_tx: f64,
+    /// Of `used`, the receipts' (their calls from the bridge on the destination); the
+    /// rest is the transactions' own, by program in `programs`.
+    #[serde(default)]
+    pub receipts: u64,
 }
 
 /// Latency percentiles of one class of transactions, in milliseconds.
@@ -87,6 +91,12 @@ pub struct ProgramCounts {
     /// Rejections and failures by reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: BTreeMap<String, u64>,
+    /// vm = evm: gas the program's transactions used (receipts not included)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas: Option<u64>,
+    /// …and per submitted transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas_per_tx: Option<f64>,
 }
 
 /// Cross-shard figures.
@@ -422,21 +432,26 @@ pub fn summarize(
         programs: crate::measure::tracker::PROGRAMS
             .iter()
             .zip(tracker.per_program.iter().zip(&tracker.program_reasons))
-            .filter(|(_, ((submitted, _, _), _))| *submitted > 0)
-            .map(|(name, (&(submitted, committed, rejected), reasons))| {
-                (
-                    name.to_string(),
-                    ProgramCounts {
-                        submitted,
-                        committed,
-                        rejected,
-                        reasons: reasons
-                            .iter()
-                            .map(|(&code, &n)| (reason_name(code), n))
-                            .collect(),
-                    },
-                )
-            })
+            .zip(&tracker.program_gas)
+            .filter(|((_, ((submitted, _, _), _)), _)| *submitted > 0)
+            .map(
+                |((name, (&(submitted, committed, rejected), reasons)), &gas)| {
+                    (
+                        name.to_string(),
+                        ProgramCounts {
+                            submitted,
+                            committed,
+                            rejected,
+                            reasons: reasons
+                                .iter()
+                                .map(|(&code, &n)| (reason_name(code), n))
+                                .collect(),
+                            gas: (gas > 0).then_some(gas),
+                            gas_per_tx: (gas > 0).then(|| gas as f64 / submitted as f64),
+                        },
+                    )
+                },
+            )
             .collect(),
         cross_shard: CrossShard {
             committed: tracker.final_cross,
@@ -502,6 +517,7 @@ pub fn summarize(
                 used,
                 mgas_per_s: in_window as f64 / window.clone().count().max(1) as f64 / 1e6,
                 per_tx: used as f64 / finals.max(1) as f64,
+                receipts: used.saturating_sub(tracker.program_gas.iter().sum()),
             })
         },
         backlog: Backlog {

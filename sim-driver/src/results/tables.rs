@@ -39,6 +39,22 @@ pub fn table(s: &Summary) -> String {
                 g.mgas_per_s, g.per_tx, g.used
             ),
         );
+        let per_program: Vec<String> = s
+            .programs
+            .iter()
+            .filter_map(|(name, p)| p.gas_per_tx.map(|g| format!("{name} {g:.0}")))
+            .collect();
+        if !per_program.is_empty() {
+            line(
+                &mut out,
+                "gas per call",
+                format!(
+                    "{} · receipts {:.1}% of all gas",
+                    per_program.join(" · "),
+                    100.0 * g.receipts as f64 / g.used.max(1) as f64
+                ),
+            );
+        }
     }
     line(
         &mut out,

@@ -614,6 +614,14 @@ mix = { transfer = 2, token = 2, swap = 2, nft = 2, vote = 1 }
         .expect("gas is reported under the EVM");
     assert!(per_tx > 21_000.0, "{gas}");
     assert!(gas["mgas_per_s"].as_f64().unwrap() > 0.0, "{gas}");
+    // Gas by program: every program's calls ran bytecode; the receipts' share apart.
+    for program in ["transfer", "token", "swap", "nft", "vote"] {
+        let per_tx = summary["programs"][program]["gas_per_tx"]
+            .as_f64()
+            .unwrap_or(0.0);
+        assert!(per_tx >= 21_000.0, "{program}: {per_tx} gas per call");
+    }
+    assert!(gas["receipts"].as_u64().unwrap() > 0, "{gas}");
     // Contract reverts are reported by their native reason.
     let reasons = &summary["rejected_by_reason"];
     assert!(

@@ -211,8 +211,7 @@ impl BlockExecutor for BlockStm {
             dependent: Some(stats.dependent),
             reexecuted: Some(stats.reexecuted),
             fell_back: false,
-            gas: 0,
-            undeclared: false,
+            ..ExecStats::default()
         })
     }
 
@@ -230,6 +229,8 @@ pub struct Stats {
     pub reexecuted: usize,
     /// Gas the transactions' final incarnations used (0 for the native programs).
     pub gas: u64,
+    /// The same by program ([`cross_shard::Program`] order).
+    pub gas_by_program: [u64; 5],
 }
 
 /// Executes `txs` with Block-STM on `threads` threads. Same results as
@@ -279,6 +280,7 @@ pub fn execute_with<R: Runner>(
             .count(),
         reexecuted: scheduler.status.iter().map(|s| lock(s).0 as usize).sum(),
         gas: 0,
+        gas_by_program: [0; 5],
     };
     // Each key's last write is the block's result for it.
     for (key, versions) in mv.data {
@@ -291,6 +293,7 @@ pub fn execute_with<R: Runner>(
         if let Some((outcome, gas)) = outcome {
             out.record(tx.id, outcome);
             stats.gas += gas;
+            stats.gas_by_program[tx.call.program() as usize] += gas;
         }
     }
     stats
