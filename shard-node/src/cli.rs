@@ -38,6 +38,10 @@ pub struct Args {
     /// Most transactions per block.
     #[arg(long, default_value_t = 10_000)]
     pub max_block_txs: usize,
+    /// Under `--vm evm`, the block's gas limit: the gas limits of its transactions sum
+    /// to at most this (none by default).
+    #[arg(long)]
+    pub max_block_gas: Option<u64>,
     /// Most transactions waiting in the mempool (at least 65,536, the largest batch).
     #[arg(long, default_value_t = 100_000)]
     pub mempool_capacity: usize,
@@ -117,6 +121,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         proposals: args.proposals,
         block_interval: args.block_interval.0,
         max_block_txs: args.max_block_txs,
+        max_block_gas: args.max_block_gas,
         mempool_capacity: args.mempool_capacity,
         beacon_link: shardsim_host::netem::LinkDelay {
             latency: args.link_latency,

@@ -34,6 +34,9 @@ pub struct ShardConfig {
     pub block_interval: Option<Duration>,
     /// Most transactions per block.
     pub max_block_txs: usize,
+    /// Under `vm = "evm"`, the block's gas limit: its transactions' gas limits
+    /// (`crate::vm::exec::gas_limit`) sum to at most this. `None`: no gas limit.
+    pub max_block_gas: Option<u64>,
     /// Most transactions waiting in the mempool.
     pub mempool_capacity: usize,
     /// Emulated delay on the link to and from the beacon (each direction).
@@ -104,6 +107,14 @@ impl ShardConfig {
         }
         if self.vm == Vm::Evm && (self.two_phase.is_some() || self.byzantine) {
             return fail("vm evm runs under the receipts protocol, with honest shards only".into());
+        }
+        if let Some(gas) = self.max_block_gas {
+            if self.vm != Vm::Evm || gas < crate::vm::exec::MAX_CALL_GAS {
+                return fail(format!(
+                    "max_block_gas = {gas} needs vm evm and room for the largest call ({} gas)",
+                    crate::vm::exec::MAX_CALL_GAS
+                ));
+            }
         }
         if self.max_block_txs == 0 || self.max_block_txs > MAX_BLOCK_TXS {
             return fail(format!("max_block_txs must be in 1..={MAX_BLOCK_TXS}"));

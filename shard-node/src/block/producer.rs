@@ -21,7 +21,7 @@ use crate::exec::{self, BlockExecutor, BlockOutput, ExecStats};
 use crate::io::{EVENTS, RECORDS};
 use crate::io::{Recount, Shared, Wake};
 use crate::protocol::two_phase::TwoPhase;
-use crate::state::Ledger;
+use crate::state::{Ledger, State};
 
 /// What a block is made from, besides the receipts and transactions in the
 /// producer's buffers.
@@ -109,9 +109,8 @@ impl BlockProducer {
             ),
             crate::Vm::Evm => {
                 let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-                let layout =
-                    crate::vm::state::Layout::new(crate::state::State::world(&ledger), &local)
-                        .map_err(|e| crate::Error::Config(format!("the EVM genesis: {e}")))?;
+                let layout = crate::vm::state::Layout::new(State::world(&ledger), &local)
+                    .map_err(|e| crate::Error::Config(format!("the EVM genesis: {e}")))?;
                 crate::vm::exec::for_config(
                     config.executor,
                     config.threads,
@@ -293,7 +292,15 @@ impl BlockProducer {
         {
             let mut mempool = lock(&shared.mempool);
             let room = cfg.max_block_txs - self.receipts.len();
-            let n = mempool.len().min(room);
+            let n = match cfg.max_block_gas {
+                // Ethereum's rule: the transactions' gas limits fit the block's.
+                Some(budget) => crate::vm::exec::within_gas(
+                    State::world(&self.ledger),
+                    mempool.iter().take(room),
+                    budget,
+                ),
+                None => mempool.len().min(room),
+            };
             self.txs.clear();
             self.txs.extend(mempool.drain(..n));
         }

@@ -27,6 +27,7 @@ fn config(shard: ShardId) -> ShardConfig {
         proposals: 0,
         block_interval: None,
         max_block_txs: 3,
+        max_block_gas: None,
         mempool_capacity: 1000,
         beacon_link: shardsim_host::netem::LinkDelay::default(),
         signatures: false,

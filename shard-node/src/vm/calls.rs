@@ -47,8 +47,43 @@ use super::state::{Preimage, StateError};
 use crate::programs::{self, Outcome};
 use crate::state::{BALANCE, Key, NONCE, State, World};
 
-/// Gas a call may use: far above any program's need.
-pub const GAS_LIMIT: u64 = 1_000_000;
+/// The gas limit of each kind of call: what it may burn, and what a block's gas limit
+/// (`max_block_gas`) counts for it before it runs, as Ethereum counts a transaction's
+/// gas limit. A plain value transfer burns exactly 21,000; the others are about twice
+/// the most any call of the kind used in the differential tests (a call that ran out
+/// would fail those tests, as an unexpected halt).
+pub fn gas_limit(w: &World, tx: &Tx) -> u64 {
+    match tx.call {
+        Call::Transfer {
+            to, asset: NATIVE, ..
+        } if w.placement.shard_of(to) == w.shard => 21_000,
+        Call::Transfer { .. } => 80_000,
+        Call::Swap { .. } => 120_000,
+        Call::Mint { .. } => 150_000,
+        Call::SendNft { .. } => 100_000,
+        Call::Vote { .. } => 120_000,
+    }
+}
+
+/// How many of `txs`, from the front, a block with gas limit `budget` takes: as many as
+/// their gas limits fit, in order (a call that does not fit waits for the next block,
+/// and so does everything behind it, keeping each sender's nonces in order).
+pub fn within_gas<'a>(w: &World, txs: impl Iterator<Item = &'a Tx>, budget: u64) -> usize {
+    let mut used = 0u64;
+    txs.take_while(|tx| {
+        used += gas_limit(w, tx);
+        used <= budget
+    })
+    .count()
+}
+
+/// The gas limit of a receipt's call from the bridge (about twice the most any used in
+/// the differential tests). Receipts run before the block's transactions and outside
+/// its gas limit, as Ethereum's system calls do.
+pub const RECEIPT_GAS_LIMIT: u64 = 150_000;
+
+/// The largest gas limit of any call: a block's gas limit must fit one.
+pub const MAX_CALL_GAS: u64 = 150_000;
 
 /// Why a call cannot run on the EVM.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,15 +126,21 @@ pub trait Machine {
     fn run(&mut self, id: u64, env: TxEnv, pre: Preimage) -> Result<ExecutionResult, EvmError>;
 }
 
-/// A transaction from `from` to `to` with `value` and calldata `data`.
-pub fn env(from: Address, nonce: u64, to: Address, value: u64, data: Vec<u8>) -> TxEnv {
+/// A transaction from `from` to `to` with `value` and calldata `data`, burning at most
+/// `gas_limit`.
+pub fn env(
+    from: Address,
+    nonce: u64,
+    (to, value, data): (Address, u64, Vec<u8>),
+    gas_limit: u64,
+) -> TxEnv {
     TxEnv {
         caller: from,
         nonce,
         kind: TxKind::Call(to),
         value: U256::from(value),
         data: data.into(),
-        gas_limit: GAS_LIMIT,
+        gas_limit,
         gas_price: 0,
         ..TxEnv::default()
     }
@@ -259,7 +300,7 @@ fn prepare<S: State>(s: &mut S, tx: &Tx) -> Result<(TxEnv, Preimage), RejectReas
             }
         }
     };
-    Ok((env(me, tx.nonce, to, value, data), pre))
+    Ok((env(me, tx.nonce, (to, value, data), gas_limit(&w, tx)), pre))
 }
 
 /// The native reason behind a contract's revert, by its error's selector.
@@ -326,4 +367,40 @@ pub fn call<M: Machine>(m: &mut M, tx: &Tx) -> Result<(Outcome, u64), EvmError> 
         Ended::Reverted(reason) => Outcome::Rejected(reason),
     };
     Ok((outcome, gas))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::world;
+
+    #[test]
+    fn a_block_takes_the_calls_whose_gas_limits_fit_in_order() {
+        let w = world(0, 1, 10, 1);
+        let transfer = |asset| Tx {
+            id: 0,
+            from: 1,
+            nonce: 0,
+            call: Call::Transfer {
+                to: 2,
+                asset,
+                amount: 1,
+            },
+        };
+        // 21,000 for a value transfer, 80,000 for a token transfer.
+        let txs = [transfer(0), transfer(0), transfer(1), transfer(0)];
+        assert_eq!(within_gas(&w, txs.iter(), 42_000), 2);
+        assert_eq!(
+            within_gas(&w, txs.iter(), 121_999),
+            2,
+            "the token call does not fit"
+        );
+        assert_eq!(
+            within_gas(&w, txs.iter(), 122_000),
+            3,
+            "nor does anything behind it"
+        );
+        assert_eq!(within_gas(&w, txs.iter(), 143_000), 4);
+        assert_eq!(within_gas(&w, txs.iter(), 20_999), 0);
+    }
 }

@@ -27,7 +27,7 @@ use revm::primitives::U256;
 use super::abi::{IBallot, ICollection, IPool, IShardToken};
 use super::addresses::{account, ballot_address, collection_address, pool_address, token_address};
 use super::bridge::{BRIDGE, token_id};
-use super::calls::{Ended, EvmError, Machine, ended, env};
+use super::calls::{Ended, EvmError, Machine, RECEIPT_GAS_LIMIT, ended, env};
 use super::state::Preimage;
 use crate::programs::End;
 use crate::state::State;
@@ -140,7 +140,8 @@ pub fn deliver<M: Machine>(m: &mut M, tx: u64, mut effect: Effect) -> Result<(En
             }
         };
         // The bridge's nonce is never kept (its account is outside the state): 0.
-        let result = m.run(tx, env(BRIDGE, 0, to, value, data), pre)?;
+        let call = env(BRIDGE, 0, (to, value, data), RECEIPT_GAS_LIMIT);
+        let result = m.run(tx, call, pre)?;
         gas += result.tx_gas_used();
         match (ended(&w, tx, &result)?, effect) {
             (Ended::Succeeded(None), _) => return Ok((done, gas)),

@@ -23,8 +23,8 @@ use revm::context_interface::result::ExecutionResult;
 use revm::{ExecuteCommitEvm, ExecuteEvm};
 
 use super::bridge::{self, BridgedEvm};
-pub use super::calls::EvmError;
 use super::calls::{self, Machine};
+pub use super::calls::{EvmError, MAX_CALL_GAS, gas_limit, within_gas};
 use super::deliver;
 use super::state::{BlockDb, Layout, LedgerDb, Preimage, StateBase, apply};
 use crate::exec::blockstm::Runner;

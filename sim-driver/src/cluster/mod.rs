@@ -216,6 +216,9 @@ impl Cluster {
             if c.byzantine_shard == Some(shard) {
                 args.push("--byzantine".into());
             }
+            if let Some(gas) = c.max_block_gas {
+                args.extend(["--max-block-gas".into(), gas.to_string()]);
+            }
             let name = format!("shard-{shard}");
             args.extend(data_dir(&name));
             shards.push(spawn(&exe, &name, &args, run_dir).await?);

@@ -209,6 +209,11 @@ pub struct Cluster {
     /// Most transactions per shard block, 1 to 200,000. Default 10,000.
     #[serde(default = "defaults::max_block_txs", deserialize_with = "block_txs")]
     pub max_block_txs: usize,
+    /// Under `vm = "evm"`, each shard block's gas limit: its transactions' gas limits
+    /// sum to at most this, as on Ethereum (receipts' calls from the bridge run outside
+    /// it). At least 150,000 (the largest call's limit). Default: none.
+    #[serde(default)]
+    pub max_block_gas: Option<u64>,
     /// Sign every transaction with ed25519 and check it on admission. Default false.
     #[serde(default)]
     pub signatures: bool,
@@ -272,6 +277,7 @@ impl Default for Cluster {
             block_interval: defaults::interval(),
             beacon_interval: defaults::beacon_interval(),
             max_block_txs: defaults::max_block_txs(),
+            max_block_gas: None,
             signatures: false,
             threads_per_shard: defaults::threads(),
             executor: ExecutorKind::default(),

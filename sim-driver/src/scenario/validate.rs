@@ -103,6 +103,14 @@ impl Scenario {
                 return fail(format!("cluster.vm = \"evm\" does not run with {what}"));
             }
         }
+        if let Some(gas) = self.cluster.max_block_gas {
+            let least = shard_node::vm::exec::MAX_CALL_GAS;
+            if self.cluster.vm != VmKind::Evm || gas < least {
+                return fail(format!(
+                    "cluster.max_block_gas = {gas} needs cluster.vm = \"evm\" and at least {least} (the largest call's gas limit)"
+                ));
+            }
+        }
         if let Some(b) = self.cluster.byzantine_shard {
             if b >= self.cluster.shards || self.cluster.shards < 2 {
                 return fail(format!(

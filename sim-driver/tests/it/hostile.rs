@@ -40,6 +40,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         proposals: 0,
         block_interval: Some(Duration::from_millis(20)),
         max_block_txs: 1000,
+        max_block_gas: None,
         mempool_capacity: MAX_BATCH_TXS,
         beacon_link: shardsim_host::netem::LinkDelay::default(),
         signatures,

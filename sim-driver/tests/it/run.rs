@@ -632,6 +632,40 @@ mix = { transfer = 2, token = 2, swap = 2, nft = 2, vote = 1 }
 }
 
 #[test]
+fn a_block_gas_limit_caps_what_each_evm_block_takes() {
+    // Room for ten value transfers (21,000 gas each) per block: every transfer still
+    // becomes final, in at least a tenth as many blocks.
+    let summary = run_json(
+        "it-evm-gas",
+        r#"
+name = "it-evm-gas"
+duration = "1s"
+[cluster]
+shards = 1
+block_interval = "20ms"
+vm = "evm"
+max_block_gas = 210000
+[workload]
+accounts = 1000
+rate = 1000
+mix = { transfer = 1 }
+"#,
+    );
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    let committed = summary["committed"].as_u64().unwrap();
+    assert_eq!(
+        summary["submitted"].as_u64().unwrap(),
+        committed,
+        "{summary:#}"
+    );
+    let height = summary["per_shard"][0]["height"].as_u64().unwrap();
+    assert!(
+        committed > 500 && height * 10 >= committed,
+        "at most ten a block: {committed} in {height} blocks"
+    );
+}
+
+#[test]
 fn an_evm_scenario_with_what_the_evm_does_not_run_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let path = scenario(
