@@ -14,6 +14,8 @@
 //! to do with them afterwards (apply them in order, throw them away, publish them as
 //! versions).
 
+use std::borrow::BorrowMut;
+
 use cross_shard::AccountId;
 
 use super::{Key, Ledger, State, Value, World};
@@ -40,24 +42,25 @@ impl Base for &Ledger {
     }
 }
 
-/// A transaction's view: `base`, plus its own writes, kept in a buffer the caller owns
-/// (and may reuse from one transaction to the next). A transaction writes a few keys,
-/// so the buffer is a list.
-pub struct Buffered<'w, B> {
+/// A transaction's view: `base`, plus its own writes, kept in a buffer — one the caller
+/// lends (`&mut Vec`, reused from one transaction to the next) or one the view owns (a
+/// Block-STM worker keeps its view, buffer and all, from one incarnation to the next). A
+/// transaction writes a few keys, so the buffer is a list.
+pub struct Buffered<B, W> {
     /// Where unwritten keys come from.
     pub base: B,
     /// The transaction's writes, each key once, in first-write order.
-    pub writes: &'w mut Vec<(Key, Value)>,
+    pub writes: W,
 }
 
-impl<'w, B: Base> Buffered<'w, B> {
+impl<B: Base, W: BorrowMut<Vec<(Key, Value)>>> Buffered<B, W> {
     /// A view of `base` whose writes go to `writes` (cleared by the caller).
-    pub fn new(base: B, writes: &'w mut Vec<(Key, Value)>) -> Buffered<'w, B> {
+    pub fn new(base: B, writes: W) -> Buffered<B, W> {
         Buffered { base, writes }
     }
 }
 
-impl<B: Base> State for Buffered<'_, B> {
+impl<B: Base, W: BorrowMut<Vec<(Key, Value)>>> State for Buffered<B, W> {
     fn world(&self) -> &World {
         self.base.world()
     }
@@ -67,16 +70,17 @@ impl<B: Base> State for Buffered<'_, B> {
     }
 
     fn read(&mut self, key: Key) -> Value {
-        match self.writes.iter().find(|(k, _)| *k == key) {
+        match self.writes.borrow().iter().find(|(k, _)| *k == key) {
             Some(&(_, v)) => v,
             None => self.base.get(key),
         }
     }
 
     fn write(&mut self, key: Key, value: Value) {
-        match self.writes.iter_mut().find(|(k, _)| *k == key) {
+        let writes = self.writes.borrow_mut();
+        match writes.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.writes.push((key, value)),
+            None => writes.push((key, value)),
         }
     }
 }

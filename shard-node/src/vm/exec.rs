@@ -26,8 +26,8 @@ use super::bridge::{self, BridgedEvm};
 use super::calls::{self, Machine};
 pub use super::calls::{EvmError, MAX_CALL_GAS, gas_limit, within_gas};
 use super::deliver;
-use super::state::{BlockDb, Layout, LedgerDb, Preimage, StateBase, apply};
-use crate::exec::blockstm::Runner;
+use super::state::{BlockDb, Layout, LedgerDb, Owned, Preimage, StateBase, apply};
+use crate::exec::blockstm::{Runner, View, Worker};
 use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
 use crate::programs::{End, Outcome};
 use crate::state::{Ledger, State};
@@ -145,13 +145,9 @@ struct EvmRunner<'a> {
     failed: std::sync::Mutex<rustc_hash::FxHashMap<TxId, EvmError>>,
 }
 
-impl Runner for EvmRunner<'_> {
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
-        let mut m = ViewEvm {
-            s,
-            layout: self.layout,
-        };
-        let result = calls::call(&mut m, tx);
+impl EvmRunner<'_> {
+    /// What a call's result becomes: its outcome, its error kept for the end of the block.
+    fn settle(&self, tx: &Tx, result: Result<(Outcome, u64), EvmError>) -> (Outcome, u64) {
         let mut failed = cross_shard::sync::lock(&self.failed);
         match result {
             Ok(done) => {
@@ -169,6 +165,75 @@ impl Runner for EvmRunner<'_> {
                 )
             }
         }
+    }
+}
+
+/// A Block-STM worker thread's EVM: one revm for the whole block, its database the
+/// worker's incarnation view, reset for each incarnation — not a revm per incarnation.
+pub struct EvmWorker<'a> {
+    runner: &'a EvmRunner<'a>,
+    evm: BridgedEvm<LedgerDb<'a, Owned<View<'a>>>>,
+}
+
+/// [`Machine`] over a worker's revm and its view.
+struct WorkerMachine<'w, 'a>(&'w mut EvmWorker<'a>);
+
+impl<'a> Machine for WorkerMachine<'_, 'a> {
+    type S = View<'a>;
+
+    fn state(&mut self) -> &mut View<'a> {
+        &mut self.0.evm.ctx.journaled_state.database.base.0
+    }
+
+    fn run(&mut self, id: u64, env: TxEnv, pre: Preimage) -> Result<ExecutionResult, EvmError> {
+        let layout = self.0.runner.layout;
+        let evm = &mut self.0.evm;
+        evm.ctx.journaled_state.database.pre = pre;
+        let result = evm.transact(env).map_err(|e| refused(id, e.to_string()))?;
+        let view = &mut evm.ctx.journaled_state.database.base.0;
+        apply(view, layout, pre, &result.state)
+            .map_err(|source| EvmError::State { tx: id, source })?;
+        Ok(result.result)
+    }
+}
+
+impl<'a> Worker<'a> for EvmWorker<'a> {
+    fn view(&mut self) -> &mut View<'a> {
+        &mut self.evm.ctx.journaled_state.database.base.0
+    }
+
+    fn run(&mut self, tx: &Tx) -> (Outcome, u64) {
+        let result = calls::call(&mut WorkerMachine(self), tx);
+        self.runner.settle(tx, result)
+    }
+}
+
+impl<'r> Runner for EvmRunner<'r> {
+    type Worker<'a>
+        = EvmWorker<'a>
+    where
+        Self: 'a;
+
+    fn worker<'a>(&'a self, view: View<'a>) -> EvmWorker<'a> {
+        let world = *view.world();
+        let db = LedgerDb {
+            base: Owned(view),
+            layout: self.layout,
+            pre: Preimage::None,
+        };
+        EvmWorker {
+            runner: self,
+            evm: bridge::evm(db, Some(world)),
+        }
+    }
+
+    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
+        let mut m = ViewEvm {
+            s,
+            layout: self.layout,
+        };
+        let result = calls::call(&mut m, tx);
+        self.settle(tx, result)
     }
 }
 

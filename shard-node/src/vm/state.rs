@@ -300,6 +300,22 @@ impl<S: State> Base for StateBase<'_, S> {
     }
 }
 
+/// A view of the state as a [`Base`], owned (a Block-STM worker's view, kept inside its
+/// revm for the whole block).
+pub struct Owned<S>(pub S);
+
+impl<S: State> Base for Owned<S> {
+    fn world(&self) -> &crate::state::World {
+        self.0.world()
+    }
+    fn local(&self, id: AccountId) -> Option<u32> {
+        self.0.local(id)
+    }
+    fn get(&mut self, key: Key) -> crate::state::Value {
+        self.0.read(key)
+    }
+}
+
 /// revm's database over a shard's state `base` (the ledger, or a transaction's view).
 pub struct LedgerDb<'a, B> {
     /// Where values come from.

@@ -55,13 +55,27 @@ use scheduler::{Scheduler, Task};
 
 /// Where an incarnation reads what it has not written: the multi-version memory, each
 /// read recorded for validation (the writes are [`Buffered`]'s).
-struct Versions<'a> {
+pub struct Versions<'a> {
     base: &'a Ledger,
     mv: &'a MvMemory,
     txn: usize,
-    reads: &'a mut ReadSet,
+    reads: ReadSet,
     /// The first `ESTIMATE` met: this incarnation's result will be thrown away.
     blocked: Option<usize>,
+}
+
+/// An incarnation's view: the multi-version memory behind its own buffered writes. A
+/// worker thread keeps one for the whole block, reset for each incarnation.
+pub type View<'a> = Buffered<Versions<'a>, Vec<(Key, Value)>>;
+
+impl View<'_> {
+    /// Ready for an incarnation of transaction `txn`.
+    fn reset(&mut self, txn: usize) {
+        self.base.txn = txn;
+        self.base.reads.clear();
+        self.base.blocked = None;
+        self.writes.clear();
+    }
 }
 
 impl Base for Versions<'_> {
@@ -96,16 +110,51 @@ impl Base for Versions<'_> {
 /// What runs one transaction against a view of the state: the native programs, or
 /// their contracts on the EVM (`crate::vm::exec::blockstm`). Block-STM only needs a
 /// transaction's reads and writes to go through the view it is given.
+///
+/// Each of Block-STM's worker threads asks for a [`Worker`] once per block, holding its
+/// [`View`]: what a runner builds per call (the EVM: a whole revm) it builds once per
+/// thread instead, and every incarnation that thread runs reuses it.
 pub trait Runner: Sync {
-    /// Runs `tx` against `s`, its outcome and gas returned, its effects written to `s`.
+    /// A worker thread's runner for one block.
+    type Worker<'a>: Worker<'a>
+    where
+        Self: 'a;
+    /// The worker for a thread, over `view`.
+    fn worker<'a>(&'a self, view: View<'a>) -> Self::Worker<'a>;
+    /// Runs `tx` against any `s` (the parallel executor's views), its outcome and gas
+    /// returned, its effects written to `s`.
     fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64);
+}
+
+/// One worker thread's runner: its view, and what runs a transaction on it.
+pub trait Worker<'a> {
+    /// The view the next incarnation runs on.
+    fn view(&mut self) -> &mut View<'a>;
+    /// Runs `tx` on the view, its outcome and gas returned.
+    fn run(&mut self, tx: &Tx) -> (Outcome, u64);
 }
 
 /// The native programs ([`crate::programs`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Native;
 
+/// The native programs' worker: just the view.
+pub struct NativeWorker<'a>(View<'a>);
+
+impl<'a> Worker<'a> for NativeWorker<'a> {
+    fn view(&mut self) -> &mut View<'a> {
+        &mut self.0
+    }
+    fn run(&mut self, tx: &Tx) -> (Outcome, u64) {
+        (execute_one(&mut self.0, tx), 0)
+    }
+}
+
 impl Runner for Native {
+    type Worker<'a> = NativeWorker<'a>;
+    fn worker<'a>(&'a self, view: View<'a>) -> NativeWorker<'a> {
+        NativeWorker(view)
+    }
     fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
         (execute_one(s, tx), 0)
     }
@@ -124,12 +173,21 @@ struct Run<'a, R> {
 impl<R: Runner> Run<'_, R> {
     /// A thread's loop: take tasks until the block is done.
     fn work(&self) {
-        let mut reads = Vec::new();
-        let mut writes = Vec::new();
+        let view = Buffered::new(
+            Versions {
+                base: self.base,
+                mv: &self.mv,
+                txn: 0,
+                reads: Vec::new(),
+                blocked: None,
+            },
+            Vec::new(),
+        );
+        let mut worker = self.runner.worker(view);
         let mut task = None;
         while !self.scheduler.done.load(SeqCst) {
             task = match task {
-                Some(Task::Execute(version)) => self.execute(version, &mut reads, &mut writes),
+                Some(Task::Execute(version)) => self.execute(version, &mut worker),
                 Some(Task::Validate(version)) => self.validate(version),
                 None => {
                     let next = self.scheduler.next_task();
@@ -142,24 +200,11 @@ impl<R: Runner> Run<'_, R> {
         }
     }
 
-    fn execute(
-        &self,
-        (txn, inc): Version,
-        reads: &mut ReadSet,
-        writes: &mut Vec<(Key, Value)>,
-    ) -> Option<Task> {
+    fn execute<'w>(&'w self, (txn, inc): Version, worker: &mut R::Worker<'w>) -> Option<Task> {
         loop {
-            reads.clear();
-            writes.clear();
-            let versions = Versions {
-                base: self.base,
-                mv: &self.mv,
-                txn,
-                reads,
-                blocked: None,
-            };
-            let mut view = Buffered::new(versions, writes);
-            let outcome = self.runner.run(&mut view, &self.txs[txn]);
+            worker.view().reset(txn);
+            let outcome = worker.run(&self.txs[txn]);
+            let view = worker.view();
             if let Some(blocking) = view.base.blocked {
                 if self.scheduler.add_dependency(txn, blocking) {
                     return None;
@@ -167,7 +212,7 @@ impl<R: Runner> Run<'_, R> {
                 continue; // `blocking` finished meanwhile: run again
             }
             *lock(&self.outcomes[txn]) = Some(outcome);
-            let wrote_new = self.mv.record((txn, inc), reads, writes);
+            let wrote_new = self.mv.record((txn, inc), &mut view.base.reads, &view.writes);
             return self.scheduler.finish_execution(txn, inc, wrote_new);
         }
     }
