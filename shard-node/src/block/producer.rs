@@ -114,7 +114,7 @@ impl BlockProducer {
                 crate::vm::exec::for_config(
                     config.executor,
                     config.threads,
-                    config.verify_executor,
+                    (config.verify_executor, config.predict_executor),
                     layout,
                 )
             }

@@ -30,7 +30,7 @@
 use cross_shard::{AccountId, Tx, TxId};
 use rustc_hash::FxHashMap;
 
-use crate::exec::blockstm::Runner;
+use crate::exec::blockstm::{Runner, Worker};
 use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, predict};
 use crate::programs::{Outcome, declared_keys, execute_one};
 use crate::state::{Base, Buffered, Key, Ledger, State, Value, World};
@@ -171,12 +171,12 @@ impl Base for Overlay<'_> {
 }
 
 /// A base that records every key read through it.
-struct Recording<'r, B> {
+struct Recording<B> {
     base: B,
-    read: &'r mut Vec<Key>,
+    read: Vec<Key>,
 }
 
-impl<B: Base> Base for Recording<'_, B> {
+impl<B: Base> Base for Recording<B> {
     fn world(&self) -> &World {
         self.base.world()
     }
@@ -267,27 +267,34 @@ pub fn execute_checked<R: Runner>(
         let writes = &overlay;
         let declarations = &declarations;
         let parts: Vec<Vec<Ran>> = in_chunks(wave, threads.max(1), |part, _| {
-            let mut read = Vec::new();
+            // One worker for this thread's share of the wave, its view reset per call.
+            let view = Buffered::new(
+                Recording {
+                    base: Overlay {
+                        ledger: base,
+                        writes,
+                    },
+                    read: Vec::new(),
+                },
+                Vec::new(),
+            );
+            let mut worker = runner.worker(view);
             let ran = part
                 .iter()
                 .map(|&i| {
-                    read.clear();
-                    let mut buffer = Vec::new();
-                    let recording = Recording {
-                        base: Overlay {
-                            ledger: base,
-                            writes,
-                        },
-                        read: &mut read,
-                    };
-                    let mut view = Buffered::new(recording, &mut buffer);
-                    let done = runner.run(&mut view, &txs[i]);
+                    let view = worker.view();
+                    view.base.read.clear();
+                    view.writes.clear();
+                    let done = worker.run(&txs[i]);
+                    let view = worker.view();
                     let declared = &declarations[i];
-                    let kept = read
+                    let kept = view
+                        .base
+                        .read
                         .iter()
-                        .chain(buffer.iter().map(|(k, _)| k))
+                        .chain(view.writes.iter().map(|(k, _)| k))
                         .all(|k| declared.contains(k));
-                    (i, done, buffer, kept)
+                    (i, done, std::mem::take(&mut view.writes), kept)
                 })
                 .collect();
             vec![ran]

@@ -39,6 +39,39 @@ pub const SAMPLE: usize = 512;
 /// even (0.8–1.1× over runs) at 51% (docs/benchmarks.md).
 pub const MAX_DEPENDENT_SHARE: f64 = 0.4;
 
+/// Under the EVM a call costs what its contract does: a plain value transfer ~1.5 µs,
+/// a contract call ~5 µs (`bench-exec --vm evm`, sequential: 0.66–0.77 M value transfers
+/// and 0.18–0.22 M ERC-20 transfers per second).
+pub const EVM_TRANSFER_WORK_NS: u64 = 1_500;
+/// See [`EVM_TRANSFER_WORK_NS`].
+pub const EVM_CALL_WORK_NS: u64 = 5_000;
+/// The EVM executors' own cost per call, ns (their views, versions or waves, the revm
+/// each worker keeps): on one thread Block-STM ran ERC-20 transfers at 0.73–0.84× and
+/// the parallel executor at 0.90× sequential, about 1–2 µs a call; on plain value
+/// transfers the parallel executor lost at 2 threads (0.84×), so at least 1.5 µs.
+pub const EVM_OVERHEAD_NS: u64 = 2_000;
+
+/// Whether an EVM executor on `cores` cores should beat the sequential EVM on `txs`: the
+/// calls' work must outweigh the overhead (`w·(cores − 1) > o`, `w` the sample's mean
+/// work by call kind), and few calls may depend on an earlier one (a hot pool or a chain
+/// runs one call at a time whatever the executor, and only pays its overhead).
+pub fn evm_pays(ledger: &Ledger, txs: &[Tx], cores: usize) -> bool {
+    if cores < 2 || txs.is_empty() {
+        return false;
+    }
+    let sample = &txs[..txs.len().min(SAMPLE)];
+    let work: u64 = sample
+        .iter()
+        .map(|tx| match tx.call {
+            cross_shard::Call::Transfer { asset: 0, .. } => EVM_TRANSFER_WORK_NS,
+            _ => EVM_CALL_WORK_NS,
+        })
+        .sum::<u64>()
+        / sample.len() as u64;
+    work.saturating_mul(cores as u64 - 1) > EVM_OVERHEAD_NS
+        && super::parallel::dependency_ratio(ledger, sample) <= MAX_DEPENDENT_SHARE
+}
+
 /// Threads that can really run at once: the configured ones, at most the machine's
 /// cores.
 pub fn cores(threads: usize) -> usize {
@@ -105,5 +138,28 @@ mod tests {
             !waves_pay(&ledger, &chained, 2),
             "each depends on the one before"
         );
+    }
+
+    #[test]
+    fn evm_executors_pay_on_independent_contract_calls_only() {
+        let ledger = crate::state::Ledger::genesis(world(0, 1, 1000, 1), 100);
+        let token = |id, from, to| Tx {
+            call: Call::Transfer {
+                to,
+                asset: 1,
+                amount: 1,
+            },
+            ..transfer(id, from, to)
+        };
+        let independent: Vec<Tx> = (0..100).map(|i| token(i, 2 * i, 2 * i + 1)).collect();
+        assert!(evm_pays(&ledger, &independent, 2));
+        assert!(!evm_pays(&ledger, &independent, 1), "one core");
+        let cheap: Vec<Tx> = (0..100).map(|i| transfer(i, 2 * i, 2 * i + 1)).collect();
+        assert!(
+            !evm_pays(&ledger, &cheap, 2),
+            "plain value transfers are too cheap"
+        );
+        let chain: Vec<Tx> = (0..100).map(|i| token(i, i, i + 1)).collect();
+        assert!(!evm_pays(&ledger, &chain, 2), "a chain");
     }
 }

@@ -159,11 +159,23 @@ type Blocks = Vec<Vec<(u8, u64, u64, u64, bool)>>;
 fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
     let mut native = Lane::new(|_| Box::new(Sequential));
     let mut evm = Lane::new(|l| Box::new(EvmSequential::new(layout(l))));
-    let mut stm = Lane::new(|l| Box::new(EvmBlockStm::new(layout(l), 2)));
-    let mut par = Lane::new(|l| Box::new(EvmParallel::new(layout(l), 2)));
+    // Predicting nothing: every block runs the executor's own algorithm.
+    let mut stm = Lane::new(|l| {
+        Box::new(EvmBlockStm {
+            predict: false,
+            ..EvmBlockStm::new(layout(l), 2)
+        })
+    });
+    let mut par = Lane::new(|l| {
+        Box::new(EvmParallel {
+            predict: false,
+            ..EvmParallel::new(layout(l), 2)
+        })
+    });
     // Declares only the sender's account: any call that touches more is undeclared.
     let mut short = Lane::new(|l| {
         let mut ex = EvmParallel::new(layout(l), 2);
+        ex.predict = false;
         ex.declare = |w, local, tx| declared(w, local, tx).into_iter().take(1).collect();
         Box::new(ex)
     });

@@ -26,9 +26,9 @@ use super::bridge::{self, BridgedEvm};
 use super::calls::{self, Machine};
 pub use super::calls::{EvmError, MAX_CALL_GAS, gas_limit, within_gas};
 use super::deliver;
-use super::state::{BlockDb, Layout, LedgerDb, Owned, Preimage, StateBase, apply};
-use crate::exec::blockstm::{Runner, View, Worker};
-use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch};
+use super::state::{BlockDb, Layout, LedgerDb, Owned, Preimage, apply};
+use crate::exec::blockstm::{Runner, Worker};
+use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, predict};
 use crate::programs::{End, Outcome};
 use crate::state::{Ledger, State};
 
@@ -69,38 +69,6 @@ impl Machine for BlockEvm<'_> {
             return Err(EvmError::State { tx: id, source });
         }
         Ok(result)
-    }
-}
-
-/// A revm per call, over any view of the state (a Block-STM incarnation's, whose reads
-/// are recorded; the views do not outlive the call).
-struct ViewEvm<'s, 'l, S> {
-    s: &'s mut S,
-    layout: &'l Layout,
-}
-
-impl<S: State> Machine for ViewEvm<'_, '_, S> {
-    type S = S;
-
-    fn state(&mut self) -> &mut S {
-        self.s
-    }
-
-    fn run(&mut self, id: u64, env: TxEnv, pre: Preimage) -> Result<ExecutionResult, EvmError> {
-        let world = *self.s.world();
-        let result = {
-            let db = LedgerDb {
-                base: StateBase(&mut *self.s),
-                layout: self.layout,
-                pre,
-            };
-            bridge::evm(db, Some(world))
-                .transact(env)
-                .map_err(|e| refused(id, e.to_string()))?
-        };
-        apply(self.s, self.layout, pre, &result.state)
-            .map_err(|source| EvmError::State { tx: id, source })?;
-        Ok(result.result)
     }
 }
 
@@ -168,20 +136,21 @@ impl EvmRunner<'_> {
     }
 }
 
-/// A Block-STM worker thread's EVM: one revm for the whole block, its database the
-/// worker's incarnation view, reset for each incarnation — not a revm per incarnation.
-pub struct EvmWorker<'a> {
+/// A worker thread's EVM (Block-STM's, or the parallel executor's for its share of a
+/// wave): one revm, its database the worker's view, reset by the executor between
+/// calls — not a revm per call.
+pub struct EvmWorker<'a, V: State> {
     runner: &'a EvmRunner<'a>,
-    evm: BridgedEvm<LedgerDb<'a, Owned<View<'a>>>>,
+    evm: BridgedEvm<LedgerDb<'a, Owned<V>>>,
 }
 
 /// [`Machine`] over a worker's revm and its view.
-struct WorkerMachine<'w, 'a>(&'w mut EvmWorker<'a>);
+struct WorkerMachine<'w, 'a, V: State>(&'w mut EvmWorker<'a, V>);
 
-impl<'a> Machine for WorkerMachine<'_, 'a> {
-    type S = View<'a>;
+impl<V: State> Machine for WorkerMachine<'_, '_, V> {
+    type S = V;
 
-    fn state(&mut self) -> &mut View<'a> {
+    fn state(&mut self) -> &mut V {
         &mut self.0.evm.ctx.journaled_state.database.base.0
     }
 
@@ -197,8 +166,8 @@ impl<'a> Machine for WorkerMachine<'_, 'a> {
     }
 }
 
-impl<'a> Worker<'a> for EvmWorker<'a> {
-    fn view(&mut self) -> &mut View<'a> {
+impl<V: State> Worker<V> for EvmWorker<'_, V> {
+    fn view(&mut self) -> &mut V {
         &mut self.evm.ctx.journaled_state.database.base.0
     }
 
@@ -209,12 +178,12 @@ impl<'a> Worker<'a> for EvmWorker<'a> {
 }
 
 impl<'r> Runner for EvmRunner<'r> {
-    type Worker<'a>
-        = EvmWorker<'a>
+    type Worker<'a, V: State + 'a>
+        = EvmWorker<'a, V>
     where
         Self: 'a;
 
-    fn worker<'a>(&'a self, view: View<'a>) -> EvmWorker<'a> {
+    fn worker<'a, V: State + 'a>(&'a self, view: V) -> EvmWorker<'a, V> {
         let world = *view.world();
         let db = LedgerDb {
             base: Owned(view),
@@ -225,15 +194,6 @@ impl<'r> Runner for EvmRunner<'r> {
             runner: self,
             evm: bridge::evm(db, Some(world)),
         }
-    }
-
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
-        let mut m = ViewEvm {
-            s,
-            layout: self.layout,
-        };
-        let result = calls::call(&mut m, tx);
-        self.settle(tx, result)
     }
 }
 
@@ -329,16 +289,39 @@ pub struct EvmBlockStm {
     pub layout: Layout,
     /// Worker threads.
     pub threads: usize,
+    /// Run a block sequentially when Block-STM is predicted not to pay
+    /// ([`predict::evm_pays`]).
+    pub predict: bool,
 }
 
 impl EvmBlockStm {
-    /// Block-STM over `layout` on `threads` threads.
+    /// Block-STM over `layout` on `threads` threads, predicting.
     pub fn new(layout: Layout, threads: usize) -> EvmBlockStm {
         EvmBlockStm {
             layout,
             threads: threads.max(1),
+            predict: true,
         }
     }
+}
+
+/// The sequential EVM for a block an executor predicted it would lose on.
+fn fall_back(
+    ledger: &mut Ledger,
+    layout: &Layout,
+    txs: &[Tx],
+    out: &mut BlockOutput,
+) -> Result<ExecStats, Mismatch> {
+    let gas = execute(ledger, layout, txs, out).map_err(|e| {
+        tracing::error!("EVM block failed: {e}");
+        Mismatch
+    })?;
+    Ok(ExecStats {
+        gas: gas.iter().sum(),
+        gas_by_program: crate::exec::gas_by_program(txs, &gas),
+        fell_back: true,
+        ..ExecStats::default()
+    })
 }
 
 impl BlockExecutor for EvmBlockStm {
@@ -348,6 +331,9 @@ impl BlockExecutor for EvmBlockStm {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
+        if self.predict && !predict::evm_pays(ledger, txs, predict::cores(self.threads)) {
+            return fall_back(ledger, &self.layout, txs, out);
+        }
         let stats = blockstm(ledger, &self.layout, txs, out, self.threads).map_err(|e| {
             tracing::error!("EVM block failed: {e}");
             Mismatch
@@ -390,15 +376,19 @@ pub struct EvmParallel {
     /// What each call declares ([`crate::exec::parallel::declared`]; a test passes one
     /// that leaves a key out).
     pub declare: crate::exec::parallel::Declare,
+    /// Run a block sequentially when waves are predicted not to pay
+    /// ([`predict::evm_pays`]).
+    pub predict: bool,
 }
 
 impl EvmParallel {
-    /// The parallel EVM executor over `layout` on `threads` threads.
+    /// The parallel EVM executor over `layout` on `threads` threads, predicting.
     pub fn new(layout: Layout, threads: usize) -> EvmParallel {
         EvmParallel {
             layout,
             threads: threads.max(1),
             declare: crate::exec::parallel::declared,
+            predict: true,
         }
     }
 }
@@ -410,6 +400,9 @@ impl BlockExecutor for EvmParallel {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
+        if self.predict && !predict::evm_pays(ledger, txs, predict::cores(self.threads)) {
+            return fall_back(ledger, &self.layout, txs, out);
+        }
         let stop = |e: EvmError| {
             tracing::error!("EVM block failed: {e}");
             Mismatch
@@ -477,20 +470,28 @@ impl BlockExecutor for EvmParallel {
 pub fn for_config(
     executor: crate::Executor,
     threads: usize,
-    verify: bool,
+    (verify, predict): (bool, bool),
     layout: Layout,
 ) -> Box<dyn BlockExecutor> {
     let reference = || EvmSequential::new(layout.clone());
+    let blockstm = |layout| EvmBlockStm {
+        predict,
+        ..EvmBlockStm::new(layout, threads)
+    };
+    let parallel = |layout| EvmParallel {
+        predict,
+        ..EvmParallel::new(layout, threads)
+    };
     match (executor, verify) {
         (crate::Executor::Sequential, _) => Box::new(reference()),
-        (crate::Executor::BlockStm, false) => Box::new(EvmBlockStm::new(layout, threads)),
+        (crate::Executor::BlockStm, false) => Box::new(blockstm(layout)),
         (crate::Executor::BlockStm, true) => Box::new(crate::exec::Verified::against(
-            EvmBlockStm::new(layout.clone(), threads),
+            blockstm(layout.clone()),
             reference(),
         )),
-        (crate::Executor::Parallel, false) => Box::new(EvmParallel::new(layout, threads)),
+        (crate::Executor::Parallel, false) => Box::new(parallel(layout)),
         (crate::Executor::Parallel, true) => Box::new(crate::exec::Verified::against(
-            EvmParallel::new(layout.clone(), threads),
+            parallel(layout.clone()),
             reference(),
         )),
     }

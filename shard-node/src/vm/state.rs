@@ -284,24 +284,9 @@ fn erc20_slot(holder: Address) -> U256 {
     mapping_slot(address_key(holder), ERC20_BALANCES)
 }
 
-/// Any view of the state as a [`Base`]: reads go through the view (a Block-STM
-/// incarnation's, so that they are recorded and versioned).
-pub struct StateBase<'s, S>(pub &'s mut S);
-
-impl<S: State> Base for StateBase<'_, S> {
-    fn world(&self) -> &crate::state::World {
-        self.0.world()
-    }
-    fn local(&self, id: AccountId) -> Option<u32> {
-        self.0.local(id)
-    }
-    fn get(&mut self, key: Key) -> crate::state::Value {
-        self.0.read(key)
-    }
-}
-
-/// A view of the state as a [`Base`], owned (a Block-STM worker's view, kept inside its
-/// revm for the whole block).
+/// Any view of the state as a [`Base`], owned: a worker's view (Block-STM's, the
+/// parallel executor's), kept inside its revm and read through it, so that every read
+/// is recorded and versioned.
 pub struct Owned<S>(pub S);
 
 impl<S: State> Base for Owned<S> {

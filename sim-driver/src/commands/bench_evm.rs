@@ -55,13 +55,18 @@ pub const WORKLOADS: [&str; 6] = [
 ];
 /// The workloads bare revm runs too (no pools, collections or ballots in its world).
 const BARE: [&str; 2] = ["transfer", "erc20"];
-/// The shard executors, with their threads, in table order.
-const EXECUTORS: [(&str, usize); 5] = [
-    ("sequential", 1),
-    ("parallel", 1),
-    ("parallel", 2),
-    ("block-stm", 1),
-    ("block-stm", 2),
+/// The shard executors, their threads and whether they predict
+/// (`shard_node::exec::predict::evm_pays`), in table order: each algorithm forced on
+/// every block at 1 and 2 threads, then the two parallel ones at 2 threads as a shard
+/// runs them by default, predicting.
+const EXECUTORS: [(&str, usize, bool); 7] = [
+    ("sequential", 1, false),
+    ("parallel", 1, false),
+    ("parallel", 2, false),
+    ("block-stm", 1, false),
+    ("block-stm", 2, false),
+    ("parallel", 2, true),
+    ("block-stm", 2, true),
 ];
 
 /// One EVM cell, as written to `bench-exec.json`.
@@ -90,6 +95,12 @@ pub struct EvmRow {
     /// Parallel: runs that fell back to sequential for an undeclared key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undeclared: Option<usize>,
+    /// Whether the executor predicted (ran a block it would lose on sequentially)…
+    #[serde(default)]
+    pub predict: bool,
+    /// …and in how many runs it did.
+    #[serde(default)]
+    pub fell_back: usize,
 }
 
 /// The block of a workload: `(from, to, amount)` per call, nonces in order.
@@ -221,11 +232,17 @@ fn native(
 }
 
 /// A shard EVM executor by name.
-fn executor(kind: &str, threads: usize, layout: Layout) -> Box<dyn BlockExecutor> {
+fn executor(kind: &str, threads: usize, predict: bool, layout: Layout) -> Box<dyn BlockExecutor> {
     match kind {
         "sequential" => Box::new(EvmSequential::new(layout)),
-        "parallel" => Box::new(EvmParallel::new(layout, threads)),
-        _ => Box::new(EvmBlockStm::new(layout, threads)),
+        "parallel" => Box::new(EvmParallel {
+            predict,
+            ..EvmParallel::new(layout, threads)
+        }),
+        _ => Box::new(EvmBlockStm {
+            predict,
+            ..EvmBlockStm::new(layout, threads)
+        }),
     }
 }
 
@@ -236,6 +253,7 @@ struct Cell {
     gas_per_tx: u64,
     reexecuted: Option<usize>,
     undeclared: Option<usize>,
+    fell_back: usize,
 }
 
 /// `kind` on `threads` threads over the shard's state, `runs` times from `genesis`: every
@@ -245,7 +263,7 @@ fn shard_evm(
     (genesis, txs, layout): (&Ledger, &[Tx], &Layout),
     expected: &(BlockOutput, cross_shard::Hash),
     runs: usize,
-    (kind, threads): (&str, usize),
+    (kind, threads, predict): (&str, usize, bool),
 ) -> anyhow::Result<Cell> {
     let mut cell = Cell {
         rates: Vec::new(),
@@ -253,10 +271,11 @@ fn shard_evm(
         gas_per_tx: 0,
         reexecuted: None,
         undeclared: None,
+        fell_back: 0,
     };
     let mut reexecuted = Vec::new();
     for _ in 0..runs {
-        let mut ex = executor(kind, threads, layout.clone());
+        let mut ex = executor(kind, threads, predict, layout.clone());
         let mut ledger = genesis.clone();
         let mut out = BlockOutput::new(1);
         let start = Instant::now();
@@ -278,6 +297,7 @@ fn shard_evm(
         if kind == "parallel" {
             *cell.undeclared.get_or_insert(0) += usize::from(stats.undeclared);
         }
+        cell.fell_back += usize::from(stats.fell_back);
     }
     reexecuted.sort_unstable();
     cell.reexecuted = reexecuted
@@ -376,6 +396,8 @@ fn bare(
         speedup: 0.0,
         reexecuted: None,
         undeclared: None,
+        predict: false,
+        fell_back: 0,
     })
 }
 
@@ -397,13 +419,13 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
             (out, l.state_root())
         };
         let first = rows.len();
-        for (kind, threads) in EXECUTORS {
+        for (kind, threads, predict) in EXECUTORS {
             let cell = shard_evm(
                 workload,
                 (&ledger, &txs, &layout),
                 &expected,
                 plan.runs,
-                (kind, threads),
+                (kind, threads, predict),
             )?;
             let tps = Rate::of(cell.rates).context("no runs")?;
             let mgas_per_s = Rate::of(cell.gas_rates).context("no runs")?;
@@ -424,6 +446,8 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
                 speedup: 0.0,
                 reexecuted: cell.reexecuted,
                 undeclared: cell.undeclared,
+                predict,
+                fell_back: cell.fell_back,
             });
         }
         // Speedups over the shard's sequential EVM executor on the same workload.
@@ -445,9 +469,10 @@ pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
         "\nEVM (revm), {block} calls per block, median of {runs} runs (min–max); every run checked against the native programs\n"
     );
     out.push_str(&format!(
-        "{:<10} {:>7} {:<9} {:>10} {:>21} {:>8} {:>8} {:>9} {:>9} {:>10}\n",
+        "{:<10} {:>7} {:>7} {:<9} {:>10} {:>21} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9}\n",
         "executor",
         "threads",
+        "predict",
         "workload",
         "tx/s",
         "min–max",
@@ -455,14 +480,16 @@ pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
         "gas/call",
         "speedup",
         "re-exec",
-        "undeclared"
+        "undeclared",
+        "fell back"
     ));
     for r in rows {
         let or_dash = |v: Option<usize>| v.map_or("-".to_string(), |v| v.to_string());
         out.push_str(&format!(
-            "{:<10} {:>7} {:<9} {:>10.0} {:>21} {:>8.1} {:>8} {:>8.2}x {:>9} {:>10}\n",
+            "{:<10} {:>7} {:>7} {:<9} {:>10.0} {:>21} {:>8.1} {:>8} {:>8.2}x {:>9} {:>10} {:>9}\n",
             r.executor,
             r.threads,
+            if r.predict { "yes" } else { "no" },
             r.workload,
             r.tps.median,
             format!("{:.0}–{:.0}", r.tps.min, r.tps.max),
@@ -471,6 +498,7 @@ pub fn table(rows: &[EvmRow], runs: usize, block: usize) -> String {
             r.speedup,
             or_dash(r.reexecuted),
             or_dash(r.undeclared.map(|u| u.min(runs))),
+            format!("{}/{runs}", r.fell_back),
         ));
     }
     out
@@ -564,7 +592,7 @@ mod tests {
             (&ledger, &txs, &layout),
             &right,
             1,
-            ("parallel", 2),
+            ("parallel", 2, false),
         );
         assert!(ok.is_ok());
         out.committed.pop();
@@ -574,7 +602,7 @@ mod tests {
             (&ledger, &txs, &layout),
             &wrong,
             1,
-            ("block-stm", 2),
+            ("block-stm", 2, false),
         )
         .err()
         .expect("refused");

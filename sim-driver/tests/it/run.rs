@@ -590,6 +590,7 @@ vm = "evm"
 executor = "block-stm"
 threads_per_shard = 2
 verify_executor = true
+predict_executor = false
 [workload]
 accounts = 2000
 rate = 2000

@@ -111,26 +111,24 @@ impl Base for Versions<'_> {
 /// their contracts on the EVM (`crate::vm::exec::blockstm`). Block-STM only needs a
 /// transaction's reads and writes to go through the view it is given.
 ///
-/// Each of Block-STM's worker threads asks for a [`Worker`] once per block, holding its
-/// [`View`]: what a runner builds per call (the EVM: a whole revm) it builds once per
-/// thread instead, and every incarnation that thread runs reuses it.
+/// Each worker thread (Block-STM's, or the parallel executor's for a wave) asks for a
+/// [`Worker`] once, holding the view it will run on: what a runner builds per call (the
+/// EVM: a whole revm) it builds once per thread instead, and every transaction that
+/// thread runs reuses it.
 pub trait Runner: Sync {
-    /// A worker thread's runner for one block.
-    type Worker<'a>: Worker<'a>
+    /// A worker over views of type `V`.
+    type Worker<'a, V: State + 'a>: Worker<V>
     where
         Self: 'a;
     /// The worker for a thread, over `view`.
-    fn worker<'a>(&'a self, view: View<'a>) -> Self::Worker<'a>;
-    /// Runs `tx` against any `s` (the parallel executor's views), its outcome and gas
-    /// returned, its effects written to `s`.
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64);
+    fn worker<'a, V: State + 'a>(&'a self, view: V) -> Self::Worker<'a, V>;
 }
 
 /// One worker thread's runner: its view, and what runs a transaction on it.
-pub trait Worker<'a> {
-    /// The view the next incarnation runs on.
-    fn view(&mut self) -> &mut View<'a>;
-    /// Runs `tx` on the view, its outcome and gas returned.
+pub trait Worker<V> {
+    /// The view the next transaction runs on (the caller resets it between runs).
+    fn view(&mut self) -> &mut V;
+    /// Runs `tx` on the view, its outcome and gas returned, its effects written to it.
     fn run(&mut self, tx: &Tx) -> (Outcome, u64);
 }
 
@@ -139,10 +137,10 @@ pub trait Worker<'a> {
 pub struct Native;
 
 /// The native programs' worker: just the view.
-pub struct NativeWorker<'a>(View<'a>);
+pub struct NativeWorker<V>(V);
 
-impl<'a> Worker<'a> for NativeWorker<'a> {
-    fn view(&mut self) -> &mut View<'a> {
+impl<V: State> Worker<V> for NativeWorker<V> {
+    fn view(&mut self) -> &mut V {
         &mut self.0
     }
     fn run(&mut self, tx: &Tx) -> (Outcome, u64) {
@@ -151,12 +149,9 @@ impl<'a> Worker<'a> for NativeWorker<'a> {
 }
 
 impl Runner for Native {
-    type Worker<'a> = NativeWorker<'a>;
-    fn worker<'a>(&'a self, view: View<'a>) -> NativeWorker<'a> {
+    type Worker<'a, V: State + 'a> = NativeWorker<V>;
+    fn worker<'a, V: State + 'a>(&'a self, view: V) -> NativeWorker<V> {
         NativeWorker(view)
-    }
-    fn run<S: State>(&self, s: &mut S, tx: &Tx) -> (Outcome, u64) {
-        (execute_one(s, tx), 0)
     }
 }
 
@@ -200,7 +195,11 @@ impl<R: Runner> Run<'_, R> {
         }
     }
 
-    fn execute<'w>(&'w self, (txn, inc): Version, worker: &mut R::Worker<'w>) -> Option<Task> {
+    fn execute<'w>(
+        &'w self,
+        (txn, inc): Version,
+        worker: &mut R::Worker<'w, View<'w>>,
+    ) -> Option<Task> {
         loop {
             worker.view().reset(txn);
             let outcome = worker.run(&self.txs[txn]);
@@ -212,7 +211,9 @@ impl<R: Runner> Run<'_, R> {
                 continue; // `blocking` finished meanwhile: run again
             }
             *lock(&self.outcomes[txn]) = Some(outcome);
-            let wrote_new = self.mv.record((txn, inc), &mut view.base.reads, &view.writes);
+            let wrote_new = self
+                .mv
+                .record((txn, inc), &mut view.base.reads, &view.writes);
             return self.scheduler.finish_execution(txn, inc, wrote_new);
         }
     }
