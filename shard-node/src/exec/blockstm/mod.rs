@@ -155,6 +155,10 @@ impl Runner for Native {
     }
 }
 
+/// Written keys from which a block's multi-version memory is freed on a thread of its
+/// own (below, spawning one costs more than freeing).
+const BACKGROUND_FREE: usize = 4096;
+
 /// One block's shared run state.
 struct Run<'a, R> {
     runner: &'a R,
@@ -329,10 +333,15 @@ pub fn execute_with<R: Runner>(
         gas_by_program: [0; 5],
     };
     // Each key's last write is the block's result for it.
-    for (key, versions) in mv.data {
-        if let Some((_, &Entry::Written(_, value))) = versions.iter().next_back() {
-            ledger.write(key, value);
+    for entry in mv.data.iter() {
+        if let Some((_, &Entry::Written(_, value))) = entry.value().iter().next_back() {
+            ledger.write(*entry.key(), value);
         }
+    }
+    // Freeing a block's versions (a map per key written) costs as much as writing them
+    // back: a big block frees them off the block's path.
+    if mv.data.len() >= BACKGROUND_FREE {
+        std::thread::spawn(move || drop(mv));
     }
     for (tx, outcome) in txs.iter().zip(outcomes) {
         let outcome = outcome.into_inner().unwrap_or_else(|p| p.into_inner());
