@@ -334,7 +334,7 @@ pub fn execute_with<R: Runner>(
     };
     // Each key's last write is the block's result for it.
     for entry in mv.data.iter() {
-        if let Some((_, &Entry::Written(_, value))) = entry.value().iter().next_back() {
+        if let Some(&Entry::Written(_, value)) = entry.value().last() {
             ledger.write(*entry.key(), value);
         }
     }
