@@ -247,63 +247,51 @@ fn executor(kind: &str, threads: usize, predict: bool, layout: Layout) -> Box<dy
 }
 
 /// What one shard executor did over the runs.
+#[derive(Default)]
 struct Cell {
     rates: Vec<f64>,
     gas_rates: Vec<f64>,
     gas_per_tx: u64,
-    reexecuted: Option<usize>,
+    reexecuted: Vec<usize>,
     undeclared: Option<usize>,
     fell_back: usize,
 }
 
-/// `kind` on `threads` threads over the shard's state, `runs` times from `genesis`: every
-/// run's outputs and state root checked against `expected` (the native programs').
-fn shard_evm(
+/// One run of `kind` on `threads` threads over the shard's state from `genesis`, added
+/// to `cell` (`None`: a warm-up, checked but not kept); its outputs and state root
+/// checked against `expected` (the native programs').
+fn shard_run(
     workload: &str,
     (genesis, txs, layout): (&Ledger, &[Tx], &Layout),
     expected: &(BlockOutput, cross_shard::Hash),
-    runs: usize,
     (kind, threads, predict): (&str, usize, bool),
-) -> anyhow::Result<Cell> {
-    let mut cell = Cell {
-        rates: Vec::new(),
-        gas_rates: Vec::new(),
-        gas_per_tx: 0,
-        reexecuted: None,
-        undeclared: None,
-        fell_back: 0,
+    cell: Option<&mut Cell>,
+) -> anyhow::Result<()> {
+    let mut ex = executor(kind, threads, predict, layout.clone());
+    let mut ledger = genesis.clone();
+    let mut out = BlockOutput::new(1);
+    let start = Instant::now();
+    let stats = ex
+        .execute(&mut ledger, txs, &mut out)
+        .map_err(|_| anyhow::anyhow!("{workload}: {kind} failed a block; no figure is reported"))?;
+    ledger.commit(threads);
+    let elapsed = start.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out == expected.0 && ledger.state_root() == expected.1,
+        "{workload}: {kind} ({threads} threads) did not reach the native programs' outputs and state root; no figure is reported"
+    );
+    let Some(cell) = cell else {
+        return Ok(());
     };
-    let mut reexecuted = Vec::new();
-    for _ in 0..runs {
-        let mut ex = executor(kind, threads, predict, layout.clone());
-        let mut ledger = genesis.clone();
-        let mut out = BlockOutput::new(1);
-        let start = Instant::now();
-        let stats = ex.execute(&mut ledger, txs, &mut out).map_err(|_| {
-            anyhow::anyhow!("{workload}: {kind} failed a block; no figure is reported")
-        })?;
-        ledger.commit(threads);
-        let elapsed = start.elapsed().as_secs_f64();
-        anyhow::ensure!(
-            out == expected.0 && ledger.state_root() == expected.1,
-            "{workload}: {kind} ({threads} threads) did not reach the native programs' outputs and state root; no figure is reported"
-        );
-        cell.rates.push(txs.len() as f64 / elapsed);
-        cell.gas_rates.push(stats.gas as f64 / elapsed / 1e6);
-        cell.gas_per_tx = stats.gas / txs.len().max(1) as u64;
-        if let Some(r) = stats.reexecuted {
-            reexecuted.push(r);
-        }
-        if kind == "parallel" {
-            *cell.undeclared.get_or_insert(0) += usize::from(stats.undeclared);
-        }
-        cell.fell_back += usize::from(stats.fell_back);
+    cell.rates.push(txs.len() as f64 / elapsed);
+    cell.gas_rates.push(stats.gas as f64 / elapsed / 1e6);
+    cell.gas_per_tx = stats.gas / txs.len().max(1) as u64;
+    cell.reexecuted.extend(stats.reexecuted);
+    if kind == "parallel" {
+        *cell.undeclared.get_or_insert(0) += usize::from(stats.undeclared);
     }
-    reexecuted.sort_unstable();
-    cell.reexecuted = reexecuted
-        .get(reexecuted.len().saturating_sub(1) / 2)
-        .copied();
-    Ok(cell)
+    cell.fell_back += usize::from(stats.fell_back);
+    Ok(())
 }
 
 /// Bare revm on `block`: its rate and gas rate, every balance checked against the
@@ -419,14 +407,19 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
             (out, l.state_root())
         };
         let first = rows.len();
-        for (kind, threads, predict) in EXECUTORS {
-            let cell = shard_evm(
-                workload,
-                (&ledger, &txs, &layout),
-                &expected,
-                plan.runs,
-                (kind, threads, predict),
-            )?;
+        // One warm-up pass (the allocator and caches), then the runs interleaved, so
+        // that no executor is measured alone on a colder or quieter machine.
+        let shard = (&ledger, txs.as_slice(), &layout);
+        let mut cells: Vec<Cell> = EXECUTORS.iter().map(|_| Cell::default()).collect();
+        for e in EXECUTORS {
+            shard_run(workload, shard, &expected, e, None)?;
+        }
+        for _ in 0..plan.runs {
+            for (e, cell) in EXECUTORS.into_iter().zip(&mut cells) {
+                shard_run(workload, shard, &expected, e, Some(cell))?;
+            }
+        }
+        for ((kind, threads, predict), mut cell) in EXECUTORS.into_iter().zip(cells) {
             let tps = Rate::of(cell.rates).context("no runs")?;
             let mgas_per_s = Rate::of(cell.gas_rates).context("no runs")?;
             if progress {
@@ -435,6 +428,7 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
                     tps.median, mgas_per_s.median, cell.gas_per_tx
                 );
             }
+            cell.reexecuted.sort_unstable();
             rows.push(EvmRow {
                 vm: "evm".into(),
                 workload: workload.into(),
@@ -444,7 +438,10 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
                 mgas_per_s,
                 gas_per_tx: cell.gas_per_tx,
                 speedup: 0.0,
-                reexecuted: cell.reexecuted,
+                reexecuted: cell
+                    .reexecuted
+                    .get(cell.reexecuted.len().saturating_sub(1) / 2)
+                    .copied(),
                 undeclared: cell.undeclared,
                 predict,
                 fell_back: cell.fell_back,
@@ -587,22 +584,23 @@ mod tests {
         let mut out = BlockOutput::new(1);
         exec::execute(&mut l, &txs, &mut out);
         let right = (out.clone(), l.state_root());
-        let ok = shard_evm(
+        let mut cell = Cell::default();
+        let ok = shard_run(
             "mixed",
             (&ledger, &txs, &layout),
             &right,
-            1,
             ("parallel", 2, false),
+            Some(&mut cell),
         );
-        assert!(ok.is_ok());
+        assert!(ok.is_ok() && cell.rates.len() == 1);
         out.committed.pop();
         let wrong = (out, right.1);
-        let e = shard_evm(
+        let e = shard_run(
             "mixed",
             (&ledger, &txs, &layout),
             &wrong,
-            1,
             ("block-stm", 2, false),
+            None,
         )
         .err()
         .expect("refused");
