@@ -257,15 +257,7 @@ impl BlockExecutor for EvmSequential {
         txs: &[Tx],
         out: &mut BlockOutput,
     ) -> Result<ExecStats, Mismatch> {
-        let gas = execute(ledger, &self.layout, txs, out).map_err(|e| {
-            tracing::error!("EVM block failed: {e}");
-            Mismatch
-        })?;
-        Ok(ExecStats {
-            gas: gas.iter().sum::<u64>(),
-            gas_by_program: crate::exec::gas_by_program(txs, &gas),
-            ..ExecStats::default()
-        })
+        sequential(ledger, &self.layout, txs, out)
     }
 
     fn threads(&self) -> usize {
@@ -305,8 +297,9 @@ impl EvmBlockStm {
     }
 }
 
-/// The sequential EVM for a block an executor predicted it would lose on.
-fn fall_back(
+/// [`execute`] with its stats: an error is a shard fault (the mapping and the contracts
+/// disagree), stopping the shard as a mismatch would.
+fn sequential(
     ledger: &mut Ledger,
     layout: &Layout,
     txs: &[Tx],
@@ -319,8 +312,20 @@ fn fall_back(
     Ok(ExecStats {
         gas: gas.iter().sum(),
         gas_by_program: crate::exec::gas_by_program(txs, &gas),
-        fell_back: true,
         ..ExecStats::default()
+    })
+}
+
+/// The sequential EVM for a block an executor predicted it would lose on.
+fn fall_back(
+    ledger: &mut Ledger,
+    layout: &Layout,
+    txs: &[Tx],
+    out: &mut BlockOutput,
+) -> Result<ExecStats, Mismatch> {
+    Ok(ExecStats {
+        fell_back: true,
+        ..sequential(ledger, layout, txs, out)?
     })
 }
 
@@ -440,12 +445,9 @@ impl BlockExecutor for EvmParallel {
                     tx = undeclared.tx,
                     "an undeclared key: the block runs sequentially"
                 );
-                let gas = execute(ledger, &self.layout, txs, out).map_err(stop)?;
                 Ok(ExecStats {
-                    gas: gas.iter().sum::<u64>(),
-                    gas_by_program: crate::exec::gas_by_program(txs, &gas),
                     undeclared: true,
-                    ..ExecStats::default()
+                    ..sequential(ledger, &self.layout, txs, out)?
                 })
             }
         }
