@@ -602,8 +602,7 @@ mod tests {
             ("block-stm", 2, false),
             None,
         )
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert!(e.to_string().contains("no figure"), "{e}");
     }
 }
