@@ -105,8 +105,8 @@ impl ShardConfig {
         if self.shards == 0 || self.shard >= self.shards {
             return fail(format!("shard {} is not in 0..{}", self.shard, self.shards));
         }
-        if self.vm == Vm::Evm && (self.two_phase.is_some() || self.byzantine) {
-            return fail("vm evm runs under the receipts protocol, with honest shards only".into());
+        if self.vm == Vm::Evm && self.byzantine {
+            return fail("vm evm runs with honest shards only".into());
         }
         if let Some(gas) = self.max_block_gas {
             if self.vm != Vm::Evm || gas < crate::vm::exec::MAX_CALL_GAS {

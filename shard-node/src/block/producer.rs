@@ -367,21 +367,29 @@ impl BlockProducer {
             }
             Some(tp) => {
                 // Decisions first (they release locks), then the new prepares.
+                let height = self.height + 1;
+                let mismatch = |_| crate::Error::ExecutorMismatch {
+                    executor: cfg.executor,
+                    height,
+                };
                 tp.decide(
+                    &mut *self.executor,
                     &mut self.ledger,
                     decisions,
                     beacon_height,
                     (&mut applied, &mut emitted),
                     &mut self.out,
-                );
+                )
+                .map_err(mismatch)?;
                 tp.prepare(
-                    &mut self.ledger,
+                    (&mut *self.executor, &mut self.ledger),
                     &self.receipts,
                     &self.receipt_meta,
                     &mut applied,
                     &mut emitted,
                     &mut self.out,
-                );
+                )
+                .map_err(mismatch)?;
             }
         }
         // After this block's decisions and votes have set the locks: transactions that

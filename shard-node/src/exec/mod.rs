@@ -114,6 +114,14 @@ pub trait BlockExecutor: Send {
         let _ = tx;
         Ok((crate::programs::deliver(ledger, effect), 0))
     }
+    /// How delivering `effect` here would end, dry-run on a view of `ledger` whose writes
+    /// are thrown away (a two-phase participant's vote), by the executor's rule.
+    fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
+        let _ = tx;
+        let mut writes = Vec::new();
+        let mut scratch = crate::state::Buffered::new(ledger, &mut writes);
+        crate::programs::deliver(&mut scratch, effect)
+    }
 }
 
 /// The executor a shard was configured with: `predict` lets a parallel executor run a

@@ -72,6 +72,10 @@ impl<E: BlockExecutor, R: BlockExecutor> BlockExecutor for Verified<E, R> {
         // Receipts are applied the same way by every executor: by the reference's rule.
         self.reference.deliver(ledger, tx, effect)
     }
+
+    fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
+        self.reference.dry_deliver(ledger, tx, effect)
+    }
 }
 
 #[cfg(test)]

@@ -35,9 +35,9 @@ use std::time::Instant;
 use cross_shard::two_phase::{Decision, Offered, Participant, Verdict, Vote};
 use cross_shard::{AccountId, Effect, NftId, Receipt, ShardId, TxId};
 
-use crate::exec::BlockOutput;
+use crate::exec::{BlockExecutor, BlockOutput, Mismatch};
 use crate::programs::{self, End};
-use crate::state::{Buffered, Key, Ledger, State, World};
+use crate::state::{Key, Ledger, State, World};
 
 /// A prepare held by the participant until its decision.
 #[derive(Debug, Clone, Copy)]
@@ -161,12 +161,11 @@ fn lock_keys(effect: &Effect) -> Vec<Key> {
     }
 }
 
-/// The vote on a prepare: what delivering it here would do, dry-run with the programs'
-/// own code on a view of the ledger whose writes are thrown away.
-fn evaluate(ledger: &Ledger, p: &Prepared) -> Vote {
-    let mut writes = Vec::new();
-    let mut scratch = Buffered::new(ledger, &mut writes);
-    match programs::deliver(&mut scratch, p.receipt.effect) {
+/// The vote on a prepare: what delivering it here would do, dry-run by the executor's
+/// rule (the programs' own code, or their contracts) on a view of the ledger whose
+/// writes are thrown away.
+fn evaluate(executor: &dyn BlockExecutor, ledger: &Ledger, p: &Prepared) -> Vote {
+    match executor.dry_deliver(ledger, p.receipt.tx, p.receipt.effect) {
         End::Done => Vote::Yes { output: 0 },
         End::Remote {
             effect: Effect::Credit { amount, .. },
@@ -200,17 +199,20 @@ impl TwoPhase {
     /// `emitted` count the settlements on their channels.
     pub fn decide(
         &mut self,
+        executor: &mut dyn BlockExecutor,
         ledger: &mut Ledger,
         decisions: &[Decision],
         height: u64,
         (applied, emitted): (&mut ChannelCounts, &mut ChannelCounts),
         out: &mut BlockOutput,
-    ) {
+    ) -> Result<(), Mismatch> {
         let me = ledger.shard();
         for d in decisions {
             if d.participant == me {
                 match self.participant.decide(d.tx, d.verdict) {
-                    Ok(Some(p)) => self.settle_participant(ledger, p, d.verdict, emitted, out),
+                    Ok(Some(p)) => {
+                        self.settle_participant(executor, ledger, p, d.verdict, emitted, out)?
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         self.decisions_refused += 1;
@@ -221,7 +223,7 @@ impl TwoPhase {
             if d.home == me {
                 if let Some((from, effect)) = self.awaiting.remove(&d.tx) {
                     if let Some(effect) = back(ledger.world(), from, effect, d.verdict) {
-                        programs::deliver(ledger, effect);
+                        executor.deliver(ledger, d.tx, effect)?;
                         count(applied, d.participant, &effect);
                     }
                     out.decided(d.tx, d.verdict);
@@ -231,10 +233,12 @@ impl TwoPhase {
                 }
             }
         }
-        let (expired, votes) = self.participant.advance(height, |p| evaluate(&*ledger, p));
+        let (expired, votes) = self
+            .participant
+            .advance(height, |p| evaluate(&*executor, &*ledger, p));
         for (_, p) in expired {
             let timeout = Verdict::Abort(cross_shard::RejectReason::Timeout);
-            self.settle_participant(ledger, p, timeout, emitted, out);
+            self.settle_participant(executor, ledger, p, timeout, emitted, out)?;
         }
         // Every vote from the waiting line waited for a lock: report how long.
         let now = Instant::now();
@@ -245,6 +249,7 @@ impl TwoPhase {
             }
             self.votes.push((tx, vote));
         }
+        Ok(())
     }
 
     /// Offers newly admitted prepares — each with its source, and in `meta` the beacon
@@ -252,13 +257,13 @@ impl TwoPhase {
     /// value as applied on their channel: it is held here now.
     pub fn prepare(
         &mut self,
-        ledger: &mut Ledger,
+        (executor, ledger): (&mut dyn BlockExecutor, &mut Ledger),
         prepares: &[(ShardId, Receipt)],
         meta: &[(u64, Instant)],
         applied: &mut ChannelCounts,
         emitted: &mut ChannelCounts,
         out: &mut BlockOutput,
-    ) {
+    ) -> Result<(), Mismatch> {
         for (&(src, receipt), &(notarized, arrived)) in prepares.iter().zip(meta) {
             count(applied, src, &receipt.effect);
             let p = Prepared {
@@ -268,40 +273,42 @@ impl TwoPhase {
             };
             let keys = lock_keys(&receipt.effect);
             let deadline = notarized + self.deadline;
-            match self
-                .participant
-                .offer(receipt.tx, keys, deadline, p, |p| evaluate(&*ledger, p))
-            {
+            match self.participant.offer(receipt.tx, keys, deadline, p, |p| {
+                evaluate(&*executor, &*ledger, p)
+            }) {
                 Offered::Voted(vote) => self.votes.push((receipt.tx, vote)),
                 Offered::Waiting => {}
                 Offered::Expired(p) => {
                     let timeout = Verdict::Abort(cross_shard::RejectReason::Timeout);
-                    self.settle_participant(ledger, p, timeout, emitted, out);
+                    self.settle_participant(executor, ledger, p, timeout, emitted, out)?;
                 }
             }
         }
+        Ok(())
     }
 
     /// Applies a decision to a prepare held here: the call for real on commit; on both,
     /// counts what goes home.
     fn settle_participant(
         &mut self,
+        executor: &mut dyn BlockExecutor,
         ledger: &mut Ledger,
         p: Prepared,
         verdict: Verdict,
         emitted: &mut ChannelCounts,
         out: &mut BlockOutput,
-    ) {
+    ) -> Result<(), Mismatch> {
         let effect = p.receipt.effect;
         if let Verdict::Commit { .. } = verdict {
             // What the call sends home is settled by `back` below, from the decision,
             // exactly as the home shard computes it.
-            let _ = programs::deliver(ledger, effect);
+            executor.deliver(ledger, p.receipt.tx, effect)?;
         }
         if let Some(home) = back(ledger.world(), 0, effect, verdict) {
             count(emitted, p.src, &home);
         }
         out.decided(p.receipt.tx, verdict);
+        Ok(())
     }
 
     /// As the home shard: remembers the prepares this block sent, with their senders.

@@ -272,6 +272,10 @@ impl BlockExecutor for EvmSequential {
     ) -> Result<(End, u64), Mismatch> {
         deliver_or_stop(ledger, &self.layout, tx, effect)
     }
+
+    fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
+        dry_deliver(ledger, &self.layout, tx, effect)
+    }
 }
 
 /// Block-STM over the EVM as the shard's [`BlockExecutor`].
@@ -293,6 +297,24 @@ impl EvmBlockStm {
             layout,
             threads: threads.max(1),
             predict: true,
+        }
+    }
+}
+
+/// A two-phase participant's dry run of `effect` on the EVM, over a view of `ledger`
+/// whose writes are thrown away. A call the mapping refuses is a vote against (the
+/// real delivery, should it come, stops the shard as every EVM error does).
+fn dry_deliver(ledger: &Ledger, layout: &Layout, tx: TxId, effect: Effect) -> End {
+    let runner = EvmRunner {
+        layout,
+        failed: Default::default(),
+    };
+    let mut worker = runner.worker(crate::state::Buffered::new(ledger, Vec::new()));
+    match deliver::deliver(&mut WorkerMachine(&mut worker), tx, effect) {
+        Ok((end, _)) => end,
+        Err(e) => {
+            tracing::error!("EVM dry run of a prepare failed: {e}");
+            End::Misplaced
         }
     }
 }
@@ -364,6 +386,10 @@ impl BlockExecutor for EvmBlockStm {
         effect: Effect,
     ) -> Result<(End, u64), Mismatch> {
         deliver_or_stop(ledger, &self.layout, tx, effect)
+    }
+
+    fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
+        dry_deliver(ledger, &self.layout, tx, effect)
     }
 }
 
@@ -464,6 +490,10 @@ impl BlockExecutor for EvmParallel {
         effect: Effect,
     ) -> Result<(End, u64), Mismatch> {
         deliver_or_stop(ledger, &self.layout, tx, effect)
+    }
+
+    fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
+        dry_deliver(ledger, &self.layout, tx, effect)
     }
 }
 

@@ -90,11 +90,7 @@ impl Scenario {
             ));
         }
         if self.cluster.vm == VmKind::Evm {
-            let refused = if self.cluster.protocol != Protocol::Receipts {
-                Some(
-                    "protocol = \"two-phase\" (cross-shard calls on the EVM go through the bridge's receipts)",
-                )
-            } else if self.cluster.byzantine_shard.is_some() {
+            let refused = if self.cluster.byzantine_shard.is_some() {
                 Some("a byzantine_shard (its faults are written for the native programs)")
             } else {
                 None

@@ -633,6 +633,41 @@ mix = { transfer = 2, token = 2, swap = 2, nft = 2, vote = 1 }
 }
 
 #[test]
+fn two_phase_commit_runs_the_contracts_atomically() {
+    // Swaps and votes across shards under two-phase commit, on the EVM: each participant
+    // votes by dry-running the call on its contract, commits or aborts by the beacon's
+    // decision; supply, exactly-once and the accounting hold, and both verdicts occur.
+    let summary = run_json(
+        "it-evm-2pc",
+        r#"
+name = "it-evm-2pc"
+duration = "1s"
+warmup = "300ms"
+[cluster]
+shards = 2
+block_interval = "20ms"
+beacon_interval = "20ms"
+vm = "evm"
+protocol = "two-phase"
+[workload]
+accounts = 1000
+rate = 1500
+cross_shard = 0.6
+tokens = 1
+pools = 2
+proposals = 2
+slippage = 0.0005
+mix = { transfer = 1, token = 1, swap = 2, vote = 1 }
+hot = { fraction = 0.5, objects = 1 }
+"#,
+    );
+    assert_eq!(summary["invariants"]["ok"], true, "{summary:#}");
+    let tp = &summary["two_phase"];
+    assert!(tp["commits"].as_u64().unwrap_or(0) > 0, "{tp}");
+    assert!(tp["aborts"].as_u64().unwrap_or(0) > 0, "{tp}");
+}
+
+#[test]
 fn a_block_gas_limit_caps_what_each_evm_block_takes() {
     // Room for ten value transfers (21,000 gas each) per block: every transfer still
     // becomes final, in at least a tenth as many blocks.
@@ -672,13 +707,13 @@ fn an_evm_scenario_with_what_the_evm_does_not_run_is_refused_by_name() {
     let path = scenario(
         tmp.path(),
         "it-evm-no",
-        "name = \"it-evm-no\"\nduration = \"1s\"\n[cluster]\nshards = 2\nvm = \"evm\"\nprotocol = \"two-phase\"\n[workload]\naccounts = 100\nrate = 10\n",
+        "name = \"it-evm-no\"\nduration = \"1s\"\n[cluster]\nshards = 2\nvm = \"evm\"\nbyzantine_shard = 1\n[workload]\naccounts = 100\nrate = 10\n",
     );
     let output = shardsim().args(["validate"]).arg(&path).output().unwrap();
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(
-        err.contains("cluster.vm = \"evm\"") && err.contains("protocol = \"two-phase\""),
+        err.contains("cluster.vm = \"evm\"") && err.contains("byzantine_shard"),
         "{err}"
     );
 }
