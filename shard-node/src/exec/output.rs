@@ -46,6 +46,9 @@ pub struct BlockOutput {
     /// Two-phase: aborts applied here as the home shard (the shard that counts the
     /// transaction rejected).
     pub home_aborts: u64,
+    /// Under the EVM, each transaction's gas, in block order (0 for one refused before
+    /// it ran); empty for the native programs, which burn none.
+    pub gas: Vec<(TxId, u64)>,
 }
 
 impl BlockOutput {
@@ -77,6 +80,15 @@ impl BlockOutput {
                 self.tp_aborted.push(tx);
                 self.tp_abort_reason.push(why.code());
             }
+        }
+    }
+
+    /// The output without its gas: what the native programs, which burn none, are
+    /// compared on.
+    pub fn without_gas(&self) -> BlockOutput {
+        BlockOutput {
+            gas: Vec::new(),
+            ..self.clone()
         }
     }
 

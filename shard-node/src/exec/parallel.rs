@@ -317,6 +317,9 @@ pub fn execute_checked<R: Runner>(
     for (tx, done) in txs.iter().zip(outcomes) {
         if let Some((outcome, used)) = done {
             out.record(tx.id, outcome);
+            if runner.meters_gas() {
+                out.gas.push((tx.id, used));
+            }
             gas += used;
             gas_by_program[tx.call.program() as usize] += used;
         }

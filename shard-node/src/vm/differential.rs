@@ -2,13 +2,14 @@
 //! stream of calls — transfers of the coin and of two tokens, swaps in both directions
 //! (some past their limit), mints, NFT sends (some by a non-owner), votes (some twice) —
 //! on a cluster of two shards, block after block, each block's receipts carried to the
-//! other shard for the next. Five lanes run it from the same genesis: the native
-//! programs, the sequential EVM, Block-STM over the EVM and the parallel executor over
-//! the EVM on two threads, and that parallel executor again with a declaration that
-//! leaves keys out (it must notice, run those blocks sequentially, and say so). Every block
+//! other shard for the next. The lanes run it from the same genesis: the native
+//! programs, the sequential EVM, Block-STM and the parallel executor over the EVM at 1,
+//! 2 and 4 threads, and that parallel executor again with a declaration that leaves
+//! keys out (it must notice, run those blocks sequentially, and say so). Every block
 //! must produce the same outputs in every lane (each outcome and reason, each outgoing
 //! receipt, each receipt applied, failed, refunded or forwarded) and the same state root
-//! — so the same balances, pool reserves, NFT owners and tallies.
+//! — so the same balances, pool reserves, NFT owners and tallies — and every EVM lane
+//! the same gas for each transaction.
 
 use cross_shard::ids::{NATIVE, pool_token};
 use cross_shard::{Call, NftId, Receipt, ShardId, Tx};
@@ -159,19 +160,25 @@ type Blocks = Vec<Vec<(u8, u64, u64, u64, bool)>>;
 fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
     let mut native = Lane::new(|_| Box::new(Sequential));
     let mut evm = Lane::new(|l| Box::new(EvmSequential::new(layout(l))));
-    // Predicting nothing: every block runs the executor's own algorithm.
-    let mut stm = Lane::new(|l| {
-        Box::new(EvmBlockStm {
-            predict: false,
-            ..EvmBlockStm::new(layout(l), 2)
-        })
-    });
-    let mut par = Lane::new(|l| {
-        Box::new(EvmParallel {
-            predict: false,
-            ..EvmParallel::new(layout(l), 2)
-        })
-    });
+    // Block-STM and the parallel executor at 1, 2 and 4 threads, predicting nothing:
+    // every block runs the executor's own algorithm.
+    let mut lanes: Vec<(String, Lane)> = Vec::new();
+    for threads in [1, 2, 4] {
+        let stm = Lane::new(|l| {
+            Box::new(EvmBlockStm {
+                predict: false,
+                ..EvmBlockStm::new(layout(l), threads)
+            })
+        });
+        let par = Lane::new(|l| {
+            Box::new(EvmParallel {
+                predict: false,
+                ..EvmParallel::new(layout(l), threads)
+            })
+        });
+        lanes.push((format!("Block-STM x{threads}"), stm));
+        lanes.push((format!("parallel x{threads}"), par));
+    }
     // Declares only the sender's account: any call that touches more is undeclared.
     let mut short = Lane::new(|l| {
         let mut ex = EvmParallel::new(layout(l), 2);
@@ -211,18 +218,28 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
             .collect();
         let n = native.block(&txs);
         let e = evm.block(&txs);
-        let b = stm.block(&txs);
-        let p = par.block(&txs);
-        let u = short.block(&txs);
+        let others: Vec<_> = lanes
+            .iter_mut()
+            .map(|(name, lane)| (name.clone(), lane.block(&txs)))
+            .chain([("under-declared".to_string(), short.block(&txs))])
+            .collect();
         for s in 0..SHARDS as usize {
-            prop_assert_eq!(&p[s].0, &n[s].0, "shard {}: parallel EVM outputs", s);
-            prop_assert_eq!(p[s].1, n[s].1, "shard {}: parallel EVM state root", s);
-            prop_assert_eq!(&u[s].0, &n[s].0, "shard {}: under-declared EVM outputs", s);
-            prop_assert_eq!(u[s].1, n[s].1, "shard {}: under-declared EVM state root", s);
-            prop_assert_eq!(&e[s].0, &n[s].0, "shard {}: EVM outputs", s);
+            // The EVM against the native programs: every outcome, reason and receipt
+            // and the state root (the native programs burn no gas)…
+            prop_assert_eq!(&e[s].0.without_gas(), &n[s].0, "shard {}: EVM outputs", s);
             prop_assert_eq!(e[s].1, n[s].1, "shard {}: EVM state root", s);
-            prop_assert_eq!(&b[s].0, &n[s].0, "shard {}: Block-STM EVM outputs", s);
-            prop_assert_eq!(b[s].1, n[s].1, "shard {}: Block-STM EVM state root", s);
+            // …and the parallel EVM executors against the sequential EVM: the same, and
+            // each transaction's gas.
+            for (name, lane) in &others {
+                prop_assert_eq!(
+                    &lane[s].0,
+                    &e[s].0,
+                    "shard {}: {} EVM outputs and gas",
+                    s,
+                    name
+                );
+                prop_assert_eq!(lane[s].1, e[s].1, "shard {}: {} EVM state root", s, name);
+            }
             let o = &n[s].0;
             seen.committed += o.committed.len();
             seen.sent_cross += o.sent_cross.len();
@@ -236,7 +253,14 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
     for s in 0..SHARDS as usize {
         prop_assert!(native.inbound[s].is_empty(), "every receipt landed");
     }
-    prop_assert_eq!(par.undeclared, 0, "the programs' declarations are complete");
+    for (name, lane) in &lanes {
+        prop_assert_eq!(
+            lane.undeclared,
+            0,
+            "{}: the programs' declarations are complete",
+            name
+        );
+    }
     seen.undeclared = short.undeclared;
     // Supply of each asset conserved across the cluster once nothing is in flight.
     let g = genesis();
@@ -250,7 +274,7 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
-    fn native_sequential_evm_and_blockstm_evm_agree_on_every_block_of_every_program(
+    fn native_and_every_evm_executor_agree_on_every_block_of_every_program(
         blocks in proptest::collection::vec(
             proptest::collection::vec(
                 (0u8..5, 0..ACCOUNTS, 0..ACCOUNTS, 1u64..400, proptest::bool::weighted(0.2)),

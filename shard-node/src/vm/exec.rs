@@ -90,6 +90,7 @@ pub fn execute(
     for tx in txs {
         let (outcome, used) = calls::call(&mut m, tx)?;
         out.record(tx.id, outcome);
+        out.gas.push((tx.id, used));
         gas.push(used);
     }
     Ok(gas)
@@ -182,6 +183,10 @@ impl<'r> Runner for EvmRunner<'r> {
         = EvmWorker<'a, V>
     where
         Self: 'a;
+
+    fn meters_gas(&self) -> bool {
+        true
+    }
 
     fn worker<'a, V: State + 'a>(&'a self, view: V) -> EvmWorker<'a, V> {
         let world = *view.world();
@@ -596,7 +601,8 @@ mod tests {
             let mut evm = genesis.clone();
             let mut e_out = BlockOutput::new(1);
             let gas = execute(&mut evm, &layout, &txs, &mut e_out).unwrap();
-            prop_assert_eq!(&e_out, &n_out, "outcomes and reasons");
+            prop_assert_eq!(&e_out.without_gas(), &n_out, "outcomes and reasons");
+            prop_assert_eq!(e_out.gas.len(), txs.len(), "every transaction's gas");
             prop_assert_eq!(evm.state_root(), native.state_root(), "state root");
             prop_assert_eq!(evm.total(1), genesis.total(1), "token supply");
             for (tx, g) in txs.iter().zip(&gas) {

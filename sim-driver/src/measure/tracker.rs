@@ -66,6 +66,9 @@ pub const PROGRAMS: [&str; 5] = ["transfer", "token", "swap", "nft", "vote"];
 /// Highest latency recorded, in microseconds (one hour); anything slower is clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
+/// Most gas one transaction is recorded with (far above any call's limit).
+const MAX_TX_GAS: u64 = 1 << 30;
+
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
         .unwrap_or_else(|e| unreachable!("constant histogram bounds are valid: {e}"))
@@ -150,6 +153,8 @@ pub struct Tracker {
     pub program_reasons: [BTreeMap<u32, u64>; PROGRAMS.len()],
     /// Per program: gas its transactions used (vm = evm), receipts not included.
     pub program_gas: [u64; PROGRAMS.len()],
+    /// Gas each transaction burnt (vm = evm).
+    pub tx_gas: Histogram<u64>,
     /// Per-second counts and histograms, by second since start.
     pub seconds: Vec<Second>,
     /// Latencies of transactions intended inside the window.
@@ -216,6 +221,8 @@ impl Tracker {
             program: Vec::new(),
             per_program: [(0, 0, 0); PROGRAMS.len()],
             program_gas: [0; PROGRAMS.len()],
+            tx_gas: Histogram::new_with_bounds(1, MAX_TX_GAS, 3)
+                .unwrap_or_else(|e| unreachable!("constant histogram bounds are valid: {e}")),
             program_reasons: Default::default(),
             seconds: Vec::new(),
             latency: Latencies {
@@ -471,6 +478,12 @@ impl Tracker {
         congestion.gas += ev.gas_used;
         for (total, &g) in self.program_gas.iter_mut().zip(&ev.gas_by_program) {
             *total += g;
+        }
+        for &g in &ev.gas_tx_used {
+            // A call refused before it ran burnt nothing; the histogram holds the rest.
+            if g > 0 {
+                self.tx_gas.saturating_record(g);
+            }
         }
         if let (Some(dependent), Some(d)) = (ev.dependent, self.dependencies.get_mut(slot)) {
             d.0 += u64::from(ev.executed);

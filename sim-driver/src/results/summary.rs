@@ -26,6 +26,15 @@ pub struct GasSummary {
     /// rest is the transactions' own, by program in `programs`.
     #[serde(default)]
     pub receipts: u64,
+    /// Gas one transaction burnt (of those that ran): the median…
+    #[serde(default)]
+    pub tx_p50: u64,
+    /// …the 99th percentile…
+    #[serde(default)]
+    pub tx_p99: u64,
+    /// …and the most.
+    #[serde(default)]
+    pub tx_max: u64,
 }
 
 /// Latency percentiles of one class of transactions, in milliseconds.
@@ -518,6 +527,9 @@ pub fn summarize(
                 mgas_per_s: in_window as f64 / window.clone().count().max(1) as f64 / 1e6,
                 per_tx: used as f64 / finals.max(1) as f64,
                 receipts: used.saturating_sub(tracker.program_gas.iter().sum()),
+                tx_p50: tracker.tx_gas.value_at_quantile(0.5),
+                tx_p99: tracker.tx_gas.value_at_quantile(0.99),
+                tx_max: tracker.tx_gas.max(),
             })
         },
         backlog: Backlog {

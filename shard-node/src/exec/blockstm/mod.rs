@@ -122,6 +122,10 @@ pub trait Runner: Sync {
         Self: 'a;
     /// The worker for a thread, over `view`.
     fn worker<'a, V: State + 'a>(&'a self, view: V) -> Self::Worker<'a, V>;
+    /// Whether its calls burn gas (each transaction's is then recorded in the output).
+    fn meters_gas(&self) -> bool {
+        false
+    }
 }
 
 /// One worker thread's runner: its view, and what runs a transaction on it.
@@ -347,6 +351,9 @@ pub fn execute_with<R: Runner>(
         let outcome = outcome.into_inner().unwrap_or_else(|p| p.into_inner());
         if let Some((outcome, gas)) = outcome {
             out.record(tx.id, outcome);
+            if runner.meters_gas() {
+                out.gas.push((tx.id, gas));
+            }
             stats.gas += gas;
             stats.gas_by_program[tx.call.program() as usize] += gas;
         }
