@@ -109,7 +109,6 @@ impl BlockProducer {
             mempool_len: lock(&shared.mempool).len() as u64,
             fell_back: stats.fell_back,
             undeclared: stats.undeclared,
-            gas_tx: out.gas.iter().map(|g| g.0).collect(),
             gas_tx_used: out.gas.iter().map(|g| g.1).collect(),
             gas_by_program: if stats.gas > 0 {
                 stats.gas_by_program.to_vec()
