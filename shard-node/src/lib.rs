@@ -51,8 +51,9 @@
 //!   session, signature checks, and the hand-off points they share with the block
 //!   thread.
 //! - [`block`]: the block pipeline and its thread, store, events and Byzantine mode.
-//! - [`vm`]: the EVM — the programs as Solidity contracts, their bindings, and a bare
-//!   revm world that runs them (not yet behind the executors: issue #14).
+//! - [`vm`]: the EVM — the programs as Solidity contracts over the shard's own state,
+//!   the bridge precompile for cross-shard calls, and the EVM executors
+//!   (`[cluster] vm = "evm"`).
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod block;

@@ -150,11 +150,13 @@ enum Command {
         /// Timed runs per cell (1..=101).
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Transfers in the benchmark's block (100..=1000000).
+        /// Calls in the benchmark's block (100..=1000000).
         #[arg(long, default_value_t = 20_000)]
         block: usize,
         /// `native`: the native programs through every executor; `evm`: the Solidity
-        /// contracts on bare revm (transfer, erc20), checked against the native programs.
+        /// contracts on revm — six workloads (transfer, erc20, swap, hot-pool, dependent,
+        /// mixed) through every EVM executor, and bare revm on the first two — every run
+        /// checked against the native programs.
         #[arg(long, value_enum, default_value = "native")]
         vm: sim_driver::commands::bench_exec::Vm,
         /// Print only the table.

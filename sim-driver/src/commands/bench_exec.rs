@@ -67,7 +67,7 @@ pub enum Vm {
     /// The native programs, through every executor.
     #[default]
     Native,
-    /// The Solidity contracts on revm (see `bench_evm`).
+    /// The Solidity contracts on revm, through every EVM executor (see `bench_evm`).
     Evm,
 }
 
