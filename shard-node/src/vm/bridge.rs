@@ -101,106 +101,104 @@ fn remote(w: &World, address: Address) -> bool {
 /// The message a call to the bridge on shard `w` asks to send, checked; or why it is
 /// refused.
 fn message(w: &World, caller: Address, value: U256, input: &[u8]) -> Result<Effect, &'static str> {
-    {
-        let w = *w;
-        let call = IBridgeCalls::abi_decode(input).map_err(|_| "not a bridge call")?;
-        let fits = |v: U256| u64::try_from(v).map_err(|_| "an amount above 64 bits");
-        let local_account = |a: Address| {
-            account_id(a)
-                .filter(|&id| w.is_account(id) && w.placement.shard_of(id) == w.shard)
-                .ok_or("the sender is not an account of this shard")
-        };
-        let remote_account = |a: Address| {
-            account_id(a)
-                .filter(|_| remote(&w, a))
-                .ok_or("the recipient is not an account on another shard")
-        };
-        let remote_object = |o: Object| {
-            if !w.has_object(o) {
-                Err("no such object")
-            } else if w.holds(o) {
-                Err("the object lives on this shard: call it directly")
-            } else {
-                Ok(())
+    let w = *w;
+    let call = IBridgeCalls::abi_decode(input).map_err(|_| "not a bridge call")?;
+    let fits = |v: U256| u64::try_from(v).map_err(|_| "an amount above 64 bits");
+    let local_account = |a: Address| {
+        account_id(a)
+            .filter(|&id| w.is_account(id) && w.placement.shard_of(id) == w.shard)
+            .ok_or("the sender is not an account of this shard")
+    };
+    let remote_account = |a: Address| {
+        account_id(a)
+            .filter(|_| remote(&w, a))
+            .ok_or("the recipient is not an account on another shard")
+    };
+    let remote_object = |o: Object| {
+        if !w.has_object(o) {
+            Err("no such object")
+        } else if w.holds(o) {
+            Err("the object lives on this shard: call it directly")
+        } else {
+            Ok(())
+        }
+    };
+    // The native coin is paid as value; a token by its own instance, which burnt it.
+    let paid = |asset: u32, amount: u64| match asset {
+        NATIVE if value == U256::from(amount) => Ok(()),
+        NATIVE => Err("the value paid is not the amount"),
+        t if !w.has_asset(t) => Err("no such asset"),
+        t if caller == token_address(w.shard, t) && value.is_zero() => Ok(()),
+        _ => Err("only a token's instance may send it"),
+    };
+    Ok(match call {
+        IBridgeCalls::remote(_) => return Err("remote is a query, not a message"),
+        IBridgeCalls::credit(IBridge::creditCall { asset, to, amount }) => {
+            let amount = fits(amount)?;
+            paid(asset, amount)?;
+            Effect::Credit {
+                to: remote_account(to)?,
+                asset,
+                amount,
             }
-        };
-        // The native coin is paid as value; a token by its own instance, which burnt it.
-        let paid = |asset: u32, amount: u64| match asset {
-            NATIVE if value == U256::from(amount) => Ok(()),
-            NATIVE => Err("the value paid is not the amount"),
-            t if !w.has_asset(t) => Err("no such asset"),
-            t if caller == token_address(w.shard, t) && value.is_zero() => Ok(()),
-            _ => Err("only a token's instance may send it"),
-        };
-        Ok(match call {
-            IBridgeCalls::remote(_) => return Err("remote is a query, not a message"),
-            IBridgeCalls::credit(IBridge::creditCall { asset, to, amount }) => {
-                let amount = fits(amount)?;
-                paid(asset, amount)?;
-                Effect::Credit {
-                    to: remote_account(to)?,
-                    asset,
-                    amount,
-                }
+        }
+        IBridgeCalls::swap(IBridge::swapCall {
+            trader,
+            pool,
+            assetIn,
+            amountIn,
+            minOut,
+        }) => {
+            let amount_in = fits(amountIn)?;
+            remote_object(Object::Pool(pool))?;
+            if !w.pool_trades(pool, assetIn) {
+                return Err("the pool does not trade that asset");
             }
-            IBridgeCalls::swap(IBridge::swapCall {
-                trader,
+            paid(assetIn, amount_in)?;
+            let trader_id = local_account(trader)?;
+            if assetIn == NATIVE && caller != trader {
+                return Err("a trader pays the native coin itself");
+            }
+            Effect::Swap {
+                trader: trader_id,
                 pool,
-                assetIn,
-                amountIn,
-                minOut,
-            }) => {
-                let amount_in = fits(amountIn)?;
-                remote_object(Object::Pool(pool))?;
-                if !w.pool_trades(pool, assetIn) {
-                    return Err("the pool does not trade that asset");
-                }
-                paid(assetIn, amount_in)?;
-                let trader_id = local_account(trader)?;
-                if assetIn == NATIVE && caller != trader {
-                    return Err("a trader pays the native coin itself");
-                }
-                Effect::Swap {
-                    trader: trader_id,
-                    pool,
-                    asset_in: assetIn,
-                    amount_in,
-                    min_out: fits(minOut)?,
-                }
+                asset_in: assetIn,
+                amount_in,
+                min_out: fits(minOut)?,
             }
-            IBridgeCalls::mint(IBridge::mintCall { collection, serial }) => {
-                remote_object(Object::Collection(collection))?;
-                no_value(value)?;
-                Effect::Mint {
-                    minter: local_account(caller)?,
-                    collection,
-                    serial,
-                }
+        }
+        IBridgeCalls::mint(IBridge::mintCall { collection, serial }) => {
+            remote_object(Object::Collection(collection))?;
+            no_value(value)?;
+            Effect::Mint {
+                minter: local_account(caller)?,
+                collection,
+                serial,
             }
-            IBridgeCalls::nft(IBridge::nftCall { to, collection, id }) => {
-                no_value(value)?;
-                if !w.has_object(Object::Collection(collection))
-                    || caller != collection_address(w.shard, collection)
-                {
-                    return Err("only a collection's instance may send its tokens");
-                }
-                Effect::Nft {
-                    to: remote_account(to)?,
-                    nft: nft_id(id).ok_or("not a token id of this cluster")?,
-                    collection,
-                }
+        }
+        IBridgeCalls::nft(IBridge::nftCall { to, collection, id }) => {
+            no_value(value)?;
+            if !w.has_object(Object::Collection(collection))
+                || caller != collection_address(w.shard, collection)
+            {
+                return Err("only a collection's instance may send its tokens");
             }
-            IBridgeCalls::vote(IBridge::voteCall { proposal, yes }) => {
-                remote_object(Object::Proposal(proposal))?;
-                no_value(value)?;
-                Effect::Vote {
-                    voter: local_account(caller)?,
-                    proposal,
-                    yes,
-                }
+            Effect::Nft {
+                to: remote_account(to)?,
+                nft: nft_id(id).ok_or("not a token id of this cluster")?,
+                collection,
             }
-        })
-    }
+        }
+        IBridgeCalls::vote(IBridge::voteCall { proposal, yes }) => {
+            remote_object(Object::Proposal(proposal))?;
+            no_value(value)?;
+            Effect::Vote {
+                voter: local_account(caller)?,
+                proposal,
+                yes,
+            }
+        }
+    })
 }
 
 fn no_value(value: U256) -> Result<(), &'static str> {
@@ -334,5 +332,107 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for Bridge {
 
     fn warm_addresses(&self) -> &AddressSet {
         &self.warm
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The bridge refuses every message it cannot stand behind: a receipt it sends is
+    //! value created on another shard, so a contract must not be able to forge one.
+
+    use super::*;
+    use crate::state::tests::world;
+    use crate::vm::addresses::account;
+
+    /// Shard 0 of 2, an account here and one there, a pool there.
+    fn setup() -> (World, u64, u64, u32) {
+        let w = world(0, 2, 100, 1);
+        let here = (0..100).find(|&a| w.placement.shard_of(a) == 0).unwrap();
+        let there = (0..100).find(|&a| w.placement.shard_of(a) == 1).unwrap();
+        let pool = (0..w.pools).find(|&p| !w.holds(Object::Pool(p))).unwrap();
+        (w, here, there, pool)
+    }
+
+    fn credit(asset: u32, to: u64, amount: u64) -> Vec<u8> {
+        IBridge::creditCall {
+            asset,
+            to: account(to),
+            amount: U256::from(amount),
+        }
+        .abi_encode()
+    }
+
+    #[test]
+    fn a_paid_credit_to_another_shard_is_the_native_effect() {
+        let (w, here, there, _) = setup();
+        let sent = message(&w, account(here), U256::from(5), &credit(0, there, 5));
+        assert_eq!(
+            sent,
+            Ok(Effect::Credit {
+                to: there,
+                asset: 0,
+                amount: 5
+            })
+        );
+        let token = token_address(0, 1);
+        assert!(message(&w, token, U256::ZERO, &credit(1, there, 5)).is_ok());
+    }
+
+    #[test]
+    fn forged_or_misdirected_messages_are_refused() {
+        let (w, here, there, pool) = setup();
+        let me = account(here);
+        let refused = |caller, value: u64, input: &[u8]| {
+            message(&w, caller, U256::from(value), input).is_err()
+        };
+        assert!(
+            refused(me, 4, &credit(0, there, 5)),
+            "value short of the amount"
+        );
+        assert!(
+            refused(me, 0, &credit(1, there, 5)),
+            "a token not burnt by its instance"
+        );
+        assert!(
+            refused(token_address(1, 1), 0, &credit(1, there, 5)),
+            "another shard's instance"
+        );
+        assert!(
+            refused(me, 5, &credit(0, here, 5)),
+            "a recipient on this shard"
+        );
+        assert!(refused(me, 5, &credit(7, there, 5)), "no such asset");
+        let swap = |trader: u64, pool: u32| {
+            IBridge::swapCall {
+                trader: account(trader),
+                pool,
+                assetIn: 0,
+                amountIn: U256::from(5),
+                minOut: U256::ZERO,
+            }
+            .abi_encode()
+        };
+        assert!(message(&w, me, U256::from(5), &swap(here, pool)).is_ok());
+        assert!(
+            refused(account(there), 5, &swap(here, pool)),
+            "paid for someone else"
+        );
+        let local_pool = (0..w.pools).find(|&p| w.holds(Object::Pool(p))).unwrap();
+        assert!(
+            refused(me, 5, &swap(here, local_pool)),
+            "a pool on this shard"
+        );
+        let nft = IBridge::nftCall {
+            to: account(there),
+            collection: 0,
+            id: U256::from(1),
+        }
+        .abi_encode();
+        assert!(
+            refused(me, 0, &nft),
+            "an NFT not given up by its collection"
+        );
+        assert!(message(&w, collection_address(0, 0), U256::ZERO, &nft).is_ok());
+        assert!(refused(me, 0, b"not a call"), "garbage");
     }
 }

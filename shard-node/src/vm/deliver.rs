@@ -42,7 +42,7 @@ pub fn deliver<M: Machine>(m: &mut M, tx: u64, mut effect: Effect) -> Result<(En
         if dst != w.shard {
             return Ok((End::Remote { dst, effect }, gas));
         }
-        let local = |to| m_local(&w, to);
+        let local = |to| lives_here(&w, to);
         // The call that applies the effect here, and what a success ends in.
         let (to, value, data, pre, done) = match effect {
             Effect::Credit { to, asset, amount }
@@ -168,6 +168,6 @@ pub fn deliver<M: Machine>(m: &mut M, tx: u64, mut effect: Effect) -> Result<(En
 }
 
 /// Whether account `id` lives on this shard.
-fn m_local(w: &crate::state::World, id: cross_shard::AccountId) -> bool {
+fn lives_here(w: &crate::state::World, id: cross_shard::AccountId) -> bool {
     w.is_account(id) && w.placement.shard_of(id) == w.shard
 }
