@@ -110,12 +110,12 @@ impl BlockProducer {
             fell_back: stats.fell_back,
             undeclared: stats.undeclared,
             gas_tx_used: out.gas.iter().map(|g| g.1).collect(),
-            gas_by_program: if stats.gas > 0 {
-                stats.gas_by_program.to_vec()
-            } else {
+            gas_by_program: if out.gas.is_empty() {
                 Vec::new()
+            } else {
+                out.gas_by_program(&self.txs).to_vec()
             },
-            gas_used: stats.gas,
+            gas_used: out.gas_used(),
             delayed_receipts: delayed,
             oldest_delayed_us: oldest.as_micros() as u64,
             executed: header.tx_count,

@@ -350,10 +350,9 @@ impl BlockProducer {
         let assets = self.ledger.tokens() as usize + 1;
         let mut applied = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
         let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
-        let mut receipt_gas = 0;
         match self.two_phase.as_mut() {
             None => {
-                receipt_gas = exec::apply_receipts(
+                exec::apply_receipts(
                     &mut *self.executor,
                     &mut self.ledger,
                     &self.receipts,
@@ -401,14 +400,13 @@ impl BlockProducer {
             .unwrap_or_default();
         // Step 4: the transactions, by the configured executor (with verify_executor,
         // checked against the sequential one: any difference stops the shard).
-        let mut stats = self
+        let stats = self
             .executor
             .execute(&mut self.ledger, &self.txs, &mut self.out)
             .map_err(|_| crate::Error::ExecutorMismatch {
                 executor: cfg.executor,
                 height: self.height + 1,
             })?;
-        stats.gas += receipt_gas;
         if let Some(tp) = self.two_phase.as_mut() {
             tp.sent(&self.txs, &self.out.sent_cross, &self.out.outgoing);
         }

@@ -65,24 +65,9 @@ pub struct ExecStats {
     pub reexecuted: Option<usize>,
     /// The executor predicted a loss and ran the block sequentially ([`predict`]).
     pub fell_back: bool,
-    /// Gas the block's calls used (the EVM; 0 for the native programs), its receipts'
-    /// included (the block pipeline adds theirs).
-    pub gas: u64,
-    /// Of that, the gas of the block's own transactions by program
-    /// ([`cross_shard::Program`] order); the rest is the receipts'.
-    pub gas_by_program: [u64; 5],
     /// A call touched a key it had not declared, so the parallel executor ran the block
     /// sequentially (under the EVM, where contracts decide what a call touches).
     pub undeclared: bool,
-}
-
-/// Σ of each transaction's gas by its program.
-pub fn gas_by_program<'a>(txs: &[Tx], gas: impl IntoIterator<Item = &'a u64>) -> [u64; 5] {
-    let mut by = [0u64; 5];
-    for (tx, g) in txs.iter().zip(gas) {
-        by[tx.call.program() as usize] += g;
-    }
-    by
 }
 
 /// A [`Verified`] executor disagreed with the sequential reference.
@@ -103,8 +88,8 @@ pub trait BlockExecutor: Send {
     /// Threads it uses (the state commit after it uses as many).
     fn threads(&self) -> usize;
     /// Delivers one inbound receipt's effect (step 1, in channel order), returning how it
-    /// ended and the gas it used: the native programs' [`crate::programs::deliver`]
-    /// (no gas), unless the executor runs another VM.
+    /// ended and the gas it burnt: the native programs' [`crate::programs::deliver`]
+    /// (none), unless the executor runs another VM.
     fn deliver(
         &mut self,
         ledger: &mut Ledger,

@@ -49,6 +49,8 @@ pub struct BlockOutput {
     /// Under the EVM, each transaction's gas, in block order (0 for one refused before
     /// it ran); empty for the native programs, which burn none.
     pub gas: Vec<(TxId, u64)>,
+    /// Under the EVM, the gas the block's receipts (their calls from the bridge) burnt.
+    pub receipt_gas: u64,
 }
 
 impl BlockOutput {
@@ -88,8 +90,25 @@ impl BlockOutput {
     pub fn without_gas(&self) -> BlockOutput {
         BlockOutput {
             gas: Vec::new(),
+            receipt_gas: 0,
             ..self.clone()
         }
+    }
+
+    /// Gas the block burnt: its transactions' and its receipts'.
+    pub fn gas_used(&self) -> u64 {
+        self.receipt_gas + self.gas.iter().map(|g| g.1).sum::<u64>()
+    }
+
+    /// The transactions' gas by program ([`cross_shard::Program`] order); `txs` are the
+    /// block's transactions, in the order they ran.
+    pub fn gas_by_program(&self, txs: &[cross_shard::Tx]) -> [u64; 5] {
+        let mut by = [0u64; 5];
+        for (tx, &(id, g)) in txs.iter().zip(&self.gas) {
+            debug_assert_eq!(tx.id, id, "gas is recorded in block order");
+            by[tx.call.program() as usize] += g;
+        }
+        by
     }
 
     /// Records one transaction's outcome, in block order.

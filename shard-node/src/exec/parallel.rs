@@ -205,18 +205,6 @@ pub fn declared(w: &World, local: &dyn Fn(AccountId) -> Option<u32>, tx: &Tx) ->
     declared_keys(w, local, tx).into_iter().flatten().collect()
 }
 
-/// What a checked run produced: how many transactions depended on an earlier one, and
-/// the gas the calls used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checked {
-    /// All but the first wave.
-    pub dependent: usize,
-    /// Σ of the calls' gas.
-    pub gas: u64,
-    /// The same by program ([`cross_shard::Program`] order).
-    pub gas_by_program: [u64; 5],
-}
-
 /// One wave's transaction, run: its index, outcome, gas and writes, and whether it kept
 /// to its declaration.
 type Ran = (usize, (Outcome, u64), Vec<(Key, Value)>, bool);
@@ -227,7 +215,8 @@ type Ran = (usize, (Outcome, u64), Vec<(Key, Value)>, bool);
 /// or writes is checked against what it declared; one that is not makes the whole
 /// block `Undeclared` and leaves the ledger as it was (the waves run over a block-long
 /// overlay, written to the ledger only at the end). Otherwise the same results as
-/// running `runner` over the block in order.
+/// running `runner` over the block in order; returns how many transactions depended on
+/// an earlier one (all but the first wave).
 pub fn execute_checked<R: Runner>(
     runner: &R,
     declare: Declare,
@@ -235,7 +224,7 @@ pub fn execute_checked<R: Runner>(
     txs: &[Tx],
     out: &mut BlockOutput,
     threads: usize,
-) -> Result<Checked, Undeclared> {
+) -> Result<usize, Undeclared> {
     let world = *State::world(ledger);
     let base: &Ledger = ledger;
     let local = |id| State::local(base, id);
@@ -313,22 +302,15 @@ pub fn execute_checked<R: Runner>(
     for (key, value) in overlay {
         ledger.write(key, value);
     }
-    let (mut gas, mut gas_by_program) = (0, [0; 5]);
     for (tx, done) in txs.iter().zip(outcomes) {
         if let Some((outcome, used)) = done {
             out.record(tx.id, outcome);
             if runner.meters_gas() {
                 out.gas.push((tx.id, used));
             }
-            gas += used;
-            gas_by_program[tx.call.program() as usize] += used;
         }
     }
-    Ok(Checked {
-        dependent,
-        gas,
-        gas_by_program,
-    })
+    Ok(dependent)
 }
 
 /// [`execute`] as a [`BlockExecutor`].

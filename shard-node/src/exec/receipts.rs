@@ -10,22 +10,21 @@ use crate::state::Ledger;
 /// Step 1: applies each inbound receipt, given with its source shard, and counts it on
 /// its channel in `applied[asset][src] = (receipts, value)` (receipts that carry no
 /// value count under the native coin with value 0). Each is delivered by `executor`'s
-/// rule (the native programs, or the EVM); returns the gas they used.
+/// rule (the native programs, or the EVM); their gas goes into `out.receipt_gas`.
 pub fn apply_receipts(
     executor: &mut dyn BlockExecutor,
     ledger: &mut Ledger,
     receipts: &[(ShardId, Receipt)],
     applied: &mut [Vec<(u64, u64)>],
     out: &mut BlockOutput,
-) -> Result<u64, Mismatch> {
+) -> Result<(), Mismatch> {
     let me = ledger.shard();
-    let mut gas = 0;
     let placement = ledger.placement();
     for &(src, r) in receipts {
         let (asset, value) = r.effect.value().unwrap_or_default();
         let end = if (asset as usize) < applied.len() && r.effect.shard(&placement) == me {
             let (end, used) = executor.deliver(ledger, r.tx, r.effect)?;
-            gas += used;
+            out.receipt_gas += used;
             end
         } else {
             End::Misplaced
@@ -55,5 +54,5 @@ pub fn apply_receipts(
         channel.0 += 1;
         channel.1 = channel.1.saturating_add(value);
     }
-    Ok(gas)
+    Ok(())
 }

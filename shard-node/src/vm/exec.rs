@@ -77,23 +77,21 @@ fn refused(tx: u64, why: String) -> EvmError {
 }
 
 /// Executes `txs` one after another on the EVM over `ledger`, every outcome into `out`
-/// as the native programs would record it; returns the gas each used (0 for a refusal
+/// as the native programs would record it, with the gas each used (0 for a refusal
 /// before execution). One EVM serves the block.
 pub fn execute(
     ledger: &mut Ledger,
     layout: &Layout,
     txs: &[Tx],
     out: &mut BlockOutput,
-) -> Result<Vec<u64>, EvmError> {
+) -> Result<(), EvmError> {
     let mut m = BlockEvm::new(ledger, layout);
-    let mut gas = Vec::with_capacity(txs.len());
     for tx in txs {
         let (outcome, used) = calls::call(&mut m, tx)?;
         out.record(tx.id, outcome);
         out.gas.push((tx.id, used));
-        gas.push(used);
     }
-    Ok(gas)
+    Ok(())
 }
 
 /// Delivers one receipt's `effect` on the EVM over `ledger`; how it ended, and its gas.
@@ -324,23 +322,19 @@ fn dry_deliver(ledger: &Ledger, layout: &Layout, tx: TxId, effect: Effect) -> En
     }
 }
 
-/// [`execute`] with its stats: an error is a shard fault (the mapping and the contracts
-/// disagree), stopping the shard as a mismatch would.
+/// [`execute`] as an executor's block: an error is a shard fault (the mapping and the
+/// contracts disagree), stopping the shard as a mismatch would.
 fn sequential(
     ledger: &mut Ledger,
     layout: &Layout,
     txs: &[Tx],
     out: &mut BlockOutput,
 ) -> Result<ExecStats, Mismatch> {
-    let gas = execute(ledger, layout, txs, out).map_err(|e| {
+    execute(ledger, layout, txs, out).map_err(|e| {
         tracing::error!("EVM block failed: {e}");
         Mismatch
     })?;
-    Ok(ExecStats {
-        gas: gas.iter().sum(),
-        gas_by_program: crate::exec::gas_by_program(txs, &gas),
-        ..ExecStats::default()
-    })
+    Ok(ExecStats::default())
 }
 
 /// The sequential EVM for a block an executor predicted it would lose on.
@@ -374,8 +368,6 @@ impl BlockExecutor for EvmBlockStm {
             dependent: Some(stats.dependent),
             reexecuted: Some(stats.reexecuted),
             fell_back: false,
-            gas: stats.gas,
-            gas_by_program: stats.gas_by_program,
             undeclared: false,
         })
     }
@@ -456,7 +448,7 @@ impl BlockExecutor for EvmParallel {
             self.threads,
         );
         match checked {
-            Ok(c) => {
+            Ok(dependent) => {
                 let failed = runner
                     .failed
                     .into_inner()
@@ -465,9 +457,7 @@ impl BlockExecutor for EvmParallel {
                     return Err(stop(e));
                 }
                 Ok(ExecStats {
-                    dependent: Some(c.dependent),
-                    gas: c.gas,
-                    gas_by_program: c.gas_by_program,
+                    dependent: Some(dependent),
                     ..ExecStats::default()
                 })
             }
@@ -600,14 +590,14 @@ mod tests {
             exec::execute(&mut native, &txs, &mut n_out);
             let mut evm = genesis.clone();
             let mut e_out = BlockOutput::new(1);
-            let gas = execute(&mut evm, &layout, &txs, &mut e_out).unwrap();
+            execute(&mut evm, &layout, &txs, &mut e_out).unwrap();
             prop_assert_eq!(&e_out.without_gas(), &n_out, "outcomes and reasons");
             prop_assert_eq!(e_out.gas.len(), txs.len(), "every transaction's gas");
             prop_assert_eq!(evm.state_root(), native.state_root(), "state root");
             prop_assert_eq!(evm.total(1), genesis.total(1), "token supply");
-            for (tx, g) in txs.iter().zip(&gas) {
-                if e_out.committed.contains(&tx.id) {
-                    prop_assert!(*g >= 21_000, "a committed call burned gas");
+            for &(tx, g) in &e_out.gas {
+                if e_out.committed.contains(&tx) {
+                    prop_assert!(g >= 21_000, "a committed call burned gas");
                 }
             }
         }

@@ -284,8 +284,9 @@ fn shard_run(
         return Ok(());
     };
     cell.rates.push(txs.len() as f64 / elapsed);
-    cell.gas_rates.push(stats.gas as f64 / elapsed / 1e6);
-    cell.gas_per_tx = stats.gas / txs.len().max(1) as u64;
+    let gas = out.gas_used();
+    cell.gas_rates.push(gas as f64 / elapsed / 1e6);
+    cell.gas_per_tx = gas / txs.len().max(1) as u64;
     cell.reexecuted.extend(stats.reexecuted);
     if kind == "parallel" {
         *cell.undeclared.get_or_insert(0) += usize::from(stats.undeclared);

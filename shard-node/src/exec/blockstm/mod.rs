@@ -281,10 +281,6 @@ pub struct Stats {
     pub dependent: usize,
     /// Incarnations beyond each transaction's first.
     pub reexecuted: usize,
-    /// Gas the transactions' final incarnations used (0 for the native programs).
-    pub gas: u64,
-    /// The same by program ([`cross_shard::Program`] order).
-    pub gas_by_program: [u64; 5],
 }
 
 /// Executes `txs` with Block-STM on `threads` threads. Same results as
@@ -326,15 +322,13 @@ pub fn execute_with<R: Runner>(
         outcomes,
         ..
     } = run;
-    let mut stats = Stats {
+    let stats = Stats {
         dependent: mv
             .reads
             .iter()
             .filter(|r| lock(r).iter().any(|(_, seen)| seen.is_some()))
             .count(),
         reexecuted: scheduler.status.iter().map(|s| lock(s).0 as usize).sum(),
-        gas: 0,
-        gas_by_program: [0; 5],
     };
     // Each key's last write is the block's result for it.
     for entry in mv.data.iter() {
@@ -354,8 +348,6 @@ pub fn execute_with<R: Runner>(
             if runner.meters_gas() {
                 out.gas.push((tx.id, gas));
             }
-            stats.gas += gas;
-            stats.gas_by_program[tx.call.program() as usize] += gas;
         }
     }
     stats
