@@ -108,23 +108,43 @@ pub fn deliver(
 /// parallel over the multi-version memory.
 struct EvmRunner<'a> {
     layout: &'a Layout,
-    /// The error of each transaction's latest incarnation, if it failed.
+    /// The error of each transaction's latest incarnation, if it failed…
     failed: std::sync::Mutex<rustc_hash::FxHashMap<TxId, EvmError>>,
+    /// …and whether any ever did: calls that succeed take the lock only then.
+    any_failed: std::sync::atomic::AtomicBool,
 }
 
-impl EvmRunner<'_> {
+impl<'a> EvmRunner<'a> {
+    fn new(layout: &'a Layout) -> EvmRunner<'a> {
+        EvmRunner {
+            layout,
+            failed: Default::default(),
+            any_failed: Default::default(),
+        }
+    }
+
+    /// The error of a transaction whose final incarnation failed, if one did.
+    fn first_failure(self) -> Option<EvmError> {
+        let failed = self.failed.into_inner().unwrap_or_else(|p| p.into_inner());
+        failed.into_values().next()
+    }
+
     /// What a call's result becomes: its outcome, its error kept for the end of the block.
     fn settle(&self, tx: &Tx, result: Result<(Outcome, u64), EvmError>) -> (Outcome, u64) {
-        let mut failed = cross_shard::sync::lock(&self.failed);
+        use std::sync::atomic::Ordering::SeqCst;
         match result {
             Ok(done) => {
-                failed.remove(&tx.id);
+                if self.any_failed.load(SeqCst) {
+                    cross_shard::sync::lock(&self.failed).remove(&tx.id);
+                }
                 done
             }
             Err(e) => {
                 // An incarnation may read a state no sequential run reaches, and
                 // Block-STM then validates it away and runs it again; only a failure of
                 // the final incarnation is an error (`blockstm`).
+                let mut failed = cross_shard::sync::lock(&self.failed);
+                self.any_failed.store(true, SeqCst);
                 failed.insert(tx.id, e);
                 (
                     Outcome::Rejected(cross_shard::RejectReason::UnknownObject),
@@ -210,16 +230,9 @@ pub fn blockstm(
     out: &mut BlockOutput,
     threads: usize,
 ) -> Result<crate::exec::blockstm::Stats, EvmError> {
-    let runner = EvmRunner {
-        layout,
-        failed: Default::default(),
-    };
+    let runner = EvmRunner::new(layout);
     let stats = crate::exec::blockstm::execute_with(&runner, ledger, txs, out, threads);
-    let failed = runner
-        .failed
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    match failed.into_values().next() {
+    match runner.first_failure() {
         Some(e) => Err(e),
         None => Ok(stats),
     }
@@ -308,10 +321,7 @@ impl EvmBlockStm {
 /// whose writes are thrown away. A call the mapping refuses is a vote against (the
 /// real delivery, should it come, stops the shard as every EVM error does).
 fn dry_deliver(ledger: &Ledger, layout: &Layout, tx: TxId, effect: Effect) -> End {
-    let runner = EvmRunner {
-        layout,
-        failed: Default::default(),
-    };
+    let runner = EvmRunner::new(layout);
     let mut worker = runner.worker(crate::state::Buffered::new(ledger, Vec::new()));
     match deliver::deliver(&mut WorkerMachine(&mut worker), tx, effect) {
         Ok((end, _)) => end,
@@ -435,10 +445,7 @@ impl BlockExecutor for EvmParallel {
             tracing::error!("EVM block failed: {e}");
             Mismatch
         };
-        let runner = EvmRunner {
-            layout: &self.layout,
-            failed: Default::default(),
-        };
+        let runner = EvmRunner::new(&self.layout);
         let checked = crate::exec::parallel::execute_checked(
             &runner,
             self.declare,
@@ -449,11 +456,7 @@ impl BlockExecutor for EvmParallel {
         );
         match checked {
             Ok(dependent) => {
-                let failed = runner
-                    .failed
-                    .into_inner()
-                    .unwrap_or_else(|p| p.into_inner());
-                if let Some(e) = failed.into_values().next() {
+                if let Some(e) = runner.first_failure() {
                     return Err(stop(e));
                 }
                 Ok(ExecStats {
