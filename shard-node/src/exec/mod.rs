@@ -87,17 +87,20 @@ pub trait BlockExecutor: Send {
     ) -> Result<ExecStats, Mismatch>;
     /// Threads it uses (the state commit after it uses as many).
     fn threads(&self) -> usize;
-    /// Delivers one inbound receipt's effect (step 1, in channel order), returning how it
-    /// ended and the gas it burnt: the native programs' [`crate::programs::deliver`]
-    /// (none), unless the executor runs another VM.
+    /// Delivers inbound receipts' effects (step 1), one after another in the order given,
+    /// pushing how each ended and the gas it burnt onto `ends`: the native programs'
+    /// [`crate::programs::deliver`] (no gas), unless the executor runs another VM (which
+    /// then serves the whole batch with one machine).
     fn deliver(
         &mut self,
         ledger: &mut Ledger,
-        tx: TxId,
-        effect: Effect,
-    ) -> Result<(End, u64), Mismatch> {
-        let _ = tx;
-        Ok((crate::programs::deliver(ledger, effect), 0))
+        effects: &[(TxId, Effect)],
+        ends: &mut Vec<(End, u64)>,
+    ) -> Result<(), Mismatch> {
+        for &(_, effect) in effects {
+            ends.push((crate::programs::deliver(ledger, effect), 0));
+        }
+        Ok(())
     }
     /// How delivering `effect` here would end, dry-run on a view of `ledger` whose writes
     /// are thrown away (a two-phase participant's vote), by the executor's rule.

@@ -1,7 +1,7 @@
 //! Step 1 of a block: inbound receipts, applied in channel order, sequentially in every
 //! executor (a small share of a block, bounded by the delayed-receipt queue).
 
-use cross_shard::{Receipt, ShardId};
+use cross_shard::{Effect, Receipt, ShardId, TxId};
 
 use crate::exec::{BlockExecutor, BlockOutput, Mismatch};
 use crate::programs::End;
@@ -20,10 +20,24 @@ pub fn apply_receipts(
 ) -> Result<(), Mismatch> {
     let me = ledger.shard();
     let placement = ledger.placement();
+    let assets = applied.len();
+    let here = |r: &Receipt| {
+        let asset = r.effect.value().unwrap_or_default().0;
+        (asset as usize) < assets && r.effect.shard(&placement) == me
+    };
+    // Every receipt whose target is here, delivered as one batch, in channel order.
+    let effects: Vec<(TxId, Effect)> = receipts
+        .iter()
+        .filter(|(_, r)| here(r))
+        .map(|(_, r)| (r.tx, r.effect))
+        .collect();
+    let mut ends = Vec::with_capacity(effects.len());
+    executor.deliver(ledger, &effects, &mut ends)?;
+    let mut ends = ends.into_iter();
     for &(src, r) in receipts {
         let (asset, value) = r.effect.value().unwrap_or_default();
-        let end = if (asset as usize) < applied.len() && r.effect.shard(&placement) == me {
-            let (end, used) = executor.deliver(ledger, r.tx, r.effect)?;
+        let end = if here(&r) {
+            let (end, used) = ends.next().ok_or(Mismatch)?;
             out.receipt_gas += used;
             end
         } else {

@@ -66,11 +66,11 @@ impl<E: BlockExecutor, R: BlockExecutor> BlockExecutor for Verified<E, R> {
     fn deliver(
         &mut self,
         ledger: &mut Ledger,
-        tx: TxId,
-        effect: Effect,
-    ) -> Result<(End, u64), Mismatch> {
+        effects: &[(TxId, Effect)],
+        ends: &mut Vec<(End, u64)>,
+    ) -> Result<(), Mismatch> {
         // Receipts are applied the same way by every executor: by the reference's rule.
-        self.reference.deliver(ledger, tx, effect)
+        self.reference.deliver(ledger, effects, ends)
     }
 
     fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {

@@ -161,6 +161,16 @@ fn lock_keys(effect: &Effect) -> Vec<Key> {
     }
 }
 
+/// Delivers one decided effect by the executor's rule.
+fn deliver_one(
+    executor: &mut dyn BlockExecutor,
+    ledger: &mut Ledger,
+    tx: TxId,
+    effect: Effect,
+) -> Result<(), Mismatch> {
+    executor.deliver(ledger, &[(tx, effect)], &mut Vec::with_capacity(1))
+}
+
 /// The vote on a prepare: what delivering it here would do, dry-run by the executor's
 /// rule (the programs' own code, or their contracts) on a view of the ledger whose
 /// writes are thrown away.
@@ -223,7 +233,7 @@ impl TwoPhase {
             if d.home == me {
                 if let Some((from, effect)) = self.awaiting.remove(&d.tx) {
                     if let Some(effect) = back(ledger.world(), from, effect, d.verdict) {
-                        executor.deliver(ledger, d.tx, effect)?;
+                        deliver_one(executor, ledger, d.tx, effect)?;
                         count(applied, d.participant, &effect);
                     }
                     out.decided(d.tx, d.verdict);
@@ -302,7 +312,7 @@ impl TwoPhase {
         if let Verdict::Commit { .. } = verdict {
             // What the call sends home is settled by `back` below, from the decision,
             // exactly as the home shard computes it.
-            executor.deliver(ledger, p.receipt.tx, effect)?;
+            deliver_one(executor, ledger, p.receipt.tx, effect)?;
         }
         if let Some(home) = back(ledger.world(), 0, effect, verdict) {
             count(emitted, p.src, &home);

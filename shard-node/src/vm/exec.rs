@@ -94,14 +94,22 @@ pub fn execute(
     Ok(())
 }
 
-/// Delivers one receipt's `effect` on the EVM over `ledger`; how it ended, and its gas.
+/// Delivers receipts' `effects` on the EVM over `ledger`, one after another with one
+/// revm, pushing how each ended and its gas onto `ends`.
 pub fn deliver(
     ledger: &mut Ledger,
     layout: &Layout,
-    tx: TxId,
-    effect: Effect,
-) -> Result<(End, u64), EvmError> {
-    deliver::deliver(&mut BlockEvm::new(ledger, layout), tx, effect)
+    effects: &[(TxId, Effect)],
+    ends: &mut Vec<(End, u64)>,
+) -> Result<(), EvmError> {
+    if effects.is_empty() {
+        return Ok(());
+    }
+    let mut m = BlockEvm::new(ledger, layout);
+    for &(tx, effect) in effects {
+        ends.push(deliver::deliver(&mut m, tx, effect)?);
+    }
+    Ok(())
 }
 
 /// The EVM as Block-STM's [`Runner`]: the same calls, the same outcomes, run in
@@ -243,10 +251,10 @@ pub fn blockstm(
 fn deliver_or_stop(
     ledger: &mut Ledger,
     layout: &Layout,
-    tx: TxId,
-    effect: Effect,
-) -> Result<(End, u64), Mismatch> {
-    deliver(ledger, layout, tx, effect).map_err(|e| {
+    effects: &[(TxId, Effect)],
+    ends: &mut Vec<(End, u64)>,
+) -> Result<(), Mismatch> {
+    deliver(ledger, layout, effects, ends).map_err(|e| {
         tracing::error!("EVM receipt failed: {e}");
         Mismatch
     })
@@ -283,10 +291,10 @@ impl BlockExecutor for EvmSequential {
     fn deliver(
         &mut self,
         ledger: &mut Ledger,
-        tx: TxId,
-        effect: Effect,
-    ) -> Result<(End, u64), Mismatch> {
-        deliver_or_stop(ledger, &self.layout, tx, effect)
+        effects: &[(TxId, Effect)],
+        ends: &mut Vec<(End, u64)>,
+    ) -> Result<(), Mismatch> {
+        deliver_or_stop(ledger, &self.layout, effects, ends)
     }
 
     fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
@@ -389,10 +397,10 @@ impl BlockExecutor for EvmBlockStm {
     fn deliver(
         &mut self,
         ledger: &mut Ledger,
-        tx: TxId,
-        effect: Effect,
-    ) -> Result<(End, u64), Mismatch> {
-        deliver_or_stop(ledger, &self.layout, tx, effect)
+        effects: &[(TxId, Effect)],
+        ends: &mut Vec<(End, u64)>,
+    ) -> Result<(), Mismatch> {
+        deliver_or_stop(ledger, &self.layout, effects, ends)
     }
 
     fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
@@ -484,10 +492,10 @@ impl BlockExecutor for EvmParallel {
     fn deliver(
         &mut self,
         ledger: &mut Ledger,
-        tx: TxId,
-        effect: Effect,
-    ) -> Result<(End, u64), Mismatch> {
-        deliver_or_stop(ledger, &self.layout, tx, effect)
+        effects: &[(TxId, Effect)],
+        ends: &mut Vec<(End, u64)>,
+    ) -> Result<(), Mismatch> {
+        deliver_or_stop(ledger, &self.layout, effects, ends)
     }
 
     fn dry_deliver(&self, ledger: &Ledger, tx: TxId, effect: Effect) -> End {
