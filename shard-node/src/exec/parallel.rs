@@ -32,7 +32,7 @@ use rustc_hash::FxHashMap;
 
 use crate::exec::blockstm::{Runner, Worker};
 use crate::exec::{BlockExecutor, BlockOutput, ExecStats, Mismatch, predict};
-use crate::programs::{Outcome, declared_keys, execute_one};
+use crate::programs::{MAX_DECLARED, Outcome, declared_keys, execute_one};
 use crate::state::{Base, Buffered, Key, Ledger, State, Value, World};
 use cross_shard::threads::in_chunks;
 
@@ -42,11 +42,19 @@ pub const MIN_PARALLEL_WAVE: usize = 256;
 /// The block cut into conflict-free waves (indexes into `txs`): each transaction goes
 /// one wave after the last earlier transaction that declares one of its keys.
 pub fn waves(ledger: &Ledger, txs: &[Tx]) -> Vec<Vec<usize>> {
+    let world = *ledger.world();
+    let declarations: Vec<Declaration> = txs
+        .iter()
+        .map(|tx| declared_keys(&world, |id| ledger.local(id), tx))
+        .collect();
+    waves_of(&declarations)
+}
+
+/// The waves of transactions declaring `declarations`, in block order.
+fn waves_of(declarations: &[Declaration]) -> Vec<Vec<usize>> {
     let mut last: FxHashMap<Key, usize> = FxHashMap::default();
     let mut waves: Vec<Vec<usize>> = Vec::new();
-    let world = *ledger.world();
-    for (i, tx) in txs.iter().enumerate() {
-        let keys = declared_keys(&world, |id| ledger.local(id), tx);
+    for (i, keys) in declarations.iter().enumerate() {
         let wave = keys
             .iter()
             .flatten()
@@ -197,12 +205,15 @@ pub struct Undeclared {
     pub tx: TxId,
 }
 
-/// The keys a transaction declares, as the waves use them.
-pub type Declare = fn(&World, &dyn Fn(AccountId) -> Option<u32>, &Tx) -> Vec<Key>;
+/// The keys a transaction declares.
+pub type Declaration = [Option<Key>; MAX_DECLARED];
+
+/// What the waves take a transaction's keys from.
+pub type Declare = fn(&World, &dyn Fn(AccountId) -> Option<u32>, &Tx) -> Declaration;
 
 /// The native declaration ([`declared_keys`]).
-pub fn declared(w: &World, local: &dyn Fn(AccountId) -> Option<u32>, tx: &Tx) -> Vec<Key> {
-    declared_keys(w, local, tx).into_iter().flatten().collect()
+pub fn declared(w: &World, local: &dyn Fn(AccountId) -> Option<u32>, tx: &Tx) -> Declaration {
+    declared_keys(w, local, tx)
 }
 
 /// One wave's transaction, run: its index, outcome, gas and writes, and whether it kept
@@ -228,27 +239,8 @@ pub fn execute_checked<R: Runner>(
     let world = *State::world(ledger);
     let base: &Ledger = ledger;
     let local = |id| State::local(base, id);
-    // Waves by the declared keys.
-    let mut last: FxHashMap<Key, usize> = FxHashMap::default();
-    let mut waves: Vec<Vec<usize>> = Vec::new();
-    let mut declarations = Vec::with_capacity(txs.len());
-    for (i, tx) in txs.iter().enumerate() {
-        let keys = declare(&world, &local, tx);
-        let wave = keys
-            .iter()
-            .filter_map(|k| last.get(k))
-            .map(|w| w + 1)
-            .max()
-            .unwrap_or(0);
-        for k in &keys {
-            last.insert(*k, wave);
-        }
-        if waves.len() <= wave {
-            waves.resize_with(wave + 1, Vec::new);
-        }
-        waves[wave].push(i);
-        declarations.push(keys);
-    }
+    let declarations: Vec<Declaration> = txs.iter().map(|tx| declare(&world, &local, tx)).collect();
+    let waves = waves_of(&declarations);
     let dependent = txs.len() - waves.first().map_or(0, Vec::len);
     let mut overlay: FxHashMap<Key, Value> = FxHashMap::default();
     let mut outcomes: Vec<Option<(Outcome, u64)>> = vec![None; txs.len()];
@@ -282,7 +274,7 @@ pub fn execute_checked<R: Runner>(
                         .read
                         .iter()
                         .chain(view.writes.iter().map(|(k, _)| k))
-                        .all(|k| declared.contains(k));
+                        .all(|&k| declared.contains(&Some(k)));
                     (i, done, std::mem::take(&mut view.writes), kept)
                 })
                 .collect();
