@@ -47,14 +47,12 @@ use super::addresses::{
     account, account_id, ballot_address, collection_address, pool_address, token_address,
 };
 use super::artifacts::Contract;
-use super::bare::World;
+use super::bare::{World, erc20_balance_slot};
 use super::bridge::{BRIDGE, token_id};
 use crate::state::{BALANCE, Base, Key, Ledger, NONCE, State};
 
 /// `_totalSupply`'s slot in OpenZeppelin's ERC-20.
 const SUPPLY_SLOT: u64 = 2;
-/// `_balances`'s slot in OpenZeppelin's ERC-20.
-const ERC20_BALANCES: u64 = 0;
 /// `_owners`'s and `_balances`'s slots in OpenZeppelin's ERC-721.
 const ERC721_OWNERS: u64 = 2;
 const ERC721_BALANCES: u64 = 3;
@@ -207,10 +205,10 @@ impl Layout {
         let mut erc20: FxHashMap<U256, Holder> = local
             .iter()
             .enumerate()
-            .map(|(i, &id)| (erc20_slot(account(id)), Holder::Account(i as u32)))
+            .map(|(i, &id)| (erc20_balance_slot(account(id)), Holder::Account(i as u32)))
             .collect();
         for &p in &pools {
-            erc20.insert(erc20_slot(pool_address(p)), Holder::Pool(p));
+            erc20.insert(erc20_balance_slot(pool_address(p)), Holder::Pool(p));
         }
         for t in 1..=world.tokens {
             let traded: Vec<Address> = pools
@@ -277,11 +275,6 @@ impl Layout {
     pub fn instance(&self, address: Address) -> Option<Instance> {
         self.contracts.get(&address).map(|c| c.0)
     }
-}
-
-/// The slot of `holder`'s balance in an OpenZeppelin ERC-20.
-fn erc20_slot(holder: Address) -> U256 {
-    mapping_slot(address_key(holder), ERC20_BALANCES)
 }
 
 /// Any view of the state as a [`Base`], owned: a worker's view (Block-STM's, the
