@@ -21,6 +21,11 @@ pub struct Args {
     /// (created if needed). Without it, state lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Shard k's committee, given k-th: its validators' ed25519 public keys in hex,
+    /// comma-separated (one per shard). The beacon accepts a shard's header only with
+    /// a quorum certificate of these keys.
+    #[arg(long = "committee", value_name = "KEYS", required = true)]
+    pub committees: Vec<String>,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
@@ -29,14 +34,39 @@ pub struct Args {
 /// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
 /// the beacon until Ctrl-C.
 pub async fn main(args: Args) -> anyhow::Result<()> {
+    let committees = args
+        .committees
+        .iter()
+        .enumerate()
+        .map(|(k, keys)| parse_committee(k as u32, keys))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let (listener, addr) = shardsim_host::process::bind_and_announce(&args.listen).await?;
     tracing::info!(%addr, shards = args.shards, "beacon listening");
     let config = crate::BeaconConfig {
         shards: args.shards,
+        committees,
         interval: args.beacon_interval,
         two_phase: args.two_phase_deadline,
         data_dir: args.data_dir,
     };
     let serve = crate::run(listener, config, std::future::pending());
     shardsim_host::process::serve_until_interrupted(serve, "beacon stopped").await
+}
+
+/// Shard `shard`'s committee from `--committee`: public keys in hex, comma-separated.
+pub fn parse_committee(shard: u32, keys: &str) -> anyhow::Result<consensus::Committee> {
+    use anyhow::Context;
+    let keys = keys
+        .split(',')
+        .enumerate()
+        .map(|(i, hex)| {
+            let bytes: [u8; 32] = const_hex::decode_to_array(hex.trim()).with_context(|| {
+                format!("--committee for shard {shard}: key {i} is not 32 bytes of hex")
+            })?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes).with_context(|| {
+                format!("--committee for shard {shard}: key {i} is not an ed25519 public key")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(consensus::Committee::new(shard, keys)?)
 }

@@ -23,6 +23,16 @@ pub enum Error {
         /// Shards in the cluster.
         shards: u32,
     },
+    /// A header without a quorum certificate of its shard's committee that proves it.
+    #[error("shard {shard} header {height}: not certified by its committee: {why}")]
+    Uncertified {
+        /// The shard it names.
+        shard: ShardId,
+        /// The height it claims.
+        height: u64,
+        /// What is missing or wrong.
+        why: String,
+    },
     /// The configuration cannot describe a working beacon.
     #[error("invalid beacon configuration: {0}")]
     Config(String),

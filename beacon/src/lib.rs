@@ -63,6 +63,9 @@ use service::BeaconService;
 pub struct BeaconConfig {
     /// Shards in the cluster.
     pub shards: u32,
+    /// Each shard's committee (index = shard id), from genesis: the keys whose quorum
+    /// certificates make a shard header acceptable.
+    pub committees: Vec<consensus::Committee>,
     /// Time between beacon blocks.
     pub interval: Duration,
     /// Coordinate two-phase commit with this deadline (beacon blocks); `None`: the
@@ -82,6 +85,7 @@ pub async fn run(
 ) -> Result<()> {
     let BeaconConfig {
         shards,
+        committees,
         interval,
         two_phase,
         data_dir,
@@ -91,6 +95,17 @@ pub async fn run(
     }
     if interval.is_zero() {
         return Err(Error::Config("beacon_interval must be above 0".into()));
+    }
+    if committees.len() != shards as usize
+        || committees
+            .iter()
+            .enumerate()
+            .any(|(k, c)| c.shard() != k as u32)
+    {
+        return Err(Error::Config(format!(
+            "{shards} shards need one committee each, in shard order ({} given)",
+            committees.len()
+        )));
     }
     if two_phase == Some(0) {
         return Err(Error::Config(
@@ -105,7 +120,7 @@ pub async fn run(
         None => None,
     };
     let began = std::time::Instant::now();
-    let service = BeaconService::new(shards, two_phase, store)?;
+    let service = BeaconService::new(committees, two_phase, store)?;
     let height = lock(&service.state).chain.height();
     if height > 0 {
         tracing::info!(

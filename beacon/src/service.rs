@@ -69,15 +69,16 @@ pub struct BeaconService {
 }
 
 impl BeaconService {
-    /// A beacon for `shards` shards, coordinating two-phase commit with this deadline
+    /// A beacon for one shard per committee, coordinating two-phase commit with this deadline
     /// (in beacon blocks) when `two_phase` is given. With a `store`, the chain is
     /// rebuilt from it (replaying every stored block) and every new block is stored.
     pub fn new(
-        shards: u32,
+        committees: Vec<consensus::Committee>,
         two_phase: Option<u64>,
         store: Option<Log>,
     ) -> crate::Result<BeaconService> {
-        let mut chain = Chain::new(shards, two_phase);
+        let shards = committees.len() as u32;
+        let mut chain = Chain::new(committees, two_phase);
         if let Some(store) = &store {
             store.try_for_each(RECORDS, 0, |height, record: pb::BeaconRecord| {
                 replay(&mut chain, height, &record)

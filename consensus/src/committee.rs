@@ -120,10 +120,7 @@ mod tests {
             let c = Committee::derived(&[7; 32], 0, n).unwrap();
             let (q, f) = (c.quorum(), c.faults());
             assert!(3 * f < n, "n = {n}");
-            assert!(
-                2 * q > n + f,
-                "n = {n}: two quorums share ≤ f validators"
-            );
+            assert!(2 * q > n + f, "n = {n}: two quorums share ≤ f validators");
             assert!(q <= n - f, "n = {n}: f silent validators stop every quorum");
         }
         assert_eq!(Committee::derived(&[7; 32], 0, 4).unwrap().quorum(), 3);

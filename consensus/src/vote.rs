@@ -228,6 +228,18 @@ impl QuorumCert {
             .map_err(|_| bad("a signature does not verify"))
     }
 
+    /// The certificate of a committee of one (a shard with a single validator):
+    /// validator 0's precommit for `value` at `height`, round 0.
+    pub fn of_one(key: &SigningKey, shard: ShardId, height: u64, value: Value) -> QuorumCert {
+        let vote = Vote::sign(key, shard, (Kind::Precommit, height, 0), Some(value), 0);
+        QuorumCert {
+            height,
+            round: 0,
+            value,
+            signatures: vec![(0, vote.signature)],
+        }
+    }
+
     /// The encoded size, for message accounting.
     pub fn wire_len(&self) -> usize {
         8 + 4 + 64 + self.signatures.len() * (2 + SIGNATURE_LEN)

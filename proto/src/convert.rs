@@ -540,6 +540,67 @@ impl From<&Decision> for pb::Decision {
     }
 }
 
+/// A quorum certificate from the wire: hashes of 32 bytes, signatures of 64, signers
+/// that fit a validator index, one signature per signer. (Whether it *verifies* is the
+/// receiver's check, against the committee it knows.)
+pub fn cert_from_wire(c: &pb::QuorumCert) -> Result<consensus::QuorumCert, ConvertError> {
+    const M: &str = "QuorumCert";
+    if c.signers.len() != c.signatures.len() {
+        return Err(ConvertError::ColumnLength {
+            message: M,
+            column: "signatures",
+            expected: c.signers.len(),
+            got: c.signatures.len(),
+        });
+    }
+    if c.signers.len() > consensus::committee::MAX_VALIDATORS {
+        return Err(ConvertError::TooLarge {
+            message: M,
+            got: c.signers.len(),
+            limit: consensus::committee::MAX_VALIDATORS,
+        });
+    }
+    let mut signatures = Vec::with_capacity(c.signers.len());
+    for (row, (&signer, sig)) in c.signers.iter().zip(&c.signatures).enumerate() {
+        let signer =
+            consensus::ValidatorId::try_from(signer).map_err(|_| ConvertError::BadRow {
+                message: M,
+                row,
+                reason: "signer is not a validator index",
+            })?;
+        let sig: [u8; 64] = sig
+            .as_slice()
+            .try_into()
+            .map_err(|_| ConvertError::BadRow {
+                message: M,
+                row,
+                reason: "a signature must be 64 bytes",
+            })?;
+        signatures.push((signer, sig));
+    }
+    Ok(consensus::QuorumCert {
+        height: c.height,
+        round: c.round,
+        value: consensus::Value {
+            block: hash(M, "block", &c.block)?,
+            state_root: hash(M, "state_root", &c.state_root)?,
+        },
+        signatures,
+    })
+}
+
+/// The wire form of a quorum certificate.
+pub fn cert_to_wire(c: &consensus::QuorumCert) -> pb::QuorumCert {
+    pb::QuorumCert {
+        height: c.height,
+        round: c.round,
+        block: c.value.block.0.to_vec(),
+        state_root: c.value.state_root.0.to_vec(),
+        signers: c.signatures.iter().map(|s| s.0 as u32).collect(),
+        signatures: c.signatures.iter().map(|s| s.1.to_vec()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -798,5 +859,52 @@ mod tests {
             let wire = pb::ReceiptBatch::from(&b);
             prop_assert_eq!(ReceiptBatch::try_from(&wire).unwrap(), b);
         }
+    }
+
+    #[test]
+    fn certificates_cross_the_wire_and_bad_ones_are_named() {
+        let value = consensus::Value {
+            block: Hash([1; 32]),
+            state_root: Hash([2; 32]),
+        };
+        let key = consensus::committee::validator_key(&[0; 32], 0, 0);
+        let cert = consensus::QuorumCert::of_one(&key, 0, 7, value);
+        let wire = cert_to_wire(&cert);
+        assert_eq!(cert_from_wire(&wire).unwrap(), cert);
+        let short = pb::QuorumCert {
+            signatures: vec![vec![0; 63]],
+            ..wire.clone()
+        };
+        assert!(
+            cert_from_wire(&short)
+                .unwrap_err()
+                .to_string()
+                .contains("64 bytes")
+        );
+        let uneven = pb::QuorumCert {
+            signers: vec![0, 1],
+            ..wire.clone()
+        };
+        assert!(cert_from_wire(&uneven).is_err());
+        let big = pb::QuorumCert {
+            signers: vec![70_000],
+            ..wire.clone()
+        };
+        assert!(
+            cert_from_wire(&big)
+                .unwrap_err()
+                .to_string()
+                .contains("validator index")
+        );
+        let hashless = pb::QuorumCert {
+            block: vec![1; 31],
+            ..wire
+        };
+        assert!(
+            cert_from_wire(&hashless)
+                .unwrap_err()
+                .to_string()
+                .contains("block")
+        );
     }
 }

@@ -83,6 +83,10 @@ pub struct Args {
     /// (the directory is created if needed). Without it, state lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// A file holding this shard's validator secret key (32 bytes, hex), with which it
+    /// certifies its headers for the beacon. The driver writes one per shard and run.
+    #[arg(long, value_name = "FILE")]
+    pub validator_key_file: std::path::PathBuf,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -110,6 +114,12 @@ pub fn parse_interval(s: &str) -> Result<Interval, String> {
 /// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
 /// the shard until Ctrl-C or a fatal error.
 pub async fn main(args: Args) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let path = &args.validator_key_file;
+    let hex = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the validator key {}", path.display()))?;
+    let secret: [u8; 32] = const_hex::decode_to_array(hex.trim())
+        .with_context(|| format!("{}: a validator key is 32 bytes of hex", path.display()))?;
     let config = ShardConfig {
         shard: args.shard,
         shards: args.shards,
@@ -140,6 +150,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        validator_key: ed25519_dalek::SigningKey::from_bytes(&secret),
     };
     if config.lose_receipts > 0 {
         tracing::warn!(

@@ -70,6 +70,9 @@ pub struct ShardConfig {
     /// (a receipt lost for good: the channel moves past it, no retry brings it back).
     /// Set through the environment variable [`LOSE_RECEIPTS_ENV`].
     pub lose_receipts: u64,
+    /// This shard's validator key: it certifies each header for the beacon (a quorum
+    /// certificate of its one-validator committee). Drawn by the driver per run.
+    pub validator_key: ed25519_dalek::SigningKey,
 }
 
 /// The environment variable that sets [`ShardConfig::lose_receipts`]. A shard started

@@ -1,5 +1,5 @@
 //! Steps 1–3 of the chapter: accepting a shard's header submission — the header
-//! extends the shard's chain, its leaves hash to the receipts root, and each batch is
+//! extends the shard's chain, its committee's quorum certificate covers it, its leaves hash to the receipts root, and each batch is
 //! one the header committed to and next on its channel (forged and replayed batches are
 //! dropped and counted; the honest rest of the submission stands).
 
@@ -7,7 +7,7 @@ use cross_shard::two_phase::Vote;
 use cross_shard::{
     Error as ProtocolError, Hash, Header, ReceiptBatch, ShardId, TxId, merkle, receipt,
 };
-use shardsim_proto::convert::{path_to_wire, vote_from_wire};
+use shardsim_proto::convert::{cert_from_wire, path_to_wire, vote_from_wire};
 use shardsim_proto::pb;
 
 use crate::error::{Error, Result};
@@ -15,6 +15,25 @@ use crate::error::{Error, Result};
 use super::{Chain, Outcome, Pending, Stored};
 
 impl Chain {
+    /// Checks that `cert` is a quorum certificate of `header.shard`'s committee for
+    /// exactly this header: its hash and its state root, at its height.
+    fn check_certified(&self, header: &Header, cert: Option<&pb::QuorumCert>) -> Result<()> {
+        let refuse = |why: String| Error::Uncertified {
+            shard: header.shard,
+            height: header.height,
+            why,
+        };
+        let cert = cert_from_wire(cert.ok_or_else(|| refuse("no quorum certificate".into()))?)?;
+        if cert.height != header.height
+            || cert.value.block != header.hash()
+            || cert.value.state_root != header.state_root
+        {
+            return Err(refuse("the certificate is for another header".into()));
+        }
+        cert.verify(&self.committees[header.shard as usize])
+            .map_err(|e| refuse(e.to_string()))
+    }
+
     pub(super) fn try_accept(
         &mut self,
         submission: &pb::HeaderSubmission,
@@ -43,6 +62,9 @@ impl Chain {
         }
         // The next height (or a different header at the head: refused as not extending).
         header.check_extends(last_height, &last_hash)?;
+        // Step 1b: the shard's committee certified this very header — whoever delivers
+        // it. A sender's claim to be the shard counts for nothing.
+        self.check_certified(&header, submission.cert.as_ref())?;
 
         // Every batch must at least be well formed.
         let received: Vec<ReceiptBatch> = submission

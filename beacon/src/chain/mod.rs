@@ -100,6 +100,9 @@ pub enum Outcome {
 pub struct Chain {
     /// Shards in the cluster.
     pub(super) shards: u32,
+    /// Each shard's committee, known from genesis: a header counts only with a quorum
+    /// certificate of its shard's committee.
+    pub(super) committees: Vec<consensus::Committee>,
     /// Per shard: height and hash of its last accepted header.
     pub(super) heads: Vec<(u64, Hash)>,
     /// Per (src, dst): the next sequence number a batch must start at.
@@ -152,12 +155,14 @@ pub struct TwoPhaseCounters {
 }
 
 impl Chain {
-    /// An empty beacon chain for `shards` shards; with `two_phase = Some(deadline)`, it
-    /// coordinates two-phase commit, giving each transaction `deadline` beacon blocks.
-    pub fn new(shards: u32, two_phase: Option<u64>) -> Chain {
-        let n = shards as usize;
+    /// An empty beacon chain for one shard per committee (index = shard id); with
+    /// `two_phase = Some(deadline)`, it coordinates two-phase commit, giving each
+    /// transaction `deadline` beacon blocks.
+    pub fn new(committees: Vec<consensus::Committee>, two_phase: Option<u64>) -> Chain {
+        let n = committees.len();
         Chain {
-            shards,
+            shards: n as u32,
+            committees,
             heads: vec![(0, Hash::ZERO); n],
             next_seq: vec![vec![0; n]; n],
             routed: vec![vec![0; n]; n],

@@ -6,6 +6,36 @@ use cross_shard::two_phase::{Verdict, Vote};
 use cross_shard::{Hash, Header, ReceiptBatch, receipt};
 use shardsim_proto::pb;
 
+/// The secret the test committees' keys come from.
+const SECRET: [u8; 32] = [5; 32];
+
+/// Three shards' committees of one validator each.
+fn committees() -> Vec<consensus::Committee> {
+    (0..3)
+        .map(|k| consensus::Committee::derived(&SECRET, k, 1).unwrap())
+        .collect()
+}
+
+/// Signs `sub`'s header as its shard's (one-validator) committee would, when the
+/// header is well formed enough to have a hash.
+fn certify(sub: &mut pb::HeaderSubmission) {
+    let Some(header) = sub.header.as_ref().and_then(|h| Header::try_from(h).ok()) else {
+        return;
+    };
+    sub.cert = Some(cert_for(&header, &SECRET));
+}
+
+/// The certificate of `header` by validator 0 of its shard, keys from `secret`.
+fn cert_for(header: &Header, secret: &[u8; 32]) -> pb::QuorumCert {
+    let key = consensus::committee::validator_key(secret, header.shard, 0);
+    let value = consensus::Value {
+        block: header.hash(),
+        state_root: header.state_root,
+    };
+    let cert = consensus::QuorumCert::of_one(&key, header.shard, header.height, value);
+    shardsim_proto::convert::cert_to_wire(&cert)
+}
+
 /// Builds shard `src`'s submission at `height` after `prev`, with one batch per
 /// (dst, first_seq, count).
 fn submission(
@@ -44,13 +74,14 @@ fn submission(
             .map(|l| l.0.to_vec())
             .collect(),
         votes: Vec::new(),
+        cert: Some(cert_for(&header, &SECRET)),
     };
     (sub, header)
 }
 
 #[test]
 fn notarizes_routes_and_forgets_on_ack() {
-    let mut chain = Chain::new(3, None);
+    let mut chain = Chain::new(committees(), None);
     let (s, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2), (2, 0, 1)], &[]);
     chain.accept(&s).unwrap();
     assert_eq!(chain.in_flight(), (3, 30), "pending counts as in flight");
@@ -83,9 +114,9 @@ proptest::proptest! {
             1..12,
         )
     ) {
-        let mut chain = Chain::new(3, Some(2));
+        let mut chain = Chain::new(committees(), Some(2));
         for (shard, height, hash_len, batches, acks) in subs {
-            let sub = pb::HeaderSubmission {
+            let mut sub = pb::HeaderSubmission {
                 header: Some(pb::Header {
                     shard,
                     height,
@@ -111,7 +142,10 @@ proptest::proptest! {
                 acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
                 leaves: vec![vec![0; 32]; shard as usize % 4],
                 votes: vec![pb::Vote { tx: height, yes: hash_len % 2 == 0, reason: hash_len as u32 % 12, output: 0 }],
+                ..Default::default()
             };
+            // Certified, so that the checks after the certificate's are reached too.
+            certify(&mut sub);
             let before = (chain.shard_heights(), chain.in_flight());
             if chain.accept(&sub).is_err() {
                 proptest::prop_assert_eq!(before, (chain.shard_heights(), chain.in_flight()));
@@ -124,7 +158,7 @@ proptest::proptest! {
 
 #[test]
 fn forged_and_replayed_batches_are_dropped_and_counted_withheld_ones_refused() {
-    let mut chain = Chain::new(3, None);
+    let mut chain = Chain::new(committees(), None);
     let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
     chain.accept(&s1).unwrap();
     // Block 2 honestly sends to shard 2, and also slips in a batch to shard 1 that
@@ -152,7 +186,7 @@ fn forged_and_replayed_batches_are_dropped_and_counted_withheld_ones_refused() {
 #[test]
 fn two_phase_opens_prepares_counts_votes_and_decides_by_the_deadline() {
     use shardsim_proto::convert::vote_to_wire;
-    let mut chain = Chain::new(3, Some(2));
+    let mut chain = Chain::new(committees(), Some(2));
     // Shard 0 prepares txs 0 and 1 on shard 1 (credit receipts, ids 0 and 1).
     let (s, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
     chain.accept(&s).unwrap();
@@ -198,7 +232,7 @@ fn two_phase_opens_prepares_counts_votes_and_decides_by_the_deadline() {
         }
     );
     // A receipts-only beacon refuses votes.
-    let mut plain = Chain::new(3, None);
+    let mut plain = Chain::new(committees(), None);
     let (mut v, _) = submission(1, 1, Hash::ZERO, &[], &[]);
     v.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
     assert!(plain.accept(&v).is_err());
@@ -206,7 +240,7 @@ fn two_phase_opens_prepares_counts_votes_and_decides_by_the_deadline() {
 
 #[test]
 fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed() {
-    let mut chain = Chain::new(3, None);
+    let mut chain = Chain::new(committees(), None);
     chain.record_inputs();
     let (s1, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
     let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
@@ -242,7 +276,7 @@ fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed
         Some(pb::inbound::Kind::Tip(_))
     ));
     // Replaying the recorded inputs rebuilds the same chain.
-    let mut again = Chain::new(3, None);
+    let mut again = Chain::new(committees(), None);
     for s in &n.accepted {
         again.accept(s).unwrap();
     }
@@ -251,7 +285,7 @@ fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed
 
 #[test]
 fn broken_chain_forged_root_and_channel_gap_are_refused() {
-    let mut chain = Chain::new(3, None);
+    let mut chain = Chain::new(committees(), None);
     let (mut s, _) = submission(0, 1, Hash::ZERO, &[], &[]);
     s.header.as_mut().unwrap().prev_hash = vec![1; 32];
     assert!(chain.accept(&s).is_err(), "prev_hash is not genesis");
@@ -267,4 +301,59 @@ fn broken_chain_forged_root_and_channel_gap_are_refused() {
     assert_eq!(chain.headers_rejected, 5);
     assert_eq!(chain.in_flight(), (0, 0));
     assert_eq!(chain.shard_heights(), vec![0, 0, 0]);
+}
+
+#[test]
+fn a_header_counts_only_with_its_committees_certificate() {
+    let mut chain = Chain::new(committees(), None);
+    let (honest, h1) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+    let refused = |chain: &mut Chain, sub: &pb::HeaderSubmission, why: &str| {
+        let e = chain.accept(sub).expect_err(why).to_string();
+        assert!(e.contains("not certified by its committee"), "{why}: {e}");
+    };
+    refused(
+        &mut chain,
+        &pb::HeaderSubmission {
+            cert: None,
+            ..honest.clone()
+        },
+        "no certificate",
+    );
+    let forged = pb::HeaderSubmission {
+        cert: Some(cert_for(&h1, &[6; 32])),
+        ..honest.clone()
+    };
+    refused(
+        &mut chain,
+        &forged,
+        "signed with a key outside the committee",
+    );
+    let other = Header {
+        state_root: Hash([9; 32]),
+        ..h1
+    };
+    let moved = pb::HeaderSubmission {
+        cert: Some(cert_for(&other, &SECRET)),
+        ..honest.clone()
+    };
+    refused(&mut chain, &moved, "a certificate for another header");
+    // Shard 1's committee cannot certify shard 0's header.
+    let mut foreign = cert_for(&Header { shard: 1, ..h1 }, &SECRET);
+    foreign.block = h1.hash().0.to_vec();
+    refused(
+        &mut chain,
+        &pb::HeaderSubmission {
+            cert: Some(foreign),
+            ..honest.clone()
+        },
+        "another shard's committee",
+    );
+    assert_eq!(chain.headers_rejected, 4);
+    assert_eq!(
+        chain.shard_heights(),
+        vec![0, 0, 0],
+        "nothing refused was taken"
+    );
+    chain.accept(&honest).unwrap();
+    assert_eq!(chain.shard_heights(), vec![1, 0, 0]);
 }

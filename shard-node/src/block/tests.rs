@@ -34,6 +34,7 @@ fn config(shard: ShardId) -> ShardConfig {
         threads: 1,
         byzantine: false,
         lose_receipts: 0,
+        validator_key: consensus::committee::validator_key(&[1; 32], shard, 0),
         executor: crate::Executor::Sequential,
         verify_executor: false,
         predict_executor: true,

@@ -131,6 +131,21 @@ impl Cluster {
         let exe =
             std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
         let c = &scenario.cluster;
+        // Each run draws a secret from which every validator's key derives; a shard
+        // gets only its own key (a file in keys/), the beacon only the public ones.
+        let secret: [u8; 32] = rand::random();
+        let keys_dir = run_dir.join("keys");
+        std::fs::create_dir_all(&keys_dir)
+            .with_context(|| format!("creating {}", keys_dir.display()))?;
+        let mut committees = Vec::with_capacity(c.shards as usize);
+        let mut key_files = Vec::with_capacity(c.shards as usize);
+        for shard in 0..c.shards {
+            let key = consensus::committee::validator_key(&secret, shard, 0);
+            committees.push(const_hex::encode(key.verifying_key().as_bytes()));
+            let file = keys_dir.join(format!("shard-{shard}.key"));
+            write_secret(&file, &const_hex::encode(key.to_bytes()))?;
+            key_files.push(file);
+        }
         let mut beacon_args = vec![
             "__beacon".into(),
             "--shards".into(),
@@ -140,6 +155,9 @@ impl Cluster {
         ];
         if c.protocol == Protocol::TwoPhase {
             beacon_args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
+        }
+        for keys in committees {
+            beacon_args.extend(["--committee".into(), keys]);
         }
         // With storage on disk, each process keeps its chain in data/<name>/.
         let data_dir = |name: &str| -> Vec<String> {
@@ -199,6 +217,8 @@ impl Cluster {
                 humantime::format_duration(scenario.network.jitter).to_string(),
                 "--beacon".into(),
                 beacon_url.clone(),
+                "--validator-key-file".into(),
+                key_files[shard as usize].display().to_string(),
             ];
             let mut args = args.to_vec();
             if c.signatures {
@@ -452,4 +472,19 @@ pub async fn shard_client(addr: &str) -> anyhow::Result<ShardClient<Channel>> {
     Ok(ShardClient::new(channel(addr).await?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// Writes a secret to `path`, readable by its owner only.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(secret.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

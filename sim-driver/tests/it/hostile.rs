@@ -13,11 +13,42 @@ use tonic::Code;
 
 const ACCOUNTS: u64 = 1000;
 
+/// The secret the in-process committees' keys derive from.
+const SECRET: [u8; 32] = [3; 32];
+
+/// Validator 0 of `shard` (every shard here has a committee of one).
+fn validator_key(shard: u32) -> ed25519_dalek::SigningKey {
+    consensus::committee::validator_key(&SECRET, shard, 0)
+}
+
+/// `s` certified by its header's shard's validator, keys from `secret` (unchanged when
+/// the header is too malformed to have a hash).
+fn certified(mut s: pb::HeaderSubmission, secret: &[u8; 32]) -> pb::HeaderSubmission {
+    let Some(h) = s
+        .header
+        .as_ref()
+        .and_then(|h| cross_shard::Header::try_from(h).ok())
+    else {
+        return s;
+    };
+    let key = consensus::committee::validator_key(secret, h.shard, 0);
+    let value = consensus::Value {
+        block: h.hash(),
+        state_root: h.state_root,
+    };
+    let cert = consensus::QuorumCert::of_one(&key, h.shard, h.height, value);
+    s.cert = Some(shardsim_proto::convert::cert_to_wire(&cert));
+    s
+}
+
 async fn start_beacon(shards: u32) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = beacon::BeaconConfig {
         shards,
+        committees: (0..shards)
+            .map(|k| consensus::Committee::derived(&SECRET, k, 1).unwrap())
+            .collect(),
         interval: Duration::from_millis(20),
         two_phase: None,
         data_dir: None,
@@ -53,6 +84,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         vm: shard_node::Vm::Native,
         data_dir: None,
         lose_receipts: 0,
+        validator_key: validator_key(shard),
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");
@@ -82,13 +114,15 @@ fn header(shard: u32, hash_len: usize) -> pb::Header {
     }
 }
 
-/// A submission of `header` carrying `batches`.
+/// A submission of `header` carrying `batches`, certified by shard's committee (as the
+/// shard itself would send it, Byzantine or not).
 fn submission(header: pb::Header, batches: Vec<pb::ReceiptBatch>) -> pb::HeaderSubmission {
-    pb::HeaderSubmission {
+    let s = pb::HeaderSubmission {
         header: Some(header),
         batches,
         ..Default::default()
-    }
+    };
+    certified(s, &SECRET)
 }
 
 /// A receipt batch from shard 0 to shard 1 with these columns.
@@ -149,7 +183,7 @@ async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
         .await
         .unwrap()
         .into_inner();
-    c.submit_headers(tokio_stream::iter(vec![s]))
+    c.submit_headers(tokio_stream::iter(vec![certified(s, &SECRET)]))
         .await
         .expect("the honest part of the submission stands");
     // Shard 1 is delivered the honest batch, and only it.
@@ -190,6 +224,24 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     let e = submit_one(&mut c, submission(header(99, 32), vec![])).await;
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("99"), "{e}");
+
+    // Well formed, but certified by no one, or by keys outside shard 0's committee.
+    let bare = pb::HeaderSubmission {
+        cert: None,
+        ..submission(header(0, 32), vec![])
+    };
+    let e = submit_one(&mut c, bare).await;
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("not certified"), "{e}");
+    let forged = certified(
+        pb::HeaderSubmission {
+            header: Some(header(0, 32)),
+            ..Default::default()
+        },
+        &[4; 32],
+    );
+    let e = submit_one(&mut c, forged).await;
+    assert!(e.message().contains("signature does not verify"), "{e}");
 
     let uneven = batch(vec![1, 2], vec![1], vec![1, 2]);
     let e = submit_one(&mut c, submission(header(0, 32), vec![uneven])).await;
