@@ -45,6 +45,8 @@ struct TestApp {
     now: Duration,
     proposed: Option<Duration>,
     chain: BTreeMap<u64, (TestBlock, QuorumCert, Hash)>,
+    /// When each block was committed here.
+    committed_at: Vec<Duration>,
     nonce: u64,
 }
 
@@ -93,6 +95,7 @@ impl App<TestBlock> for TestApp {
             .execute(height, block)
             .expect("a decided block is valid");
         assert_eq!(root, cert.value.state_root);
+        self.committed_at.push(self.now);
         self.chain
             .insert(height, (block.clone(), cert.clone(), root));
     }
@@ -117,6 +120,8 @@ struct Setup {
     delay: Duration,
     /// When the network becomes reliable (delay ≤ 10 ms).
     heal: Duration,
+    /// Instead: every message takes exactly this long, none is lost.
+    fixed_delay: Option<Duration>,
     /// Honest validators must each commit this many blocks after `heal`.
     after_heal: u64,
     /// The mutations under test: quorum offset, locks respected.
@@ -136,6 +141,8 @@ struct Outcome {
     faults: Vec<(ValidatorId, crate::machine::Fault)>,
     /// Whether every honest validator committed `after_heal` blocks after the heal.
     live: bool,
+    /// When each honest validator committed each block.
+    committed_at: Vec<Vec<Duration>>,
 }
 
 enum Event {
@@ -236,8 +243,12 @@ impl World<'_> {
                     } else {
                         Duration::from_millis(10)
                     };
-                    let d =
-                        Duration::from_micros(self.rng.random_range(0..=max.as_micros() as u64));
+                    let d = match self.setup.fixed_delay {
+                        Some(d) => d,
+                        None => {
+                            Duration::from_micros(self.rng.random_range(0..=max.as_micros() as u64))
+                        }
+                    };
                     self.push(now + d, Event::Deliver(v as ValidatorId, to, m.clone()));
                 }
             }
@@ -281,6 +292,7 @@ fn run(setup: &Setup) -> Outcome {
             now: Duration::ZERO,
             proposed: None,
             chain: BTreeMap::new(),
+            committed_at: Vec::new(),
             nonce: 0,
         })
         .collect();
@@ -402,6 +414,10 @@ fn run(setup: &Setup) -> Outcome {
         heights,
         faults: w.faults,
         live,
+        committed_at: honest
+            .iter()
+            .map(|&v| w.apps[v as usize].committed_at.clone())
+            .collect(),
     }
 }
 
@@ -415,6 +431,7 @@ fn setup(seed: u64, validators: usize) -> Setup {
         duplicate: 0.0,
         delay: Duration::from_millis(10),
         heal: Duration::ZERO,
+        fixed_delay: None,
         after_heal: 5,
         quorum_offset: 0,
         locking: true,
@@ -592,4 +609,28 @@ fn more_than_f_crashed_halts_then_resumes() {
     s.after_heal = 5;
     let o = run(&s);
     assert!(o.conflicts.is_empty() && o.live, "{o:?}");
+}
+
+#[test]
+fn a_block_takes_three_message_delays() {
+    // Propose, prevote, precommit: each a one-way message, so over links of exactly L
+    // a height commits 3 L after the previous one (its proposer proposes at once).
+    for (n, ms) in [(4, 50), (7, 20), (1, 30)] {
+        let mut s = setup(2, n);
+        s.fixed_delay = Some(Duration::from_millis(ms));
+        s.after_heal = 12;
+        let o = run(&s);
+        assert!(o.live && o.conflicts.is_empty(), "{o:?}");
+        for times in &o.committed_at {
+            let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+            let expected = if n == 1 {
+                // Alone, a validator hears no one: it commits as soon as it may
+                // propose again (the simulation's work arrives every 20 ms).
+                WORK_EVERY
+            } else {
+                Duration::from_millis(3 * ms)
+            };
+            assert!(gaps.iter().all(|&g| g == expected), "n {n}: {gaps:?}");
+        }
+    }
 }
