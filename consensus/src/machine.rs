@@ -525,18 +525,14 @@ impl<B: Block> Machine<B> {
             return;
         }
         let height = message.height();
-        if let Message::Behind { height } = message {
-            if height < self.height
-                && let Some((block, cert)) = app.decided(height)
-            {
-                self.send(Output::Send(from, Message::Decided { block, cert }));
-            }
+        let behind = matches!(message, Message::Behind { .. });
+        // A request for help is about the asker's height; everything else is about
+        // ours: older messages are moot, the next height's wait, later ones mean we
+        // are the one behind.
+        if !behind && height < self.height {
             return;
         }
-        if height < self.height {
-            return;
-        }
-        if height > self.height {
+        if !behind && height > self.height {
             if height == self.height + 1
                 && !matches!(message, Message::Decided { .. })
                 && self.future.len() < MAX_FUTURE
@@ -548,6 +544,14 @@ impl<B: Block> Machine<B> {
             return;
         }
         match message {
+            Message::Behind { height } => {
+                if height < self.height
+                    && let Some((block, cert)) = app.decided(height)
+                {
+                    self.send(Output::Send(from, Message::Decided { block, cert }));
+                }
+                return;
+            }
             Message::Proposal(p) => self.on_proposal(p, from, app),
             Message::Vote(v) => self.on_vote(v, from),
             Message::Decided { block, cert } => self.on_decided(now, from, block, cert, app),
@@ -558,7 +562,6 @@ impl<B: Block> Machine<B> {
                 signature,
                 ..
             } => self.on_seen(round, valid_round, block, signature),
-            Message::Behind { .. } => unreachable!("answered above"),
         }
         self.progress(now, app);
     }
