@@ -123,6 +123,9 @@ pub struct Cluster {
     pub beacon: Process,
     /// The shard processes, index = shard id.
     pub shards: Vec<Process>,
+    /// The run's validator secret keys, one file per shard: needed while the cluster
+    /// runs (a restarted shard reads its key again), removed when it stops.
+    keys: PathBuf,
 }
 
 impl Cluster {
@@ -243,7 +246,11 @@ impl Cluster {
             args.extend(data_dir(&name));
             shards.push(spawn(&exe, &name, &args, run_dir).await?);
         }
-        Ok(Cluster { beacon, shards })
+        Ok(Cluster {
+            beacon,
+            shards,
+            keys: keys_dir,
+        })
     }
 
     /// Every process, beacon first.
@@ -350,6 +357,7 @@ impl Cluster {
         {
             let _ = p.child.kill().await;
         }
+        let _ = std::fs::remove_dir_all(&self.keys);
     }
 }
 
@@ -361,6 +369,7 @@ impl Drop for Cluster {
                 let _ = p.child.try_wait();
             }
         }
+        let _ = std::fs::remove_dir_all(&self.keys);
     }
 }
 

@@ -98,6 +98,10 @@ skew = 0.5
         let meta = std::fs::metadata(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(meta.len() > 0, "{file} is empty");
     }
+    assert!(
+        !dir.join("keys").exists(),
+        "the run's validator keys are removed when its cluster stops"
+    );
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
         "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas\n"
