@@ -40,6 +40,10 @@ const RECORDS: &str = "blocks";
 
 type InboundSender = mpsc::Sender<Result<pb::Inbound, Status>>;
 
+/// Most open subscriptions per shard (a committee's size at most): beyond it the oldest
+/// is closed, so that a client subscribing again and again holds no more memory.
+pub const MAX_SUBSCRIBERS: usize = consensus::committee::MAX_VALIDATORS;
+
 /// Messages queued per subscriber. One that falls this far behind is dropped; its shard
 /// resubscribes and gets everything unacknowledged again from the backlog.
 pub const INBOUND_QUEUE: usize = 4096;
@@ -50,8 +54,10 @@ pub const INBOUND_QUEUE: usize = 4096;
 pub struct State {
     /// The beacon chain.
     pub chain: Chain,
-    /// Per shard, its open Subscribe stream (a reconnect replaces it).
-    pub subscribers: Vec<Option<InboundSender>>,
+    /// Per shard, its open Subscribe streams: every validator of its committee
+    /// subscribes, and a second subscriber never closes the first (a stream that has
+    /// gone is forgotten at the next send).
+    pub subscribers: Vec<Vec<InboundSender>>,
     /// Height the chain resumed at from the store (0: a fresh start).
     pub recovered_height: u64,
 }
@@ -89,7 +95,7 @@ impl BeaconService {
             state: Arc::new(Mutex::new(State {
                 recovered_height: chain.height(),
                 chain,
-                subscribers: vec![None; shards as usize],
+                subscribers: vec![Vec::new(); shards as usize],
             })),
             store: store.map(Arc::new),
             announce: Arc::new(tokio::sync::Mutex::new(())),
@@ -186,13 +192,11 @@ fn send_tips(state: &mut State) {
     }
 }
 
-/// Sends `msg` to a subscriber, forgetting it if its stream has gone or it has fallen
-/// [`INBOUND_QUEUE`] messages behind: its stream ends, its shard resubscribes, and the
-/// backlog brings it everything it has not acknowledged.
-fn send(sub: &mut Option<InboundSender>, msg: pb::Inbound) {
-    if sub.as_ref().is_some_and(|s| s.try_send(Ok(msg)).is_err()) {
-        *sub = None;
-    }
+/// Sends `msg` to a shard's subscribers, forgetting each whose stream has gone or that
+/// has fallen [`INBOUND_QUEUE`] messages behind: its stream ends, its validator
+/// resubscribes, and the backlog brings it everything not acknowledged.
+fn send(subs: &mut Vec<InboundSender>, msg: pb::Inbound) {
+    subs.retain(|s| s.try_send(Ok(msg.clone())).is_ok());
 }
 
 #[tonic::async_trait]
@@ -243,7 +247,11 @@ impl Beacon for BeaconService {
         }
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         let backlog: Vec<_> = state.chain.backlog(shard).into_iter().map(Ok).collect();
-        state.subscribers[shard as usize] = Some(tx);
+        let subs = &mut state.subscribers[shard as usize];
+        if subs.len() >= MAX_SUBSCRIBERS {
+            subs.remove(0);
+        }
+        subs.push(tx);
         drop(state);
         tracing::info!(shard, "shard subscribed");
         let stream = tokio_stream::iter(backlog).chain(ReceiverStream::new(rx));

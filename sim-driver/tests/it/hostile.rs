@@ -206,6 +206,67 @@ async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
     assert_eq!(status.receipts_forged, 1, "{status:?}");
 }
 
+/// The next delivery on a Subscribe stream, within 5 s.
+async fn next_delivery(inbound: &mut tonic::Streaming<pb::Inbound>) -> Option<pb::ReceiptBatch> {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match inbound.message().await {
+                Ok(Some(pb::Inbound {
+                    kind: Some(pb::inbound::Kind::Delivery(d)),
+                })) => return d.batch,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// A second Subscribe in a shard's name no longer closes the first: a committee's
+/// validators all subscribe, and a stranger claiming the shard cannot cut it off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_subscriber_does_not_cut_off_the_first() {
+    use cross_shard::receipt::{Receipt, ReceiptBatch, leaves};
+    let addr = start_beacon(2).await;
+    let mut c = BeaconClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut first = c
+        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut second = c
+        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let batch = ReceiptBatch {
+        src: 0,
+        dst: 1,
+        first_seq: 0,
+        receipts: vec![Receipt::credit(1, 3, 10, 0)],
+    };
+    let leaves = leaves(0, 2, std::slice::from_ref(&batch));
+    let mut h = header(0, 32);
+    h.receipts_root = cross_shard::merkle::root(&leaves).0.to_vec();
+    let s = pb::HeaderSubmission {
+        header: Some(h),
+        batches: vec![pb::ReceiptBatch::from(&batch)],
+        leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+        ..Default::default()
+    };
+    c.submit_headers(tokio_stream::iter(vec![certified(s, &SECRET)]))
+        .await
+        .unwrap();
+    for (name, inbound) in [("first", &mut first), ("second", &mut second)] {
+        let d = next_delivery(inbound).await;
+        assert_eq!(d.map(|b| b.amount), Some(vec![10]), "{name} subscriber");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     let addr = start_beacon(2).await;
