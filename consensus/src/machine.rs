@@ -318,12 +318,14 @@ pub struct Machine<B: Block> {
     height: u64,
     round: u32,
     step: Step,
-    /// The value precommitted most recently at this height, and its round (L6–L7).
-    locked: Option<(u32, B)>,
+    /// The round and hash of the value precommitted most recently at this height
+    /// (L6–L7; the lock is only ever compared, so its block need not be kept).
+    locked: Option<(u32, Hash)>,
     /// The value a quorum prevoted most recently at this height, and its round (L8–L9).
     valid: Option<(u32, B)>,
-    /// The first correctly signed proposal of each round of this height.
-    proposals: BTreeMap<u32, Proposal<B>>,
+    /// The first correctly signed proposal of each round of this height, with its
+    /// block's hash; every one is executed when it is taken in.
+    proposals: BTreeMap<u32, (Hash, Proposal<B>)>,
     /// Each executed block of this height: its state root, or `None` when invalid.
     roots: HashMap<Hash, Option<Hash>>,
     /// Prevotes and precommits of this height, by round.
@@ -426,11 +428,11 @@ impl<B: Block> Machine<B> {
             self.height,
             self.round,
             self.step,
-            self.locked.as_ref().map(|l| (l.0, l.1.hash())),
+            self.locked,
             self.valid.as_ref().map(|l| (l.0, l.1.hash())),
             self.proposals
                 .iter()
-                .map(|(r, p)| (*r, p.block.hash(), p.valid_round))
+                .map(|(r, (hash, p))| (*r, *hash, p.valid_round))
                 .collect::<Vec<_>>(),
             tally(&self.prevotes),
             tally(&self.precommits),
@@ -614,7 +616,9 @@ impl<B: Block> Machine<B> {
         } else {
             self.send(Output::Broadcast(Message::Proposal(proposal.clone())));
         }
-        self.proposals.insert(self.round, proposal);
+        let hash = proposal.block.hash();
+        self.root_of(&proposal.block, app);
+        self.proposals.insert(self.round, (hash, proposal));
         // A re-proposal comes with the quorum that made its value valid.
         for v in self.proof_of_lock() {
             self.send(Output::Broadcast(Message::Vote(v)));
@@ -665,7 +669,7 @@ impl<B: Block> Machine<B> {
             return;
         }
         match self.proposals.get(&p.round) {
-            Some(held) if held.block.hash() != hash || held.valid_round != p.valid_round => {
+            Some((held, hp)) if *held != hash || hp.valid_round != p.valid_round => {
                 let proposer = self.committee.proposer(self.height, p.round);
                 self.report(Fault::Equivocation {
                     validator: proposer,
@@ -676,16 +680,16 @@ impl<B: Block> Machine<B> {
             Some(_) => {}
             None => {
                 self.root_of(&p.block, app);
-                self.proposals.insert(p.round, p);
+                self.proposals.insert(p.round, (hash, p));
             }
         }
     }
 
     fn on_seen(&mut self, round: u32, valid_round: Option<u32>, block: Hash, sig: [u8; 64]) {
-        let Some(held) = self.proposals.get(&round) else {
+        let Some((held, p)) = self.proposals.get(&round) else {
             return;
         };
-        let differs = held.block.hash() != block || held.valid_round != valid_round;
+        let differs = *held != block || p.valid_round != valid_round;
         if differs && self.proposal_signed(round, valid_round, block, &sig) {
             let proposer = self.committee.proposer(self.height, round);
             self.report(Fault::Equivocation {
@@ -694,6 +698,16 @@ impl<B: Block> Machine<B> {
                 round,
             });
         }
+    }
+
+    /// The value id of the executed block with this hash: the hash and the root *this*
+    /// validator computed; `None` when the block is invalid (or not executed).
+    fn id(&self, hash: Hash) -> Option<Value> {
+        let root = (*self.roots.get(&hash)?)?;
+        Some(Value {
+            block: hash,
+            state_root: root,
+        })
     }
 
     /// The value id of `block` for this validator: its hash and the root *this*
@@ -765,16 +779,16 @@ impl<B: Block> Machine<B> {
         // Someone voted for a block other than the one we were proposed: show them
         // the proposal we hold, so that a proposer who signed two is caught.
         if vote.kind == Kind::Prevote
-            && let (Some(x), Some(held)) = (vote.value, self.proposals.get(&vote.round))
-            && held.block.hash() != x.block
+            && let (Some(x), Some((held, p))) = (vote.value, self.proposals.get(&vote.round))
+            && *held != x.block
             && vote.voter != self.me
         {
             let seen = Message::Seen {
                 height: self.height,
                 round: vote.round,
-                valid_round: held.valid_round,
-                block: held.block.hash(),
-                signature: held.signature,
+                valid_round: p.valid_round,
+                block: *held,
+                signature: p.signature,
             };
             self.send(Output::Send(vote.voter, seen));
         }
@@ -818,13 +832,7 @@ impl<B: Block> Machine<B> {
                 // The honest vote to one half, the opposite to the other.
                 let twin = match value {
                     Some(_) => None,
-                    None => self.proposals.get(&r).and_then(|p| {
-                        let hash = p.block.hash();
-                        self.roots.get(&hash).copied().flatten().map(|root| Value {
-                            block: hash,
-                            state_root: root,
-                        })
-                    }),
+                    None => self.proposals.get(&r).and_then(|(hash, _)| self.id(*hash)),
                 };
                 let twin = Vote::sign(&self.key, shard, (kind, h, r), twin, self.me);
                 let (n, me) = (self.committee.len() as ValidatorId, self.me);
@@ -880,30 +888,26 @@ impl<B: Block> Machine<B> {
         let fired = *self.fired.entry(r).or_default();
 
         // L49: a quorum of precommits for a proposal of any round decides it.
-        let rounds: Vec<u32> = self.proposals.keys().copied().collect();
-        for pr in rounds {
-            let block = self.proposals[&pr].block.clone();
-            let Some(id) = self.root_of(&block, app) else {
-                continue;
+        let decided = self.proposals.iter().find_map(|(&pr, (hash, _))| {
+            let id = self.id(*hash)?;
+            let tally = self.precommits.get(&pr)?;
+            (tally.count(Some(id)) >= q).then_some((pr, id))
+        });
+        if let Some((pr, id)) = decided {
+            // In voter order: the tally is keyed by voter first.
+            let signatures = self.precommits[&pr]
+                .for_value(Some(id))
+                .map(|v| (v.voter, v.signature))
+                .collect();
+            let cert = QuorumCert {
+                height: h,
+                round: pr,
+                value: id,
+                signatures,
             };
-            let Some(tally) = self.precommits.get(&pr) else {
-                continue;
-            };
-            if tally.count(Some(id)) >= q {
-                let mut signatures: Vec<_> = tally
-                    .for_value(Some(id))
-                    .map(|v| (v.voter, v.signature))
-                    .collect();
-                signatures.sort_by_key(|s| s.0);
-                let cert = QuorumCert {
-                    height: h,
-                    round: pr,
-                    value: id,
-                    signatures,
-                };
-                self.decide(now, block, cert, app);
-                return true;
-            }
+            let block = self.proposals[&pr].1.block.clone();
+            self.decide(now, block, cert, app);
+            return true;
         }
 
         // L55: f+1 validators are already in a later round: follow them.
@@ -921,17 +925,16 @@ impl<B: Block> Machine<B> {
         let proposal = self
             .proposals
             .get(&r)
-            .map(|p| (p.block.clone(), p.valid_round));
-        if let Some((block, valid_round)) = proposal {
-            let id = self.root_of(&block, app);
+            .map(|(hash, p)| (*hash, p.valid_round));
+        if let Some((hash, valid_round)) = proposal {
+            let id = self.id(hash);
             // L22 and L28: prevote the proposal unless it is invalid or against our
             // lock (a lock gives way only to a quorum of prevotes after it).
             if self.step == Step::Propose {
-                let hash = block.hash();
-                let lock = |upto: Option<u32>| match &self.locked {
+                let lock = |upto: Option<u32>| match self.locked {
                     None => true,
-                    Some((lr, lv)) => {
-                        !self.locking || lv.hash() == hash || upto.is_some_and(|vr| *lr <= vr)
+                    Some((lr, lh)) => {
+                        !self.locking || lh == hash || upto.is_some_and(|vr| lr <= vr)
                     }
                 };
                 let decision = match valid_round {
@@ -963,11 +966,11 @@ impl<B: Block> Machine<B> {
             {
                 self.fired.entry(r).or_default().locked = true;
                 if self.step == Step::Prevote {
-                    self.locked = Some((r, block.clone()));
+                    self.locked = Some((r, hash));
                     self.vote(Kind::Precommit, Some(id));
                     self.step = Step::Precommit;
                 }
-                self.valid = Some((r, block));
+                self.valid = Some((r, self.proposals[&r].1.block.clone()));
                 return true;
             }
         }
@@ -1068,7 +1071,7 @@ impl<B: Block> Machine<B> {
     /// everyone too, not just the current round's (Tendermint's gossip does the same);
     /// and asks those ahead of us for their decisions.
     fn retransmit(&mut self) {
-        if let Some(p) = self.proposals.get(&self.round) {
+        if let Some((_, p)) = self.proposals.get(&self.round) {
             self.send(Output::Broadcast(Message::Proposal(p.clone())));
         }
         let mine: Vec<Vote> = [&self.prevotes, &self.precommits]
@@ -1103,19 +1106,15 @@ impl<B: Block> Machine<B> {
     /// (its valid round's quorum): a validator locked in an earlier round accepts the
     /// proposal only once it holds them (L28), and some may have reached only us.
     fn proof_of_lock(&self) -> Vec<Vote> {
-        let Some(p) = self.proposals.get(&self.round) else {
+        let Some((hash, p)) = self.proposals.get(&self.round) else {
             return Vec::new();
         };
-        let (Some(vr), Some(Some(root))) = (p.valid_round, self.roots.get(&p.block.hash())) else {
+        let (Some(vr), Some(value)) = (p.valid_round, self.id(*hash)) else {
             return Vec::new();
         };
-        let value = Some(Value {
-            block: p.block.hash(),
-            state_root: *root,
-        });
         self.prevotes
             .get(&vr)
-            .map(|t| t.for_value(value).cloned().collect())
+            .map(|t| t.for_value(Some(value)).cloned().collect())
             .unwrap_or_default()
     }
 
