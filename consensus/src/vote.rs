@@ -34,6 +34,17 @@ pub struct Value {
     pub state_root: Hash,
 }
 
+impl Value {
+    /// What a shard header's certificate is for: the header's hash — which covers its
+    /// receipts root and chain link too — and its state root.
+    pub fn of_header(header: &cross_shard::Header) -> Value {
+        Value {
+            block: header.hash(),
+            state_root: header.state_root,
+        }
+    }
+}
+
 /// Tendermint's two voting steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -238,6 +249,11 @@ impl QuorumCert {
             value,
             signatures: vec![(0, vote.signature)],
         }
+    }
+
+    /// A committee of one's certificate of a shard header (see [`Value::of_header`]).
+    pub fn of_header(key: &SigningKey, header: &cross_shard::Header) -> QuorumCert {
+        QuorumCert::of_one(key, header.shard, header.height, Value::of_header(header))
     }
 
     /// The encoded size, for message accounting.

@@ -24,10 +24,7 @@ impl Chain {
             why,
         };
         let cert = cert_from_wire(cert.ok_or_else(|| refuse("no quorum certificate".into()))?)?;
-        if cert.height != header.height
-            || cert.value.block != header.hash()
-            || cert.value.state_root != header.state_root
-        {
+        if cert.height != header.height || cert.value != consensus::Value::of_header(header) {
             return Err(refuse("the certificate is for another header".into()));
         }
         cert.verify(&self.committees[header.shard as usize])

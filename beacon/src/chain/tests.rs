@@ -28,12 +28,7 @@ fn certify(sub: &mut pb::HeaderSubmission) {
 /// The certificate of `header` by validator 0 of its shard, keys from `secret`.
 fn cert_for(header: &Header, secret: &[u8; 32]) -> pb::QuorumCert {
     let key = consensus::committee::validator_key(secret, header.shard, 0);
-    let value = consensus::Value {
-        block: header.hash(),
-        state_root: header.state_root,
-    };
-    let cert = consensus::QuorumCert::of_one(&key, header.shard, header.height, value);
-    shardsim_proto::convert::cert_to_wire(&cert)
+    shardsim_proto::convert::cert_to_wire(&consensus::QuorumCert::of_header(&key, header))
 }
 
 /// Builds shard `src`'s submission at `height` after `prev`, with one batch per

@@ -521,10 +521,10 @@ impl BlockProducer {
         }
         self.last_batches = batches;
         let submission = pb::HeaderSubmission {
-            cert: Some(shardsim_proto::convert::cert_to_wire(&certify(
-                &cfg.validator_key,
-                &header,
-            ))),
+            // A committee of one — this shard — certifies its header for the beacon.
+            cert: Some(shardsim_proto::convert::cert_to_wire(
+                &consensus::QuorumCert::of_header(&cfg.validator_key, &header),
+            )),
             header: Some(pb::Header::from(&header)),
             leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
             batches: wire,
@@ -549,14 +549,4 @@ impl BlockProducer {
             deferred,
         }
     }
-}
-
-/// The quorum certificate of `header` by a committee of one — this shard, validator 0:
-/// its precommit for the header's hash and state root, as the beacon checks it.
-fn certify(key: &ed25519_dalek::SigningKey, header: &Header) -> consensus::QuorumCert {
-    let value = consensus::Value {
-        block: header.hash(),
-        state_root: header.state_root,
-    };
-    consensus::QuorumCert::of_one(key, header.shard, header.height, value)
 }
