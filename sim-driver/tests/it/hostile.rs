@@ -32,11 +32,7 @@ fn certified(mut s: pb::HeaderSubmission, secret: &[u8; 32]) -> pb::HeaderSubmis
         return s;
     };
     let key = consensus::committee::validator_key(secret, h.shard, 0);
-    let value = consensus::Value {
-        block: h.hash(),
-        state_root: h.state_root,
-    };
-    let cert = consensus::QuorumCert::of_one(&key, h.shard, h.height, value);
+    let cert = consensus::QuorumCert::of_header(&key, &h);
     s.cert = Some(shardsim_proto::convert::cert_to_wire(&cert));
     s
 }
@@ -147,65 +143,6 @@ async fn submit_one(
         .expect_err("a malformed submission must be refused")
 }
 
-/// A well-formed forged batch: the header, its root and its leaves are those of an
-/// honest block paying 10, and the batch sent beside the honest one pays 1,000,000 on
-/// the same channel position. Only the forgery's contents differ, and only it is
-/// dropped (and counted); the honest batch is routed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
-    use cross_shard::receipt::{Receipt, ReceiptBatch, leaves};
-    let addr = start_beacon(2).await;
-    let mut c = BeaconClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let honest = ReceiptBatch {
-        src: 0,
-        dst: 1,
-        first_seq: 0,
-        receipts: vec![Receipt::credit(1, 3, 10, 0)],
-    };
-    let mut forged = honest.clone();
-    forged.receipts[0] = Receipt::credit(1, 3, 1_000_000, 0);
-    let leaves = leaves(0, 2, std::slice::from_ref(&honest));
-    let mut h = header(0, 32);
-    h.receipts_root = cross_shard::merkle::root(&leaves).0.to_vec();
-    let s = pb::HeaderSubmission {
-        header: Some(h),
-        batches: vec![
-            pb::ReceiptBatch::from(&forged),
-            pb::ReceiptBatch::from(&honest),
-        ],
-        leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
-        ..Default::default()
-    };
-    let mut inbound = c
-        .subscribe(pb::SubscribeRequest { shard: 1 })
-        .await
-        .unwrap()
-        .into_inner();
-    c.submit_headers(tokio_stream::iter(vec![certified(s, &SECRET)]))
-        .await
-        .expect("the honest part of the submission stands");
-    // Shard 1 is delivered the honest batch, and only it.
-    let delivered = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let msg = inbound.message().await.unwrap().unwrap();
-            if let Some(pb::inbound::Kind::Delivery(d)) = msg.kind {
-                return d.batch.unwrap();
-            }
-        }
-    })
-    .await
-    .expect("a delivery to shard 1");
-    assert_eq!(delivered.amount, vec![10], "{delivered:?}");
-    let status = c
-        .status(pb::StatusRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.receipts_forged, 1, "{status:?}");
-}
-
 /// The next delivery on a Subscribe stream, within 5 s.
 async fn next_delivery(inbound: &mut tonic::Streaming<pb::Inbound>) -> Option<pb::ReceiptBatch> {
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -224,11 +161,71 @@ async fn next_delivery(inbound: &mut tonic::Streaming<pb::Inbound>) -> Option<pb
     .flatten()
 }
 
+/// Shard 0's first batch to shard 1: one credit of `amount`.
+fn credit_batch(amount: u64) -> cross_shard::ReceiptBatch {
+    cross_shard::ReceiptBatch {
+        src: 0,
+        dst: 1,
+        first_seq: 0,
+        receipts: vec![cross_shard::Receipt::credit(1, 3, amount, 0)],
+    }
+}
+
+/// Shard 0's certified block 1, whose header commits to `committed`, carrying `sent`.
+fn block_committing(
+    committed: &cross_shard::ReceiptBatch,
+    sent: &[cross_shard::ReceiptBatch],
+) -> pb::HeaderSubmission {
+    let leaves = cross_shard::receipt::leaves(0, 2, std::slice::from_ref(committed));
+    let mut h = header(0, 32);
+    h.receipts_root = cross_shard::merkle::root(&leaves).0.to_vec();
+    let s = pb::HeaderSubmission {
+        header: Some(h),
+        batches: sent.iter().map(pb::ReceiptBatch::from).collect(),
+        leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+        ..Default::default()
+    };
+    certified(s, &SECRET)
+}
+
+/// A well-formed forged batch: the header, its root and its leaves are those of an
+/// honest block paying 10, and the batch sent beside the honest one pays 1,000,000 on
+/// the same channel position. Only the forgery's contents differ, and only it is
+/// dropped (and counted); the honest batch is routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
+    let addr = start_beacon(2).await;
+    let mut c = BeaconClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let honest = credit_batch(10);
+    let forged = credit_batch(1_000_000);
+    let s = block_committing(&honest, &[forged, honest.clone()]);
+    let mut inbound = c
+        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    c.submit_headers(tokio_stream::iter(vec![s]))
+        .await
+        .expect("the honest part of the submission stands");
+    // Shard 1 is delivered the honest batch, and only it.
+    let delivered = next_delivery(&mut inbound)
+        .await
+        .expect("a delivery to shard 1");
+    assert_eq!(delivered.amount, vec![10], "{delivered:?}");
+    let status = c
+        .status(pb::StatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.receipts_forged, 1, "{status:?}");
+}
+
 /// A second Subscribe in a shard's name no longer closes the first: a committee's
 /// validators all subscribe, and a stranger claiming the shard cannot cut it off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_subscriber_does_not_cut_off_the_first() {
-    use cross_shard::receipt::{Receipt, ReceiptBatch, leaves};
     let addr = start_beacon(2).await;
     let mut c = BeaconClient::connect(format!("http://{addr}"))
         .await
@@ -243,24 +240,9 @@ async fn a_second_subscriber_does_not_cut_off_the_first() {
         .await
         .unwrap()
         .into_inner();
-    let batch = ReceiptBatch {
-        src: 0,
-        dst: 1,
-        first_seq: 0,
-        receipts: vec![Receipt::credit(1, 3, 10, 0)],
-    };
-    let leaves = leaves(0, 2, std::slice::from_ref(&batch));
-    let mut h = header(0, 32);
-    h.receipts_root = cross_shard::merkle::root(&leaves).0.to_vec();
-    let s = pb::HeaderSubmission {
-        header: Some(h),
-        batches: vec![pb::ReceiptBatch::from(&batch)],
-        leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
-        ..Default::default()
-    };
-    c.submit_headers(tokio_stream::iter(vec![certified(s, &SECRET)]))
-        .await
-        .unwrap();
+    let batch = credit_batch(10);
+    let s = block_committing(&batch, std::slice::from_ref(&batch));
+    c.submit_headers(tokio_stream::iter(vec![s])).await.unwrap();
     for (name, inbound) in [("first", &mut first), ("second", &mut second)] {
         let d = next_delivery(inbound).await;
         assert_eq!(d.map(|b| b.amount), Some(vec![10]), "{name} subscriber");
