@@ -792,31 +792,27 @@ impl<B: Block> Machine<B> {
             };
             self.send(Output::Send(vote.voter, seen));
         }
-        let tallies = match vote.kind {
+        let tally = match vote.kind {
             Kind::Prevote => &mut self.prevotes,
             Kind::Precommit => &mut self.precommits,
-        };
-        let tally = tallies.entry(vote.round).or_default();
-        let held: Vec<Option<Value>> = tally.of(vote.voter).map(|v| v.value).collect();
-        if held.contains(&vote.value) {
+        }
+        .entry(vote.round)
+        .or_default();
+        let held = tally.of(vote.voter).count();
+        if tally.votes.contains_key(&(vote.voter, vote.value)) {
             return;
         }
-        if !held.is_empty() {
-            let fault = Fault::Equivocation {
-                validator: vote.voter,
-                height: self.height,
-                round: vote.round,
-            };
-            self.report(fault);
-        }
-        if held.len() < MAX_VALUES_PER_VOTER {
-            let tally = match vote.kind {
-                Kind::Prevote => &mut self.prevotes,
-                Kind::Precommit => &mut self.precommits,
-            }
-            .entry(vote.round)
-            .or_default();
+        let (validator, round) = (vote.voter, vote.round);
+        if held < MAX_VALUES_PER_VOTER {
             tally.votes.insert((vote.voter, vote.value), vote);
+        }
+        if held > 0 {
+            let height = self.height;
+            self.report(Fault::Equivocation {
+                validator,
+                height,
+                round,
+            });
         }
     }
 

@@ -204,6 +204,12 @@ impl World<'_> {
         self.queue.push(Reverse(Due(at, self.scheduled, e)));
     }
 
+    /// Validator `v`'s machine and app, the app's clock set to `now`.
+    fn at(&mut self, v: usize, now: Duration) -> (&mut Machine<TestBlock>, &mut TestApp) {
+        self.apps[v].now = now;
+        (&mut self.machines[v], &mut self.apps[v])
+    }
+
     fn down(&self, v: ValidatorId, t: Duration) -> bool {
         self.setup
             .crashes
@@ -311,9 +317,9 @@ fn run(setup: &Setup) -> Outcome {
     let end = healed + Duration::from_secs(120);
     let mut at_heal: Option<Vec<u64>> = None;
     for v in 0..n {
-        let World { machines, apps, .. } = &mut w;
-        machines[v].work_pending(Duration::ZERO, true, &mut apps[v]);
-        machines[v].start(Duration::ZERO, &mut apps[v]);
+        let (m, app) = w.at(v, Duration::ZERO);
+        m.work_pending(Duration::ZERO, true, app);
+        m.start(Duration::ZERO, app);
         w.step(v, Duration::ZERO);
         w.push(WORK_EVERY, Event::Work(v as ValidatorId));
     }
@@ -338,9 +344,8 @@ fn run(setup: &Setup) -> Outcome {
                     continue;
                 }
                 let v = to as usize;
-                let World { machines, apps, .. } = &mut w;
-                apps[v].now = now;
-                machines[v].on_message(now, from, m, &mut apps[v]);
+                let (machine, app) = w.at(v, now);
+                machine.on_message(now, from, m, app);
                 v
             }
             Event::Work(v) => {
@@ -349,9 +354,8 @@ fn run(setup: &Setup) -> Outcome {
                 if w.down(v as ValidatorId, now) {
                     continue;
                 }
-                let World { machines, apps, .. } = &mut w;
-                apps[v].now = now;
-                machines[v].work_pending(now, true, &mut apps[v]);
+                let (m, app) = w.at(v, now);
+                m.work_pending(now, true, app);
                 v
             }
             Event::Tick(v) => {
@@ -371,9 +375,8 @@ fn run(setup: &Setup) -> Outcome {
                     w.push(wake, Event::Tick(v as ValidatorId));
                     continue;
                 }
-                let World { machines, apps, .. } = &mut w;
-                apps[v].now = now;
-                machines[v].tick(now, &mut apps[v]);
+                let (m, app) = w.at(v, now);
+                m.tick(now, app);
                 v
             }
         };
