@@ -196,7 +196,15 @@ fn send_tips(state: &mut State) {
 /// has fallen [`INBOUND_QUEUE`] messages behind: its stream ends, its validator
 /// resubscribes, and the backlog brings it everything not acknowledged.
 fn send(subs: &mut Vec<InboundSender>, msg: pb::Inbound) {
-    subs.retain(|s| s.try_send(Ok(msg.clone())).is_ok());
+    // A copy for each subscriber but the last, which takes the message itself (a
+    // delivery can be megabytes, and a shard usually has one subscriber).
+    let mut left = subs.len();
+    let mut msg = Some(msg);
+    subs.retain(|s| {
+        left -= 1;
+        let m = if left == 0 { msg.take() } else { msg.clone() };
+        m.is_some_and(|m| s.try_send(Ok(m)).is_ok())
+    });
 }
 
 #[tonic::async_trait]
