@@ -56,17 +56,6 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
 /// Shard `shard`'s committee from `--committee`: public keys in hex, comma-separated.
 pub fn parse_committee(shard: u32, keys: &str) -> anyhow::Result<consensus::Committee> {
     use anyhow::Context;
-    let keys = keys
-        .split(',')
-        .enumerate()
-        .map(|(i, hex)| {
-            let bytes: [u8; 32] = const_hex::decode_to_array(hex.trim()).with_context(|| {
-                format!("--committee for shard {shard}: key {i} is not 32 bytes of hex")
-            })?;
-            ed25519_dalek::VerifyingKey::from_bytes(&bytes).with_context(|| {
-                format!("--committee for shard {shard}: key {i} is not an ed25519 public key")
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(consensus::Committee::new(shard, keys)?)
+    consensus::Committee::from_hex(shard, keys)
+        .with_context(|| format!("--committee for shard {shard}"))
 }

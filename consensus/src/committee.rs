@@ -85,6 +85,31 @@ impl Committee {
         self.keys.get(v as usize)
     }
 
+    /// Shard `shard`'s committee from its public keys in hex, comma-separated (the
+    /// form the driver passes on command lines).
+    pub fn from_hex(shard: ShardId, keys: &str) -> Result<Committee> {
+        let bad = |index, why| crate::Error::BadKey { shard, index, why };
+        let keys = keys
+            .split(',')
+            .enumerate()
+            .map(|(i, hex)| {
+                let bytes: [u8; 32] = const_hex::decode_to_array(hex.trim())
+                    .map_err(|_| bad(i, "not 32 bytes of hex"))?;
+                VerifyingKey::from_bytes(&bytes).map_err(|_| bad(i, "not an ed25519 public key"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Committee::new(shard, keys)
+    }
+
+    /// The keys as [`Committee::from_hex`] reads them.
+    pub fn to_hex(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| const_hex::encode(k.as_bytes()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// The validators' keys, by index.
     pub fn keys(&self) -> &[VerifyingKey] {
         &self.keys

@@ -62,6 +62,21 @@ pub enum Error {
         /// The size asked for.
         validators: usize,
     },
+    /// A committee's public key that is not one.
+    #[error("shard {shard}: committee key {index}: {why}")]
+    BadKey {
+        /// The shard.
+        shard: cross_shard::ShardId,
+        /// The key's place in the list.
+        index: usize,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A behaviour name that is not one.
+    #[error(
+        "unknown behaviour {0:?}: expected honest, equivocate, silent, wrong-root or withhold-votes"
+    )]
+    UnknownBehaviour(String),
     /// A quorum certificate that does not prove what it claims.
     #[error("shard {shard} height {height}: certificate refused: {why}")]
     BadCertificate {

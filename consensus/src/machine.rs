@@ -245,6 +245,23 @@ pub enum Behaviour {
     WithholdVotes,
 }
 
+impl std::str::FromStr for Behaviour {
+    type Err = crate::Error;
+
+    /// The names scenarios and command lines use: `honest`, `equivocate`, `silent`,
+    /// `wrong-root`, `withhold-votes`.
+    fn from_str(s: &str) -> crate::Result<Behaviour> {
+        Ok(match s {
+            "honest" => Behaviour::Honest,
+            "equivocate" => Behaviour::Equivocate,
+            "silent" => Behaviour::Silent,
+            "wrong-root" => Behaviour::WrongRoot,
+            "withhold-votes" => Behaviour::WithholdVotes,
+            other => return Err(crate::Error::UnknownBehaviour(other.to_string())),
+        })
+    }
+}
+
 /// Which of a round's once-only rules have fired ("for the first time" in the paper).
 #[derive(Debug, Default, Clone, Copy)]
 struct Fired {

@@ -152,6 +152,15 @@ impl InboundChannels {
         })
     }
 
+    /// Moves the channel from `src` on to `next` if it is behind: a committee's
+    /// validator whose block applied receipts it had not been delivered yet treats
+    /// their later delivery as a duplicate.
+    pub fn skip_to(&mut self, src: ShardId, next: u64) {
+        if let Some(slot) = self.next.get_mut(src as usize) {
+            *slot = (*slot).max(next);
+        }
+    }
+
     /// The next sequence number to admit from `src`.
     pub fn next_seq(&self, src: ShardId) -> u64 {
         self.next.get(src as usize).copied().unwrap_or(0)

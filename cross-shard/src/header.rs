@@ -18,6 +18,10 @@ pub struct Header {
     pub receipts_root: Hash,
     /// Number of transactions the block executed (committed or rejected).
     pub tx_count: u32,
+    /// Hash of the block's inputs, when a committee re-executes them (so that a
+    /// certificate for the header covers what went in, not only what came out);
+    /// [`Hash::ZERO`] for a shard that proposes alone.
+    pub inputs: Hash,
 }
 
 impl Header {
@@ -31,6 +35,7 @@ impl Header {
         h.update(&self.state_root.0);
         h.update(&self.receipts_root.0);
         h.update(&self.tx_count.to_le_bytes());
+        h.update(&self.inputs.0);
         h.finalize().into()
     }
 
@@ -67,6 +72,7 @@ mod tests {
             state_root: Hash([1; 32]),
             receipts_root: Hash([2; 32]),
             tx_count: 3,
+            inputs: Hash::ZERO,
         }
     }
 
@@ -105,6 +111,10 @@ mod tests {
             },
             Header {
                 tx_count: 4,
+                ..base
+            },
+            Header {
+                inputs: Hash([4; 32]),
                 ..base
             },
         ];

@@ -338,6 +338,7 @@ impl From<&Header> for pb::Header {
             state_root: h.state_root.0.to_vec(),
             receipts_root: h.receipts_root.0.to_vec(),
             tx_count: h.tx_count,
+            inputs: h.inputs.0.to_vec(),
         }
     }
 }
@@ -352,6 +353,7 @@ impl TryFrom<&pb::Header> for Header {
             state_root: hash("Header", "state_root", &h.state_root)?,
             receipts_root: hash("Header", "receipts_root", &h.receipts_root)?,
             tx_count: h.tx_count,
+            inputs: hash("Header", "inputs", &h.inputs)?,
         })
     }
 }

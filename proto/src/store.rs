@@ -181,6 +181,31 @@ impl Log {
         Ok(())
     }
 
+    /// The record of `name` at `height`, if stored.
+    pub fn get<M: Message + Default>(
+        &self,
+        name: &'static str,
+        height: u64,
+    ) -> Result<Option<M>, StoreError> {
+        let read = self.db.begin_read().map_err(|e| self.io(e))?;
+        let t = match read.open_table(table(name)) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.io(e)),
+        };
+        let Some(bytes) = t.get(height).map_err(|e| self.io(e))? else {
+            return Ok(None);
+        };
+        M::decode(bytes.value())
+            .map(Some)
+            .map_err(|source| StoreError::Decode {
+                path: self.path.clone(),
+                table: name,
+                height,
+                source,
+            })
+    }
+
     /// The highest height stored in `name`, if any.
     pub fn last(&self, name: &'static str) -> Result<Option<u64>, StoreError> {
         let read = self.db.begin_read().map_err(|e| self.io(e))?;

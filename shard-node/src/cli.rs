@@ -87,6 +87,21 @@ pub struct Args {
     /// certifies its headers for the beacon. The driver writes one per shard and run.
     #[arg(long, value_name = "FILE")]
     pub validator_key_file: std::path::PathBuf,
+    /// The shard's committee: every validator's public key (hex, comma-separated, by
+    /// index). Without it the shard proposes alone.
+    #[arg(long, value_name = "HEX,HEX,...", requires = "validator")]
+    pub committee: Option<String>,
+    /// This validator's index in `--committee`.
+    #[arg(long, requires = "committee")]
+    pub validator: Option<u32>,
+    /// The URL of a validator with a lower index, as `INDEX=URL` (one for each; those
+    /// with a higher index call this one).
+    #[arg(long, value_name = "INDEX=URL")]
+    pub peer: Vec<String>,
+    /// How this validator behaves: honest, or Byzantine on purpose (equivocate,
+    /// silent, wrong-root, withhold-votes) for tests and teaching.
+    #[arg(long, default_value = "honest", value_parser = parse_behaviour)]
+    pub behaviour: consensus::Behaviour,
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
@@ -111,6 +126,50 @@ pub fn parse_interval(s: &str) -> Result<Interval, String> {
     Ok(Interval(Some(d)))
 }
 
+fn parse_behaviour(s: &str) -> Result<consensus::Behaviour, String> {
+    s.parse().map_err(|e: consensus::Error| e.to_string())
+}
+
+/// A validator's place in its committee, from the flags.
+fn committee(args: &Args) -> anyhow::Result<Option<crate::config::CommitteeConfig>> {
+    use anyhow::Context;
+    let (Some(keys), Some(me)) = (&args.committee, args.validator) else {
+        if !args.peer.is_empty() {
+            anyhow::bail!("--peer needs --committee and --validator");
+        }
+        return Ok(None);
+    };
+    let committee = consensus::Committee::from_hex(args.shard, keys).context("--committee")?;
+    let me = consensus::ValidatorId::try_from(me)
+        .ok()
+        .filter(|&v| (v as usize) < committee.len())
+        .with_context(|| {
+            format!(
+                "--validator {me}: the committee has {} validators",
+                committee.len()
+            )
+        })?;
+    let peers = args
+        .peer
+        .iter()
+        .map(|p| {
+            let (index, url) = p
+                .split_once('=')
+                .with_context(|| format!("--peer {p:?}: expected INDEX=URL"))?;
+            let index: consensus::ValidatorId = index
+                .parse()
+                .with_context(|| format!("--peer {p:?}: {index:?} is not a validator index"))?;
+            Ok((index, url.to_string()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(crate::config::CommitteeConfig {
+        committee,
+        me,
+        peers,
+        behaviour: args.behaviour,
+    }))
+}
+
 /// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
 /// the shard until Ctrl-C or a fatal error.
 pub async fn main(args: Args) -> anyhow::Result<()> {
@@ -120,6 +179,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("reading the validator key {}", path.display()))?;
     let secret: [u8; 32] = const_hex::decode_to_array(hex.trim())
         .with_context(|| format!("{}: a validator key is 32 bytes of hex", path.display()))?;
+    let committee = committee(&args)?;
     let config = ShardConfig {
         shard: args.shard,
         shards: args.shards,
@@ -151,6 +211,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
         validator_key: ed25519_dalek::SigningKey::from_bytes(&secret),
+        committee,
     };
     if config.lose_receipts > 0 {
         tracing::warn!(

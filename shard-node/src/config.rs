@@ -70,9 +70,27 @@ pub struct ShardConfig {
     /// (a receipt lost for good: the channel moves past it, no retry brings it back).
     /// Set through the environment variable [`LOSE_RECEIPTS_ENV`].
     pub lose_receipts: u64,
-    /// This shard's validator key: it certifies each header for the beacon (a quorum
-    /// certificate of its one-validator committee). Drawn by the driver per run.
+    /// This validator's key: it signs its votes (and, alone, certifies each header for
+    /// the beacon: a quorum certificate of a one-validator committee). Drawn by the
+    /// driver per run.
     pub validator_key: ed25519_dalek::SigningKey,
+    /// When the shard is a committee of several validators, this one's place in it
+    /// ([`crate::validator`]); `None`: the shard proposes alone.
+    pub committee: Option<CommitteeConfig>,
+}
+
+/// A validator's place in its shard's committee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitteeConfig {
+    /// Every validator's public key (this one's must match [`ShardConfig::validator_key`]).
+    pub committee: consensus::Committee,
+    /// This validator's index.
+    pub me: consensus::ValidatorId,
+    /// The URLs of the validators with a lower index, which this one calls (those with
+    /// a higher index call it), by index.
+    pub peers: Vec<(consensus::ValidatorId, String)>,
+    /// Honest, or one of the Byzantine behaviours (tests, teaching).
+    pub behaviour: consensus::Behaviour,
 }
 
 /// The environment variable that sets [`ShardConfig::lose_receipts`]. A shard started
@@ -137,6 +155,39 @@ impl ShardConfig {
         if self.two_phase == Some(0) {
             return fail("the two-phase deadline must be at least 1 beacon block".into());
         }
+        if let Some(c) = &self.committee {
+            if c.committee.shard() != self.shard {
+                return fail(format!(
+                    "the committee given is shard {}'s, this is shard {}",
+                    c.committee.shard(),
+                    self.shard
+                ));
+            }
+            if c.committee.key(c.me) != Some(&self.validator_key.verifying_key()) {
+                return fail(format!(
+                    "validator {} of a committee of {}: its key is not the committee's key {}",
+                    c.me,
+                    c.committee.len(),
+                    c.me
+                ));
+            }
+            let mut want: Vec<_> = (0..c.me).collect();
+            let mut got: Vec<_> = c.peers.iter().map(|p| p.0).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            if want != got {
+                return fail(format!(
+                    "validator {} needs the addresses of validators 0..{} (one --peer each), got {:?}",
+                    c.me, c.me, got
+                ));
+            }
+            if self.two_phase.is_some() || self.byzantine {
+                return fail(
+                    "a committee of validators runs the receipts protocol with honest shards (no two-phase, no byzantine shard); a Byzantine validator is --behaviour"
+                        .into(),
+                );
+            }
+        }
         if self.pools > 0 && self.tokens == 0 {
             return fail("pools need at least one token to trade against".into());
         }
@@ -157,7 +208,7 @@ impl ShardConfig {
     /// blocks. A store written under another identity is refused.
     pub fn identity(&self) -> String {
         format!(
-            "shard {} of {}; accounts {} × {}; tokens {}, pools {}, collections {}, proposals {}; two-phase {:?}; byzantine {}",
+            "shard {} of {}; accounts {} × {}; tokens {}, pools {}, collections {}, proposals {}; two-phase {:?}; byzantine {}; validator {}",
             self.shard,
             self.shards,
             self.accounts,
@@ -167,7 +218,14 @@ impl ShardConfig {
             self.collections,
             self.proposals,
             self.two_phase,
-            self.byzantine
+            self.byzantine,
+            self.committee
+                .as_ref()
+                .map_or("alone".to_string(), |c| format!(
+                    "{} of {}",
+                    c.me,
+                    c.committee.len()
+                ))
         )
     }
 

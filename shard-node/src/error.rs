@@ -44,6 +44,17 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// This validator's execution of a block its committee decided differs from the
+    /// certified header: this validator (or the quorum) computed wrongly.
+    #[error("block {height}: the committee certified {certified}, this validator computed {mine}")]
+    Diverged {
+        /// The block.
+        height: u64,
+        /// The certified header's hash.
+        certified: cross_shard::Hash,
+        /// The header this validator computed.
+        mine: cross_shard::Hash,
+    },
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),

@@ -65,6 +65,7 @@ pub mod io;
 pub mod programs;
 pub mod protocol;
 pub mod state;
+pub mod validator;
 pub mod vm;
 
 use std::future::Future;
@@ -146,11 +147,18 @@ pub async fn run(
         .spawn({
             let shared = shared.clone();
             move || {
-                let _ = done.send(producer.run(&shared, wakes));
+                let result = match shared.config.committee.clone() {
+                    Some(committee) => validator::run(producer, shared.clone(), &committee, wakes),
+                    None => producer.run(&shared, wakes),
+                };
+                let _ = done.send(result);
             }
         })
         .map_err(|e| Error::Config(format!("starting the block thread: {e}")))?;
     let _stop = StopOnDrop(&shared.doorbell);
+    if let (Some(links), Some(committee)) = (&shared.peers, &shared.config.committee) {
+        io::peers::dial_all(&shared, links, &committee.peers);
+    }
     let link = tokio::spawn(io::beacon_session::run(
         shared.clone(),
         client,

@@ -56,6 +56,7 @@ fn submission(
         state_root: Hash::ZERO,
         receipts_root: receipt::receipts_root(src, 3, &batches),
         tx_count: 0,
+        inputs: Hash::ZERO,
     };
     let sub = pb::HeaderSubmission {
         header: Some(pb::Header::from(&header)),
@@ -119,6 +120,7 @@ proptest::proptest! {
                     state_root: vec![0; 32],
                     receipts_root: vec![0; 32],
                     tx_count: 0,
+                    inputs: vec![0; 32],
                 }),
                 batches: batches
                     .into_iter()

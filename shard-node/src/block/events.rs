@@ -8,14 +8,14 @@ use cross_shard::sync::lock;
 use shardsim_proto::pb;
 use tokio::sync::mpsc;
 
-use super::producer::{BlockProducer, Figures};
+use super::producer::{BlockProducer, Delta, Figures};
 use crate::io::{EVENTS_QUEUE, SLOW_SUBSCRIBER, Shared};
 use crate::protocol::two_phase::TwoPhase;
 
 /// Hands a block's events to every subscriber. A full queue is waited on for up to
 /// [`SLOW_SUBSCRIBER`] — backpressure, the block loop slows to its slowest reader —
 /// and then that subscription ends with an error; a closed one is forgotten.
-pub(super) fn publish_events(shared: &Shared, events: &pb::BlockEvents) {
+pub(crate) fn publish_events(shared: &Shared, events: &pb::BlockEvents) {
     let mut subs = lock(&shared.subscribers);
     subs.retain(|s| {
         let mut item = Ok(events.clone());
@@ -43,56 +43,72 @@ pub(super) fn publish_events(shared: &Shared, events: &pb::BlockEvents) {
 }
 
 impl BlockProducer {
-    /// Updates the counters and returns the block's events. The block's id lists move
+    /// Adds a block's [`Delta`] to the counters, with the totals of the ledger as it
+    /// is now (after that block).
+    pub(crate) fn count(&self, shared: &Shared, delta: &Delta) {
+        let mut c = lock(&shared.counters);
+        c.height = delta.height;
+        c.entered += delta.entered;
+        c.state_root = delta.state_root;
+        c.committed += delta.committed;
+        c.sent_cross += delta.sent_cross;
+        c.rejected += delta.rejected;
+        let c = &mut *c;
+        for (asset, total) in c.balance_totals.iter_mut().enumerate() {
+            *total = self.ledger.total(asset as u32);
+        }
+        if let Some(tp) = &self.two_phase {
+            c.locked = tp.locked(c.balance_totals.len());
+            c.tp_open = tp.open();
+            c.decisions_refused = tp.decisions_refused;
+        }
+        let sums = c
+            .inbound
+            .iter_mut()
+            .flatten()
+            .zip(delta.applied.iter().flatten());
+        let emits = c
+            .outbound
+            .iter_mut()
+            .flatten()
+            .zip(delta.emitted.iter().flatten());
+        for (total, block) in sums.chain(emits) {
+            total.0 += block.0;
+            total.1 = total.1.saturating_add(block.1);
+        }
+    }
+
+    /// The block's events and what it adds to the counters. The block's id lists move
     /// into the events (the next block starts them afresh).
     pub(super) fn publish(
         &mut self,
         shared: &Shared,
         header: &Header,
-        applied: &[Vec<(u64, u64)>],
-        emitted: &[Vec<(u64, u64)>],
+        applied: Vec<Vec<(u64, u64)>>,
+        emitted: Vec<Vec<(u64, u64)>>,
         figures: Figures,
-    ) -> pb::BlockEvents {
+    ) -> (pb::BlockEvents, Delta) {
         let Figures {
             delayed,
             oldest,
             stats,
             entered,
         } = figures;
-        {
-            let mut c = lock(&shared.counters);
-            c.height = header.height;
-            c.entered += entered;
-            c.state_root = header.state_root;
-            c.committed += self.out.committed.len() as u64;
-            c.sent_cross += self.out.sent_cross.len() as u64;
-            // Failures of cross-shard calls end here too (a refused vote, a refund).
-            c.rejected += (self.out.rejected.len()
-                + self.out.failed.len()
-                + self.out.refunds_applied.len()) as u64
-                + self.out.home_aborts;
-            let c = &mut *c;
-            for (asset, total) in c.balance_totals.iter_mut().enumerate() {
-                *total = self.ledger.total(asset as u32);
-            }
-            if let Some(tp) = &self.two_phase {
-                c.locked = tp.locked(c.balance_totals.len());
-                c.tp_open = tp.open();
-                c.decisions_refused = tp.decisions_refused;
-            }
-            let sums = c.inbound.iter_mut().flatten().zip(applied.iter().flatten());
-            let emits = c
-                .outbound
-                .iter_mut()
-                .flatten()
-                .zip(emitted.iter().flatten());
-            for (total, block) in sums.chain(emits) {
-                total.0 += block.0;
-                total.1 = total.1.saturating_add(block.1);
-            }
-        }
         let out = &mut self.out;
-        pb::BlockEvents {
+        let delta = Delta {
+            height: header.height,
+            state_root: header.state_root,
+            entered,
+            committed: out.committed.len() as u64,
+            sent_cross: out.sent_cross.len() as u64,
+            // Failures of cross-shard calls end here too (a refused vote, a refund).
+            rejected: (out.rejected.len() + out.failed.len() + out.refunds_applied.len()) as u64
+                + out.home_aborts,
+            applied,
+            emitted,
+        };
+        let emitted = &delta.emitted;
+        let events = pb::BlockEvents {
             shard: header.shard,
             height: header.height,
             committed: std::mem::take(&mut out.committed),
@@ -131,6 +147,8 @@ impl BlockProducer {
             } else {
                 0
             },
-        }
+            consensus: None,
+        };
+        (events, delta)
     }
 }

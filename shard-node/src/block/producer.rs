@@ -25,7 +25,7 @@ use crate::state::{Ledger, State};
 
 /// What a block is made from, besides the receipts and transactions in the
 /// producer's buffers.
-pub(super) struct Inputs {
+pub(crate) struct Inputs {
     pub(super) decisions: Vec<Decision>,
     pub(super) beacon_height: u64,
     pub(super) bad_signatures: Vec<TxId>,
@@ -59,11 +59,28 @@ pub(super) struct Executed {
 }
 
 /// What building a block produced.
-pub(super) struct Built {
-    pub(super) submission: pb::HeaderSubmission,
-    pub(super) events: pb::BlockEvents,
+pub struct Built {
+    pub(crate) submission: pb::HeaderSubmission,
+    pub(crate) events: pb::BlockEvents,
     /// Transactions taken but sent back to wait behind two-phase locks.
     pub(super) deferred: Vec<Tx>,
+    /// What the block adds to the counters, once it is the chain's.
+    pub(crate) delta: Delta,
+}
+
+/// What one block adds to the [`crate::io::Counters`]: applied when the block is the
+/// chain's — at once for a shard that proposes alone, at the commit for a committee's
+/// validator (which may execute a block that is then not decided).
+#[derive(Debug, Clone)]
+pub(crate) struct Delta {
+    pub(crate) height: u64,
+    pub(super) state_root: Hash,
+    pub(super) entered: u64,
+    pub(super) committed: u64,
+    pub(super) sent_cross: u64,
+    pub(super) rejected: u64,
+    pub(super) applied: Vec<Vec<(u64, u64)>>,
+    pub(super) emitted: Vec<Vec<(u64, u64)>>,
 }
 
 /// The block loop's private state: the ledger and the chain tip.
@@ -71,15 +88,15 @@ pub struct BlockProducer {
     /// Runs each block's transactions (step 4).
     pub(super) executor: Box<dyn BlockExecutor>,
     /// The shard's accounts; only the block loop touches them.
-    pub(super) ledger: Ledger,
+    pub(crate) ledger: Ledger,
     /// Height of the last block.
-    pub(super) height: u64,
+    pub(crate) height: u64,
     /// Hash of the last header.
-    pub(super) last_hash: Hash,
+    pub(crate) last_hash: Hash,
     /// Next sequence number per outbound channel (index = destination).
-    pub(super) out_seq: Vec<u64>,
+    pub(crate) out_seq: Vec<u64>,
     /// Next unapplied sequence number per inbound channel (index = source): the acks.
-    pub(super) applied_seq: Vec<u64>,
+    pub(crate) applied_seq: Vec<u64>,
     /// The previous block's batches (a Byzantine shard replays them).
     pub(super) last_batches: Vec<ReceiptBatch>,
     /// Two-phase commit state, when the cluster runs that protocol.
@@ -93,6 +110,8 @@ pub struct BlockProducer {
     /// Two-phase: each taken receipt's beacon height and arrival.
     pub(super) receipt_meta: Vec<(u64, Instant)>,
     pub(super) out: BlockOutput,
+    /// The `inputs` of the next header (see [`Header::inputs`]).
+    pub(crate) inputs_hash: Hash,
 }
 
 impl BlockProducer {
@@ -133,6 +152,7 @@ impl BlockProducer {
             txs: Vec::new(),
             receipts: Vec::new(),
             out: BlockOutput::new(shards),
+            inputs_hash: Hash::ZERO,
         })
     }
 
@@ -169,6 +189,8 @@ impl BlockProducer {
                     let _ = reply.send(self.recount(shared));
                     continue;
                 }
+                // Alone, a shard has no peers to hear from.
+                Some(Wake::Peer(..)) => continue,
                 // With a ticker, work waits for the next tick.
                 Some(Wake::Work) if next_tick.is_some() => continue,
                 Some(Wake::Work) | None => {}
@@ -226,12 +248,13 @@ impl BlockProducer {
     /// transactions, as on NEAR — and transactions get what is left. Receipts beyond
     /// the block's room stay in the delayed-receipt queue for the next block.
     pub fn produce(&mut self, shared: &Shared) -> crate::Result<Option<pb::HeaderSubmission>> {
-        let Some(inputs) = self.gather(shared) else {
+        let Some(inputs) = self.gather(shared, true) else {
             return Ok(None);
         };
         // The record is the block's inputs as gathered, before anything is deferred.
         let record = shared.store.as_ref().map(|_| self.record(&inputs));
         let built = self.build(shared, inputs)?;
+        self.count(shared, &built.delta);
         if !built.deferred.is_empty() {
             let mut mempool = lock(&shared.mempool);
             for tx in built.deferred.into_iter().rev() {
@@ -256,25 +279,37 @@ impl BlockProducer {
     }
 
     /// Takes what is waiting into this block's buffers (receipts and transactions), or
-    /// returns `None` when nothing is (an idle shard makes no empty blocks).
-    pub(super) fn gather(&mut self, shared: &Shared) -> Option<Inputs> {
+    /// returns `None` when nothing is (an idle shard makes no empty blocks). With
+    /// `take = false` (a committee's proposer) the mempool and the queues keep what was
+    /// copied: it leaves them only when a block holding it is committed.
+    pub(crate) fn gather(&mut self, shared: &Shared, take: bool) -> Option<Inputs> {
         let cfg = &shared.config;
         let (delayed, oldest, decisions, beacon_height) = {
             let mut inbound = lock(&shared.inbound);
             let n = inbound.queue.len().min(cfg.max_block_txs);
             self.receipts.clear();
             self.receipt_meta.clear();
-            for q in inbound.queue.drain(..n) {
+            let queued: Vec<_> = if take {
+                inbound.queue.drain(..n).collect()
+            } else {
+                inbound.queue.iter().take(n).cloned().collect()
+            };
+            for q in queued {
                 self.receipts.push((q.src, q.receipt));
                 if self.two_phase.is_some() {
                     self.receipt_meta.push((q.notarized, q.arrived));
                 }
             }
             let oldest = inbound.queue.front().map(|q| q.arrived.elapsed());
+            let decisions = if take {
+                std::mem::take(&mut inbound.decisions)
+            } else {
+                inbound.decisions.clone()
+            };
             (
                 inbound.queue.len() as u64,
                 oldest.unwrap_or_default(),
-                std::mem::take(&mut inbound.decisions),
+                decisions,
                 inbound.beacon_height,
             )
         };
@@ -302,9 +337,17 @@ impl BlockProducer {
                 None => mempool.len().min(room),
             };
             self.txs.clear();
-            self.txs.extend(mempool.drain(..n));
+            if take {
+                self.txs.extend(mempool.drain(..n));
+            } else {
+                self.txs.extend(mempool.iter().take(n));
+            }
         }
-        let bad_signatures = std::mem::take(&mut *lock(&shared.bad_signatures));
+        let bad_signatures = if take {
+            std::mem::take(&mut *lock(&shared.bad_signatures))
+        } else {
+            lock(&shared.bad_signatures).clone()
+        };
         if self.txs.is_empty()
             && self.receipts.is_empty()
             && bad_signatures.is_empty()
@@ -489,15 +532,16 @@ impl BlockProducer {
             state_root: self.ledger.state_root(),
             receipts_root: merkle::root(&leaves),
             tx_count: self.txs.len() as u32,
+            inputs: self.inputs_hash,
         };
         self.height = header.height;
         self.last_hash = header.hash();
 
-        let events = self.publish(
+        let (events, delta) = self.publish(
             shared,
             &header,
-            &applied,
-            &emitted,
+            applied,
+            emitted,
             Figures {
                 delayed,
                 oldest,
@@ -521,10 +565,14 @@ impl BlockProducer {
         }
         self.last_batches = batches;
         let submission = pb::HeaderSubmission {
-            // A committee of one — this shard — certifies its header for the beacon.
-            cert: Some(shardsim_proto::convert::cert_to_wire(
-                &consensus::QuorumCert::of_header(&cfg.validator_key, &header),
-            )),
+            // Alone, the shard is a committee of one and certifies its header for the
+            // beacon; a committee's certificate is its quorum's, added at the commit.
+            cert: cfg.committee.is_none().then(|| {
+                shardsim_proto::convert::cert_to_wire(&consensus::QuorumCert::of_header(
+                    &cfg.validator_key,
+                    &header,
+                ))
+            }),
             header: Some(pb::Header::from(&header)),
             leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
             batches: wire,
@@ -547,6 +595,7 @@ impl BlockProducer {
             submission,
             events,
             deferred,
+            delta,
         }
     }
 }

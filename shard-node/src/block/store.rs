@@ -10,12 +10,22 @@ use cross_shard::sync::lock;
 use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, receipts_to_wire};
 use shardsim_proto::pb;
 
-use super::producer::{BlockProducer, Inputs};
+use super::producer::{BlockProducer, Built, Inputs};
 use crate::io::{RECORDS, Shared};
+
+/// The hash of a block's inputs, as a committee's header names them
+/// ([`cross_shard::Header::inputs`]).
+pub fn inputs_hash(record: &pb::BlockRecord) -> cross_shard::Hash {
+    use prost::Message as _;
+    let mut h = blake3::Hasher::new();
+    h.update(b"shardsim/inputs/v1");
+    h.update(&record.encode_to_vec());
+    h.finalize().into()
+}
 
 impl BlockProducer {
     /// The stored form of a block's inputs.
-    pub(super) fn record(&self, inputs: &Inputs) -> pb::BlockRecord {
+    pub(crate) fn record(&self, inputs: &Inputs) -> pb::BlockRecord {
         let mut txs = pb::TxBatch::default();
         for t in &self.txs {
             push_tx(&mut txs, t);
@@ -39,6 +49,20 @@ impl BlockProducer {
         height: u64,
         record: &pb::BlockRecord,
     ) -> crate::Result<pb::HeaderSubmission> {
+        let built = self.execute_record(shared, height, record)?;
+        self.count(shared, &built.delta);
+        Ok(built.submission)
+    }
+
+    /// Executes a block from its record — a stored one, or a committee's proposal —
+    /// up to its submission, events and counter delta (applied by the caller, or not).
+    /// A record that cannot be a block at `height` is [`crate::Error::Corrupt`].
+    pub fn execute_record(
+        &mut self,
+        shared: &Shared,
+        height: u64,
+        record: &pb::BlockRecord,
+    ) -> crate::Result<Built> {
         let corrupt = |why: String| crate::Error::Corrupt { height, why };
         if height != self.height + 1 {
             return Err(corrupt(format!("expected block {}", self.height + 1)));
@@ -84,7 +108,12 @@ impl BlockProducer {
             delayed: 0,
             oldest: Duration::ZERO,
         };
-        Ok(self.build(shared, inputs)?.submission)
+        self.inputs_hash = if shared.config.committee.is_some() {
+            inputs_hash(record)
+        } else {
+            cross_shard::Hash::ZERO
+        };
+        self.build(shared, inputs)
     }
 
     /// Rebuilds the shard from its store: every stored block is replayed in order, so

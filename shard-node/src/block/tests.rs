@@ -35,6 +35,7 @@ fn config(shard: ShardId) -> ShardConfig {
         byzantine: false,
         lose_receipts: 0,
         validator_key: consensus::committee::validator_key(&[1; 32], shard, 0),
+        committee: None,
         executor: crate::Executor::Sequential,
         verify_executor: false,
         predict_executor: true,

@@ -11,11 +11,12 @@
 //! pipeline and the executors below never see an unchecked message.
 
 pub mod beacon_session;
+pub mod peers;
 pub mod service;
 pub mod shared;
 pub mod sigverify;
 
 pub use shared::{
-    Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS, Recount, SLOW_SUBSCRIBER,
-    Shared, Wake,
+    CERTIFIED, Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS, RecentIds, Recount,
+    SLOW_SUBSCRIBER, Shared, Wake,
 };

@@ -75,6 +75,12 @@ impl Shard for ShardService {
             txs.clear();
             txs_from_wire(&batch, &mut txs)?;
             accepted += txs.len() as u64;
+            if self.shared.peers.is_some() {
+                // A committee's client sends to every validator; a copy that reaches
+                // this one after a block holding it was committed is not new.
+                let recent = lock(&self.shared.recent);
+                txs.retain(|t| !recent.contains(t.id));
+            }
             let mut bad = Vec::new();
             match &self.shared.verifier {
                 Some(verifier) => {
@@ -147,6 +153,45 @@ impl Shard for ShardService {
         subscribers.push(tx);
         let stream = tokio_stream::iter(stored).chain(ReceiverStream::new(rx));
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    type ConsensusStream =
+        Pin<Box<dyn Stream<Item = Result<pb::ConsensusMessage, Status>> + Send + 'static>>;
+
+    async fn consensus(
+        &self,
+        request: Request<Streaming<pb::ConsensusMessage>>,
+    ) -> Result<Response<Self::ConsensusStream>, Status> {
+        let Some(links) = &self.shared.peers else {
+            return Err(Status::failed_precondition(
+                "this shard is not a committee of validators",
+            ));
+        };
+        let mut inbound = request.into_inner();
+        let from = match inbound.message().await? {
+            Some(pb::ConsensusMessage {
+                kind: Some(pb::consensus_message::Kind::Hello(from)),
+            }) => from,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "a Consensus stream opens with a hello naming the caller's index",
+                ));
+            }
+        };
+        if !links.accepts(from) {
+            return Err(Status::permission_denied(format!(
+                "validator {from} may not call this one (only validators with a higher index, below the committee's size, do)"
+            )));
+        }
+        let (out, rx) = mpsc::channel(64);
+        crate::io::peers::spawn_session(
+            self.shared.clone(),
+            links.clone(),
+            from as u16,
+            inbound,
+            out,
+        );
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 
     async fn inject_fault(
@@ -237,6 +282,7 @@ impl Shard for ShardService {
             balance_recount: c.recounted.first().copied(),
             admitted: c.admitted,
             entered: c.entered,
+            consensus: lock(&shared.consensus).clone(),
         }))
     }
 }

@@ -16,6 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::ShardConfig;
+use crate::io::peers::PeerLinks;
 use crate::io::sigverify::SigVerifier;
 use crate::protocol::{Inbound, Outgoing};
 use crate::state::Ledger;
@@ -24,6 +25,9 @@ use crate::state::Ledger;
 pub const RECORDS: &str = "blocks";
 /// The store's table of block events ([`pb::BlockEvents`]), by height.
 pub const EVENTS: &str = "events";
+/// A committee validator's table of committed headers with their certificates
+/// ([`pb::CertifiedHeader`]), by height.
+pub const CERTIFIED: &str = "certified";
 
 /// A stream of block events to one subscriber.
 pub type EventSender = mpsc::Sender<Result<pb::BlockEvents, tonic::Status>>;
@@ -34,8 +38,9 @@ pub const EVENTS_QUEUE: usize = 1024;
 /// How long the block loop waits for room in a full subscriber's queue before it
 /// ends that subscription: a reader that stopped reading must not stop the shard.
 pub const SLOW_SUBSCRIBER: Duration = Duration::from_secs(2);
-/// Wake-ups queued for the block thread; more would say nothing new.
-const DOORBELL_QUEUE: usize = 256;
+/// Wake-ups queued for the block thread (room for a committee's consensus messages,
+/// which are wake-ups too); more work wake-ups would say nothing new.
+const DOORBELL_QUEUE: usize = 4096;
 
 /// What wakes the block thread.
 #[derive(Debug)]
@@ -44,6 +49,8 @@ pub enum Wake {
     Work,
     /// A `Status` asks for the state to be recounted between two blocks.
     Recount(oneshot::Sender<Recount>),
+    /// A consensus message from validator `.0` of the committee (undecoded).
+    Peer(u16, Box<pb::ConsensusMessage>),
 }
 
 /// The block thread's answer to [`Wake::Recount`]: the counters with
@@ -89,6 +96,12 @@ impl Doorbell {
             Ok(()) => Some(answer),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => None,
         }
+    }
+
+    /// Hands a peer's consensus message to the block thread. Never waits: on a full
+    /// queue the message is dropped (consensus sends again what matters).
+    pub fn deliver(&self, from: u16, m: pb::ConsensusMessage) {
+        let _ = self.tx.try_send(Wake::Peer(from, Box::new(m)));
     }
 
     /// Tells the block thread to stop after the block in hand. Never waits: a full
@@ -181,8 +194,46 @@ pub struct Shared {
     pub outgoing: Mutex<Outgoing>,
     /// Wakes the link when a submission is added.
     pub outgoing_ready: Notify,
-    /// Faults injected on the link with the beacon (`InjectFault`).
+    /// Faults injected on the link with the beacon, and a validator's links to its
+    /// peers (`InjectFault`).
     pub link_faults: shardsim_host::netem::FaultHandle,
+    /// A committee's validator: its links to the other validators.
+    pub peers: Option<Arc<PeerLinks>>,
+    /// A committee's validator: the transactions of its last committed blocks, which
+    /// a late copy (from a client, after the block) must not bring back.
+    pub recent: Mutex<RecentIds>,
+    /// A committee's validator: its consensus figures for `Status`.
+    pub consensus: Mutex<Option<pb::ConsensusStatus>>,
+}
+
+/// The ids of the transactions of the last [`RecentIds::BLOCKS`] committed blocks.
+#[derive(Debug, Default)]
+pub struct RecentIds {
+    blocks: VecDeque<Vec<TxId>>,
+    ids: rustc_hash::FxHashSet<TxId>,
+}
+
+impl RecentIds {
+    /// Blocks remembered: at 100 ms blocks, a copy up to 25 s late is recognised.
+    pub const BLOCKS: usize = 256;
+
+    /// Remembers a committed block's transactions, forgetting the oldest block's.
+    pub fn push(&mut self, ids: Vec<TxId>) {
+        self.ids.extend(ids.iter().copied());
+        self.blocks.push_back(ids);
+        if self.blocks.len() > Self::BLOCKS
+            && let Some(old) = self.blocks.pop_front()
+        {
+            for id in old {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
+    /// Whether `id` was in one of the remembered blocks.
+    pub fn contains(&self, id: TxId) -> bool {
+        self.ids.contains(&id)
+    }
 }
 
 impl Shared {
@@ -226,6 +277,12 @@ impl Shared {
             outgoing: Mutex::new(Outgoing::default()),
             outgoing_ready: Notify::new(),
             link_faults: shardsim_host::netem::FaultHandle::default(),
+            peers: config
+                .committee
+                .as_ref()
+                .map(|c| Arc::new(PeerLinks::new(c.me, c.committee.len()))),
+            recent: Mutex::new(RecentIds::default()),
+            consensus: Mutex::new(None),
             config,
         }
     }

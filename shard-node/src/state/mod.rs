@@ -21,6 +21,13 @@
 //! [`Ledger::commit`] then hashes each touched key's old and new leaf — on the
 //! executor's threads — and updates the multiset hash. A block therefore costs two leaf
 //! hashes per key it touched, however often it wrote it.
+//!
+//! **Speculation.** A validator of a committee executes a proposed block before the
+//! committee has decided it, and must be able to take it back when another block is
+//! decided instead. Between [`Ledger::checkpoint`] and [`Ledger::keep`], every key a
+//! commit folds in is also kept with its value at the checkpoint; [`Ledger::rollback`]
+//! writes those values back and restores the hash and the totals. A block costs one
+//! more copy per key it touched, and no hashing.
 
 use cross_shard::ids::{
     Asset, CollectionId, NATIVE, NftId, Object, PoolId, ProposalId, pool_token,
@@ -169,6 +176,17 @@ pub struct Ledger {
     hash: StateHash,
     /// Σ per asset (index = asset) over balances and pool reserves, for the audit.
     totals: Vec<u64>,
+    /// Since the last [`Ledger::checkpoint`]: what it takes to go back to it.
+    undo: Option<Undo>,
+}
+
+/// A checkpoint of the ledger: the hash and totals then, and each key committed since
+/// with its value then (a key committed twice appears twice; the earlier wins).
+#[derive(Debug, Clone)]
+struct Undo {
+    hash: StateHash,
+    totals: Vec<u64>,
+    writes: Vec<(Key, Value)>,
 }
 
 impl State for Ledger {
@@ -193,6 +211,14 @@ impl State for Ledger {
             self.touched.push((key, old));
         }
         self.adjust_totals(key, old, value);
+        self.put(key, value);
+    }
+}
+
+impl Ledger {
+    /// Stores `value` under `key`, nothing else (no totals, no touched list).
+    #[inline]
+    fn put(&mut self, key: Key, value: Value) {
         match key {
             Key::Account(i) => self.accounts[i as usize] = value,
             Key::Token(i, t) => self.tokens[t as usize - 1][i as usize] = value[BALANCE],
@@ -203,6 +229,45 @@ impl State for Ledger {
                 self.objects.insert(key, value);
             }
         }
+    }
+
+    /// Starts keeping what it takes to return to the state as it is now (after the
+    /// last commit): see the chapter's *Speculation*.
+    pub fn checkpoint(&mut self) {
+        self.commit(1);
+        self.undo = Some(Undo {
+            hash: self.hash,
+            totals: self.totals.clone(),
+            writes: Vec::new(),
+        });
+    }
+
+    /// Whether a checkpoint is held.
+    pub fn speculating(&self) -> bool {
+        self.undo.is_some()
+    }
+
+    /// Makes everything since the checkpoint final and forgets the checkpoint.
+    pub fn keep(&mut self) {
+        self.undo = None;
+    }
+
+    /// Returns to the state at the last checkpoint, writes not yet committed included,
+    /// and forgets it. Without a checkpoint, nothing happens.
+    pub fn rollback(&mut self) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        for (key, before) in std::mem::take(&mut self.touched) {
+            self.put(key, before);
+        }
+        for &(key, before) in undo.writes.iter().rev() {
+            self.put(key, before);
+        }
+        self.touched_balance.iter_mut().for_each(|t| *t = false);
+        self.touched_objects.clear();
+        self.hash = undo.hash;
+        self.totals = undo.totals;
     }
 }
 
@@ -238,6 +303,7 @@ impl Ledger {
             touched_objects: FxHashSet::default(),
             hash: StateHash::default(),
             totals,
+            undo: None,
         };
         let mut hash = StateHash::default();
         for i in 0..n as u32 {
@@ -320,6 +386,9 @@ impl Ledger {
         for pair in sums.chunks_exact(2) {
             self.hash.subtract(&pair[0]);
             self.hash.merge(&pair[1]);
+        }
+        if let Some(undo) = &mut self.undo {
+            undo.writes.extend_from_slice(&dirty);
         }
         dirty.clear();
         self.touched = dirty; // keep the allocation for the next block
@@ -506,6 +575,49 @@ pub(crate) mod tests {
         assert_ne!(l.state_root(), before, "objects are committed");
         l.write(nft, [0, 0]);
         assert_eq!(l.state_root(), before, "a zeroed key leaves the set");
+    }
+
+    #[test]
+    fn a_rollback_returns_every_value_the_root_and_the_totals_to_the_checkpoint() {
+        let mut l = Ledger::genesis(world(0, 1, 10, 1), 100);
+        let i = l.local(3).unwrap();
+        let nft = Key::Nft(NftId {
+            minter: 3,
+            serial: 0,
+        });
+        l.write(Key::Account(i), [90, 1]);
+        l.commit(1);
+        let (root, total, token) = (l.state_root(), l.total(NATIVE), l.total(1));
+        l.checkpoint();
+        assert!(l.speculating());
+        // Two committed blocks' worth, one key twice, then a write not yet committed.
+        l.write(Key::Account(i), [40, 2]);
+        l.write(nft, [4, 0]);
+        l.commit(1);
+        l.write(Key::Account(i), [10, 3]);
+        l.write(Key::Token(i, 1), [7, 0]);
+        l.commit(1);
+        l.write(Key::Pool(0), [1, 1]);
+        assert_ne!(l.state_root(), root);
+        l.rollback();
+        assert!(!l.speculating());
+        assert_eq!(l.get(Key::Account(i)), [90, 1]);
+        assert_eq!(l.get(Key::Token(i, 1)), [100, 0]);
+        assert_eq!(l.get(nft), [0, 0], "an object created since is gone");
+        assert_eq!(l.get(Key::Pool(0)), [1_000_000; 2]);
+        assert_eq!((l.total(NATIVE), l.total(1)), (total, token));
+        assert_eq!(l.recount(NATIVE), total);
+        assert_eq!(l.state_root(), root);
+        // The flags were reset too: the next write is recorded and committed.
+        l.write(Key::Account(i), [5, 2]);
+        assert_ne!(l.state_root(), root);
+        // What was kept stays.
+        l.checkpoint();
+        l.write(Key::Account(i), [6, 3]);
+        let kept = l.state_root();
+        l.keep();
+        l.rollback();
+        assert_eq!(l.state_root(), kept, "no checkpoint: nothing to roll back");
     }
 
     #[test]

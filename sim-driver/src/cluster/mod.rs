@@ -121,8 +121,11 @@ fn clock_ticks_per_second() -> f64 {
 pub struct Cluster {
     /// The beacon process.
     pub beacon: Process,
-    /// The shard processes, index = shard id.
+    /// The shard processes — with committees, every validator — by slot: validator
+    /// `v` of shard `k` at `k · validators + v` (a shard alone at `k`).
     pub shards: Vec<Process>,
+    /// Validators per shard (1: each shard proposes alone).
+    pub validators: u32,
     /// The run's validator secret keys, one file per shard: needed while the cluster
     /// runs (a restarted shard reads its key again), removed when it stops.
     keys: PathBuf,
@@ -140,14 +143,19 @@ impl Cluster {
         let keys_dir = run_dir.join("keys");
         std::fs::create_dir_all(&keys_dir)
             .with_context(|| format!("creating {}", keys_dir.display()))?;
+        let n = c.validators;
         let mut committees = Vec::with_capacity(c.shards as usize);
-        let mut key_files = Vec::with_capacity(c.shards as usize);
+        let mut key_files = Vec::with_capacity((c.shards * n) as usize);
         for shard in 0..c.shards {
-            let key = consensus::committee::validator_key(&secret, shard, 0);
-            committees.push(const_hex::encode(key.verifying_key().as_bytes()));
-            let file = keys_dir.join(format!("shard-{shard}.key"));
-            write_secret(&file, &const_hex::encode(key.to_bytes()))?;
-            key_files.push(file);
+            let committee = consensus::Committee::derived(&secret, shard, n as usize)
+                .context("deriving the committees")?;
+            committees.push(committee.to_hex());
+            for v in 0..n {
+                let key = consensus::committee::validator_key(&secret, shard, v as u16);
+                let file = keys_dir.join(format!("{}.key", file_stem(&process_name(shard, v, n))));
+                write_secret(&file, &const_hex::encode(key.to_bytes()))?;
+                key_files.push(file);
+            }
         }
         let mut beacon_args = vec![
             "__beacon".into(),
@@ -159,15 +167,19 @@ impl Cluster {
         if c.protocol == Protocol::TwoPhase {
             beacon_args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
         }
-        for keys in committees {
-            beacon_args.extend(["--committee".into(), keys]);
+        for keys in &committees {
+            beacon_args.extend(["--committee".into(), keys.clone()]);
         }
         // With storage on disk, each process keeps its chain in data/<name>/.
         let data_dir = |name: &str| -> Vec<String> {
             match c.storage {
                 Storage::Disk => vec![
                     "--data-dir".into(),
-                    run_dir.join("data").join(name).display().to_string(),
+                    run_dir
+                        .join("data")
+                        .join(file_stem(name))
+                        .display()
+                        .to_string(),
                 ],
                 Storage::Memory => Vec::new(),
             }
@@ -178,8 +190,9 @@ impl Cluster {
         let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
             humantime::format_duration(d).to_string()
         });
-        let mut shards = Vec::with_capacity(c.shards as usize);
-        for shard in 0..c.shards {
+        let mut shards: Vec<Process> = Vec::with_capacity((c.shards * n) as usize);
+        for slot in 0..c.shards * n {
+            let (shard, v) = (slot / n, slot % n);
             let args = [
                 "__shard".into(),
                 "--shard".into(),
@@ -221,7 +234,7 @@ impl Cluster {
                 "--beacon".into(),
                 beacon_url.clone(),
                 "--validator-key-file".into(),
-                key_files[shard as usize].display().to_string(),
+                key_files[slot as usize].display().to_string(),
             ];
             let mut args = args.to_vec();
             if c.signatures {
@@ -242,13 +255,31 @@ impl Cluster {
             if let Some(gas) = c.max_block_gas {
                 args.extend(["--max-block-gas".into(), gas.to_string()]);
             }
-            let name = format!("shard-{shard}");
+            if n > 1 {
+                args.extend([
+                    "--committee".into(),
+                    committees[shard as usize].clone(),
+                    "--validator".into(),
+                    v.to_string(),
+                ]);
+                // Each validator calls those before it, already listening.
+                for (i, peer) in shards[(shard * n) as usize..].iter().enumerate() {
+                    args.extend(["--peer".into(), format!("{i}=http://{}", peer.addr)]);
+                }
+                if let Some(b) = &c.byzantine_validator
+                    && (b.shard, b.validator) == (shard, v)
+                {
+                    args.extend(["--behaviour".into(), b.behaviour.clone()]);
+                }
+            }
+            let name = process_name(shard, v, n);
             args.extend(data_dir(&name));
             shards.push(spawn(&exe, &name, &args, run_dir).await?);
         }
         Ok(Cluster {
             beacon,
             shards,
+            validators: n,
             keys: keys_dir,
         })
     }
@@ -263,6 +294,18 @@ impl Cluster {
         match target {
             Target::Beacon => &mut self.beacon,
             Target::Shard(k) => &mut self.shards[k as usize],
+            Target::Validator(k, v) => &mut self.shards[(k * self.validators + v) as usize],
+        }
+    }
+
+    /// The target at shard-process slot `slot`.
+    pub fn target(&self, slot: usize) -> Target {
+        let n = self.validators;
+        let slot = slot as u32;
+        if n == 1 {
+            Target::Shard(slot)
+        } else {
+            Target::Validator(slot / n, slot % n)
         }
     }
 
@@ -295,13 +338,14 @@ impl Cluster {
         Ok(())
     }
 
-    /// Starts a process again from its [`Process::spec`]; the beacon on the same
-    /// address (the shards know it by that), a shard on a new port. The caller puts
-    /// the result in place of the killed process.
+    /// Starts a process again from its [`Process::spec`]; the beacon and a validator
+    /// on the same address (the shards, and the validators that call it, know it by
+    /// that), a shard alone on a new port. The caller puts the result in place of the
+    /// killed process.
     pub async fn restart(spec: Spec) -> anyhow::Result<Process> {
         let exe = std::env::current_exe().context("locating the shardsim binary")?;
         let mut args = spec.args;
-        if spec.name == "beacon" {
+        if spec.name == "beacon" || spec.name.contains("/validator-") {
             args.extend(["--listen".into(), spec.addr]);
         }
         spawn(&exe, &spec.name, &args, &spec.run_dir).await
@@ -319,8 +363,9 @@ impl Cluster {
     /// The first child that has exited (other than one killed on purpose), with its
     /// name and the end of its log.
     pub fn dead(&mut self) -> anyhow::Result<Option<(Target, anyhow::Error)>> {
+        let targets: Vec<Target> = (0..self.shards.len()).map(|s| self.target(s)).collect();
         let beacon = std::iter::once((Target::Beacon, &mut self.beacon));
-        let shards = (0u32..).map(Target::Shard).zip(self.shards.iter_mut());
+        let shards = targets.into_iter().zip(self.shards.iter_mut());
         for (target, p) in beacon.chain(shards).filter(|(_, p)| !p.killed) {
             if let Some(status) = p.child.try_wait()? {
                 let why = anyhow::anyhow!(
@@ -373,9 +418,24 @@ impl Drop for Cluster {
     }
 }
 
-/// Starts `exe args…` with stdout piped (for READY) and stderr in `<run_dir>/<name>.log`.
+/// The name of shard `shard`'s process `v` of `n`: `shard-1`, or `shard-1/validator-2`.
+fn process_name(shard: u32, v: u32, n: u32) -> String {
+    if n == 1 {
+        format!("shard-{shard}")
+    } else {
+        format!("shard-{shard}/validator-{v}")
+    }
+}
+
+/// A process name as a file name: `shard-1/validator-2` → `shard-1.validator-2`.
+fn file_stem(name: &str) -> String {
+    name.replace('/', ".")
+}
+
+/// Starts `exe args…` with stdout piped (for READY) and stderr in
+/// `<run_dir>/<name>.log` (`/` in the name as `.`).
 async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyhow::Result<Process> {
-    let log = run_dir.join(format!("{name}.log"));
+    let log = run_dir.join(format!("{}.log", file_stem(name)));
     // A restarted process writes on after its predecessor.
     let log_file = std::fs::OpenOptions::new()
         .create(true)

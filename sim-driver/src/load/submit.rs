@@ -94,6 +94,32 @@ impl Retained {
     }
 }
 
+/// For a cluster of committees: one sender per shard, each handing every batch to the
+/// submit paths of the shard's `n` validators (`paths[k · n .. (k + 1) · n]`), in the
+/// same order, so that their mempools hold the same sequence. The slowest path sets
+/// the pace (as one shard alone does); a killed validator's path keeps taking batches
+/// and holds them for its restart.
+pub fn fan_out(paths: Vec<mpsc::Sender<pb::TxBatch>>, n: usize) -> Vec<mpsc::Sender<pb::TxBatch>> {
+    let mut shards = Vec::new();
+    let mut paths = paths.into_iter();
+    loop {
+        let committee: Vec<_> = paths.by_ref().take(n).collect();
+        if committee.is_empty() {
+            return shards;
+        }
+        let (tx, mut rx) = mpsc::channel::<pb::TxBatch>(SUBMIT_QUEUE);
+        tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                for p in &committee {
+                    // A path whose task ended is the run's failure to report, elsewhere.
+                    let _ = p.send(batch.clone()).await;
+                }
+            }
+        });
+        shards.push(tx);
+    }
+}
+
 /// The rows of `b` whose id satisfies `keep`, every column (and signature) with them.
 fn rows_where(b: &pb::TxBatch, keep: impl Fn(u64) -> bool) -> pb::TxBatch {
     let mut out = pb::TxBatch::default();
@@ -156,7 +182,7 @@ impl SubmitPath {
     /// `open_loop`: the schedule decides what is sent when (see `Task`'s
     /// `hold_limit`).
     pub fn start(
-        shard: usize,
+        name: String,
         client: ShardClient<Channel>,
         link: LinkDelay,
         seed: u64,
@@ -169,7 +195,7 @@ impl SubmitPath {
         let held = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(run(
             Task {
-                shard,
+                name,
                 hold_limit: if open_loop { usize::MAX } else { SUBMIT_QUEUE },
                 held: held.clone(),
                 link,
@@ -195,7 +221,8 @@ impl SubmitPath {
 }
 
 struct Task {
-    shard: usize,
+    /// The shard process, for messages.
+    name: String,
     /// Most batches taken from the generator before the stream has room for them:
     /// unlimited for an open-loop schedule (what is due is due, whatever one shard
     /// does), [`SUBMIT_QUEUE`] in `max` mode (where waiting *is* the load control).
@@ -280,7 +307,7 @@ async fn run(
         }
         call.abort();
         if t.kills.load(Ordering::SeqCst) == generation {
-            bail!("submit stream of shard {} failed", t.shard);
+            bail!("submit stream of {} failed", t.name);
         }
         // The shard was killed: hold new batches until it is back.
         let resume = loop {
@@ -291,7 +318,7 @@ async fn run(
                 },
                 r = resumes.recv() => match r {
                     Some(r) => break r,
-                    None => bail!("shard {} was not restarted", t.shard),
+                    None => bail!("{} was not restarted", t.name),
                 },
             }
         };

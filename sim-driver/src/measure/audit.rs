@@ -129,6 +129,8 @@ mod tests {
         };
         let status = FinalStatus {
             shards: vec![shard(0, recount), shard(1, Some(each))],
+            validators: Vec::new(),
+            names: vec!["shard-0".into(), "shard-1".into()],
             beacon: pb::BeaconStatus::default(),
             silent: Vec::new(),
             submitted: vec![None, None],

@@ -75,7 +75,9 @@ impl FaultReport {
 /// Final transactions of `subject` in tenth `t`.
 fn finals_in(tracker: &Tracker, subject: Option<Target>, t: usize) -> u64 {
     tracker.finals_tenths.get(t).map_or(0, |row| match subject {
-        Some(Target::Shard(k)) => u64::from(row.get(k as usize).copied().unwrap_or(0)),
+        Some(Target::Shard(k) | Target::Validator(k, _)) => {
+            u64::from(row.get(k as usize).copied().unwrap_or(0))
+        }
         _ => row.iter().map(|&n| u64::from(n)).sum(),
     })
 }
@@ -84,7 +86,8 @@ fn finals_in(tracker: &Tracker, subject: Option<Target>, t: usize) -> u64 {
 pub fn measure_recovery(report: &mut FaultReport, target: Target, tracker: &Tracker) {
     let tenth_s = TENTH as f64 / 1e9;
     let subject = match target {
-        Target::Shard(_) => Some(target),
+        // A validator's shard: what its crash costs the committee.
+        Target::Shard(_) | Target::Validator(..) => Some(target),
         Target::Beacon => None,
     };
     let fault = (report.at_s / tenth_s) as usize;

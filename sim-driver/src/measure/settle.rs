@@ -12,15 +12,22 @@ use tonic::transport::Channel;
 #[derive(Debug, Clone)]
 pub struct FinalStatus {
     /// Each shard's status, index = shard id (all zero for a shard that did not
-    /// answer: see `silent`).
+    /// answer: see `silent`). With committees, the status of the honest validator
+    /// that committed the most.
     pub shards: Vec<shardsim_proto::pb::ShardStatus>,
+    /// With committees: every validator's status, by slot (`k · validators + v`),
+    /// and whether it is honest; empty for shards that propose alone.
+    pub validators: Vec<(shardsim_proto::pb::ShardStatus, bool)>,
+    /// The shard processes' names, by slot (what `submitted` is indexed by).
+    pub names: Vec<String>,
     /// The beacon's status (all zero if it did not answer).
     pub beacon: shardsim_proto::pb::BeaconStatus,
     /// Processes that did not answer the final Status request: nothing they hold can
     /// be checked, so every invariant that needs them fails.
     pub silent: Vec<String>,
-    /// Per shard, (sent, accepted): transactions the driver sent on the submit stream
-    /// and the shard said it accepted; `None` when the stream did not end normally.
+    /// Per shard process, (sent, accepted): transactions the driver sent on the submit
+    /// stream and the process said it accepted; `None` when the stream did not end
+    /// normally.
     pub submitted: Vec<Option<(u64, u64)>>,
     /// Per shard, transactions the driver still held for it, never sent (the shard
     /// had stopped reading).
@@ -41,6 +48,8 @@ pub const RPC_TIMEOUT: Duration = Duration::from_secs(1);
 /// ends there, since nothing it holds can move.
 pub async fn settle(
     shards: &[ShardClient<Channel>],
+    names: &[String],
+    (n, honest): (usize, &dyn Fn(usize) -> bool),
     beacon: &BeaconClient<Channel>,
     submitted: Vec<Option<(u64, u64)>>,
     held: Vec<u64>,
@@ -71,9 +80,9 @@ pub async fn settle(
             match ask.await {
                 Ok(Ok(Ok(status))) => statuses.push(status.into_inner()),
                 _ => {
-                    silent.push(format!("shard-{i}"));
+                    silent.push(names[i].clone());
                     statuses.push(pb::ShardStatus {
-                        shard: i as u32,
+                        shard: (i / n) as u32,
                         ..Default::default()
                     });
                 }
@@ -85,6 +94,31 @@ pub async fn settle(
                 silent.push("beacon".into());
                 pb::BeaconStatus::default()
             }
+        };
+        // With committees, each shard is represented by its honest validator with the
+        // most blocks (a lagging one would not have reported what the driver saw).
+        let (statuses, validators) = if n == 1 {
+            (statuses, Vec::new())
+        } else {
+            let representatives = statuses
+                .chunks(n)
+                .enumerate()
+                .map(|(k, committee)| {
+                    committee
+                        .iter()
+                        .enumerate()
+                        .filter(|(v, _)| honest(k * n + v))
+                        .max_by_key(|(_, s)| s.height)
+                        .map(|(_, s)| s.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let all = statuses
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (s, honest(i)))
+                .collect::<Vec<_>>();
+            (representatives, all)
         };
         let emitted: u64 = statuses
             .iter()
@@ -103,10 +137,13 @@ pub async fn settle(
             && statuses.iter().all(|s| s.tp_open == 0)
             && statuses
                 .iter()
+                .chain(validators.iter().map(|v| &v.0))
                 .all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
         if quiescent || !silent.is_empty() || Instant::now() >= deadline {
             return FinalStatus {
                 shards: statuses,
+                validators,
+                names: names.to_vec(),
                 beacon: b,
                 silent,
                 submitted,

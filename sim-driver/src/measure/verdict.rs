@@ -156,14 +156,15 @@ pub fn judge(
             ));
         }
     }
-    for (shard, submitted) in status.submitted.iter().enumerate() {
+    for (slot, submitted) in status.submitted.iter().enumerate() {
+        let name = status.names.get(slot).map_or("?", String::as_str);
         match submitted {
             Some((sent, accepted)) if sent != accepted => accounting.push(format!(
-                "shard {shard} accepted {accepted} of the {sent} transactions sent to it"
+                "{name} accepted {accepted} of the {sent} transactions sent to it"
             )),
             Some(_) => {}
             None => accounting.push(format!(
-                "the submit stream of shard {shard} did not end normally: what it accepted is unknown"
+                "the submit stream of {name} did not end normally: what it accepted is unknown"
             )),
         }
     }

@@ -72,6 +72,8 @@ rate = "max"
         };
         let status = FinalStatus {
             shards: vec![shard(0, 2, 2, 0), shard(1, 1, 0, 1)],
+            validators: Vec::new(),
+            names: vec!["shard-0".into(), "shard-1".into()],
             beacon: pb::BeaconStatus::default(),
             silent: Vec::new(),
             submitted: vec![Some((2, 2)), Some((1, 1))],

@@ -19,6 +19,9 @@ pub(super) mod defaults {
     pub fn warmup() -> Duration {
         Duration::from_secs(2)
     }
+    pub fn validators() -> u32 {
+        1
+    }
     pub fn shards() -> u32 {
         4
     }

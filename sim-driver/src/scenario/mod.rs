@@ -128,8 +128,10 @@ pub struct Fault {
 pub enum Target {
     /// The beacon.
     Beacon,
-    /// Shard `k`.
+    /// Shard `k` (a shard that proposes alone).
     Shard(u32),
+    /// Validator `v` of shard `k`'s committee.
+    Validator(u32, u32),
 }
 
 impl fmt::Display for Target {
@@ -137,6 +139,7 @@ impl fmt::Display for Target {
         match self {
             Target::Beacon => f.write_str("beacon"),
             Target::Shard(k) => write!(f, "shard-{k}"),
+            Target::Validator(k, v) => write!(f, "shard-{k}/validator-{v}"),
         }
     }
 }
@@ -153,14 +156,20 @@ impl<'de> Deserialize<'de> for Target {
         if s == "beacon" {
             return Ok(Target::Beacon);
         }
-        s.strip_prefix("shard-")
-            .and_then(|k| k.parse().ok())
-            .map(Target::Shard)
-            .ok_or_else(|| {
-                de::Error::custom(format!(
-                    "unknown process {s:?}: write \"beacon\" or \"shard-<k>\" (e.g. \"shard-1\")"
-                ))
-            })
+        let parsed = s
+            .strip_prefix("shard-")
+            .and_then(|rest| match rest.split_once('/') {
+                None => rest.parse().ok().map(Target::Shard),
+                Some((k, v)) => Some(Target::Validator(
+                    k.parse().ok()?,
+                    v.strip_prefix("validator-")?.parse().ok()?,
+                )),
+            });
+        parsed.ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown process {s:?}: write \"beacon\", \"shard-<k>\" (e.g. \"shard-1\") or, with committees, \"shard-<k>/validator-<i>\" (e.g. \"shard-1/validator-2\")"
+            ))
+        })
     }
 }
 
@@ -257,6 +266,29 @@ pub struct Cluster {
     /// folder, resumed after a crash) or "memory". Default "disk".
     #[serde(default)]
     pub storage: Storage,
+    /// Validators per shard, 1 to 16: each its own process, agreeing on every block by
+    /// Tendermint and certifying it for the beacon with a quorum of signatures; 1 is a
+    /// single proposer with no consensus (for speed studies). Tolerates
+    /// f = ⌊(validators − 1)/3⌋ faulty validators per shard. Default 1.
+    #[serde(default = "defaults::validators")]
+    pub validators: u32,
+    /// Make one validator Byzantine: `{ shard = 1, validator = 2, behaviour =
+    /// "equivocate" }`, with behaviour "equivocate", "silent", "wrong-root" or
+    /// "withhold-votes". Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine_validator: Option<ByzantineValidator>,
+}
+
+/// `cluster.byzantine_validator`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ByzantineValidator {
+    /// The shard.
+    pub shard: u32,
+    /// The validator's index in its committee.
+    pub validator: u32,
+    /// What it does: "equivocate", "silent", "wrong-root" or "withhold-votes".
+    pub behaviour: String,
 }
 
 /// `cluster.protocol`.
@@ -288,6 +320,8 @@ impl Default for Cluster {
             protocol: Protocol::default(),
             deadline: defaults::deadline(),
             storage: Storage::default(),
+            validators: defaults::validators(),
+            byzantine_validator: None,
         }
     }
 }

@@ -356,6 +356,12 @@ fn scenario_reference_lists_every_field() {
     let mut s = Scenario::from_toml(&full, "full").unwrap();
     // Under another VM than this scenario's (a gas limit needs vm = "evm").
     s.cluster.max_block_gas = Some(1_000_000);
+    // And committees (which refuse a byzantine_shard).
+    s.cluster.byzantine_validator = Some(super::ByzantineValidator {
+        shard: 0,
+        validator: 1,
+        behaviour: "silent".into(),
+    });
     let mut in_code = std::collections::BTreeSet::new();
     keys("", &toml::Value::try_from(&s).unwrap(), &mut in_code);
     let in_doc: std::collections::BTreeSet<String> = doc

@@ -115,6 +115,43 @@ impl Scenario {
                 ));
             }
         }
+        let n = self.cluster.validators;
+        if !(1..=16).contains(&n) {
+            return fail(format!("cluster.validators = {n} must be 1 to 16"));
+        }
+        if n > 1 {
+            let refused = if self.cluster.protocol == Protocol::TwoPhase {
+                Some("cluster.protocol = \"two-phase\"")
+            } else if self.cluster.byzantine_shard.is_some() {
+                Some(
+                    "a byzantine_shard (a committee's Byzantine member is cluster.byzantine_validator)",
+                )
+            } else {
+                None
+            };
+            if let Some(what) = refused {
+                return fail(format!(
+                    "cluster.validators = {n} (committees) does not run with {what}"
+                ));
+            }
+        }
+        if let Some(b) = &self.cluster.byzantine_validator {
+            if b.shard >= self.cluster.shards || b.validator >= n || n < 4 {
+                return fail(format!(
+                    "cluster.byzantine_validator = shard {}, validator {} must name a validator of a committee of 4 or more (shards 0..{}, validators 0..{n}): a smaller committee tolerates no fault",
+                    b.shard, b.validator, self.cluster.shards
+                ));
+            }
+            match b.behaviour.parse::<consensus::Behaviour>() {
+                Err(e) => return fail(format!("cluster.byzantine_validator.behaviour: {e}")),
+                Ok(consensus::Behaviour::Honest) => {
+                    return fail(
+                        "cluster.byzantine_validator.behaviour = \"honest\" is no Byzantine behaviour".into(),
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
         if self.cluster.signatures && self.workload.rate == Rate::Max {
             return fail(
                 "cluster.signatures = true needs a numeric workload.rate: the driver signs every transaction before the load starts, so it must know how many".into(),
@@ -167,9 +204,18 @@ impl Scenario {
                 humantime::format_duration(total)
             ));
         }
+        let (shards, validators) = (self.cluster.shards, self.cluster.validators);
         let shard_ok = |t: &Target| match t {
-            Target::Shard(k) => *k < self.cluster.shards,
+            Target::Shard(k) => *k < shards && validators == 1,
+            Target::Validator(k, v) => *k < shards && *v < validators && validators > 1,
             Target::Beacon => true,
+        };
+        let name_them = if validators > 1 {
+            format!(
+                "shards 0..{shards} of {validators} validators each: name one as \"shard-<k>/validator-<i>\""
+            )
+        } else {
+            format!("shards 0..{shards}")
         };
         let link_settings =
             f.delay > Duration::ZERO || f.drop > 0.0 || f.duplicate > 0.0 || !f.duration.is_zero();
@@ -177,8 +223,7 @@ impl Scenario {
             (None, None, Some(t)) => {
                 if !shard_ok(t) {
                     return Err(format!(
-                        "fault {n}: freeze = \"{t}\" but the cluster has shards 0..{}",
-                        self.cluster.shards
+                        "fault {n}: freeze = \"{t}\" but the cluster has {name_them}"
                     ));
                 }
                 if link_settings || !f.restart_after.is_zero() {
@@ -190,8 +235,7 @@ impl Scenario {
             (Some(t), None, None) => {
                 if !shard_ok(t) {
                     return Err(format!(
-                        "fault {n}: kill = \"{t}\" but the cluster has shards 0..{}",
-                        self.cluster.shards
+                        "fault {n}: kill = \"{t}\" but the cluster has {name_them}"
                     ));
                 }
                 if f.restart_after.is_zero() {
@@ -211,9 +255,9 @@ impl Scenario {
                 }
             }
             (None, Some(t), None) => {
-                if !matches!(t, Target::Shard(_)) || !shard_ok(t) {
+                if matches!(t, Target::Beacon) || !shard_ok(t) {
                     return Err(format!(
-                        "fault {n}: link = \"{t}\" must name a shard of the cluster (the link is the one between that shard and the beacon)"
+                        "fault {n}: link = \"{t}\" must name a shard process of the cluster ({name_them}; the links are that process's with the beacon and, for a validator, with the validators it calls)"
                     ));
                 }
                 if !f.restart_after.is_zero() {

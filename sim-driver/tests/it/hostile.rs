@@ -81,6 +81,7 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         data_dir: None,
         lose_receipts: 0,
         validator_key: validator_key(shard),
+        committee: None,
     };
     tokio::spawn(async move {
         let url = format!("http://{beacon}");
@@ -107,6 +108,7 @@ fn header(shard: u32, hash_len: usize) -> pb::Header {
         state_root: vec![0; 32],
         receipts_root: vec![0; 32],
         tx_count: 0,
+        inputs: vec![0; 32],
     }
 }
 

@@ -92,10 +92,12 @@ pub(super) enum Msg {
         intended: Vec<u64>,
         programs: Vec<u8>,
     },
-    /// A shard's block events, stamped with the driver's clock on arrival (boxed: an
-    /// event message is many lists).
+    /// A shard process's block events, stamped with the driver's clock on arrival
+    /// (boxed: an event message is many lists). `slot` is the process (with
+    /// committees, every validator reports every block; the tracker takes the first).
     Events {
         at: u64,
+        slot: usize,
         events: Box<pb::BlockEvents>,
     },
     /// The generator has emitted its last transaction.
@@ -107,8 +109,8 @@ pub(super) enum Msg {
     },
     /// A stream failed.
     Failed(anyhow::Error),
-    /// Process `slot` answered its watchdog's Status request (slot = shard id, the
-    /// beacon after the shards).
+    /// Process `slot` answered its watchdog's Status request (slot = the shard
+    /// process's place in `Cluster::shards`, the beacon after them).
     Heard(usize),
 }
 
@@ -175,10 +177,16 @@ async fn drive(
     dir: &Path,
     started: SystemTime,
 ) -> anyhow::Result<Summary> {
+    // One client per shard process (with committees, per validator): slot
+    // `k · validators + v`.
+    let n = cluster.validators as usize;
+    let shards = scenario.cluster.shards as usize;
     let mut clients = Vec::new();
     for p in &cluster.shards {
         clients.push(shard_client(&p.addr).await?);
     }
+    let names: Vec<String> = cluster.shards.iter().map(|p| p.name.clone()).collect();
+    let targets: Vec<Target> = (0..clients.len()).map(|s| cluster.target(s)).collect();
     let beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
 
     let (tx, mut rx) = mpsc::channel(MAIN_QUEUE);
@@ -200,10 +208,22 @@ async fn drive(
     let mut paths = Vec::new();
     let mut senders = Vec::new();
     for (i, client) in clients.iter().enumerate() {
-        let (path, sender) = SubmitPath::start(i, client.clone(), link, link_seed(i, 0), open_loop);
+        let (path, sender) = SubmitPath::start(
+            names[i].clone(),
+            client.clone(),
+            link,
+            link_seed(i, 0),
+            open_loop,
+        );
         paths.push(path);
         senders.push(sender);
     }
+    // A committee's client sends every batch to every validator of the shard.
+    let senders = if n == 1 {
+        senders
+    } else {
+        crate::load::submit::fan_out(senders, n)
+    };
     // Events before load, so that no block's events can be missed.
     let events_link = EventsLink {
         tx: tx.clone(),
@@ -212,10 +232,17 @@ async fn drive(
     };
     for (i, client) in clients.iter().enumerate() {
         events_link
-            .open(i, client, None, link_seed(i, 1), paths[i].kills.clone())
+            .open(
+                i,
+                &names[i],
+                client,
+                None,
+                link_seed(i, 1),
+                paths[i].kills.clone(),
+            )
             .await?;
     }
-    // One watchdog per process: index = shard id, the beacon last.
+    // One watchdog per process: index = slot, the beacon last.
     let beacon_slot = clients.len();
     let mut watchdogs: Vec<tokio::task::JoinHandle<()>> = clients
         .iter()
@@ -231,7 +258,7 @@ async fn drive(
         if slot == beacon_slot {
             Target::Beacon
         } else {
-            Target::Shard(slot as u32)
+            targets[slot]
         }
     };
 
@@ -259,7 +286,7 @@ async fn drive(
     let mut generator_done = false;
     // Per shard, transactions the generator had dispatched but not handed over when
     // it was abandoned.
-    let mut unsent: Vec<u64> = vec![0; clients.len()];
+    let mut unsent: Vec<u64> = vec![0; shards];
 
     let mut tracker = Tracker::new(scenario.cluster.shards, window);
     let progress = Progress::new(opts.progress, total);
@@ -275,7 +302,8 @@ async fn drive(
         .iter()
         .map(|f| FaultReport::new(f, f.at.as_secs_f64()))
         .collect();
-    // Per shard, after a restart: the height its store resumed at, and the fault.
+    // Per shard process, after a restart: the height its store resumed at, and the
+    // fault.
     let mut catching_up: Vec<Option<(u64, usize)>> = vec![None; clients.len()];
     let mut restarts_pending = 0usize;
     // Grey-failure detection: when each process last answered, whether it is down on
@@ -293,6 +321,7 @@ async fn drive(
     let seconds = |at: Instant| at.duration_since(start).as_secs_f64();
     let slot_of = |target: Target| match target {
         Target::Shard(k) => k as usize,
+        Target::Validator(k, v) => k as usize * n + v as usize,
         Target::Beacon => beacon_slot,
     };
     loop {
@@ -328,8 +357,8 @@ async fn drive(
                 match step {
                     Step::Kill(f) => {
                         let target = scenario.faults[f].kill.context("a kill step has a target")?;
-                        if let Target::Shard(k) = target {
-                            paths[k as usize].kills.fetch_add(1, Ordering::SeqCst);
+                        if target != Target::Beacon {
+                            paths[slot_of(target)].kills.fetch_add(1, Ordering::SeqCst);
                         }
                         down[slot_of(target)] = true;
                         cluster.kill(target).await?;
@@ -356,11 +385,11 @@ async fn drive(
                     }
                     Step::LinkOn(f) | Step::LinkOff(f) => {
                         let fault = &scenario.faults[f];
-                        let Some(Target::Shard(k)) = fault.link else {
+                        let Some(target) = fault.link.filter(|t| *t != Target::Beacon) else {
                             bail!("fault {} has no link target", f + 1);
                         };
                         let on = matches!(step, Step::LinkOn(_));
-                        if let Some(silent) = link_fault::inject(&mut clients[k as usize], fault, f, on).await? {
+                        if let Some(silent) = link_fault::inject(&mut clients[slot_of(target)], fault, f, on).await? {
                             failures.push(silent);
                         }
                         if on {
@@ -369,7 +398,7 @@ async fn drive(
                             reports[f].healed_at_s = Some(now);
                         }
                         progress.note(&format!(
-                            "fault: link shard-{k} {}",
+                            "fault: link {target} {}",
                             if on { "faulty" } else { "healed" }
                         ));
                     }
@@ -379,14 +408,13 @@ async fn drive(
                 Some(Msg::Dispatched { first, intended, programs }) => {
                     tracker.dispatched(first, &intended, &programs);
                 }
-                Some(Msg::Events { at, events }) => {
-                    let shard = events.shard as usize;
-                    if let Some(h) = heard.get_mut(shard) {
+                Some(Msg::Events { at, slot, events }) => {
+                    if let Some(h) = heard.get_mut(slot) {
                         *h = Instant::now();
                     }
                     tracker.events(at, &events);
-                    if catching_up.get(shard).is_some_and(Option::is_some) {
-                        resume_if_caught_up(shard, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
+                    if catching_up.get(slot).is_some_and(Option::is_some) {
+                        resume_if_caught_up(slot, slot / n, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
                     }
                 }
                 Some(Msg::Heard(slot)) => {
@@ -405,26 +433,26 @@ async fn drive(
                         Ok(process) => {
                             reports[fault].ready_at_s = Some(seconds(Instant::now()));
                             let slot = slot_of(target);
-                            if let Target::Shard(k) = target {
-                                let k = k as usize;
+                            if target != Target::Beacon {
+                                let k = slot;
                                 let mut client = shard_client(&process.addr).await?;
                                 let height = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest::default()))
                                     .await
-                                    .with_context(|| format!("status of restarted shard {k}: no answer"))?
-                                    .with_context(|| format!("status of restarted shard {k}"))?
+                                    .with_context(|| format!("status of restarted {target}: no answer"))?
+                                    .with_context(|| format!("status of restarted {target}"))?
                                     .into_inner()
                                     .height;
                                 // The driver missed the events of blocks the shard made just
                                 // before it died: its store has them.
-                                let after = tracker.last_height(k);
+                                let after = tracker.last_height(k / n);
                                 events_link
-                                    .open(k, &client, Some(after), link_seed(k, 1) ^ (1 << 32), paths[k].kills.clone())
+                                    .open(k, &names[k], &client, Some(after), link_seed(k, 1) ^ (1 << 32), paths[k].kills.clone())
                                     .await?;
                                 watchdogs[k].abort();
                                 watchdogs[k] = watch_shard(k, client.clone(), tx.clone());
                                 clients[k] = client;
                                 catching_up[k] = Some((height, fault));
-                                resume_if_caught_up(k, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
+                                resume_if_caught_up(k, k / n, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
                             }
                             down[slot] = false;
                             heard[slot] = Instant::now();
@@ -438,8 +466,8 @@ async fn drive(
                     let backlog = tracker
                         .mempools()
                         .iter()
-                        .zip(&paths)
-                        .map(|(m, p)| m + p.held.load(Ordering::Relaxed))
+                        .enumerate()
+                        .map(|(k, m)| m + held_for(&paths, k, n))
                         .collect();
                     load_end = Some((Instant::now(), backlog));
                     let limit = if interrupted || !failures.is_empty() { INTERRUPTED_DRAIN_LIMIT } else { DRAIN_LIMIT };
@@ -493,9 +521,11 @@ async fn drive(
                     raise(ABANDON);
                 }
                 let at = start.elapsed().as_nanos() as u64;
-                for (k, p) in paths.iter().enumerate() {
+                for p in &paths {
                     lock(&p.retained).prune(|id| tracker.awaiting(id));
-                    tracker.held(at, k, p.held.load(Ordering::Relaxed));
+                }
+                for k in 0..shards {
+                    tracker.held(at, k, held_for(&paths, k, n));
                 }
                 progress.update(start.elapsed(), &tracker, load_done);
             }
@@ -543,10 +573,10 @@ async fn drive(
     // Each submit task ends once its stream is drained; one to a frozen shard never
     // does, and what it held is reported rather than waited for.
     let give_up = tokio::time::Instant::now() + RPC_TIMEOUT;
-    let held: Vec<u64> = paths
+    let held: Vec<u64> = unsent
         .iter()
-        .zip(&unsent)
-        .map(|(p, u)| p.held.load(Ordering::Relaxed) + u)
+        .enumerate()
+        .map(|(k, u)| held_for(&paths, k, n) + u)
         .collect();
     let mut submitted = Vec::new();
     for (i, mut p) in paths.into_iter().enumerate() {
@@ -559,7 +589,7 @@ async fn drive(
                 submitted.push(None);
             }
             Ok(Err(e)) => {
-                failures.push(format!("the submit task of shard {i} failed: {e}"));
+                failures.push(format!("the submit task of {} failed: {e}", names[i]));
                 submitted.push(None);
             }
             Err(_) => {
@@ -570,10 +600,26 @@ async fn drive(
     }
 
     let hurry = interrupted || !failures.is_empty();
-    let status = settle(&clients, &beacon, submitted, held, hurry).await;
+    let honest = |slot: usize| {
+        scenario
+            .cluster
+            .byzantine_validator
+            .as_ref()
+            .is_none_or(|b| slot != b.shard as usize * n + b.validator as usize)
+    };
+    let status = settle(
+        &clients,
+        &names,
+        (n, &honest),
+        &beacon,
+        submitted,
+        held,
+        hurry,
+    )
+    .await;
     // Events that arrived while settling.
     while let Ok(msg) = rx.try_recv() {
-        if let Msg::Events { at, events } = msg {
+        if let Msg::Events { at, events, .. } = msg {
             tracker.events(at, &events);
         }
     }
@@ -611,4 +657,14 @@ async fn drive(
     // Charts from the files just written, exactly as `shardsim plot` redraws them.
     crate::charts::plot::run_charts(dir)?;
     Ok(summary)
+}
+
+/// Transactions the driver holds for shard `k` and has sent to none of its processes:
+/// the least any of its validators' submit paths holds.
+fn held_for(paths: &[SubmitPath], k: usize, n: usize) -> u64 {
+    paths[k * n..(k + 1) * n]
+        .iter()
+        .map(|p| p.held.load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(0)
 }

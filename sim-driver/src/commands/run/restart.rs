@@ -9,10 +9,13 @@ use crate::measure::tracker::Tracker;
 use shardsim_proto::pb::shard_client::ShardClient;
 use tonic::transport::Channel;
 
-/// Once a restarted shard's stored events have all reached the tracker, sends it
-/// again every transaction it never reported on, and lets its submit path go on.
+/// Once a restarted shard process's stored events have all reached the tracker (of
+/// `shard`: with committees, any validator's events count), sends it again every
+/// transaction not yet reported on, and lets its submit path go on.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn resume_if_caught_up(
     k: usize,
+    shard: usize,
     catching_up: &mut [Option<(u64, usize)>],
     tracker: &Tracker,
     paths: &[SubmitPath],
@@ -23,7 +26,7 @@ pub(super) fn resume_if_caught_up(
     let Some((height, fault)) = catching_up[k] else {
         return;
     };
-    if tracker.last_height(k) < height {
+    if tracker.last_height(shard) < height {
         return;
     }
     catching_up[k] = None;

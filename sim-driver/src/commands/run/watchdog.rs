@@ -75,12 +75,13 @@ pub(super) struct EventsLink {
 }
 
 impl EventsLink {
-    /// Streams shard `i`'s events (from its store above `after`, then live) into the
-    /// main loop. A stream that breaks after a kill of the shard (`kills` moved on)
-    /// ends quietly; any other break fails the run.
+    /// Streams the events of shard process `slot` (named `name`; from its store above
+    /// `after`, then live) into the main loop. A stream that breaks after a kill of the
+    /// process (`kills` moved on) ends quietly; any other break fails the run.
     pub(super) async fn open(
         &self,
-        i: usize,
+        slot: usize,
+        name: &str,
         client: &ShardClient<Channel>,
         after: Option<u64>,
         seed: u64,
@@ -91,17 +92,17 @@ impl EventsLink {
             .clone()
             .events(pb::EventsRequest { after })
             .await
-            .with_context(|| format!("opening the events stream of shard {i}"))?
+            .with_context(|| format!("opening the events stream of {name}"))?
             .into_inner();
         let mut stream = Delayed::new(stream, self.link, seed);
-        let (tx, start) = (self.tx.clone(), self.start);
+        let (tx, start, name) = (self.tx.clone(), self.start, name.to_string());
         tokio::spawn(async move {
             loop {
                 match stream.next().await {
                     Some(Ok(events)) => {
                         let at = start.elapsed().as_nanos() as u64;
                         let events = Box::new(events);
-                        if tx.send(Msg::Events { at, events }).await.is_err() {
+                        if tx.send(Msg::Events { at, slot, events }).await.is_err() {
                             return;
                         }
                     }
@@ -110,7 +111,7 @@ impl EventsLink {
                     Some(Err(status)) => {
                         let _ = tx
                             .send(Msg::Failed(anyhow::anyhow!(
-                                "events stream of shard {i}: {status}"
+                                "events stream of {name}: {status}"
                             )))
                             .await;
                         return;

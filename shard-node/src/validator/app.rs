@@ -1,0 +1,410 @@
+//! The block pipeline as consensus's [`App`]: what a validator proposes, executes,
+//! commits and hands to a validator catching up.
+//!
+//! ```text
+//!  propose(h)  : gather (copying: the mempool keeps it) → execute → candidate
+//!  execute(h,b): b is the candidate? its root : roll back, execute b's record → candidate
+//!  commit(h,b) : b is not the candidate? roll back, execute it; keep the ledger;
+//!                store, count, publish events, hand the header + certificate to the
+//!                beacon link, drop b's transactions and receipts from the queues
+//! ```
+//!
+//! **One candidate at a time.** The ledger holds at most one executed, undecided
+//! block: its writes are kept since a [`crate::state::Ledger::checkpoint`], with the
+//! few fields of the producer that a block moves (height, tip, channel counters).
+//! Another block at the same height first rolls that back. In a healthy round the
+//! proposer's block is the candidate of every validator and is committed as it stands,
+//! so speculation costs nothing but the undo copies.
+//!
+//! **What a vote says.** `execute` returns the state root this validator computed when
+//! its whole header equals the proposer's; the root it computed when the roots differ
+//! (its vote then names another root, and the others report [`consensus::Fault::WrongRoot`]);
+//! and nothing — the block is invalid — when the roots agree but something else in the
+//! header does not (so that no vote certifies a receipts root its voter did not
+//! compute).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use consensus::machine::App;
+use consensus::{Block as _, QuorumCert, ValidatorId};
+use cross_shard::sync::lock;
+use cross_shard::{Hash, Header};
+use prost::Message as _;
+use rustc_hash::FxHashSet;
+use shardsim_proto::convert::cert_to_wire;
+use shardsim_proto::pb;
+
+use super::block::CommitteeBlock;
+use crate::block::BlockProducer;
+use crate::block::events::publish_events;
+use crate::block::producer::Built;
+use crate::io::{CERTIFIED, EVENTS, RECORDS, Shared};
+
+/// Decided blocks kept in memory for validators catching up (older ones are read from
+/// the store, when there is one).
+const DECIDED_KEPT: usize = 32;
+
+/// What a block moves besides the ledger, saved before executing a candidate.
+#[derive(Debug)]
+struct Saved {
+    height: u64,
+    last_hash: Hash,
+    out_seq: Vec<u64>,
+    applied_seq: Vec<u64>,
+}
+
+/// The executed, undecided block.
+struct Candidate {
+    block: CommitteeBlock,
+    /// The header this validator computed from the block's record.
+    mine: Header,
+    built: Built,
+    saved: Saved,
+    /// When this validator first had the block (proposed it, or executed it).
+    seen: Instant,
+}
+
+/// A validator's chain, as consensus drives it.
+pub struct Validator {
+    pub(super) producer: BlockProducer,
+    pub(super) shared: Arc<Shared>,
+    me: ValidatorId,
+    candidate: Option<Candidate>,
+    decided: VecDeque<(CommitteeBlock, QuorumCert)>,
+    /// A failure that must stop the validator (its store, or its execution diverging
+    /// from a certified block); the loop returns it.
+    pub(super) error: Option<crate::Error>,
+    /// The last block's commit, for pacing proposals at the block interval.
+    pub(super) last_commit: Instant,
+    /// Committed blocks this validator proposed.
+    pub(super) proposed_committed: u64,
+    /// The last committed blocks' (height, hash, state root), for `Status`.
+    pub(super) recent: VecDeque<(u64, Hash, Hash)>,
+}
+
+impl Validator {
+    /// Validator `me` over `producer`, which holds the committed chain.
+    pub fn new(producer: BlockProducer, shared: Arc<Shared>, me: ValidatorId) -> Validator {
+        Validator {
+            producer,
+            shared,
+            me,
+            candidate: None,
+            decided: VecDeque::new(),
+            error: None,
+            last_commit: Instant::now(),
+            proposed_committed: 0,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// The height of the last committed block.
+    pub fn committed_height(&self) -> u64 {
+        self.candidate
+            .as_ref()
+            .map_or(self.producer.height, |c| c.saved.height)
+    }
+
+    /// Whether anything waits for a block: transactions, receipts, bad signatures.
+    pub fn has_work(&self) -> bool {
+        !lock(&self.shared.mempool).is_empty()
+            || !lock(&self.shared.inbound).queue.is_empty()
+            || !lock(&self.shared.bad_signatures).is_empty()
+    }
+
+    /// Returns the ledger to the committed chain, as between two blocks (a commit of
+    /// the candidate executes it again).
+    pub fn set_aside(&mut self) {
+        self.rollback();
+    }
+
+    /// Returns the ledger and the producer to the committed chain.
+    fn rollback(&mut self) {
+        if let Some(c) = self.candidate.take() {
+            let p = &mut self.producer;
+            p.ledger.rollback();
+            p.height = c.saved.height;
+            p.last_hash = c.saved.last_hash;
+            p.out_seq = c.saved.out_seq;
+            p.applied_seq = c.saved.applied_seq;
+        }
+    }
+
+    /// Executes `record` as the block after the committed chain and makes it the
+    /// candidate (`block`: the block it is the record of; `None` while proposing, when
+    /// the header is still to be made). Returns the header this validator computed,
+    /// or `None` when the record cannot be a block there (a faulty proposer's).
+    fn execute_candidate(
+        &mut self,
+        record: &pb::BlockRecord,
+        block: Option<&CommitteeBlock>,
+    ) -> Option<Header> {
+        self.rollback();
+        let p = &mut self.producer;
+        let saved = Saved {
+            height: p.height,
+            last_hash: p.last_hash,
+            out_seq: p.out_seq.clone(),
+            applied_seq: p.applied_seq.clone(),
+        };
+        p.ledger.checkpoint();
+        let height = p.height + 1;
+        let built = match p.execute_record(&self.shared, height, record) {
+            Ok(built) => built,
+            Err(e) => {
+                p.ledger.rollback();
+                p.height = saved.height;
+                p.last_hash = saved.last_hash;
+                p.out_seq = saved.out_seq;
+                p.applied_seq = saved.applied_seq;
+                match e {
+                    crate::Error::Corrupt { why, .. } => {
+                        tracing::warn!(height, %why, "a proposed block cannot be executed");
+                    }
+                    other => self.fail(other),
+                }
+                return None;
+            }
+        };
+        let mine = built
+            .submission
+            .header
+            .as_ref()
+            .and_then(|h| Header::try_from(h).ok())?;
+        let block = match block {
+            Some(b) => b.clone(),
+            None => CommitteeBlock::new(record.clone(), mine)
+                .map_err(|e| self.fail(crate::Error::Config(e)))
+                .ok()?,
+        };
+        self.candidate = Some(Candidate {
+            block,
+            mine,
+            built,
+            saved,
+            seen: Instant::now(),
+        });
+        Some(mine)
+    }
+
+    fn fail(&mut self, e: crate::Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// The candidate, if it is `block`.
+    fn candidate_of(&self, block: &CommitteeBlock) -> Option<&Candidate> {
+        self.candidate
+            .as_ref()
+            .filter(|c| c.block.hash() == block.hash())
+    }
+
+    /// After a commit: the block's transactions, bad signatures and receipts leave the
+    /// queues of this validator (whoever proposed them), and its transactions are
+    /// remembered so that a late copy is not admitted again.
+    fn retire(&mut self, block: &CommitteeBlock, txs: Vec<cross_shard::TxId>) {
+        let shared = &self.shared;
+        let ids: FxHashSet<_> = txs.iter().copied().collect();
+        {
+            let mut mempool = lock(&shared.mempool);
+            let before = mempool.len();
+            mempool.retain(|t| !ids.contains(&t.id));
+            shared.space.add_permits(before - mempool.len());
+        }
+        lock(&shared.recent).push(txs);
+        let bad: FxHashSet<_> = block.record().bad_signatures.iter().copied().collect();
+        lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
+        // Receipts: per source, the block applied everything below `applied_seq`; the
+        // queue holds each source's receipts in channel order, so the first ones of
+        // that source go, and a delivery of them still on its way is a duplicate.
+        let mut inbound = lock(&shared.inbound);
+        let mut taken = vec![0u64; self.producer.applied_seq.len()];
+        for &src in &block.record().receipt_src {
+            if let Some(t) = taken.get_mut(src as usize) {
+                *t += 1;
+            }
+        }
+        inbound.queue.retain(|q| {
+            let t = &mut taken[q.src as usize];
+            if *t > 0 {
+                *t -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        for (src, &next) in self.producer.applied_seq.iter().enumerate() {
+            inbound.channels.skip_to(src as u32, next);
+        }
+    }
+}
+
+impl App<CommitteeBlock> for Validator {
+    fn execute(&mut self, height: u64, block: &CommitteeBlock) -> Option<Hash> {
+        if let Some(c) = self.candidate_of(block) {
+            return (c.mine == *block.header() || c.mine.state_root != block.header().state_root)
+                .then_some(c.mine.state_root);
+        }
+        if self.error.is_some() || height != self.committed_height() + 1 {
+            return None;
+        }
+        let h = block.header();
+        if h.shard != self.shared.config.shard || h.height != height {
+            return None;
+        }
+        let mine = self.execute_candidate(block.record(), Some(block))?;
+        (mine == *h || mine.state_root != h.state_root).then_some(mine.state_root)
+    }
+
+    fn propose(&mut self, height: u64) -> Option<CommitteeBlock> {
+        if self.error.is_some() || height != self.committed_height() + 1 {
+            return None;
+        }
+        // Paced like a shard alone: at most one block per interval.
+        if let Some(interval) = self.shared.config.block_interval
+            && self.last_commit.elapsed() < interval
+        {
+            return None;
+        }
+        self.rollback();
+        let inputs = self.producer.gather(&self.shared, false)?;
+        let record = self.producer.record(&inputs);
+        self.execute_candidate(&record, None)?;
+        self.candidate.as_ref().map(|c| c.block.clone())
+    }
+
+    fn conflicting(&mut self, height: u64, block: &CommitteeBlock) -> Option<CommitteeBlock> {
+        // Another block with the same inputs but the last transaction: as valid as the
+        // first, so that only equivocation can tell them apart.
+        let mut record = block.record().clone();
+        let txs = record.txs.as_mut()?;
+        let n = txs.id.len().checked_sub(1)?;
+        let mut batch = pb::TxBatch::default();
+        let mut all = Vec::new();
+        shardsim_proto::convert::block_txs_from_wire(txs, &mut all).ok()?;
+        for t in &all[..n] {
+            shardsim_proto::convert::push_tx(&mut batch, t);
+        }
+        *txs = batch;
+        if height != self.committed_height() + 1 {
+            return None;
+        }
+        self.execute_candidate(&record, None)?;
+        self.candidate.as_ref().map(|c| c.block.clone())
+    }
+
+    fn commit(&mut self, height: u64, block: &CommitteeBlock, cert: &QuorumCert) {
+        if self.error.is_some() || height != self.committed_height() + 1 {
+            return;
+        }
+        if self.candidate_of(block).is_none() {
+            self.execute_candidate(block.record(), Some(block));
+        }
+        let Some(c) = self
+            .candidate
+            .take()
+            .filter(|c| c.block.hash() == block.hash())
+        else {
+            self.fail(crate::Error::Corrupt {
+                height,
+                why: "the committee decided a block this validator cannot execute".into(),
+            });
+            return;
+        };
+        if c.mine != *block.header() {
+            self.fail(crate::Error::Diverged {
+                height,
+                certified: block.hash(),
+                mine: c.mine.hash(),
+            });
+            return;
+        }
+        self.producer.ledger.keep();
+        let Candidate { built, seen, .. } = c;
+        let proposer = self
+            .shared
+            .config
+            .committee
+            .as_ref()
+            .map_or(0, |k| k.committee.proposer(height, cert.round));
+        if proposer == self.me {
+            self.proposed_committed += 1;
+        }
+        let mut events = built.events;
+        events.consensus = Some(pb::BlockConsensus {
+            round: cert.round,
+            proposer: u32::from(proposer),
+            commit_us: seen.elapsed().as_micros() as u64,
+            validator: u32::from(self.me),
+        });
+        self.retire(block, events_txs(block));
+        {
+            let inbound = lock(&self.shared.inbound);
+            events.delayed_receipts = inbound.queue.len() as u64;
+            events.oldest_delayed_us = inbound
+                .queue
+                .front()
+                .map_or(0, |q| q.arrived.elapsed().as_micros() as u64);
+        }
+        events.mempool_len = lock(&self.shared.mempool).len() as u64;
+        self.producer.count(&self.shared, &built.delta);
+        if let Some(store) = &self.shared.store {
+            let certified = pb::CertifiedHeader {
+                header: Some(pb::Header::from(block.header())),
+                cert: Some(cert_to_wire(cert)),
+            };
+            let written = store.append(
+                height,
+                &[
+                    (RECORDS, &block.record().encode_to_vec()),
+                    (EVENTS, &events.encode_to_vec()),
+                    (CERTIFIED, &certified.encode_to_vec()),
+                ],
+            );
+            if let Err(e) = written {
+                self.fail(e.into());
+                return;
+            }
+        }
+        publish_events(&self.shared, &events);
+        let mut submission = built.submission;
+        submission.cert = Some(cert_to_wire(cert));
+        lock(&self.shared.outgoing).push(height, submission);
+        self.shared.outgoing_ready.notify_one();
+        self.decided.push_back((block.clone(), cert.clone()));
+        if self.decided.len() > DECIDED_KEPT {
+            self.decided.pop_front();
+        }
+        self.recent
+            .push_back((height, block.hash(), block.header().state_root));
+        if self.recent.len() > 64 {
+            self.recent.pop_front();
+        }
+        self.last_commit = Instant::now();
+    }
+
+    fn decided(&self, height: u64) -> Option<(CommitteeBlock, QuorumCert)> {
+        if let Some(d) = self.decided.iter().find(|d| d.1.height == height) {
+            return Some(d.clone());
+        }
+        let store = self.shared.store.as_ref()?;
+        let record: pb::BlockRecord = store.get(RECORDS, height).ok()??;
+        let certified: pb::CertifiedHeader = store.get(CERTIFIED, height).ok()??;
+        let header = Header::try_from(certified.header.as_ref()?).ok()?;
+        let cert = shardsim_proto::convert::cert_from_wire(certified.cert.as_ref()?).ok()?;
+        Some((CommitteeBlock::new(record, header).ok()?, cert))
+    }
+}
+
+/// The ids of a block's transactions, from its record.
+fn events_txs(block: &CommitteeBlock) -> Vec<cross_shard::TxId> {
+    block
+        .record()
+        .txs
+        .as_ref()
+        .map(|t| t.id.clone())
+        .unwrap_or_default()
+}

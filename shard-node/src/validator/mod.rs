@@ -1,0 +1,230 @@
+//! # A validator of a shard's committee
+//!
+//! With `--committee`, a shard is not one process but `n` validators, each its own
+//! process with its own ledger and store, that agree on every block by Tendermint
+//! ([`consensus::machine`]) before anyone hears of it. Every validator executes every
+//! block and votes for the state root it computed; a block is the chain's once a
+//! quorum (`n − f`) precommitted it, and that quorum's signatures are the certificate
+//! the beacon checks before it notarizes the header.
+//!
+//! ```text
+//!   driver ──Submit (each batch to every validator)──► mempool of each validator
+//!
+//!   validator p = proposer(h, r)                    the other validators
+//!   gather (copy) → execute → Proposal ──────────►  execute the record; same header?
+//!                                      ◄──────────  Prevote(header hash, my root)
+//!   quorum of prevotes → lock → Precommit ◄──────►  Precommit
+//!   quorum of precommits = certificate: every validator commits on its own:
+//!     store the block, publish its events (the driver takes the first copy),
+//!     send header + certificate to the beacon (it keeps the first copy), drop the
+//!     block's transactions and receipts from its queues.
+//! ```
+//!
+//! The block thread runs the machine ([`run`]): peers' messages arrive as wake-ups
+//! on the doorbell (decoded and checked here, [`wire`]); the machine's outputs go to
+//! the peers' queues ([`crate::io::peers`]); its timeouts are the thread's
+//! deadlines. [`app`] is the block pipeline as the machine's `App`, with its one
+//! speculative candidate; [`block`] is what the committee agrees on.
+//!
+//! **Transactions.** The driver sends every batch to every validator, in the same
+//! order, so their mempools hold the same sequence; a proposer *copies* what it
+//! proposes, and every validator drops a block's transactions when it commits it
+//! (whoever proposed). A copy that arrives after its block is recognised for 256
+//! blocks ([`crate::io::RecentIds`]).
+//!
+//! **Pacing.** A proposer proposes at most once per block interval, as a shard alone
+//! makes at most one block per interval, and only when there is work: an idle
+//! committee is quiet.
+//!
+//! **Simplifications** (see docs/architecture.md): a validator takes the receipts and
+//! the signature verdicts of a proposal as the proposer gathered them (each verified
+//! its own copies from the beacon and the driver, but does not cross-check the
+//! proposer's); the beacon's link and every validator's are emulated with the same
+//! latency and jitter.
+
+pub mod app;
+pub mod block;
+pub mod wire;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use consensus::machine::{Fault, Machine, Output, Timeouts};
+use cross_shard::sync::lock;
+use shardsim_proto::pb;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+
+use crate::block::BlockProducer;
+use crate::config::CommitteeConfig;
+use crate::io::{Shared, Wake};
+use app::Validator;
+use block::CommitteeBlock;
+
+/// The step timeouts for a committee whose links take `link` one way and whose
+/// proposers wait `interval` between blocks: long enough for a healthy round —
+/// a proposer's execution, two message delays, the others' execution — so that
+/// timeouts fire only when a validator is slow, silent or faulty.
+pub fn timeouts(interval: Option<Duration>, link: Duration) -> Timeouts {
+    let rtt = 2 * link;
+    Timeouts {
+        propose: interval.unwrap_or_default() + Duration::from_millis(500) + 2 * rtt,
+        prevote: Duration::from_millis(250) + rtt,
+        precommit: Duration::from_millis(250) + rtt,
+        delta: Duration::from_millis(250),
+        retransmit: Duration::from_secs(1) + 2 * rtt,
+    }
+}
+
+/// Figures of this validator's consensus, for `Status`.
+#[derive(Debug, Default)]
+struct Figures {
+    view_changes: u64,
+    timeouts: u64,
+    equivocations: u64,
+    wrong_roots: u64,
+    bad_signatures: u64,
+    refused: u64,
+}
+
+/// Runs validator `committee.me` on the calling (blocking) thread, from the chain
+/// `producer` holds, until told to stop; an error only when fatal (the store, or this
+/// validator's execution diverging from a certified block).
+pub fn run(
+    producer: BlockProducer,
+    shared: Arc<Shared>,
+    committee: &CommitteeConfig,
+    wakes: Receiver<Wake>,
+) -> crate::Result<()> {
+    let cfg = &shared.config;
+    let link = cfg.beacon_link.latency + cfg.beacon_link.jitter;
+    let height = producer.height + 1;
+    let mut app = Validator::new(producer, shared.clone(), committee.me);
+    let mut machine: Machine<CommitteeBlock> = Machine::new(
+        committee.committee.clone(),
+        (committee.me, cfg.validator_key.clone()),
+        timeouts(cfg.block_interval, link),
+        committee.behaviour,
+        height,
+    );
+    let links = shared
+        .peers
+        .clone()
+        .ok_or_else(|| crate::Error::Config("a validator without peer links".into()))?;
+    let start = Instant::now();
+    let poll = cfg.block_interval.map_or(Duration::from_millis(2), |d| {
+        (d / 5).min(Duration::from_millis(20))
+    });
+    let mut figures = Figures::default();
+    machine.start(start.elapsed(), &mut app);
+    let mut next_poll = Instant::now();
+    let mut reported = (u64::MAX, Instant::now());
+    loop {
+        let until = (start + machine.next_deadline()).min(next_poll);
+        let wait = until.saturating_duration_since(Instant::now());
+        let wake = match wakes.recv_timeout(wait) {
+            Ok(w) => Some(w),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        if shared.doorbell.stopped() {
+            return Ok(());
+        }
+        let now = start.elapsed();
+        match wake {
+            Some(Wake::Peer(from, m)) => match wire::from_wire(*m) {
+                Ok(m) => machine.on_message(now, from, m, &mut app),
+                Err(why) => {
+                    figures.refused += 1;
+                    tracing::warn!(from, %why, "a malformed consensus message was refused");
+                }
+            },
+            Some(Wake::Recount(reply)) => {
+                // Between two blocks: the candidate, if any, is set aside (a commit
+                // executes it again).
+                app.set_aside();
+                let _ = reply.send(app.producer.recount(&shared));
+            }
+            Some(Wake::Work) | None => {}
+        }
+        machine.tick(now, &mut app);
+        if Instant::now() >= next_poll {
+            next_poll = Instant::now() + poll;
+            machine.work_pending(now, app.has_work(), &mut app);
+        }
+        for output in machine.take_outputs() {
+            route(&links, committee, output, &mut figures);
+        }
+        if let Some(e) = app.error.take() {
+            return Err(e);
+        }
+        let height = app.committed_height();
+        if height != reported.0 || reported.1.elapsed() >= Duration::from_millis(250) {
+            reported = (height, Instant::now());
+            *lock(&shared.consensus) = Some(status(&app, committee, &links, &figures));
+        }
+    }
+}
+
+/// Sends a machine output to its peers, or counts it.
+fn route(
+    links: &crate::io::peers::PeerLinks,
+    committee: &CommitteeConfig,
+    output: Output<CommitteeBlock>,
+    figures: &mut Figures,
+) {
+    match output {
+        Output::Broadcast(m) => {
+            let wire = wire::to_wire(&m);
+            for peer in 0..committee.committee.len() as u16 {
+                if peer != committee.me {
+                    links.send(peer, wire.clone());
+                }
+            }
+        }
+        Output::Send(to, m) => links.send(to, wire::to_wire(&m)),
+        Output::Fault(f) => {
+            tracing::warn!(?f, "misbehaviour seen");
+            match f {
+                Fault::Equivocation { .. } => figures.equivocations += 1,
+                Fault::WrongRoot { .. } => figures.wrong_roots += 1,
+                Fault::BadSignature { .. } => figures.bad_signatures += 1,
+            }
+        }
+        Output::Round { round, .. } => {
+            if round > 0 {
+                figures.view_changes += 1;
+            }
+        }
+        Output::TimedOut { .. } => figures.timeouts += 1,
+    }
+}
+
+fn status(
+    app: &Validator,
+    committee: &CommitteeConfig,
+    links: &crate::io::peers::PeerLinks,
+    f: &Figures,
+) -> pb::ConsensusStatus {
+    pb::ConsensusStatus {
+        validator: u32::from(committee.me),
+        validators: committee.committee.len() as u32,
+        recent: app
+            .recent
+            .iter()
+            .map(|&(height, hash, root)| pb::CommittedHeader {
+                height,
+                hash: hash.0.to_vec(),
+                state_root: root.0.to_vec(),
+            })
+            .collect(),
+        view_changes: f.view_changes,
+        timeouts: f.timeouts,
+        messages_sent: links.sent.load(Ordering::Relaxed),
+        bytes_sent: links.bytes.load(Ordering::Relaxed),
+        equivocations: f.equivocations,
+        wrong_roots: f.wrong_roots,
+        bad_signatures: f.bad_signatures + f.refused,
+        proposed_committed: app.proposed_committed,
+    }
+}
