@@ -218,6 +218,74 @@ impl Chart for Throughput {
     }
 }
 
+/// A committee's mean commit latency (proposal → commit) per second, one line per
+/// shard: where view changes and slow rounds show.
+#[derive(Debug, Clone)]
+pub struct CommitLatency {
+    /// Chart title.
+    pub title: String,
+    /// Per second, per shard: mean commit latency of its blocks (ms), if any.
+    pub per_second: Vec<Vec<Option<f64>>>,
+    /// The measured window, in whole seconds since start (shaded).
+    pub window: Range<u64>,
+}
+
+impl Chart for CommitLatency {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let x_max = (self.per_second.len() as u64).max(1) as f64;
+        let top = self
+            .per_second
+            .iter()
+            .flatten()
+            .flatten()
+            .fold(0.0f64, |a, &b| a.max(b));
+        let y_max = (top * 1.15).max(1.0);
+        let mut chart = frame(area, &self.title, 20, 0f64..x_max, 0f64..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .y_desc("mean commit latency of the second's blocks (ms)")
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [
+                    (self.window.start as f64, 0.0),
+                    (self.window.end as f64, y_max),
+                ],
+                RGBColor(230, 240, 255).filled(),
+            )))
+            .map_err(err)?
+            .label("measured window")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 6), (x + 20, y + 6)],
+                    RGBColor(230, 240, 255).filled(),
+                )
+            });
+        let shards = self.per_second.first().map_or(0, Vec::len);
+        for shard in 0..shards {
+            let color = Palette99::pick(shard).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    self.per_second
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| s[shard].map(|ms| (i as f64 + 0.5, ms))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(format!("shard {shard}"))
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    }
+}
+
 /// One latency class for the percentile spectrum.
 #[derive(Debug, Clone)]
 pub struct Spectrum {

@@ -30,7 +30,12 @@ pub fn plot(dir: &Path) -> anyhow::Result<Vec<&'static str>> {
         Ok(vec!["throughput-vs-shards", "latency-vs-shards"])
     } else if dir.join("timeseries.csv").exists() {
         run_charts(dir)?;
-        Ok(vec!["throughput", "cross-shard", "latency"])
+        let committees = Scenario::from_path(&dir.join("scenario.toml"))?.cluster.validators > 1;
+        Ok(if committees {
+            vec!["throughput", "cross-shard", "commit-latency", "latency"]
+        } else {
+            vec!["throughput", "cross-shard", "latency"]
+        })
     } else {
         bail!(
             "{} holds neither a run (timeseries.csv) nor a sweep (sweep.json)",
@@ -86,6 +91,29 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
         dir,
         "cross-shard",
     )?;
+    if scenario.cluster.validators > 1 {
+        charts::save(
+            &charts::CommitLatency {
+                title: format!(
+                    "Commit latency (proposal → commit), committees of {}: {title}",
+                    scenario.cluster.validators
+                ),
+                per_second: rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|c| {
+                                (c.commits > 0).then(|| c.commit_us as f64 / c.commits as f64 / 1e3)
+                            })
+                            .collect()
+                    })
+                    .collect(),
+                window: window.clone(),
+            },
+            dir,
+            "commit-latency",
+        )?;
+    }
     let intra = read_hlog(&dir.join("latency-intra.hlog"), &window)?;
     let cross = read_hlog(&dir.join("latency-cross.hlog"), &window)?;
     let mut all = intra.clone();
@@ -110,13 +138,15 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    // Older runs have the same columns but the last ones: before `gas`, before the
-    // backlog columns, and before `aborts`.
+    // Older runs have the same columns but the last ones: before the commit columns,
+    // before `gas`, before the backlog columns, and before `aborts`.
     let header = lines.next();
-    let before_gas = TIMESERIES_HEADER.strip_suffix(",gas");
+    let before_commits = TIMESERIES_HEADER.strip_suffix(",commits,commit_us");
+    let before_gas = before_commits.and_then(|h| h.strip_suffix(",gas"));
     let before_backlog = before_gas.and_then(|h| h.strip_suffix(",mempool_max,driver_held_max"));
     let old_header = before_backlog.and_then(|h| h.strip_suffix(",aborts"));
     if header != Some(TIMESERIES_HEADER)
+        && header != before_commits
         && header != before_gas
         && header != old_header
         && header != before_backlog
@@ -140,8 +170,10 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             10
         } else if header == before_gas {
             12
-        } else {
+        } else if header == before_commits {
             13
+        } else {
+            15
         };
         let (
             &[
@@ -199,6 +231,8 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             mempool_max: fields.get(10).copied().unwrap_or(0),
             held_max: fields.get(11).copied().unwrap_or(0),
             gas: fields.get(12).copied().unwrap_or(0),
+            commits: fields.get(13).copied().unwrap_or(0),
+            commit_us: fields.get(14).copied().unwrap_or(0),
         };
     }
     Ok(rows)

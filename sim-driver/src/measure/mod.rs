@@ -8,6 +8,7 @@
 //! Every invariant is decided here ([`verdict`]), from the sources named in
 //! docs/architecture.md; nothing here writes files or draws.
 
+pub mod agreement;
 pub mod audit;
 pub mod recovery;
 pub mod settle;

@@ -100,6 +100,22 @@ pub struct ShardSecond {
     pub held_max: u64,
     /// Gas the shard's blocks used in this second (vm = evm).
     pub gas: u64,
+    /// Committees: blocks committed in this second, and the sum of their commit
+    /// latencies (proposal → commit, µs, as the first validator to report saw it).
+    pub commits: u64,
+    /// See `commits`.
+    pub commit_us: u64,
+}
+
+/// What a committee's blocks said about how they were decided (committees only).
+#[derive(Debug, Clone)]
+pub struct CommitteeTrack {
+    /// Commit latency, proposal → commit, µs, per block.
+    pub commit: Histogram<u64>,
+    /// Blocks decided in a round above 0 (after at least one view change).
+    pub late_rounds: u64,
+    /// Blocks committed, by the validator that proposed them.
+    pub leaders: BTreeMap<u32, u64>,
 }
 
 /// One second of the run.
@@ -179,6 +195,8 @@ pub struct Tracker {
     /// Per shard: blocks the parallel executor ran sequentially because a call touched
     /// a key it had not declared (vm = evm).
     pub undeclared: Vec<u64>,
+    /// Per shard, with committees: how its blocks were decided.
+    pub committees: Vec<CommitteeTrack>,
     /// Two-phase: the first shard's report of each decided transaction (`None` =
     /// commit, `Some(reason)` = abort), until the other shard's report.
     first_report: HashMap<u64, Option<u32>>,
@@ -238,6 +256,13 @@ impl Tracker {
             reexecuted: vec![None; shards as usize],
             fell_back: vec![0; shards as usize],
             undeclared: vec![0; shards as usize],
+            committees: (0..shards)
+                .map(|_| CommitteeTrack {
+                    commit: histogram(),
+                    late_rounds: 0,
+                    leaders: BTreeMap::new(),
+                })
+                .collect(),
             first_report: HashMap::new(),
             tp_commits: 0,
             tp_aborts: BTreeMap::new(),
@@ -476,6 +501,15 @@ impl Tracker {
         congestion.mempool_max = congestion.mempool_max.max(ev.mempool_len);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         congestion.gas += ev.gas_used;
+        if let Some(c) = &ev.consensus {
+            congestion.commits += 1;
+            congestion.commit_us += c.commit_us;
+            if let Some(t) = self.committees.get_mut(slot) {
+                t.commit.saturating_record(c.commit_us.max(1));
+                t.late_rounds += u64::from(c.round > 0);
+                *t.leaders.entry(c.proposer).or_default() += 1;
+            }
+        }
         for (total, &g) in self.program_gas.iter_mut().zip(&ev.gas_by_program) {
             *total += g;
         }

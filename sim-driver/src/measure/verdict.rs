@@ -28,6 +28,11 @@ pub struct Invariants {
     /// and no shard refused a decision as contradicting its vote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atomic: Option<bool>,
+    /// Committees only: at the end, the honest validators of each shard hold the same
+    /// committed chain (height → block hash and state root), each from its own
+    /// Status ([`crate::measure::agreement`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus_safe: Option<bool>,
     /// All of the above.
     pub ok: bool,
     /// What failed, one line each.
@@ -179,6 +184,14 @@ pub fn judge(
             tracker.atomic_violations
         ));
     }
+    let committees = scenario.cluster.validators as usize;
+    let consensus_safe = (committees > 1).then(|| {
+        let found =
+            crate::measure::agreement::disagreements(&status.validators, &status.names, committees);
+        let safe = found.is_empty() && heard_all;
+        violations.extend(found.into_iter().map(|f| format!("consensus: {f}")));
+        safe
+    });
     let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0 && heard_all;
     let supply_conserved = audit.supply_conserved && heard_all;
     let invariants = Invariants {
@@ -187,11 +200,13 @@ pub fn judge(
         all_accounted,
         all_final,
         atomic,
+        consensus_safe,
         ok: supply_conserved
             && exactly_once
             && all_accounted
             && all_final
             && atomic != Some(false)
+            && consensus_safe != Some(false)
             && end.failures.is_empty()
             && violations.is_empty(),
         violations,

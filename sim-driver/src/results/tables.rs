@@ -88,6 +88,38 @@ pub fn table(s: &Summary) -> String {
             ),
         );
     }
+    if let Some(c) = &s.consensus {
+        for sh in &c.shards {
+            let mut seen = Vec::new();
+            if sh.equivocations > 0 {
+                seen.push(format!("{} equivocations", sh.equivocations));
+            }
+            if sh.wrong_roots > 0 {
+                seen.push(format!("{} wrong roots", sh.wrong_roots));
+            }
+            if sh.bad_messages > 0 {
+                seen.push(format!("{} bad messages", sh.bad_messages));
+            }
+            line(
+                &mut out,
+                &format!("consensus {}", sh.shard),
+                format!(
+                    "{} of {} · commit p50 {:.1} ms, p99 {:.1} ms · {} view changes · {:.0} msgs/block{}",
+                    c.quorum,
+                    c.validators,
+                    sh.commit_ms.p50,
+                    sh.commit_ms.p99,
+                    sh.view_changes,
+                    sh.messages_per_block,
+                    if seen.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · seen: {}", seen.join(", "))
+                    }
+                ),
+            );
+        }
+    }
     if let Some(tp) = &s.two_phase {
         let reasons: Vec<String> = tp
             .aborts_by_reason
@@ -198,11 +230,17 @@ pub fn table(s: &Summary) -> String {
         &mut out,
         "invariants",
         format!(
-            "supply {} · exactly-once {} · accounted {} · all final {}",
+            "supply {} · exactly-once {} · accounted {} · all final {}{}{}",
             verdict(s.invariants.supply_conserved),
             verdict(s.invariants.exactly_once),
             verdict(s.invariants.all_accounted),
-            verdict(s.invariants.all_final)
+            verdict(s.invariants.all_final),
+            s.invariants
+                .atomic
+                .map_or(String::new(), |a| format!(" · atomic {}", verdict(a))),
+            s.invariants
+                .consensus_safe
+                .map_or(String::new(), |c| format!(" · consensus {}", verdict(c)))
         ),
     );
     for v in &s.invariants.violations {
