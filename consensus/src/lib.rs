@@ -47,7 +47,7 @@ pub mod vote;
 
 pub use committee::{Committee, ValidatorId};
 pub use machine::{
-    App, Behaviour, Block, Fault, Machine, Message, Output, Proposal, Step, Timeouts,
+    App, Behaviour, Block, Fault, Machine, Message, Output, Proposal, SignedState, Step, Timeouts,
 };
 pub use vote::{Kind, QuorumCert, Value, Vote};
 

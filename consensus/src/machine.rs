@@ -142,6 +142,17 @@ impl<B: Block> Message<B> {
     }
 }
 
+/// See [`Machine::signed_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedState {
+    /// The height being decided.
+    pub height: u64,
+    /// Its current round.
+    pub round: u32,
+    /// The lock: the round and hash of the value last precommitted at this height.
+    pub locked: Option<(u32, Hash)>,
+}
+
 /// A step within a round (L5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {
@@ -497,10 +508,32 @@ impl<B: Block> Machine<B> {
             .fold(retransmit, Duration::min)
     }
 
-    /// Starts the first round (L10).
+    /// Starts the first round (L10) — round 0, or the round [`Machine::resume`] set.
     pub fn start(&mut self, now: Duration, app: &mut impl App<B>) {
-        self.start_round(now, 0, app);
+        self.start_round(now, self.round, app);
         self.progress(now, app);
+    }
+
+    /// What a validator must keep on disk before it sends anything it signed, so that
+    /// after a crash it neither signs twice in a round nor forgets its lock (the
+    /// "amnesia" that would make it as dangerous as a Byzantine validator): the
+    /// height, the round, and the lock (round, block hash).
+    pub fn signed_state(&self) -> SignedState {
+        SignedState {
+            height: self.height,
+            round: self.round,
+            locked: self.locked,
+        }
+    }
+
+    /// Before [`Machine::start`], after a restart: `state` is what was kept at this
+    /// height. The machine takes the lock back and starts in the round after the last
+    /// one it may have signed in.
+    pub fn resume(&mut self, state: SignedState) {
+        if state.height == self.height {
+            self.round = state.round.saturating_add(1);
+            self.locked = state.locked;
+        }
     }
 
     /// Tells the machine whether work waits (transactions, receipts): the proposer

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::committee::{Committee, ValidatorId, validator_key};
-use crate::machine::{App, Behaviour, Block, Machine, Message, Output, Timeouts};
+use crate::machine::{App, Behaviour, Block, Machine, Message, Output, SignedState, Timeouts};
 use crate::vote::QuorumCert;
 
 /// A block in the simulation: who proposed it, and a number making it unique.
@@ -127,6 +127,19 @@ struct Setup {
     /// The mutations under test: quorum offset, locks respected.
     quorum_offset: isize,
     locking: bool,
+    /// What a crash does to a validator's consensus state.
+    restart: Restart,
+}
+
+/// How a crashed validator comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    /// A pause: it keeps its whole state (a network partition, a frozen process).
+    Pause,
+    /// A new process from its store: its chain, and the [`SignedState`] it kept.
+    Resume,
+    /// A new process that forgot what it signed (a mutation: no signed state kept).
+    Amnesia,
 }
 
 /// What a run found.
@@ -281,17 +294,27 @@ fn run(setup: &Setup) -> Outcome {
     let honest: Vec<ValidatorId> = (0..n as ValidatorId)
         .filter(|&v| behaviour(v) == Behaviour::Honest)
         .collect();
-    let machines = (0..n as ValidatorId)
-        .map(|v| {
-            let key = validator_key(&secret, 3, v);
-            let mut m = Machine::new(committee.clone(), (v, key), timeouts(), behaviour(v), 1);
-            if behaviour(v) == Behaviour::Honest {
-                let q = committee.quorum() as isize + setup.quorum_offset;
-                m.mutate(q.max(1) as usize, setup.locking);
-            }
-            m
-        })
-        .collect();
+    let machine = |v: ValidatorId, height: u64| {
+        let key = validator_key(&secret, 3, v);
+        let mut m = Machine::new(
+            committee.clone(),
+            (v, key),
+            timeouts(),
+            behaviour(v),
+            height,
+        );
+        if behaviour(v) == Behaviour::Honest {
+            let q = committee.quorum() as isize + setup.quorum_offset;
+            m.mutate(q.max(1) as usize, setup.locking);
+        }
+        m
+    };
+    let machines = (0..n as ValidatorId).map(|v| machine(v, 1)).collect();
+    // Crashes whose validator has not been restarted yet (with `Resume` or `Amnesia`).
+    let mut to_restart: Vec<(ValidatorId, Duration)> = match setup.restart {
+        Restart::Pause => Vec::new(),
+        _ => setup.crashes.iter().map(|c| (c.0, c.2)).collect(),
+    };
     let apps = (0..n as ValidatorId)
         .map(|me| TestApp {
             me,
@@ -327,6 +350,22 @@ fn run(setup: &Setup) -> Outcome {
         if now > end {
             break;
         }
+        // A validator back from a crash is a new process: a new machine on the chain it
+        // stored, resumed from its signed state unless it forgot it.
+        for (v, _) in to_restart.iter().filter(|r| r.1 <= now) {
+            let v = *v as usize;
+            let kept: SignedState = w.machines[v].signed_state();
+            let mut fresh = machine(v as ValidatorId, w.apps[v].chain.len() as u64 + 1);
+            if setup.restart == Restart::Resume {
+                fresh.resume(kept);
+            }
+            w.machines[v] = fresh;
+            let (m, app) = w.at(v, now);
+            m.work_pending(now, true, app);
+            m.start(now, app);
+            w.step(v, now);
+        }
+        to_restart.retain(|r| r.1 > now);
         if at_heal.is_none() && now >= healed {
             at_heal = Some(w.apps.iter().map(|a| a.chain.len() as u64).collect());
         }
@@ -438,6 +477,7 @@ fn setup(seed: u64, validators: usize) -> Setup {
         after_heal: 5,
         quorum_offset: 0,
         locking: true,
+        restart: Restart::Pause,
     }
 }
 
@@ -612,6 +652,52 @@ fn more_than_f_crashed_halts_then_resumes() {
     s.after_heal = 5;
     let o = run(&s);
     assert!(o.conflicts.is_empty() && o.live, "{o:?}");
+}
+
+/// Four validators over a slow, lossy network, one of them crashing and coming back
+/// as a new process again and again, restarted as `restart` says.
+fn restarting(seed: u64, restart: Restart) -> Setup {
+    let mut s = setup(seed, 4);
+    s.loss = 0.1;
+    s.delay = Duration::from_millis(60);
+    s.heal = Duration::from_secs(8);
+    s.after_heal = 3;
+    s.restart = restart;
+    let v = (seed % 4) as ValidatorId;
+    s.crashes = (0..6)
+        .map(|i| {
+            let from = Duration::from_millis(700 * i + 37 * (seed % 11));
+            (v, from, from + Duration::from_millis(150))
+        })
+        .collect();
+    s
+}
+
+#[test]
+fn a_restarted_validator_that_kept_its_signed_state_never_signs_twice() {
+    use crate::machine::Fault;
+    let blamed = |o: &Outcome| {
+        o.faults
+            .iter()
+            .filter(|f| matches!(f.1, Fault::Equivocation { .. } | Fault::WrongRoot { .. }))
+            .count()
+    };
+    for seed in 0..60 {
+        let o = run(&restarting(seed, Restart::Resume));
+        assert!(o.conflicts.is_empty() && o.live, "seed {seed}: {o:?}");
+        assert_eq!(
+            blamed(&o),
+            0,
+            "seed {seed}: an honest validator was blamed: {o:?}"
+        );
+    }
+    // The mutation: a validator that forgets what it signed proposes or votes again
+    // in a round it already signed in, and is caught equivocating.
+    let caught = (0..60).find(|&seed| blamed(&run(&restarting(seed, Restart::Amnesia))) > 0);
+    assert!(
+        caught.is_some(),
+        "amnesia was never caught: the test cannot fail"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, 
 use shardsim_proto::pb;
 
 use super::producer::{BlockProducer, Built, Inputs};
-use crate::io::{RECORDS, Shared};
+use crate::io::{CERTIFIED, RECORDS, Shared};
 
 /// The hash of a block's inputs, as a committee's header names them
 /// ([`cross_shard::Header::inputs`]).
@@ -133,8 +133,21 @@ impl BlockProducer {
                 "resuming a two-phase shard from its store is not supported: the decisions it had read but not applied are not sent again (use an empty data directory)".into(),
             ));
         }
+        let committee = shared.config.committee.is_some();
         store.try_for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
-            let submission = self.replay(shared, height, &record)?;
+            let mut submission = self.replay(shared, height, &record)?;
+            if committee {
+                // A committee's block leaves with its quorum's certificate, kept beside
+                // it; a late copy of one of its transactions is not new.
+                let certified: Option<pb::CertifiedHeader> = store.get(CERTIFIED, height)?;
+                submission.cert = certified.and_then(|c| c.cert);
+                let ids = record
+                    .txs
+                    .as_ref()
+                    .map(|t| t.id.clone())
+                    .unwrap_or_default();
+                lock(&shared.recent).push(ids);
+            }
             if height > notarized {
                 lock(&shared.outgoing).push(height, submission);
             }

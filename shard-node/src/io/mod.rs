@@ -18,5 +18,5 @@ pub mod sigverify;
 
 pub use shared::{
     CERTIFIED, Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS, RecentIds, Recount,
-    SLOW_SUBSCRIBER, Shared, Wake,
+    SIGNED, SLOW_SUBSCRIBER, Shared, Wake,
 };

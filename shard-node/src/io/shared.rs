@@ -25,6 +25,8 @@ use crate::state::Ledger;
 pub const RECORDS: &str = "blocks";
 /// The store's table of block events ([`pb::BlockEvents`]), by height.
 pub const EVENTS: &str = "events";
+/// A committee validator's table holding, at key 0, its [`pb::SignedState`].
+pub const SIGNED: &str = "signed";
 /// A committee validator's table of committed headers with their certificates
 /// ([`pb::CertifiedHeader`]), by height.
 pub const CERTIFIED: &str = "certified";

@@ -45,6 +45,8 @@ use crate::io::{CERTIFIED, EVENTS, RECORDS, Shared};
 /// Decided blocks kept in memory for validators catching up (older ones are read from
 /// the store, when there is one).
 const DECIDED_KEPT: usize = 32;
+/// Committed blocks listed in `Status` (what `consensus_safe` compares).
+const RECENT_KEPT: usize = 64;
 
 /// What a block moves besides the ledger, saved before executing a candidate.
 #[derive(Debug)]
@@ -87,6 +89,17 @@ pub struct Validator {
 impl Validator {
     /// Validator `me` over `producer`, which holds the committed chain.
     pub fn new(producer: BlockProducer, shared: Arc<Shared>, me: ValidatorId) -> Validator {
+        // After a restart, the chain this validator stored is what it reports.
+        let mut recent = VecDeque::new();
+        if let Some(store) = &shared.store {
+            let from = producer.height.saturating_sub(RECENT_KEPT as u64);
+            let _ = store.try_for_each(CERTIFIED, from, |height, c: pb::CertifiedHeader| {
+                if let Some(h) = c.header.as_ref().and_then(|h| Header::try_from(h).ok()) {
+                    recent.push_back((height, h.hash(), h.state_root));
+                }
+                Ok::<_, shardsim_proto::store::StoreError>(())
+            });
+        }
         Validator {
             producer,
             shared,
@@ -96,7 +109,7 @@ impl Validator {
             error: None,
             last_commit: Instant::now(),
             proposed_committed: 0,
-            recent: VecDeque::new(),
+            recent,
         }
     }
 
@@ -380,7 +393,7 @@ impl App<CommitteeBlock> for Validator {
         }
         self.recent
             .push_back((height, block.hash(), block.header().state_root));
-        if self.recent.len() > 64 {
+        if self.recent.len() > RECENT_KEPT {
             self.recent.pop_front();
         }
         self.last_commit = Instant::now();

@@ -50,14 +50,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use consensus::machine::{Fault, Machine, Output, Timeouts};
+use consensus::machine::{Fault, Machine, Output, SignedState, Timeouts};
 use cross_shard::sync::lock;
+use prost::Message as _;
 use shardsim_proto::pb;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
 use crate::block::BlockProducer;
 use crate::config::CommitteeConfig;
-use crate::io::{Shared, Wake};
+use crate::io::{SIGNED, Shared, Wake};
 use app::Validator;
 use block::CommitteeBlock;
 
@@ -116,6 +117,22 @@ pub fn run(
         (d / 5).min(Duration::from_millis(20))
     });
     let mut figures = Figures::default();
+    let mut kept = None;
+    if let Some(store) = &shared.store
+        && let Some(state) = store.get::<pb::SignedState>(SIGNED, 0)?
+    {
+        let state = signed_from_wire(&state);
+        if state.height == height {
+            tracing::info!(
+                height,
+                round = state.round,
+                locked = state.locked.is_some(),
+                "resuming consensus where this validator last signed"
+            );
+        }
+        machine.resume(state);
+        kept = Some(state);
+    }
     machine.start(start.elapsed(), &mut app);
     let mut next_poll = Instant::now();
     let mut reported = (u64::MAX, Instant::now());
@@ -152,7 +169,17 @@ pub fn run(
             next_poll = Instant::now() + poll;
             machine.work_pending(now, app.has_work(), &mut app);
         }
-        for output in machine.take_outputs() {
+        let outputs = machine.take_outputs();
+        // Durable before anything signed in this state leaves (see `SignedState`).
+        let state = machine.signed_state();
+        if !outputs.is_empty()
+            && kept != Some(state)
+            && let Some(store) = &shared.store
+        {
+            store.append(0, &[(SIGNED, &signed_to_wire(state).encode_to_vec())])?;
+            kept = Some(state);
+        }
+        for output in outputs {
             route(&links, committee, output, &mut figures);
         }
         if let Some(e) = app.error.take() {
@@ -163,6 +190,29 @@ pub fn run(
             reported = (height, Instant::now());
             *lock(&shared.consensus) = Some(status(&app, committee, &links, &figures));
         }
+    }
+}
+
+fn signed_to_wire(s: SignedState) -> pb::SignedState {
+    pb::SignedState {
+        height: s.height,
+        round: s.round,
+        locked_round: s.locked.map(|l| l.0),
+        locked_block: s.locked.map(|l| l.1.0.to_vec()).unwrap_or_default(),
+    }
+}
+
+/// The kept state; a lock whose hash is not 32 bytes is dropped (the store is ours, so
+/// this does not happen but must not panic).
+fn signed_from_wire(s: &pb::SignedState) -> SignedState {
+    let locked = s.locked_round.and_then(|r| {
+        let h: [u8; 32] = s.locked_block.as_slice().try_into().ok()?;
+        Some((r, cross_shard::Hash(h)))
+    });
+    SignedState {
+        height: s.height,
+        round: s.round,
+        locked,
     }
 }
 

@@ -30,7 +30,10 @@ pub fn plot(dir: &Path) -> anyhow::Result<Vec<&'static str>> {
         Ok(vec!["throughput-vs-shards", "latency-vs-shards"])
     } else if dir.join("timeseries.csv").exists() {
         run_charts(dir)?;
-        let committees = Scenario::from_path(&dir.join("scenario.toml"))?.cluster.validators > 1;
+        let committees = Scenario::from_path(&dir.join("scenario.toml"))?
+            .cluster
+            .validators
+            > 1;
         Ok(if committees {
             vec!["throughput", "cross-shard", "commit-latency", "latency"]
         } else {

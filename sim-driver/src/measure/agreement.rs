@@ -12,7 +12,11 @@ use std::collections::BTreeMap;
 use shardsim_proto::pb;
 
 /// Why a committee's chains do not agree, one line each; empty when they do.
-pub fn disagreements(validators: &[(pb::ShardStatus, bool)], names: &[String], n: usize) -> Vec<String> {
+pub fn disagreements(
+    validators: &[(pb::ShardStatus, bool)],
+    names: &[String],
+    n: usize,
+) -> Vec<String> {
     let mut found = Vec::new();
     if n < 2 {
         return found;
@@ -140,12 +144,23 @@ mod tests {
         let found = disagreements(&vs, &names(4), 4);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("height 2"), "{found:?}");
-        assert!(found[0].contains("shard-0/validator-1 committed 09090909"), "{found:?}");
-        assert!(!found[0].contains("validator-3"), "a Byzantine validator is not evidence");
+        assert!(
+            found[0].contains("shard-0/validator-1 committed 09090909"),
+            "{found:?}"
+        );
+        assert!(
+            !found[0].contains("validator-3"),
+            "a Byzantine validator is not evidence"
+        );
         // A silent validator (no consensus status) cannot be vouched for.
         let mut silent = vs.clone();
         silent[1].0.consensus = None;
         let found = disagreements(&silent, &names(4), 4);
-        assert!(found.iter().any(|f| f.contains("reported no consensus status")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("reported no consensus status")),
+            "{found:?}"
+        );
     }
 }

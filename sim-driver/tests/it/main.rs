@@ -2,6 +2,7 @@
 //! loopback, each test in its own temp dir.
 
 mod cli;
+mod committee;
 mod faults;
 mod hostile;
 mod orphans;

@@ -156,7 +156,9 @@ fn a_dead_shard_fails_the_run_with_its_name_and_log() {
         .unwrap()
         .iter()
         .map(|f| f.as_str().unwrap())
-        .filter(|f| f.contains("shard-1") && (f.contains("exited") || f.contains("stopped answering")))
+        .filter(|f| {
+            f.contains("shard-1") && (f.contains("exited") || f.contains("stopped answering"))
+        })
         .count();
     assert_eq!(naming_shard_1, 1, "{summary:#}");
     let window = summary["measured_window_s"].as_f64().unwrap();
