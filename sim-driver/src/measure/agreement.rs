@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 use shardsim_proto::pb;
 
+/// At one height: each (hash, state root) committed, with who committed it.
+type Versions<'a> = BTreeMap<(&'a [u8], &'a [u8]), Vec<&'a str>>;
+
 /// Why a committee's chains do not agree, one line each; empty when they do.
 pub fn disagreements(
     validators: &[(pb::ShardStatus, bool)],
@@ -22,8 +25,7 @@ pub fn disagreements(
         return found;
     }
     for (k, committee) in validators.chunks(n).enumerate() {
-        // Height → (hash, root) → who holds it.
-        let mut by_height: BTreeMap<u64, BTreeMap<(&[u8], &[u8]), Vec<&str>>> = BTreeMap::new();
+        let mut by_height: BTreeMap<u64, Versions> = BTreeMap::new();
         let mut lists = Vec::new();
         for (v, (status, honest)) in committee.iter().enumerate() {
             if !honest {
