@@ -52,7 +52,6 @@ use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::pb::beacon_server::BeaconServer;
 use shardsim_proto::store::Log;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use cross_shard::sync::lock;
 pub use error::{Error, Result};
@@ -140,7 +139,7 @@ pub async fn run(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+        .serve_with_incoming_shutdown(shardsim_host::process::incoming(listener), shutdown);
     let result = tokio::select! {
         r = server => r.map_err(Error::from),
         r = &mut notarizer => match r {

@@ -76,7 +76,6 @@ use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::ShardServer;
 use shardsim_proto::store::Log;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use block::BlockProducer;
 pub use config::{Executor, LOSE_RECEIPTS_ENV, ShardConfig, Vm};
@@ -172,7 +171,7 @@ pub async fn run(
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+        .serve_with_incoming_shutdown(shardsim_host::process::incoming(listener), shutdown);
 
     let result = tokio::select! {
         r = server => r.map_err(Error::from),

@@ -78,8 +78,11 @@ pub struct Validator {
     /// A failure that must stop the validator (its store, or its execution diverging
     /// from a certified block); the loop returns it.
     pub(super) error: Option<crate::Error>,
-    /// The last block's commit, for pacing proposals at the block interval.
-    pub(super) last_commit: Instant,
+    /// When this validator first had the last committed block (proposed or executed
+    /// it): proposals are paced one block interval apart from there, so that a
+    /// committee under load makes a block per interval as a shard alone does, the
+    /// consensus rounds inside the interval rather than added to it.
+    last_start: Instant,
     /// Committed blocks this validator proposed.
     pub(super) proposed_committed: u64,
     /// The last committed blocks' (height, hash, state root), for `Status`.
@@ -107,7 +110,7 @@ impl Validator {
             candidate: None,
             decided: VecDeque::new(),
             error: None,
-            last_commit: Instant::now(),
+            last_start: Instant::now(),
             proposed_committed: 0,
             recent,
         }
@@ -118,6 +121,12 @@ impl Validator {
         self.candidate
             .as_ref()
             .map_or(self.producer.height, |c| c.saved.height)
+    }
+
+    /// When this validator may next propose (one block interval after the last block
+    /// began), if it must wait at all.
+    pub fn may_propose_at(&self) -> Option<Instant> {
+        self.shared.config.block_interval.map(|d| self.last_start + d)
     }
 
     /// Whether anything waits for a block: transactions, receipts, bad signatures.
@@ -278,7 +287,7 @@ impl App<CommitteeBlock> for Validator {
         }
         // Paced like a shard alone: at most one block per interval.
         if let Some(interval) = self.shared.config.block_interval
-            && self.last_commit.elapsed() < interval
+            && self.last_start.elapsed() < interval
         {
             return None;
         }
@@ -396,7 +405,7 @@ impl App<CommitteeBlock> for Validator {
         if self.recent.len() > RECENT_KEPT {
             self.recent.pop_front();
         }
-        self.last_commit = Instant::now();
+        self.last_start = seen;
     }
 
     fn decided(&self, height: u64) -> Option<(CommitteeBlock, QuorumCert)> {

@@ -166,8 +166,13 @@ pub fn run(
         }
         machine.tick(now, &mut app);
         if Instant::now() >= next_poll {
-            next_poll = Instant::now() + poll;
             machine.work_pending(now, app.has_work(), &mut app);
+            // Next look: soon, or the moment the block interval allows a proposal.
+            let now = Instant::now();
+            next_poll = match app.may_propose_at() {
+                Some(at) if at > now => at.min(now + poll),
+                _ => now + poll,
+            };
         }
         let outputs = machine.take_outputs();
         // Durable before anything signed in this state leaves (see `SignedState`).
