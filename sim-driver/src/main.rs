@@ -101,8 +101,8 @@ enum Command {
     Sweep {
         /// The scenario file (TOML).
         scenario: PathBuf,
-        /// Shard counts to run, comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
+        /// Shard counts to run, comma-separated (default: the scenario's own).
+        #[arg(long, value_delimiter = ',')]
         shards: Vec<u32>,
         /// Another parameter to sweep: KEY=V1,V2,… (repeatable; every combination runs).
         #[arg(long = "param", value_name = "KEY=V1,V2")]

@@ -126,7 +126,10 @@ impl Validator {
     /// When this validator may next propose (one block interval after the last block
     /// began), if it must wait at all.
     pub fn may_propose_at(&self) -> Option<Instant> {
-        self.shared.config.block_interval.map(|d| self.last_start + d)
+        self.shared
+            .config
+            .block_interval
+            .map(|d| self.last_start + d)
     }
 
     /// Whether anything waits for a block: transactions, receipts, bad signatures.

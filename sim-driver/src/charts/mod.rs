@@ -389,6 +389,8 @@ pub struct Line {
 /// A figure against the number of shards (a sweep).
 #[derive(Debug, Clone)]
 pub struct VsShards {
+    /// What the x axis counts: `shards`, or a swept parameter (`cluster.validators`).
+    pub x_desc: String,
     /// Chart title.
     pub title: String,
     /// What the y axis measures.
@@ -411,7 +413,7 @@ impl Chart for VsShards {
         )?;
         chart
             .configure_mesh()
-            .x_desc("shards")
+            .x_desc(&self.x_desc)
             .x_labels(x_max as usize + 2)
             .x_label_formatter(&|v| {
                 // Shard counts are whole: label only the whole ticks.

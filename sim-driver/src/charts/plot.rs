@@ -22,23 +22,24 @@ use crate::results::{MEASURED_TAG, TIMESERIES_HEADER};
 use crate::scenario::Scenario;
 
 /// Redraws every chart of a run or sweep folder; returns the files' stems.
-pub fn plot(dir: &Path) -> anyhow::Result<Vec<&'static str>> {
+pub fn plot(dir: &Path) -> anyhow::Result<Vec<String>> {
     if dir.join("sweep.json").exists() {
         let text = std::fs::read_to_string(dir.join("sweep.json")).context("reading sweep.json")?;
         let report: SweepReport = serde_json::from_str(&text).context("parsing sweep.json")?;
         sweep_charts(dir, &report)?;
-        Ok(vec!["throughput-vs-shards", "latency-vs-shards"])
+        Ok(report.chart_stems().to_vec())
     } else if dir.join("timeseries.csv").exists() {
         run_charts(dir)?;
         let committees = Scenario::from_path(&dir.join("scenario.toml"))?
             .cluster
             .validators
             > 1;
-        Ok(if committees {
-            vec!["throughput", "cross-shard", "commit-latency", "latency"]
+        let stems: &[&str] = if committees {
+            &["throughput", "cross-shard", "commit-latency", "latency"]
         } else {
-            vec!["throughput", "cross-shard", "latency"]
-        })
+            &["throughput", "cross-shard", "latency"]
+        };
+        Ok(stems.iter().map(|s| s.to_string()).collect())
     } else {
         bail!(
             "{} holds neither a run (timeseries.csv) nor a sweep (sweep.json)",
@@ -289,11 +290,17 @@ pub fn read_hlog(path: &Path, window: &std::ops::Range<u64>) -> anyhow::Result<H
     )
 }
 
-/// Draws `throughput-vs-shards.*` and `latency-vs-shards.*` of a sweep.
+/// Draws `throughput-vs-shards.*` and `latency-vs-shards.*` of a sweep — or, for a
+/// sweep of one whole-numbered parameter at one shard count, the same against that
+/// parameter (`throughput-vs-validators.*`).
 pub fn sweep_charts(dir: &Path, report: &SweepReport) -> anyhow::Result<()> {
+    if let Some(key) = report.axis() {
+        return param_charts(dir, report, key);
+    }
     let series = report.series();
     charts::save(
         &charts::VsShards {
+            x_desc: "shards".into(),
             title: format!("Throughput vs shards: {}", report.scenario),
             y_desc: "final transactions per second".into(),
             lines: series
@@ -340,6 +347,7 @@ pub fn sweep_charts(dir: &Path, report: &SweepReport) -> anyhow::Result<()> {
     )?;
     charts::save(
         &charts::VsShards {
+            x_desc: "shards".into(),
             title: format!("Latency vs shards: {}", report.scenario),
             y_desc: "latency (ms)".into(),
             lines: series
@@ -378,6 +386,66 @@ pub fn sweep_charts(dir: &Path, report: &SweepReport) -> anyhow::Result<()> {
         },
         dir,
         "latency-vs-shards",
+    )
+}
+
+/// A sweep's charts against its one parameter `key` (see [`SweepReport::axis`]).
+fn param_charts(dir: &Path, report: &SweepReport, key: &str) -> anyhow::Result<()> {
+    let mut points: Vec<(u32, &crate::results::Summary)> = report
+        .points
+        .iter()
+        .filter_map(|p| Some((p.params.get(key)?.parse().ok()?, &p.summary)))
+        .collect();
+    points.sort_by_key(|p| p.0);
+    let [throughput, latency] = report.chart_stems();
+    let shards = report.shards.first().copied().unwrap_or(0);
+    charts::save(
+        &charts::VsShards {
+            x_desc: key.into(),
+            title: format!("Throughput vs {key}: {} ({shards} shards)", report.scenario),
+            y_desc: "final transactions per second".into(),
+            lines: vec![charts::Line {
+                label: "measured".into(),
+                points: points.iter().map(|(x, s)| (*x, s.tps)).collect(),
+                dashed: false,
+            }],
+        },
+        dir,
+        &throughput,
+    )?;
+    // A point with no transaction of the class (cross-shard on one shard) is skipped.
+    let line = |label: &str, cross: bool, p99: bool| {
+        let pick = |s: &crate::results::Summary| {
+            let l = if cross {
+                &s.latency_ms.cross
+            } else {
+                &s.latency_ms.intra
+            };
+            (l.count > 0).then_some(if p99 { l.p99 } else { l.p50 })
+        };
+        charts::Line {
+            label: label.into(),
+            points: points
+                .iter()
+                .filter_map(|(x, s)| Some((*x, pick(s)?)))
+                .collect(),
+            dashed: p99,
+        }
+    };
+    charts::save(
+        &charts::VsShards {
+            x_desc: key.into(),
+            title: format!("Latency vs {key}: {} ({shards} shards)", report.scenario),
+            y_desc: "latency (ms)".into(),
+            lines: vec![
+                line("intra p50", false, false),
+                line("intra p99", false, true),
+                line("cross p50", true, false),
+                line("cross p99", true, true),
+            ],
+        },
+        dir,
+        &latency,
     )
 }
 

@@ -345,7 +345,9 @@ impl Cluster {
     pub async fn restart(spec: Spec) -> anyhow::Result<Process> {
         let exe = std::env::current_exe().context("locating the shardsim binary")?;
         let mut args = spec.args;
-        if spec.name == "beacon" || spec.name.contains("/validator-") {
+        let keeps_address = spec.name == "beacon" || spec.name.contains("/validator-");
+        // A second restart of the same process already carries its address.
+        if keeps_address && !args.iter().any(|a| a == "--listen") {
             args.extend(["--listen".into(), spec.addr]);
         }
         spawn(&exe, &spec.name, &args, &spec.run_dir).await

@@ -56,9 +56,17 @@ pub struct Planned {
 
 /// Every point of the sweep, validated: an error names the point.
 pub fn plan(path: &Path, opts: &SweepOptions) -> anyhow::Result<Vec<Planned>> {
-    if opts.shards.is_empty() {
-        bail!("--shards needs at least one shard count");
-    }
+    // Without --shards, the scenario's own shard count (a sweep of the other params).
+    let own;
+    let shard_counts = if opts.shards.is_empty() {
+        if opts.params.is_empty() {
+            bail!("a sweep needs --shards, --param or both: there is nothing to vary");
+        }
+        own = vec![Scenario::load(path, &opts.sets)?.cluster.shards];
+        &own
+    } else {
+        &opts.shards
+    };
     if opts.rate_per_shard.is_some() && opts.params.iter().any(|p| p.key == "workload.rate") {
         bail!("--rate-per-shard and --param workload.rate=… both set the rate; use one");
     }
@@ -83,7 +91,7 @@ pub fn plan(path: &Path, opts: &SweepOptions) -> anyhow::Result<Vec<Planned>> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ");
-        for &shards in &opts.shards {
+        for &shards in shard_counts {
             let mut point: Vec<(String, String)> = combo.clone();
             point.push(("cluster.shards".into(), shards.to_string()));
             if let Some(r) = opts.rate_per_shard {
@@ -164,7 +172,11 @@ pub async fn sweep(path: &Path, opts: &SweepOptions) -> anyhow::Result<(PathBuf,
     let report = SweepReport {
         scenario: name,
         seed,
-        shards: opts.shards.clone(),
+        shards: if opts.shards.is_empty() {
+            points.first().map(|p| vec![p.shards]).unwrap_or_default()
+        } else {
+            opts.shards.clone()
+        },
         params: opts.params.clone(),
         rate_per_shard: opts.rate_per_shard,
         ok: points.iter().all(|p| p.summary.invariants.ok),

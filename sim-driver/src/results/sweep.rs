@@ -72,6 +72,24 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
+    /// The one parameter the sweep varied at one shard count, when its values are
+    /// whole numbers (e.g. `cluster.validators=1,4,7,10`): its charts are drawn
+    /// against it instead of against shards.
+    pub fn axis(&self) -> Option<&str> {
+        match (self.shards.as_slice(), self.params.as_slice()) {
+            ([_], [p]) if p.values.iter().all(|v| v.parse::<u32>().is_ok()) => Some(&p.key),
+            _ => None,
+        }
+    }
+
+    /// The stems of this sweep's charts: against shards, or against its axis.
+    pub fn chart_stems(&self) -> [String; 2] {
+        let x = self
+            .axis()
+            .map_or("shards", |k| k.rsplit('.').next().unwrap_or(k));
+        [format!("throughput-vs-{x}"), format!("latency-vs-{x}")]
+    }
+
     /// Points grouped by parameter combination (in first-run order), each group in shard order.
     pub fn series(&self) -> Vec<(String, Vec<&SweepPoint>)> {
         let mut groups: Vec<(String, Vec<&SweepPoint>)> = Vec::new();
