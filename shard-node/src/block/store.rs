@@ -13,13 +13,12 @@ use shardsim_proto::pb;
 use super::producer::{BlockProducer, Built, Inputs};
 use crate::io::{CERTIFIED, RECORDS, Shared};
 
-/// The hash of a block's inputs, as a committee's header names them
-/// ([`cross_shard::Header::inputs`]).
-pub fn inputs_hash(record: &pb::BlockRecord) -> cross_shard::Hash {
-    use prost::Message as _;
+/// The hash of a block's inputs — its encoded [`pb::BlockRecord`] — as a committee's
+/// header names them ([`cross_shard::Header::inputs`]).
+pub fn inputs_hash(record: &[u8]) -> cross_shard::Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"shardsim/inputs/v1");
-    h.update(&record.encode_to_vec());
+    h.update(record);
     h.finalize().into()
 }
 
@@ -49,19 +48,22 @@ impl BlockProducer {
         height: u64,
         record: &pb::BlockRecord,
     ) -> crate::Result<pb::HeaderSubmission> {
-        let built = self.execute_record(shared, height, record)?;
+        let built = self.execute_record(shared, height, record, None)?;
         self.count(shared, &built.delta);
         Ok(built.submission)
     }
 
     /// Executes a block from its record — a stored one, or a committee's proposal —
     /// up to its submission, events and counter delta (applied by the caller, or not).
-    /// A record that cannot be a block at `height` is [`crate::Error::Corrupt`].
+    /// `encoded`: the record's bytes, when the caller has them (a committee's header
+    /// names their hash). A record that cannot be a block at `height` is
+    /// [`crate::Error::Corrupt`].
     pub fn execute_record(
         &mut self,
         shared: &Shared,
         height: u64,
         record: &pb::BlockRecord,
+        encoded: Option<&[u8]>,
     ) -> crate::Result<Built> {
         let corrupt = |why: String| crate::Error::Corrupt { height, why };
         if height != self.height + 1 {
@@ -108,10 +110,13 @@ impl BlockProducer {
             delayed: 0,
             oldest: Duration::ZERO,
         };
-        self.inputs_hash = if shared.config.committee.is_some() {
-            inputs_hash(record)
-        } else {
-            cross_shard::Hash::ZERO
+        self.inputs_hash = match (shared.config.committee.is_some(), encoded) {
+            (false, _) => cross_shard::Hash::ZERO,
+            (true, Some(bytes)) => inputs_hash(bytes),
+            (true, None) => {
+                use prost::Message as _;
+                inputs_hash(&record.encode_to_vec())
+            }
         };
         self.build(shared, inputs)
     }
@@ -141,11 +146,7 @@ impl BlockProducer {
                 // it; a late copy of one of its transactions is not new.
                 let certified: Option<pb::CertifiedHeader> = store.get(CERTIFIED, height)?;
                 submission.cert = certified.and_then(|c| c.cert);
-                let ids = record
-                    .txs
-                    .as_ref()
-                    .map(|t| t.id.clone())
-                    .unwrap_or_default();
+                let ids = record.txs.as_ref().map_or(&[][..], |t| &t.id[..]);
                 lock(&shared.recent).push(ids);
             }
             if height > notarized {

@@ -48,6 +48,14 @@ const DECIDED_KEPT: usize = 32;
 /// Committed blocks listed in `Status` (what `consensus_safe` compares).
 const RECENT_KEPT: usize = 64;
 
+/// What [`Validator::execute_candidate`] executes.
+enum Input<'a> {
+    /// A block with its header: a peer's proposal, or a decided block.
+    Block(&'a CommitteeBlock),
+    /// This validator's own record, proposing, with its encoding.
+    Own(Box<pb::BlockRecord>, Vec<u8>),
+}
+
 /// What a block moves besides the ledger, saved before executing a candidate.
 #[derive(Debug)]
 struct Saved {
@@ -157,15 +165,16 @@ impl Validator {
         }
     }
 
-    /// Executes `record` as the block after the committed chain and makes it the
-    /// candidate (`block`: the block it is the record of; `None` while proposing, when
-    /// the header is still to be made). Returns the header this validator computed,
-    /// or `None` when the record cannot be a block there (a faulty proposer's).
-    fn execute_candidate(
-        &mut self,
-        record: &pb::BlockRecord,
-        block: Option<&CommitteeBlock>,
-    ) -> Option<Header> {
+    /// Executes a block after the committed chain and makes it the candidate: a
+    /// peer's (or a decided) block, or this validator's own record, whose header is
+    /// still to be made. Returns the header this validator computed, or `None` when
+    /// the record cannot be a block there (a faulty proposer's).
+    fn execute_candidate(&mut self, input: Input<'_>) -> Option<Header> {
+        // With the bytes the header's `inputs` hashes.
+        let (record, bytes) = match &input {
+            Input::Block(b) => (b.record(), b.record_bytes()),
+            Input::Own(r, bytes) => (r, bytes.as_slice()),
+        };
         self.rollback();
         let p = &mut self.producer;
         let saved = Saved {
@@ -176,7 +185,7 @@ impl Validator {
         };
         p.ledger.checkpoint();
         let height = p.height + 1;
-        let built = match p.execute_record(&self.shared, height, record) {
+        let built = match p.execute_record(&self.shared, height, record, Some(bytes)) {
             Ok(built) => built,
             Err(e) => {
                 p.ledger.rollback();
@@ -198,11 +207,9 @@ impl Validator {
             .header
             .as_ref()
             .and_then(|h| Header::try_from(h).ok())?;
-        let block = match block {
-            Some(b) => b.clone(),
-            None => CommitteeBlock::new(record.clone(), mine)
-                .map_err(|e| self.fail(crate::Error::Config(e)))
-                .ok()?,
+        let block = match input {
+            Input::Block(b) => b.clone(),
+            Input::Own(record, bytes) => CommitteeBlock::made(bytes, *record, mine),
         };
         self.candidate = Some(Candidate {
             block,
@@ -232,14 +239,22 @@ impl Validator {
     /// remembered so that a late copy is not admitted again.
     fn retire(&mut self, block: &CommitteeBlock, txs: Vec<cross_shard::TxId>) {
         let shared = &self.shared;
-        let ids: FxHashSet<_> = txs.iter().copied().collect();
         {
             let mut mempool = lock(&shared.mempool);
             let before = mempool.len();
-            mempool.retain(|t| !ids.contains(&t.id));
+            // The mempools of a committee hold the same sequence, so a block is almost
+            // always the front of this one: then it is cut off, else sought by id.
+            let front = txs.len() <= mempool.len()
+                && mempool.iter().zip(&txs).all(|(t, &id)| t.id == id);
+            if front {
+                mempool.drain(..txs.len());
+            } else {
+                let ids: FxHashSet<_> = txs.iter().copied().collect();
+                mempool.retain(|t| !ids.contains(&t.id));
+            }
             shared.space.add_permits(before - mempool.len());
         }
-        lock(&shared.recent).push(txs);
+        lock(&shared.recent).push(&txs);
         let bad: FxHashSet<_> = block.record().bad_signatures.iter().copied().collect();
         lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
         // Receipts: per source, the block applied everything below `applied_seq`; the
@@ -280,7 +295,7 @@ impl App<CommitteeBlock> for Validator {
         if h.shard != self.shared.config.shard || h.height != height {
             return None;
         }
-        let mine = self.execute_candidate(block.record(), Some(block))?;
+        let mine = self.execute_candidate(Input::Block(block))?;
         (mine == *h || mine.state_root != h.state_root).then_some(mine.state_root)
     }
 
@@ -297,7 +312,8 @@ impl App<CommitteeBlock> for Validator {
         self.rollback();
         let inputs = self.producer.gather(&self.shared, false)?;
         let record = self.producer.record(&inputs);
-        self.execute_candidate(&record, None)?;
+        let bytes = record.encode_to_vec();
+        self.execute_candidate(Input::Own(Box::new(record), bytes))?;
         self.candidate.as_ref().map(|c| c.block.clone())
     }
 
@@ -317,7 +333,8 @@ impl App<CommitteeBlock> for Validator {
         if height != self.committed_height() + 1 {
             return None;
         }
-        self.execute_candidate(&record, None)?;
+        let bytes = record.encode_to_vec();
+        self.execute_candidate(Input::Own(Box::new(record), bytes))?;
         self.candidate.as_ref().map(|c| c.block.clone())
     }
 
@@ -326,7 +343,7 @@ impl App<CommitteeBlock> for Validator {
             return;
         }
         if self.candidate_of(block).is_none() {
-            self.execute_candidate(block.record(), Some(block));
+            self.execute_candidate(Input::Block(block));
         }
         let Some(c) = self
             .candidate
@@ -384,7 +401,7 @@ impl App<CommitteeBlock> for Validator {
             let written = store.append(
                 height,
                 &[
-                    (RECORDS, &block.record().encode_to_vec()),
+                    (RECORDS, block.record_bytes()),
                     (EVENTS, &events.encode_to_vec()),
                     (CERTIFIED, &certified.encode_to_vec()),
                 ],
@@ -420,7 +437,7 @@ impl App<CommitteeBlock> for Validator {
         let certified: pb::CertifiedHeader = store.get(CERTIFIED, height).ok()??;
         let header = Header::try_from(certified.header.as_ref()?).ok()?;
         let cert = shardsim_proto::convert::cert_from_wire(certified.cert.as_ref()?).ok()?;
-        Some((CommitteeBlock::new(record, header).ok()?, cert))
+        Some((CommitteeBlock::of_record(&record, header).ok()?, cert))
     }
 }
 

@@ -27,17 +27,16 @@ fn signature(field: &str, bytes: &[u8]) -> Result<[u8; 64], Refused> {
         .map_err(|_| format!("{field}: a signature is 64 bytes, got {}", bytes.len()))
 }
 
-fn block_from_wire(b: Option<&pb::CommitteeBlock>) -> Result<CommitteeBlock, Refused> {
+fn block_from_wire(b: Option<pb::CommitteeBlock>) -> Result<CommitteeBlock, Refused> {
     let b = b.ok_or("a block is missing")?;
     let header = b.header.as_ref().ok_or("a block's header is missing")?;
     let header = Header::try_from(header).map_err(|e| e.to_string())?;
-    let record = b.record.clone().unwrap_or_default();
-    CommitteeBlock::new(record, header)
+    CommitteeBlock::new(b.record, header)
 }
 
 fn block_to_wire(b: &CommitteeBlock) -> pb::CommitteeBlock {
     pb::CommitteeBlock {
-        record: Some(b.record().clone()),
+        record: b.record_bytes().to_vec(),
         header: Some(pb::Header::from(b.header())),
     }
 }
@@ -50,7 +49,7 @@ pub fn from_wire(m: pb::ConsensusMessage) -> Result<Message<CommitteeBlock>, Ref
             height: p.height,
             round: p.round,
             valid_round: p.valid_round,
-            block: block_from_wire(p.block.as_ref())?,
+            block: block_from_wire(p.block)?,
             signature: signature("proposal", &p.signature)?,
         }),
         Wire::Vote(v) => {
@@ -78,7 +77,7 @@ pub fn from_wire(m: pb::ConsensusMessage) -> Result<Message<CommitteeBlock>, Ref
             })
         }
         Wire::Decided(d) => Message::Decided {
-            block: block_from_wire(d.block.as_ref())?,
+            block: block_from_wire(d.block)?,
             cert: cert_from_wire(d.cert.as_ref().ok_or("a certificate is missing")?)
                 .map_err(|e| e.to_string())?,
         },
