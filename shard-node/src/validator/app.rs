@@ -173,7 +173,7 @@ impl Validator {
         // With the bytes the header's `inputs` hashes.
         let (record, bytes) = match &input {
             Input::Block(b) => (b.record(), b.record_bytes()),
-            Input::Own(r, bytes) => (r, bytes.as_slice()),
+            Input::Own(r, bytes) => (&**r, bytes.as_slice()),
         };
         self.rollback();
         let p = &mut self.producer;
