@@ -25,9 +25,12 @@
 //! its source block, and against the channel's sequence numbers, before it is applied
 //! (see [`cross_shard::channel`]).
 //!
-//! Simplifications, and what a real chain does instead: one block producer per shard
-//! (no consensus inside the shard: real shards run BFT among their validators), and a
-//! shard with nothing to do makes no block.
+//! **Alone or as a committee.** By default a shard is one process that decides its
+//! blocks alone. With `--committee` it is one validator of `n`: the block thread runs
+//! Tendermint with the others ([`validator`]), every validator executes every block,
+//! and a block is the chain's once a quorum precommitted it — their signatures are
+//! the certificate the beacon checks. Either way a shard with nothing to do makes no
+//! block.
 //!
 //! **Crash recovery.** Given a data directory, a shard writes every block's inputs and
 //! events to an embedded store before announcing the block; after a crash it replays
@@ -54,6 +57,8 @@
 //! - [`vm`]: the EVM — the programs as Solidity contracts over the shard's own state,
 //!   the bridge precompile for cross-shard calls, and the EVM executors
 //!   (`[cluster] vm = "evm"`).
+//! - [`validator`]: the shard as one validator of a committee — consensus on the block
+//!   thread, the pipeline as its `App`, the committee's block and its wire form.
 //! - [`cli`]: the process entry point shared by `shard-node` and `shardsim __shard`.
 
 pub mod block;

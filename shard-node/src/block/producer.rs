@@ -212,13 +212,17 @@ impl BlockProducer {
             }
             if last_log.elapsed() >= Duration::from_secs(5) {
                 last_log = Instant::now();
-                let c = lock(&shared.counters);
+                // The mempool's lock before the counters', as everywhere (see `Shared`):
+                // holding the counters while asking for the mempool deadlocked against
+                // a Submit handing over a batch.
+                let mempool = lock(&shared.mempool).len();
+                let c = lock(&shared.counters).clone();
                 tracing::info!(
                     height = c.height,
                     committed = c.committed,
                     sent_cross = c.sent_cross,
                     rejected = c.rejected,
-                    mempool = lock(&shared.mempool).len(),
+                    mempool,
                     "progress"
                 );
             }

@@ -147,7 +147,9 @@ impl BlockProducer {
                 let certified: Option<pb::CertifiedHeader> = store.get(CERTIFIED, height)?;
                 submission.cert = certified.and_then(|c| c.cert);
                 let ids = record.txs.as_ref().map_or(&[][..], |t| &t.id[..]);
-                lock(&shared.recent).push(ids);
+                let mut recent = lock(&shared.recent);
+                recent.push(ids);
+                recent.push(&record.bad_signatures);
             }
             if height > notarized {
                 lock(&shared.outgoing).push(height, submission);

@@ -75,12 +75,6 @@ impl Shard for ShardService {
             txs.clear();
             txs_from_wire(&batch, &mut txs)?;
             accepted += txs.len() as u64;
-            if self.shared.peers.is_some() {
-                // A committee's client sends to every validator; a copy that reaches
-                // this one after a block holding it was committed is not new.
-                let recent = lock(&self.shared.recent);
-                txs.retain(|t| !recent.contains(t.id));
-            }
             let mut bad = Vec::new();
             match &self.shared.verifier {
                 Some(verifier) => {
@@ -112,7 +106,20 @@ impl Shard for ShardService {
             // Counted where they are handed over, under the mempool's lock (which a
             // recount takes first): an admission is in both figures or in neither.
             let mut mempool = lock(&self.shared.mempool);
-            lock(&self.shared.counters).admitted += (txs.len() + bad.len()) as u64;
+            let read = (txs.len() + bad.len()) as u64;
+            if self.shared.peers.is_some() {
+                // A committee's client sends to every validator; a copy that reaches
+                // this one after a block holding it was committed here is not new. Under
+                // the mempool's lock, as the commit that records those blocks: a copy is
+                // either seen as committed here or removed by the commit.
+                let recent = lock(&self.shared.recent);
+                let queued = txs.len();
+                txs.retain(|t| !recent.contains(t.id));
+                bad.retain(|id| !recent.contains(*id));
+                self.shared.space.add_permits(queued - txs.len());
+            }
+            // Every row read counts, a late copy too: its block entered it here.
+            lock(&self.shared.counters).admitted += read;
             mempool.extend(txs.drain(..));
             lock(&self.shared.bad_signatures).extend(bad);
             drop(mempool);

@@ -168,6 +168,11 @@ pub struct Counters {
 }
 
 /// State shared by the service handlers, the beacon link and the block loop.
+///
+/// **Lock order.** Where two of these locks are held at once, `mempool` is taken
+/// first, then `counters`, `recent` or `bad_signatures` (a Submit handing over a
+/// batch, a recount, a validator's commit); no code holds one of those while taking
+/// another lock.
 #[derive(Debug)]
 pub struct Shared {
     /// How this shard was started.

@@ -239,13 +239,15 @@ impl Validator {
     /// remembered so that a late copy is not admitted again.
     fn retire(&mut self, block: &CommitteeBlock, txs: Vec<cross_shard::TxId>) {
         let shared = &self.shared;
+        let bad: FxHashSet<_> = block.record().bad_signatures.iter().copied().collect();
         {
+            // Under the mempool's lock, as Submit checks a copy against `recent`.
             let mut mempool = lock(&shared.mempool);
             let before = mempool.len();
             // The mempools of a committee hold the same sequence, so a block is almost
             // always the front of this one: then it is cut off, else sought by id.
-            let front = txs.len() <= mempool.len()
-                && mempool.iter().zip(&txs).all(|(t, &id)| t.id == id);
+            let front =
+                txs.len() <= mempool.len() && mempool.iter().zip(&txs).all(|(t, &id)| t.id == id);
             if front {
                 mempool.drain(..txs.len());
             } else {
@@ -253,10 +255,12 @@ impl Validator {
                 mempool.retain(|t| !ids.contains(&t.id));
             }
             shared.space.add_permits(before - mempool.len());
+            let mut recent = lock(&shared.recent);
+            recent.push(&txs);
+            recent.push(&block.record().bad_signatures);
+            drop(recent);
+            lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
         }
-        lock(&shared.recent).push(&txs);
-        let bad: FxHashSet<_> = block.record().bad_signatures.iter().copied().collect();
-        lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
         // Receipts: per source, the block applied everything below `applied_seq`; the
         // queue holds each source's receipts in channel order, so the first ones of
         // that source go, and a delivery of them still on its way is a duplicate.

@@ -29,7 +29,8 @@ impl CommitteeBlock {
     /// A block from its encoded inputs and header; refused when the bytes are not a
     /// record or the header does not name their hash.
     pub fn new(bytes: Vec<u8>, header: Header) -> Result<CommitteeBlock, String> {
-        let refuse = |why: &str| format!("block {} of shard {}: {why}", header.height, header.shard);
+        let refuse =
+            |why: &str| format!("block {} of shard {}: {why}", header.height, header.shard);
         if header.inputs != inputs_hash(&bytes) {
             return Err(refuse("the header's inputs hash is not its record's"));
         }

@@ -135,3 +135,127 @@ pub fn to_wire(m: &Message<CommitteeBlock>) -> pb::ConsensusMessage {
     };
     pb::ConsensusMessage { kind: Some(kind) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    fn vote(
+        block: Vec<u8>,
+        root: Vec<u8>,
+        kind: u32,
+        voter: u32,
+        sig: usize,
+    ) -> pb::ConsensusMessage {
+        pb::ConsensusMessage {
+            kind: Some(Wire::Vote(pb::ConsensusVote {
+                kind,
+                height: 3,
+                round: 1,
+                block,
+                state_root: root,
+                voter,
+                signature: vec![7; sig],
+            })),
+        }
+    }
+
+    #[test]
+    fn a_vote_survives_the_wire_and_every_malformed_field_is_named() {
+        let good = vote(vec![1; 32], vec![2; 32], 2, 3, 64);
+        let back = from_wire(good.clone()).unwrap();
+        assert_eq!(to_wire(&back), good);
+        let nil = from_wire(vote(vec![], vec![], 1, 0, 64)).unwrap();
+        assert!(matches!(nil, Message::Vote(Vote { value: None, .. })));
+        for (m, named) in [
+            (vote(vec![1; 31], vec![2; 32], 2, 3, 64), "vote block"),
+            (vote(vec![1; 32], vec![], 2, 3, 64), "vote state_root"),
+            (vote(vec![1; 32], vec![2; 32], 9, 3, 64), "vote kind 9"),
+            (vote(vec![1; 32], vec![2; 32], 2, 70_000, 64), "voter 70000"),
+            (
+                vote(vec![1; 32], vec![2; 32], 2, 3, 63),
+                "signature is 64 bytes",
+            ),
+        ] {
+            let e = from_wire(m).unwrap_err();
+            assert!(e.contains(named), "{e}");
+        }
+        for m in [
+            pb::ConsensusMessage { kind: None },
+            pb::ConsensusMessage {
+                kind: Some(Wire::Hello(1)),
+            },
+            pb::ConsensusMessage {
+                kind: Some(Wire::Proposal(pb::ConsensusProposal::default())),
+            },
+            pb::ConsensusMessage {
+                kind: Some(Wire::Decided(pb::ConsensusDecided::default())),
+            },
+        ] {
+            assert!(from_wire(m).is_err());
+        }
+    }
+
+    #[test]
+    fn a_block_whose_header_does_not_name_its_inputs_is_refused() {
+        let record = pb::BlockRecord {
+            beacon_height: 4,
+            ..Default::default()
+        };
+        let bytes = record.encode_to_vec();
+        let header = Header {
+            shard: 0,
+            height: 1,
+            prev_hash: Hash::ZERO,
+            state_root: Hash([5; 32]),
+            receipts_root: Hash::ZERO,
+            tx_count: 0,
+            inputs: crate::block::store::inputs_hash(&bytes),
+        };
+        let proposal = |bytes: Vec<u8>, header: &Header| pb::ConsensusMessage {
+            kind: Some(Wire::Proposal(pb::ConsensusProposal {
+                height: 1,
+                round: 0,
+                valid_round: None,
+                block: Some(pb::CommitteeBlock {
+                    record: bytes,
+                    header: Some(pb::Header::from(header)),
+                }),
+                signature: vec![0; 64],
+            })),
+        };
+        let ok = from_wire(proposal(bytes.clone(), &header)).unwrap();
+        let Message::Proposal(p) = &ok else {
+            panic!("{ok:?}")
+        };
+        assert_eq!(p.block.record().beacon_height, 4);
+        assert_eq!(to_wire(&ok), proposal(bytes.clone(), &header));
+        // Other inputs under the same header: the hash gives them away.
+        let other = pb::BlockRecord {
+            beacon_height: 5,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let e = from_wire(proposal(other, &header)).unwrap_err();
+        assert!(e.contains("inputs hash"), "{e}");
+        // Bytes that hash right but are no record.
+        let junk = vec![0xff; 9];
+        let junk_header = Header {
+            inputs: crate::block::store::inputs_hash(&junk),
+            ..header
+        };
+        let e = from_wire(proposal(junk, &junk_header)).unwrap_err();
+        assert!(e.contains("does not decode"), "{e}");
+    }
+
+    proptest::proptest! {
+        /// Whatever a peer sends, decoding it gives a message or an error, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            if let Ok(m) = pb::ConsensusMessage::decode(bytes.as_slice()) {
+                let _ = from_wire(m);
+            }
+        }
+    }
+}
