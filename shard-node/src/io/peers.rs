@@ -202,3 +202,33 @@ async fn dial(shared: Arc<Shared>, links: Arc<PeerLinks>, peer: u16, url: String
         tokio::time::sleep(REDIAL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_validators_above_this_one_may_call_it_and_a_full_queue_drops() {
+        let links = PeerLinks::new(1, 4);
+        assert!(
+            !links.accepts(0),
+            "validator 0 is called by 1, never calls it"
+        );
+        assert!(!links.accepts(1), "not itself");
+        assert!(links.accepts(2) && links.accepts(3));
+        assert!(!links.accepts(4), "beyond the committee");
+        // Messages to oneself or to no one are not queued.
+        links.send(1, pb::ConsensusMessage::default());
+        links.send(9, pb::ConsensusMessage::default());
+        assert_eq!(links.sent.load(Ordering::Relaxed), 0);
+        for _ in 0..PEER_QUEUE + 3 {
+            links.send(2, pb::ConsensusMessage::default());
+        }
+        assert_eq!(links.sent.load(Ordering::Relaxed), PEER_QUEUE as u64);
+        assert_eq!(
+            links.dropped.load(Ordering::Relaxed),
+            3,
+            "a full queue drops, never waits"
+        );
+    }
+}

@@ -459,7 +459,7 @@ mod tests {
         let path = dir.path().join("timeseries.csv");
         std::fs::write(
             &path,
-            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000\n"),
+            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000\n"),
         )
         .unwrap();
         let row = read_timeseries(&path, 1).unwrap()[0][0];
@@ -467,7 +467,18 @@ mod tests {
             (row.aborts, row.mempool_max, row.held_max, row.gas),
             (3, 70, 80, 90000)
         );
-        let no_gas = TIMESERIES_HEADER.strip_suffix(",gas").unwrap();
+        assert_eq!((row.commits, row.commit_us), (4, 2000));
+        let no_commits = TIMESERIES_HEADER
+            .strip_suffix(",commits,commit_us")
+            .unwrap();
+        std::fs::write(
+            &path,
+            format!("{no_commits}\n0,0,5,1,0,2,2,0,0,3,70,80,90000\n"),
+        )
+        .unwrap();
+        let row = read_timeseries(&path, 1).unwrap()[0][0];
+        assert_eq!((row.gas, row.commits), (90000, 0));
+        let no_gas = no_commits.strip_suffix(",gas").unwrap();
         std::fs::write(&path, format!("{no_gas}\n0,0,5,1,0,2,2,0,0,3,70,80\n")).unwrap();
         let row = read_timeseries(&path, 1).unwrap()[0][0];
         assert_eq!((row.held_max, row.gas), (80, 0));
@@ -489,7 +500,7 @@ mod tests {
     fn an_absurd_second_is_refused_not_allocated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeseries.csv");
-        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0", u64::MAX / 2);
+        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0,0,0", u64::MAX / 2);
         std::fs::write(&path, format!("{TIMESERIES_HEADER}\n{row}\n")).unwrap();
         let e = read_timeseries(&path, 1).unwrap_err().to_string();
         assert!(e.contains("past any run"), "{e}");
