@@ -98,6 +98,24 @@ fn frame<'a, DB: DrawingBackend>(
         .map_err(err)
 }
 
+/// Shades the measured window (whole seconds since start) across the chart's height.
+fn shade_window<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Ctx<'a, DB>,
+    window: &Range<u64>,
+    y_max: f64,
+) -> Result<(), String> {
+    let blue = RGBColor(230, 240, 255);
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(window.start as f64, 0.0), (window.end as f64, y_max)],
+            blue.filled(),
+        )))
+        .map_err(err)?
+        .label("measured window")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], blue.filled()));
+    Ok(())
+}
+
 /// The legend box, drawn last so it sits on top.
 fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut Ctx<'a, DB>,
@@ -143,23 +161,7 @@ impl Chart for Throughput {
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(err)?;
-        // Shade the measured window.
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (self.window.start as f64, 0.0),
-                    (self.window.end as f64, y_max),
-                ],
-                RGBColor(230, 240, 255).filled(),
-            )))
-            .map_err(err)?
-            .label("measured window")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 6), (x + 20, y + 6)],
-                    RGBColor(230, 240, 255).filled(),
-                )
-            });
+        shade_window(&mut chart, &self.window, y_max)?;
         // Shade each fault: a killed process until its restart, a faulty link while
         // it lasts.
         for (i, &(from, to)) in self.faults.iter().enumerate() {
@@ -249,22 +251,7 @@ impl Chart for CommitLatency {
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(err)?;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (self.window.start as f64, 0.0),
-                    (self.window.end as f64, y_max),
-                ],
-                RGBColor(230, 240, 255).filled(),
-            )))
-            .map_err(err)?
-            .label("measured window")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 6), (x + 20, y + 6)],
-                    RGBColor(230, 240, 255).filled(),
-                )
-            });
+        shade_window(&mut chart, &self.window, y_max)?;
         let shards = self.per_second.first().map_or(0, Vec::len);
         for shard in 0..shards {
             let color = Palette99::pick(shard).to_rgba();

@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::{logs, run_dir, scenario, shardsim, show};
-
 /// A committee run's summary and, per (second, shard), the blocks committed.
 struct Run {
     summary: serde_json::Value,
@@ -34,17 +32,7 @@ cross_shard = 0.3
 {faults}"#
     );
     let tmp = tempfile::tempdir().unwrap();
-    let path = scenario(tmp.path(), name, &toml);
-    let out = tmp.path().join("results");
-    let output = shardsim()
-        .args(["run", "--json", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let dir = run_dir(&out, name);
-    assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (summary, dir) = crate::run::run_in(tmp.path(), name, &toml);
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

@@ -1,5 +1,7 @@
 //! A whole run in a real cluster.
 
+use std::path::{Path, PathBuf};
+
 use crate::{logs, run_dir, scenario, shardsim, show};
 
 #[test]
@@ -207,8 +209,14 @@ fn read_hlog(path: &std::path::Path) -> (hdrhistogram::Histogram<u64>, u64) {
 
 pub fn run_json(name: &str, toml: &str) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
-    let path = scenario(tmp.path(), name, toml);
-    let out = tmp.path().join("results");
+    run_in(tmp.path(), name, toml).0
+}
+
+/// Runs scenario `toml` (named `name`) with its results under `tmp`; asserts it
+/// passed; returns its summary and its run folder.
+pub fn run_in(tmp: &Path, name: &str, toml: &str) -> (serde_json::Value, PathBuf) {
+    let path = scenario(tmp, name, toml);
+    let out = tmp.join("results");
     let output = shardsim()
         .args(["run", "--json", "--out"])
         .arg(&out)
@@ -217,7 +225,7 @@ pub fn run_json(name: &str, toml: &str) -> serde_json::Value {
         .unwrap();
     let dir = run_dir(&out, name);
     assert!(output.status.success(), "{}\n{}", show(&output), logs(&dir));
-    serde_json::from_slice(&output.stdout).unwrap()
+    (serde_json::from_slice(&output.stdout).unwrap(), dir)
 }
 
 #[test]
