@@ -361,10 +361,14 @@ impl App<CommitteeBlock> for Validator {
             return;
         };
         if c.mine != *block.header() {
+            let mine = c.mine.hash();
+            // Nothing of it is kept: the validator stops on the committed chain.
+            self.candidate = Some(c);
+            self.rollback();
             self.fail(crate::Error::Diverged {
                 height,
                 certified: block.hash(),
-                mine: c.mine.hash(),
+                mine,
             });
             return;
         }
@@ -453,4 +457,171 @@ fn events_txs(block: &CommitteeBlock) -> Vec<cross_shard::TxId> {
         .as_ref()
         .map(|t| t.id.clone())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use consensus::machine::App;
+    use consensus::{Block as _, Committee, QuorumCert};
+    use cross_shard::sync::lock;
+    use cross_shard::{Hash, Header, Tx};
+
+    use super::*;
+    use crate::config::CommitteeConfig;
+    use crate::io::Shared;
+
+    const SECRET: [u8; 32] = [9; 32];
+
+    /// Validator `me` of shard 0's committee of four, with `txs` in its mempool.
+    fn validator(me: u16, txs: &[Tx]) -> Validator {
+        let committee = Committee::derived(&SECRET, 0, 4).unwrap();
+        let config = crate::ShardConfig {
+            shard: 0,
+            shards: 2,
+            accounts: 100,
+            initial_balance: 1000,
+            tokens: 0,
+            pools: 0,
+            collections: 0,
+            proposals: 0,
+            block_interval: Some(Duration::from_millis(1)),
+            max_block_txs: 10,
+            max_block_gas: None,
+            mempool_capacity: shardsim_proto::MAX_BATCH_TXS,
+            beacon_link: shardsim_host::netem::LinkDelay::default(),
+            signatures: false,
+            threads: 1,
+            byzantine: false,
+            lose_receipts: 0,
+            validator_key: consensus::committee::validator_key(&SECRET, 0, me),
+            committee: Some(CommitteeConfig {
+                committee,
+                me,
+                peers: (0..me).map(|i| (i, String::new())).collect(),
+                behaviour: consensus::Behaviour::Honest,
+            }),
+            executor: crate::Executor::Sequential,
+            verify_executor: false,
+            predict_executor: true,
+            vm: crate::Vm::Native,
+            two_phase: None,
+            data_dir: None,
+        };
+        config.validate().unwrap();
+        let mut ledger = Shared::genesis(&config).unwrap();
+        let shared = Arc::new(Shared::new(config, &mut ledger, None));
+        lock(&shared.mempool).extend(txs.iter().copied());
+        let producer = BlockProducer::new(ledger, &shared.config).unwrap();
+        let mut v = Validator::new(producer, shared, me);
+        v.last_start -= Duration::from_secs(1);
+        v
+    }
+
+    fn transfers() -> Vec<Tx> {
+        let p = cross_shard::Placement::new(2).unwrap();
+        let mine = p.accounts_of(0, 100);
+        (0..4)
+            .map(|i| Tx {
+                id: i,
+                from: mine[i as usize],
+                nonce: 0,
+                call: cross_shard::Call::Transfer {
+                    to: mine[i as usize + 4],
+                    asset: 0,
+                    amount: 5,
+                },
+            })
+            .collect()
+    }
+
+    /// `block` with its header changed by `f` (and its hash with it).
+    fn tampered(block: &CommitteeBlock, f: impl Fn(&mut Header)) -> CommitteeBlock {
+        let mut h = *block.header();
+        f(&mut h);
+        CommitteeBlock::new(block.record_bytes().to_vec(), h).unwrap()
+    }
+
+    #[test]
+    fn a_validator_votes_its_own_root_refuses_a_header_it_did_not_compute_and_commits_from_its_queues()
+     {
+        let txs = transfers();
+        let mut proposer = validator(1, &txs);
+        let block = proposer.propose(1).expect("work waits");
+        assert!(
+            lock(&proposer.shared.mempool).len() == txs.len(),
+            "proposing copies: the mempool keeps its transactions until the commit"
+        );
+        let root = block.header().state_root;
+        assert_eq!(
+            proposer.execute(1, &block),
+            Some(root),
+            "its own, not executed again"
+        );
+
+        let mut other = validator(2, &txs);
+        assert_eq!(
+            other.execute(1, &block),
+            Some(root),
+            "same inputs, same root"
+        );
+        // Another receipts root under the same state root: no vote for it.
+        let receipts = tampered(&block, |h| h.receipts_root = Hash([7; 32]));
+        assert_eq!(other.execute(1, &receipts), None);
+        // Another state root: this validator votes for the root *it* computed.
+        let wrong = tampered(&block, |h| h.state_root = Hash([7; 32]));
+        assert_eq!(other.execute(1, &wrong), Some(root));
+        // Executing the others rolled the ledger back each time: the honest block
+        // still gives the same root, and commits.
+        assert_eq!(other.execute(1, &block), Some(root));
+        let cert = QuorumCert {
+            height: 1,
+            round: 0,
+            value: consensus::Value::of_header(block.header()),
+            signatures: Vec::new(),
+        };
+        other.commit(1, &block, &cert);
+        assert!(other.error.is_none(), "{:?}", other.error);
+        assert_eq!(other.committed_height(), 1);
+        assert!(
+            lock(&other.shared.mempool).is_empty(),
+            "committed: gone from the mempool"
+        );
+        assert!(lock(&other.shared.recent).contains(txs[0].id));
+        let out = lock(&other.shared.outgoing);
+        let (height, submission, _) = out.unnotarized.front().unwrap();
+        assert_eq!(*height, 1);
+        assert!(
+            submission.cert.is_some(),
+            "the header leaves with its certificate"
+        );
+        drop(out);
+        assert_eq!(lock(&other.shared.counters).committed, txs.len() as u64);
+        // A late copy of a committed transaction is not proposed again.
+        assert_eq!(other.decided(1).map(|d| d.0.hash()), Some(block.hash()));
+        assert!(other.propose(2).is_none(), "nothing left to propose");
+    }
+
+    #[test]
+    fn a_commit_of_a_block_this_validator_computed_otherwise_stops_it() {
+        let txs = transfers();
+        let mut proposer = validator(1, &txs);
+        let block = proposer.propose(1).unwrap();
+        let wrong = tampered(&block, |h| h.state_root = Hash([7; 32]));
+        let mut other = validator(2, &txs);
+        let cert = QuorumCert {
+            height: 1,
+            round: 0,
+            value: consensus::Value::of_header(wrong.header()),
+            signatures: Vec::new(),
+        };
+        other.commit(1, &wrong, &cert);
+        assert!(
+            matches!(other.error, Some(crate::Error::Diverged { height: 1, .. })),
+            "{:?}",
+            other.error
+        );
+        assert_eq!(other.committed_height(), 0, "nothing of it was kept");
+    }
 }
