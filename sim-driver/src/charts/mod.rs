@@ -255,19 +255,30 @@ impl Chart for CommitLatency {
         let shards = self.per_second.first().map_or(0, Vec::len);
         for shard in 0..shards {
             let color = Palette99::pick(shard).to_rgba();
-            chart
-                .draw_series(LineSeries::new(
-                    self.per_second
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, s)| s[shard].map(|ms| (i as f64 + 0.5, ms))),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(format!("shard {shard}"))
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+            // A second without a commit (a halted committee) breaks the line.
+            let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+            for (i, s) in self.per_second.iter().enumerate() {
+                match s[shard] {
+                    Some(ms) => runs
+                        .last_mut()
+                        .into_iter()
+                        .for_each(|r| r.push((i as f64 + 0.5, ms))),
+                    None => runs.push(Vec::new()),
+                }
+            }
+            for (n, run) in runs.into_iter().filter(|r| !r.is_empty()).enumerate() {
+                chart
+                    .draw_series(run.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(err)?;
+                let line = chart
+                    .draw_series(LineSeries::new(run, color.stroke_width(2)))
+                    .map_err(err)?;
+                if n == 0 {
+                    line.label(format!("shard {shard}")).legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                }
+            }
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }

@@ -96,11 +96,13 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
         "cross-shard",
     )?;
     if scenario.cluster.validators > 1 {
+        // Each second's blocks: the mean from a proposal's first sight to its commit;
+        // no point in a second without a commit.
         charts::save(
             &charts::CommitLatency {
                 title: format!(
-                    "Commit latency (proposal → commit), committees of {}: {title}",
-                    scenario.cluster.validators
+                    "Commit latency, committees of {}: {}",
+                    scenario.cluster.validators, scenario.name
                 ),
                 per_second: rows
                     .iter()
