@@ -120,6 +120,39 @@ pub enum Executor {
 }
 
 impl ShardConfig {
+    /// A small shard of a 2-shard cluster (100 accounts, 3 transactions a block,
+    /// sequential, in memory), for the crate's tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(shard: ShardId) -> ShardConfig {
+        ShardConfig {
+            shard,
+            shards: 2,
+            accounts: 100,
+            initial_balance: 1000,
+            tokens: 0,
+            pools: 0,
+            collections: 0,
+            proposals: 0,
+            block_interval: None,
+            max_block_txs: 3,
+            max_block_gas: None,
+            mempool_capacity: 1000,
+            beacon_link: shardsim_host::netem::LinkDelay::default(),
+            signatures: false,
+            threads: 1,
+            byzantine: false,
+            lose_receipts: 0,
+            validator_key: consensus::committee::validator_key(&[1; 32], shard, 0),
+            committee: None,
+            executor: crate::Executor::Sequential,
+            verify_executor: false,
+            predict_executor: true,
+            vm: crate::Vm::Native,
+            two_phase: None,
+            data_dir: None,
+        }
+    }
+
     /// Checks the values against each other.
     pub fn validate(&self) -> Result<()> {
         let fail = |m: String| Err(Error::Config(m));

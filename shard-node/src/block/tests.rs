@@ -16,33 +16,7 @@ use crate::io::{EVENTS, EVENTS_QUEUE, SLOW_SUBSCRIBER, Shared};
 use crate::protocol::QueuedReceipt;
 
 fn config(shard: ShardId) -> ShardConfig {
-    ShardConfig {
-        shard,
-        shards: 2,
-        accounts: 100,
-        initial_balance: 1000,
-        tokens: 0,
-        pools: 0,
-        collections: 0,
-        proposals: 0,
-        block_interval: None,
-        max_block_txs: 3,
-        max_block_gas: None,
-        mempool_capacity: 1000,
-        beacon_link: shardsim_host::netem::LinkDelay::default(),
-        signatures: false,
-        threads: 1,
-        byzantine: false,
-        lose_receipts: 0,
-        validator_key: consensus::committee::validator_key(&[1; 32], shard, 0),
-        committee: None,
-        executor: crate::Executor::Sequential,
-        verify_executor: false,
-        predict_executor: true,
-        vm: crate::Vm::Native,
-        two_phase: None,
-        data_dir: None,
-    }
+    ShardConfig::for_tests(shard)
 }
 
 /// A transfer of 1 coin.

@@ -65,6 +65,36 @@ struct Saved {
     applied_seq: Vec<u64>,
 }
 
+impl Saved {
+    /// What `p` holds now (after its last committed block).
+    fn of(p: &BlockProducer) -> Saved {
+        Saved {
+            height: p.height,
+            last_hash: p.last_hash,
+            out_seq: p.out_seq.clone(),
+            applied_seq: p.applied_seq.clone(),
+        }
+    }
+
+    /// Puts `p` back where it was, its ledger rolled back to the checkpoint.
+    fn restore(self, p: &mut BlockProducer) {
+        p.ledger.rollback();
+        p.height = self.height;
+        p.last_hash = self.last_hash;
+        p.out_seq = self.out_seq;
+        p.applied_seq = self.applied_seq;
+    }
+}
+
+/// The root a validator votes for a block it executed (`mine`, its own header for the
+/// block's record, against the `proposed` one): its root when the headers agree, or
+/// when only the roots differ (its vote then names another root, which the others
+/// report); nothing when the roots agree but something else does not, so that no vote
+/// certifies a receipts root its voter did not compute.
+fn vote_root(mine: &Header, proposed: &Header) -> Option<Hash> {
+    (mine == proposed || mine.state_root != proposed.state_root).then_some(mine.state_root)
+}
+
 /// The executed, undecided block.
 struct Candidate {
     block: CommitteeBlock,
@@ -147,21 +177,11 @@ impl Validator {
             || !lock(&self.shared.bad_signatures).is_empty()
     }
 
-    /// Returns the ledger to the committed chain, as between two blocks (a commit of
-    /// the candidate executes it again).
+    /// Returns the ledger and the producer to the committed chain, as between two
+    /// blocks (a commit of the candidate set aside executes it again).
     pub fn set_aside(&mut self) {
-        self.rollback();
-    }
-
-    /// Returns the ledger and the producer to the committed chain.
-    fn rollback(&mut self) {
         if let Some(c) = self.candidate.take() {
-            let p = &mut self.producer;
-            p.ledger.rollback();
-            p.height = c.saved.height;
-            p.last_hash = c.saved.last_hash;
-            p.out_seq = c.saved.out_seq;
-            p.applied_seq = c.saved.applied_seq;
+            c.saved.restore(&mut self.producer);
         }
     }
 
@@ -175,24 +195,15 @@ impl Validator {
             Input::Block(b) => (b.record(), b.record_bytes()),
             Input::Own(r, bytes) => (&**r, bytes.as_slice()),
         };
-        self.rollback();
+        self.set_aside();
         let p = &mut self.producer;
-        let saved = Saved {
-            height: p.height,
-            last_hash: p.last_hash,
-            out_seq: p.out_seq.clone(),
-            applied_seq: p.applied_seq.clone(),
-        };
+        let saved = Saved::of(p);
         p.ledger.checkpoint();
         let height = p.height + 1;
         let built = match p.execute_record(&self.shared, height, record, Some(bytes)) {
             Ok(built) => built,
             Err(e) => {
-                p.ledger.rollback();
-                p.height = saved.height;
-                p.last_hash = saved.last_hash;
-                p.out_seq = saved.out_seq;
-                p.applied_seq = saved.applied_seq;
+                saved.restore(p);
                 match e {
                     crate::Error::Corrupt { why, .. } => {
                         tracing::warn!(height, %why, "a proposed block cannot be executed");
@@ -237,8 +248,9 @@ impl Validator {
     /// After a commit: the block's transactions, bad signatures and receipts leave the
     /// queues of this validator (whoever proposed them), and its transactions are
     /// remembered so that a late copy is not admitted again.
-    fn retire(&mut self, block: &CommitteeBlock, txs: Vec<cross_shard::TxId>) {
+    fn retire(&mut self, block: &CommitteeBlock) {
         let shared = &self.shared;
+        let txs = block.record().txs.as_ref().map_or(&[][..], |t| &t.id[..]);
         let bad: FxHashSet<_> = block.record().bad_signatures.iter().copied().collect();
         {
             // Under the mempool's lock, as Submit checks a copy against `recent`.
@@ -247,7 +259,7 @@ impl Validator {
             // The mempools of a committee hold the same sequence, so a block is almost
             // always the front of this one: then it is cut off, else sought by id.
             let front =
-                txs.len() <= mempool.len() && mempool.iter().zip(&txs).all(|(t, &id)| t.id == id);
+                txs.len() <= mempool.len() && mempool.iter().zip(txs).all(|(t, &id)| t.id == id);
             if front {
                 mempool.drain(..txs.len());
             } else {
@@ -256,7 +268,7 @@ impl Validator {
             }
             shared.space.add_permits(before - mempool.len());
             let mut recent = lock(&shared.recent);
-            recent.push(&txs);
+            recent.push(txs);
             recent.push(&block.record().bad_signatures);
             drop(recent);
             lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
@@ -289,8 +301,7 @@ impl Validator {
 impl App<CommitteeBlock> for Validator {
     fn execute(&mut self, height: u64, block: &CommitteeBlock) -> Option<Hash> {
         if let Some(c) = self.candidate_of(block) {
-            return (c.mine == *block.header() || c.mine.state_root != block.header().state_root)
-                .then_some(c.mine.state_root);
+            return vote_root(&c.mine, block.header());
         }
         if self.error.is_some() || height != self.committed_height() + 1 {
             return None;
@@ -300,7 +311,7 @@ impl App<CommitteeBlock> for Validator {
             return None;
         }
         let mine = self.execute_candidate(Input::Block(block))?;
-        (mine == *h || mine.state_root != h.state_root).then_some(mine.state_root)
+        vote_root(&mine, h)
     }
 
     fn propose(&mut self, height: u64) -> Option<CommitteeBlock> {
@@ -313,7 +324,7 @@ impl App<CommitteeBlock> for Validator {
         {
             return None;
         }
-        self.rollback();
+        self.set_aside();
         let inputs = self.producer.gather(&self.shared, false)?;
         let record = self.producer.record(&inputs);
         let bytes = record.encode_to_vec();
@@ -364,7 +375,7 @@ impl App<CommitteeBlock> for Validator {
             let mine = c.mine.hash();
             // Nothing of it is kept: the validator stops on the committed chain.
             self.candidate = Some(c);
-            self.rollback();
+            self.set_aside();
             self.fail(crate::Error::Diverged {
                 height,
                 certified: block.hash(),
@@ -390,7 +401,7 @@ impl App<CommitteeBlock> for Validator {
             commit_us: seen.elapsed().as_micros() as u64,
             validator: u32::from(self.me),
         });
-        self.retire(block, events_txs(block));
+        self.retire(block);
         {
             let inbound = lock(&self.shared.inbound);
             events.delayed_receipts = inbound.queue.len() as u64;
@@ -449,16 +460,6 @@ impl App<CommitteeBlock> for Validator {
     }
 }
 
-/// The ids of a block's transactions, from its record.
-fn events_txs(block: &CommitteeBlock) -> Vec<cross_shard::TxId> {
-    block
-        .record()
-        .txs
-        .as_ref()
-        .map(|t| t.id.clone())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -478,23 +479,9 @@ mod tests {
     fn validator(me: u16, txs: &[Tx]) -> Validator {
         let committee = Committee::derived(&SECRET, 0, 4).unwrap();
         let config = crate::ShardConfig {
-            shard: 0,
-            shards: 2,
-            accounts: 100,
-            initial_balance: 1000,
-            tokens: 0,
-            pools: 0,
-            collections: 0,
-            proposals: 0,
             block_interval: Some(Duration::from_millis(1)),
             max_block_txs: 10,
-            max_block_gas: None,
             mempool_capacity: shardsim_proto::MAX_BATCH_TXS,
-            beacon_link: shardsim_host::netem::LinkDelay::default(),
-            signatures: false,
-            threads: 1,
-            byzantine: false,
-            lose_receipts: 0,
             validator_key: consensus::committee::validator_key(&SECRET, 0, me),
             committee: Some(CommitteeConfig {
                 committee,
@@ -502,12 +489,7 @@ mod tests {
                 peers: (0..me).map(|i| (i, String::new())).collect(),
                 behaviour: consensus::Behaviour::Honest,
             }),
-            executor: crate::Executor::Sequential,
-            verify_executor: false,
-            predict_executor: true,
-            vm: crate::Vm::Native,
-            two_phase: None,
-            data_dir: None,
+            ..crate::ShardConfig::for_tests(0)
         };
         config.validate().unwrap();
         let mut ledger = Shared::genesis(&config).unwrap();
@@ -534,6 +516,16 @@ mod tests {
                 },
             })
             .collect()
+    }
+
+    /// A certificate for `block` (unsigned: the app does not check it, the machine has).
+    fn cert(block: &CommitteeBlock) -> QuorumCert {
+        QuorumCert {
+            height: block.header().height,
+            round: 0,
+            value: consensus::Value::of_header(block.header()),
+            signatures: Vec::new(),
+        }
     }
 
     /// `block` with its header changed by `f` (and its hash with it).
@@ -575,13 +567,7 @@ mod tests {
         // Executing the others rolled the ledger back each time: the honest block
         // still gives the same root, and commits.
         assert_eq!(other.execute(1, &block), Some(root));
-        let cert = QuorumCert {
-            height: 1,
-            round: 0,
-            value: consensus::Value::of_header(block.header()),
-            signatures: Vec::new(),
-        };
-        other.commit(1, &block, &cert);
+        other.commit(1, &block, &cert(&block));
         assert!(other.error.is_none(), "{:?}", other.error);
         assert_eq!(other.committed_height(), 1);
         assert!(
@@ -610,13 +596,7 @@ mod tests {
         let block = proposer.propose(1).unwrap();
         let wrong = tampered(&block, |h| h.state_root = Hash([7; 32]));
         let mut other = validator(2, &txs);
-        let cert = QuorumCert {
-            height: 1,
-            round: 0,
-            value: consensus::Value::of_header(wrong.header()),
-            signatures: Vec::new(),
-        };
-        other.commit(1, &wrong, &cert);
+        other.commit(1, &wrong, &cert(&wrong));
         assert!(
             matches!(other.error, Some(crate::Error::Diverged { height: 1, .. })),
             "{:?}",
