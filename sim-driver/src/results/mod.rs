@@ -1,17 +1,20 @@
 //! # Results: what a run leaves behind
 //!
 //! - [`summary`]: `summary.json`'s types and how the figures are put together.
+//! - [`consensus`]: its `consensus` section, for committees.
 //! - [`files`]: writing and reading `summary.json`, `timeseries.csv`, `latency-*.hlog`.
 //! - [`tables`]: the summary printed as a table; two runs compared.
 //! - [`sweep`]: a sweep's report (one row per point).
 //!
 //! May use what was measured ([`crate::measure`]); draws nothing.
 
+pub mod consensus;
 pub mod files;
 pub mod summary;
 pub mod sweep;
 pub mod tables;
 
+pub use consensus::{CommitteeSummary, ConsensusSummary};
 pub use files::*;
 pub use summary::*;
 pub use tables::*;
