@@ -293,16 +293,14 @@ impl BlockProducer {
             let n = inbound.queue.len().min(cfg.max_block_txs);
             self.receipts.clear();
             self.receipt_meta.clear();
-            let queued: Vec<_> = if take {
-                inbound.queue.drain(..n).collect()
-            } else {
-                inbound.queue.iter().take(n).cloned().collect()
-            };
-            for q in queued {
+            for q in inbound.queue.iter().take(n) {
                 self.receipts.push((q.src, q.receipt));
                 if self.two_phase.is_some() {
                     self.receipt_meta.push((q.notarized, q.arrived));
                 }
+            }
+            if take {
+                inbound.queue.drain(..n);
             }
             let oldest = inbound.queue.front().map(|q| q.arrived.elapsed());
             let decisions = if take {
