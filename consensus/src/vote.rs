@@ -239,6 +239,24 @@ impl QuorumCert {
             .map_err(|_| bad("a signature does not verify"))
     }
 
+    /// Checks that this is a quorum certificate of `committee` for exactly `header` —
+    /// its hash and its state root, at its height: what makes a shard header
+    /// acceptable to the beacon, and a source header to a validator checking the
+    /// receipts of a proposal.
+    pub fn certifies(&self, header: &cross_shard::Header, committee: &Committee) -> Result<()> {
+        if committee.shard() != header.shard
+            || self.height != header.height
+            || self.value != Value::of_header(header)
+        {
+            return Err(Error::BadCertificate {
+                shard: header.shard,
+                height: header.height,
+                why: "the certificate is for another header".into(),
+            });
+        }
+        self.verify(committee)
+    }
+
     /// The certificate of a committee of one (a shard with a single validator):
     /// validator 0's precommit for `value` at `height`, round 0.
     pub fn of_one(key: &SigningKey, shard: ShardId, height: u64, value: Value) -> QuorumCert {

@@ -87,12 +87,13 @@ pub struct Args {
     /// certifies its headers for the beacon. The driver writes one per shard and run.
     #[arg(long, value_name = "FILE")]
     pub validator_key_file: std::path::PathBuf,
-    /// The shard's committee: every validator's public key (hex, comma-separated, by
-    /// index). Without it the shard proposes alone.
-    #[arg(long, value_name = "HEX,HEX,...", requires = "validator")]
-    pub committee: Option<String>,
-    /// This validator's index in `--committee`.
-    #[arg(long, requires = "committee")]
+    /// A file of every shard's committee, known from genesis: line k is shard k's
+    /// validators' public keys (hex, comma-separated, by index). With `--validator`,
+    /// this shard is its line's committee; without them it proposes alone.
+    #[arg(long, value_name = "FILE", requires = "validator")]
+    pub committees: Option<std::path::PathBuf>,
+    /// This validator's index in its shard's committee.
+    #[arg(long, requires = "committees")]
     pub validator: Option<u32>,
     /// The URL of a validator with a lower index, as `INDEX=URL` (one for each; those
     /// with a higher index call this one).
@@ -133,13 +134,33 @@ fn parse_behaviour(s: &str) -> Result<consensus::Behaviour, String> {
 /// A validator's place in its committee, from the flags.
 fn committee(args: &Args) -> anyhow::Result<Option<crate::config::CommitteeConfig>> {
     use anyhow::Context;
-    let (Some(keys), Some(me)) = (&args.committee, args.validator) else {
+    let (Some(file), Some(me)) = (&args.committees, args.validator) else {
         if !args.peer.is_empty() {
-            anyhow::bail!("--peer needs --committee and --validator");
+            anyhow::bail!("--peer needs --committees and --validator");
         }
         return Ok(None);
     };
-    let committee = consensus::Committee::from_hex(args.shard, keys).context("--committee")?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the committees {}", file.display()))?;
+    let committees = text
+        .lines()
+        .enumerate()
+        .map(|(k, keys)| {
+            consensus::Committee::from_hex(k as u32, keys.trim())
+                .with_context(|| format!("{} line {}", file.display(), k + 1))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let committee = committees
+        .get(args.shard as usize)
+        .cloned()
+        .with_context(|| {
+            format!(
+                "{}: {} committees, none for shard {}",
+                file.display(),
+                committees.len(),
+                args.shard
+            )
+        })?;
     let me = consensus::ValidatorId::try_from(me)
         .ok()
         .filter(|&v| (v as usize) < committee.len())
@@ -164,6 +185,7 @@ fn committee(args: &Args) -> anyhow::Result<Option<crate::config::CommitteeConfi
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Some(crate::config::CommitteeConfig {
         committee,
+        committees,
         me,
         peers,
         behaviour: args.behaviour,

@@ -84,6 +84,10 @@ pub struct ShardConfig {
 pub struct CommitteeConfig {
     /// Every validator's public key (this one's must match [`ShardConfig::validator_key`]).
     pub committee: consensus::Committee,
+    /// Every shard's committee (index = shard; this shard's is `committee`), known from
+    /// genesis: a receipt in a proposal counts only with its source header certified
+    /// by the source's committee.
+    pub committees: Vec<consensus::Committee>,
     /// This validator's index.
     pub me: consensus::ValidatorId,
     /// The URLs of the validators with a lower index, which this one calls (those with
@@ -189,6 +193,15 @@ impl ShardConfig {
             return fail("the two-phase deadline must be at least 1 beacon block".into());
         }
         if let Some(c) = &self.committee {
+            if c.committees.len() != self.shards as usize
+                || c.committees.get(self.shard as usize) != Some(&c.committee)
+            {
+                return fail(format!(
+                    "the committees given are {} (one per shard, this shard's its own), for {} shards",
+                    c.committees.len(),
+                    self.shards
+                ));
+            }
             if c.committee.shard() != self.shard {
                 return fail(format!(
                     "the committee given is shard {}'s, this is shard {}",

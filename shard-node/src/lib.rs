@@ -26,7 +26,7 @@
 //! (see [`cross_shard::channel`]).
 //!
 //! **Alone or as a committee.** By default a shard is one process that decides its
-//! blocks alone. With `--committee` it is one validator of `n`: the block thread runs
+//! blocks alone. With `--committees` and `--validator` it is one validator of `n`: the block thread runs
 //! Tendermint with the others ([`validator`]), every validator executes every block,
 //! and a block is the chain's once a quorum precommitted it — their signatures are
 //! the certificate the beacon checks. Either way a shard with nothing to do makes no

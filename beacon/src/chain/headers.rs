@@ -24,10 +24,7 @@ impl Chain {
             why,
         };
         let cert = cert_from_wire(cert.ok_or_else(|| refuse("no quorum certificate".into()))?)?;
-        if cert.height != header.height || cert.value != consensus::Value::of_header(header) {
-            return Err(refuse("the certificate is for another header".into()));
-        }
-        cert.verify(&self.committees[header.shard as usize])
+        cert.certifies(header, &self.committees[header.shard as usize])
             .map_err(|e| refuse(e.to_string()))
     }
 
@@ -149,6 +146,11 @@ impl Chain {
 
         // Accepted: advance the chain and the channels, keep it for the next block.
         self.heads[src as usize] = (header.height, header.hash());
+        // Each delivery carries the certified header, for committees' proposals.
+        let source = pb::CertifiedHeader {
+            header: submission.header.clone(),
+            cert: submission.cert.clone(),
+        };
         let deliveries = batches
             .iter()
             .map(|b| {
@@ -164,6 +166,7 @@ impl Chain {
                         src_height: header.height,
                         batch: Some(pb::ReceiptBatch::from(b)),
                         proof: path_to_wire(&proof),
+                        source: Some(source.clone()),
                     },
                 };
                 (b.dst, stored)

@@ -11,7 +11,7 @@ use cross_shard::{
     Hash, Header, Receipt, ReceiptBatch, RejectReason, ShardId, Tx, TxId, merkle, receipt,
 };
 use prost::Message;
-use shardsim_proto::convert::vote_to_wire;
+use shardsim_proto::convert::{push_tx, vote_to_wire};
 use shardsim_proto::pb;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
@@ -29,9 +29,25 @@ pub(crate) struct Inputs {
     pub(super) decisions: Vec<Decision>,
     pub(super) beacon_height: u64,
     pub(super) bad_signatures: Vec<TxId>,
+    /// A committee's proposal: what lets the other validators check its inputs —
+    /// the receipts with their proofs, and (with signatures) every transaction's
+    /// signature and the bad-signature transactions themselves.
+    pub(crate) proofs: Proofs,
     /// Congestion figures for the events (not inputs: 0 on replay).
     pub(super) delayed: u64,
     pub(super) oldest: Duration,
+}
+
+/// What a committee's record carries so that every validator can check its inputs
+/// (see [`crate::validator::inputs`]); empty for a shard that proposes alone.
+#[derive(Debug, Default)]
+pub(crate) struct Proofs {
+    /// The block's receipts, proven ([`pb::BlockRecord::proven`]).
+    pub(crate) receipts: Vec<pb::ProvenReceipts>,
+    /// The signatures of the block's transactions, 64 bytes each, in order.
+    pub(crate) signatures: Vec<u8>,
+    /// The bad-signature transactions with their signatures.
+    pub(crate) bad: Option<pb::TxBatch>,
 }
 
 /// A block's figures for its events and the counters, besides its outcome lists.
@@ -288,9 +304,20 @@ impl BlockProducer {
     /// copied: it leaves them only when a block holding it is committed.
     pub(crate) fn gather(&mut self, shared: &Shared, take: bool) -> Option<Inputs> {
         let cfg = &shared.config;
+        let mut proofs = Proofs::default();
         let (delayed, oldest, decisions, beacon_height) = {
             let mut inbound = lock(&shared.inbound);
             let n = inbound.queue.len().min(cfg.max_block_txs);
+            if cfg.committee.is_some() {
+                inbound.queue.make_contiguous();
+                let taken = &inbound.queue.as_slices().0[..n];
+                let Some(proven) = inbound.proofs_of(taken) else {
+                    // Every admitted delivery is held until applied (`deliver`).
+                    tracing::error!("a queued receipt has no proof held: not proposing");
+                    return None;
+                };
+                proofs.receipts = proven;
+            }
             self.receipts.clear();
             self.receipt_meta.clear();
             for q in inbound.queue.iter().take(n) {
@@ -357,10 +384,32 @@ impl BlockProducer {
         {
             return None;
         }
+        if cfg.committee.is_some() && cfg.signatures {
+            let signed = lock(&shared.signed);
+            let Some(sigs) = self
+                .txs
+                .iter()
+                .map(|t| signed.get(&t.id).map(|s| s.1))
+                .collect::<Option<Vec<_>>>()
+            else {
+                // Submit keeps every admitted transaction's signature (see `signed`).
+                tracing::error!("a transaction without its signature: not proposing");
+                return None;
+            };
+            proofs.signatures = sigs.concat();
+            let mut bad = pb::TxBatch::default();
+            for id in &bad_signatures {
+                let (t, sig) = signed.get(id)?;
+                push_tx(&mut bad, t);
+                bad.signatures.extend_from_slice(sig);
+            }
+            proofs.bad = Some(bad);
+        }
         Some(Inputs {
             decisions,
             beacon_height,
             bad_signatures,
+            proofs,
             delayed,
             oldest,
         })
@@ -375,6 +424,7 @@ impl BlockProducer {
             bad_signatures,
             delayed,
             oldest,
+            ..
         } = inputs;
         let executed = self.execute(shared, &decisions, beacon_height, bad_signatures)?;
         Ok(self.seal(shared, executed, (delayed, oldest)))

@@ -10,7 +10,7 @@ use cross_shard::sync::lock;
 use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, receipts_to_wire};
 use shardsim_proto::pb;
 
-use super::producer::{BlockProducer, Built, Inputs};
+use super::producer::{BlockProducer, Built, Inputs, Proofs};
 use crate::io::{CERTIFIED, RECORDS, Shared};
 
 /// The hash of a block's inputs — its encoded [`pb::BlockRecord`] — as a committee's
@@ -22,6 +22,28 @@ pub fn inputs_hash(record: &[u8]) -> cross_shard::Hash {
     h.finalize().into()
 }
 
+/// The batch of a record's [`pb::ProvenReceipts`] and the range of it the block
+/// applies, or what is malformed.
+pub(crate) fn proven_slice(
+    p: &pb::ProvenReceipts,
+) -> Result<(ReceiptBatch, std::ops::Range<usize>), String> {
+    let batch = p
+        .delivery
+        .as_ref()
+        .and_then(|d| d.batch.as_ref())
+        .ok_or("proven receipts without their batch")?;
+    let batch = ReceiptBatch::try_from(batch).map_err(|e| e.to_string())?;
+    let (skip, take) = (p.skip as usize, p.take as usize);
+    if take == 0 || skip + take > batch.receipts.len() {
+        return Err(format!(
+            "proven receipts {skip}..{} of a batch of {}",
+            skip + take,
+            batch.receipts.len()
+        ));
+    }
+    Ok((batch, skip..skip + take))
+}
+
 impl BlockProducer {
     /// The stored form of a block's inputs.
     pub(crate) fn record(&self, inputs: &Inputs) -> pb::BlockRecord {
@@ -29,14 +51,20 @@ impl BlockProducer {
         for t in &self.txs {
             push_tx(&mut txs, t);
         }
+        txs.signatures = inputs.proofs.signatures.clone();
+        // A committee's receipts travel proven, in place of the columns.
+        let proven = !inputs.proofs.receipts.is_empty();
+        let column = |on: bool| if on { &[][..] } else { &self.receipts[..] };
         pb::BlockRecord {
             beacon_height: inputs.beacon_height,
             decisions: inputs.decisions.iter().map(pb::Decision::from).collect(),
-            receipt_src: self.receipts.iter().map(|r| r.0).collect(),
+            receipt_src: column(proven).iter().map(|r| r.0).collect(),
             receipt_notarized: self.receipt_meta.iter().map(|m| m.0).collect(),
-            receipts: Some(receipts_to_wire(self.receipts.iter().map(|r| &r.1))),
+            receipts: Some(receipts_to_wire(column(proven).iter().map(|r| &r.1))),
             txs: Some(txs),
             bad_signatures: inputs.bad_signatures.clone(),
+            proven: inputs.proofs.receipts.clone(),
+            bad_txs: inputs.proofs.bad.clone(),
         }
     }
 
@@ -83,9 +111,17 @@ impl BlockProducer {
         {
             return Err(corrupt("receipt columns differ in length".into()));
         }
+        if !record.proven.is_empty() && !receipts.is_empty() {
+            return Err(corrupt("receipts both proven and in columns".into()));
+        }
         self.receipts.clear();
         self.receipts
             .extend(record.receipt_src.iter().copied().zip(receipts));
+        for p in &record.proven {
+            let (batch, range) = proven_slice(p).map_err(corrupt)?;
+            self.receipts
+                .extend(batch.receipts[range].iter().map(|&r| (batch.src, r)));
+        }
         self.receipt_meta.clear();
         if self.two_phase.is_some() {
             let now = Instant::now();
@@ -107,6 +143,7 @@ impl BlockProducer {
             decisions,
             beacon_height: record.beacon_height,
             bad_signatures: record.bad_signatures.clone(),
+            proofs: Proofs::default(),
             delayed: 0,
             oldest: Duration::ZERO,
         };

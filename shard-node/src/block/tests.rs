@@ -135,6 +135,7 @@ fn receipts_fill_the_block_first_and_wait_in_order() {
         .queue
         .extend((0..5).map(|i| QueuedReceipt {
             src: 0,
+            seq: i,
             receipt: Receipt::credit(100 + i, mine[0], 1, 0),
             arrived: now,
             notarized: 0,
@@ -212,6 +213,7 @@ fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_s
     let now = Instant::now();
     let receipt = |id| QueuedReceipt {
         src: 1,
+        seq: id - 100,
         receipt: Receipt::credit(id, from, 5, 0),
         arrived: now,
         notarized: 0,

@@ -43,7 +43,7 @@ use cross_shard::sync::lock;
 use shardsim_host::netem::Delayed;
 
 use crate::io::Shared;
-use crate::protocol::{QueuedReceipt, RETRANSMIT};
+use crate::protocol::{HeldProof, QueuedReceipt, RETRANSMIT};
 
 /// How long a starting shard keeps trying to reach the beacon.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -247,6 +247,15 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
                 .map(|p| (b, p))
                 .map_err(|e| e.to_string())
         });
+    // A committee's proposals carry each delivery with its certified source header,
+    // for the other validators to check: one without it cannot be proposed.
+    let checked = checked.and_then(|x| {
+        if shared.config.committee.is_some() && d.source.is_none() {
+            Err("delivery without its certified source header".to_string())
+        } else {
+            Ok(x)
+        }
+    });
     let mut inbound = lock(&shared.inbound);
     let (batch, path) = match checked {
         Ok(x) => x,
@@ -265,15 +274,25 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
             // moves on) but never queued, so never applied.
             let lose = (inbound.to_lose as usize).min(batch.receipts.len() - skip);
             inbound.to_lose -= lose as u64;
-            let fresh = batch.receipts[skip + lose..]
+            let first = skip + lose;
+            let fresh = batch.receipts[first..]
                 .iter()
-                .map(|&receipt| QueuedReceipt {
+                .zip(batch.first_seq + first as u64..)
+                .map(|(&receipt, seq)| QueuedReceipt {
                     src,
+                    seq,
                     receipt,
                     arrived,
                     notarized,
                 });
             inbound.queue.extend(fresh);
+            if shared.config.committee.is_some() {
+                inbound.proofs[src as usize].push_back(HeldProof {
+                    first_seq: batch.first_seq,
+                    end_seq: batch.end_seq(),
+                    delivery: Arc::new(d.clone()),
+                });
+            }
             inbound.duplicates += skip as u64;
             drop(inbound);
             shared.doorbell.ring();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::pin::Pin;
 use std::time::Duration;
 
-use cross_shard::signing::Verdict;
+use cross_shard::signing::{SIGNATURE_LEN, Verdict};
 use cross_shard::{Tx, TxId};
 use shardsim_proto::convert::{signatures_from_wire, txs_from_wire};
 use shardsim_proto::pb;
@@ -32,34 +32,52 @@ pub struct ShardService {
 }
 
 impl ShardService {
-    /// Checks a batch's signatures off the async runtime (on the verifier's threads);
-    /// returns the transactions that may enter the mempool and the ids of the others,
-    /// to be reported rejected by the next block.
+    /// Checks a batch's signatures off the async runtime (on the verifier's threads).
     async fn admit_signed(
         &self,
         verifier: Arc<SigVerifier>,
         batch: &pb::TxBatch,
         txs: Vec<Tx>,
-    ) -> Result<(Vec<Tx>, Vec<TxId>), Status> {
+    ) -> Result<Admission, Status> {
         let mut sigs = Vec::new();
         signatures_from_wire(batch, &mut sigs)?;
-        let (txs, verdicts) = tokio::task::spawn_blocking(move || {
+        let (txs, sigs, verdicts) = tokio::task::spawn_blocking(move || {
             let verdicts = verifier.verify(&txs, &sigs);
-            (txs, verdicts)
+            (txs, sigs, verdicts)
         })
         .await
         .map_err(|e| Status::internal(format!("signature check failed: {e}")))?;
         let mut admitted = Vec::with_capacity(txs.len());
         let mut bad = Vec::new();
-        for (tx, verdict) in txs.into_iter().zip(verdicts) {
+        for (tx, verdict) in txs.iter().zip(verdicts) {
             match verdict {
                 Verdict::Invalid => bad.push(tx.id),
                 // An unknown sender is the executor's to reject (wrong shard, unknown account).
-                Verdict::Valid | Verdict::UnknownSender => admitted.push(tx),
+                Verdict::Valid | Verdict::UnknownSender => admitted.push(*tx),
             }
         }
-        Ok((admitted, bad))
+        // A committee's validator keeps them as signed, for its proposals.
+        let signed = if self.shared.peers.is_some() {
+            txs.into_iter().zip(sigs).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Admission {
+            admitted,
+            bad,
+            signed,
+        })
     }
+}
+
+/// A batch's transactions after the signature check.
+struct Admission {
+    /// Those that may enter the mempool.
+    admitted: Vec<Tx>,
+    /// The ids of those with a bad signature, to be reported rejected by the next block.
+    bad: Vec<TxId>,
+    /// A committee's validator: all of them with their signatures.
+    signed: Vec<(Tx, [u8; SIGNATURE_LEN])>,
 }
 
 #[tonic::async_trait]
@@ -76,9 +94,11 @@ impl Shard for ShardService {
             txs_from_wire(&batch, &mut txs)?;
             accepted += txs.len() as u64;
             let mut bad = Vec::new();
+            let mut signed = Vec::new();
             match &self.shared.verifier {
                 Some(verifier) => {
-                    (txs, bad) = self.admit_signed(verifier.clone(), &batch, txs).await?;
+                    let a = self.admit_signed(verifier.clone(), &batch, txs).await?;
+                    (txs, bad, signed) = (a.admitted, a.bad, a.signed);
                 }
                 // Bytes nobody checks would look like signed transactions in a stored
                 // block and on the wire: refuse them rather than carry them silently.
@@ -116,7 +136,10 @@ impl Shard for ShardService {
                 let queued = txs.len();
                 txs.retain(|t| !recent.contains(t.id));
                 bad.retain(|id| !recent.contains(*id));
+                signed.retain(|(t, _)| !recent.contains(t.id));
+                drop(recent);
                 self.shared.space.add_permits(queued - txs.len());
+                lock(&self.shared.signed).extend(signed.drain(..).map(|(t, s)| (t.id, (t, s))));
             }
             // Every row read counts, a late copy too: its block entered it here.
             lock(&self.shared.counters).admitted += read;

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cross_shard::channel::InboundChannels;
+use cross_shard::signing::SIGNATURE_LEN;
 use cross_shard::sync::lock;
 use cross_shard::{Hash, Tx, TxId};
+use rustc_hash::FxHashMap;
 use shardsim_proto::pb;
 use shardsim_proto::store::Log;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -170,7 +172,7 @@ pub struct Counters {
 /// State shared by the service handlers, the beacon link and the block loop.
 ///
 /// **Lock order.** Where two of these locks are held at once, `mempool` is taken
-/// first, then `counters`, `recent` or `bad_signatures` (a Submit handing over a
+/// first, then `counters`, `recent`, `signed` or `bad_signatures` (a Submit handing over a
 /// batch, a recount, a validator's commit); no code holds one of those while taking
 /// another lock.
 #[derive(Debug)]
@@ -209,6 +211,11 @@ pub struct Shared {
     /// A committee's validator: the transactions of its last committed blocks, which
     /// a late copy (from a client, after the block) must not bring back.
     pub recent: Mutex<RecentIds>,
+    /// A committee's validator, with signatures: every transaction it admitted and
+    /// has not yet seen committed (those refused for a bad signature too), as signed.
+    /// Its proposals carry the signatures; a peer's proposal whose transaction is here
+    /// as it is there needs no second check ([`crate::validator::inputs`]).
+    pub signed: Mutex<FxHashMap<TxId, (Tx, [u8; SIGNATURE_LEN])>>,
     /// A committee's validator: its consensus figures for `Status`.
     pub consensus: Mutex<Option<pb::ConsensusStatus>>,
 }
@@ -260,6 +267,7 @@ impl Shared {
                 beacon_height: 0,
                 decisions: Vec::new(),
                 to_lose: config.lose_receipts,
+                proofs: vec![VecDeque::new(); shards],
             }),
             counters: Mutex::new(Counters {
                 state_root: genesis.state_root(),
@@ -287,6 +295,7 @@ impl Shared {
                 .as_ref()
                 .map(|c| Arc::new(PeerLinks::new(c.me, c.committee.len()))),
             recent: Mutex::new(RecentIds::default()),
+            signed: Mutex::new(FxHashMap::default()),
             consensus: Mutex::new(None),
             config,
         }

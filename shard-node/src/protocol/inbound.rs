@@ -3,17 +3,21 @@
 //! **delayed-receipt queue** — until a block has room for them (oldest first).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cross_shard::channel::InboundChannels;
 use cross_shard::two_phase::Decision;
 use cross_shard::{Receipt, ShardId};
+use shardsim_proto::pb;
 
 /// An admitted receipt waiting to be applied.
 #[derive(Debug, Clone, Copy)]
 pub struct QueuedReceipt {
     /// The shard that sent it.
     pub src: ShardId,
+    /// Its sequence number on the channel from `src`.
+    pub seq: u64,
     /// What to apply.
     pub receipt: Receipt,
     /// When it was admitted, for the congestion figures.
@@ -43,4 +47,70 @@ pub struct Inbound {
     pub decisions: Vec<Decision>,
     /// Admitted receipts still to drop unapplied ([`crate::ShardConfig::lose_receipts`]).
     pub to_lose: u64,
+    /// A committee's validator, per source (index = src): the deliveries whose
+    /// receipts are still queued, in channel order — the proofs its proposals carry
+    /// ([`HeldProof`]). Empty for a shard that proposes alone.
+    pub proofs: Vec<VecDeque<HeldProof>>,
+}
+
+/// A delivery kept as the proof of its queued receipts, sequence numbers
+/// `first_seq..end_seq` on its channel: its batch, Merkle path and certified source
+/// header, which let any validator check them.
+#[derive(Debug, Clone)]
+pub struct HeldProof {
+    /// The batch's first sequence number.
+    pub first_seq: u64,
+    /// One past its last.
+    pub end_seq: u64,
+    /// The delivery as the beacon sent it (with its `source`).
+    pub delivery: Arc<pb::ReceiptDelivery>,
+}
+
+impl Inbound {
+    /// The proofs of `taken` — receipts at the queue's front, in order — as a block's
+    /// record carries them: one [`pb::ProvenReceipts`] per run of receipts from one
+    /// delivery. `None` when one of them has no proof held (it cannot be proposed).
+    pub fn proofs_of(&self, taken: &[QueuedReceipt]) -> Option<Vec<pb::ProvenReceipts>> {
+        let mut out: Vec<pb::ProvenReceipts> = Vec::new();
+        // The last run: its source, the next sequence number it continues with, and
+        // one past its delivery's last.
+        let mut run: Option<(ShardId, u64, u64)> = None;
+        for q in taken {
+            match (&mut run, out.last_mut()) {
+                (Some((src, next, end)), Some(last))
+                    if *src == q.src && *next == q.seq && q.seq < *end =>
+                {
+                    last.take += 1;
+                    *next += 1;
+                }
+                _ => {
+                    let held = self.held(q.src, q.seq)?;
+                    out.push(pb::ProvenReceipts {
+                        delivery: Some((*held.delivery).clone()),
+                        skip: (q.seq - held.first_seq) as u32,
+                        take: 1,
+                    });
+                    run = Some((q.src, q.seq + 1, held.end_seq));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The held delivery holding receipt `seq` from `src`.
+    fn held(&self, src: ShardId, seq: u64) -> Option<&HeldProof> {
+        self.proofs
+            .get(src as usize)?
+            .iter()
+            .find(|h| h.first_seq <= seq && seq < h.end_seq)
+    }
+
+    /// Forgets the proofs of receipts from `src` below `next` (applied).
+    pub fn applied(&mut self, src: ShardId, next: u64) {
+        if let Some(p) = self.proofs.get_mut(src as usize) {
+            while p.front().is_some_and(|h| h.end_seq <= next) {
+                p.pop_front();
+            }
+        }
+    }
 }

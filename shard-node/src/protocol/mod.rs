@@ -15,5 +15,5 @@ pub mod inbound;
 pub mod outgoing;
 pub mod two_phase;
 
-pub use inbound::{Inbound, QueuedReceipt};
+pub use inbound::{HeldProof, Inbound, QueuedReceipt};
 pub use outgoing::{MAX_RETRANSMIT, Outgoing, RETRANSMIT};

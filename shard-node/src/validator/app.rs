@@ -37,6 +37,7 @@ use shardsim_proto::convert::cert_to_wire;
 use shardsim_proto::pb;
 
 use super::block::CommitteeBlock;
+use super::inputs;
 use crate::block::BlockProducer;
 use crate::block::events::publish_events;
 use crate::block::producer::Built;
@@ -272,28 +273,26 @@ impl Validator {
             recent.push(&block.record().bad_signatures);
             drop(recent);
             lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
+            let mut signed = lock(&shared.signed);
+            if !signed.is_empty() {
+                for id in txs.iter().chain(&block.record().bad_signatures) {
+                    signed.remove(id);
+                }
+            }
         }
-        // Receipts: per source, the block applied everything below `applied_seq`; the
-        // queue holds each source's receipts in channel order, so the first ones of
-        // that source go, and a delivery of them still on its way is a duplicate.
+        // Receipts: per source, the block applied everything below `applied_seq`, so
+        // those go from the queue, and a delivery of them still on its way is a
+        // duplicate.
         let mut inbound = lock(&shared.inbound);
-        let mut taken = vec![0u64; self.producer.applied_seq.len()];
-        for &src in &block.record().receipt_src {
-            if let Some(t) = taken.get_mut(src as usize) {
-                *t += 1;
-            }
-        }
+        let applied = &self.producer.applied_seq;
         inbound.queue.retain(|q| {
-            let t = &mut taken[q.src as usize];
-            if *t > 0 {
-                *t -= 1;
-                false
-            } else {
-                true
-            }
+            applied
+                .get(q.src as usize)
+                .is_none_or(|&next| q.seq >= next)
         });
         for (src, &next) in self.producer.applied_seq.iter().enumerate() {
             inbound.channels.skip_to(src as u32, next);
+            inbound.applied(src as u32, next);
         }
     }
 }
@@ -308,6 +307,15 @@ impl App<CommitteeBlock> for Validator {
         }
         let h = block.header();
         if h.shard != self.shared.config.shard || h.height != height {
+            return None;
+        }
+        // Against the committed chain's channels, not a candidate's.
+        let applied = self
+            .candidate
+            .as_ref()
+            .map_or(&self.producer.applied_seq, |c| &c.saved.applied_seq);
+        if let Err(why) = inputs::check(&self.shared, applied, block.record()) {
+            tracing::warn!(height, %why, "a proposal's inputs refused");
             return None;
         }
         let mine = self.execute_candidate(Input::Block(block))?;
@@ -344,6 +352,7 @@ impl App<CommitteeBlock> for Validator {
         for t in &all[..n] {
             shardsim_proto::convert::push_tx(&mut batch, t);
         }
+        batch.signatures = txs.signatures[..txs.signatures.len().min(n * 64)].to_vec();
         *txs = batch;
         if height != self.committed_height() + 1 {
             return None;
@@ -465,33 +474,17 @@ mod tests {
     use std::time::Duration;
 
     use consensus::machine::App;
-    use consensus::{Block as _, Committee, QuorumCert};
+    use consensus::{Block as _, QuorumCert};
     use cross_shard::sync::lock;
     use cross_shard::{Hash, Header, Tx};
 
     use super::*;
-    use crate::config::CommitteeConfig;
     use crate::io::Shared;
-
-    const SECRET: [u8; 32] = [9; 32];
+    use crate::protocol::{HeldProof, QueuedReceipt};
 
     /// Validator `me` of shard 0's committee of four, with `txs` in its mempool.
     fn validator(me: u16, txs: &[Tx]) -> Validator {
-        let committee = Committee::derived(&SECRET, 0, 4).unwrap();
-        let config = crate::ShardConfig {
-            block_interval: Some(Duration::from_millis(1)),
-            max_block_txs: 10,
-            mempool_capacity: shardsim_proto::MAX_BATCH_TXS,
-            validator_key: consensus::committee::validator_key(&SECRET, 0, me),
-            committee: Some(CommitteeConfig {
-                committee,
-                me,
-                peers: (0..me).map(|i| (i, String::new())).collect(),
-                behaviour: consensus::Behaviour::Honest,
-            }),
-            ..crate::ShardConfig::for_tests(0)
-        };
-        config.validate().unwrap();
+        let config = inputs::tests::config(me, false);
         let mut ledger = Shared::genesis(&config).unwrap();
         let shared = Arc::new(Shared::new(config, &mut ledger, None));
         lock(&shared.mempool).extend(txs.iter().copied());
@@ -603,5 +596,70 @@ mod tests {
             other.error
         );
         assert_eq!(other.committed_height(), 0, "nothing of it was kept");
+    }
+
+    /// `v` admits `d` as its beacon link would (the link's own checks passed).
+    fn admit(v: &Validator, d: &pb::ReceiptDelivery) {
+        let batch = cross_shard::ReceiptBatch::try_from(d.batch.as_ref().unwrap()).unwrap();
+        let mut inbound = lock(&v.shared.inbound);
+        for (&receipt, seq) in batch.receipts.iter().zip(batch.first_seq..) {
+            inbound.queue.push_back(QueuedReceipt {
+                src: batch.src,
+                seq,
+                receipt,
+                arrived: Instant::now(),
+                notarized: 1,
+            });
+        }
+        inbound.proofs[batch.src as usize].push_back(HeldProof {
+            first_seq: batch.first_seq,
+            end_seq: batch.end_seq(),
+            delivery: Arc::new(d.clone()),
+        });
+    }
+
+    #[test]
+    fn a_proposal_of_receipts_is_voted_for_by_proof_and_one_with_made_up_receipts_is_not() {
+        let to = cross_shard::Placement::new(2).unwrap().accounts_of(0, 100)[5];
+        let delivery = inputs::tests::delivery(0, 3, to);
+        let mut proposer = validator(1, &[]);
+        admit(&proposer, &delivery);
+        let block = proposer.propose(1).expect("receipts wait");
+        assert_eq!(block.record().proven.len(), 1, "proven, not in columns");
+        // A validator that never received the delivery checks it from the proposal.
+        let mut other = validator(2, &[]);
+        let root = other
+            .execute(1, &block)
+            .expect("proven receipts are voted for");
+        other.commit(1, &block, &cert(&block));
+        assert!(other.error.is_none(), "{:?}", other.error);
+        assert_eq!(root, block.header().state_root);
+        // One that holds its own candidate (the same receipts and a transaction, from
+        // an earlier round) checks against its committed channels, not the candidate's.
+        let mut third = validator(0, &transfers()[..1]);
+        admit(&third, &delivery);
+        let own = third.propose(1).unwrap();
+        assert_ne!(own.hash(), block.hash());
+        assert_eq!(
+            third.execute(1, &block),
+            Some(root),
+            "a later round's proposal"
+        );
+
+        // A faulty proposer mints: the amounts raised after the source committed.
+        let mut minted = delivery.clone();
+        for a in &mut minted.batch.as_mut().unwrap().amount {
+            *a = 1_000_000;
+        }
+        let mut liar = validator(3, &[]);
+        admit(&liar, &minted);
+        let forged = liar.propose(1).expect("it trusts its own queue");
+        let mut honest = validator(0, &[]);
+        assert_eq!(
+            honest.execute(1, &forged),
+            None,
+            "no vote for made-up receipts"
+        );
+        assert_eq!(honest.committed_height(), 0);
     }
 }

@@ -1,6 +1,6 @@
 //! # A validator of a shard's committee
 //!
-//! With `--committee`, a shard is not one process but `n` validators, each its own
+//! With `--committees` and `--validator`, a shard is not one process but `n` validators, each its own
 //! process with its own ledger and store, that agree on every block by Tendermint
 //! ([`consensus::machine`]) before anyone hears of it. Every validator executes every
 //! block and votes for the state root it computed; a block is the chain's once a
@@ -24,7 +24,8 @@
 //! on the doorbell (decoded and checked here, [`wire`]); the machine's outputs go to
 //! the peers' queues ([`crate::io::peers`]); its timeouts are the thread's
 //! deadlines. [`app`] is the block pipeline as the machine's `App`, with its one
-//! speculative candidate; [`block`] is what the committee agrees on.
+//! speculative candidate; [`block`] is what the committee agrees on; [`inputs`] what
+//! a validator checks of a peer's proposal.
 //!
 //! **Transactions.** The driver sends every batch to every validator, in the same
 //! order, so their mempools hold the same sequence; a proposer *copies* what it
@@ -36,14 +37,17 @@
 //! makes at most one block per interval, and only when there is work: an idle
 //! committee is quiet.
 //!
-//! **Simplifications** (see docs/architecture.md): a validator takes the receipts and
-//! the signature verdicts of a proposal as the proposer gathered them (each verified
-//! its own copies from the beacon and the driver, but does not cross-check the
-//! proposer's); the beacon's link and every validator's are emulated with the same
-//! latency and jitter.
+//! **Inputs carry their evidence.** A proposal's receipts travel with their Merkle
+//! paths and certified source headers, its transactions with their signatures; every
+//! validator checks them before it votes ([`inputs`]), so a faulty proposer cannot
+//! mint value or forge a sender.
+//!
+//! **Simplifications** (see docs/architecture.md): the beacon's link and every
+//! validator's are emulated with the same latency and jitter.
 
 pub mod app;
 pub mod block;
+pub mod inputs;
 pub mod wire;
 
 use std::sync::Arc;

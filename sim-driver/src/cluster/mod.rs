@@ -157,6 +157,11 @@ impl Cluster {
                 key_files.push(file);
             }
         }
+        // Every committee's public keys, which each validator checks proposals'
+        // receipts against (their source headers' certificates).
+        let committees_file = keys_dir.join("committees");
+        std::fs::write(&committees_file, committees.join("\n") + "\n")
+            .with_context(|| format!("writing {}", committees_file.display()))?;
         let mut beacon_args = vec![
             "__beacon".into(),
             "--shards".into(),
@@ -257,8 +262,8 @@ impl Cluster {
             }
             if n > 1 {
                 args.extend([
-                    "--committee".into(),
-                    committees[shard as usize].clone(),
+                    "--committees".into(),
+                    committees_file.display().to_string(),
                     "--validator".into(),
                     v.to_string(),
                 ]);

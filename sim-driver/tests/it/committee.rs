@@ -71,7 +71,9 @@ fn assert_all_invariants(s: &serde_json::Value) {
 
 #[test]
 fn a_committee_of_four_commits_by_quorum_with_rotating_leaders_and_agrees() {
-    let run = committee_run("it-committee", 2, "2s", "", "");
+    // Signed: every validator checks the proposals' signatures (and, cross-shard, the
+    // receipts' proofs) before it votes; an honest proposal refused would stall here.
+    let run = committee_run("it-committee", 2, "2s", "signatures = true", "");
     let s = &run.summary;
     assert_all_invariants(s);
     let c = &s["consensus"];
@@ -95,11 +97,13 @@ fn a_committee_of_four_commits_by_quorum_with_rotating_leaders_and_agrees() {
 #[test]
 fn f_crashed_validators_leave_the_shard_committing_and_f_plus_one_halt_it_until_they_return() {
     // Shard 0 loses one of four (f = 1) for 1.5 s; shard 1 loses two (f + 1) for 2 s.
+    // Signed: the restarted validators never received what was sent while they were
+    // down, and check the proposals' evidence instead.
     let run = committee_run(
         "it-validator-crash",
         2,
         "5s",
-        "",
+        "signatures = true",
         r#"
 [[faults]]
 at = "1s"
