@@ -74,7 +74,7 @@ pub enum Error {
     },
     /// A behaviour name that is not one.
     #[error(
-        "unknown behaviour {0:?}: expected honest, equivocate, silent, wrong-root or withhold-votes"
+        "unknown behaviour {0:?}: expected honest, equivocate, silent, wrong-root, withhold-votes or forge-receipts"
     )]
     UnknownBehaviour(String),
     /// A quorum certificate that does not prove what it claims.

@@ -254,13 +254,18 @@ pub enum Behaviour {
     WrongRoot,
     /// Proposes, but sends no votes.
     WithholdVotes,
+    /// Proposes inputs it made up (receipts whose amounts it raised, minting value).
+    /// A fault of the application's, not of the protocol: the machine follows the
+    /// protocol, the app forges (`App::propose`), and honest validators, checking the
+    /// inputs' evidence, give such a block no vote.
+    ForgeReceipts,
 }
 
 impl std::str::FromStr for Behaviour {
     type Err = crate::Error;
 
     /// The names scenarios and command lines use: `honest`, `equivocate`, `silent`,
-    /// `wrong-root`, `withhold-votes`.
+    /// `wrong-root`, `withhold-votes`, `forge-receipts`.
     fn from_str(s: &str) -> crate::Result<Behaviour> {
         Ok(match s {
             "honest" => Behaviour::Honest,
@@ -268,6 +273,7 @@ impl std::str::FromStr for Behaviour {
             "silent" => Behaviour::Silent,
             "wrong-root" => Behaviour::WrongRoot,
             "withhold-votes" => Behaviour::WithholdVotes,
+            "forge-receipts" => Behaviour::ForgeReceipts,
             other => return Err(crate::Error::UnknownBehaviour(other.to_string())),
         })
     }
@@ -887,7 +893,7 @@ impl<B: Block> Machine<B> {
                     self.out.push(Output::Send(peer, Message::Vote(v.clone())));
                 }
             }
-            Behaviour::Honest | Behaviour::WrongRoot => {
+            Behaviour::Honest | Behaviour::WrongRoot | Behaviour::ForgeReceipts => {
                 self.out.push(Output::Broadcast(Message::Vote(vote)));
             }
         }

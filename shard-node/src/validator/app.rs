@@ -96,6 +96,19 @@ fn vote_root(mine: &Header, proposed: &Header) -> Option<Hash> {
     (mine == proposed || mine.state_root != proposed.state_root).then_some(mine.state_root)
 }
 
+/// What a validator that forges receipts ([`consensus::Behaviour::ForgeReceipts`])
+/// does to the receipts it proposes: raises every amount it applies, minting value.
+fn forge(proven: &mut [pb::ProvenReceipts]) {
+    for p in proven {
+        let range = p.skip as usize..(p.skip + p.take) as usize;
+        if let Some(batch) = p.delivery.as_mut().and_then(|d| d.batch.as_mut()) {
+            for a in batch.amount.get_mut(range).into_iter().flatten() {
+                *a = a.saturating_add(1_000_000);
+            }
+        }
+    }
+}
+
 /// The executed, undecided block.
 struct Candidate {
     block: CommitteeBlock,
@@ -124,6 +137,8 @@ pub struct Validator {
     last_start: Instant,
     /// Committed blocks this validator proposed.
     pub(super) proposed_committed: u64,
+    /// Peers' proposals refused for their inputs ([`inputs::check`]).
+    pub(super) inputs_refused: u64,
     /// The last committed blocks' (height, hash, state root), for `Status`.
     pub(super) recent: VecDeque<(u64, Hash, Hash)>,
 }
@@ -151,8 +166,17 @@ impl Validator {
             error: None,
             last_start: Instant::now(),
             proposed_committed: 0,
+            inputs_refused: 0,
             recent,
         }
+    }
+
+    fn behaviour(&self) -> consensus::Behaviour {
+        self.shared
+            .config
+            .committee
+            .as_ref()
+            .map_or(consensus::Behaviour::Honest, |c| c.behaviour)
     }
 
     /// The height of the last committed block.
@@ -316,6 +340,7 @@ impl App<CommitteeBlock> for Validator {
             .map_or(&self.producer.applied_seq, |c| &c.saved.applied_seq);
         if let Err(why) = inputs::check(&self.shared, applied, block.record()) {
             tracing::warn!(height, %why, "a proposal's inputs refused");
+            self.inputs_refused += 1;
             return None;
         }
         let mine = self.execute_candidate(Input::Block(block))?;
@@ -333,7 +358,10 @@ impl App<CommitteeBlock> for Validator {
             return None;
         }
         self.set_aside();
-        let inputs = self.producer.gather(&self.shared, false)?;
+        let mut inputs = self.producer.gather(&self.shared, false)?;
+        if self.behaviour() == consensus::Behaviour::ForgeReceipts {
+            forge(&mut inputs.proofs.receipts);
+        }
         let record = self.producer.record(&inputs);
         let bytes = record.encode_to_vec();
         self.execute_candidate(Input::Own(Box::new(record), bytes))?;

@@ -296,5 +296,6 @@ fn status(
         wrong_roots: f.wrong_roots,
         bad_signatures: f.bad_signatures + f.refused,
         proposed_committed: app.proposed_committed,
+        inputs_refused: app.inputs_refused,
     }
 }

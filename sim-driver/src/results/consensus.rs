@@ -57,6 +57,11 @@ pub struct CommitteeSummary {
     pub wrong_roots: u64,
     /// See `equivocations`.
     pub bad_messages: u64,
+    /// Proposals the honest validators refused for their inputs: receipts without a
+    /// valid proof and certificate or out of channel order, transactions not signed
+    /// by their senders.
+    #[serde(default)]
+    pub inputs_refused: u64,
 }
 
 /// The consensus figures of every honest validator that answered.
@@ -115,6 +120,7 @@ pub(super) fn consensus_summary(
                 equivocations: honest().map(|c| c.equivocations).sum(),
                 wrong_roots: honest().map(|c| c.wrong_roots).sum(),
                 bad_messages: honest().map(|c| c.bad_signatures).sum(),
+                inputs_refused: honest().map(|c| c.inputs_refused).sum(),
             }
         })
         .collect();

@@ -196,6 +196,10 @@ pub struct Security {
     /// one it computed for the same block.
     #[serde(default)]
     pub wrong_roots_detected: u64,
+    /// Committees: proposals an honest validator refused for inputs the proposer made
+    /// up (unproven receipts, unsigned transactions).
+    #[serde(default)]
+    pub forged_inputs_detected: u64,
 }
 
 /// Two-phase commit figures (`protocol = "two-phase"`).
@@ -502,6 +506,7 @@ pub fn summarize(
             votes_duplicate: status.beacon.votes_duplicate,
             equivocations_detected: honest_validators(status).map(|c| c.equivocations).sum(),
             wrong_roots_detected: honest_validators(status).map(|c| c.wrong_roots).sum(),
+            forged_inputs_detected: honest_validators(status).map(|c| c.inputs_refused).sum(),
         },
         consensus: consensus_summary(scenario, tracker, status),
         two_phase: two_phase.then(|| {

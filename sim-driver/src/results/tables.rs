@@ -100,6 +100,12 @@ pub fn table(s: &Summary) -> String {
             if sh.bad_messages > 0 {
                 seen.push(format!("{} bad messages", sh.bad_messages));
             }
+            if sh.inputs_refused > 0 {
+                seen.push(format!(
+                    "{} proposals with forged inputs",
+                    sh.inputs_refused
+                ));
+            }
             line(
                 &mut out,
                 &format!("consensus {}", sh.shard),

@@ -273,8 +273,8 @@ pub struct Cluster {
     #[serde(default = "defaults::validators")]
     pub validators: u32,
     /// Make one validator Byzantine: `{ shard = 1, validator = 2, behaviour =
-    /// "equivocate" }`, with behaviour "equivocate", "silent", "wrong-root" or
-    /// "withhold-votes". Default: none.
+    /// "equivocate" }`, with behaviour "equivocate", "silent", "wrong-root",
+    /// "withhold-votes" or "forge-receipts". Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byzantine_validator: Option<ByzantineValidator>,
 }
@@ -287,7 +287,8 @@ pub struct ByzantineValidator {
     pub shard: u32,
     /// The validator's index in its committee.
     pub validator: u32,
-    /// What it does: "equivocate", "silent", "wrong-root" or "withhold-votes".
+    /// What it does: "equivocate", "silent", "wrong-root", "withhold-votes" or
+    /// "forge-receipts".
     pub behaviour: String,
 }
 

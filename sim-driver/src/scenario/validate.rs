@@ -149,6 +149,13 @@ impl Scenario {
                         "cluster.byzantine_validator.behaviour = \"honest\" is no Byzantine behaviour".into(),
                     );
                 }
+                Ok(consensus::Behaviour::ForgeReceipts)
+                    if self.cluster.shards < 2 || self.workload.cross_shard == 0.0 =>
+                {
+                    return fail(
+                        "cluster.byzantine_validator.behaviour = \"forge-receipts\" forges the receipts it proposes, and this scenario has none: it needs cluster.shards ≥ 2 and workload.cross_shard > 0".into(),
+                    );
+                }
                 Ok(_) => {}
             }
         }

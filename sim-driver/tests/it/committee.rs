@@ -179,3 +179,28 @@ fn each_byzantine_validator_behaviour_is_survived_and_the_detectable_are_detecte
         }
     }
 }
+
+#[test]
+fn a_validator_that_forges_the_receipts_it_proposes_gets_no_vote_and_nothing_is_minted() {
+    // Validator 2 of shard 0 raises the amounts of the receipts it proposes; the other
+    // three check each receipt's proof against its source committee's certificate.
+    let extra =
+        r#"byzantine_validator = { shard = 0, validator = 2, behaviour = "forge-receipts" }"#;
+    let run = committee_run("it-byzantine-forge", 2, "2s", extra, "");
+    let s = &run.summary;
+    assert_all_invariants(s);
+    let forged = s["security"]["forged_inputs_detected"].as_u64().unwrap();
+    assert!(forged > 0, "its proposals were refused: {s:#}");
+    assert_eq!(
+        s["consensus"]["shards"][0]["inputs_refused"], forged,
+        "{s:#}"
+    );
+    assert_eq!(s["consensus"]["shards"][1]["inputs_refused"], 0, "{s:#}");
+    let view_changes = s["consensus"]["shards"][0]["view_changes"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        view_changes > 0,
+        "its turns went to the next proposer: {s:#}"
+    );
+}
