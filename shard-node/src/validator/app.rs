@@ -100,7 +100,7 @@ fn vote_root(mine: &Header, proposed: &Header) -> Option<Hash> {
 /// does to the receipts it proposes: raises every amount it applies, minting value.
 fn forge(proven: &mut [pb::ProvenReceipts]) {
     for p in proven {
-        let range = p.skip as usize..(p.skip + p.take) as usize;
+        let range = p.skip as usize..p.skip as usize + p.take as usize;
         if let Some(batch) = p.delivery.as_mut().and_then(|d| d.batch.as_mut()) {
             for a in batch.amount.get_mut(range).into_iter().flatten() {
                 *a = a.saturating_add(1_000_000);

@@ -478,4 +478,24 @@ pub(crate) mod tests {
         let ledger = Shared::genesis(&shared.config).unwrap();
         ledger.placement().accounts_of(0, 100)
     }
+
+    proptest::proptest! {
+        /// A proposal's record with any bytes of its evidence changed is checked
+        /// without a panic — refused, or (the change was nowhere that matters) passed.
+        #[test]
+        fn a_corrupted_record_never_panics_the_check(
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 1..6)
+        ) {
+            use prost::Message as _;
+            let shared = shared(false);
+            let mut bytes = proven(delivery(0, 4, 3), 0, 4).encode_to_vec();
+            for (at, b) in edits {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+            if let Ok(record) = pb::BlockRecord::decode(bytes.as_slice()) {
+                let _ = check(&shared, &[0, 0], &record);
+            }
+        }
+    }
 }
