@@ -26,9 +26,14 @@ pub struct Args {
     /// a quorum certificate of these keys.
     #[arg(long = "committee", value_name = "KEYS", required = true)]
     pub committees: Vec<String>,
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Anything but loopback needs
+    /// `--tls`.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// The cluster's credentials folder (`shardsim` writes one per cluster): serve over
+    /// mutual TLS as the beacon, every caller known by its certificate.
+    #[arg(long, value_name = "DIR")]
+    pub tls: Option<std::path::PathBuf>,
 }
 
 /// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
@@ -40,14 +45,20 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         .enumerate()
         .map(|(k, keys)| parse_committee(k as u32, keys))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let tls = shardsim_host::process::credentials(
+        &args.listen,
+        args.tls.as_deref(),
+        shardsim_host::tls::Role::Beacon,
+    )?;
     let (listener, addr) = shardsim_host::process::bind_and_announce(&args.listen).await?;
-    tracing::info!(%addr, shards = args.shards, "beacon listening");
+    tracing::info!(%addr, shards = args.shards, tls = tls.is_some(), "beacon listening");
     let config = crate::BeaconConfig {
         shards: args.shards,
         committees,
         interval: args.beacon_interval,
         two_phase: args.two_phase_deadline,
         data_dir: args.data_dir,
+        tls,
     };
     let serve = crate::run(listener, config, std::future::pending());
     shardsim_host::process::serve_until_interrupted(serve, "beacon stopped").await

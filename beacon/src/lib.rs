@@ -73,6 +73,9 @@ pub struct BeaconConfig {
     /// Keep the chain in a store here and resume from it after a crash; `None`:
     /// memory only.
     pub data_dir: Option<PathBuf>,
+    /// Serve over mutual TLS with these credentials (the beacon's role); `None`: plain
+    /// gRPC, for loopback clusters.
+    pub tls: Option<shardsim_host::tls::Credentials>,
 }
 
 /// Runs a beacon on an already-bound `listener`, making a beacon block every
@@ -88,6 +91,7 @@ pub async fn run(
         interval,
         two_phase,
         data_dir,
+        tls,
     } = config;
     if shards == 0 {
         return Err(Error::Config("a cluster needs at least one shard".into()));
@@ -119,7 +123,8 @@ pub async fn run(
         None => None,
     };
     let began = std::time::Instant::now();
-    let service = BeaconService::new(committees, two_phase, store)?;
+    let mut service = BeaconService::new(committees, two_phase, store)?;
+    service.authenticated = tls.is_some();
     let height = lock(&service.state).chain.height();
     if height > 0 {
         tracing::info!(
@@ -132,8 +137,13 @@ pub async fn run(
         let service = service.clone();
         async move { service.notarize_every(interval).await }
     });
-    let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    if let Some(creds) = &tls {
+        builder = builder
+            .tls_config(creds.server())
+            .map_err(|e| Error::Config(format!("the beacon's TLS: {e}")))?;
+    }
+    let server = builder
         .add_service(
             BeaconServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

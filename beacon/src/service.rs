@@ -22,6 +22,7 @@ use cross_shard::sync::lock;
 use std::time::Duration;
 
 use prost::Message;
+use shardsim_host::tls::{Role, require};
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_server::Beacon;
 use shardsim_proto::store::Log;
@@ -72,6 +73,9 @@ pub struct BeaconService {
     /// Held from a block's notarization until it is sent, and by Subscribe (see the
     /// module's chapter).
     announce: Arc<tokio::sync::Mutex<()>>,
+    /// Served over mutual TLS: every caller is known by its certificate's role, and a
+    /// shard's streams are its own validators' alone.
+    pub authenticated: bool,
 }
 
 impl BeaconService {
@@ -99,6 +103,7 @@ impl BeaconService {
             })),
             store: store.map(Arc::new),
             announce: Arc::new(tokio::sync::Mutex::new(())),
+            authenticated: false,
         })
     }
 
@@ -213,11 +218,28 @@ impl Beacon for BeaconService {
         &self,
         request: Request<Streaming<pb::HeaderSubmission>>,
     ) -> Result<Response<pb::SubmitHeadersReply>, Status> {
+        // Over TLS, the stream is the caller's shard's, whatever its headers claim.
+        let caller = require(
+            &request,
+            self.authenticated,
+            |r| matches!(r, Role::Validator { .. }),
+            "submit headers (a shard's validators do)",
+        )?
+        .and_then(|r| match r {
+            Role::Validator { shard, .. } => Some(shard),
+            _ => None,
+        });
         let mut stream = request.into_inner();
         let mut accepted = 0u64;
-        let mut shard = None;
+        let mut shard = caller;
         while let Some(submission) = stream.message().await? {
             let claimed = submission.header.as_ref().map(|h| h.shard);
+            if caller.is_some() && claimed != caller {
+                return Err(Status::permission_denied(format!(
+                    "a certificate of shard {} sent a header of shard {claimed:?}",
+                    caller.unwrap_or_default()
+                )));
+            }
             if shard.is_some() && claimed != shard {
                 return Err(Status::invalid_argument(format!(
                     "header stream of shard {shard:?} carried a header of shard {claimed:?}"
@@ -242,7 +264,13 @@ impl Beacon for BeaconService {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let shard = request.into_inner().shard;
+        let shard = request.get_ref().shard;
+        require(
+            &request,
+            self.authenticated,
+            |r| matches!(r, Role::Validator { shard: s, .. } if s == shard),
+            &format!("subscribe as shard {shard} (its validators do)"),
+        )?;
         // No block between notarization and its announcement: the backlog holds only
         // durable blocks, and the live sends pick up after it.
         let _announcing = self.announce.lock().await;
@@ -268,8 +296,9 @@ impl Beacon for BeaconService {
 
     async fn status(
         &self,
-        _request: Request<pb::StatusRequest>,
+        request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::BeaconStatus>, Status> {
+        require(&request, self.authenticated, |_| true, "")?;
         let state = lock(&self.state);
         let (inflight_receipts, inflight_value) = state.chain.in_flight();
         Ok(Response::new(pb::BeaconStatus {

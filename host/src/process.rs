@@ -72,3 +72,23 @@ pub fn incoming(
         Ok(conn)
     })
 }
+
+/// The credentials a process listening on `listen` serves with: those in `dir` for
+/// `role`, or none on loopback. Anything but loopback without credentials is refused:
+/// a cluster reachable from other hosts must know who calls it.
+pub fn credentials(
+    listen: &str,
+    dir: Option<&std::path::Path>,
+    role: crate::tls::Role,
+) -> anyhow::Result<Option<crate::tls::Credentials>> {
+    match dir {
+        Some(dir) => Ok(Some(
+            crate::tls::Credentials::load(dir, role)
+                .with_context(|| format!("loading {role}'s credentials"))?,
+        )),
+        None if crate::tls::is_loopback(listen) => Ok(None),
+        None => anyhow::bail!(
+            "listening on {listen} (not loopback) needs the cluster's credentials: pass --tls DIR"
+        ),
+    }
+}

@@ -106,9 +106,15 @@ pub struct Args {
     /// The beacon's URL, e.g. http://127.0.0.1:7000.
     #[arg(long)]
     pub beacon: String,
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Anything but loopback needs
+    /// `--tls`.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// The cluster's credentials folder (`shardsim` writes one per cluster): serve and
+    /// call over mutual TLS as this shard's validator (`--beacon` and `--peer` URLs
+    /// then use https).
+    #[arg(long, value_name = "DIR")]
+    pub tls: Option<std::path::PathBuf>,
 }
 
 /// A block interval: a duration, or `asap`.
@@ -202,6 +208,11 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     let secret: [u8; 32] = const_hex::decode_to_array(hex.trim())
         .with_context(|| format!("{}: a validator key is 32 bytes of hex", path.display()))?;
     let committee = committee(&args)?;
+    let role = shardsim_host::tls::Role::Validator {
+        shard: args.shard,
+        index: args.validator.unwrap_or(0),
+    };
+    let tls = shardsim_host::process::credentials(&args.listen, args.tls.as_deref(), role)?;
     let config = ShardConfig {
         shard: args.shard,
         shards: args.shards,
@@ -234,6 +245,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             .unwrap_or(0),
         validator_key: ed25519_dalek::SigningKey::from_bytes(&secret),
         committee,
+        tls,
     };
     if config.lose_receipts > 0 {
         tracing::warn!(

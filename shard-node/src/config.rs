@@ -77,6 +77,9 @@ pub struct ShardConfig {
     /// When the shard is a committee of several validators, this one's place in it
     /// ([`crate::validator`]); `None`: the shard proposes alone.
     pub committee: Option<CommitteeConfig>,
+    /// Serve and call over mutual TLS with these credentials (this validator's role);
+    /// `None`: plain gRPC, for loopback clusters.
+    pub tls: Option<shardsim_host::tls::Credentials>,
 }
 
 /// A validator's place in its shard's committee.
@@ -154,6 +157,7 @@ impl ShardConfig {
             vm: crate::Vm::Native,
             two_phase: None,
             data_dir: None,
+            tls: None,
         }
     }
 

@@ -113,7 +113,7 @@ pub async fn run(
         Some(dir) => Some(Log::open(&dir.join("shard.redb"), &config.identity())?),
         None => None,
     };
-    let mut client = io::beacon_session::connect(beacon).await?;
+    let mut client = io::beacon_session::connect(beacon, config.tls.as_ref()).await?;
     let shared = Arc::new(Shared::new(config, &mut ledger, store));
     let mut producer = BlockProducer::new(ledger, &shared.config)?;
     if shared.store.is_some() {
@@ -173,8 +173,13 @@ pub async fn run(
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    if let Some(creds) = &shared.config.tls {
+        builder = builder
+            .tls_config(creds.server())
+            .map_err(|e| Error::Config(format!("the shard's TLS: {e}")))?;
+    }
+    let server = builder
         .add_service(service)
         .serve_with_incoming_shutdown(shardsim_host::process::incoming(listener), shutdown);
 

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use cross_shard::ReceiptBatch;
 use cross_shard::channel::Admitted;
+use shardsim_host::tls::{Credentials, Role};
 use shardsim_proto::convert::{crosslink_from_wire, decision_from_wire, path_from_wire};
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::{MAX_MESSAGE_BYTES, pb};
@@ -53,10 +54,9 @@ const HEADER_QUEUE: usize = 64;
 /// Pause between attempts to reach a beacon that is gone.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
-fn endpoint(url: &str) -> Result<Endpoint> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .map_err(|e| Error::Config(format!("beacon address {url:?}: {e}")))?
-        .tcp_nodelay(true))
+fn endpoint(url: &str, tls: Option<&Credentials>) -> Result<Endpoint> {
+    shardsim_host::tls::endpoint(url, tls, Role::Beacon)
+        .map_err(|e| Error::Config(format!("beacon address {url:?}: {e}")))
 }
 
 fn client(channel: Channel) -> BeaconClient<Channel> {
@@ -65,9 +65,10 @@ fn client(channel: Channel) -> BeaconClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
-/// Connects to the beacon, retrying for `CONNECT_PATIENCE` (10 s).
-pub async fn connect(url: &str) -> Result<BeaconClient<Channel>> {
-    let endpoint = endpoint(url)?;
+/// Connects to the beacon (over mutual TLS with `tls`), retrying for
+/// `CONNECT_PATIENCE` (10 s).
+pub async fn connect(url: &str, tls: Option<&Credentials>) -> Result<BeaconClient<Channel>> {
+    let endpoint = endpoint(url, tls)?;
     let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
     loop {
         match endpoint.connect().await {
@@ -91,7 +92,7 @@ pub async fn run(shared: Arc<Shared>, first: BeaconClient<Channel>, url: String)
     loop {
         let client = match next.take() {
             Some(c) => c,
-            None => match endpoint(&url).map(|e| e.connect_lazy()) {
+            None => match endpoint(&url, shared.config.tls.as_ref()).map(|e| e.connect_lazy()) {
                 Ok(channel) => client(channel),
                 Err(e) => {
                     tracing::error!("{e}");

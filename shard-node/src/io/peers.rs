@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use cross_shard::sync::lock;
 use shardsim_host::netem::Delayed;
+use shardsim_host::tls::Role;
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::pb;
 use shardsim_proto::pb::consensus_message::Kind;
@@ -177,8 +178,12 @@ async fn dial(shared: Arc<Shared>, links: Arc<PeerLinks>, peer: u16, url: String
     let seed =
         (u64::from(shared.config.shard) << 32) | (u64::from(links.me) << 16) | u64::from(peer);
     loop {
-        if let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url.clone())
-            && let Ok(channel) = endpoint.tcp_nodelay(true).connect().await
+        let role = Role::Validator {
+            shard: shared.config.shard,
+            index: u32::from(peer),
+        };
+        if let Ok(endpoint) = shardsim_host::tls::endpoint(&url, shared.config.tls.as_ref(), role)
+            && let Ok(channel) = endpoint.connect().await
         {
             let mut client = ShardClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

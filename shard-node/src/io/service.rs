@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cross_shard::signing::{SIGNATURE_LEN, Verdict};
 use cross_shard::{Tx, TxId};
+use shardsim_host::tls::Role;
 use shardsim_proto::convert::{signatures_from_wire, txs_from_wire};
 use shardsim_proto::pb;
 use shardsim_proto::pb::shard_server::Shard;
@@ -32,6 +33,17 @@ pub struct ShardService {
 }
 
 impl ShardService {
+    /// Over mutual TLS, the caller's role, which `allowed` must accept (see
+    /// [`shardsim_host::tls::require`]); on loopback, `None`.
+    fn require<T>(
+        &self,
+        request: &Request<T>,
+        allowed: impl Fn(Role) -> bool,
+        what: &str,
+    ) -> Result<Option<Role>, Status> {
+        shardsim_host::tls::require(request, self.shared.config.tls.is_some(), allowed, what)
+    }
+
     /// Checks a batch's signatures off the async runtime (on the verifier's threads).
     async fn admit_signed(
         &self,
@@ -86,6 +98,11 @@ impl Shard for ShardService {
         &self,
         request: Request<Streaming<pb::TxBatch>>,
     ) -> Result<Response<pb::SubmitReply>, Status> {
+        self.require(
+            &request,
+            |r| r == Role::Driver,
+            "submit transactions (the driver does)",
+        )?;
         let mut stream = request.into_inner();
         let mut txs = Vec::new();
         let mut accepted = 0u64;
@@ -158,6 +175,7 @@ impl Shard for ShardService {
         &self,
         request: Request<pb::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
+        self.require(&request, |_| true, "")?;
         // Live events go through a bounded queue (see `node::publish_events`); stored
         // ones, read once, go first.
         let (tx, rx) = mpsc::channel(EVENTS_QUEUE);
@@ -192,6 +210,12 @@ impl Shard for ShardService {
         &self,
         request: Request<Streaming<pb::ConsensusMessage>>,
     ) -> Result<Response<Self::ConsensusStream>, Status> {
+        let shard = self.shared.config.shard;
+        let caller = self.require(
+            &request,
+            |r| matches!(r, Role::Validator { shard: s, .. } if s == shard),
+            "open a consensus stream (this shard's validators do)",
+        )?;
         let Some(links) = &self.shared.peers else {
             return Err(Status::failed_precondition(
                 "this shard is not a committee of validators",
@@ -208,6 +232,18 @@ impl Shard for ShardService {
                 ));
             }
         };
+        if let Some(role) = caller
+            && role
+                != (Role::Validator {
+                    shard: self.shared.config.shard,
+                    index: from,
+                })
+        {
+            return Err(Status::permission_denied(format!(
+                "{role} said hello as validator {from} of shard {}",
+                self.shared.config.shard
+            )));
+        }
         if !links.accepts(from) {
             return Err(Status::permission_denied(format!(
                 "validator {from} may not call this one (only validators with a higher index, below the committee's size, do)"
@@ -228,6 +264,11 @@ impl Shard for ShardService {
         &self,
         request: Request<pb::LinkFault>,
     ) -> Result<Response<pb::LinkFaultReply>, Status> {
+        self.require(
+            &request,
+            |r| r == Role::Driver,
+            "inject faults (the driver does)",
+        )?;
         let fault = {
             let f = request.get_ref();
             shardsim_host::netem::LinkFault::checked(f.delay_us, f.drop, f.duplicate)
@@ -242,6 +283,7 @@ impl Shard for ShardService {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::ShardStatus>, Status> {
+        self.require(&request, |_| true, "")?;
         let shared = &self.shared;
         let (c, mempool_len) = if request.get_ref().recount {
             let answer = shared

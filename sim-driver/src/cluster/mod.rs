@@ -28,6 +28,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use shardsim_host::tls::{Credentials, Role};
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -129,6 +130,8 @@ pub struct Cluster {
     /// The run's validator secret keys, one file per shard: needed while the cluster
     /// runs (a restarted shard reads its key again), removed when it stops.
     keys: PathBuf,
+    /// With `cluster.tls`, the driver's credentials for calling the processes.
+    pub tls: Option<Credentials>,
 }
 
 impl Cluster {
@@ -162,6 +165,27 @@ impl Cluster {
         let committees_file = keys_dir.join("committees");
         std::fs::write(&committees_file, committees.join("\n") + "\n")
             .with_context(|| format!("writing {}", committees_file.display()))?;
+        // With `cluster.tls`: a CA for this cluster alone and a certificate per process
+        // (keys/tls/, removed with the keys), every link mutual TLS.
+        let tls_dir = keys_dir.join("tls");
+        let tls = if c.tls {
+            let mut roles = vec![Role::Beacon, Role::Driver];
+            roles.extend((0..c.shards * n).map(|slot| Role::Validator {
+                shard: slot / n,
+                index: slot % n,
+            }));
+            shardsim_host::tls::generate(&tls_dir, &roles)
+                .context("making the cluster's certificates")?;
+            Some(Credentials::load(&tls_dir, Role::Driver)?)
+        } else {
+            None
+        };
+        let tls_args: Vec<String> = if c.tls {
+            vec!["--tls".into(), tls_dir.display().to_string()]
+        } else {
+            Vec::new()
+        };
+        let scheme = shardsim_host::tls::scheme(c.tls);
         let mut beacon_args = vec![
             "__beacon".into(),
             "--shards".into(),
@@ -190,8 +214,9 @@ impl Cluster {
             }
         };
         beacon_args.extend(data_dir("beacon"));
+        beacon_args.extend(tls_args.iter().cloned());
         let beacon = spawn(&exe, "beacon", &beacon_args, run_dir).await?;
-        let beacon_url = format!("http://{}", beacon.addr);
+        let beacon_url = format!("{scheme}://{}", beacon.addr);
         let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
             humantime::format_duration(d).to_string()
         });
@@ -269,7 +294,7 @@ impl Cluster {
                 ]);
                 // Each validator calls those before it, already listening.
                 for (i, peer) in shards[(shard * n) as usize..].iter().enumerate() {
-                    args.extend(["--peer".into(), format!("{i}=http://{}", peer.addr)]);
+                    args.extend(["--peer".into(), format!("{i}={scheme}://{}", peer.addr)]);
                 }
                 if let Some(b) = &c.byzantine_validator
                     && (b.shard, b.validator) == (shard, v)
@@ -279,6 +304,7 @@ impl Cluster {
             }
             let name = process_name(shard, v, n);
             args.extend(data_dir(&name));
+            args.extend(tls_args.iter().cloned());
             shards.push(spawn(&exe, &name, &args, run_dir).await?);
         }
         Ok(Cluster {
@@ -286,6 +312,7 @@ impl Cluster {
             shards,
             validators: n,
             keys: keys_dir,
+            tls,
         })
     }
 
@@ -534,18 +561,35 @@ pub fn log_tail(path: &Path) -> String {
     }
 }
 
-/// A gRPC channel to a cluster process at `addr` (`host:port`).
-pub async fn channel(addr: &str) -> anyhow::Result<Channel> {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {addr}"))
+/// The role the process named `name` (`beacon`, `shard-k`, `shard-k/validator-i`) has
+/// in the cluster's certificates (a shard alone is its validator 0).
+pub fn role_of(name: &str) -> Role {
+    let validator = |s: &str| {
+        let (k, i) = s.split_once("/validator-").unwrap_or((s, "0"));
+        Some(Role::Validator {
+            shard: k.strip_prefix("shard-")?.parse().ok()?,
+            index: i.parse().ok()?,
+        })
+    };
+    validator(name).unwrap_or(Role::Beacon)
 }
 
-/// A client of the shard at `addr`, with the cluster's message-size limits.
-pub async fn shard_client(addr: &str) -> anyhow::Result<ShardClient<Channel>> {
-    Ok(ShardClient::new(channel(addr).await?)
+/// A gRPC channel to the cluster process `p`, over mutual TLS with the driver's
+/// credentials `tls` when the cluster has them.
+pub async fn channel(p: &Process, tls: Option<&Credentials>) -> anyhow::Result<Channel> {
+    let url = format!("{}://{}", shardsim_host::tls::scheme(tls.is_some()), p.addr);
+    shardsim_host::tls::endpoint(&url, tls, role_of(&p.name))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {} at {}", p.name, p.addr))
+}
+
+/// A client of the shard process `p`, with the cluster's message-size limits.
+pub async fn shard_client(
+    p: &Process,
+    tls: Option<&Credentials>,
+) -> anyhow::Result<ShardClient<Channel>> {
+    Ok(ShardClient::new(channel(p, tls).await?)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }

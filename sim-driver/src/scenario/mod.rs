@@ -226,6 +226,13 @@ pub struct Cluster {
     /// Sign every transaction with ed25519 and check it on admission. Default false.
     #[serde(default)]
     pub signatures: bool,
+    /// Run every link over mutual TLS, as a cluster across hosts must: the driver
+    /// makes a CA for the run and a certificate per process naming its role (beacon,
+    /// shard k / validator i, driver); each process knows its callers by their
+    /// certificates, and only the driver may submit or inject faults. Default false
+    /// (loopback needs no credentials).
+    #[serde(default)]
+    pub tls: bool,
     /// Threads each shard verifies signatures and executes with, 1 to 16. Default 1.
     #[serde(default = "defaults::threads", deserialize_with = "thread_count")]
     pub threads_per_shard: u32,
@@ -312,6 +319,7 @@ impl Default for Cluster {
             max_block_txs: defaults::max_block_txs(),
             max_block_gas: None,
             signatures: false,
+            tls: false,
             threads_per_shard: defaults::threads(),
             executor: ExecutorKind::default(),
             vm: VmKind::default(),

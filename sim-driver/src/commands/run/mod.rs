@@ -182,12 +182,13 @@ async fn drive(
     let n = cluster.validators as usize;
     let shards = scenario.cluster.shards as usize;
     let mut clients = Vec::new();
+    let tls = cluster.tls.clone();
     for p in &cluster.shards {
-        clients.push(shard_client(&p.addr).await?);
+        clients.push(shard_client(p, tls.as_ref()).await?);
     }
     let names: Vec<String> = cluster.shards.iter().map(|p| p.name.clone()).collect();
     let targets: Vec<Target> = (0..clients.len()).map(|s| cluster.target(s)).collect();
-    let beacon = BeaconClient::new(channel(&cluster.beacon.addr).await?);
+    let beacon = BeaconClient::new(channel(&cluster.beacon, tls.as_ref()).await?);
 
     let (tx, mut rx) = mpsc::channel(MAIN_QUEUE);
     // Signing (if any) happens before the clock starts: the schedule, and every
@@ -435,7 +436,7 @@ async fn drive(
                             let slot = slot_of(target);
                             if target != Target::Beacon {
                                 let k = slot;
-                                let mut client = shard_client(&process.addr).await?;
+                                let mut client = shard_client(&process, tls.as_ref()).await?;
                                 let height = tokio::time::timeout(RPC_TIMEOUT, client.status(pb::StatusRequest::default()))
                                     .await
                                     .with_context(|| format!("status of restarted {target}: no answer"))?
