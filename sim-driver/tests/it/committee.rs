@@ -73,7 +73,9 @@ fn assert_all_invariants(s: &serde_json::Value) {
 fn a_committee_of_four_commits_by_quorum_with_rotating_leaders_and_agrees() {
     // Signed: every validator checks the proposals' signatures (and, cross-shard, the
     // receipts' proofs) before it votes; an honest proposal refused would stall here.
-    let run = committee_run("it-committee", 2, "2s", "signatures = true", "");
+    // Over mutual TLS: every link — driver, beacon, validator to validator — presents
+    // the run's certificates, as a cluster across hosts does.
+    let run = committee_run("it-committee", 2, "2s", "signatures = true\ntls = true", "");
     let s = &run.summary;
     assert_all_invariants(s);
     let c = &s["consensus"];

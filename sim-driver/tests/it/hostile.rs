@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use cross_shard::{Placement, RejectReason};
+use shardsim_host::tls::Credentials;
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::pb::shard_client::ShardClient;
 use shardsim_proto::{MAX_BATCH_TXS, pb};
@@ -14,7 +15,7 @@ use tonic::Code;
 const ACCOUNTS: u64 = 1000;
 
 /// The secret the in-process committees' keys derive from.
-const SECRET: [u8; 32] = [3; 32];
+pub(crate) const SECRET: [u8; 32] = [3; 32];
 
 /// Validator 0 of `shard` (every shard here has a committee of one).
 fn validator_key(shard: u32) -> ed25519_dalek::SigningKey {
@@ -23,7 +24,7 @@ fn validator_key(shard: u32) -> ed25519_dalek::SigningKey {
 
 /// `s` certified by its header's shard's validator, keys from `secret` (unchanged when
 /// the header is too malformed to have a hash).
-fn certified(mut s: pb::HeaderSubmission, secret: &[u8; 32]) -> pb::HeaderSubmission {
+pub(crate) fn certified(mut s: pb::HeaderSubmission, secret: &[u8; 32]) -> pb::HeaderSubmission {
     let Some(h) = s
         .header
         .as_ref()
@@ -37,7 +38,7 @@ fn certified(mut s: pb::HeaderSubmission, secret: &[u8; 32]) -> pb::HeaderSubmis
     s
 }
 
-async fn start_beacon(shards: u32) -> SocketAddr {
+pub(crate) async fn start_beacon(shards: u32, tls: Option<Credentials>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = beacon::BeaconConfig {
@@ -48,12 +49,19 @@ async fn start_beacon(shards: u32) -> SocketAddr {
         interval: Duration::from_millis(20),
         two_phase: None,
         data_dir: None,
+        tls,
     };
     tokio::spawn(beacon::run(listener, config, std::future::pending()));
     addr
 }
 
-async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bool) -> SocketAddr {
+pub(crate) async fn start_shard(
+    beacon: SocketAddr,
+    shard: u32,
+    shards: u32,
+    signatures: bool,
+    tls: Option<Credentials>,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = shard_node::ShardConfig {
@@ -82,9 +90,13 @@ async fn start_shard(beacon: SocketAddr, shard: u32, shards: u32, signatures: bo
         lose_receipts: 0,
         validator_key: validator_key(shard),
         committee: None,
+        tls,
     };
     tokio::spawn(async move {
-        let url = format!("http://{beacon}");
+        let url = format!(
+            "{}://{beacon}",
+            shardsim_host::tls::scheme(config.tls.is_some())
+        );
         shard_node::run(listener, config, &url, std::future::pending()).await
     });
     addr
@@ -100,7 +112,7 @@ async fn connect_shard(addr: SocketAddr) -> ShardClient<tonic::transport::Channe
     }
 }
 
-fn header(shard: u32, hash_len: usize) -> pb::Header {
+pub(crate) fn header(shard: u32, hash_len: usize) -> pb::Header {
     pb::Header {
         shard,
         height: 1,
@@ -114,7 +126,10 @@ fn header(shard: u32, hash_len: usize) -> pb::Header {
 
 /// A submission of `header` carrying `batches`, certified by shard's committee (as the
 /// shard itself would send it, Byzantine or not).
-fn submission(header: pb::Header, batches: Vec<pb::ReceiptBatch>) -> pb::HeaderSubmission {
+pub(crate) fn submission(
+    header: pb::Header,
+    batches: Vec<pb::ReceiptBatch>,
+) -> pb::HeaderSubmission {
     let s = pb::HeaderSubmission {
         header: Some(header),
         batches,
@@ -196,7 +211,7 @@ fn block_committing(
 /// dropped (and counted); the honest batch is routed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
-    let addr = start_beacon(2).await;
+    let addr = start_beacon(2, None).await;
     let mut c = BeaconClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -228,7 +243,7 @@ async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
 /// validators all subscribe, and a stranger claiming the shard cannot cut it off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_subscriber_does_not_cut_off_the_first() {
-    let addr = start_beacon(2).await;
+    let addr = start_beacon(2, None).await;
     let mut c = BeaconClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -253,7 +268,7 @@ async fn a_second_subscriber_does_not_cut_off_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beacon_refuses_malformed_messages_and_keeps_serving() {
-    let addr = start_beacon(2).await;
+    let addr = start_beacon(2, None).await;
     let mut c = BeaconClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -322,8 +337,8 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serving() {
-    let beacon = start_beacon(2).await;
-    let addr = start_shard(beacon, 0, 2, false).await;
+    let beacon = start_beacon(2, None).await;
+    let addr = start_shard(beacon, 0, 2, false, None).await;
     let mut c = connect_shard(addr).await;
     let mut events = c
         .events(pb::EventsRequest { after: None })
@@ -488,8 +503,8 @@ async fn shard_refuses_malformed_batches_rejects_bad_transactions_and_keeps_serv
 async fn signed_shard_rejects_bad_and_missing_signatures() {
     use cross_shard::signing::{account_key, sign};
 
-    let beacon = start_beacon(2).await;
-    let addr = start_shard(beacon, 0, 2, true).await;
+    let beacon = start_beacon(2, None).await;
+    let addr = start_shard(beacon, 0, 2, true, None).await;
     let mut c = connect_shard(addr).await;
     let mut events = c
         .events(pb::EventsRequest { after: None })

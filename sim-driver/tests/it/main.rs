@@ -8,6 +8,7 @@ mod hostile;
 mod orphans;
 mod run;
 mod sweep;
+mod tls;
 mod verdict;
 
 use std::path::{Path, PathBuf};
