@@ -22,6 +22,7 @@
 //!   reaches only the driver, which then stops them in order.
 
 pub mod faults;
+pub mod hosts;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -29,6 +30,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use shardsim_host::tls::{Credentials, Role};
+
+use crate::scenario::HostKind;
+pub use hosts::Hosts;
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -65,6 +69,8 @@ pub struct Process {
     args: Vec<String>,
     /// Killed on purpose (a fault) and not started again yet.
     pub killed: bool,
+    /// The network namespace it runs in (`network.hosts = "netns"`).
+    netns: Option<PathBuf>,
 }
 
 /// What it takes to start a process again.
@@ -74,6 +80,7 @@ pub struct Spec {
     args: Vec<String>,
     addr: String,
     run_dir: PathBuf,
+    netns: Option<PathBuf>,
 }
 
 impl Process {
@@ -84,6 +91,7 @@ impl Process {
             args: self.args.clone(),
             addr: self.addr.clone(),
             run_dir: self.log.parent().map(Path::to_path_buf).unwrap_or_default(),
+            netns: self.netns.clone(),
         }
     }
 
@@ -130,8 +138,12 @@ pub struct Cluster {
     /// The run's validator secret keys, one file per shard: needed while the cluster
     /// runs (a restarted shard reads its key again), removed when it stops.
     keys: PathBuf,
-    /// With `cluster.tls`, the driver's credentials for calling the processes.
+    /// With `cluster.tls` (or hosts of their own), the driver's credentials for
+    /// calling the processes.
     pub tls: Option<Credentials>,
+    /// With `network.hosts = "netns"`, the hosts the processes run on; dropped after
+    /// them (fields drop after `Drop::drop` has killed the processes).
+    pub hosts: Option<Hosts>,
 }
 
 impl Cluster {
@@ -168,7 +180,27 @@ impl Cluster {
         // With `cluster.tls`: a CA for this cluster alone and a certificate per process
         // (keys/tls/, removed with the keys), every link mutual TLS.
         let tls_dir = keys_dir.join("tls");
-        let tls = if c.tls {
+        // network.hosts = "netns": a host per process, the beacon on host 0 and
+        // validator slot s on host s + 1, each listening on its host's address (so
+        // over mutual TLS).
+        let hosts = match scenario.network.hosts {
+            HostKind::Loopback => None,
+            HostKind::Netns => Some(
+                Hosts::create(1 + (c.shards * n) as usize, scenario.network.bandwidth)
+                    .context("making the hosts (network.hosts = \"netns\")")?,
+            ),
+        };
+        let on_host = |i: usize| -> (Vec<String>, Option<PathBuf>) {
+            match &hosts {
+                Some(h) => (
+                    vec!["--listen".into(), format!("{}:0", Hosts::addr(i))],
+                    Some(h.path(i)),
+                ),
+                None => (Vec::new(), None),
+            }
+        };
+        let use_tls = c.tls || hosts.is_some();
+        let tls = if use_tls {
             let mut roles = vec![Role::Beacon, Role::Driver];
             roles.extend((0..c.shards * n).map(|slot| Role::Validator {
                 shard: slot / n,
@@ -180,12 +212,12 @@ impl Cluster {
         } else {
             None
         };
-        let tls_args: Vec<String> = if c.tls {
+        let tls_args: Vec<String> = if use_tls {
             vec!["--tls".into(), tls_dir.display().to_string()]
         } else {
             Vec::new()
         };
-        let scheme = shardsim_host::tls::scheme(c.tls);
+        let scheme = shardsim_host::tls::scheme(use_tls);
         let mut beacon_args = vec![
             "__beacon".into(),
             "--shards".into(),
@@ -215,7 +247,9 @@ impl Cluster {
         };
         beacon_args.extend(data_dir("beacon"));
         beacon_args.extend(tls_args.iter().cloned());
-        let beacon = spawn(&exe, "beacon", &beacon_args, run_dir).await?;
+        let (listen, netns) = on_host(0);
+        beacon_args.extend(listen);
+        let beacon = spawn(&exe, "beacon", &beacon_args, run_dir, netns.as_deref()).await?;
         let beacon_url = format!("{scheme}://{}", beacon.addr);
         let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
             humantime::format_duration(d).to_string()
@@ -305,7 +339,9 @@ impl Cluster {
             let name = process_name(shard, v, n);
             args.extend(data_dir(&name));
             args.extend(tls_args.iter().cloned());
-            shards.push(spawn(&exe, &name, &args, run_dir).await?);
+            let (listen, netns) = on_host(slot as usize + 1);
+            args.extend(listen);
+            shards.push(spawn(&exe, &name, &args, run_dir, netns.as_deref()).await?);
         }
         Ok(Cluster {
             beacon,
@@ -313,6 +349,7 @@ impl Cluster {
             validators: n,
             keys: keys_dir,
             tls,
+            hosts,
         })
     }
 
@@ -378,11 +415,22 @@ impl Cluster {
         let exe = std::env::current_exe().context("locating the shardsim binary")?;
         let mut args = spec.args;
         let keeps_address = spec.name == "beacon" || spec.name.contains("/validator-");
-        // A second restart of the same process already carries its address.
-        if keeps_address && !args.iter().any(|a| a == "--listen") {
+        if keeps_address {
+            // Its own address again (in place of the host's port 0, or of the address
+            // an earlier restart gave).
+            if let Some(i) = args.iter().position(|a| a == "--listen") {
+                args.drain(i..(i + 2).min(args.len()));
+            }
             args.extend(["--listen".into(), spec.addr]);
         }
-        spawn(&exe, &spec.name, &args, &spec.run_dir).await
+        spawn(
+            &exe,
+            &spec.name,
+            &args,
+            &spec.run_dir,
+            spec.netns.as_deref(),
+        )
+        .await
     }
 
     /// Fails with the process's name and the end of its log if any child has exited
@@ -468,7 +516,13 @@ fn file_stem(name: &str) -> String {
 
 /// Starts `exe args…` with stdout piped (for READY) and stderr in
 /// `<run_dir>/<name>.log` (`/` in the name as `.`).
-async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyhow::Result<Process> {
+async fn spawn(
+    exe: &Path,
+    name: &str,
+    args: &[String],
+    run_dir: &Path,
+    netns: Option<&Path>,
+) -> anyhow::Result<Process> {
     let log = run_dir.join(format!("{}.log", file_stem(name)));
     // A restarted process writes on after its predecessor.
     let log_file = std::fs::OpenOptions::new()
@@ -483,6 +537,13 @@ async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyho
         .stderr(Stdio::from(log_file))
         .kill_on_drop(true);
     die_with_parent(&mut cmd);
+    // Open here, entered in the child before exec; closed (here) once it runs.
+    let ns = netns
+        .map(|p| std::fs::File::open(p).with_context(|| format!("opening {}", p.display())))
+        .transpose()?;
+    if let Some(ns) = &ns {
+        enter_netns(&mut cmd, ns);
+    }
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting {name} ({})", exe.display()))?;
@@ -515,7 +576,25 @@ async fn spawn(exe: &Path, name: &str, args: &[String], run_dir: &Path) -> anyho
         child,
         args: args.to_vec(),
         killed: false,
+        netns: netns.map(Path::to_path_buf),
     })
+}
+
+/// Makes the child enter the network namespace `ns` before it runs.
+#[allow(unsafe_code)]
+fn enter_netns(cmd: &mut Command, ns: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    let fd = ns.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and calls only setns(2),
+    // async-signal-safe, on a descriptor the parent holds open until the spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Makes the child die with the driver and keeps it out of the terminal's Ctrl-C.

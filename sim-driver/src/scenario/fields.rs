@@ -166,3 +166,42 @@ pub(super) fn link_fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::E
 pub(super) fn phase_rate<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     in_range(d, 0, MAX_RATE, "phase rate")
 }
+
+/// A bandwidth in bits per second, written "100mbit", "1gbit", "500kbit" or "64000bit".
+pub(super) mod bandwidth {
+    use super::*;
+
+    /// Parses a bandwidth, or says what is wrong with it.
+    pub fn parse(s: &str) -> Result<u64, String> {
+        let t = s.trim().to_ascii_lowercase();
+        let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+        let scale = match unit {
+            "bit" => 1,
+            "kbit" => 1_000,
+            "mbit" => 1_000_000,
+            "gbit" => 1_000_000_000,
+            _ => 0,
+        };
+        match digits.parse::<u64>() {
+            Ok(n) if scale > 0 && n > 0 => n
+                .checked_mul(scale)
+                .filter(|&b| b >= 64_000)
+                .ok_or_else(|| format!("bandwidth {s:?}: between 64kbit and 2^64 bit/s")),
+            _ => Err(format!(
+                "invalid bandwidth {s:?} (write e.g. \"100mbit\", \"1gbit\" or \"500kbit\")"
+            )),
+        }
+    }
+
+    pub fn serialize<S: serde::Serializer>(b: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match b {
+            Some(b) => s.serialize_str(&format!("{b}bit")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map(Some).map_err(de::Error::custom)
+    }
+}

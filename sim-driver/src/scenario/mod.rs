@@ -382,6 +382,26 @@ pub struct Network {
     /// Default "0ms"; at most "10s".
     #[serde(default, with = "duration")]
     pub jitter: Duration,
+    /// Where the processes run: "loopback" (default: all on 127.0.0.1), or "netns" —
+    /// each on a host of its own, a Linux network namespace joined to the others by a
+    /// bridge, over mutual TLS (root only; see `cluster::hosts`).
+    #[serde(default)]
+    pub hosts: HostKind,
+    /// With `hosts = "netns"`: what each host may send, shaped by the kernel ("100mbit",
+    /// "1gbit"). Default: unlimited.
+    #[serde(default, with = "bandwidth", skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<u64>,
+}
+
+/// `network.hosts`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HostKind {
+    /// Every process on 127.0.0.1.
+    #[default]
+    Loopback,
+    /// A network namespace per process.
+    Netns,
 }
 
 /// `[workload]`: the transactions the driver offers.

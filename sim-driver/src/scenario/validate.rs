@@ -165,6 +165,11 @@ impl Scenario {
             );
         }
         let limit = Duration::from_secs(10);
+        if self.network.bandwidth.is_some() && self.network.hosts != HostKind::Netns {
+            return fail(
+                "network.bandwidth is the kernel's, on hosts of their own: it needs network.hosts = \"netns\"".into(),
+            );
+        }
         if self.network.latency > limit || self.network.jitter > limit {
             return fail("network.latency and network.jitter must be at most 10s".into());
         }

@@ -5,6 +5,7 @@ mod cli;
 mod committee;
 mod faults;
 mod hostile;
+mod netns;
 mod orphans;
 mod run;
 mod sweep;
