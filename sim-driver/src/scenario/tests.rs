@@ -419,3 +419,21 @@ fn shipped_scenarios_parse() {
     }
     assert!(seen >= 2);
 }
+
+#[test]
+fn hosts_and_bandwidth_parse_and_bandwidth_needs_hosts_of_their_own() {
+    let netns = |extra: &str| format!("{GOOD}\n[network]\nhosts = \"netns\"\n{extra}");
+    let s = Scenario::from_toml(&netns("bandwidth = \"100mbit\""), "s.toml").unwrap();
+    assert_eq!(s.network.hosts, HostKind::Netns);
+    assert_eq!(s.network.bandwidth, Some(100_000_000));
+    let s = Scenario::from_toml(&netns("bandwidth = \"1Gbit\""), "s.toml").unwrap();
+    assert_eq!(s.network.bandwidth, Some(1_000_000_000));
+    for bad in ["fast", "10kbit", "0mbit", "12", "5 mbit"] {
+        let e = error(&netns(&format!("bandwidth = \"{bad}\"")));
+        assert!(e.contains("bandwidth") && e.starts_with("s.toml:"), "{bad}: {e}");
+    }
+    let e = error(&format!("{GOOD}\n[network]\nbandwidth = \"100mbit\""));
+    assert!(e.contains("needs network.hosts = \"netns\""), "{e}");
+    let e = error(&format!("{GOOD}\n[network]\nhosts = \"docker\""));
+    assert!(e.contains("loopback") && e.contains("netns"), "{e}");
+}
