@@ -356,6 +356,8 @@ fn scenario_reference_lists_every_field() {
     let mut s = Scenario::from_toml(&full, "full").unwrap();
     // Under another VM than this scenario's (a gas limit needs vm = "evm").
     s.cluster.max_block_gas = Some(1_000_000);
+    // On hosts of their own (a bandwidth needs them).
+    s.network.bandwidth = Some(100_000_000);
     // And committees (which refuse a byzantine_shard).
     s.cluster.byzantine_validator = Some(super::ByzantineValidator {
         shard: 0,
@@ -430,7 +432,10 @@ fn hosts_and_bandwidth_parse_and_bandwidth_needs_hosts_of_their_own() {
     assert_eq!(s.network.bandwidth, Some(1_000_000_000));
     for bad in ["fast", "10kbit", "0mbit", "12", "5 mbit"] {
         let e = error(&netns(&format!("bandwidth = \"{bad}\"")));
-        assert!(e.contains("bandwidth") && e.starts_with("s.toml:"), "{bad}: {e}");
+        assert!(
+            e.contains("bandwidth") && e.starts_with("s.toml:"),
+            "{bad}: {e}"
+        );
     }
     let e = error(&format!("{GOOD}\n[network]\nbandwidth = \"100mbit\""));
     assert!(e.contains("needs network.hosts = \"netns\""), "{e}");
