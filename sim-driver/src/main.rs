@@ -66,9 +66,18 @@ enum Command {
     /// Example: shardsim run scenarios/quickstart.toml
     ///
     /// Example: shardsim run scenarios/quickstart.toml --set cluster.shards=8 --set workload.rate=max --json
+    ///
+    /// Example: shardsim run scenarios/quickstart.toml --cluster kit/cluster.toml
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
+        /// Drive a cluster started elsewhere instead of starting one: a file naming
+        /// the beacon's and every validator's address and the driver's credentials
+        /// (`shardsim genesis` writes one with the keys the processes need). The
+        /// cluster must be the scenario's, at genesis; kill and freeze faults need a
+        /// local process and are refused.
+        #[arg(long, value_name = "CLUSTER.toml")]
+        cluster: Option<PathBuf>,
         #[command(flatten)]
         overrides: Overrides,
         #[command(flatten)]
@@ -115,6 +124,25 @@ enum Command {
         overrides: Overrides,
         #[command(flatten)]
         output: Output,
+    },
+    /// Write the kit of a cluster to be started elsewhere: validator keys, every
+    /// committee's public keys, the cluster's certificates, start.sh (the exact
+    /// command of every process, one per line, with addresses as variables) and
+    /// cluster.toml (their addresses and the driver's credentials).
+    ///
+    /// Start the processes with start.sh (on one machine as it is, or each line on
+    /// its host with the addresses set), then drive them with
+    /// `shardsim run SCENARIO --cluster DIR/cluster.toml`.
+    ///
+    /// Example: shardsim genesis scenarios/quickstart.toml --out kit
+    Genesis {
+        /// The scenario file (TOML) the cluster will run.
+        scenario: PathBuf,
+        /// The kit's folder (new, or empty).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        overrides: Overrides,
     },
     /// Redraw every chart of a run or sweep folder from its data files.
     ///
@@ -184,9 +212,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run {
                 scenario,
+                cluster,
                 overrides,
                 output,
-            } => run_scenario(&scenario, &overrides.sets, &output).await,
+            } => run_scenario(&scenario, cluster, &overrides.sets, &output).await,
             Command::Validate { files, overrides } => Ok(validate(&files, &overrides.sets)),
             Command::Sweep {
                 scenario,
@@ -206,6 +235,22 @@ fn main() -> ExitCode {
                     stop: stop_on_ctrl_c(),
                 };
                 run_sweep(&scenario, &opts, output.json).await
+            }
+            Command::Genesis {
+                scenario,
+                out,
+                overrides,
+            } => {
+                let s = Scenario::load(&scenario, &overrides.sets)?;
+                sim_driver::commands::genesis::write(&s, &out)?;
+                println!(
+                    "kit: {}\n  start the processes: {}/start.sh (SHARDSIM=path/to/shardsim; addresses as variables)\n  then drive them:     shardsim run {} --cluster {}/cluster.toml",
+                    out.display(),
+                    out.display(),
+                    scenario.display(),
+                    out.display()
+                );
+                Ok(ExitCode::SUCCESS)
             }
             Command::Plot { dir } => {
                 let stems = sim_driver::charts::plot::plot(&dir)?;
@@ -283,12 +328,18 @@ fn stop_on_ctrl_c() -> watch::Receiver<bool> {
 /// Exit status of an interrupted run whose partial results were written.
 const INTERRUPTED: u8 = 130;
 
-async fn run_scenario(path: &Path, sets: &[String], output: &Output) -> anyhow::Result<ExitCode> {
+async fn run_scenario(
+    path: &Path,
+    cluster: Option<PathBuf>,
+    sets: &[String],
+    output: &Output,
+) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(path, sets)?;
     let opts = RunOptions {
         out: output.out.clone(),
         progress: !(output.quiet || output.json),
         stop: stop_on_ctrl_c(),
+        cluster,
     };
     let outcome = run(&scenario, &opts)
         .await

@@ -355,6 +355,7 @@ impl Shard for ShardService {
             admitted: c.admitted,
             entered: c.entered,
             consensus: lock(&shared.consensus).clone(),
+            genesis: Some(shared.genesis_facts()),
         }))
     }
 }

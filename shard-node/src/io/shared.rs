@@ -216,6 +216,8 @@ pub struct Shared {
     /// Its proposals carry the signatures; a peer's proposal whose transaction is here
     /// as it is there needs no second check ([`crate::validator::inputs`]).
     pub signed: Mutex<FxHashMap<TxId, (Tx, [u8; SIGNATURE_LEN])>>,
+    /// The state root at genesis (for `Status`: what an attaching driver checks).
+    pub genesis_root: Hash,
     /// A committee's validator: its consensus figures for `Status`.
     pub consensus: Mutex<Option<pb::ConsensusStatus>>,
 }
@@ -249,6 +251,29 @@ impl RecentIds {
 }
 
 impl Shared {
+    /// What this shard was started as, for `Status`.
+    pub fn genesis_facts(&self) -> pb::Genesis {
+        let c = &self.config;
+        pb::Genesis {
+            shards: c.shards,
+            accounts: c.accounts,
+            initial_balance: c.initial_balance,
+            tokens: c.tokens,
+            pools: c.pools,
+            collections: c.collections,
+            proposals: c.proposals,
+            vm: match c.vm {
+                crate::Vm::Native => "native",
+                crate::Vm::Evm => "evm",
+            }
+            .into(),
+            two_phase_deadline: c.two_phase,
+            signatures: c.signatures,
+            validators: c.committee.as_ref().map_or(1, |k| k.committee.len() as u32),
+            state_root: self.genesis_root.0.to_vec(),
+        }
+    }
+
     /// Fresh shared state for a shard at genesis, keeping its blocks in `store` if
     /// given.
     pub fn new(config: ShardConfig, genesis: &mut Ledger, store: Option<Log>) -> Shared {
@@ -296,6 +321,7 @@ impl Shared {
                 .map(|c| Arc::new(PeerLinks::new(c.me, c.committee.len()))),
             recent: Mutex::new(RecentIds::default()),
             signed: Mutex::new(FxHashMap::default()),
+            genesis_root: genesis.state_root(),
             consensus: Mutex::new(None),
             config,
         }

@@ -21,8 +21,10 @@
 //! - Ctrl-C in a terminal: the children are in their own process group, so the signal
 //!   reaches only the driver, which then stops them in order.
 
+pub mod attach;
 pub mod faults;
 pub mod hosts;
+pub mod kit;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -33,13 +35,14 @@ use shardsim_host::tls::{Credentials, Role};
 
 use crate::scenario::HostKind;
 pub use hosts::Hosts;
+pub use kit::Kit;
 use shardsim_proto::MAX_MESSAGE_BYTES;
 use shardsim_proto::pb::shard_client::ShardClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
-use crate::scenario::{Protocol, Scenario, Storage, Target};
+use crate::scenario::{Scenario, Storage, Target};
 
 /// Genesis balance of every account.
 pub const INITIAL_BALANCE: u64 = 1_000_000_000;
@@ -63,8 +66,9 @@ pub struct Process {
     pub addr: String,
     /// Its log file.
     pub log: PathBuf,
-    /// The process; killed on drop.
-    child: Child,
+    /// The process; killed on drop. `None`: a process of an attached cluster
+    /// ([`attach`]), which this driver did not start and never signals.
+    child: Option<Child>,
     /// The arguments it was started with (a restart reuses them).
     args: Vec<String>,
     /// Killed on purpose (a fault) and not started again yet.
@@ -97,7 +101,20 @@ impl Process {
 
     /// The child's pid, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// A process of an attached cluster, at `addr`.
+    fn attached(name: &str, addr: &str) -> Process {
+        Process {
+            name: name.to_string(),
+            addr: addr.to_string(),
+            log: PathBuf::new(),
+            child: None,
+            args: Vec::new(),
+            killed: false,
+            netns: None,
+        }
     }
 
     /// CPU time (user + system) the process has used so far, if it still runs.
@@ -136,8 +153,9 @@ pub struct Cluster {
     /// Validators per shard (1: each shard proposes alone).
     pub validators: u32,
     /// The run's validator secret keys, one file per shard: needed while the cluster
-    /// runs (a restarted shard reads its key again), removed when it stops.
-    keys: PathBuf,
+    /// runs (a restarted shard reads its key again), removed when it stops. `None`
+    /// for an attached cluster.
+    keys: Option<PathBuf>,
     /// With `cluster.tls` (or hosts of their own), the driver's credentials for
     /// calling the processes.
     pub tls: Option<Credentials>,
@@ -152,34 +170,7 @@ impl Cluster {
         let exe =
             std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
         let c = &scenario.cluster;
-        // Each run draws a secret from which every validator's key derives; a shard
-        // gets only its own key (a file in keys/), the beacon only the public ones.
-        let secret: [u8; 32] = rand::random();
-        let keys_dir = run_dir.join("keys");
-        std::fs::create_dir_all(&keys_dir)
-            .with_context(|| format!("creating {}", keys_dir.display()))?;
         let n = c.validators;
-        let mut committees = Vec::with_capacity(c.shards as usize);
-        let mut key_files = Vec::with_capacity((c.shards * n) as usize);
-        for shard in 0..c.shards {
-            let committee = consensus::Committee::derived(&secret, shard, n as usize)
-                .context("deriving the committees")?;
-            committees.push(committee.to_hex());
-            for v in 0..n {
-                let key = consensus::committee::validator_key(&secret, shard, v as u16);
-                let file = keys_dir.join(format!("{}.key", file_stem(&process_name(shard, v, n))));
-                write_secret(&file, &const_hex::encode(key.to_bytes()))?;
-                key_files.push(file);
-            }
-        }
-        // Every committee's public keys, which each validator checks proposals'
-        // receipts against (their source headers' certificates).
-        let committees_file = keys_dir.join("committees");
-        std::fs::write(&committees_file, committees.join("\n") + "\n")
-            .with_context(|| format!("writing {}", committees_file.display()))?;
-        // With `cluster.tls`: a CA for this cluster alone and a certificate per process
-        // (keys/tls/, removed with the keys), every link mutual TLS.
-        let tls_dir = keys_dir.join("tls");
         // network.hosts = "netns": a host per process, the beacon on host 0 and
         // validator slot s on host s + 1, each listening on its host's address (so
         // over mutual TLS).
@@ -199,38 +190,18 @@ impl Cluster {
                 None => (Vec::new(), None),
             }
         };
+        // The run's keys (and with `cluster.tls`, or hosts of their own, a CA for this
+        // cluster alone and a certificate per process) in keys/, removed when the
+        // cluster stops.
         let use_tls = c.tls || hosts.is_some();
-        let tls = if use_tls {
-            let mut roles = vec![Role::Beacon, Role::Driver];
-            roles.extend((0..c.shards * n).map(|slot| Role::Validator {
-                shard: slot / n,
-                index: slot % n,
-            }));
-            shardsim_host::tls::generate(&tls_dir, &roles)
-                .context("making the cluster's certificates")?;
-            Some(Credentials::load(&tls_dir, Role::Driver)?)
-        } else {
-            None
-        };
-        let tls_args: Vec<String> = if use_tls {
-            vec!["--tls".into(), tls_dir.display().to_string()]
-        } else {
-            Vec::new()
-        };
+        let keys_dir = run_dir.join("keys");
+        let kit = Kit::write(scenario, &keys_dir, use_tls)?;
+        let tls = kit
+            .tls_dir
+            .as_deref()
+            .map(|d| Credentials::load(d, Role::Driver))
+            .transpose()?;
         let scheme = shardsim_host::tls::scheme(use_tls);
-        let mut beacon_args = vec![
-            "__beacon".into(),
-            "--shards".into(),
-            c.shards.to_string(),
-            "--beacon-interval".into(),
-            humantime::format_duration(c.beacon_interval).to_string(),
-        ];
-        if c.protocol == Protocol::TwoPhase {
-            beacon_args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
-        }
-        for keys in &committees {
-            beacon_args.extend(["--committee".into(), keys.clone()]);
-        }
         // With storage on disk, each process keeps its chain in data/<name>/.
         let data_dir = |name: &str| -> Vec<String> {
             match c.storage {
@@ -245,100 +216,22 @@ impl Cluster {
                 Storage::Memory => Vec::new(),
             }
         };
+        let mut beacon_args = kit.beacon_args(scenario);
         beacon_args.extend(data_dir("beacon"));
-        beacon_args.extend(tls_args.iter().cloned());
         let (listen, netns) = on_host(0);
         beacon_args.extend(listen);
         let beacon = spawn(&exe, "beacon", &beacon_args, run_dir, netns.as_deref()).await?;
         let beacon_url = format!("{scheme}://{}", beacon.addr);
-        let block_interval = c.block_interval.map_or("asap".to_string(), |d| {
-            humantime::format_duration(d).to_string()
-        });
         let mut shards: Vec<Process> = Vec::with_capacity((c.shards * n) as usize);
         for slot in 0..c.shards * n {
             let (shard, v) = (slot / n, slot % n);
-            let args = [
-                "__shard".into(),
-                "--shard".into(),
-                shard.to_string(),
-                "--shards".into(),
-                c.shards.to_string(),
-                "--accounts".into(),
-                scenario.workload.accounts.to_string(),
-                "--initial-balance".into(),
-                INITIAL_BALANCE.to_string(),
-                "--tokens".into(),
-                scenario.workload.tokens.to_string(),
-                "--pools".into(),
-                scenario.pools().to_string(),
-                "--collections".into(),
-                scenario.workload.collections.to_string(),
-                "--proposals".into(),
-                scenario.workload.proposals.to_string(),
-                "--block-interval".into(),
-                block_interval.clone(),
-                "--max-block-txs".into(),
-                c.max_block_txs.to_string(),
-                "--mempool-capacity".into(),
-                mempool_capacity(c.max_block_txs).to_string(),
-                "--threads".into(),
-                c.threads_per_shard.to_string(),
-                "--executor".into(),
-                c.executor.flag().into(),
-                "--vm".into(),
-                match c.vm {
-                    crate::scenario::VmKind::Native => "native",
-                    crate::scenario::VmKind::Evm => "evm",
-                }
-                .into(),
-                "--link-latency".into(),
-                humantime::format_duration(scenario.network.latency).to_string(),
-                "--link-jitter".into(),
-                humantime::format_duration(scenario.network.jitter).to_string(),
-                "--beacon".into(),
-                beacon_url.clone(),
-                "--validator-key-file".into(),
-                key_files[slot as usize].display().to_string(),
-            ];
-            let mut args = args.to_vec();
-            if c.signatures {
-                args.push("--signatures".into());
-            }
-            if c.verify_executor {
-                args.push("--verify-executor".into());
-            }
-            if !c.predict_executor {
-                args.push("--no-predict".into());
-            }
-            if c.protocol == Protocol::TwoPhase {
-                args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
-            }
-            if c.byzantine_shard == Some(shard) {
-                args.push("--byzantine".into());
-            }
-            if let Some(gas) = c.max_block_gas {
-                args.extend(["--max-block-gas".into(), gas.to_string()]);
-            }
-            if n > 1 {
-                args.extend([
-                    "--committees".into(),
-                    committees_file.display().to_string(),
-                    "--validator".into(),
-                    v.to_string(),
-                ]);
-                // Each validator calls those before it, already listening.
-                for (i, peer) in shards[(shard * n) as usize..].iter().enumerate() {
-                    args.extend(["--peer".into(), format!("{i}={scheme}://{}", peer.addr)]);
-                }
-                if let Some(b) = &c.byzantine_validator
-                    && (b.shard, b.validator) == (shard, v)
-                {
-                    args.extend(["--behaviour".into(), b.behaviour.clone()]);
-                }
-            }
+            let peers: Vec<String> = shards[(shard * n) as usize..]
+                .iter()
+                .map(|p| format!("{scheme}://{}", p.addr))
+                .collect();
+            let mut args = kit.shard_args(scenario, slot, &beacon_url, &peers);
             let name = process_name(shard, v, n);
             args.extend(data_dir(&name));
-            args.extend(tls_args.iter().cloned());
             let (listen, netns) = on_host(slot as usize + 1);
             args.extend(listen);
             shards.push(spawn(&exe, &name, &args, run_dir, netns.as_deref()).await?);
@@ -347,7 +240,7 @@ impl Cluster {
             beacon,
             shards,
             validators: n,
-            keys: keys_dir,
+            keys: Some(keys_dir),
             tls,
             hosts,
         })
@@ -384,6 +277,8 @@ impl Cluster {
         let p = self.process(target);
         p.killed = true;
         p.child
+            .as_mut()
+            .with_context(|| format!("{} was not started by this driver", p.name))?
             .kill()
             .await
             .with_context(|| format!("killing {}", p.name))
@@ -449,7 +344,10 @@ impl Cluster {
         let beacon = std::iter::once((Target::Beacon, &mut self.beacon));
         let shards = targets.into_iter().zip(self.shards.iter_mut());
         for (target, p) in beacon.chain(shards).filter(|(_, p)| !p.killed) {
-            if let Some(status) = p.child.try_wait()? {
+            let Some(child) = p.child.as_mut() else {
+                continue;
+            };
+            if let Some(status) = child.try_wait()? {
                 let why = anyhow::anyhow!(
                     "{} exited unexpectedly ({status}); last lines of {}:\n{}",
                     p.name,
@@ -482,9 +380,13 @@ impl Cluster {
             .iter_mut()
             .chain(std::iter::once(&mut self.beacon))
         {
-            let _ = p.child.kill().await;
+            if let Some(child) = p.child.as_mut() {
+                let _ = child.kill().await;
+            }
         }
-        let _ = std::fs::remove_dir_all(&self.keys);
+        if let Some(keys) = &self.keys {
+            let _ = std::fs::remove_dir_all(keys);
+        }
     }
 }
 
@@ -492,11 +394,15 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for p in std::iter::once(&mut self.beacon).chain(self.shards.iter_mut()) {
             // start_kill sends SIGKILL; the wait reaps it so no zombie is left.
-            if p.child.start_kill().is_ok() {
-                let _ = p.child.try_wait();
+            if let Some(child) = p.child.as_mut()
+                && child.start_kill().is_ok()
+            {
+                let _ = child.try_wait();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.keys);
+        if let Some(keys) = &self.keys {
+            let _ = std::fs::remove_dir_all(keys);
+        }
     }
 }
 
@@ -573,7 +479,7 @@ async fn spawn(
         name: name.to_string(),
         addr,
         log,
-        child,
+        child: Some(child),
         args: args.to_vec(),
         killed: false,
         netns: netns.map(Path::to_path_buf),

@@ -152,6 +152,7 @@ pub async fn sweep(path: &Path, opts: &SweepOptions) -> anyhow::Result<(PathBuf,
                 out: points_dir.clone(),
                 progress: opts.progress,
                 stop: opts.stop.clone(),
+                cluster: None,
             },
         )
         .await

@@ -56,6 +56,8 @@ pub struct RunOptions {
     /// Becomes `true` when the user asks to stop (Ctrl-C): the load stops, the cluster
     /// drains briefly, and the results are written marked `partial`.
     pub stop: watch::Receiver<bool>,
+    /// Drive the cluster this file names (attach mode) instead of starting one.
+    pub cluster: Option<PathBuf>,
 }
 
 /// A stop signal that never fires, for runs nobody interrupts.
@@ -134,6 +136,19 @@ impl From<LoadEvent> for Msg {
 
 /// Runs `scenario`, writes its results, and returns its summary.
 pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    // Attach mode: the running cluster is checked before anything is written.
+    let attached = match &opts.cluster {
+        Some(path) => {
+            crate::cluster::attach::refuse_local_faults(scenario)?;
+            let file = crate::cluster::attach::ClusterFile::load(path)?;
+            Some(
+                Cluster::attach(scenario, &file)
+                    .await
+                    .with_context(|| format!("attaching to the cluster of {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let started = SystemTime::now();
     let (run_id, dir) = results_dir(&opts.out, &scenario.name, scenario.seed, started)?;
     std::fs::write(
@@ -157,7 +172,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         }
     }
 
-    let mut cluster = Cluster::start(scenario, &dir).await?;
+    let mut cluster = match attached {
+        Some(cluster) => cluster,
+        None => Cluster::start(scenario, &dir).await?,
+    };
     let outcome = drive(scenario, opts, &mut cluster, &run_id, &dir, started).await;
     let outcome = match outcome {
         Ok(summary) => Ok(summary),
