@@ -143,7 +143,10 @@ pub async fn run(
             .tls_config(creds.server())
             .map_err(|e| Error::Config(format!("the beacon's TLS: {e}")))?;
     }
+    // The standard health service, for readiness probes: serving once listening.
+    let (_health, health) = tonic_health::server::health_reporter();
     let server = builder
+        .add_service(health)
         .add_service(
             BeaconServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

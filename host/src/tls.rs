@@ -87,6 +87,28 @@ impl Role {
     }
 }
 
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    /// `beacon`, `driver`, `shard-K/validator-I`, or `shard-K` (a shard alone: its
+    /// validator 0) — the cluster's process names.
+    fn from_str(s: &str) -> Result<Role, String> {
+        let bad = || format!("{s:?} is no role: write beacon, driver or shard-K/validator-I");
+        match s {
+            "beacon" => Ok(Role::Beacon),
+            "driver" => Ok(Role::Driver),
+            _ => {
+                let rest = s.strip_prefix("shard-").ok_or_else(bad)?;
+                let (k, i) = rest.split_once("/validator-").unwrap_or((rest, "0"));
+                Ok(Role::Validator {
+                    shard: k.parse().map_err(|_| bad())?,
+                    index: i.parse().map_err(|_| bad())?,
+                })
+            }
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -297,6 +319,20 @@ mod tests {
             },
         ] {
             assert_eq!(Role::from_dns_name(&role.dns_name()), Some(role));
+        }
+        for role in [
+            Role::Beacon,
+            Role::Driver,
+            Role::Validator { shard: 2, index: 3 },
+        ] {
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+        }
+        assert_eq!(
+            "shard-4".parse::<Role>(),
+            Ok(Role::Validator { shard: 4, index: 0 })
+        );
+        for bad in ["shard-x", "validator-1", "shard-1/validator-", ""] {
+            assert!(bad.parse::<Role>().is_err(), "{bad}");
         }
         for name in [
             "beacon",

@@ -179,7 +179,11 @@ pub async fn run(
             .tls_config(creds.server())
             .map_err(|e| Error::Config(format!("the shard's TLS: {e}")))?;
     }
+    // The standard health service, for readiness probes: serving once listening
+    // (after the beacon answered and the store was replayed).
+    let (_health, health) = tonic_health::server::health_reporter();
     let server = builder
+        .add_service(health)
         .add_service(service)
         .serve_with_incoming_shutdown(shardsim_host::process::incoming(listener), shutdown);
 

@@ -144,6 +144,24 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Ask a cluster process whether it serves (the standard gRPC health service):
+    /// exit 0 if it does, 1 if not. Kubernetes readiness probes run it.
+    ///
+    /// Example: shardsim health 127.0.0.1:7000 --tls kit/tls --as driver --server beacon
+    Health {
+        /// The process's host:port.
+        addr: String,
+        /// The cluster's credentials folder: the call runs over mutual TLS.
+        #[arg(long, value_name = "DIR")]
+        tls: Option<PathBuf>,
+        /// With --tls, whose certificate to present: beacon, driver or
+        /// shard-K/validator-I.
+        #[arg(long = "as", value_name = "ROLE", default_value = "driver")]
+        me: shardsim_host::tls::Role,
+        /// With --tls, the role of the process asked (its certificate must name it).
+        #[arg(long, value_name = "ROLE", default_value = "beacon")]
+        server: shardsim_host::tls::Role,
+    },
     /// Redraw every chart of a run or sweep folder from its data files.
     ///
     /// Example: shardsim plot results/quickstart/20261124T183222Z-seed42
@@ -252,6 +270,12 @@ fn main() -> ExitCode {
                 );
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Health {
+                addr,
+                tls,
+                me,
+                server,
+            } => health(&addr, tls.as_deref(), me, server).await,
             Command::Plot { dir } => {
                 let stems = sim_driver::charts::plot::plot(&dir)?;
                 for stem in stems {
@@ -420,5 +444,37 @@ fn verdict(ok: bool) -> ExitCode {
     } else {
         eprintln!("shardsim: invariants failed (see summary.json)");
         ExitCode::from(1)
+    }
+}
+
+/// `shardsim health`: SERVING → exit 0, anything else → 1 (with what it said).
+async fn health(
+    addr: &str,
+    tls: Option<&Path>,
+    me: shardsim_host::tls::Role,
+    server: shardsim_host::tls::Role,
+) -> anyhow::Result<ExitCode> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let creds = tls
+        .map(|d| shardsim_host::tls::Credentials::load(d, me))
+        .transpose()?;
+    let url = format!("{}://{addr}", shardsim_host::tls::scheme(creds.is_some()));
+    let channel = shardsim_host::tls::endpoint(&url, creds.as_ref(), server)?
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .timeout(std::time::Duration::from_secs(2))
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let reply = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .with_context(|| format!("health of {addr}"))?
+        .into_inner();
+    if reply.status == ServingStatus::Serving as i32 {
+        println!("{addr}: serving");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{addr}: not serving ({})", reply.status);
+        Ok(ExitCode::from(1))
     }
 }

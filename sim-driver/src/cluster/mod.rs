@@ -549,14 +549,7 @@ pub fn log_tail(path: &Path) -> String {
 /// The role the process named `name` (`beacon`, `shard-k`, `shard-k/validator-i`) has
 /// in the cluster's certificates (a shard alone is its validator 0).
 pub fn role_of(name: &str) -> Role {
-    let validator = |s: &str| {
-        let (k, i) = s.split_once("/validator-").unwrap_or((s, "0"));
-        Some(Role::Validator {
-            shard: k.strip_prefix("shard-")?.parse().ok()?,
-            index: i.parse().ok()?,
-        })
-    };
-    validator(name).unwrap_or(Role::Beacon)
+    name.parse().unwrap_or(Role::Beacon)
 }
 
 /// A gRPC channel to the cluster process `p`, over mutual TLS with the driver's

@@ -127,6 +127,31 @@ fn a_cluster_started_by_hand_from_its_kit_is_driven_and_a_different_one_refused(
     }
     let (_processes, addrs) = start_by_hand(&kit);
     assert_eq!(addrs.len(), 9, "the beacon and 2 × 4 validators: {addrs:?}");
+    // What a readiness probe asks: the health service, over the kit's TLS.
+    let health = |addr: &str, server: &str| {
+        shardsim()
+            .args(["health", addr, "--tls"])
+            .arg(kit.join("tls"))
+            .args(["--as", "driver", "--server", server])
+            .output()
+            .unwrap()
+    };
+    for (var, server) in [
+        ("BEACON", "beacon"),
+        ("SHARD_1_VALIDATOR_2", "shard-1/validator-2"),
+    ] {
+        let probe = health(&addrs[var], server);
+        assert!(
+            probe.status.success(),
+            "{}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+    }
+    let wrong = health(&addrs["BEACON"], "shard-0/validator-0");
+    assert!(
+        !wrong.status.success(),
+        "the beacon's certificate does not name a shard"
+    );
     // The kit's cluster file, with the addresses the processes took.
     let mut cluster = std::fs::read_to_string(kit.join("cluster.toml")).unwrap();
     cluster = cluster.replace("127.0.0.1:7000", &addrs["BEACON"]);
