@@ -47,6 +47,34 @@ struct Output {
     json: bool,
 }
 
+/// Where `shardsim deploy` deploys to.
+#[derive(Debug, Subcommand)]
+enum DeployTarget {
+    /// Kubernetes: a namespace, a Secret with the cluster's keys and certificates, the
+    /// beacon as a StatefulSet with a Service, each shard's committee as a StatefulSet
+    /// with a headless Service (pod shard-K-I is validator I), readiness probes on the
+    /// gRPC health service, and the driver as a Job that attaches to them and keeps
+    /// the results in a volume. Build the image with the repository's Dockerfile, then
+    /// `kubectl apply -f OUT`; README "Kubernetes" takes it from there.
+    ///
+    /// Example: shardsim deploy kubernetes scenarios/quickstart.toml --out k8s --image registry.example/shardsim:1
+    Kubernetes {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Where the manifests go.
+        #[arg(long)]
+        out: PathBuf,
+        /// The container image (the repository's Dockerfile builds it).
+        #[arg(long, default_value = "shardsim:latest")]
+        image: String,
+        /// The namespace (default: shardsim-<scenario name>).
+        #[arg(long)]
+        namespace: Option<String>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one scenario file and write its results.
@@ -143,6 +171,11 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         overrides: Overrides,
+    },
+    /// Write the manifests that run a scenario's cluster somewhere else.
+    Deploy {
+        #[command(subcommand)]
+        target: DeployTarget,
     },
     /// Ask a cluster process whether it serves (the standard gRPC health service):
     /// exit 0 if it does, 1 if not. Kubernetes readiness probes run it.
@@ -266,6 +299,26 @@ fn main() -> ExitCode {
                     out.display(),
                     out.display(),
                     scenario.display(),
+                    out.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Deploy {
+                target:
+                    DeployTarget::Kubernetes {
+                        scenario,
+                        out,
+                        image,
+                        namespace,
+                        overrides,
+                    },
+            } => {
+                let s = Scenario::load(&scenario, &overrides.sets)?;
+                let opts = sim_driver::commands::deploy::Options { image, namespace };
+                sim_driver::commands::deploy::write(&s, &out, &opts)?;
+                println!(
+                    "manifests: {}\n  kubectl apply -f {}   (then README \"Kubernetes\": wait for the driver Job, copy the results)",
+                    out.display(),
                     out.display()
                 );
                 Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 mod attach;
 mod cli;
 mod committee;
+mod deploy;
 mod faults;
 mod hostile;
 mod netns;
