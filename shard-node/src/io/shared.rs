@@ -331,4 +331,47 @@ impl Shared {
     pub fn genesis(config: &ShardConfig) -> Option<Ledger> {
         Some(Ledger::genesis(config.world()?, config.initial_balance))
     }
+
+    /// The state root at genesis of shard `shard` of a cluster of these `facts` — the
+    /// root its validators report ([`Shared::genesis_facts`]), which a driver attaching
+    /// to a running cluster computes to compare. `None` with no shards.
+    pub fn genesis_root_of(facts: &pb::Genesis, shard: u32) -> Option<Hash> {
+        let world = crate::state::World {
+            shard,
+            placement: cross_shard::Placement::new(facts.shards)?,
+            accounts: facts.accounts,
+            tokens: facts.tokens,
+            pools: facts.pools,
+            collections: facts.collections,
+            proposals: facts.proposals,
+            pool_reserve: cross_shard::amm::POOL_RESERVE,
+        };
+        Some(Ledger::genesis(world, facts.initial_balance).state_root())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_genesis_a_shard_reports_is_the_one_its_facts_make() {
+        for shard in 0..2 {
+            let config = ShardConfig {
+                tokens: 2,
+                pools: 1,
+                collections: 3,
+                ..ShardConfig::for_tests(shard)
+            };
+            let mut ledger = Shared::genesis(&config).unwrap();
+            let facts = Shared::new(config, &mut ledger, None).genesis_facts();
+            let root = Shared::genesis_root_of(&facts, shard).unwrap();
+            assert_eq!(facts.state_root, root.0.to_vec(), "shard {shard}");
+            let other = pb::Genesis {
+                initial_balance: facts.initial_balance + 1,
+                ..facts.clone()
+            };
+            assert_ne!(Shared::genesis_root_of(&other, shard), Some(root));
+        }
+    }
 }

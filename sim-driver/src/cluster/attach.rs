@@ -253,6 +253,18 @@ async fn check_validator(
             p.addr
         );
     }
+    // The facts agree: so must the genesis they make.
+    let expected = shard_node::io::Shared::genesis_root_of(&g, shard)
+        .with_context(|| format!("{} reports no shards", p.name))?;
+    if g.state_root != expected.0 {
+        bail!(
+            "{} at {} reports genesis root {}, the scenario's is {}",
+            p.name,
+            p.addr,
+            const_hex::encode(&g.state_root),
+            const_hex::encode(expected.0)
+        );
+    }
     if s.height > 0 {
         bail!(
             "{} at {} is at height {}, not at genesis: a cluster runs one scenario from its start",
