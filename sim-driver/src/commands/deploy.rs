@@ -88,7 +88,6 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
     collect(tmp.path(), tmp.path(), &mut files)?;
     files.sort();
     let mut data = serde_json::Map::new();
-    let mut items = Vec::new();
     for rel in &files {
         use base64::Engine as _;
         let bytes = std::fs::read(tmp.path().join(rel))?;
@@ -96,10 +95,19 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
             key_of(rel),
             Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
         );
-        items.push(json!({ "key": key_of(rel), "path": rel }));
     }
+    // Each component mounts only its own files: the CA, its certificates and keys,
+    // and what its command reads. (A committee's pods share one template, so they
+    // share their committee's keys; no pod holds another component's.)
+    let kit_volume = |mine: &dyn Fn(&str) -> bool| {
+        let items: Vec<Value> = files
+            .iter()
+            .filter(|rel| *rel == "tls/ca.pem" || mine(rel))
+            .map(|rel| json!({ "key": key_of(rel), "path": rel }))
+            .collect();
+        json!({ "name": "kit", "secret": { "secretName": SECRET, "items": items, "defaultMode": 0o400 } })
+    };
     let labels = |component: &str| json!({ "app.kubernetes.io/name": "shardsim", "app.kubernetes.io/component": component });
-    let kit_volume = json!({ "name": "kit", "secret": { "secretName": SECRET, "items": items, "defaultMode": 0o400 } });
     let kit_mount = json!({ "name": "kit", "mountPath": KIT, "readOnly": true });
     let data_args = |name: &str| -> Vec<String> {
         match c.storage {
@@ -134,7 +142,7 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
             "volumeMounts": [kit_mount, { "name": "data", "mountPath": "/data" }],
         })
     };
-    let stateful_set = |name: &str, replicas: u32, container: Value| {
+    let stateful_set = |name: &str, replicas: u32, container: Value, kit: Value| {
         json!({
             "apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": { "name": name, "namespace": ns, "labels": labels(name) },
@@ -148,7 +156,7 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
                     "metadata": { "labels": labels(name) },
                     "spec": {
                         "containers": [container],
-                        "volumes": [kit_volume, { "name": "data", "emptyDir": {} }],
+                        "volumes": [kit, { "name": "data", "emptyDir": {} }],
                     },
                 },
             },
@@ -205,6 +213,7 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
                 "beacon",
                 1,
                 container("beacon", shell(&beacon_args), "beacon", "250m", "256Mi"),
+                kit_volume(&|rel| rel.starts_with("tls/beacon.")),
             ),
         ],
     )?;
@@ -241,6 +250,16 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
                     &name,
                     n,
                     container("validator", cases, &role, &cpu, "512Mi"),
+                    kit_volume(&|rel| {
+                        let own = format!("shard-{k}.validator-");
+                        rel == "committees"
+                            || rel
+                                .strip_prefix("tls/")
+                                .is_some_and(|f| f.starts_with(&own))
+                            || rel
+                                .strip_prefix("keys/")
+                                .is_some_and(|f| f.starts_with(&own))
+                    }),
                 ),
             ],
         )?;
@@ -294,7 +313,14 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
                                 "resources": { "requests": { "cpu": "1", "memory": "512Mi" } },
                                 "volumeMounts": [kit_mount, results_mount],
                             }],
-                            "volumes": [kit_volume, results_volume],
+                            "volumes": [
+                                kit_volume(&|rel| {
+                                    rel.starts_with("tls/driver.")
+                                        || rel == "cluster.toml"
+                                        || rel == "scenario.toml"
+                                }),
+                                results_volume,
+                            ],
                         },
                     },
                 },

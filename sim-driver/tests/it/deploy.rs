@@ -122,11 +122,14 @@ fn the_kubernetes_manifests_agree_on_names_ports_secrets_and_addresses() {
     // command names is one of the files mounted.
     let secret = &secrets["shardsim-kit"];
     let data = secret["data"].as_object().unwrap();
-    let mut mounted = BTreeSet::new();
-    let mut named = BTreeSet::new();
-    for d in &docs {
-        let text = d.to_string();
-        kit_paths(&text, &mut named);
+    let mut all_mounted = BTreeSet::new();
+    for d in docs
+        .iter()
+        .filter(|d| d["kind"] == "StatefulSet" || d["kind"] == "Job")
+    {
+        let name = d["metadata"]["name"].as_str().unwrap();
+        let (mut mounted, mut named) = (BTreeSet::new(), BTreeSet::new());
+        kit_paths(&d.to_string(), &mut named);
         let spec = &d["spec"]["template"]["spec"];
         for v in spec["volumes"].as_array().into_iter().flatten() {
             if let Some(s) = v.get("secret") {
@@ -137,13 +140,23 @@ fn the_kubernetes_manifests_agree_on_names_ports_secrets_and_addresses() {
                 }
             }
         }
-    }
-    for p in &named {
-        // A folder (tls) is named by its files' prefix.
-        assert!(
-            mounted.contains(p) || mounted.iter().any(|m| m.starts_with(&format!("{p}/"))),
-            "/kit/{p} is named but not mounted: {mounted:?}"
-        );
+        for p in &named {
+            // A folder (tls) is named by its files' prefix.
+            assert!(
+                mounted.contains(p) || mounted.iter().any(|m| m.starts_with(&format!("{p}/"))),
+                "{name}: /kit/{p} is named but not mounted: {mounted:?}"
+            );
+        }
+        // Its own keys only: no other component's.
+        let own = match name {
+            "beacon" => "tls/beacon.".to_string(),
+            "shardsim-driver" => "tls/driver.".to_string(),
+            shard => format!("{shard}.validator-"),
+        };
+        for m in mounted.iter().filter(|m| m.ends_with(".key")) {
+            assert!(m.contains(&own), "{name} mounts {m}");
+        }
+        all_mounted.extend(mounted);
     }
     for k in 0..2 {
         for i in 0..4 {
@@ -151,7 +164,7 @@ fn the_kubernetes_manifests_agree_on_names_ports_secrets_and_addresses() {
                 format!("keys/shard-{k}.validator-{i}.key"),
                 format!("tls/shard-{k}.validator-{i}.pem"),
             ] {
-                assert!(mounted.contains(&f), "{f}");
+                assert!(all_mounted.contains(&f), "{f}");
             }
         }
     }
