@@ -393,13 +393,10 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let none = pb::TxBatch::default();
+        let verdict = |r: pb::BlockRecord| check(&shared, &[0, 0], &r);
         // Not seen by this validator: verified now.
         assert_eq!(
-            check(
-                &shared,
-                &[0, 0],
-                &record(signed_batch(&txs, good), none.clone())
-            ),
+            verdict(record(signed_batch(&txs, good), none.clone())),
             Ok(())
         );
         let flipped = |i: usize, t: &Tx| {
@@ -409,14 +406,7 @@ pub(crate) mod tests {
             }
             s
         };
-        assert!(
-            check(
-                &shared,
-                &[0, 0],
-                &record(signed_batch(&txs, flipped), none.clone())
-            )
-            .is_err()
-        );
+        assert!(verdict(record(signed_batch(&txs, flipped), none.clone())).is_err());
         // Seen as admitted: its cached form must be exactly the proposal's.
         {
             let mut signed = lock(&shared.signed);
@@ -425,52 +415,33 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(
-            check(
-                &shared,
-                &[0, 0],
-                &record(signed_batch(&txs, good), none.clone())
-            ),
+            verdict(record(signed_batch(&txs, good), none.clone())),
             Ok(())
         );
         let mut changed = txs.clone();
         changed[1].nonce = 9; // the admitted signature, over another transaction
         assert!(
-            check(
-                &shared,
-                &[0, 0],
-                &record(
-                    signed_batch(&changed, |i, _| good(i, &txs[i])),
-                    none.clone()
-                )
-            )
+            verdict(record(
+                signed_batch(&changed, |i, _| good(i, &txs[i])),
+                none.clone()
+            ))
             .is_err()
         );
         // Reported bad: the signature must be bad, the ids the block's.
         let bad = signed_batch(&txs[3..], |i, t| flipped(i + 2, t));
         assert_eq!(
-            check(
-                &shared,
-                &[0, 0],
-                &record(signed_batch(&txs[..3], good), bad.clone())
-            ),
+            verdict(record(signed_batch(&txs[..3], good), bad.clone())),
             Ok(())
         );
         let not_bad = signed_batch(&txs[3..], good);
-        assert!(
-            check(
-                &shared,
-                &[0, 0],
-                &record(signed_batch(&txs[..3], good), not_bad)
-            )
-            .is_err()
-        );
+        assert!(verdict(record(signed_batch(&txs[..3], good), not_bad)).is_err());
         let mut other_ids = record(signed_batch(&txs[..3], good), bad);
         other_ids.bad_signatures = vec![2];
-        assert!(check(&shared, &[0, 0], &other_ids).is_err());
+        assert!(verdict(other_ids).is_err());
         // Unsigned where signatures are required.
         let mut unsigned = pb::TxBatch::default();
         push_tx(&mut unsigned, &txs[0]);
-        assert!(check(&shared, &[0, 0], &record(unsigned, none)).is_err());
+        assert!(verdict(record(unsigned, none)).is_err());
     }
 
     /// Accounts of shard 0.
