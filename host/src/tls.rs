@@ -153,18 +153,26 @@ fn read(path: PathBuf) -> Result<String, TlsError> {
     std::fs::read_to_string(&path).map_err(|source| TlsError::Io { path, source })
 }
 
-fn write(path: PathBuf, text: &str, secret: bool) -> Result<(), TlsError> {
+/// Writes `text` to `path`, readable by its owner only (a key).
+pub fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    if secret {
-        options.mode(0o600);
-    }
-    options
-        .open(&path)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|source| TlsError::Io { path, source })
+}
+
+fn write(path: PathBuf, text: &str, secret: bool) -> Result<(), TlsError> {
+    let written = if secret {
+        write_secret(&path, text)
+    } else {
+        std::fs::write(&path, text)
+    };
+    written.map_err(|source| TlsError::Io { path, source })
 }
 
 impl Credentials {

@@ -170,7 +170,7 @@ async fn receive(
         };
         match msg.kind {
             Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),
-            Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, &d),
+            Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, d),
             Some(pb::inbound::Kind::Tip(tip)) => {
                 if let Some(src) = behind(shared, &tip) {
                     return tonic::Status::data_loss(format!(
@@ -237,7 +237,7 @@ fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
 }
 
 /// Steps 5–6: check a delivery against the notarized root and the channel order.
-fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
+fn deliver(shared: &Shared, d: pb::ReceiptDelivery) {
     let checked = d
         .batch
         .as_ref()
@@ -291,7 +291,7 @@ fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
                 inbound.proofs[src as usize].push_back(HeldProof {
                     first_seq: batch.first_seq,
                     end_seq: batch.end_seq(),
-                    delivery: Arc::new(d.clone()),
+                    delivery: Arc::new(d),
                 });
             }
             inbound.duplicates += skip as u64;

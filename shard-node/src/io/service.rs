@@ -233,15 +233,10 @@ impl Shard for ShardService {
             }
         };
         if let Some(role) = caller
-            && role
-                != (Role::Validator {
-                    shard: self.shared.config.shard,
-                    index: from,
-                })
+            && role != (Role::Validator { shard, index: from })
         {
             return Err(Status::permission_denied(format!(
-                "{role} said hello as validator {from} of shard {}",
-                self.shared.config.shard
+                "{role} said hello as validator {from} of shard {shard}"
             )));
         }
         if !links.accepts(from) {

@@ -380,7 +380,8 @@ impl App<CommitteeBlock> for Validator {
         for t in &all[..n] {
             shardsim_proto::convert::push_tx(&mut batch, t);
         }
-        batch.signatures = txs.signatures[..txs.signatures.len().min(n * 64)].to_vec();
+        let width = cross_shard::signing::SIGNATURE_LEN;
+        batch.signatures = txs.signatures[..txs.signatures.len().min(n * width)].to_vec();
         *txs = batch;
         if height != self.committed_height() + 1 {
             return None;

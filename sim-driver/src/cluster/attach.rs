@@ -29,7 +29,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shardsim_host::tls::{Credentials, Role};
 use shardsim_proto::pb;
 use shardsim_proto::pb::beacon_client::BeaconClient;
@@ -38,7 +38,7 @@ use super::{Cluster, INITIAL_BALANCE, Process, channel, process_name, shard_clie
 use crate::scenario::{Protocol, Scenario, VmKind};
 
 /// A cluster file: where a running cluster's processes listen.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
     /// The beacon's `host:port`.
@@ -47,11 +47,18 @@ pub struct ClusterFile {
     pub validators: Vec<Vec<String>>,
     /// The folder of the driver's credentials (relative to the file); none: plain
     /// gRPC.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<PathBuf>,
 }
 
 impl ClusterFile {
+    /// Writes the file to `path`, `comment` (lines) first.
+    pub fn write(&self, path: &Path, comment: &str) -> anyhow::Result<()> {
+        let text = toml::to_string(self).context("writing a cluster file")?;
+        std::fs::write(path, format!("{comment}{text}"))
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
     /// Reads `path`; errors name the file (and line, for bad TOML).
     pub fn load(path: &Path) -> anyhow::Result<ClusterFile> {
         let text = std::fs::read_to_string(path)

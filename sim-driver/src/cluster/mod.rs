@@ -574,15 +574,6 @@ pub async fn shard_client(
 
 /// Writes a secret to `path`, readable by its owner only.
 fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(secret.as_bytes())
+    shardsim_host::tls::write_secret(path, secret)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -26,6 +26,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::cluster::Kit;
+use crate::cluster::attach::ClusterFile;
 use crate::scenario::{Scenario, Storage};
 
 /// The port every process listens on.
@@ -70,15 +71,14 @@ pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<
     let svc = |host: &str| format!("{host}.{ns}.svc.cluster.local:{PORT}");
     let validator_host = |k: u32, i: u32| format!("shard-{k}-{i}.shard-{k}");
     // The cluster file the driver attaches with.
-    let mut cluster = format!("beacon = \"{}\"\nvalidators = [\n", svc("beacon"));
-    for k in 0..c.shards {
-        let addrs: Vec<String> = (0..n)
-            .map(|i| format!("\"{}\"", svc(&validator_host(k, i))))
-            .collect();
-        cluster.push_str(&format!("  [{}],\n", addrs.join(", ")));
+    ClusterFile {
+        beacon: svc("beacon"),
+        validators: (0..c.shards)
+            .map(|k| (0..n).map(|i| svc(&validator_host(k, i))).collect())
+            .collect(),
+        credentials: Some("tls".into()),
     }
-    cluster.push_str("]\ncredentials = \"tls\"\n");
-    std::fs::write(tmp.path().join("cluster.toml"), cluster)?;
+    .write(&tmp.path().join("cluster.toml"), "")?;
     std::fs::write(
         tmp.path().join("scenario.toml"),
         toml::to_string(scenario).context("writing the scenario")?,

@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cluster::Kit;
+use crate::cluster::attach::ClusterFile;
 use crate::scenario::Scenario;
 
 /// The first port of the addresses the kit proposes (the beacon's; validators after).
@@ -40,20 +41,19 @@ pub fn write(scenario: &Scenario, dir: &Path) -> anyhow::Result<()> {
     let slots = c.shards * n;
     let var = |slot| address_variable(slot, n);
     // The cluster file: where each process listens, and the driver's credentials.
-    let mut cluster = String::from(
+    let port = |slot: u32| format!("127.0.0.1:{}", BASE_PORT as u32 + 1 + slot);
+    ClusterFile {
+        beacon: format!("127.0.0.1:{BASE_PORT}"),
+        validators: (0..c.shards)
+            .map(|k| (0..n).map(|v| port(k * n + v)).collect())
+            .collect(),
+        credentials: Some("tls".into()),
+    }
+    .write(
+        &dir.join("cluster.toml"),
         "# The running cluster's addresses (host:port), as in start.sh, and the driver's\n\
          # credentials. Change an address here and in start.sh together.\n",
-    );
-    writeln!(cluster, "beacon = \"127.0.0.1:{BASE_PORT}\"")?;
-    cluster.push_str("validators = [\n");
-    for k in 0..c.shards {
-        let addrs: Vec<String> = (0..n)
-            .map(|v| format!("\"127.0.0.1:{}\"", BASE_PORT as u32 + 1 + k * n + v))
-            .collect();
-        writeln!(cluster, "  [{}],", addrs.join(", "))?;
-    }
-    cluster.push_str("]\ncredentials = \"tls\"\n");
-    std::fs::write(dir.join("cluster.toml"), cluster)?;
+    )?;
     // start.sh: one process per line, the beacon first, each validator after those
     // it calls. Addresses are variables with the kit's defaults.
     let mut sh = String::from(
@@ -67,12 +67,7 @@ pub fn write(scenario: &Scenario, dir: &Path) -> anyhow::Result<()> {
     );
     writeln!(sh, ": \"${{BEACON:=127.0.0.1:{BASE_PORT}}}\"")?;
     for slot in 0..slots {
-        writeln!(
-            sh,
-            ": \"${{{}:=127.0.0.1:{}}}\"",
-            var(Some(slot)),
-            BASE_PORT as u32 + 1 + slot
-        )?;
+        writeln!(sh, ": \"${{{}:={}}}\"", var(Some(slot)), port(slot))?;
     }
     // An argument as the shell reads it back: URLs with variables in double quotes
     // (expanded), anything unusual in single quotes.
