@@ -9,4 +9,5 @@
 pub mod generator;
 pub mod schedule;
 pub mod submit;
+pub mod trace;
 pub mod workload;
