@@ -81,7 +81,9 @@ pub struct EpochScore {
     /// Accounts the strategy moved after seeing this epoch (they live elsewhere from
     /// the next epoch on).
     pub moved: u64,
-    /// Seconds the strategy took to place after this epoch.
+    /// Whether the strategy placed after this epoch.
+    pub placed: bool,
+    /// Seconds the strategy took to place after this epoch (0 when it did not).
     pub place_seconds: f64,
 }
 
@@ -147,16 +149,17 @@ impl Placer {
     }
 
     /// Sees epoch `epoch`'s traffic and moves accounts in `dir` for the next epoch.
-    /// Returns the accounts moved.
+    /// Returns the accounts moved, or `None` when the strategy made no placement
+    /// (hash; the partitioner outside its one placement).
     fn place(
         &mut self,
         epoch: usize,
         txs: &[Touch],
         dir: &mut Directory,
-    ) -> Result<u64, PartitionError> {
+    ) -> Result<Option<u64>, PartitionError> {
         let shards = dir.shards();
         let changes: Vec<(AccountId, ShardId)> = match &self.strategy {
-            Strategy::Hash => return Ok(0),
+            Strategy::Hash => return Ok(None),
             Strategy::Clpa { params, .. } => {
                 self.history.push_epoch(txs);
                 let g = self.history.snapshot();
@@ -170,11 +173,11 @@ impl Placer {
                 seed,
             } => {
                 if epoch >= *warmup {
-                    return Ok(0);
+                    return Ok(None);
                 }
                 self.history.push_epoch(txs);
                 if epoch + 1 < *warmup {
-                    return Ok(0);
+                    return Ok(None);
                 }
                 let g = self.history.snapshot();
                 let parts = partition(&g, shards, *imbalance, *seed)?;
@@ -187,7 +190,7 @@ impl Placer {
                     .collect()
             }
         };
-        Ok(dir.advance(changes) as u64)
+        Ok(Some(dir.advance(changes) as u64))
     }
 }
 
@@ -243,7 +246,7 @@ pub struct Totals {
     pub load_cv: f64,
     /// Accounts moved, all epochs.
     pub moved: u64,
-    /// Mean seconds the strategy spent placing per epoch (epochs it placed in).
+    /// Mean seconds the strategy spent placing, over the epochs it placed after.
     pub place_seconds_mean: f64,
     /// Most seconds it spent placing in one epoch.
     pub place_seconds_max: f64,
@@ -265,8 +268,8 @@ impl StudyResult {
         let times: Vec<f64> = self
             .epochs
             .iter()
+            .filter(|e| e.placed)
             .map(|e| e.place_seconds)
-            .filter(|&t| t > 0.0)
             .collect();
         Totals {
             txs,
@@ -300,17 +303,16 @@ pub fn study(
     for (e, txs) in epochs.iter().enumerate() {
         let (cross, load) = score(&dir, txs);
         let started = Instant::now();
-        let moved = placer.place(e, txs, &mut dir)?;
-        let place_seconds = match strategy {
-            Strategy::Hash => 0.0,
-            _ => started.elapsed().as_secs_f64(),
-        };
+        let placed = placer.place(e, txs, &mut dir)?;
+        let place_seconds = placed.map_or(0.0, |_| started.elapsed().as_secs_f64());
+        let moved = placed.unwrap_or(0);
         out.push(EpochScore {
             epoch: e,
             txs: txs.len() as u64,
             cross,
             load,
             moved,
+            placed: placed.is_some(),
             place_seconds,
         });
     }
@@ -419,10 +421,12 @@ mod tests {
             EpochScore {
                 place_seconds: 0.0,
                 moved: 0,
+                placed: false,
                 ..part.epochs[0].clone()
             }
         );
-        assert!(part.epochs[0].moved > 0);
+        assert!(part.epochs[0].moved > 0 && part.epochs[0].placed);
+        assert!(!part.epochs[1].placed && !part.epochs[2].placed);
         assert_eq!(part.epochs[1].moved, 0);
         assert_eq!(part.epochs[2].moved, 0);
     }

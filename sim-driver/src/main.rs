@@ -75,6 +75,38 @@ enum DeployTarget {
     },
 }
 
+/// `shardsim trace …`.
+#[derive(Debug, Subcommand)]
+enum TraceCommand {
+    /// Print what a trace looks like: rows read, replayed by kind and dropped by reason;
+    /// accounts; the contract-call share; the busiest 1, 10 and 100 recipients' share;
+    /// how often a pair transacts again; the degree distribution with its fitted
+    /// power-law exponent; and the cross-shard share under hash placement at 4, 16 and
+    /// 64 shards. Reads XBlock-ETH transaction or ERC-20 CSVs (.csv, .csv.gz) and
+    /// JSON-RPC blocks (a .json or .json.gz file, or a directory of them), streamed.
+    ///
+    /// Example: shardsim trace stats data/ethereum-sample/transactions.csv.gz
+    ///
+    /// Example: shardsim trace stats data/ethereum-sample/transactions.csv.gz --erc20 data/ethereum-sample/erc20-transfers.csv.gz --json
+    ///
+    /// Example: shardsim trace stats scenarios/ethereum-like.toml --txs 200000
+    Stats {
+        /// The trace, or a scenario (.toml) whose workload is a trace or the
+        /// ethereum-like generator: then the transactions it would offer.
+        file: PathBuf,
+        /// An ERC-20 transfer CSV to join to a transaction CSV by transaction hash.
+        #[arg(long)]
+        erc20: Option<PathBuf>,
+        /// With a scenario: at most this many transactions (default: the run's
+        /// (warmup + duration) × rate).
+        #[arg(long, value_name = "N")]
+        txs: Option<u64>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one scenario file and write its results.
@@ -242,6 +274,45 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// What placing accounts well buys, without running a cluster.
+    ///
+    /// Replays the scenario's real traffic (workload.source = "trace" or
+    /// "ethereum-like") epoch by epoch through each strategy at each shard count: each
+    /// places from what it has seen and is scored on the epoch after, never on the data
+    /// it placed from. Writes placement.json, placement.csv and charts (cross-shard
+    /// share and load imbalance against shards, and per epoch the cross-shard share and
+    /// the accounts moved) to OUT/<name>/placement/<stamp>-seed<seed>/, and prints the
+    /// table. The strategies' parameters come from the scenario's [placement].
+    ///
+    /// Example: shardsim placement scenarios/ethereum-like.toml --shards 2,4,8,16,32,64
+    ///
+    /// Example: shardsim placement scenarios/ethereum-sample.toml --shards 4,16,64 --strategy hash,clpa --epoch-txs 2000
+    Placement {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Shard counts, comma-separated (default: the scenario's own).
+        #[arg(long, value_delimiter = ',')]
+        shards: Vec<u32>,
+        /// Strategies, comma-separated: hash, clpa, partition (default: all three).
+        #[arg(long = "strategy", value_delimiter = ',')]
+        strategies: Vec<sim_driver::scenario::StrategyKind>,
+        /// At most this many transactions (default: a trace's every row; the
+        /// generator's (warmup + duration) × rate).
+        #[arg(long, value_name = "N")]
+        txs: Option<u64>,
+        /// Transactions per epoch, in place of placement.epoch × workload.rate.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        epoch_txs: Option<u64>,
+        #[command(flatten)]
+        overrides: Overrides,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Look at a trace file.
+    Trace {
+        #[command(subcommand)]
+        command: TraceCommand,
+    },
     /// Run as a shard process (started by `run`).
     #[command(name = "__shard", hide = true)]
     Shard(shard_node::cli::Args),
@@ -361,6 +432,50 @@ fn main() -> ExitCode {
                 print!("{}", sim_driver::commands::bench_exec::table(&report));
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Placement {
+                scenario,
+                shards,
+                strategies,
+                txs,
+                epoch_txs,
+                overrides,
+                output,
+            } => {
+                let s = Scenario::load(&scenario, &overrides.sets)?;
+                let opts = sim_driver::commands::placement::Options {
+                    shards,
+                    strategies,
+                    txs,
+                    epoch_txs,
+                    out: output.out.clone(),
+                    progress: !(output.quiet || output.json),
+                };
+                let (dir, report) = tokio::task::spawn_blocking(move || {
+                    sim_driver::commands::placement::run(&s, &opts)
+                })
+                .await
+                .context("the placement thread")?
+                .with_context(|| format!("studying placement for {}", scenario.display()))?;
+                if output.json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    println!("placement: {}", dir.display());
+                    print!(
+                        "{}",
+                        sim_driver::commands::placement::csv(&report).replace(',', "\t")
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Trace {
+                command:
+                    TraceCommand::Stats {
+                        file,
+                        erc20,
+                        txs,
+                        json,
+                    },
+            } => trace_stats(file, erc20, txs, json),
             Command::Shard(args) => {
                 shardsim_host::process::init_tracing();
                 shard_node::cli::main(args)
@@ -489,6 +604,38 @@ fn validate(files: &[PathBuf], sets: &[String]) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// `shardsim trace stats`.
+fn trace_stats(
+    file: PathBuf,
+    erc20: Option<PathBuf>,
+    txs: Option<u64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use sim_driver::load::{real, trace};
+    let mut stats = trace::stats::StatsBuilder::default();
+    let acct = if file.extension().is_some_and(|e| e == "toml") {
+        let scenario = Scenario::load(&file, &[])?;
+        real::for_each(&scenario, txs, |row, _| stats.add(&row))?
+    } else {
+        let files = trace::TraceFiles {
+            path: file.clone(),
+            erc20,
+            gas_cap: u64::MAX,
+        };
+        Some(
+            trace::read(&files, |row| stats.add(&row))
+                .with_context(|| format!("reading {}", file.display()))?,
+        )
+    };
+    let s = stats.finish(acct);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!("{}\n{s}", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn verdict(ok: bool) -> ExitCode {

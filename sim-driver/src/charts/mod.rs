@@ -9,6 +9,7 @@
 //! always show the same thing.
 
 pub mod plot;
+pub mod xy;
 
 use std::ops::Range;
 use std::path::Path;

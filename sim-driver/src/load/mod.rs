@@ -6,7 +6,9 @@
 //!
 //! May use the scenario; knows nothing of how the run is measured or reported.
 
+pub mod ethereum_like;
 pub mod generator;
+pub mod real;
 pub mod schedule;
 pub mod submit;
 pub mod trace;

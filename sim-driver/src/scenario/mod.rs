@@ -82,6 +82,10 @@ pub struct Scenario {
     /// lossy. Needs `cluster.storage = "disk"` and the `receipts` protocol.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// Which shard holds each account, and how often that is reconsidered. Default:
+    /// hash placement.
+    #[serde(default)]
+    pub placement: PlacementSpec,
 }
 
 /// `[[faults]]`: one injected fault — either `kill` (with `restart_after`) or `link`
@@ -408,6 +412,19 @@ pub enum HostKind {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
+    /// Where the transactions come from: "synthetic" (the `mix` of the five programs,
+    /// `cross_shard` a dial), "trace" (a real trace, `[workload.trace]`) or
+    /// "ethereum-like" (the generator, `[workload.ethereum_like]`). With the last two
+    /// the cross-shard share is a result of who transacts with whom, and `cross_shard`,
+    /// `skew`, `mix` and `hot` do not apply. Default "synthetic".
+    #[serde(default)]
+    pub source: Source,
+    /// With `source = "trace"`: the trace and how it is replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceSpec>,
+    /// With `source = "ethereum-like"`: the generator's knobs (every one has a default).
+    #[serde(default)]
+    pub ethereum_like: EthereumLikeParams,
     /// Accounts in the cluster, at least 2 per shard. Default 100,000.
     #[serde(default = "defaults::accounts")]
     pub accounts: u64,
@@ -587,9 +604,13 @@ mod fields;
 mod parse;
 #[cfg(test)]
 mod tests;
+mod traffic;
 mod validate;
 
 use fields::*;
+pub use traffic::{
+    Epoch, EthereumLikeParams, PlacementSpec, Source, StrategyKind, Timing, TraceSpec,
+};
 
 impl Scenario {
     /// The cross-shard fraction actually used: 0 on a single shard.

@@ -23,7 +23,25 @@ impl Scenario {
             path: shown.clone(),
             source,
         })?;
-        Scenario::from_toml(&text, &shown)
+        let mut scenario = Scenario::from_toml(&text, &shown)?;
+        scenario.resolve_paths(path);
+        Ok(scenario)
+    }
+
+    /// Makes the trace's relative paths relative to the scenario file's folder, so a
+    /// scenario runs the same from any working directory.
+    fn resolve_paths(&mut self, scenario_file: &Path) {
+        let base = scenario_file.parent().unwrap_or(Path::new(""));
+        if let Some(t) = &mut self.workload.trace {
+            if t.path.is_relative() {
+                t.path = base.join(&t.path);
+            }
+            if let Some(e) = &mut t.erc20
+                && e.is_relative()
+            {
+                *e = base.join(&*e);
+            }
+        }
     }
 
     /// Parses and checks scenario text; `origin` names it in errors.
@@ -76,7 +94,9 @@ impl Scenario {
             source,
         })?;
         if overrides.is_empty() {
-            return Scenario::from_toml(&text, &shown);
+            let mut scenario = Scenario::from_toml(&text, &shown)?;
+            scenario.resolve_paths(path);
+            return Ok(scenario);
         }
         let mut table: toml::Table = match toml::from_str(&text) {
             Ok(t) => t,
@@ -91,13 +111,15 @@ impl Scenario {
         }
         let merged = toml::to_string(&table).unwrap_or_default();
         let origin = format!("{shown} with --set {}", overrides.join(" --set "));
-        Scenario::from_toml(&merged, &origin).map_err(|e| match e {
+        let mut scenario = Scenario::from_toml(&merged, &origin).map_err(|e| match e {
             // Locations in the merged text mean nothing to the user: name the overrides.
             ScenarioError::Parse { path, message, .. } => {
                 ScenarioError::Inconsistent { path, message }
             }
             other => other,
-        })
+        })?;
+        scenario.resolve_paths(path);
+        Ok(scenario)
     }
 }
 

@@ -364,6 +364,15 @@ fn scenario_reference_lists_every_field() {
         validator: 1,
         behaviour: "silent".into(),
     });
+    // With a trace table (which only a trace source takes).
+    s.workload.trace = Some(super::TraceSpec {
+        path: "t.csv".into(),
+        erc20: Some("e.csv".into()),
+        timing: super::Timing::Original,
+        speed: 2.0,
+        max_gap: std::time::Duration::from_secs(1),
+        gas_cap: 100_000,
+    });
     let mut in_code = std::collections::BTreeSet::new();
     keys("", &toml::Value::try_from(&s).unwrap(), &mut in_code);
     let in_doc: std::collections::BTreeSet<String> = doc

@@ -9,6 +9,28 @@ use super::*;
 pub(super) const MAX_NAME_LEN: usize = 100;
 
 impl Scenario {
+    /// The source's own table is there, and only its own; the generator's knobs hold.
+    fn check_traffic(&self) -> Result<(), String> {
+        let w = &self.workload;
+        match (w.source, &w.trace) {
+            (Source::Trace, None) => {
+                return Err(
+                    "workload.source = \"trace\" needs [workload.trace] with a path".into(),
+                );
+            }
+            (Source::Synthetic | Source::EthereumLike, Some(_)) => {
+                return Err(
+                    "[workload.trace] is given but workload.source is not \"trace\"".into(),
+                );
+            }
+            _ => {}
+        }
+        if w.source == Source::EthereumLike {
+            w.ethereum_like.check(w.accounts)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn check(&self, origin: &str) -> Result<(), ScenarioError> {
         let fail = |message: String| {
             Err(ScenarioError::Inconsistent {
@@ -38,6 +60,9 @@ impl Scenario {
         }
         if self.duration.is_zero() {
             return fail("duration must be above 0".into());
+        }
+        if let Err(message) = self.check_traffic() {
+            return fail(message);
         }
         let min_accounts = 2 * u64::from(self.cluster.shards);
         if self.workload.accounts < min_accounts || self.workload.accounts > 100_000_000 {

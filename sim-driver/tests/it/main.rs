@@ -9,6 +9,7 @@ mod faults;
 mod hostile;
 mod netns;
 mod orphans;
+mod placement;
 mod run;
 mod sweep;
 mod tls;

@@ -217,10 +217,7 @@ impl Interner {
 /// Reads a whole trace, handing each replayable row to `each` in trace order, and
 /// returns the accounting. Streams: memory holds one row (and the ERC-20 join table,
 /// when there is one), never the trace.
-pub fn read(
-    files: &TraceFiles,
-    mut each: impl FnMut(Row),
-) -> Result<Accounting, TraceError> {
+pub fn read(files: &TraceFiles, mut each: impl FnMut(Row)) -> Result<Accounting, TraceError> {
     let mut acct = Accounting::default();
     let mut interner = Interner::default();
     let mut sink = |row: Row, acct: &mut Accounting| {
@@ -281,7 +278,9 @@ fn open(path: &Path) -> Result<Box<dyn Read>, TraceError> {
 
 /// Parses `0x` + 40 hex digits.
 fn address(text: &[u8]) -> Option<[u8; 20]> {
-    let hex = text.strip_prefix(b"0x").or_else(|| text.strip_prefix(b"0X"))?;
+    let hex = text
+        .strip_prefix(b"0x")
+        .or_else(|| text.strip_prefix(b"0X"))?;
     let mut out = [0u8; 20];
     const_hex::decode_to_slice(hex, &mut out).ok()?;
     Some(out)

@@ -67,18 +67,19 @@ pub(super) fn read_block(
     sink: &mut impl FnMut(Row, &mut Accounting),
 ) -> Result<(), TraceError> {
     let shown = path.display().to_string();
-    let mut doc: Value = serde_json::from_reader(open(path)?).map_err(|e| match e.io_error_kind() {
-        Some(kind) => TraceError::Io {
-            path: shown.clone(),
-            source: std::io::Error::new(kind, e.to_string()),
-        },
-        None => TraceError::Malformed {
-            path: shown.clone(),
-            line: e.line() as u64,
-            column: format!("column {}", e.column()),
-            message: format!("not JSON: {e}"),
-        },
-    })?;
+    let mut doc: Value =
+        serde_json::from_reader(open(path)?).map_err(|e| match e.io_error_kind() {
+            Some(kind) => TraceError::Io {
+                path: shown.clone(),
+                source: std::io::Error::new(kind, e.to_string()),
+            },
+            None => TraceError::Malformed {
+                path: shown.clone(),
+                line: e.line() as u64,
+                column: format!("column {}", e.column()),
+                message: format!("not JSON: {e}"),
+            },
+        })?;
     if doc.get("result").is_some() {
         doc = doc["result"].take();
     }
@@ -184,7 +185,10 @@ pub(super) fn read_block(
 }
 
 /// A `transfer` or `transferFrom` call's (holder, recipient, amount, saturated).
-pub(super) fn decode_token_transfer(input: &[u8], sender: [u8; 20]) -> Option<([u8; 20], [u8; 20], u128, bool)> {
+pub(super) fn decode_token_transfer(
+    input: &[u8],
+    sender: [u8; 20],
+) -> Option<([u8; 20], [u8; 20], u128, bool)> {
     let word = |i: usize| input.get(4 + 32 * i..4 + 32 * (i + 1));
     let addr = |w: &[u8]| -> Option<[u8; 20]> {
         w[..12].iter().all(|&b| b == 0).then(|| {
@@ -196,7 +200,11 @@ pub(super) fn decode_token_transfer(input: &[u8], sender: [u8; 20]) -> Option<([
     let amount = |w: &[u8]| {
         let saturated = w[..16].iter().any(|&b| b != 0);
         let low = u128::from_be_bytes(w[16..].try_into().unwrap_or([0; 16]));
-        if saturated { (u128::MAX, true) } else { (low, false) }
+        if saturated {
+            (u128::MAX, true)
+        } else {
+            (low, false)
+        }
     };
     match input.get(..4)? {
         s if s == TRANSFER && input.len() == 4 + 64 => {

@@ -16,7 +16,7 @@ use super::{Accounting, Kind, Row};
 /// The figures of one trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceStats {
-    /// Distinct addresses.
+    /// Distinct accounts and contracts the transactions touch.
     pub accounts: u64,
     /// Transactions replayed.
     pub transactions: u64,
@@ -43,14 +43,16 @@ pub struct TraceStats {
     pub degree_exponent: f64,
     /// Cross-shard share of replayed pairs under hash placement at 4, 16 and 64 shards.
     pub hash_cross_share: [(u32, f64); 3],
-    /// Rows read and what became of them.
-    pub accounting: Accounting,
+    /// Rows read and what became of them (a trace only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<Accounting>,
 }
 
 /// Accumulates the figures one row at a time.
 #[derive(Debug, Default)]
 pub struct StatsBuilder {
     txs: u64,
+    accounts: FxHashSet<AccountId>,
     contract: u64,
     token: u64,
     blocks: FxHashSet<u64>,
@@ -67,6 +69,11 @@ impl StatsBuilder {
     /// Takes one replayed row.
     pub fn add(&mut self, row: &Row) {
         self.txs += 1;
+        self.accounts.insert(row.from);
+        self.accounts.insert(row.to);
+        if let Some(t) = row.token {
+            self.accounts.insert(t);
+        }
         self.blocks.insert(row.block);
         match row.kind {
             Kind::Call => self.contract += 1,
@@ -98,7 +105,7 @@ impl StatsBuilder {
     }
 
     /// The figures.
-    pub fn finish(self, accounting: Accounting) -> TraceStats {
+    pub fn finish(self, accounting: Option<Accounting>) -> TraceStats {
         let share = |x: u64| {
             if self.txs == 0 {
                 0.0
@@ -125,7 +132,7 @@ impl StatsBuilder {
         };
         let ones = degrees.iter().take_while(|&&d| d == 1).count();
         TraceStats {
-            accounts: accounting.accounts,
+            accounts: self.accounts.len() as u64,
             transactions: self.txs,
             blocks: self.blocks.len() as u64,
             contract_call_share: share(self.contract),
@@ -150,31 +157,14 @@ impl StatsBuilder {
 impl std::fmt::Display for TraceStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let pct = |x: f64| format!("{:.1}%", x * 100.0);
-        let a = &self.accounting;
-        writeln!(f, "rows read            {}", a.rows_read)?;
-        let kinds: Vec<String> = a.replayed.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        writeln!(
-            f,
-            "replayed             {} ({})",
-            a.replayed_total(),
-            kinds.join(", ")
-        )?;
-        let dropped: Vec<String> = a.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        writeln!(
-            f,
-            "dropped              {}{}",
-            a.dropped_total(),
-            if dropped.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", dropped.join(", "))
-            }
-        )?;
-        if a.erc20_joined > 0 {
-            writeln!(f, "erc-20 rows joined   {}", a.erc20_joined)?;
+        if let Some(a) = &self.accounting {
+            write_accounting(f, a)?;
+        }
+        writeln!(f, "transactions         {}", self.transactions)?;
+        if self.accounting.is_some() {
+            writeln!(f, "blocks               {}", self.blocks)?;
         }
         writeln!(f, "accounts             {}", self.accounts)?;
-        writeln!(f, "blocks               {}", self.blocks)?;
         writeln!(
             f,
             "contract calls       {} (token transfers {})",
@@ -209,4 +199,30 @@ impl std::fmt::Display for TraceStats {
             .collect();
         write!(f, "cross-shard (hash)   {}", cross.join(", "))
     }
+}
+
+fn write_accounting(f: &mut std::fmt::Formatter<'_>, a: &Accounting) -> std::fmt::Result {
+    writeln!(f, "rows read            {}", a.rows_read)?;
+    let kinds: Vec<String> = a.replayed.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(
+        f,
+        "replayed             {} ({})",
+        a.replayed_total(),
+        kinds.join(", ")
+    )?;
+    let dropped: Vec<String> = a.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(
+        f,
+        "dropped              {}{}",
+        a.dropped_total(),
+        if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", dropped.join(", "))
+        }
+    )?;
+    if a.erc20_joined > 0 {
+        writeln!(f, "erc-20 rows joined   {}", a.erc20_joined)?;
+    }
+    Ok(())
 }

@@ -65,7 +65,10 @@ fn json_rpc_blocks_are_read_in_block_order_with_tokens_decoded() {
     assert!(acct.replayed["token"] > 0 && acct.replayed["call"] > 0);
     // One block alone reads the same rows as its part of the directory.
     let (one, _) = read_all(&files(sample("blocks/15537394.json.gz"), None)).unwrap();
-    assert_eq!(one.len(), rows.iter().filter(|r| r.block == 15_537_394).count());
+    assert_eq!(
+        one.len(),
+        rows.iter().filter(|r| r.block == 15_537_394).count()
+    );
 }
 
 #[test]
@@ -80,7 +83,11 @@ fn the_same_transactions_in_csv_and_json_replay_alike() {
     .unwrap();
     for block in [12_965_000, 15_537_394, 17_034_870] {
         let kinds = |rows: &[Row]| {
-            let mut k: Vec<Kind> = rows.iter().filter(|r| r.block == block).map(|r| r.kind).collect();
+            let mut k: Vec<Kind> = rows
+                .iter()
+                .filter(|r| r.block == block)
+                .map(|r| r.kind)
+                .collect();
             k.sort();
             k
         };
@@ -114,7 +121,10 @@ fn columns_are_found_by_name_in_any_order() {
     ));
     let (rows, acct) = read_all(&files(path, None)).unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].from, rows[0].to, rows[0].kind), (0, 1, Kind::Transfer));
+    assert_eq!(
+        (rows[0].from, rows[0].to, rows[0].kind),
+        (0, 1, Kind::Transfer)
+    );
     assert_eq!(rows[0].value, 5);
     assert_eq!(acct.dropped[reasons::FAILED_ON_CHAIN], 1);
     assert_eq!(acct.rows_read, 2);
@@ -127,7 +137,9 @@ fn a_malformed_row_names_its_file_line_and_column() {
          7,100,{H},{A},{B},5\n\
          7,100,{H},{A},0xnothex,5\n"
     ));
-    let err = read_all(&files(path.clone(), None)).unwrap_err().to_string();
+    let err = read_all(&files(path.clone(), None))
+        .unwrap_err()
+        .to_string();
     let want = format!("{}:3: column 5 (`to`):", path.display());
     assert!(err.starts_with(&want), "{err}");
     assert!(err.contains("not an address"), "{err}");
@@ -136,7 +148,10 @@ fn a_malformed_row_names_its_file_line_and_column() {
         "blockNumber,timestamp,transactionHash,from,to,value\n7,100,{H},{A},{B},-5\n"
     ));
     let err = read_all(&files(path, None)).unwrap_err().to_string();
-    assert!(err.contains(":2: column 6 (`value`)") && err.contains("decimal"), "{err}");
+    assert!(
+        err.contains(":2: column 6 (`value`)") && err.contains("decimal"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -155,7 +170,9 @@ fn a_block_of_hashes_only_is_refused_with_the_fix() {
         format!(r#"{{"result":{{"number":"0x9","timestamp":"0x1","transactions":["{H}"]}}}}"#),
     )
     .unwrap();
-    let err = read_all(&files(path.clone(), None)).unwrap_err().to_string();
+    let err = read_all(&files(path.clone(), None))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("full transactions"), "{err}");
     std::fs::write(&path, "{\"number\": 0x9").unwrap();
     let err = read_all(&files(path, None)).unwrap_err().to_string();
@@ -188,7 +205,7 @@ fn the_samples_figures_are_what_its_readme_says() {
     let f = files(sample("transactions.csv.gz"), None);
     let mut b = StatsBuilder::default();
     let acct = read(&f, |r| b.add(&r)).unwrap();
-    let s = b.finish(acct);
+    let s = b.finish(Some(acct));
     assert_eq!(s.transactions, 18_938);
     assert!((20_000..21_500).contains(&s.accounts), "{}", s.accounts);
     assert!((0.27..0.31).contains(&s.contract_call_share), "{s}");

@@ -33,10 +33,13 @@ impl Erc20Join {
             acct.rows_read += 1;
             let hash = csv.hash(cols.hash)?;
             let row = cols.token_row(&csv)?;
-            if rows.contains_key(&hash) {
-                acct.drop_row(reasons::ERC20_SECOND_IN_TRANSACTION);
-            } else {
-                rows.insert(hash, row);
+            match rows.entry(hash) {
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    acct.drop_row(reasons::ERC20_SECOND_IN_TRANSACTION);
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(row);
+                }
             }
         }
         Ok(Erc20Join { rows })

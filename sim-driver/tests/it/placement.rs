@@ -1,0 +1,180 @@
+//! `shardsim placement` and `shardsim trace stats`: real traffic, no cluster.
+
+use std::path::{Path, PathBuf};
+
+use crate::{scenario, shardsim, show};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The single study folder under `<out>/<name>/placement/`.
+fn study_dir(out: &Path, name: &str) -> PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(out.join(name).join("placement"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+const LIKE: &str = r#"
+name = "it-like"
+seed = 3
+duration = "4s"
+warmup = "0s"
+[cluster]
+shards = 8
+[workload]
+source = "ethereum-like"
+accounts = 20000
+rate = 10000
+[workload.ethereum_like]
+community_size = 32
+[placement]
+strategy = "clpa"
+epoch = "1s"
+warmup = 1
+"#;
+
+#[test]
+fn a_study_writes_its_table_and_charts_and_placement_beats_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), "like", LIKE);
+    let out = tmp.path().join("results");
+    let o = shardsim()
+        .arg("placement")
+        .arg(&path)
+        .args(["--shards", "4,16", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let dir = study_dir(&out, "it-like");
+    for f in [
+        "placement.json",
+        "placement.csv",
+        "cross-shard-vs-shards.png",
+        "cross-shard-vs-shards.svg",
+        "imbalance-vs-shards.png",
+        "placement-epochs.png",
+        "placement-epochs.svg",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
+    let report = read_json(&dir.join("placement.json"));
+    assert_eq!(report["transactions"], 40_000);
+    assert_eq!(report["epochs"], 4);
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6, "3 strategies × 2 shard counts");
+    let share = |name: &str, k: u64| {
+        results
+            .iter()
+            .find(|e| e["strategy"]["name"] == name && e["shards"] == k)
+            .map(|e| e["totals"]["cross_share"].as_f64().unwrap())
+            .unwrap()
+    };
+    assert!(share("hash", 16) > 0.9, "{report}");
+    for s in ["clpa", "partition"] {
+        assert!(share(s, 16) < share("hash", 16) * 0.7, "{s}: {report}");
+    }
+    let csv = std::fs::read_to_string(dir.join("placement.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7);
+}
+
+#[test]
+fn a_study_of_the_real_sample_accounts_for_every_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("results");
+    let o = shardsim()
+        .arg("placement")
+        .arg(repo().join("scenarios/ethereum-sample.toml"))
+        .args([
+            "--shards",
+            "4",
+            "--strategy",
+            "hash,clpa",
+            "--epoch-txs",
+            "4000",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["transactions"], 18_938);
+    let trace = &report["trace"];
+    assert_eq!(trace["rows_read"], 18_938 + 2_224);
+    assert_eq!(trace["erc20_joined"], 2_224);
+    // Hash placement of the real sample at 4 shards: about 3 in 4 cross.
+    let hash = report["results"][0]["totals"]["cross_share"]
+        .as_f64()
+        .unwrap();
+    assert!((0.7..0.8).contains(&hash), "{hash}");
+}
+
+#[test]
+fn studies_refuse_what_they_cannot_score_with_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synthetic = scenario(
+        tmp.path(),
+        "synthetic",
+        "name = \"s\"\nduration = \"1s\"\n[workload]\nrate = 100\n",
+    );
+    let o = shardsim()
+        .arg("placement")
+        .arg(&synthetic)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("a dial"),
+        "{}",
+        show(&o)
+    );
+
+    let like = scenario(tmp.path(), "like", LIKE);
+    let o = shardsim()
+        .arg("placement")
+        .arg(&like)
+        .args(["--epoch-txs", "100000", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("makes 1 epoch"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn trace_stats_prints_the_samples_figures() {
+    let o = shardsim()
+        .args(["trace", "stats"])
+        .arg(repo().join("data/ethereum-sample/transactions.csv.gz"))
+        .arg("--erc20")
+        .arg(repo().join("data/ethereum-sample/erc20-transfers.csv.gz"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["transactions"], 18_938);
+    assert_eq!(s["accounting"]["replayed"]["token"], 2_224);
+    assert_eq!(s["hash_cross_share"][1][0], 16);
+
+    let o = shardsim()
+        .args(["trace", "stats", "/nonexistent/trace.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/trace.csv"));
+}
