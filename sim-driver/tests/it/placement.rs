@@ -178,3 +178,38 @@ fn trace_stats_prints_the_samples_figures() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/trace.csv"));
 }
+
+#[test]
+fn a_cluster_refuses_what_it_cannot_replay_yet_rather_than_run_something_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let like = scenario(tmp.path(), "like", LIKE);
+    let out = tmp.path().join("results");
+    let o = shardsim()
+        .arg("run")
+        .arg(&like)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("workload.source = \"ethereum-like\""),
+        "{}",
+        show(&o)
+    );
+    assert!(!out.exists(), "nothing written for a refused run");
+    let synthetic = scenario(
+        tmp.path(),
+        "clpa",
+        "name = \"c\"\nduration = \"1s\"\n[workload]\nrate = 100\n[placement]\nstrategy = \"clpa\"\n",
+    );
+    let o = shardsim()
+        .arg("run")
+        .arg(&synthetic)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("placement.strategy = \"clpa\""));
+}
