@@ -34,6 +34,8 @@ pub struct Receipt {
 ///  nonce ─────────Mint──►    minted += 1 ─────────Nft──────────────► holds the NFT: final
 ///  user's shard              proposal's shard
 ///  nonce ─────────Vote──►    ballot unused? tally: final (else failed, AlreadyVoted)
+///  caller's shard            contract's shard
+///  debit value ───Invoke──►  credit value, slot[caller] += 1: final
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -97,6 +99,16 @@ pub enum Effect {
         /// For or against.
         yes: bool,
     },
+    /// A stand-in call arriving at its contract: credit `value` to it and count the
+    /// call in its slot keyed by `caller`.
+    Invoke {
+        /// Who called.
+        caller: AccountId,
+        /// The contract called.
+        contract: AccountId,
+        /// Native coin the call carries.
+        value: u64,
+    },
 }
 
 impl Receipt {
@@ -122,6 +134,7 @@ impl Effect {
                 amount_in,
                 ..
             } => Some((asset_in, amount_in)),
+            Effect::Invoke { value, .. } => Some((crate::ids::NATIVE, value)),
             Effect::Mint { .. } | Effect::Nft { .. } | Effect::Vote { .. } => None,
         }
     }
@@ -137,6 +150,7 @@ impl Effect {
                 placement.shard_of_object(Object::Collection(collection))
             }
             Effect::Vote { proposal, .. } => placement.shard_of_object(Object::Proposal(proposal)),
+            Effect::Invoke { contract, .. } => placement.shard_of(contract),
         }
     }
 
@@ -211,6 +225,17 @@ impl Effect {
                 object: u64::from(proposal),
                 ..Row::default()
             },
+            Effect::Invoke {
+                caller,
+                contract,
+                value,
+            } => Row {
+                kind: 6,
+                to: contract,
+                amount: value,
+                object: caller,
+                ..Row::default()
+            },
         }
     }
 
@@ -262,9 +287,14 @@ impl Effect {
                     _ => return Err("vote choice must be 0 or 1"),
                 },
             },
+            6 => Effect::Invoke {
+                caller: r.object,
+                contract: r.to,
+                value: r.amount,
+            },
             _ => {
                 return Err(
-                    "unknown receipt kind (0 credit, 1 refund, 2 swap, 3 mint, 4 nft, 5 vote)",
+                    "unknown receipt kind (0 credit, 1 refund, 2 swap, 3 mint, 4 nft, 5 vote, 6 invoke)",
                 );
             }
         };
@@ -393,6 +423,14 @@ mod tests {
         };
         assert_eq!(Effect::from_row(&refund.to_row()), Ok(refund));
         assert_eq!(refund.shard(&p), p.shard_of(9));
+        let invoke = Effect::Invoke {
+            caller: 4,
+            contract: 11,
+            value: 6,
+        };
+        assert_eq!(Effect::from_row(&invoke.to_row()), Ok(invoke));
+        assert_eq!(invoke.value(), Some((0, 6)), "the value is in flight");
+        assert_eq!(invoke.shard(&p), p.shard_of(11), "goes to the contract");
     }
 
     fn batch(dst: ShardId, first_seq: u64, n: u64) -> ReceiptBatch {

@@ -11,6 +11,7 @@
 //! | `nft`      | [`Call::Mint`]        | sender, the collection, the new NFT                 |
 //! | `nft`      | [`Call::SendNft`]     | the NFT (held by the sender, then by the recipient) |
 //! | `vote`     | [`Call::Vote`]        | sender, the proposal, the sender's ballot on it     |
+//! | `call`     | [`Call::Invoke`]      | sender, the contract, its slot keyed by the sender  |
 //!
 //! On the wire and under a signature a call is one fixed-width [`Row`], so batches stay
 //! columnar. [`Call::from_row`] accepts exactly the rows [`Call::to_row`] makes (unused
@@ -77,6 +78,20 @@ pub enum Call {
         /// For (`true`) or against.
         yes: bool,
     },
+    /// A **stand-in call**: a replayed trace's call of a contract whose code shardsim
+    /// does not have. It carries `value` of the native coin to the contract and writes
+    /// one storage slot of the contract keyed by the caller (a count of its calls), so
+    /// a busy contract is a hot *object* — every caller's call lands on its shard —
+    /// without serializing its callers against one another (each writes its own slot).
+    Invoke {
+        /// The contract: an account; on another shard the call becomes cross-shard.
+        contract: AccountId,
+        /// Native coin sent with the call.
+        value: u64,
+        /// The gas the trace says the call cost (its `gasUsed`, else its gas limit,
+        /// capped): what it charges against a block's gas limit under the EVM.
+        gas: u64,
+    },
 }
 
 /// The programs, for per-program counts.
@@ -92,16 +107,19 @@ pub enum Program {
     Nft = 3,
     /// DAO votes.
     Vote = 4,
+    /// Stand-in calls of a trace's contracts.
+    Call = 5,
 }
 
 impl Program {
     /// Every program, in index order.
-    pub const ALL: [Program; 5] = [
+    pub const ALL: [Program; 6] = [
         Program::Transfer,
         Program::Token,
         Program::Swap,
         Program::Nft,
         Program::Vote,
+        Program::Call,
     ];
 
     /// The name used in scenario files and reports.
@@ -112,6 +130,7 @@ impl Program {
             Program::Swap => "swap",
             Program::Nft => "nft",
             Program::Vote => "vote",
+            Program::Call => "call",
         }
     }
 }
@@ -171,6 +190,7 @@ impl Call {
             Call::Swap { .. } => Program::Swap,
             Call::Mint { .. } | Call::SendNft { .. } => Program::Nft,
             Call::Vote { .. } => Program::Vote,
+            Call::Invoke { .. } => Program::Call,
         }
     }
 
@@ -215,6 +235,17 @@ impl Call {
                 object: u64::from(proposal),
                 ..Row::default()
             },
+            Call::Invoke {
+                contract,
+                value,
+                gas,
+            } => Row {
+                kind: 5,
+                to: contract,
+                amount: value,
+                limit: gas,
+                ..Row::default()
+            },
         }
     }
 
@@ -251,8 +282,17 @@ impl Call {
                     _ => return Err("vote choice must be 0 (against) or 1 (for)"),
                 },
             },
-            0..=4 => return Err(UNUSED),
-            _ => return Err("unknown call kind (0 transfer, 1 swap, 2 mint, 3 send_nft, 4 vote)"),
+            5 if r.unused(true, true, false, false, true) => Call::Invoke {
+                contract: r.to,
+                value: r.amount,
+                gas: r.limit,
+            },
+            0..=5 => return Err(UNUSED),
+            _ => {
+                return Err(
+                    "unknown call kind (0 transfer, 1 swap, 2 mint, 3 send_nft, 4 vote, 5 call)",
+                );
+            }
         };
         Ok(call)
     }
@@ -290,11 +330,13 @@ pub enum RejectReason {
     /// Two-phase commit: the deadline passed before every participant voted (the
     /// coordinator aborts; see `crate::two_phase`).
     Timeout = 10,
+    /// The shard's machine has no such program: a stand-in call under `vm = "evm"`.
+    Unsupported = 11,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::WrongShard,
         RejectReason::UnknownAccount,
         RejectReason::BadNonce,
@@ -305,6 +347,7 @@ impl RejectReason {
         RejectReason::AlreadyVoted,
         RejectReason::UnknownObject,
         RejectReason::Timeout,
+        RejectReason::Unsupported,
     ];
 
     /// The wire code.
@@ -330,6 +373,7 @@ impl RejectReason {
             RejectReason::AlreadyVoted => "already_voted",
             RejectReason::UnknownObject => "unknown_object",
             RejectReason::Timeout => "timeout",
+            RejectReason::Unsupported => "unsupported",
         }
     }
 }
@@ -378,6 +422,11 @@ mod tests {
                 proposal: 2,
                 yes: true,
             },
+            Call::Invoke {
+                contract: 8,
+                value: 5,
+                gas: 60_000,
+            },
         ]
     }
 
@@ -386,7 +435,7 @@ mod tests {
         let programs: Vec<_> = calls().iter().map(|c| c.program().name()).collect();
         assert_eq!(
             programs,
-            ["transfer", "token", "swap", "nft", "nft", "vote"]
+            ["transfer", "token", "swap", "nft", "nft", "vote", "call"]
         );
         for c in calls() {
             assert_eq!(Call::from_row(&c.to_row()), Ok(c));
@@ -419,7 +468,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_row_decodes_to_a_call_that_encodes_back_or_is_refused(
-            kind in 0u32..6, to in any::<u64>(), amount in 0u64..3, asset in 0u32..3,
+            kind in 0u32..7, to in any::<u64>(), amount in 0u64..3, asset in 0u32..3,
             object in prop_oneof![0u64..10, any::<u64>()], limit in any::<u64>(),
         ) {
             let row = Row { kind, to, amount, asset, object, limit };

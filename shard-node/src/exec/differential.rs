@@ -141,9 +141,14 @@ fn block(picks: Vec<Pick>) -> Vec<Tx> {
                         }),
                     to: target % ACCOUNTS,
                 },
-                _ => Call::Vote {
+                5 => Call::Vote {
                     proposal: (target % 5) as u32,
                     yes: amount % 2 == 0,
+                },
+                _ => Call::Invoke {
+                    contract: target, // ACCOUNTS and above do not exist
+                    value: if amount % 3 == 0 { 0 } else { amount },
+                    gas: 50_000,
                 },
             };
             Tx {
@@ -170,6 +175,12 @@ fn pick(
     )
 }
 
+/// The first account placed on shard 0.
+fn local_account() -> u64 {
+    let p = Placement::new(2).unwrap();
+    (0..ACCOUNTS).find(|&a| p.shard_of(a) == 0).unwrap()
+}
+
 /// The first pool placed on shard 0.
 fn local_pool() -> u64 {
     let p = Placement::new(2).unwrap();
@@ -183,7 +194,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn uniform_mixed_blocks_equal_sequential(picks in proptest::collection::vec(pick(0..6, 0..ACCOUNTS, 0..ACCOUNTS + 2), 0..250)) {
+    fn uniform_mixed_blocks_equal_sequential(picks in proptest::collection::vec(pick(0..7, 0..ACCOUNTS, 0..ACCOUNTS + 2), 0..250)) {
         assert_same(&block(picks))?;
     }
 
@@ -200,7 +211,16 @@ proptest! {
     }
 
     #[test]
-    fn one_sender_many_nonces_equals_sequential(picks in proptest::collection::vec(pick(0..6, 0..1, 0..ACCOUNTS), 0..200)) {
+    fn one_hot_contract_equals_sequential(picks in proptest::collection::vec(pick(6..7, 0..ACCOUNTS, 0..1), 0..250)) {
+        // Every stand-in call to one contract on this shard: each caller writes its own
+        // slot, and the contract's balance takes every call's value.
+        let contract = local_account();
+        let picks = picks.into_iter().map(|(k, f, _, a, b)| (k, f, contract, a, b)).collect();
+        assert_same(&block(picks))?;
+    }
+
+    #[test]
+    fn one_sender_many_nonces_equals_sequential(picks in proptest::collection::vec(pick(0..7, 0..1, 0..ACCOUNTS), 0..200)) {
         assert_same(&block(picks))?;
     }
 

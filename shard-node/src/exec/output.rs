@@ -102,8 +102,11 @@ impl BlockOutput {
 
     /// The transactions' gas by program ([`cross_shard::Program`] order); `txs` are the
     /// block's transactions, in the order they ran.
-    pub fn gas_by_program(&self, txs: &[cross_shard::Tx]) -> [u64; 5] {
-        let mut by = [0u64; 5];
+    pub fn gas_by_program(
+        &self,
+        txs: &[cross_shard::Tx],
+    ) -> [u64; cross_shard::Program::ALL.len()] {
+        let mut by = [0u64; cross_shard::Program::ALL.len()];
         for (tx, &(id, g)) in txs.iter().zip(&self.gas) {
             debug_assert_eq!(tx.id, id, "gas is recorded in block order");
             by[tx.call.program() as usize] += g;

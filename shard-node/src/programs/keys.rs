@@ -65,5 +65,14 @@ pub fn declared_keys(
                 None,
             ]
         }
+        Call::Invoke { contract, .. } => {
+            let here = local(contract);
+            [
+                sender,
+                here.map(Key::Account),
+                here.map(|c| Key::Slot(c, tx.from)),
+                None,
+            ]
+        }
     }
 }

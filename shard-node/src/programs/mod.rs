@@ -31,8 +31,8 @@
 //! fee stays in the pool.
 //!
 //! One file per program family — `assets` (native coin and tokens), `swap`,
-//! `nft`, `vote` — holds what its calls do where their target lives; `keys`
-//! says which keys a call may touch before it runs.
+//! `nft`, `vote`, `standin` (a trace's contract calls) — holds what its calls do where
+//! their target lives; `keys` says which keys a call may touch before it runs.
 
 use cross_shard::ids::Object;
 use cross_shard::{Call, Effect, Receipt, RejectReason, ShardId, Tx};
@@ -42,6 +42,7 @@ use crate::state::{Key, NONCE, State, World};
 mod assets;
 mod keys;
 mod nft;
+mod standin;
 mod swap;
 mod vote;
 
@@ -111,6 +112,7 @@ pub(crate) fn check(w: &World, call: &Call) -> Result<(), RejectReason> {
             w.has_object(Object::Proposal(proposal)),
             RejectReason::UnknownObject,
         ),
+        Call::Invoke { contract, .. } => (w.is_account(contract), RejectReason::UnknownAccount),
     };
     if exists { Ok(()) } else { Err(otherwise) }
 }
@@ -185,6 +187,16 @@ fn senders_half<S: State>(s: &mut S, tx: &Tx, from: u32) -> Result<Effect, Rejec
             proposal,
             yes,
         },
+        Call::Invoke {
+            contract, value, ..
+        } => {
+            assets::debit(s, from, cross_shard::ids::NATIVE, value)?;
+            Effect::Invoke {
+                caller: tx.from,
+                contract,
+                value,
+            }
+        }
     })
 }
 
@@ -236,6 +248,11 @@ fn apply<S: State>(s: &mut S, effect: Effect) -> Step {
             proposal,
             yes,
         } => vote::cast(s, voter, proposal, yes),
+        Effect::Invoke {
+            caller,
+            contract,
+            value,
+        } => standin::invoke(s, caller, contract, value),
     }
 }
 
@@ -424,6 +441,66 @@ mod tests {
                 "one vote counted"
             );
         }
+    }
+
+    #[test]
+    fn a_stand_in_call_pays_its_contract_and_counts_in_the_callers_slot() {
+        let mut l = cluster();
+        let (a, b) = (on(0, 0), on(0, 1));
+        let (here, there) = (on(0, 7), on(1, 7));
+        let call = |contract, value| Call::Invoke {
+            contract,
+            value,
+            gas: 60_000,
+        };
+        let c = l[0].local(here).unwrap();
+        let before = l[0].get(Key::Account(c))[BALANCE];
+        assert_eq!(
+            execute_one(&mut l[0], &tx(a, 0, call(here, 5))),
+            Outcome::Committed
+        );
+        assert_eq!(
+            execute_one(&mut l[0], &tx(a, 1, call(here, 0))),
+            Outcome::Committed
+        );
+        assert_eq!(
+            execute_one(&mut l[0], &tx(b, 0, call(here, 2))),
+            Outcome::Committed
+        );
+        assert_eq!(l[0].get(Key::Account(c))[BALANCE], before + 7);
+        assert_eq!(l[0].get(Key::Slot(c, a)), [2, 0], "a called twice");
+        assert_eq!(l[0].get(Key::Slot(c, b)), [1, 0], "b has a slot of its own");
+        // Across shards: the value leaves with the receipt, arrives with it.
+        let i = l[0].local(a).unwrap();
+        let sender_before = l[0].get(Key::Account(i))[BALANCE];
+        let out = execute_one(&mut l[0], &tx(a, 2, call(there, 9)));
+        assert_eq!(
+            out,
+            Outcome::SentCross {
+                dst: 1,
+                receipt: Receipt {
+                    tx: 7,
+                    effect: Effect::Invoke {
+                        caller: a,
+                        contract: there,
+                        value: 9
+                    }
+                }
+            }
+        );
+        assert_eq!(l[0].get(Key::Account(i))[BALANCE], sender_before - 9);
+        assert_eq!(follow(&mut l, out), End::Done);
+        let t = l[1].local(there).unwrap();
+        assert_eq!(l[1].get(Key::Slot(t, a)), [1, 0]);
+        // More than the sender has: refused, nothing moves.
+        assert_eq!(
+            execute_one(&mut l[0], &tx(b, 1, call(there, u64::MAX))),
+            Outcome::Rejected(RejectReason::InsufficientBalance)
+        );
+        assert_eq!(
+            execute_one(&mut l[0], &tx(b, 1, call(ACCOUNTS + 5, 1))),
+            Outcome::Rejected(RejectReason::UnknownAccount)
+        );
     }
 
     #[test]

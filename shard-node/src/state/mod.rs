@@ -64,6 +64,9 @@ pub enum Key {
     /// `[count, 0]` — ERC-721's `balanceOf`, which the EVM's collections keep
     /// (`crate::vm::state`).
     Holdings(u32),
+    /// A local contract's (by local index) storage slot keyed by a caller: `[calls the
+    /// caller made, 0]` — what a stand-in call writes (`programs::standin`).
+    Slot(u32, AccountId),
 }
 
 /// A key's value; its meaning depends on the key (see [`Key`]). All zero means absent.
@@ -344,6 +347,7 @@ impl Ledger {
             Key::Proposal(p) => (5, u64::from(p), 0),
             Key::Ballot(p, voter) => (6, u64::from(p), voter),
             Key::Holdings(i) => (7, self.ids[i as usize], 0),
+            Key::Slot(i, caller) => (8, self.ids[i as usize], caller),
         };
         let mut bytes = [0u8; 33];
         bytes[0] = tag;

@@ -138,6 +138,8 @@ pub fn deliver<M: Machine>(m: &mut M, tx: u64, mut effect: Effect) -> Result<(En
                 let at = ballot_address(proposal);
                 (at, 0, call.abi_encode(), Preimage::voter(voter), End::Done)
             }
+            // No EVM shard sends one (it refuses stand-in calls): only a faulty source.
+            Effect::Invoke { .. } => return Ok((End::Misplaced, gas)),
         };
         // The bridge's nonce is never kept (its account is outside the state): 0.
         let call = env(BRIDGE, 0, (to, value, data), RECEIPT_GAS_LIMIT);

@@ -196,7 +196,9 @@ impl Workload {
         };
         let call = match program {
             None => self.transfer(dst, None),
-            Some(Program::Transfer) => self.transfer(dst, Some(false)),
+            // `Call` is never drawn (the mix weighs five programs; stand-in calls come
+            // only from traces).
+            Some(Program::Transfer | Program::Call) => self.transfer(dst, Some(false)),
             Some(Program::Token) => self.transfer(dst, Some(true)),
             Some(Program::Swap) => {
                 let pool = self.object(POOL, dst);

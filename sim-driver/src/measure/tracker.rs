@@ -61,7 +61,7 @@ enum Fate {
 }
 
 /// The programs a transaction can call, by index (`cross_shard::Program`).
-pub const PROGRAMS: [&str; 5] = ["transfer", "token", "swap", "nft", "vote"];
+pub const PROGRAMS: [&str; 6] = ["transfer", "token", "swap", "nft", "vote", "call"];
 
 /// Highest latency recorded, in microseconds (one hour); anything slower is clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -660,7 +660,7 @@ mod tests {
         assert_eq!(t.window_final, (2, 1));
         assert_eq!(
             t.per_program,
-            [(2, 1, 0), (1, 1, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)],
+            [(2, 1, 0), (1, 1, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)],
             "per program: submitted, final, rejected"
         );
     }

@@ -1,0 +1,34 @@
+//! Stand-in calls: a replayed trace's calls of contracts whose code shardsim lacks.
+//!
+//! A real contract call does something only its bytecode knows. What matters to
+//! sharding is *where* it runs and *what it conflicts with*: it runs on the contract's
+//! shard, and two calls conflict when they write the same storage. The stand-in keeps
+//! exactly that: the call's value moves to the contract, and the contract counts the
+//! call in a slot keyed by its caller. A contract every community calls is then a hot
+//! spot for placement (every call crosses to its shard) but not a serial bottleneck
+//! (two callers write two slots).
+
+use cross_shard::AccountId;
+
+use super::assets::credit;
+use super::{End, Step};
+use crate::state::{Key, State};
+use cross_shard::ids::NATIVE;
+
+/// `caller`'s call of `contract` arriving on the contract's shard with `value`.
+pub(super) fn invoke<S: State>(
+    s: &mut S,
+    caller: AccountId,
+    contract: AccountId,
+    value: u64,
+) -> Step {
+    let Some(c) = s.local(contract) else {
+        return Step::End(End::Misplaced);
+    };
+    credit(s, c, NATIVE, value);
+    let slot = Key::Slot(c, caller);
+    let mut calls = s.read(slot);
+    calls[0] = calls[0].saturating_add(1);
+    s.write(slot, calls);
+    Step::End(End::Done)
+}
