@@ -190,8 +190,10 @@ impl ShardConfig {
         if self.threads == 0 || self.threads > 64 {
             return fail(format!("threads must be in 1..=64, got {}", self.threads));
         }
-        if self.tokens > 64 {
-            return fail(format!("tokens must be at most 64, got {}", self.tokens));
+        // A replayed trace's tokens (a scenario's own are at most 64): each is a
+        // balance per local account.
+        if self.tokens > 1024 {
+            return fail(format!("tokens must be at most 1024, got {}", self.tokens));
         }
         if self.two_phase == Some(0) {
             return fail("the two-phase deadline must be at least 1 beacon block".into());

@@ -17,6 +17,7 @@ use shardsim_proto::convert::{push_optional, push_tx};
 use shardsim_proto::pb;
 use tokio::sync::{mpsc, watch};
 
+use crate::load::real::RealTraffic;
 use crate::load::schedule::Schedule;
 use crate::load::workload::{Source, Workload};
 use crate::scenario::Scenario;
@@ -49,15 +50,27 @@ pub enum LoadEvent {
 
 /// The transactions to send: live, or all prepared and signed up front when the
 /// cluster checks signatures (scenario validation guarantees a numeric rate then).
+/// `real` is the scenario's real traffic, when its source is a trace or the
+/// Ethereum-like generator, and `times` a trace's own due times.
 pub async fn prepare_source(
     scenario: &Scenario,
     total: Duration,
     progress: bool,
+    real: Option<RealTraffic>,
+    times: Option<std::sync::Arc<[u64]>>,
 ) -> anyhow::Result<Source> {
-    let workload = Workload::new(scenario);
-    let Some(schedule) = Schedule::of(scenario).filter(|_| scenario.cluster.signatures) else {
-        return Ok(Source::Live(Box::new(workload)));
+    let live = match real {
+        Some(r) => Source::Real(Box::new(r)),
+        None => Source::Live(Box::new(Workload::new(scenario))),
     };
+    let schedule = match times {
+        Some(t) => Some(Schedule::at_times(t)),
+        None => Schedule::of(scenario),
+    };
+    let Some(schedule) = schedule.filter(|_| scenario.cluster.signatures) else {
+        return Ok(live);
+    };
+    let mut live = live;
     let count = schedule.due_before(total);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if progress {
@@ -66,9 +79,12 @@ pub async fn prepare_source(
         );
     }
     let began = Instant::now();
-    let source = tokio::task::spawn_blocking(move || Source::signed(workload, count, threads))
-        .await
-        .context("signing the workload")?;
+    let source = tokio::task::spawn_blocking(move || {
+        let next = move || live.take().map(|(shard, t, _)| (shard, t));
+        Source::signed(next, count, threads)
+    })
+    .await
+    .context("signing the workload")?;
     if progress {
         eprintln!("shardsim: signed in {:.1} s", began.elapsed().as_secs_f64());
     }
@@ -140,11 +156,14 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
                 }
             }
         };
+        let mut finished = finished;
         for k in 0..intended.len() {
             let Some((shard, t, sig)) = source.take() else {
-                // A prepared source holds exactly what the schedule asks for; should it
-                // run out, only what was really sent counts as dispatched.
+                // A prepared source holds exactly what the schedule asks for, and real
+                // traffic ends where it ends: only what was really sent counts as
+                // dispatched, and the load is over.
                 intended.truncate(k);
+                finished = true;
                 break;
             };
             let batch = &mut batches[shard as usize];

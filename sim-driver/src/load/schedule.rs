@@ -14,6 +14,9 @@
 //!
 //! Due times are exact, not rounded to the generator's tick, so latency measured from
 //! them is not blurred by the generator's own timing.
+//!
+//! A trace replayed at its own timing (`trace.timing = "original"`) brings its due times
+//! with it ([`Schedule::at_times`]): transaction `k` is due at the `k`-th of them.
 
 use std::time::Duration;
 
@@ -44,6 +47,9 @@ impl Segment {
 pub struct Schedule {
     /// Segments in time order; the last one lasts forever.
     segments: Vec<Segment>,
+    /// Each transaction's due time in ns, non-decreasing, when they come with the
+    /// traffic (the segments are then not used).
+    times: Option<std::sync::Arc<[u64]>>,
 }
 
 impl Schedule {
@@ -52,6 +58,14 @@ impl Schedule {
         match scenario.workload.rate {
             Rate::PerSecond(r) => Some(Schedule::new(r, &scenario.phases)),
             Rate::Max => None,
+        }
+    }
+
+    /// Transaction `k` due at `times[k]` ns (non-decreasing); none after the last.
+    pub fn at_times(times: std::sync::Arc<[u64]>) -> Schedule {
+        Schedule {
+            segments: Vec::new(),
+            times: Some(times),
         }
     }
 
@@ -97,7 +111,10 @@ impl Schedule {
                 false
             }
         });
-        Schedule { segments }
+        Schedule {
+            segments,
+            times: None,
+        }
     }
 
     fn segment_at(&self, t: f64) -> &Segment {
@@ -105,8 +122,13 @@ impl Schedule {
         &self.segments[i.saturating_sub(1)]
     }
 
-    /// The offered rate at `t`.
+    /// The offered rate at `t` (with due times given, those due within half a second
+    /// either side of `t`).
     pub fn rate_at(&self, t: Duration) -> f64 {
+        if self.times.is_some() {
+            let half = Duration::from_millis(500);
+            return (self.due_before(t + half) - self.due_before(t.saturating_sub(half))) as f64;
+        }
         let t = t.as_secs_f64();
         let s = self.segment_at(t);
         s.r0 + s.slope * (t - s.t0)
@@ -114,6 +136,10 @@ impl Schedule {
 
     /// How many transactions are due strictly before `t`.
     pub fn due_before(&self, t: Duration) -> u64 {
+        if let Some(times) = &self.times {
+            let ns = t.as_nanos().min(u128::from(u64::MAX)) as u64;
+            return times.partition_point(|&x| x < ns) as u64;
+        }
         let t = t.as_secs_f64();
         let c = self.segment_at(t).cumulative(t);
         // A transaction due exactly at t is not yet due before t.
@@ -122,6 +148,9 @@ impl Schedule {
 
     /// When transaction `k` is due, in nanoseconds since the run's start.
     pub fn due_at(&self, k: u64) -> u64 {
+        if let Some(times) = &self.times {
+            return times.get(k as usize).or(times.last()).copied().unwrap_or(0);
+        }
         let k = k as f64;
         let i = self.segments.partition_point(|s| s.c0 <= k);
         // Segments with no rate have the same c0 as the next: pick the last with c0 ≤ k.
@@ -221,5 +250,16 @@ mod tests {
             // …and k + 1 just after it.
             assert!(s.due_before(Duration::from_nanos(at + 1000)) > k, "k={k}");
         }
+    }
+
+    #[test]
+    fn a_traces_own_times_are_the_schedule() {
+        let s = Schedule::at_times(vec![0, 0, 5_000_000, 2_000_000_000].into());
+        assert_eq!(s.due_before(secs(0.0)), 0);
+        assert_eq!(s.due_before(secs(0.001)), 2, "two in the first block");
+        assert_eq!(s.due_before(secs(1.0)), 3);
+        assert_eq!(s.due_before(secs(9.0)), 4);
+        assert_eq!(s.due_at(2), 5_000_000);
+        assert_eq!(s.rate_at(secs(0.2)), 3.0);
     }
 }

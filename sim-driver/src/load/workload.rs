@@ -291,6 +291,9 @@ impl Workload {
 pub enum Source {
     /// Generated as they are sent (unsigned clusters).
     Live(Box<Workload>),
+    /// Real traffic — a trace or the Ethereum-like generator — as it is sent
+    /// (unsigned clusters); it ends when the traffic does.
+    Real(Box<crate::load::real::RealTraffic>),
     /// Generated and signed before the load starts, so that signing (~20 µs per
     /// transaction) never holds back the offered rate.
     Signed {
@@ -304,10 +307,14 @@ pub enum Source {
 }
 
 impl Source {
-    /// Prepares the first `count` transfers of `workload`, signed by their senders, on
-    /// `threads` threads.
-    pub fn signed(mut workload: Workload, count: u64, threads: usize) -> Source {
-        let txs: Vec<(ShardId, Tx)> = (0..count).map(|_| workload.next_tx()).collect();
+    /// Prepares the first `count` transactions of `next` (fewer if it ends first),
+    /// signed by their senders, on `threads` threads.
+    pub fn signed(
+        mut next: impl FnMut() -> Option<(ShardId, Tx)>,
+        count: u64,
+        threads: usize,
+    ) -> Source {
+        let txs: Vec<(ShardId, Tx)> = (0..count).map_while(|_| next()).collect();
         let sigs = in_chunks(&txs, threads, |part, _| {
             // Deriving a key costs as much as a signature: once per sender.
             let mut keys = std::collections::HashMap::new();
@@ -331,6 +338,7 @@ impl Source {
                 let (shard, t) = w.next_tx();
                 Some((shard, t, None))
             }
+            Source::Real(r) => r.next_tx().map(|(shard, t)| (shard, t, None)),
             Source::Signed { txs, sigs, next } => {
                 let i = *next;
                 let &(shard, t) = txs.get(i)?;
@@ -344,6 +352,7 @@ impl Source {
     pub fn generated(&self) -> u64 {
         match self {
             Source::Live(w) => w.generated(),
+            Source::Real(r) => r.generated(),
             Source::Signed { next, .. } => *next as u64,
         }
     }
@@ -496,7 +505,8 @@ mod tests {
     fn signed_source_gives_the_live_transfers_with_valid_signatures() {
         let s = scenario(4, 0.2, 0.0);
         let mut live = Source::Live(Box::new(Workload::new(&s)));
-        let mut signed = Source::signed(Workload::new(&s), 50, 3);
+        let mut w = Workload::new(&s);
+        let mut signed = Source::signed(|| Some(w.next_tx()), 50, 3);
         for _ in 0..50 {
             let (shard_a, a, _) = live.take().unwrap();
             let (shard_b, b, sig) = signed.take().unwrap();

@@ -660,7 +660,14 @@ mod tests {
         assert_eq!(t.window_final, (2, 1));
         assert_eq!(
             t.per_program,
-            [(2, 1, 0), (1, 1, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)],
+            [
+                (2, 1, 0),
+                (1, 1, 0),
+                (0, 0, 0),
+                (0, 0, 0),
+                (0, 0, 0),
+                (0, 0, 0)
+            ],
             "per program: submitted, final, rejected"
         );
     }

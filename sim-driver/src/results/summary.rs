@@ -322,8 +322,57 @@ pub struct Summary {
     /// Gas the calls used, when they ran on the EVM (`cluster.vm = "evm"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gas: Option<GasSummary>,
+    /// Real traffic (`workload.source = "trace"` or `"ethereum-like"`): what genesis
+    /// held, what the cross-shard share came out as, and what became of every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficSummary>,
     /// The invariants.
     pub invariants: Invariants,
+}
+
+/// summary.json's `traffic`: a replayed trace or the Ethereum-like generator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct TrafficSummary {
+    /// `"trace"` or `"ethereum-like"`.
+    pub source: String,
+    /// Transactions the traffic holds for this run (a trace's replayable rows; the
+    /// generator's for the run's length).
+    pub transactions: u64,
+    /// Of those, sent to the cluster.
+    pub submitted: u64,
+    /// Of those, not sent: the run ended first.
+    pub not_reached: u64,
+    /// Final cross-shard transactions over all final ones: a result of who transacts
+    /// with whom and where accounts are placed, not a setting.
+    pub cross_shard_share: f64,
+    /// Accounts genesis created (the ids the traffic touches).
+    pub accounts: u64,
+    /// Tokens genesis created (one per token contract of the traffic).
+    pub tokens: u64,
+    /// What every account starts with, of the native coin and of each token, in units.
+    pub genesis_balance: u64,
+    /// Wei per replayed native unit (see `load::real::Genesis`).
+    pub native_unit_wei: String,
+    /// Per token, its base units per replayed unit: the smallest and the largest.
+    pub token_units: [String; 2],
+    /// A trace's rows: read, replayable by kind, dropped by reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceRows>,
+}
+
+/// A trace's rows and what became of them (`load::trace::Accounting`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct TraceRows {
+    /// Data rows read, every file.
+    pub rows_read: u64,
+    /// Replayable, by kind (`transfer`, `token`, `call`, `create`).
+    pub replayable: BTreeMap<String, u64>,
+    /// Not replayed, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// ERC-20 rows that replaced their transaction's contract call.
+    pub erc20_joined: u64,
+    /// Values above 2¹²⁸ − 1, replayed as that.
+    pub values_saturated: u64,
 }
 
 /// The backlog: transactions in shard mempools plus those the driver held back for a
@@ -583,6 +632,7 @@ pub fn summarize(
             headers_out_of_order: status.beacon.headers_out_of_order,
             deliveries_out_of_order: sum(|s| s.deliveries_out_of_order),
         },
+        traffic: None,
         invariants: verdict.invariants,
     }
 }

@@ -64,6 +64,27 @@ pub fn table(s: &Summary) -> String {
             s.submitted, s.committed, s.cross_shard.committed, s.rejected, s.pending, s.lost
         ),
     );
+    if let Some(t) = &s.traffic {
+        let rows = t.trace.as_ref().map_or(String::new(), |r| {
+            let dropped: u64 = r.dropped.values().sum();
+            format!(
+                " · {} rows read, {dropped} dropped, {} erc-20 rows joined",
+                r.rows_read, r.erc20_joined
+            )
+        });
+        line(
+            &mut out,
+            "traffic",
+            format!(
+                "{}: {} of {} sent ({} not reached){rows} · {:.1}% cross-shard, a result",
+                t.source,
+                t.submitted,
+                t.transactions,
+                t.not_reached,
+                t.cross_shard_share * 100.0
+            ),
+        );
+    }
     out.push_str(&format!(
         "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
         "latency (ms)", "p50", "p90", "p99", "p99.9", "max"

@@ -611,6 +611,7 @@ use fields::*;
 pub use traffic::{
     Epoch, EthereumLikeParams, PlacementSpec, Source, StrategyKind, Timing, TraceSpec,
 };
+pub(crate) use validate::empty_shard;
 
 impl Scenario {
     /// The cross-shard fraction actually used: 0 on a single shard.

@@ -28,6 +28,11 @@ impl Scenario {
         if w.source == Source::EthereumLike {
             w.ethereum_like.check(w.accounts)?;
         }
+        if w.source != Source::Synthetic && self.cluster.vm == VmKind::Evm {
+            return Err(
+                "workload.source replays real traffic, whose contract calls run as stand-in calls: those exist for the native programs only so far; use cluster.vm = \"native\"".into(),
+            );
+        }
         Ok(())
     }
 
@@ -322,7 +327,7 @@ impl Scenario {
 /// The first shard of `shards` that placement leaves without any of `0..accounts`
 /// (every shard needs senders and recipients), or `None`. Stops as soon as every shard
 /// has been seen, which for realistic sizes is after a few accounts per shard.
-pub(super) fn empty_shard(shards: u32, accounts: u64) -> Option<u32> {
+pub(crate) fn empty_shard(shards: u32, accounts: u64) -> Option<u32> {
     let placement = cross_shard::placement::Placement::new(shards)?;
     let mut seen = vec![false; shards as usize];
     let mut missing = shards;

@@ -136,7 +136,16 @@ impl From<LoadEvent> for Msg {
 
 /// Runs `scenario`, writes its results, and returns its summary.
 pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    refuse_real_traffic(scenario)?;
+    refuse_unbuilt(scenario)?;
+    // Real traffic: surveyed once for the accounts and tokens genesis must hold; the
+    // cluster runs the scenario derived from it, the echo stays the user's.
+    let as_written = scenario;
+    if opts.progress && as_written.workload.source != crate::scenario::Source::Synthetic {
+        eprintln!("shardsim: surveying the workload's transactions for genesis…");
+    }
+    let prepared = crate::load::real::prepare(scenario, crate::cluster::INITIAL_BALANCE)
+        .context("preparing the real traffic")?;
+    let scenario = prepared.as_ref().map_or(scenario, |p| &p.scenario);
     // Attach mode: the running cluster is checked before anything is written.
     let attached = match &opts.cluster {
         Some(path) => {
@@ -154,16 +163,25 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
     let (run_id, dir) = results_dir(&opts.out, &scenario.name, scenario.seed, started)?;
     std::fs::write(
         dir.join("scenario.toml"),
-        toml::to_string(scenario).context("echoing the scenario")?,
+        toml::to_string(as_written).context("echoing the scenario")?,
     )?;
     if opts.progress {
         eprintln!(
-            "shardsim: {} · seed {} · {} shards · rate {} · {:.0}% cross-shard → {}",
+            "shardsim: {} · seed {} · {} shards · rate {} · {} → {}",
             scenario.name,
             scenario.seed,
             scenario.cluster.shards,
             scenario.workload.rate,
-            scenario.effective_cross_shard() * 100.0,
+            match scenario.workload.source {
+                crate::scenario::Source::Synthetic => format!(
+                    "{:.0}% cross-shard",
+                    scenario.effective_cross_shard() * 100.0
+                ),
+                _ => format!(
+                    "real traffic over {} accounts (the cross-shard share is a result)",
+                    scenario.workload.accounts
+                ),
+            },
             dir.display()
         );
         if scenario.cluster.shards == 1 && scenario.workload.cross_shard > 0.0 {
@@ -177,7 +195,14 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         Some(cluster) => cluster,
         None => Cluster::start(scenario, &dir).await?,
     };
-    let outcome = drive(scenario, opts, &mut cluster, &run_id, &dir, started).await;
+    let outcome = drive(
+        scenario,
+        opts,
+        &mut cluster,
+        (&run_id, &dir, started),
+        prepared.as_ref(),
+    )
+    .await;
     let outcome = match outcome {
         Ok(summary) => Ok(summary),
         Err(e) => Err(cluster.explain(e).await),
@@ -192,9 +217,8 @@ async fn drive(
     scenario: &Scenario,
     opts: &RunOptions,
     cluster: &mut Cluster,
-    run_id: &str,
-    dir: &Path,
-    started: SystemTime,
+    (run_id, dir, started): (&str, &Path, SystemTime),
+    real: Option<&crate::load::real::Prepared>,
 ) -> anyhow::Result<Summary> {
     // One client per shard process (with committees, per validator): slot
     // `k · validators + v`.
@@ -212,9 +236,15 @@ async fn drive(
     let (tx, mut rx) = mpsc::channel(MAIN_QUEUE);
     // Signing (if any) happens before the clock starts: the schedule, and every
     // latency, count from the moment the load can really begin.
-    let source =
-        generator::prepare_source(scenario, scenario.warmup + scenario.duration, opts.progress)
-            .await?;
+    let traffic = real.map(crate::load::real::RealTraffic::new).transpose()?;
+    let source = generator::prepare_source(
+        scenario,
+        scenario.warmup + scenario.duration,
+        opts.progress,
+        traffic,
+        real.and_then(|p| p.genesis.times.clone()),
+    )
+    .await?;
     let start = Instant::now();
     // Every driver↔shard link carries the scenario's emulated delay, each direction
     // with its own jitter seed.
@@ -224,7 +254,12 @@ async fn drive(
     };
     let link_seed =
         |shard: usize, direction: u64| scenario.seed ^ ((shard as u64) << 8 | direction);
-    let open_loop = Schedule::of(scenario).is_some();
+    // The schedule: the rate's, or a trace's own times.
+    let schedule = match real.and_then(|p| p.genesis.times.clone()) {
+        Some(times) => Some(Schedule::at_times(times)),
+        None => Schedule::of(scenario),
+    };
+    let open_loop = schedule.is_some();
     let mut paths = Vec::new();
     let mut senders = Vec::new();
     for (i, client) in clients.iter().enumerate() {
@@ -296,7 +331,7 @@ async fn drive(
     };
     let mut generator = tokio::spawn(generator::generate(
         source,
-        Schedule::of(scenario),
+        schedule.clone(),
         start,
         total,
         senders,
@@ -660,6 +695,7 @@ async fn drive(
     summary.recovery.restarts = reports.iter().filter(|r| r.ready_at_s.is_some()).count() as u64;
     summary.faults = reports;
     summary.partial |= interrupted;
+    summary.traffic = real.map(|p| traffic_summary(scenario, p, &summary));
     summary.cpu_seconds = CpuSeconds {
         wall: start.elapsed().as_secs_f64(),
         driver: crate::cluster::cpu_seconds(std::process::id()).unwrap_or(0.0),
@@ -689,23 +725,12 @@ fn held_for(paths: &[SubmitPath], k: usize, n: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// A cluster replays the synthetic workload under hash placement. Real traffic (a
-/// trace, the Ethereum-like generator) needs the stand-in contract call, and graph
-/// placement needs accounts that migrate between running shards; until the cluster
-/// has them, such a scenario is refused by name rather than run as something else.
-/// `shardsim placement` studies both without a cluster.
-fn refuse_real_traffic(scenario: &Scenario) -> anyhow::Result<()> {
-    use crate::scenario::{Source, StrategyKind};
-    let source = scenario.workload.source;
-    if source != Source::Synthetic {
-        anyhow::bail!(
-            "workload.source = {:?}: a cluster does not replay real traffic yet (its contract calls need the stand-in call); study it with `shardsim placement` or `shardsim trace stats`",
-            match source {
-                Source::Trace => "trace",
-                _ => "ethereum-like",
-            }
-        );
-    }
+/// A cluster places accounts by hash only: graph placement needs accounts that migrate
+/// between running shards, which is not built yet. Such a scenario is refused by name
+/// rather than run as something else; `shardsim placement` studies it without a
+/// cluster.
+fn refuse_unbuilt(scenario: &Scenario) -> anyhow::Result<()> {
+    use crate::scenario::StrategyKind;
     if scenario.placement.strategy != StrategyKind::Hash {
         anyhow::bail!(
             "placement.strategy = {:?}: a cluster places accounts by hash only so far (moving accounts between running shards is not built yet); study it with `shardsim placement`",
@@ -713,4 +738,46 @@ fn refuse_real_traffic(scenario: &Scenario) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// summary.json's `traffic` for a run of real traffic.
+fn traffic_summary(
+    scenario: &Scenario,
+    p: &crate::load::real::Prepared,
+    summary: &Summary,
+) -> results::TrafficSummary {
+    let g = &p.genesis;
+    let owned = |m: &std::collections::BTreeMap<&'static str, u64>| {
+        m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    results::TrafficSummary {
+        source: match scenario.workload.source {
+            crate::scenario::Source::Trace => "trace",
+            _ => "ethereum-like",
+        }
+        .into(),
+        transactions: g.transactions,
+        submitted: summary.submitted,
+        not_reached: g.transactions.saturating_sub(summary.submitted),
+        cross_shard_share: if summary.committed == 0 {
+            0.0
+        } else {
+            summary.cross_shard.committed as f64 / summary.committed as f64
+        },
+        accounts: scenario.workload.accounts,
+        tokens: u64::from(scenario.workload.tokens),
+        genesis_balance: crate::cluster::INITIAL_BALANCE,
+        native_unit_wei: g.native_unit.to_string(),
+        token_units: [
+            g.token_units.iter().min().copied().unwrap_or(1).to_string(),
+            g.token_units.iter().max().copied().unwrap_or(1).to_string(),
+        ],
+        trace: g.trace.as_ref().map(|a| results::TraceRows {
+            rows_read: a.rows_read,
+            replayable: owned(&a.replayed),
+            dropped: owned(&a.dropped),
+            erc20_joined: a.erc20_joined,
+            values_saturated: a.values_saturated,
+        }),
+    }
 }
