@@ -117,6 +117,48 @@ fn shade_window<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
+/// Lines `(label, points, dashed)`, each solid line a colour of its own and a dashed
+/// line the colour of the solid one before it, with a dot on each point when there are
+/// few enough to see.
+fn draw_lines<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Ctx<'a, DB>,
+    lines: &[xy::XyLine],
+) -> Result<(), String> {
+    let mut group = 0usize;
+    for (
+        i,
+        xy::XyLine {
+            label,
+            points: pts,
+            dashed,
+        },
+    ) in lines.iter().enumerate()
+    {
+        if i > 0 && !dashed {
+            group += 1;
+        }
+        let color = Palette99::pick(group).to_rgba();
+        let style = color.stroke_width(if *dashed { 2 } else { 3 });
+        let anno = if *dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style))
+                .map_err(err)?
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(err)?
+        };
+        anno.label(label.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        if pts.len() <= 40 {
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
 /// The legend box, drawn last so it sits on top.
 fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut Ctx<'a, DB>,
@@ -428,33 +470,16 @@ impl Chart for VsShards {
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(err)?;
-        let mut group = 0usize;
-        for (i, line) in self.lines.iter().enumerate() {
-            if i > 0 && !line.dashed {
-                group += 1;
-            }
-            let color = Palette99::pick(group).to_rgba();
-            let pts: Vec<(f64, f64)> = line
-                .points
-                .iter()
-                .map(|&(s, v)| (f64::from(s), v))
-                .collect();
-            let style = color.stroke_width(if line.dashed { 2 } else { 3 });
-            let anno = if line.dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style))
-                    .map_err(err)?
-            } else {
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), style))
-                    .map_err(err)?
-            };
-            anno.label(line.label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(err)?;
-        }
+        let lines: Vec<xy::XyLine> = self
+            .lines
+            .iter()
+            .map(|l| xy::XyLine {
+                label: l.label.clone(),
+                points: l.points.iter().map(|&(s, v)| (f64::from(s), v)).collect(),
+                dashed: l.dashed,
+            })
+            .collect();
+        draw_lines(&mut chart, &lines)?;
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, err, frame, legend, per_second_label};
+use super::{Chart, draw_lines, err, frame, legend, per_second_label};
 
 /// One line of an [`Xy`] chart.
 #[derive(Debug, Clone)]
@@ -106,34 +106,7 @@ impl Chart for Xy {
                     .map(|&x| PathElement::new([(x, 0.0), (x, y_max)], grey.stroke_width(2))),
             )
             .map_err(err)?;
-        let mut group = 0usize;
-        for (i, line) in self.lines.iter().enumerate() {
-            if i > 0 && !line.dashed {
-                group += 1;
-            }
-            let color = Palette99::pick(group).to_rgba();
-            let style = color.stroke_width(if line.dashed { 2 } else { 3 });
-            let anno = if line.dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(line.points.clone(), 10, 6, style))
-                    .map_err(err)?
-            } else {
-                chart
-                    .draw_series(LineSeries::new(line.points.clone(), style))
-                    .map_err(err)?
-            };
-            anno.label(line.label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
-            if line.points.len() <= 40 {
-                chart
-                    .draw_series(
-                        line.points
-                            .iter()
-                            .map(|&p| Circle::new(p, 4, color.filled())),
-                    )
-                    .map_err(err)?;
-            }
-        }
+        draw_lines(&mut chart, &self.lines)?;
         legend(&mut chart, SeriesLabelPosition::MiddleRight)
     }
 }

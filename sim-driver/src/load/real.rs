@@ -486,7 +486,10 @@ mod tests {
         // 5,000 wei in 3 values needs units of 10 wei: 500 + 3 ≤ 1,000.
         assert_eq!(unit_for([(5_000, 3)].into_iter(), 1_000), Some(10));
         // Even a saturated value funds: 2^128 / 10^36 = 340.
-        assert_eq!(unit_for([(u128::MAX, 1)].into_iter(), 1_000), Some(10u128.pow(36)));
+        assert_eq!(
+            unit_for([(u128::MAX, 1)].into_iter(), 1_000),
+            Some(10u128.pow(36))
+        );
         assert_eq!(
             unit_for([(1, 2_000)].into_iter(), 1_000),
             None,

@@ -22,6 +22,20 @@ fn study_dir(out: &Path, name: &str) -> PathBuf {
     dirs[0].clone()
 }
 
+/// Runs `scenario` on a cluster with `--set` each of `sets` (and memory storage) into
+/// `out`, expects success, and returns the run's summary.
+fn run_ok(scenario: &Path, name: &str, sets: &[&str], out: &Path) -> serde_json::Value {
+    let mut cmd = shardsim();
+    cmd.arg("run").arg(scenario);
+    for set in sets.iter().chain(&["cluster.storage=\"memory\""]) {
+        cmd.args(["--set", set]);
+    }
+    let o = cmd.args(["--quiet", "--out"]).arg(out).output().unwrap();
+    let dir = crate::run_dir(out, name);
+    assert!(o.status.success(), "{}\n{}", show(&o), crate::logs(&dir));
+    read_json(&dir.join("summary.json"))
+}
+
 const LIKE: &str = r#"
 name = "it-like"
 seed = 3
@@ -183,25 +197,9 @@ fn trace_stats_prints_the_samples_figures() {
 fn a_cluster_replays_the_real_sample_and_accounts_for_every_row() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("results");
-    let o = shardsim()
-        .arg("run")
-        .arg(repo().join("scenarios/ethereum-sample.toml"))
-        .args([
-            "--set",
-            "workload.rate=20000",
-            "--set",
-            "duration=3s",
-            "--set",
-            "cluster.storage=\"memory\"",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let dir = crate::run_dir(&out, "ethereum-sample");
-    assert!(o.status.success(), "{}\n{}", show(&o), crate::logs(&dir));
-    let s = read_json(&dir.join("summary.json"));
+    let sample = repo().join("scenarios/ethereum-sample.toml");
+    let sets = ["workload.rate=20000", "duration=3s"];
+    let s = run_ok(&sample, "ethereum-sample", &sets, &out);
     let t = &s["traffic"];
     assert_eq!(t["transactions"], 18_938, "{t}");
     assert_eq!(t["submitted"], 18_938);
@@ -223,7 +221,9 @@ fn a_cluster_replays_the_real_sample_and_accounts_for_every_row() {
     assert!((0.7..0.8).contains(&cross), "{cross}");
     assert_eq!(s["invariants"]["ok"], true, "{}", s["invariants"]);
     // The echo is the scenario as written (its derived fields are derived again).
-    let echo = std::fs::read_to_string(dir.join("scenario.toml")).unwrap();
+    let echo =
+        std::fs::read_to_string(crate::run_dir(&out, "ethereum-sample").join("scenario.toml"))
+            .unwrap();
     assert!(echo.contains("source = \"trace\""), "{echo}");
     assert!(!echo.contains("tokens = 551"), "{echo}");
 }
@@ -233,29 +233,13 @@ fn a_cluster_replays_the_ethereum_like_generator() {
     let tmp = tempfile::tempdir().unwrap();
     let like = scenario(tmp.path(), "like", LIKE);
     let out = tmp.path().join("results");
-    let o = shardsim()
-        .arg("run")
-        .arg(&like)
-        .args([
-            "--set",
-            "placement.strategy=\"hash\"",
-            "--set",
-            "cluster.shards=2",
-            "--set",
-            "duration=1s",
-            "--set",
-            "workload.rate=4000",
-            "--set",
-            "cluster.storage=\"memory\"",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let dir = crate::run_dir(&out, "it-like");
-    assert!(o.status.success(), "{}\n{}", show(&o), crate::logs(&dir));
-    let s = read_json(&dir.join("summary.json"));
+    let sets = [
+        "placement.strategy=\"hash\"",
+        "cluster.shards=2",
+        "duration=1s",
+        "workload.rate=4000",
+    ];
+    let s = run_ok(&like, "it-like", &sets, &out);
     assert_eq!(s["traffic"]["source"], "ethereum-like");
     assert_eq!(s["traffic"]["submitted"], 4_000);
     assert_eq!(
