@@ -335,8 +335,8 @@ pub struct Summary {
 pub struct TrafficSummary {
     /// `"trace"` or `"ethereum-like"`.
     pub source: String,
-    /// Transactions the traffic holds for this run (a trace's replayable rows; the
-    /// generator's for the run's length).
+    /// Transactions the traffic holds for this run: a trace's replayable rows; for the
+    /// generator, what the run sent (it makes as many as the run takes).
     pub transactions: u64,
     /// Of those, sent to the cluster.
     pub submitted: u64,
