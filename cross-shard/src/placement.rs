@@ -6,8 +6,15 @@
 //! workload that favours low ids (a Zipf skew) does not pile onto one shard by accident.
 //! Every process computes the same placement from `shards` alone: there is no directory
 //! to consult. Real chains do the same with address prefixes (NEAR's account ranges,
-//! MultiversX's last bits of the address); graph-based placement that moves hot accounts
-//! (CLPA) is a later step.
+//! MultiversX's last bits of the address).
+//!
+//! A placement may instead carry a **table** fixed at genesis ([`Placement::with_table`]):
+//! account `a < table.len()` lives on `table[a]`, any other where its hash says. Every
+//! process of the cluster loads the same table before it starts (a graph partitioner
+//! made it from a warm-up prefix of the traffic), so there is still one answer to
+//! "where does X live", and nothing moves while the cluster runs. The table is leaked
+//! for the life of the process, which keeps `Placement` `Copy`: it is consulted for
+//! every transaction and every receipt, by value.
 
 use crate::ids::{AccountId, Object, ShardId};
 
@@ -16,12 +23,35 @@ use crate::ids::{AccountId, Object, ShardId};
 pub struct Placement {
     /// Number of shards, at least 1.
     shards: u32,
+    /// Accounts placed at genesis, by id; the rest by hash.
+    table: Option<&'static [u16]>,
 }
 
 impl Placement {
     /// Placement over `shards` shards; `None` when `shards` is 0.
     pub fn new(shards: u32) -> Option<Placement> {
-        (shards > 0).then_some(Placement { shards })
+        (shards > 0).then_some(Placement {
+            shards,
+            table: None,
+        })
+    }
+
+    /// Placement over `shards` shards with accounts `0..table.len()` on the shards the
+    /// table names; `None` when `shards` is 0 or the table names a shard that does not
+    /// exist. The table lives as long as the process.
+    pub fn with_table(shards: u32, table: Vec<u16>) -> Option<Placement> {
+        if shards == 0 || table.iter().any(|&s| u32::from(s) >= shards) {
+            return None;
+        }
+        Some(Placement {
+            shards,
+            table: Some(Box::leak(table.into_boxed_slice())),
+        })
+    }
+
+    /// The genesis table, if accounts were placed by one.
+    pub fn table(&self) -> Option<&'static [u16]> {
+        self.table
     }
 
     /// Number of shards.
@@ -32,6 +62,12 @@ impl Placement {
     /// The shard that holds `account`.
     #[inline]
     pub fn shard_of(&self, account: AccountId) -> ShardId {
+        if let Some(&s) = self
+            .table
+            .and_then(|t| usize::try_from(account).ok().and_then(|a| t.get(a)))
+        {
+            return ShardId::from(s);
+        }
         (mix(account) % u64::from(self.shards)) as ShardId
     }
 
@@ -63,6 +99,45 @@ impl Placement {
         }
         parts
     }
+}
+
+/// The first bytes of a placement table file.
+const TABLE_MAGIC: &[u8; 8] = b"SSPLACE1";
+
+/// A genesis table as a file's bytes: a magic, the shard count (u32, little-endian),
+/// then each account's shard (u16, little-endian), account 0 first.
+pub fn table_to_bytes(shards: u32, table: &[u16]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + 2 * table.len());
+    out.extend_from_slice(TABLE_MAGIC);
+    out.extend_from_slice(&shards.to_le_bytes());
+    for s in table {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// The placement a table file's bytes describe, for a cluster of `shards`; what is
+/// wrong with them otherwise.
+pub fn table_from_bytes(bytes: &[u8], shards: u32) -> Result<Placement, String> {
+    let rest = bytes
+        .strip_prefix(TABLE_MAGIC)
+        .ok_or("not a placement table (no SSPLACE1 header)")?;
+    let (count, entries) = rest.split_at_checked(4).ok_or("no shard count")?;
+    let count = u32::from_le_bytes(count.try_into().map_err(|_| "no shard count")?);
+    if count != shards {
+        return Err(format!(
+            "the table places accounts on {count} shards; this cluster has {shards}"
+        ));
+    }
+    if entries.len() % 2 != 0 {
+        return Err("the table's length is not a whole number of entries".into());
+    }
+    let table = entries
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Placement::with_table(shards, table)
+        .ok_or_else(|| "the table names a shard that does not exist".into())
 }
 
 /// Salt of the object key space (any constant far from the account ids does).
@@ -127,6 +202,41 @@ mod tests {
                 .collect::<Vec<_>>(),
             "each kind has its own key space"
         );
+    }
+
+    #[test]
+    fn a_table_places_its_accounts_and_the_hash_the_rest() {
+        let hash = Placement::new(4).unwrap();
+        let p = Placement::with_table(4, vec![3, 3, 0]).unwrap();
+        assert_eq!((p.shard_of(0), p.shard_of(1), p.shard_of(2)), (3, 3, 0));
+        assert!((3..100).all(|a| p.shard_of(a) == hash.shard_of(a)));
+        assert_eq!(
+            p.shard_of_object(Object::Pool(1)),
+            hash.shard_of_object(Object::Pool(1))
+        );
+        assert!(Placement::with_table(4, vec![4]).is_none(), "no shard 4");
+        let parts = p.partition(10);
+        assert_eq!(parts[3][..2], [0, 1]);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 10);
+    }
+
+    #[test]
+    fn a_table_file_round_trips_and_bad_ones_are_named() {
+        let bytes = table_to_bytes(4, &[3, 1, 0]);
+        let p = table_from_bytes(&bytes, 4).unwrap();
+        assert_eq!(p.table(), Some(&[3u16, 1, 0][..]));
+        assert!(
+            table_from_bytes(&bytes, 8)
+                .unwrap_err()
+                .contains("4 shards")
+        );
+        assert!(table_from_bytes(&bytes[..bytes.len() - 1], 4).is_err());
+        assert!(
+            table_from_bytes(b"hello", 4)
+                .unwrap_err()
+                .contains("header")
+        );
+        assert!(table_from_bytes(&table_to_bytes(4, &[9]), 4).is_err());
     }
 
     #[test]

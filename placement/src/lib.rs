@@ -49,4 +49,4 @@ pub mod study;
 pub use clpa::ClpaParams;
 pub use directory::Directory;
 pub use graph::Touch;
-pub use study::{Strategy, StudyResult, Totals, study};
+pub use study::{Strategy, StudyResult, Totals, partition_directory, study};

@@ -179,19 +179,47 @@ impl Placer {
                 if epoch + 1 < *warmup {
                     return Ok(None);
                 }
-                let g = self.history.snapshot();
-                let parts = partition(&g, shards, *imbalance, *seed)?;
-                let current: Vec<ShardId> = g.ids.iter().map(|&a| dir.shard_of(a)).collect();
-                let relabel = match_parts(&parts, &current, shards);
-                g.ids
-                    .iter()
-                    .copied()
-                    .zip(parts.iter().map(|&p| relabel[p as usize]))
-                    .collect()
+                partition_moves(&self.history.snapshot(), dir, *imbalance, *seed)?
             }
         };
         Ok(Some(dir.advance(changes) as u64))
     }
+}
+
+/// Where METIS's cut of `g` puts each of its accounts, its parts named after the
+/// shards of `dir` they overlap most.
+fn partition_moves(
+    g: &crate::graph::Csr,
+    dir: &Directory,
+    imbalance: f64,
+    seed: u64,
+) -> Result<Vec<(AccountId, ShardId)>, PartitionError> {
+    let shards = dir.shards();
+    let parts = partition(g, shards, imbalance, seed)?;
+    let current: Vec<ShardId> = g.ids.iter().map(|&a| dir.shard_of(a)).collect();
+    let relabel = match_parts(&parts, &current, shards);
+    Ok(g.ids
+        .iter()
+        .copied()
+        .zip(parts.iter().map(|&p| relabel[p as usize]))
+        .collect())
+}
+
+/// The directory a partitioner makes from a warm-up prefix `txs`, starting from hash
+/// placement over `shards`: what a cluster placed once, before genesis, starts with.
+pub fn partition_directory(
+    txs: &[Touch],
+    shards: u32,
+    imbalance: f64,
+    seed: u64,
+) -> Result<Directory, PartitionError> {
+    let hash = Placement::new(shards.max(1)).unwrap_or_else(|| unreachable!("at least one"));
+    let mut dir = Directory::hash(hash);
+    let mut history = History::new(1);
+    history.push_epoch(txs);
+    let moves = partition_moves(&history.snapshot(), &dir, imbalance, seed)?;
+    dir.advance(moves);
+    Ok(dir)
 }
 
 /// Names METIS's parts after shards so that as few accounts as possible move: part `p`
@@ -444,6 +472,19 @@ mod tests {
         assert_eq!(imbalance(&[2, 2]), (1.0, 0.0));
         let (max_mean, cv) = imbalance(&[3, 1]);
         assert!((max_mean - 1.5).abs() < 1e-9 && (cv - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_directory_partitioned_before_genesis_is_the_studys_first_placement() {
+        let epochs = stable_communities(2, 5_000, 4);
+        let dir = partition_directory(&epochs[0], 4, 1.03, 1).unwrap();
+        let study = study(&partition_strategy(), 4, &epochs, 1).unwrap();
+        assert_eq!(dir.moved_accounts() as u64, study.epochs[0].moved);
+        let (cross, _) = score(&dir, &epochs[1]);
+        assert_eq!(
+            cross, study.epochs[1].cross,
+            "the same cut, scored the same"
+        );
     }
 
     #[test]

@@ -83,6 +83,11 @@ pub struct Args {
     /// (the directory is created if needed). Without it, state lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// A placement table (written by `shardsim`): accounts on the shards it names,
+    /// the rest by hash; every process of the cluster must be given the same one.
+    /// Without it, every account is placed by hash.
+    #[arg(long, value_name = "FILE")]
+    pub placement: Option<std::path::PathBuf>,
     /// A file holding this shard's validator secret key (32 bytes, hex), with which it
     /// certifies its headers for the beacon. The driver writes one per shard and run.
     #[arg(long, value_name = "FILE")]
@@ -213,7 +218,20 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         index: args.validator.unwrap_or(0),
     };
     let tls = shardsim_host::process::credentials(&args.listen, args.tls.as_deref(), role)?;
+    let placed = match &args.placement {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading the placement table {}", path.display()))?;
+            Some(
+                cross_shard::placement::table_from_bytes(&bytes, args.shards)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("{}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let config = ShardConfig {
+        placed,
         shard: args.shard,
         shards: args.shards,
         accounts: args.accounts,

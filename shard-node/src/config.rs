@@ -80,6 +80,9 @@ pub struct ShardConfig {
     /// Serve and call over mutual TLS with these credentials (this validator's role);
     /// `None`: plain gRPC, for loopback clusters.
     pub tls: Option<shardsim_host::tls::Credentials>,
+    /// Accounts placed at genesis by a table (a graph partition of the traffic), the
+    /// same for every process of the cluster; `None`: by hash.
+    pub placed: Option<cross_shard::Placement>,
 }
 
 /// A validator's place in its shard's committee.
@@ -158,6 +161,7 @@ impl ShardConfig {
             two_phase: None,
             data_dir: None,
             tls: None,
+            placed: None,
         }
     }
 
@@ -194,6 +198,15 @@ impl ShardConfig {
         // balance per local account.
         if self.tokens > 1024 {
             return fail(format!("tokens must be at most 1024, got {}", self.tokens));
+        }
+        if let Some(p) = &self.placed
+            && p.shards() != self.shards
+        {
+            return fail(format!(
+                "the placement table is for {} shards, the cluster has {}",
+                p.shards(),
+                self.shards
+            ));
         }
         if self.two_phase == Some(0) {
             return fail("the two-phase deadline must be at least 1 beacon block".into());
@@ -285,7 +298,10 @@ impl ShardConfig {
     pub fn world(&self) -> Option<state::World> {
         Some(state::World {
             shard: self.shard,
-            placement: cross_shard::Placement::new(self.shards)?,
+            placement: match self.placed {
+                Some(p) => p,
+                None => cross_shard::Placement::new(self.shards)?,
+            },
             accounts: self.accounts,
             tokens: self.tokens,
             pools: self.pools,

@@ -34,6 +34,9 @@ pub struct Kit {
     key_files: Vec<PathBuf>,
     /// The certificates' folder, with TLS.
     pub tls_dir: Option<PathBuf>,
+    /// The genesis placement table every validator loads, when accounts are placed by
+    /// a partition rather than by hash.
+    pub placement_file: Option<PathBuf>,
 }
 
 impl Kit {
@@ -83,6 +86,7 @@ impl Kit {
             committees_file,
             key_files,
             tls_dir,
+            placement_file: None,
         })
     }
 
@@ -173,6 +177,11 @@ impl Kit {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(
+            self.placement_file
+                .iter()
+                .flat_map(|f| ["--placement".to_string(), f.display().to_string()]),
+        )
         .collect();
         if c.signatures {
             args.push("--signatures".into());

@@ -166,7 +166,13 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts the beacon, then every shard, and waits until all are ready.
-    pub async fn start(scenario: &Scenario, run_dir: &Path) -> anyhow::Result<Cluster> {
+    /// `placement_file`, when given, is the genesis placement table every validator
+    /// loads (`--placement`).
+    pub async fn start(
+        scenario: &Scenario,
+        run_dir: &Path,
+        placement_file: Option<PathBuf>,
+    ) -> anyhow::Result<Cluster> {
         let exe =
             std::env::current_exe().context("locating the shardsim binary to start the cluster")?;
         let c = &scenario.cluster;
@@ -195,7 +201,8 @@ impl Cluster {
         // cluster stops.
         let use_tls = c.tls || hosts.is_some();
         let keys_dir = run_dir.join("keys");
-        let kit = Kit::write(scenario, &keys_dir, use_tls)?;
+        let mut kit = Kit::write(scenario, &keys_dir, use_tls)?;
+        kit.placement_file = placement_file;
         let tls = kit
             .tls_dir
             .as_deref()

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::ethereum_like::EthereumLike;
 use super::trace::{self, Accounting, Kind, Row, TraceFiles};
-use crate::scenario::{Rate, Scenario, Source, Timing};
+use crate::scenario::{Rate, Scenario, Source, StrategyKind, Timing};
 
 /// The transactions of `scenario`'s real-traffic source, at most `limit` (default: a
 /// trace's every row; the generator's `(warmup + duration) × rate`), each handed to
@@ -256,11 +256,22 @@ pub struct Prepared {
     /// The scenario as written, which the traffic is made from (the generator lays its
     /// communities over the written `workload.accounts`).
     pub written: Scenario,
-    /// What the survey found.
+    /// What the survey found (the warm-up prefix included).
     pub genesis: Genesis,
     /// The most transactions replayed (`None`: a trace's every row).
     pub limit: Option<u64>,
+    /// With `placement.strategy = "partition"`: the first transactions of the traffic,
+    /// which the partitioner placed from before genesis and the cluster does not
+    /// replay (its warm-up prefix, `placement.warmup` epochs).
+    pub prefix: u64,
+    /// With `placement.strategy = "partition"`: each account's shard at genesis
+    /// (`0..scenario.workload.accounts`).
+    pub table: Option<Vec<u16>>,
 }
+
+/// Under `rate = "max"`, an epoch (the partitioner's warm-up is counted in epochs)
+/// holds this many transactions per second of `placement.epoch`.
+const MAX_MODE_EPOCH_RATE: u64 = 100_000;
 
 /// Most tokens a replayed trace may hold (each is a balance per account in every
 /// shard's ledger).
@@ -295,7 +306,33 @@ pub fn prepare(scenario: &Scenario, genesis_balance: u64) -> anyhow::Result<Opti
         }
         (Source::Trace, Rate::Max) => None,
     };
-    let genesis = survey(scenario, limit, genesis_balance)?;
+    let partition = scenario.placement.strategy == StrategyKind::Partition;
+    let prefix = if partition {
+        if original {
+            anyhow::bail!(
+                "placement.strategy = \"partition\" with trace.timing = \"original\": the warm-up prefix is counted at workload.rate; use timing = \"rate\""
+            );
+        }
+        let epoch = scenario
+            .placement
+            .epoch
+            .length(scenario.cluster.block_interval)
+            .context("placement.epoch in blocks needs a block interval (not \"asap\")")?;
+        let rate = match scenario.workload.rate {
+            Rate::PerSecond(r) => r,
+            Rate::Max => MAX_MODE_EPOCH_RATE,
+        };
+        scenario.placement.warmup as u64 * (epoch.as_secs_f64() * rate as f64).round() as u64
+    } else {
+        0
+    };
+    let genesis = survey(scenario, limit.map(|l| l + prefix), genesis_balance)?;
+    if partition && genesis.transactions <= prefix {
+        anyhow::bail!(
+            "the traffic ({} transactions) ends within the partitioner's warm-up prefix of {prefix}: use fewer placement.warmup epochs or a shorter placement.epoch",
+            genesis.transactions
+        );
+    }
     if genesis.tokens.len() > MAX_TRACE_TOKENS {
         anyhow::bail!(
             "the traffic transfers {} different tokens; a cluster holds at most {MAX_TRACE_TOKENS}",
@@ -314,19 +351,46 @@ pub fn prepare(scenario: &Scenario, genesis_balance: u64) -> anyhow::Result<Opti
     derived.workload.pools = 0;
     derived.workload.collections = 0;
     derived.workload.proposals = 0;
+    let table = if partition {
+        let mut touches = Vec::with_capacity(prefix as usize);
+        for_each(scenario, Some(prefix), |row, _| {
+            touches.push(placement::Touch {
+                from: row.from,
+                to: row.to,
+            });
+        })?;
+        let p = &scenario.placement;
+        let dir = placement::partition_directory(
+            &touches,
+            scenario.cluster.shards,
+            p.imbalance,
+            scenario.seed,
+        )
+        .context("partitioning the warm-up prefix")?;
+        Some(
+            (0..accounts)
+                .map(|a| dir.shard_of(a) as u16)
+                .collect::<Vec<u16>>(),
+        )
+    } else {
+        None
+    };
     Ok(Some(Prepared {
         scenario: derived,
         written: scenario.clone(),
         genesis,
         limit,
+        prefix,
+        table,
     }))
 }
 
 /// Where replayed rows come from.
 enum Rows {
     /// A trace, read on a thread of its own into a bounded queue (streamed: memory
-    /// holds the queue, never the trace).
-    Trace(std::sync::mpsc::Receiver<Row>),
+    /// holds the queue, never the trace), and how many rows to skip first (the
+    /// partitioner's warm-up prefix).
+    Trace(std::sync::mpsc::Receiver<Row>, u64),
     /// The generator, and how many it may still make.
     Generated(Box<EthereumLike>, u64),
 }
@@ -360,18 +424,27 @@ const READ_AHEAD: usize = 1 << 16;
 impl RealTraffic {
     /// The traffic `prepared` surveyed, from its start.
     pub fn new(prepared: &Prepared) -> anyhow::Result<RealTraffic> {
-        let (scenario, genesis, limit) = (&prepared.written, &prepared.genesis, prepared.limit);
-        let placement =
-            Placement::new(scenario.cluster.shards).context("a cluster has at least one shard")?;
+        let (scenario, genesis, prefix) = (&prepared.written, &prepared.genesis, prepared.prefix);
+        let limit = prepared.limit.map(|l| l + prefix);
+        let shards = scenario.cluster.shards;
+        let placement = match &prepared.table {
+            Some(t) => Placement::with_table(shards, t.clone()),
+            None => Placement::new(shards),
+        }
+        .context("a placement over the cluster's shards")?;
         let rows = match scenario.workload.source {
-            Source::EthereumLike => Rows::Generated(
-                Box::new(EthereumLike::new(
+            Source::EthereumLike => {
+                let mut g = EthereumLike::new(
                     scenario.workload.ethereum_like,
                     scenario.workload.accounts,
                     scenario.seed,
-                )),
-                genesis.transactions,
-            ),
+                );
+                // The prefix was the partitioner's: the replay starts after it.
+                for _ in 0..prefix {
+                    g.next_row();
+                }
+                Rows::Generated(Box::new(g), genesis.transactions - prefix)
+            }
             _ => {
                 let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
                 let scenario = scenario.clone();
@@ -385,7 +458,7 @@ impl RealTraffic {
                         });
                     })
                     .context("starting the trace reader")?;
-                Rows::Trace(rx)
+                Rows::Trace(rx, prefix)
             }
         };
         Ok(RealTraffic {
@@ -407,7 +480,13 @@ impl RealTraffic {
 
     fn next_row(&mut self) -> Option<Row> {
         match &mut self.rows {
-            Rows::Trace(rx) => rx.recv().ok(),
+            Rows::Trace(rx, skip) => {
+                while *skip > 0 {
+                    rx.recv().ok()?;
+                    *skip -= 1;
+                }
+                rx.recv().ok()
+            }
             Rows::Generated(g, left) => {
                 if *left == 0 {
                     return None;

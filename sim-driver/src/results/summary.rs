@@ -345,6 +345,14 @@ pub struct TrafficSummary {
     /// Final cross-shard transactions over all final ones: a result of who transacts
     /// with whom and where accounts are placed, not a setting.
     pub cross_shard_share: f64,
+    /// How accounts were placed: `"hash"`, or `"partition"` (METIS over a warm-up
+    /// prefix, before genesis).
+    pub placement: String,
+    /// With a partition: the transactions of the warm-up prefix it placed from, which
+    /// the cluster did not replay.
+    pub placed_from: u64,
+    /// With a partition: accounts it put elsewhere than their hash shard.
+    pub accounts_off_hash: u64,
     /// Accounts genesis created (the ids the traffic touches).
     pub accounts: u64,
     /// Tokens genesis created (one per token contract of the traffic).

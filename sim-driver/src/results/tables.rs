@@ -76,8 +76,9 @@ pub fn table(s: &Summary) -> String {
             &mut out,
             "traffic",
             format!(
-                "{}: {} of {} sent ({} not reached){rows} · {:.1}% cross-shard, a result",
+                "{} placed by {}: {} of {} sent ({} not reached){rows} · {:.1}% cross-shard, a result",
                 t.source,
+                t.placement,
                 t.submitted,
                 t.transactions,
                 t.not_reached,

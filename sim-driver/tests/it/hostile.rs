@@ -91,6 +91,7 @@ pub(crate) async fn start_shard(
         validator_key: validator_key(shard),
         committee: None,
         tls,
+        placed: None,
     };
     tokio::spawn(async move {
         let url = format!(

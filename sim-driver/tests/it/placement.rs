@@ -255,6 +255,53 @@ fn a_cluster_replays_the_ethereum_like_generator() {
 }
 
 #[test]
+fn a_cluster_placed_by_a_partition_before_genesis_crosses_shards_far_less() {
+    let tmp = tempfile::tempdir().unwrap();
+    let like = scenario(tmp.path(), "like", LIKE);
+    let sets = |strategy: &'static str| {
+        [
+            strategy,
+            "cluster.shards=4",
+            "duration=2s",
+            "workload.rate=5000",
+        ]
+    };
+    let hash = run_ok(
+        &like,
+        "it-like",
+        &sets("placement.strategy=\"hash\""),
+        &tmp.path().join("hash"),
+    );
+    let out = tmp.path().join("partition");
+    let part = run_ok(
+        &like,
+        "it-like",
+        &sets("placement.strategy=\"partition\""),
+        &out,
+    );
+    let t = &part["traffic"];
+    assert_eq!(t["placement"], "partition");
+    // Placed from the first epoch (1 s at 5,000 tx/s), which is not replayed.
+    assert_eq!(t["placed_from"], 5_000);
+    assert_eq!(t["submitted"], 10_000);
+    assert!(t["accounts_off_hash"].as_u64().unwrap() > 1_000, "{t}");
+    // Every process placed every account alike: the driver sent each transaction to
+    // the shard that holds its sender, and nothing was refused.
+    assert_eq!(part["rejected"], 0, "{}", part["rejected_by_reason"]);
+    assert_eq!(part["invariants"]["ok"], true, "{}", part["invariants"]);
+    let share = |s: &serde_json::Value| s["traffic"]["cross_shard_share"].as_f64().unwrap();
+    assert!(share(&hash) > 0.7, "{}", share(&hash));
+    assert!(
+        share(&part) < share(&hash) * 0.75,
+        "{} vs {}",
+        share(&part),
+        share(&hash)
+    );
+    let dir = crate::run_dir(&out, "it-like");
+    assert!(dir.join("placement.bin").is_file());
+}
+
+#[test]
 fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let like = scenario(tmp.path(), "like", LIKE);
@@ -273,6 +320,18 @@ fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
         show(&o)
     );
     assert!(!out.exists(), "nothing written for a refused run");
+    let synthetic = scenario(
+        tmp.path(),
+        "synthetic",
+        "name = \"s\"\nduration = \"1s\"\n[workload]\nrate = 100\n[placement]\nstrategy = \"partition\"\n",
+    );
+    let o = shardsim().arg("run").arg(&synthetic).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("account graph"),
+        "{}",
+        show(&o)
+    );
     let o = shardsim()
         .arg("validate")
         .arg(&like)

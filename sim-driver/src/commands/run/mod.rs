@@ -136,7 +136,7 @@ impl From<LoadEvent> for Msg {
 
 /// Runs `scenario`, writes its results, and returns its summary.
 pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    refuse_unbuilt(scenario)?;
+    refuse_unbuilt(scenario, opts.cluster.is_some())?;
     // Real traffic: surveyed once for the accounts and tokens genesis must hold; the
     // cluster runs the scenario derived from it, the echo stays the user's.
     let as_written = scenario;
@@ -193,7 +193,20 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
 
     let mut cluster = match attached {
         Some(cluster) => cluster,
-        None => Cluster::start(scenario, &dir).await?,
+        None => {
+            // A partition's genesis table, for every validator to load.
+            let table = match prepared.as_ref().and_then(|p| p.table.as_ref()) {
+                Some(t) => {
+                    let path = dir.join("placement.bin");
+                    let bytes = cross_shard::placement::table_to_bytes(scenario.cluster.shards, t);
+                    std::fs::write(&path, bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    Some(path)
+                }
+                None => None,
+            };
+            Cluster::start(scenario, &dir, table).await?
+        }
     };
     let outcome = drive(
         scenario,
@@ -725,19 +738,27 @@ fn held_for(paths: &[SubmitPath], k: usize, n: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// A cluster places accounts by hash only: graph placement needs accounts that migrate
-/// between running shards, which is not built yet. Such a scenario is refused by name
-/// rather than run as something else; `shardsim placement` studies it without a
-/// cluster.
-fn refuse_unbuilt(scenario: &Scenario) -> anyhow::Result<()> {
-    use crate::scenario::StrategyKind;
-    if scenario.placement.strategy != StrategyKind::Hash {
-        anyhow::bail!(
-            "placement.strategy = {:?}: a cluster places accounts by hash only so far (moving accounts between running shards is not built yet); study it with `shardsim placement`",
-            scenario.placement.strategy.name()
-        );
+/// A cluster places accounts by hash, or by a partition made before genesis from a
+/// warm-up prefix of real traffic. CLPA needs accounts that migrate between running
+/// shards, which is not built yet: such a scenario is refused by name rather than run
+/// as something else; `shardsim placement` studies it without a cluster.
+fn refuse_unbuilt(scenario: &Scenario, attach: bool) -> anyhow::Result<()> {
+    use crate::scenario::{Source, StrategyKind};
+    match scenario.placement.strategy {
+        StrategyKind::Hash => Ok(()),
+        StrategyKind::Clpa => anyhow::bail!(
+            "placement.strategy = \"clpa\": CLPA moves accounts every epoch, and moving accounts between running shards is not built yet; study it with `shardsim placement`, or run \"partition\" (placed once, before genesis)"
+        ),
+        StrategyKind::Partition if scenario.workload.source == Source::Synthetic => {
+            anyhow::bail!(
+                "placement.strategy = \"partition\" places by the traffic's account graph: it needs workload.source = \"trace\" or \"ethereum-like\" (the synthetic workload's cross-shard share is a dial over hash placement)"
+            )
+        }
+        StrategyKind::Partition if attach => anyhow::bail!(
+            "placement.strategy = \"partition\": a cluster started elsewhere was given no placement table; run it without --cluster"
+        ),
+        StrategyKind::Partition => Ok(()),
     }
-    Ok(())
 }
 
 /// summary.json's `traffic` for a run of real traffic.
@@ -754,15 +775,29 @@ fn traffic_summary(
     // The generator makes what the run takes (under `rate = "max"` it was surveyed for
     // a ceiling, not a length): only a trace has rows a run may not reach.
     let transactions = if trace {
-        g.transactions
+        g.transactions - p.prefix
     } else {
         summary.submitted
     };
+    let hash = cross_shard::Placement::new(scenario.cluster.shards);
     results::TrafficSummary {
         source: if trace { "trace" } else { "ethereum-like" }.into(),
         transactions,
         submitted: summary.submitted,
         not_reached: transactions.saturating_sub(summary.submitted),
+        placement: if p.table.is_some() {
+            "partition"
+        } else {
+            "hash"
+        }
+        .into(),
+        placed_from: p.prefix,
+        accounts_off_hash: p.table.as_ref().map_or(0, |t| {
+            t.iter()
+                .enumerate()
+                .filter(|&(a, &s)| hash.is_some_and(|h| h.shard_of(a as u64) != u32::from(s)))
+                .count() as u64
+        }),
         cross_shard_share: if summary.committed == 0 {
             0.0
         } else {
