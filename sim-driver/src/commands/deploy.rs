@@ -52,6 +52,7 @@ fn key_of(path: &str) -> String {
 
 /// Writes the manifests of `scenario`'s cluster into `out`.
 pub fn write(scenario: &Scenario, out: &Path, opts: &Options) -> anyhow::Result<()> {
+    super::refuse_kit_for_real_traffic(scenario)?;
     let ns = opts.namespace.clone().unwrap_or_else(|| {
         format!(
             "shardsim-{}",

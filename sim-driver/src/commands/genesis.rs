@@ -25,6 +25,7 @@ pub fn address_variable(slot: Option<u32>, validators: u32) -> String {
 
 /// Writes `scenario`'s kit into `dir` (which must not exist, or be empty).
 pub fn write(scenario: &Scenario, dir: &Path) -> anyhow::Result<()> {
+    super::refuse_kit_for_real_traffic(scenario)?;
     if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         anyhow::bail!(
             "{} is not empty: a kit is made once per cluster (its keys are new each time)",

@@ -16,3 +16,23 @@ pub mod genesis;
 pub mod placement;
 pub mod run;
 pub mod sweep;
+
+/// A cluster's kit (`genesis`, `deploy`) is written from the scenario alone; real
+/// traffic's genesis is surveyed from the traffic and a partition's table made from
+/// it, when the driver starts the cluster itself. Refused by name rather than written
+/// for a cluster that would not be the scenario's.
+pub fn refuse_kit_for_real_traffic(scenario: &crate::scenario::Scenario) -> anyhow::Result<()> {
+    use crate::scenario::{Source, StrategyKind};
+    if scenario.workload.source != Source::Synthetic {
+        anyhow::bail!(
+            "workload.source replays real traffic, whose genesis (accounts, tokens) is surveyed when `shardsim run` starts the cluster itself; a kit for a cluster started elsewhere cannot hold it yet"
+        );
+    }
+    if scenario.placement.strategy != StrategyKind::Hash {
+        anyhow::bail!(
+            "placement.strategy = {:?}: a cluster started elsewhere places by hash only",
+            scenario.placement.strategy.name()
+        );
+    }
+    Ok(())
+}
