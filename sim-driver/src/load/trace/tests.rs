@@ -214,3 +214,57 @@ fn the_samples_figures_are_what_its_readme_says() {
     let cross: Vec<f64> = s.hash_cross_share.iter().map(|c| c.1).collect();
     assert!((0.70..0.78).contains(&cross[0]) && cross[2] > 0.95, "{s}");
 }
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HEADER: &str =
+        "blockNumber,timestamp,transactionHash,from,to,value,toIsContract,gasUsed\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Whatever bytes follow a valid header, the reader answers with rows or with an
+        /// error naming a line — it never panics.
+        #[test]
+        fn any_bytes_after_the_header_are_rows_or_a_named_error(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.csv");
+            let mut bytes = HEADER.as_bytes().to_vec();
+            bytes.extend(&body);
+            std::fs::write(&path, &bytes).unwrap();
+            match read_all(&files(path.clone(), None)) {
+                Ok((rows, acct)) => prop_assert_eq!(rows.len() as u64, acct.replayed_total()),
+                Err(e) => prop_assert!(e.to_string().starts_with(&path.display().to_string()), "{}", e),
+            }
+        }
+
+        /// A valid row with one field replaced by junk is refused naming that column.
+        #[test]
+        fn a_corrupted_field_is_named(col in 0usize..6, junk in "[a-z!@#]{1,8}") {
+            let mut fields = vec!["7", "100", H, A, B, "5"];
+            fields[col] = &junk;
+            let (_d, path) = temp_csv(&format!(
+                "blockNumber,timestamp,transactionHash,from,to,value\n{}\n",
+                fields.join(",")
+            ));
+            let err = read_all(&files(path, None)).unwrap_err().to_string();
+            let name = ["blockNumber", "timestamp", "transactionHash", "from", "to", "value"][col];
+            let want = format!(":2: column {} (`{name}`)", col + 1);
+            prop_assert!(err.contains(&want), "{}", err);
+        }
+    }
+
+    #[test]
+    fn a_truncated_gzip_is_an_error_not_a_panic() {
+        let whole = std::fs::read(sample("erc20-transfers.csv.gz")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.csv.gz");
+        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+        let err = read_all(&files(path.clone(), None))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+    }
+}
