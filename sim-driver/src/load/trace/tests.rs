@@ -243,7 +243,7 @@ mod hostile {
         /// A valid row with one field replaced by junk is refused naming that column.
         #[test]
         fn a_corrupted_field_is_named(col in 0usize..6, junk in "[a-z!@#]{1,8}") {
-            let mut fields = vec!["7", "100", H, A, B, "5"];
+            let mut fields = ["7", "100", H, A, B, "5"];
             fields[col] = &junk;
             let (_d, path) = temp_csv(&format!(
                 "blockNumber,timestamp,transactionHash,from,to,value\n{}\n",
