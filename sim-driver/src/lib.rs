@@ -31,15 +31,16 @@
 //!
 //! - [`scenario`]: the scenario file — types, defaults, parsing with located errors,
 //!   overrides, validation.
-//! - [`load`]: the load — the seeded workload, the schedule, the generator and the submit
-//!   path to each shard (which resends what a crash lost).
+//! - [`load`]: the load — the seeded workload, real traffic (traces, the Ethereum-like
+//!   generator), the schedule, the generator and the submit path to each shard (which
+//!   resends what a crash lost).
 //! - [`cluster`]: the processes — start, readiness, no orphans, kill, freeze, restart —
 //!   and the `[[faults]]` timeline.
 //! - [`measure`]: what happened — the per-transaction tracker, settling the cluster, the
 //!   audit and the verdict (every invariant in one place).
 //! - [`results`]: what is written and printed — summary types, files, tables, comparisons.
 //! - [`charts`]: throughput and latency charts, and `plot` (charts redrawn from files).
-//! - [`commands`]: `run`, `sweep`, `bench-exec` — orchestration only.
+//! - [`commands`]: `run`, `sweep`, `placement`, `bench-exec` — orchestration only.
 
 pub mod charts;
 pub mod cluster;
