@@ -496,6 +496,10 @@ pub struct CrossShard {
     pub delayed: Vec<Vec<u64>>,
     /// Per second: two-phase transactions aborted, all shards.
     pub aborts: Vec<u64>,
+    /// Per second: of the transactions that became final, the share that crossed
+    /// shards (`None` in a second where none did) — a dial for the synthetic workload,
+    /// a result of placement for real traffic.
+    pub share: Vec<Option<f64>>,
 }
 
 impl CrossShard {
@@ -526,12 +530,43 @@ impl CrossShard {
                 .iter()
                 .map(|r| r.iter().map(|c| c.aborts).sum())
                 .collect(),
+            share: rows
+                .iter()
+                .map(|r| {
+                    let (all, cross) = r.iter().fold((0u64, 0u64), |(a, c), s| {
+                        (a + s.final_total, c + s.final_cross)
+                    });
+                    (all > 0).then(|| cross as f64 / all as f64)
+                })
+                .collect(),
         }
     }
 }
 
 impl Chart for CrossShard {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        // Receipts above, the cross-shard share of what became final below.
+        let (area, below) = area.split_vertically(area.dim_in_pixel().1 * 2 / 3);
+        xy::Xy {
+            title: "share of final transactions that crossed shards".into(),
+            x_desc: "time since start (s)".into(),
+            y_desc: "cross-shard".into(),
+            y_axis: xy::YAxis::Percent,
+            x_ticks: None,
+            marks: Vec::new(),
+            lines: vec![xy::XyLine {
+                label: "cross-shard share (per second)".into(),
+                points: self
+                    .share
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.map(|s| (i as f64 + 0.5, s)))
+                    .collect(),
+                dashed: false,
+            }],
+        }
+        .draw(&below)?;
+        let area = &area;
         let x_max = (self.in_flight.len() as f64).max(1.0);
         let peak = self
             .in_flight

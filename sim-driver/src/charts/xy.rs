@@ -96,6 +96,7 @@ impl Chart for Xy {
         // labels as whole values in range, at most 12.
         let whole = (x_max - x_min).round() as usize + 1;
         mesh.x_labels(whole.clamp(2, 12))
+            .y_labels(6)
             .light_line_style(TRANSPARENT);
         mesh.draw().map_err(err)?;
         let grey = RGBColor(150, 150, 150);
