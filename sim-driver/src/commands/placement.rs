@@ -374,15 +374,33 @@ pub fn charts(dir: &Path, report: &Report, own_shards: u32) -> anyhow::Result<()
             dir,
             "cross-shard-vs-shards",
         )?;
+        // Each strategy's busiest-over-mean (solid) and coefficient of variation
+        // (dashed, its colour) of the shards' loads.
+        let lines = vs(&|t| t.imbalance)
+            .into_iter()
+            .zip(vs(&|t| t.load_cv))
+            .flat_map(|(max, cv)| {
+                let cv = XyLine {
+                    label: format!("{} (coefficient of variation)", cv.label),
+                    dashed: true,
+                    ..cv
+                };
+                let max = XyLine {
+                    label: format!("{} (max / mean)", max.label),
+                    ..max
+                };
+                [max, cv]
+            })
+            .collect();
         save(
             &Xy {
-                title: format!("{}: load imbalance (busiest shard / mean)", report.scenario),
+                title: format!("{}: load imbalance across shards", report.scenario),
                 x_desc: "shards".into(),
-                y_desc: "max / mean load".into(),
+                y_desc: "max / mean, and CV, of shard loads".into(),
                 y_axis: YAxis::Ratio,
                 x_ticks: Some(ticks),
                 marks: Vec::new(),
-                lines: vs(&|t| t.imbalance),
+                lines,
             },
             dir,
             "imbalance-vs-shards",

@@ -256,6 +256,35 @@ mod hostile {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// A JSON-RPC block with any fields replaced by arbitrary JSON values is read or
+        /// refused with its file named — never a panic.
+        #[test]
+        fn any_json_block_is_rows_or_a_named_error(
+            number in prop_oneof![Just("\"0x9\"".to_string()), "[0-9a-z\"]{0,6}"],
+            to in prop_oneof![Just(format!("\"{B}\"")), Just("null".to_string()), "[0-9a-z\"]{0,6}"],
+            value in prop_oneof![Just("\"0x10\"".to_string()), "[0-9a-z\"x]{0,40}"],
+            input in prop_oneof![Just("\"0x\"".to_string()), "\"0x[0-9a-f]{0,200}\""],
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("9.json");
+            let tx = format!(
+                r#"{{"hash":"{H}","from":"{A}","to":{to},"value":{value},"gas":"0x5208","input":{input}}}"#
+            );
+            std::fs::write(
+                &path,
+                format!(r#"{{"number":{number},"timestamp":"0x1","transactions":[{tx}]}}"#),
+            )
+            .unwrap();
+            match read_all(&files(path.clone(), None)) {
+                Ok((rows, acct)) => prop_assert_eq!(rows.len() as u64, acct.replayed_total()),
+                Err(e) => prop_assert!(e.to_string().starts_with(&path.display().to_string()), "{}", e),
+            }
+        }
+    }
+
     #[test]
     fn a_truncated_gzip_is_an_error_not_a_panic() {
         let whole = std::fs::read(sample("erc20-transfers.csv.gz")).unwrap();
