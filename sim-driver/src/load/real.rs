@@ -1,16 +1,25 @@
-//! Real-traffic sources in one stream: a trace or the Ethereum-like generator, each
-//! transaction with the time it is offered at.
+//! Real traffic — a trace or the Ethereum-like generator — as one stream, and as a
+//! cluster's transactions.
 //!
 //! ```text
 //!  source = "trace"          ──► trace::read ─┐
-//!                                             ├─► (Row, offered at) in order
-//!  source = "ethereum-like"  ──► EthereumLike ┘
+//!                                             ├─► for_each: (Row, offered at), in order
+//!  source = "ethereum-like"  ──► EthereumLike ┘        │
+//!                      ┌───────────────────────────────┼──────────────────────────┐
+//!                      ▼                               ▼                          ▼
+//!      survey: genesis (accounts, tokens,   prepare: + a partition's   RealTraffic: each row a
+//!      value units, a trace's own times)    table from the warm-up     call of its sender, with
+//!                                           prefix (not replayed)      its next nonce
 //! ```
 //!
 //! The offered time is what a run would use, in seconds from the start of the load:
 //! the `i`-th transaction at `i / rate` (the `[[phases]]` are not replayed here), or,
 //! under `trace.timing = "original"`, its block's timestamp less the first block's,
 //! with each gap between blocks cut to `max_gap` and then divided by `speed`.
+//!
+//! Each row becomes one call: a value transfer a native `transfer`, a token transfer a
+//! `token` transfer of that token's asset, any other contract call — and a creation,
+//! which calls its new contract's account — a stand-in call (`Call::Invoke`).
 
 use std::collections::BTreeMap;
 
