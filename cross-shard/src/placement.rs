@@ -101,6 +101,31 @@ impl Placement {
     }
 }
 
+/// What a set of accounts is, in two numbers: how many, and a multiset hash of their
+/// ids (order-independent, so a shard's ledger and a placement, which list accounts in
+/// different orders, compare directly).
+pub fn accounts_digest(ids: impl Iterator<Item = AccountId>) -> (u64, crate::Hash) {
+    let mut hash = crate::state_hash::StateHash::default();
+    let mut n = 0u64;
+    for id in ids {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(b"account\0");
+        bytes[8..].copy_from_slice(&id.to_le_bytes());
+        hash.add(crate::state_hash::Leaf::of(&bytes));
+        n += 1;
+    }
+    (n, hash.root())
+}
+
+/// Every shard's [`accounts_digest`] under `placement`, for accounts `0..accounts`.
+pub fn digests_by_shard(placement: &Placement, accounts: u64) -> Vec<(u64, crate::Hash)> {
+    placement
+        .partition(accounts)
+        .into_iter()
+        .map(|ids| accounts_digest(ids.into_iter()))
+        .collect()
+}
+
 /// The first bytes of a placement table file.
 const TABLE_MAGIC: &[u8; 8] = b"SSPLACE1";
 
@@ -237,6 +262,21 @@ mod tests {
                 .contains("header")
         );
         assert!(table_from_bytes(&table_to_bytes(4, &[9]), 4).is_err());
+    }
+
+    #[test]
+    fn the_accounts_digest_is_the_set_whatever_the_order() {
+        let (n, a) = accounts_digest([1, 5, 9].into_iter());
+        assert_eq!((n, a), accounts_digest([9, 1, 5].into_iter()));
+        assert_ne!(a, accounts_digest([1, 5, 8].into_iter()).1);
+        assert_ne!(a, accounts_digest([1, 5, 9, 9].into_iter()).1, "a multiset");
+        let p = Placement::new(3).unwrap();
+        let by_shard = digests_by_shard(&p, 100);
+        assert_eq!(by_shard.iter().map(|d| d.0).sum::<u64>(), 100);
+        assert_eq!(
+            by_shard[1],
+            accounts_digest(p.accounts_of(1, 100).into_iter())
+        );
     }
 
     #[test]

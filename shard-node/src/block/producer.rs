@@ -257,6 +257,7 @@ impl BlockProducer {
         counters.recounted = (0..=self.ledger.tokens())
             .map(|asset| self.ledger.recount(asset))
             .collect();
+        counters.holdings = Some(self.ledger.holdings());
         Recount { counters, waiting }
     }
 

@@ -351,6 +351,8 @@ impl Shard for ShardService {
             entered: c.entered,
             consensus: lock(&shared.consensus).clone(),
             genesis: Some(shared.genesis_facts()),
+            accounts_held: c.holdings.map(|h| h.0),
+            accounts_digest: c.holdings.map_or(Vec::new(), |h| h.1.0.to_vec()),
         }))
     }
 }

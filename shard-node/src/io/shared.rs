@@ -167,6 +167,8 @@ pub struct Counters {
     /// Per asset, Σ balances and pool reserves recounted from the state, as of
     /// `height`; empty unless a Status asked for a recount.
     pub recounted: Vec<u64>,
+    /// With a recount: the accounts the ledger holds, counted and hashed.
+    pub holdings: Option<(u64, cross_shard::Hash)>,
 }
 
 /// State shared by the service handlers, the beacon link and the block loop.

@@ -453,6 +453,12 @@ impl Ledger {
         self.totals[asset as usize]
     }
 
+    /// The accounts this ledger holds, counted and hashed from its own index
+    /// ([`cross_shard::placement::accounts_digest`]).
+    pub fn holdings(&self) -> (u64, Hash) {
+        cross_shard::placement::accounts_digest(self.index.keys().copied())
+    }
+
     /// Σ of `asset` recounted from the state itself — every local balance and every
     /// pool reserve in that asset — rather than read from the running total that each
     /// write adjusts: the audit compares the two, so a write path that forgets to keep

@@ -33,6 +33,11 @@ pub struct Invariants {
     /// Status ([`crate::measure::agreement`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus_safe: Option<bool>,
+    /// Every account lives on exactly one shard: each shard's ledger holds exactly the
+    /// accounts the driver's placement puts there, counted and hashed by the shard
+    /// from its own ledger and by the driver from its placement.
+    #[serde(default = "yes")]
+    pub one_shard_per_account: bool,
     /// All of the above.
     pub ok: bool,
     /// What failed, one line each.
@@ -51,6 +56,8 @@ pub struct RunEnd {
     pub backlog_at_load_end: Vec<u64>,
     /// Seconds from the end of the load until nothing was unresolved (`None`: never).
     pub drain_s: Option<f64>,
+    /// Where the driver placed the accounts (hash, or a partition's table).
+    pub placement: cross_shard::Placement,
 }
 
 /// Default of fields added to summary.json later: older runs did not check them.
@@ -192,6 +199,9 @@ pub fn judge(
         violations.extend(found.into_iter().map(|f| format!("consensus: {f}")));
         safe
     });
+    let placed = placed_as_planned(scenario, status, &end.placement);
+    let one_shard_per_account = placed.is_empty() && heard_all;
+    violations.extend(placed);
     let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0 && heard_all;
     let supply_conserved = audit.supply_conserved && heard_all;
     let invariants = Invariants {
@@ -201,7 +211,9 @@ pub fn judge(
         all_final,
         atomic,
         consensus_safe,
+        one_shard_per_account,
         ok: supply_conserved
+            && one_shard_per_account
             && exactly_once
             && all_accounted
             && all_final
@@ -216,6 +228,38 @@ pub fn judge(
         pending,
         lost,
     }
+}
+
+/// `one_shard_per_account`: each shard's own count and hash of the accounts its ledger
+/// holds, against the driver's placement of `0..accounts` — so an account on two
+/// shards, on none, or on another than the driver sends its transactions to is named.
+fn placed_as_planned(
+    scenario: &Scenario,
+    status: &FinalStatus,
+    placement: &cross_shard::Placement,
+) -> Vec<String> {
+    let planned = cross_shard::placement::digests_by_shard(placement, scenario.workload.accounts);
+    let mut found = Vec::new();
+    for (k, s) in status.shards.iter().enumerate() {
+        let Some(&(count, digest)) = planned.get(k) else {
+            continue;
+        };
+        match s.accounts_held {
+            None => found.push(format!(
+                "shard {k} did not report the accounts it holds: where accounts live is unchecked"
+            )),
+            Some(held) if held != count || s.accounts_digest != digest.0 => found.push(format!(
+                "shard {k} holds {held} accounts, the placement puts {count} there{}",
+                if held == count {
+                    " (the same number, not the same accounts)"
+                } else {
+                    ""
+                }
+            )),
+            Some(_) => {}
+        }
+    }
+    found
 }
 
 /// Where the transactions that are not final after the drain are: the line of the

@@ -65,12 +65,18 @@ rate = "max"
                 ..Default::default()
             },
         );
+        let held = cross_shard::placement::digests_by_shard(
+            &cross_shard::Placement::new(2).unwrap(),
+            scenario.workload.accounts,
+        );
         let shard = |shard: u32, n: u64, committed: u64, rejected: u64| pb::ShardStatus {
             shard,
             admitted: n,
             entered: n,
             committed,
             rejected,
+            accounts_held: Some(held[shard as usize].0),
+            accounts_digest: held[shard as usize].1.0.to_vec(),
             ..Default::default()
         };
         let status = FinalStatus {
@@ -88,6 +94,7 @@ rate = "max"
             failures: Vec::new(),
             backlog_at_load_end: vec![0, 0],
             drain_s: Some(0.1),
+            placement: cross_shard::Placement::new(2).unwrap(),
         };
         (scenario, tracker, status, end)
     }
@@ -109,6 +116,33 @@ rate = "max"
         let (sc, t, s, end) = agreeing();
         let inv = summary(&t, &s, &end, &sc);
         assert!(inv.ok && inv.all_accounted, "{:?}", inv.violations);
+    }
+
+    /// An account on the wrong shard — or one shard missing an account — is named,
+    /// however the two shards' totals look.
+    #[test]
+    fn an_account_where_the_placement_does_not_put_it_is_named() {
+        let (sc, t, mut s, mut end) = agreeing();
+        // Shard 1 reports the set of accounts shard 0 should hold.
+        s.shards[1].accounts_digest = s.shards[0].accounts_digest.clone();
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(!inv.one_shard_per_account && !inv.ok);
+        assert!(
+            inv.violations
+                .iter()
+                .any(|v| v.starts_with("shard 1 holds")),
+            "{:?}",
+            inv.violations
+        );
+        // A driver that places by a table the shards were not given: every shard is off.
+        let (_, _, s, _) = agreeing();
+        end.placement = cross_shard::Placement::with_table(2, vec![1; 500]).unwrap();
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(!inv.one_shard_per_account, "{:?}", inv.violations);
+        // A shard that does not say what it holds cannot pass.
+        let (_, _, mut s, end) = agreeing();
+        s.shards[0].accounts_held = None;
+        assert!(!summary(&t, &s, &end, &sc).one_shard_per_account);
     }
 
     /// A shard whose blocks took in a transaction its events never reported (its

@@ -258,11 +258,12 @@ pub fn table(s: &Summary) -> String {
         &mut out,
         "invariants",
         format!(
-            "supply {} · exactly-once {} · accounted {} · all final {}{}{}",
+            "supply {} · exactly-once {} · accounted {} · all final {} · one shard per account {}{}{}",
             verdict(s.invariants.supply_conserved),
             verdict(s.invariants.exactly_once),
             verdict(s.invariants.all_accounted),
             verdict(s.invariants.all_final),
+            verdict(s.invariants.one_shard_per_account),
             s.invariants
                 .atomic
                 .map_or(String::new(), |a| format!(" · atomic {}", verdict(a))),

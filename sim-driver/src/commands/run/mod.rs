@@ -697,7 +697,13 @@ async fn drive(
         }
     }
     let audit = audit_every_asset(scenario, &status);
+    let placement = match real.and_then(|p| p.table.clone()) {
+        Some(t) => cross_shard::Placement::with_table(scenario.cluster.shards, t),
+        None => cross_shard::Placement::new(scenario.cluster.shards),
+    }
+    .context("the run's placement")?;
     let end = results::RunEnd {
+        placement,
         window: tracker.window(),
         failures,
         backlog_at_load_end: load_end.map(|(_, b)| b).unwrap_or_default(),
