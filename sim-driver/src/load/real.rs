@@ -316,26 +316,39 @@ pub fn prepare(scenario: &Scenario, genesis_balance: u64) -> anyhow::Result<Opti
         (Source::Trace, Rate::Max) => None,
     };
     let partition = scenario.placement.strategy == StrategyKind::Partition;
-    let prefix = if partition {
-        if original {
-            anyhow::bail!(
-                "placement.strategy = \"partition\" with trace.timing = \"original\": the warm-up prefix is counted at workload.rate; use timing = \"rate\""
-            );
-        }
-        let epoch = scenario
+    let epoch = || {
+        scenario
             .placement
             .epoch
             .length(scenario.cluster.block_interval)
-            .context("placement.epoch in blocks needs a block interval (not \"asap\")")?;
-        let rate = match scenario.workload.rate {
-            Rate::PerSecond(r) => r,
-            Rate::Max => MAX_MODE_EPOCH_RATE,
-        };
-        scenario.placement.warmup as u64 * (epoch.as_secs_f64() * rate as f64).round() as u64
-    } else {
-        0
+            .context("placement.epoch in blocks needs a block interval (not \"asap\")")
     };
-    let genesis = survey(scenario, limit.map(|l| l + prefix), genesis_balance)?;
+    // The partitioner's warm-up prefix, `placement.warmup` epochs: counted at the rate,
+    // or — under a trace's own timing — the rows offered before that much time.
+    let warmup = scenario.placement.warmup as u64;
+    let prefix = match (partition, original) {
+        (false, _) => 0,
+        (true, false) => {
+            let rate = match scenario.workload.rate {
+                Rate::PerSecond(r) => r,
+                Rate::Max => MAX_MODE_EPOCH_RATE,
+            };
+            warmup * (epoch()?.as_secs_f64() * rate as f64).round() as u64
+        }
+        (true, true) => 0, // found from the times below
+    };
+    let mut genesis = survey(scenario, limit.map(|l| l + prefix), genesis_balance)?;
+    let prefix = match (&mut genesis.times, partition) {
+        (Some(times), true) => {
+            let span = (epoch()? * warmup as u32).as_nanos() as u64;
+            let prefix = times.partition_point(|&t| t < span);
+            // The run starts where the prefix ends: its times from there, from zero.
+            let start = times.get(prefix).copied().unwrap_or(0);
+            *times = times[prefix..].iter().map(|t| t - start).collect();
+            prefix as u64
+        }
+        _ => prefix,
+    };
     if partition && genesis.transactions <= prefix {
         anyhow::bail!(
             "the traffic ({} transactions) ends within the partitioner's warm-up prefix of {prefix}: use fewer placement.warmup epochs or a shorter placement.epoch",

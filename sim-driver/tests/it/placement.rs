@@ -229,6 +229,33 @@ fn a_cluster_replays_the_real_sample_and_accounts_for_every_row() {
 }
 
 #[test]
+fn a_trace_at_its_own_timing_is_partitioned_from_its_first_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = repo().join("scenarios/ethereum-sample.toml");
+    let sets = [
+        "workload.trace.timing=\"original\"",
+        "workload.trace.max_gap=\"50ms\"",
+        "placement.strategy=\"partition\"",
+        "placement.epoch=\"1s\"",
+        "placement.warmup=1",
+        "duration=4s",
+    ];
+    let s = run_ok(&sample, "ethereum-sample", &sets, &tmp.path().join("r"));
+    let t = &s["traffic"];
+    // The rows of the first second of trace time placed the accounts; the rest ran.
+    let placed_from = t["placed_from"].as_u64().unwrap();
+    assert!((1..18_938).contains(&placed_from), "{t}");
+    assert_eq!(
+        t["transactions"].as_u64().unwrap() + placed_from,
+        18_938,
+        "{t}"
+    );
+    assert_eq!(t["submitted"], t["transactions"], "{t}");
+    assert_eq!(s["rejected"], 0, "{}", s["rejected_by_reason"]);
+    assert_eq!(s["invariants"]["ok"], true, "{}", s["invariants"]);
+}
+
+#[test]
 fn a_cluster_replays_the_ethereum_like_generator() {
     let tmp = tempfile::tempdir().unwrap();
     let like = scenario(tmp.path(), "like", LIKE);
