@@ -22,6 +22,17 @@ fn study_dir(out: &Path, name: &str) -> PathBuf {
     dirs[0].clone()
 }
 
+/// Runs `cmd`, expecting it refused: exit 2, and `needle` in what it says on stderr.
+fn refused(cmd: &mut std::process::Command, needle: &str) {
+    let o = cmd.output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(needle),
+        "{}",
+        show(&o)
+    );
+}
+
 /// Runs `scenario` on a cluster with `--set` each of `sets` (and memory storage) into
 /// `out`, expects success, and returns the run's summary.
 fn run_ok(scenario: &Path, name: &str, sets: &[&str], out: &Path) -> serde_json::Value {
@@ -141,31 +152,16 @@ fn studies_refuse_what_they_cannot_score_with_a_reason() {
         "synthetic",
         "name = \"s\"\nduration = \"1s\"\n[workload]\nrate = 100\n",
     );
-    let o = shardsim()
-        .arg("placement")
-        .arg(&synthetic)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("a dial"),
-        "{}",
-        show(&o)
-    );
+    refused(shardsim().arg("placement").arg(&synthetic), "a dial");
 
     let like = scenario(tmp.path(), "like", LIKE);
-    let o = shardsim()
-        .arg("placement")
-        .arg(&like)
-        .args(["--epoch-txs", "100000", "--out"])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("makes 1 epoch"),
-        "{}",
-        show(&o)
+    refused(
+        shardsim()
+            .arg("placement")
+            .arg(&like)
+            .args(["--epoch-txs", "100000", "--out"])
+            .arg(tmp.path()),
+        "makes 1 epoch",
     );
 }
 
@@ -333,18 +329,9 @@ fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let like = scenario(tmp.path(), "like", LIKE);
     let out = tmp.path().join("results");
-    let o = shardsim()
-        .arg("run")
-        .arg(&like)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("placement.strategy = \"clpa\""),
-        "{}",
-        show(&o)
+    refused(
+        shardsim().arg("run").arg(&like).arg("--out").arg(&out),
+        "placement.strategy = \"clpa\"",
     );
     assert!(!out.exists(), "nothing written for a refused run");
     let synthetic = scenario(
@@ -352,13 +339,7 @@ fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
         "synthetic",
         "name = \"s\"\nduration = \"1s\"\n[workload]\nrate = 100\n[placement]\nstrategy = \"partition\"\n",
     );
-    let o = shardsim().arg("run").arg(&synthetic).output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("account graph"),
-        "{}",
-        show(&o)
-    );
+    refused(shardsim().arg("run").arg(&synthetic), "account graph");
     let o = shardsim()
         .arg("validate")
         .arg(&like)
