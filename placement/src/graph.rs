@@ -140,15 +140,14 @@ impl Csr {
             }
         }
         let mut degree = vec![0u64; n];
+        // One buffer for every row's sort, not one allocation per account.
+        let mut row: Vec<(u32, u32)> = Vec::new();
         for v in 0..n {
             let (lo, hi) = (xadj[v] as usize, xadj[v + 1] as usize);
-            let mut row: Vec<(u32, u32)> = adj[lo..hi]
-                .iter()
-                .copied()
-                .zip(w[lo..hi].iter().copied())
-                .collect();
+            row.clear();
+            row.extend(adj[lo..hi].iter().copied().zip(w[lo..hi].iter().copied()));
             row.sort_unstable();
-            for (i, (u, wt)) in row.into_iter().enumerate() {
+            for (i, &(u, wt)) in row.iter().enumerate() {
                 adj[lo + i] = u;
                 w[lo + i] = wt;
                 degree[v] += u64::from(wt);

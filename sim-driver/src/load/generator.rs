@@ -51,21 +51,17 @@ pub enum LoadEvent {
 /// The transactions to send: live, or all prepared and signed up front when the
 /// cluster checks signatures (scenario validation guarantees a numeric rate then).
 /// `real` is the scenario's real traffic, when its source is a trace or the
-/// Ethereum-like generator, and `times` a trace's own due times.
+/// Ethereum-like generator; `schedule` the run's (none under `rate = "max"`).
 pub async fn prepare_source(
     scenario: &Scenario,
     total: Duration,
     progress: bool,
     real: Option<RealTraffic>,
-    times: Option<std::sync::Arc<[u64]>>,
+    schedule: Option<&Schedule>,
 ) -> anyhow::Result<Source> {
     let live = match real {
         Some(r) => Source::Real(Box::new(r)),
         None => Source::Live(Box::new(Workload::new(scenario))),
-    };
-    let schedule = match times {
-        Some(t) => Some(Schedule::at_times(t)),
-        None => Schedule::of(scenario),
     };
     let Some(schedule) = schedule.filter(|_| scenario.cluster.signatures) else {
         return Ok(live);

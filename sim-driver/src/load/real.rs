@@ -21,12 +21,10 @@
 //! `token` transfer of that token's asset, any other contract call — and a creation,
 //! which calls its new contract's account — a stand-in call (`Call::Invoke`).
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
 use cross_shard::ids::NATIVE;
 use cross_shard::{AccountId, Call, Placement, ShardId, Tx, TxId};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::ethereum_like::EthereumLike;
@@ -177,7 +175,7 @@ pub fn survey(
     let mut native: Vec<(u128, u64)> = Vec::new();
     let mut token_out: FxHashMap<(AccountId, AccountId), (u128, u64)> = FxHashMap::default();
     let mut tokens: Vec<AccountId> = Vec::new();
-    let mut token_seen: FxHashMap<AccountId, ()> = FxHashMap::default();
+    let mut token_seen: FxHashSet<AccountId> = FxHashSet::default();
     let mut transactions = 0u64;
     let original = scenario
         .workload
@@ -194,7 +192,7 @@ pub fn survey(
         match row.token {
             Some(t) => {
                 max_id = max_id.max(t);
-                if token_seen.insert(t, ()).is_none() {
+                if token_seen.insert(t) {
                     tokens.push(t);
                 }
                 let e = token_out.entry((row.from, t)).or_default();
@@ -273,9 +271,10 @@ pub struct Prepared {
     /// which the partitioner placed from before genesis and the cluster does not
     /// replay (its warm-up prefix, `placement.warmup` epochs).
     pub prefix: u64,
-    /// With `placement.strategy = "partition"`: each account's shard at genesis
-    /// (`0..scenario.workload.accounts`).
-    pub table: Option<Vec<u16>>,
+    /// Where the accounts live: by hash, or — with `placement.strategy = "partition"` —
+    /// by the genesis table made from the prefix (`Placement::table`), built once and
+    /// shared by the driver's routing, the cluster's table file and the verdict.
+    pub placement: Placement,
 }
 
 /// Under `rate = "max"`, an epoch (the partitioner's warm-up is counted in epochs)
@@ -373,7 +372,8 @@ pub fn prepare(scenario: &Scenario, genesis_balance: u64) -> anyhow::Result<Opti
     derived.workload.pools = 0;
     derived.workload.collections = 0;
     derived.workload.proposals = 0;
-    let table = if partition {
+    let shards = scenario.cluster.shards;
+    let placement = if partition {
         let mut touches = Vec::with_capacity(prefix as usize);
         for_each(scenario, Some(prefix), |row, _| {
             touches.push(placement::Touch {
@@ -381,29 +381,26 @@ pub fn prepare(scenario: &Scenario, genesis_balance: u64) -> anyhow::Result<Opti
                 to: row.to,
             });
         })?;
-        let p = &scenario.placement;
         let dir = placement::partition_directory(
             &touches,
-            scenario.cluster.shards,
-            p.imbalance,
+            shards,
+            scenario.placement.imbalance,
             scenario.seed,
         )
         .context("partitioning the warm-up prefix")?;
-        Some(
-            (0..accounts)
-                .map(|a| dir.shard_of(a) as u16)
-                .collect::<Vec<u16>>(),
-        )
+        let table = (0..accounts).map(|a| dir.shard_of(a) as u16).collect();
+        Placement::with_table(shards, table)
     } else {
-        None
-    };
+        Placement::new(shards)
+    }
+    .context("a placement over the cluster's shards")?;
     Ok(Some(Prepared {
         scenario: derived,
         written: scenario.clone(),
         genesis,
         limit,
         prefix,
-        table,
+        placement,
     }))
 }
 
@@ -427,15 +424,12 @@ pub struct RealTraffic {
     native_unit: u128,
     token_units: Vec<u128>,
     next_id: TxId,
-    /// Transactions replayed so far, by kind.
-    pub sent: BTreeMap<&'static str, u64>,
 }
 
 impl std::fmt::Debug for RealTraffic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RealTraffic")
             .field("next_id", &self.next_id)
-            .field("sent", &self.sent)
             .finish_non_exhaustive()
     }
 }
@@ -448,12 +442,7 @@ impl RealTraffic {
     pub fn new(prepared: &Prepared) -> anyhow::Result<RealTraffic> {
         let (scenario, genesis, prefix) = (&prepared.written, &prepared.genesis, prepared.prefix);
         let limit = prepared.limit.map(|l| l + prefix);
-        let shards = scenario.cluster.shards;
-        let placement = match &prepared.table {
-            Some(t) => Placement::with_table(shards, t.clone()),
-            None => Placement::new(shards),
-        }
-        .context("a placement over the cluster's shards")?;
+        let placement = prepared.placement;
         let rows = match scenario.workload.source {
             Source::EthereumLike => {
                 let mut g = EthereumLike::new(
@@ -496,7 +485,6 @@ impl RealTraffic {
             native_unit: genesis.native_unit,
             token_units: genesis.token_units.clone(),
             next_id: 0,
-            sent: BTreeMap::new(),
         })
     }
 
@@ -567,7 +555,6 @@ impl RealTraffic {
         };
         *nonce += 1;
         self.next_id += 1;
-        *self.sent.entry(row.kind.name()).or_insert(0) += 1;
         Some((self.placement.shard_of(row.from), tx))
     }
 

@@ -38,6 +38,7 @@ use crate::scenario::{Scenario, Target};
 mod link_fault;
 mod progress;
 mod restart;
+mod traffic;
 mod watchdog;
 
 use crate::cluster::{channel, shard_client};
@@ -136,7 +137,7 @@ impl From<LoadEvent> for Msg {
 
 /// Runs `scenario`, writes its results, and returns its summary.
 pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    refuse_unbuilt(scenario, opts.cluster.is_some())?;
+    traffic::refuse_unbuilt(scenario, opts.cluster.is_some())?;
     // Real traffic: surveyed once for the accounts and tokens genesis must hold; the
     // cluster runs the scenario derived from it, the echo stays the user's.
     let as_written = scenario;
@@ -194,17 +195,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
     let mut cluster = match attached {
         Some(cluster) => cluster,
         None => {
-            // A partition's genesis table, for every validator to load.
-            let table = match prepared.as_ref().and_then(|p| p.table.as_ref()) {
-                Some(t) => {
-                    let path = dir.join("placement.bin");
-                    let bytes = cross_shard::placement::table_to_bytes(scenario.cluster.shards, t);
-                    std::fs::write(&path, bytes)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    Some(path)
-                }
-                None => None,
-            };
+            let table = traffic::write_table(prepared.as_ref(), &dir)?;
             Cluster::start(scenario, &dir, table).await?
         }
     };
@@ -249,13 +240,18 @@ async fn drive(
     let (tx, mut rx) = mpsc::channel(MAIN_QUEUE);
     // Signing (if any) happens before the clock starts: the schedule, and every
     // latency, count from the moment the load can really begin.
+    // The schedule: the rate's, or a trace's own times.
+    let schedule = match real.and_then(|p| p.genesis.times.clone()) {
+        Some(times) => Some(Schedule::at_times(times)),
+        None => Schedule::of(scenario),
+    };
     let traffic = real.map(crate::load::real::RealTraffic::new).transpose()?;
     let source = generator::prepare_source(
         scenario,
         scenario.warmup + scenario.duration,
         opts.progress,
         traffic,
-        real.and_then(|p| p.genesis.times.clone()),
+        schedule.as_ref(),
     )
     .await?;
     let start = Instant::now();
@@ -267,11 +263,6 @@ async fn drive(
     };
     let link_seed =
         |shard: usize, direction: u64| scenario.seed ^ ((shard as u64) << 8 | direction);
-    // The schedule: the rate's, or a trace's own times.
-    let schedule = match real.and_then(|p| p.genesis.times.clone()) {
-        Some(times) => Some(Schedule::at_times(times)),
-        None => Schedule::of(scenario),
-    };
     let open_loop = schedule.is_some();
     let mut paths = Vec::new();
     let mut senders = Vec::new();
@@ -697,11 +688,12 @@ async fn drive(
         }
     }
     let audit = audit_every_asset(scenario, &status);
-    let placement = match real.and_then(|p| p.table.clone()) {
-        Some(t) => cross_shard::Placement::with_table(scenario.cluster.shards, t),
-        None => cross_shard::Placement::new(scenario.cluster.shards),
-    }
-    .context("the run's placement")?;
+    let placement = match real {
+        Some(p) => p.placement,
+        None => {
+            cross_shard::Placement::new(scenario.cluster.shards).context("the run's placement")?
+        }
+    };
     let end = results::RunEnd {
         placement,
         window: tracker.window(),
@@ -714,7 +706,7 @@ async fn drive(
     summary.recovery.restarts = reports.iter().filter(|r| r.ready_at_s.is_some()).count() as u64;
     summary.faults = reports;
     summary.partial |= interrupted;
-    summary.traffic = real.map(|p| traffic_summary(scenario, p, &summary));
+    summary.traffic = real.map(|p| traffic::summary(scenario, p, &summary));
     summary.cpu_seconds = CpuSeconds {
         wall: start.elapsed().as_secs_f64(),
         driver: crate::cluster::cpu_seconds(std::process::id()).unwrap_or(0.0),
@@ -742,87 +734,4 @@ fn held_for(paths: &[SubmitPath], k: usize, n: usize) -> u64 {
         .map(|p| p.held.load(Ordering::Relaxed))
         .min()
         .unwrap_or(0)
-}
-
-/// A cluster places accounts by hash, or by a partition made before genesis from a
-/// warm-up prefix of real traffic. CLPA needs accounts that migrate between running
-/// shards, which is not built yet: such a scenario is refused by name rather than run
-/// as something else; `shardsim placement` studies it without a cluster.
-fn refuse_unbuilt(scenario: &Scenario, attach: bool) -> anyhow::Result<()> {
-    use crate::scenario::{Source, StrategyKind};
-    match scenario.placement.strategy {
-        StrategyKind::Hash => Ok(()),
-        StrategyKind::Clpa => anyhow::bail!(
-            "placement.strategy = \"clpa\": CLPA moves accounts every epoch, and moving accounts between running shards is not built yet; study it with `shardsim placement`, or run \"partition\" (placed once, before genesis)"
-        ),
-        StrategyKind::Partition if scenario.workload.source == Source::Synthetic => {
-            anyhow::bail!(
-                "placement.strategy = \"partition\" places by the traffic's account graph: it needs workload.source = \"trace\" or \"ethereum-like\" (the synthetic workload's cross-shard share is a dial over hash placement)"
-            )
-        }
-        StrategyKind::Partition if attach => anyhow::bail!(
-            "placement.strategy = \"partition\": a cluster started elsewhere was given no placement table; run it without --cluster"
-        ),
-        StrategyKind::Partition => Ok(()),
-    }
-}
-
-/// summary.json's `traffic` for a run of real traffic.
-fn traffic_summary(
-    scenario: &Scenario,
-    p: &crate::load::real::Prepared,
-    summary: &Summary,
-) -> results::TrafficSummary {
-    let g = &p.genesis;
-    let owned = |m: &std::collections::BTreeMap<&'static str, u64>| {
-        m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-    };
-    let trace = scenario.workload.source == crate::scenario::Source::Trace;
-    // The generator makes what the run takes (under `rate = "max"` it was surveyed for
-    // a ceiling, not a length): only a trace has rows a run may not reach.
-    let transactions = if trace {
-        g.transactions - p.prefix
-    } else {
-        summary.submitted
-    };
-    let hash = cross_shard::Placement::new(scenario.cluster.shards);
-    results::TrafficSummary {
-        source: if trace { "trace" } else { "ethereum-like" }.into(),
-        transactions,
-        submitted: summary.submitted,
-        not_reached: transactions.saturating_sub(summary.submitted),
-        placement: if p.table.is_some() {
-            "partition"
-        } else {
-            "hash"
-        }
-        .into(),
-        placed_from: p.prefix,
-        accounts_off_hash: p.table.as_ref().map_or(0, |t| {
-            t.iter()
-                .enumerate()
-                .filter(|&(a, &s)| hash.is_some_and(|h| h.shard_of(a as u64) != u32::from(s)))
-                .count() as u64
-        }),
-        cross_shard_share: if summary.committed == 0 {
-            0.0
-        } else {
-            summary.cross_shard.committed as f64 / summary.committed as f64
-        },
-        accounts: scenario.workload.accounts,
-        tokens: u64::from(scenario.workload.tokens),
-        genesis_balance: crate::cluster::INITIAL_BALANCE,
-        native_unit_wei: g.native_unit.to_string(),
-        token_units: [
-            g.token_units.iter().min().copied().unwrap_or(1).to_string(),
-            g.token_units.iter().max().copied().unwrap_or(1).to_string(),
-        ],
-        trace: g.trace.as_ref().map(|a| results::TraceRows {
-            rows_read: a.rows_read,
-            replayable: owned(&a.replayed),
-            dropped: owned(&a.dropped),
-            erc20_joined: a.erc20_joined,
-            values_saturated: a.values_saturated,
-        }),
-    }
 }
