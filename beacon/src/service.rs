@@ -124,6 +124,7 @@ impl BeaconService {
             if let Some(store) = &self.store {
                 let record = pb::BeaconRecord {
                     accepted: n.accepted,
+                    epoch: n.epoch,
                 }
                 .encode_to_vec();
                 let (store, height) = (store.clone(), n.block.height);
@@ -164,6 +165,9 @@ impl BeaconService {
 /// the stored height.
 fn replay(chain: &mut Chain, height: u64, record: &pb::BeaconRecord) -> crate::Result<()> {
     let corrupt = |why: String| Error::Corrupt { height, why };
+    if let Some(e) = &record.epoch {
+        chain.propose_epoch(e.clone()).map_err(corrupt)?;
+    }
     for s in &record.accepted {
         match chain.accept(s) {
             Ok((_, Outcome::Fresh)) => {}
@@ -282,7 +286,13 @@ impl Beacon for BeaconService {
             )));
         }
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
-        let backlog: Vec<_> = state.chain.backlog(shard).into_iter().map(Ok).collect();
+        let known = request.get_ref().epoch;
+        let backlog: Vec<_> = state
+            .chain
+            .backlog(shard, known)
+            .into_iter()
+            .map(Ok)
+            .collect();
         let subs = &mut state.subscribers[shard as usize];
         if subs.len() >= MAX_SUBSCRIBERS {
             subs.remove(0);
@@ -292,6 +302,32 @@ impl Beacon for BeaconService {
         tracing::info!(shard, "shard subscribed");
         let stream = tokio_stream::iter(backlog).chain(ReceiverStream::new(rx));
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn announce(
+        &self,
+        request: Request<pb::EpochChange>,
+    ) -> Result<Response<pb::AnnounceReply>, Status> {
+        require(
+            &request,
+            self.authenticated,
+            |r| matches!(r, Role::Driver),
+            "announce an epoch (the driver does)",
+        )?;
+        let change = request.into_inner();
+        let epoch = change.epoch;
+        lock(&self.state)
+            .chain
+            .propose_epoch(change)
+            .map_err(Status::invalid_argument)?;
+        // Answered once the block that carries it has been made (and stored).
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let _stored = self.announce.lock().await;
+            if let Some(height) = lock(&self.state).chain.epoch_height(epoch) {
+                return Ok(Response::new(pb::AnnounceReply { height }));
+            }
+        }
     }
 
     async fn status(

@@ -78,6 +78,7 @@ pub mod error;
 pub mod header;
 pub mod ids;
 pub mod merkle;
+pub mod migration;
 pub mod placement;
 pub mod receipt;
 pub mod signing;

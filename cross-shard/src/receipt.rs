@@ -109,6 +109,34 @@ pub enum Effect {
         /// Native coin the call carries.
         value: u64,
     },
+    /// Migration: one asset's balance of an account moving here from the shard that
+    /// held it (see `crate::migration`). Counted as value in flight like a credit.
+    Move {
+        /// The account moving.
+        account: AccountId,
+        /// Which balance.
+        asset: Asset,
+        /// How much.
+        amount: u64,
+    },
+    /// Migration: one storage slot of a moving stand-in contract (the calls `caller`
+    /// made), added to the slot here.
+    MoveSlot {
+        /// The contract moving.
+        contract: AccountId,
+        /// Whose slot.
+        caller: AccountId,
+        /// The slot's count.
+        calls: u64,
+    },
+    /// Migration: the last receipt of an account's move — its nonce. The account is
+    /// the destination's to use once this is applied.
+    Arrive {
+        /// The account moving.
+        account: AccountId,
+        /// Its nonce when its old shard let it go.
+        nonce: u64,
+    },
 }
 
 impl Receipt {
@@ -135,7 +163,12 @@ impl Effect {
                 ..
             } => Some((asset_in, amount_in)),
             Effect::Invoke { value, .. } => Some((crate::ids::NATIVE, value)),
-            Effect::Mint { .. } | Effect::Nft { .. } | Effect::Vote { .. } => None,
+            Effect::Move { asset, amount, .. } => Some((asset, amount)),
+            Effect::Mint { .. }
+            | Effect::Nft { .. }
+            | Effect::Vote { .. }
+            | Effect::MoveSlot { .. }
+            | Effect::Arrive { .. } => None,
         }
     }
 
@@ -150,8 +183,22 @@ impl Effect {
                 placement.shard_of_object(Object::Collection(collection))
             }
             Effect::Vote { proposal, .. } => placement.shard_of_object(Object::Proposal(proposal)),
-            Effect::Invoke { contract, .. } => placement.shard_of(contract),
+            Effect::Invoke { contract, .. } | Effect::MoveSlot { contract, .. } => {
+                placement.shard_of(contract)
+            }
+            Effect::Move { account, .. } | Effect::Arrive { account, .. } => {
+                placement.shard_of(account)
+            }
         }
+    }
+
+    /// Whether the receipt is part of an account's migration rather than of a
+    /// transaction (its `tx` is [`MIGRATION`]).
+    pub fn is_migration(&self) -> bool {
+        matches!(
+            self,
+            Effect::Move { .. } | Effect::MoveSlot { .. } | Effect::Arrive { .. }
+        )
     }
 
     /// The effect as a row (wire columns and leaf bytes).
@@ -236,6 +283,34 @@ impl Effect {
                 object: caller,
                 ..Row::default()
             },
+            Effect::Move {
+                account,
+                asset,
+                amount,
+            } => Row {
+                kind: 7,
+                to: account,
+                amount,
+                asset,
+                ..Row::default()
+            },
+            Effect::MoveSlot {
+                contract,
+                caller,
+                calls,
+            } => Row {
+                kind: 8,
+                to: contract,
+                amount: calls,
+                object: caller,
+                ..Row::default()
+            },
+            Effect::Arrive { account, nonce } => Row {
+                kind: 9,
+                to: account,
+                limit: nonce,
+                ..Row::default()
+            },
         }
     }
 
@@ -292,9 +367,23 @@ impl Effect {
                 contract: r.to,
                 value: r.amount,
             },
+            7 => Effect::Move {
+                account: r.to,
+                asset: r.asset,
+                amount: r.amount,
+            },
+            8 => Effect::MoveSlot {
+                contract: r.to,
+                caller: r.object,
+                calls: r.amount,
+            },
+            9 => Effect::Arrive {
+                account: r.to,
+                nonce: r.limit,
+            },
             _ => {
                 return Err(
-                    "unknown receipt kind (0 credit, 1 refund, 2 swap, 3 mint, 4 nft, 5 vote, 6 invoke)",
+                    "unknown receipt kind (0 credit, 1 refund, 2 swap, 3 mint, 4 nft, 5 vote, 6 invoke, 7 move, 8 move-slot, 9 arrive)",
                 );
             }
         };

@@ -3,6 +3,7 @@
 //! Wire → domain conversions validate and name the offending field; domain → wire
 //! conversions cannot fail.
 
+use cross_shard::migration::EpochChange;
 use cross_shard::signing::SIGNATURE_LEN;
 use cross_shard::two_phase::{Decision, Verdict, Vote};
 use cross_shard::tx::Row;
@@ -457,6 +458,49 @@ pub fn crosslink_from_wire(c: &pb::Crosslink) -> Result<(u32, u64, Hash), Conver
         hash("Crosslink", "receipts_root", &c.receipts_root)?,
     ))
 }
+
+/// An epoch change from the wire: equal columns, at most [`MAX_EPOCH_MOVES`] moves.
+/// (Whether the moves make sense for a cluster is [`EpochChange::check`]'s to say.)
+pub fn epoch_from_wire(e: &pb::EpochChange) -> Result<EpochChange, ConvertError> {
+    if e.accounts.len() != e.shards.len() {
+        return Err(ConvertError::ColumnLength {
+            message: "EpochChange",
+            column: "shards",
+            expected: e.accounts.len(),
+            got: e.shards.len(),
+        });
+    }
+    if e.accounts.len() > MAX_EPOCH_MOVES {
+        return Err(ConvertError::TooLarge {
+            message: "EpochChange",
+            got: e.accounts.len(),
+            limit: MAX_EPOCH_MOVES,
+        });
+    }
+    Ok(EpochChange {
+        epoch: e.epoch,
+        moves: e
+            .accounts
+            .iter()
+            .copied()
+            .zip(e.shards.iter().copied())
+            .collect(),
+    })
+}
+
+impl From<&EpochChange> for pb::EpochChange {
+    fn from(e: &EpochChange) -> Self {
+        pb::EpochChange {
+            epoch: e.epoch,
+            accounts: e.moves.iter().map(|m| m.0).collect(),
+            shards: e.moves.iter().map(|m| m.1).collect(),
+        }
+    }
+}
+
+/// The most accounts one epoch may move (a bound on a hostile announcement; CLPA
+/// moves far fewer).
+pub const MAX_EPOCH_MOVES: usize = 1 << 22;
 
 /// The yes/no part shared by votes and decisions: `Ok(output)` (yes, commit) or
 /// `Err(reason)` (no, abort). A yes carries no reason code and a no no output.

@@ -232,6 +232,7 @@ mod tests {
                 let tip = pb::Tip {
                     height: h * 10,
                     routed: vec![h],
+                    epoch: 0,
                 };
                 log.append(h, &[("tips", &tip.encode_to_vec())]).unwrap();
             }

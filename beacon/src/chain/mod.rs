@@ -43,6 +43,7 @@ use shardsim_proto::pb;
 use crate::error::Result;
 
 mod coordinator;
+mod epochs;
 mod headers;
 mod routing;
 #[cfg(test)]
@@ -82,6 +83,8 @@ pub struct Notarized {
     /// The submissions accepted into this block, in order (kept only when the chain
     /// records its inputs): replaying them rebuilds the block.
     pub accepted: Vec<pb::HeaderSubmission>,
+    /// The epoch change the block announced (stored with it, for the replay).
+    pub epoch: Option<pb::EpochChange>,
 }
 
 /// What became of a submission that was not refused.
@@ -137,6 +140,10 @@ pub struct Chain {
     pub(super) coordinator: Option<Coordinator>,
     /// Two-phase figures: decisions, and votes refused.
     pub two_phase: TwoPhaseCounters,
+    /// Placement: every epoch change announced, with the beacon block that did.
+    pub(super) epochs: Vec<(u64, pb::EpochChange)>,
+    /// The epoch change waiting for the next block.
+    pub(super) next_epoch: Option<pb::EpochChange>,
 }
 
 /// What the coordinator decided and refused, cumulatively.
@@ -180,6 +187,8 @@ impl Chain {
             headers_out_of_order: 0,
             coordinator: two_phase.map(Coordinator::new),
             two_phase: TwoPhaseCounters::default(),
+            epochs: Vec::new(),
+            next_epoch: None,
         }
     }
 

@@ -14,7 +14,7 @@ impl Chain {
     /// open: their deadlines count in blocks).
     pub fn notarize(&mut self) -> Option<Notarized> {
         let open = self.coordinator.as_ref().map_or(0, Coordinator::open_count);
-        if self.pending.is_empty() && open == 0 {
+        if self.pending.is_empty() && open == 0 && !self.epoch_waiting() {
             return None;
         }
         self.height += 1;
@@ -22,7 +22,9 @@ impl Chain {
             height: self.height,
             crosslinks: Vec::with_capacity(self.pending.len()),
             decisions: Vec::new(),
+            epoch: None,
         };
+        self.announce_into(&mut block);
         let mut deliveries = Vec::new();
         for p in self.pending.drain(..) {
             self.notarized[p.crosslink.shard as usize] = p.crosslink.height;
@@ -63,10 +65,12 @@ impl Chain {
         if !deliveries.is_empty() {
             self.blocks.insert(self.height, block.clone());
         }
+        let epoch = block.epoch.clone();
         Some(Notarized {
             block,
             deliveries,
             accepted: std::mem::take(&mut self.accepted),
+            epoch,
         })
     }
 
@@ -76,13 +80,15 @@ impl Chain {
         pb::Tip {
             height: self.height,
             routed: self.routed.iter().map(|r| r[dst as usize]).collect(),
+            epoch: self.epoch(),
         }
     }
 
-    /// What a (re)subscribing shard `dst` must receive to catch up: the beacon blocks
+    /// What a (re)subscribing shard `dst` that has epoch changes up to `epoch` must
+    /// receive to catch up: the blocks announcing later epochs, then the beacon blocks
     /// that notarized its unacknowledged batches, each followed by those batches.
-    pub fn backlog(&self, dst: ShardId) -> Vec<pb::Inbound> {
-        let mut out = Vec::new();
+    pub fn backlog(&self, dst: ShardId, epoch: u32) -> Vec<pb::Inbound> {
+        let mut out: Vec<pb::Inbound> = self.epochs_after(epoch).collect();
         let Some(outbox) = self.outbox.get(dst as usize) else {
             return out;
         };

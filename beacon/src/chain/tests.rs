@@ -88,11 +88,11 @@ fn notarizes_routes_and_forgets_on_ack() {
         vec![1, 2]
     );
     assert!(chain.notarize().is_none(), "no empty beacon blocks");
-    assert_eq!(chain.backlog(1).len(), 3, "block + delivery + tip");
+    assert_eq!(chain.backlog(1, 0).len(), 3, "block + delivery + tip");
     // Shard 1 acks both receipts from shard 0.
     let (ack, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
     chain.accept(&ack).unwrap();
-    assert_eq!(chain.backlog(1).len(), 1, "the tip alone");
+    assert_eq!(chain.backlog(1, 0).len(), 1, "the tip alone");
     assert_eq!(chain.in_flight(), (1, 10));
     // Shard 0 continues its chain and its channels.
     let (s2, _) = submission(0, 2, h1.hash(), &[(1, 2, 1)], &[]);
@@ -148,7 +148,7 @@ proptest::proptest! {
                 proptest::prop_assert_eq!(before, (chain.shard_heights(), chain.in_flight()));
             }
             let _ = chain.notarize();
-            let _ = chain.backlog(shard);
+            let _ = chain.backlog(shard, 0);
         }
     }
 }
@@ -255,7 +255,8 @@ fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed
         chain.tip(1),
         pb::Tip {
             height: 1,
-            routed: vec![2, 0, 0]
+            routed: vec![2, 0, 0],
+            epoch: 0,
         }
     );
     assert_eq!(chain.notarized_heights(), vec![1, 0, 0]);
@@ -267,7 +268,7 @@ fn resent_and_out_of_order_submissions_are_ignored_and_tips_show_what_was_routed
     );
     assert_eq!(chain.headers_rejected, 0);
     // The backlog ends with the tip.
-    let backlog = chain.backlog(1);
+    let backlog = chain.backlog(1, 0);
     assert!(matches!(
         backlog.last().unwrap().kind,
         Some(pb::inbound::Kind::Tip(_))
@@ -353,4 +354,77 @@ fn a_header_counts_only_with_its_committees_certificate() {
     );
     chain.accept(&honest).unwrap();
     assert_eq!(chain.shard_heights(), vec![1, 0, 0]);
+}
+
+/// An epoch change moving `accounts` to shard 2.
+fn change(epoch: u32, accounts: &[u64]) -> pb::EpochChange {
+    pb::EpochChange {
+        epoch,
+        accounts: accounts.to_vec(),
+        shards: vec![2; accounts.len()],
+    }
+}
+
+#[test]
+fn an_epoch_is_announced_in_the_next_block_and_resent_to_late_subscribers() {
+    let mut chain = Chain::new(committees(), None);
+    assert!(chain.notarize().is_none(), "idle: no block");
+    chain.propose_epoch(change(1, &[4, 9])).unwrap();
+    let n = chain.notarize().expect("a block for the announcement");
+    assert_eq!(n.block.epoch, Some(change(1, &[4, 9])));
+    assert_eq!(n.epoch, n.block.epoch, "stored with the block");
+    assert_eq!((chain.epoch(), chain.epoch_height(1)), (1, Some(1)));
+    assert_eq!(chain.tip(0).epoch, 1);
+    assert!(chain.notarize().is_none(), "announced once");
+    chain.propose_epoch(change(2, &[5])).unwrap();
+    chain.notarize().unwrap();
+    // A shard that has epoch 1 gets epoch 2's block first; one with none, both.
+    let epochs = |known| {
+        chain
+            .backlog(0, known)
+            .into_iter()
+            .filter_map(|m| match m.kind {
+                Some(pb::inbound::Kind::Block(b)) => b.epoch.map(|e| (b.height, e.epoch)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(epochs(1), vec![(2, 2)]);
+    assert_eq!(epochs(0), vec![(1, 1), (2, 2)]);
+    assert_eq!(epochs(2), vec![]);
+}
+
+#[test]
+fn epochs_out_of_order_or_naming_no_shard_are_refused() {
+    let mut chain = Chain::new(committees(), None);
+    assert!(
+        chain
+            .propose_epoch(change(2, &[1]))
+            .unwrap_err()
+            .contains("in order")
+    );
+    let mut bad = change(1, &[1]);
+    bad.shards = vec![3];
+    assert!(
+        chain
+            .propose_epoch(bad)
+            .unwrap_err()
+            .contains("the cluster has 3")
+    );
+    assert!(
+        chain
+            .propose_epoch(change(1, &[5, 5]))
+            .unwrap_err()
+            .contains("increasing")
+    );
+    let mut short = change(1, &[1, 2]);
+    short.shards.pop();
+    assert!(chain.propose_epoch(short).is_err());
+    chain.propose_epoch(change(1, &[1])).unwrap();
+    assert!(
+        chain
+            .propose_epoch(change(2, &[1]))
+            .unwrap_err()
+            .contains("still waiting")
+    );
 }

@@ -148,6 +148,21 @@ impl BlockProducer {
                 0
             },
             consensus: None,
+            switched_epoch: out.switched_epoch.take(),
+            exported_to: out.exported.iter().map(|e| e.1).collect(),
+            exported: std::mem::take(&mut out.exported)
+                .into_iter()
+                .map(|e| e.0)
+                .collect(),
+            exported_bytes: std::mem::take(&mut out.exported_bytes),
+            imported: std::mem::take(&mut out.imported),
+            moved: (!out.moved.is_empty()).then(|| {
+                let mut batch = pb::TxBatch::default();
+                for t in out.moved.drain(..) {
+                    shardsim_proto::convert::push_tx(&mut batch, &t);
+                }
+                batch
+            }),
         };
         (events, delta)
     }

@@ -40,6 +40,7 @@
 
 pub mod byzantine;
 pub mod events;
+mod migrate;
 pub mod producer;
 pub mod store;
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use cross_shard::migration::EpochChange;
 use cross_shard::sync::lock;
 use cross_shard::two_phase::Decision;
 use cross_shard::two_phase::Vote;
@@ -26,6 +27,8 @@ use crate::state::{Ledger, State};
 /// What a block is made from, besides the receipts and transactions in the
 /// producer's buffers.
 pub(crate) struct Inputs {
+    /// The epoch change this block switches to (see `cross_shard::migration`).
+    pub(super) epoch: Option<EpochChange>,
     pub(super) decisions: Vec<Decision>,
     pub(super) beacon_height: u64,
     pub(super) bad_signatures: Vec<TxId>,
@@ -306,8 +309,16 @@ impl BlockProducer {
     pub(crate) fn gather(&mut self, shared: &Shared, take: bool) -> Option<Inputs> {
         let cfg = &shared.config;
         let mut proofs = Proofs::default();
-        let (delayed, oldest, decisions, beacon_height) = {
+        let (delayed, oldest, decisions, beacon_height, epoch) = {
             let mut inbound = lock(&shared.inbound);
+            // The next epoch's change, once the beacon block announcing it is seen.
+            let applied = self.ledger.epoch();
+            inbound.epochs.retain(|&e, _| e > applied);
+            let epoch = inbound
+                .epochs
+                .get(&(applied + 1))
+                .filter(|(height, _)| *height <= inbound.beacon_height)
+                .map(|(_, change)| change.clone());
             let n = inbound.queue.len().min(cfg.max_block_txs);
             if cfg.committee.is_some() {
                 inbound.queue.make_contiguous();
@@ -341,6 +352,7 @@ impl BlockProducer {
                 oldest.unwrap_or_default(),
                 decisions,
                 inbound.beacon_height,
+                epoch,
             )
         };
         // Two-phase work needs a block even without transactions: decisions to apply,
@@ -382,6 +394,7 @@ impl BlockProducer {
             && self.receipts.is_empty()
             && bad_signatures.is_empty()
             && !two_phase_work
+            && epoch.is_none()
         {
             return None;
         }
@@ -407,6 +420,7 @@ impl BlockProducer {
             proofs.bad = Some(bad);
         }
         Some(Inputs {
+            epoch,
             decisions,
             beacon_height,
             bad_signatures,
@@ -420,6 +434,7 @@ impl BlockProducer {
     /// the beacon and the events for subscribers (which the caller sends, or not).
     pub(super) fn build(&mut self, shared: &Shared, inputs: Inputs) -> crate::Result<Built> {
         let Inputs {
+            epoch,
             decisions,
             beacon_height,
             bad_signatures,
@@ -427,6 +442,10 @@ impl BlockProducer {
             oldest,
             ..
         } = inputs;
+        self.out.clear();
+        if let Some(change) = epoch {
+            self.switch(&change);
+        }
         let executed = self.execute(shared, &decisions, beacon_height, bad_signatures)?;
         Ok(self.seal(shared, executed, (delayed, oldest)))
     }
@@ -441,8 +460,8 @@ impl BlockProducer {
         bad_signatures: Vec<TxId>,
     ) -> crate::Result<Executed> {
         let cfg = &shared.config;
-        // Steps 3 and 4 of DESIGN §3: receipts first, then transactions.
-        self.out.clear();
+        // Steps 3 and 4 of DESIGN §3: receipts first, then transactions (the output
+        // was cleared by `build`, and holds the epoch switch's receipts if any).
         let assets = self.ledger.tokens() as usize + 1;
         let mut applied = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
         let mut emitted = vec![vec![(0u64, 0u64); cfg.shards as usize]; assets];
@@ -496,9 +515,15 @@ impl BlockProducer {
             .unwrap_or_default();
         // Step 4: the transactions, by the configured executor (with verify_executor,
         // checked against the sequential one: any difference stops the shard).
+        // Calls of senders that have moved away are handed back, not run.
+        let kept = super::migrate::refuse_moved(&self.ledger, &self.txs, &mut self.out.moved);
         let stats = self
             .executor
-            .execute(&mut self.ledger, &self.txs, &mut self.out)
+            .execute(
+                &mut self.ledger,
+                kept.as_deref().unwrap_or(&self.txs),
+                &mut self.out,
+            )
             .map_err(|_| crate::Error::ExecutorMismatch {
                 executor: cfg.executor,
                 height: self.height + 1,

@@ -4,10 +4,13 @@
 
 use std::time::{Duration, Instant};
 
+use crate::state::State;
 use cross_shard::ReceiptBatch;
 use cross_shard::channel::InboundChannels;
 use cross_shard::sync::lock;
-use shardsim_proto::convert::{block_txs_from_wire, decision_from_wire, push_tx, receipts_to_wire};
+use shardsim_proto::convert::{
+    block_txs_from_wire, decision_from_wire, epoch_from_wire, push_tx, receipts_to_wire,
+};
 use shardsim_proto::pb;
 
 use super::producer::{BlockProducer, Built, Inputs, Proofs};
@@ -65,6 +68,7 @@ impl BlockProducer {
             bad_signatures: inputs.bad_signatures.clone(),
             proven: inputs.proofs.receipts.clone(),
             bad_txs: inputs.proofs.bad.clone(),
+            epoch: inputs.epoch.as_ref().map(pb::EpochChange::from),
         }
     }
 
@@ -139,7 +143,28 @@ impl BlockProducer {
             .map(decision_from_wire)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| corrupt(e.to_string()))?;
+        let epoch = record
+            .epoch
+            .as_ref()
+            .map(epoch_from_wire)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?;
+        if let Some(e) = &epoch {
+            if e.epoch != self.ledger.epoch() + 1 {
+                return Err(corrupt(format!(
+                    "switches to epoch {} from epoch {}",
+                    e.epoch,
+                    self.ledger.epoch()
+                )));
+            }
+            e.check(
+                &self.ledger.placement(),
+                State::world(&self.ledger).accounts,
+            )
+            .map_err(corrupt)?;
+        }
         let inputs = Inputs {
+            epoch,
             decisions,
             beacon_height: record.beacon_height,
             bad_signatures: record.bad_signatures.clone(),

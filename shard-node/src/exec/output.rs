@@ -51,6 +51,18 @@ pub struct BlockOutput {
     pub gas: Vec<(TxId, u64)>,
     /// Under the EVM, the gas the block's receipts (their calls from the bridge) burnt.
     pub receipt_gas: u64,
+    /// Migration: transactions refused because their sender has moved to another
+    /// shard (handed back whole, for the driver to send there).
+    pub moved: Vec<cross_shard::Tx>,
+    /// Migration: the accounts this block let go, each with its new shard, and the
+    /// bytes of the receipts that carry their state.
+    pub exported: Vec<(cross_shard::AccountId, cross_shard::ShardId)>,
+    /// …
+    pub exported_bytes: u64,
+    /// Migration: the accounts whose move completed here (their `Arrive` applied).
+    pub imported: Vec<cross_shard::AccountId>,
+    /// The epoch this block switched to, if it did.
+    pub switched_epoch: Option<u32>,
 }
 
 impl BlockOutput {

@@ -21,9 +21,15 @@ pub fn apply_receipts(
     let me = ledger.shard();
     let placement = ledger.placement();
     let assets = applied.len();
+    // After an epoch switch, a receipt for an account that has left is delivered
+    // too: `deliver` sends it on to the account's new shard (it was emitted under the
+    // old directory). A migration receipt is never sent on: it was emitted under the
+    // directory that names this shard.
+    let moved_on = ledger.epoch() > 0;
     let here = |r: &Receipt| {
         let asset = r.effect.value().unwrap_or_default().0;
-        (asset as usize) < assets && r.effect.shard(&placement) == me
+        (asset as usize) < assets
+            && (r.effect.shard(&placement) == me || (moved_on && !r.effect.is_migration()))
     };
     // Every receipt whose target is here, delivered as one batch, in channel order.
     let effects: Vec<(TxId, Effect)> = receipts
@@ -49,6 +55,11 @@ pub fn apply_receipts(
                 // same, and its value stays counted as in flight (the audit flags it).
                 out.receipts_misplaced += 1;
                 continue;
+            }
+            End::Done if r.effect.is_migration() => {
+                if let Effect::Arrive { account, .. } = r.effect {
+                    out.imported.push(account);
+                }
             }
             End::Done => out.receipts_applied.push(r.tx),
             End::Failed(reason) => {

@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use cross_shard::ReceiptBatch;
 use cross_shard::channel::Admitted;
 use shardsim_host::tls::{Credentials, Role};
-use shardsim_proto::convert::{crosslink_from_wire, decision_from_wire, path_from_wire};
+use shardsim_proto::convert::{
+    crosslink_from_wire, decision_from_wire, epoch_from_wire, path_from_wire,
+};
 use shardsim_proto::pb::beacon_client::BeaconClient;
 use shardsim_proto::{MAX_MESSAGE_BYTES, pb};
 use tokio::sync::mpsc;
@@ -115,6 +117,7 @@ async fn session(shared: &Shared, mut client: BeaconClient<Channel>) -> tonic::S
     let inbound = match client
         .subscribe(pb::SubscribeRequest {
             shard: shared.config.shard,
+            epoch: known_epoch(shared),
         })
         .await
     {
@@ -172,9 +175,9 @@ async fn receive(
             Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),
             Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, d),
             Some(pb::inbound::Kind::Tip(tip)) => {
-                if let Some(src) = behind(shared, &tip) {
+                if let Some(lost) = behind(shared, &tip) {
                     return tonic::Status::data_loss(format!(
-                        "receipts from shard {src} were lost on the way; resubscribing"
+                        "{lost} lost on the way; resubscribing"
                     ));
                 }
             }
@@ -183,9 +186,26 @@ async fn receive(
     }
 }
 
-/// The first source whose routed receipts we have not all admitted, if any: a
-/// delivery (or the block it needed) was lost.
-fn behind(shared: &Shared, tip: &pb::Tip) -> Option<u32> {
+/// The last epoch change read from the beacon (0: none, or none since a restart — the
+/// beacon then sends them all again, and the block loop skips those it has applied).
+fn known_epoch(shared: &Shared) -> u32 {
+    lock(&shared.inbound)
+        .epochs
+        .last_key_value()
+        .map_or(0, |(&e, _)| e)
+}
+
+/// What was lost, if the tip shows something: an epoch change, or receipts from the
+/// first source whose routed receipts we have not all admitted (a delivery, or the
+/// block it needed).
+fn behind(shared: &Shared, tip: &pb::Tip) -> Option<String> {
+    let known = known_epoch(shared);
+    if tip.epoch > known {
+        return Some(format!(
+            "the announcement of epoch {} (the last read is {known}) was",
+            tip.epoch
+        ));
+    }
     let inbound = lock(&shared.inbound);
     (0..shared.config.shards)
         .filter(|&src| src != shared.config.shard)
@@ -194,6 +214,7 @@ fn behind(shared: &Shared, tip: &pb::Tip) -> Option<u32> {
                 .get(src as usize)
                 .is_some_and(|&routed| routed > inbound.channels.next_seq(src))
         })
+        .map(|src| format!("receipts from shard {src} were"))
 }
 
 /// Step 4: remember the receipts roots the beacon notarized, forget our submissions it
@@ -216,6 +237,17 @@ fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
     }
     if let Some(height) = ours {
         lock(&shared.outgoing).notarized(height);
+    }
+    if let Some(e) = &block.epoch {
+        match epoch_from_wire(e) {
+            Ok(change) => {
+                inbound
+                    .epochs
+                    .entry(change.epoch)
+                    .or_insert((block.height, change));
+            }
+            Err(e) => tracing::warn!(beacon_height = block.height, "epoch change ignored: {e}"),
+        }
     }
     // Blocks come again after a resubscription: their decisions were read already.
     let fresh = block.height > inbound.beacon_height;

@@ -293,6 +293,7 @@ impl Shared {
                 out_of_order: 0,
                 beacon_height: 0,
                 decisions: Vec::new(),
+                epochs: Default::default(),
                 to_lose: config.lose_receipts,
                 proofs: vec![VecDeque::new(); shards],
             }),

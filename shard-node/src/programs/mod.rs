@@ -253,6 +253,17 @@ fn apply<S: State>(s: &mut S, effect: Effect) -> Step {
             contract,
             value,
         } => standin::invoke(s, caller, contract, value),
+        Effect::Move {
+            account,
+            asset,
+            amount,
+        } => assets::receive(s, account, asset, amount, None),
+        Effect::MoveSlot {
+            contract,
+            caller,
+            calls,
+        } => standin::settle_slot(s, contract, caller, calls),
+        Effect::Arrive { account, nonce } => assets::arrive(s, account, nonce),
     }
 }
 

@@ -45,6 +45,9 @@ pub struct Inbound {
     pub beacon_height: u64,
     /// Two-phase decisions for this shard read from beacon blocks, in order.
     pub decisions: Vec<Decision>,
+    /// Placement epoch changes read from beacon blocks, by epoch, with the height of
+    /// the block that announced each (see `cross_shard::migration`).
+    pub epochs: std::collections::BTreeMap<u32, (u64, cross_shard::migration::EpochChange)>,
     /// Admitted receipts still to drop unapplied ([`crate::ShardConfig::lose_receipts`]).
     pub to_lose: u64,
     /// A committee's validator, per source (index = src): the deliveries whose

@@ -38,6 +38,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use cross_shard::threads::in_chunks;
 
+mod migrate;
 mod view;
 
 pub use view::{Base, Buffered};
@@ -181,6 +182,8 @@ pub struct Ledger {
     totals: Vec<u64>,
     /// Since the last [`Ledger::checkpoint`]: what it takes to go back to it.
     undo: Option<Undo>,
+    /// The placement epoch (see [`migrate`]): 0 at genesis.
+    epoch: u32,
 }
 
 /// A checkpoint of the ledger: the hash and totals then, and each key committed since
@@ -307,6 +310,7 @@ impl Ledger {
             hash: StateHash::default(),
             totals,
             undo: None,
+            epoch: 0,
         };
         let mut hash = StateHash::default();
         for i in 0..n as u32 {

@@ -22,6 +22,9 @@
 //!                                          signature verifies now
 //!  bad_txs (with their signatures)     ──► each signature really is bad, and they are
 //!                                          exactly the block's `bad_signatures`
+//!  epoch change (a placement switch)   ──► the very change this validator read from
+//!                                          the beacon, announced at or below the
+//!                                          block's beacon height
 //! ```
 //!
 //! A proposal that fails gets no vote ([`super::app`]): to a Tendermint validator an
@@ -58,7 +61,37 @@ pub(crate) fn check(
         return Err("two-phase decisions in a committee's block".into());
     }
     receipts(shared, committee, applied_seq, record)?;
+    epoch(shared, record)?;
     signatures(shared, record)
+}
+
+/// The block's epoch change, if it switches: the one this validator read from the
+/// beacon, announced no later than the block's beacon height. (That it is the next
+/// epoch is checked when the record is executed.)
+fn epoch(shared: &Shared, record: &pb::BlockRecord) -> Result<(), String> {
+    let Some(proposed) = &record.epoch else {
+        return Ok(());
+    };
+    let inbound = lock(&shared.inbound);
+    let Some((height, change)) = inbound.epochs.get(&proposed.epoch) else {
+        return Err(format!(
+            "switches to epoch {}, whose announcement this validator has not read",
+            proposed.epoch
+        ));
+    };
+    if *height > record.beacon_height {
+        return Err(format!(
+            "switches to epoch {} at beacon height {}, before its announcement at {height}",
+            proposed.epoch, record.beacon_height
+        ));
+    }
+    if pb::EpochChange::from(change) != *proposed {
+        return Err(format!(
+            "epoch {}'s changes differ from the beacon's",
+            proposed.epoch
+        ));
+    }
+    Ok(())
 }
 
 /// The block's receipts: proven, each run of them continuing its channel.

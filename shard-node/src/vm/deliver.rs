@@ -139,7 +139,12 @@ pub fn deliver<M: Machine>(m: &mut M, tx: u64, mut effect: Effect) -> Result<(En
                 (at, 0, call.abi_encode(), Preimage::voter(voter), End::Done)
             }
             // No EVM shard sends one (it refuses stand-in calls): only a faulty source.
-            Effect::Invoke { .. } => return Ok((End::Misplaced, gas)),
+            // Neither stand-in calls nor migrations run under the EVM (real traffic
+            // is refused with it): nothing here to apply them to.
+            Effect::Invoke { .. }
+            | Effect::Move { .. }
+            | Effect::MoveSlot { .. }
+            | Effect::Arrive { .. } => return Ok((End::Misplaced, gas)),
         };
         // The bridge's nonce is never kept (its account is outside the state): 0.
         let call = env(BRIDGE, 0, (to, value, data), RECEIPT_GAS_LIMIT);

@@ -220,7 +220,7 @@ async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
     let forged = credit_batch(1_000_000);
     let s = block_committing(&honest, &[forged, honest.clone()]);
     let mut inbound = c
-        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .subscribe(pb::SubscribeRequest { shard: 1, epoch: 0 })
         .await
         .unwrap()
         .into_inner();
@@ -249,12 +249,12 @@ async fn a_second_subscriber_does_not_cut_off_the_first() {
         .await
         .unwrap();
     let mut first = c
-        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .subscribe(pb::SubscribeRequest { shard: 1, epoch: 0 })
         .await
         .unwrap()
         .into_inner();
     let mut second = c
-        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .subscribe(pb::SubscribeRequest { shard: 1, epoch: 0 })
         .await
         .unwrap()
         .into_inner();
@@ -320,7 +320,7 @@ async fn beacon_refuses_malformed_messages_and_keeps_serving() {
     assert_ne!(e.code(), Code::Ok);
 
     let e = c
-        .subscribe(pb::SubscribeRequest { shard: 2 })
+        .subscribe(pb::SubscribeRequest { shard: 2, epoch: 0 })
         .await
         .expect_err("shard 2 of 2");
     assert_eq!(e.code(), Code::InvalidArgument);

@@ -121,7 +121,7 @@ async fn a_cluster_over_mutual_tls_knows_each_caller_by_its_certificate() {
     let mut beacon_as_1 =
         BeaconClient::new(channel(&dir, SHARD_1, beacon, Role::Beacon).await.unwrap());
     let e = beacon_as_1
-        .subscribe(pb::SubscribeRequest { shard: 0 })
+        .subscribe(pb::SubscribeRequest { shard: 0, epoch: 0 })
         .await
         .unwrap_err();
     assert_eq!(
@@ -136,7 +136,7 @@ async fn a_cluster_over_mutual_tls_knows_each_caller_by_its_certificate() {
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied, "a header of shard 0: {e}");
     beacon_as_1
-        .subscribe(pb::SubscribeRequest { shard: 1 })
+        .subscribe(pb::SubscribeRequest { shard: 1, epoch: 0 })
         .await
         .expect("its own subscription");
 
