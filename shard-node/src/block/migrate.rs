@@ -60,3 +60,139 @@ pub(super) fn refuse_moved(ledger: &Ledger, txs: &[Tx], moved: &mut Vec<Tx>) -> 
     moved.extend(away);
     Some(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::programs::{End, deliver};
+    use crate::state::tests::world;
+    use crate::state::{Key, Ledger};
+    use cross_shard::Effect;
+    use cross_shard::migration::MIGRATION;
+
+    const ACCOUNTS: u64 = 60;
+
+    /// Shard 0 and shard 1 of a two-shard cluster with one token.
+    fn pair() -> [Ledger; 2] {
+        [0, 1].map(|k| Ledger::genesis(world(k, 2, ACCOUNTS, 1), 1_000))
+    }
+
+    #[test]
+    fn an_account_moves_with_its_balances_slots_and_nonce_and_nothing_is_minted() {
+        let [mut a, mut b] = pair();
+        let mover = a.placement().accounts_of(0, ACCOUNTS)[0];
+        let i = a.local(mover).unwrap();
+        // The account has spent (nonce 3), called as a contract (a slot), holds tokens.
+        a.write(Key::Account(i), [700, 3]);
+        a.write(Key::Slot(i, 42), [5, 0]);
+        a.write(Key::Token(i, 1), [0, 0]);
+        let totals = |l: &Ledger| (l.total(0), l.total(1));
+        let (before_a, before_b) = (totals(&a), totals(&b));
+        let change = EpochChange {
+            epoch: 1,
+            moves: vec![(mover, 1)],
+        };
+        let out = a.switch(&change);
+        assert!(b.switch(&change).is_empty(), "nothing leaves shard 1");
+        let effects: Vec<Effect> = out
+            .iter()
+            .map(|(d, r)| {
+                assert_eq!((*d, r.tx), (1, MIGRATION));
+                r.effect
+            })
+            .collect();
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Move {
+                    account: mover,
+                    asset: 0,
+                    amount: 700
+                },
+                Effect::MoveSlot {
+                    contract: mover,
+                    caller: 42,
+                    calls: 5
+                },
+                Effect::Arrive {
+                    account: mover,
+                    nonce: 3
+                },
+            ],
+            "a zero token balance is not sent"
+        );
+        assert_eq!(a.local(mover), None, "let go");
+        assert_eq!(totals(&a), (before_a.0 - 700, before_a.1));
+        assert_eq!(a.recount(0), a.total(0));
+        // A credit sent under the new directory reaches the placeholder first.
+        let j = b.local(mover).expect("a placeholder");
+        assert_eq!(
+            deliver(
+                &mut b,
+                Effect::Credit {
+                    to: mover,
+                    asset: 0,
+                    amount: 9
+                }
+            ),
+            End::Done
+        );
+        for e in effects {
+            assert_eq!(deliver(&mut b, e), End::Done);
+        }
+        assert_eq!(
+            b.get(Key::Account(j)),
+            [709, 3],
+            "moved balance + credit, nonce"
+        );
+        assert_eq!(b.get(Key::Slot(j, 42)), [5, 0]);
+        assert_eq!(totals(&b), (before_b.0 + 709, before_b.1));
+        assert_eq!(b.recount(0), b.total(0));
+        // Where each ledger says the account lives, and what each holds.
+        assert_eq!(
+            (a.placement().shard_of(mover), b.placement().shard_of(mover)),
+            (1, 1)
+        );
+        let held = |l: &Ledger, k| {
+            cross_shard::placement::accounts_digest(
+                l.placement().accounts_of(k, ACCOUNTS).into_iter(),
+            )
+        };
+        assert_eq!(a.holdings(), held(&a, 0));
+        assert_eq!(b.holdings(), held(&b, 1));
+    }
+
+    #[test]
+    fn a_credit_for_an_account_that_left_is_forwarded_to_its_new_shard() {
+        let [mut a, _] = pair();
+        let mover = a.placement().accounts_of(0, ACCOUNTS)[0];
+        a.switch(&EpochChange {
+            epoch: 1,
+            moves: vec![(mover, 1)],
+        });
+        let credit = Effect::Credit {
+            to: mover,
+            asset: 0,
+            amount: 4,
+        };
+        assert_eq!(
+            deliver(&mut a, credit),
+            End::Remote {
+                dst: 1,
+                effect: credit
+            }
+        );
+    }
+
+    #[test]
+    fn a_state_root_sees_the_move() {
+        let [mut a, _] = pair();
+        let root = a.state_root();
+        let mover = a.placement().accounts_of(0, ACCOUNTS)[0];
+        a.switch(&EpochChange {
+            epoch: 1,
+            moves: vec![(mover, 1)],
+        });
+        assert_ne!(a.state_root(), root);
+    }
+}
