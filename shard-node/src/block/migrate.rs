@@ -195,4 +195,29 @@ mod tests {
         });
         assert_ne!(a.state_root(), root);
     }
+
+    #[test]
+    fn a_rolled_back_switch_leaves_the_ledger_as_it_was() {
+        // A committee's validator executes a candidate block that switches, and the
+        // round fails: everything, the directory and the rows included, goes back.
+        let [mut a, _] = pair();
+        let mover = a.placement().accounts_of(0, ACCOUNTS)[0];
+        let arriving = a.placement().accounts_of(1, ACCOUNTS)[0];
+        let (root, held, placement) = (a.state_root(), a.holdings(), a.placement());
+        a.checkpoint();
+        a.switch(&EpochChange {
+            epoch: 1,
+            moves: vec![
+                (mover.min(arriving), if mover < arriving { 1 } else { 0 }),
+                (mover.max(arriving), if mover < arriving { 0 } else { 1 }),
+            ],
+        });
+        assert_ne!(a.holdings(), held);
+        a.rollback();
+        assert_eq!(
+            (a.state_root(), a.holdings(), a.placement(), a.epoch()),
+            (root, held, placement, 0)
+        );
+        assert!(a.local(mover).is_some() && a.local(arriving).is_none());
+    }
 }

@@ -119,6 +119,9 @@ impl Ledger {
             nonce: native[NONCE],
         }));
         self.index.remove(&account);
+        if let Some(undo) = &mut self.undo {
+            undo.let_go.push((account, i));
+        }
     }
 
     /// A new, empty local row for `account`.

@@ -193,6 +193,12 @@ struct Undo {
     hash: StateHash,
     totals: Vec<u64>,
     writes: Vec<(Key, Value)>,
+    /// An epoch switch since (see [`migrate`]): the directory and epoch then, the rows
+    /// then, and the accounts let go since with their rows.
+    world: World,
+    epoch: u32,
+    rows: usize,
+    let_go: Vec<(AccountId, u32)>,
 }
 
 impl State for Ledger {
@@ -245,6 +251,10 @@ impl Ledger {
             hash: self.hash,
             totals: self.totals.clone(),
             writes: Vec::new(),
+            world: self.world,
+            epoch: self.epoch,
+            rows: self.ids.len(),
+            let_go: Vec::new(),
         });
     }
 
@@ -274,6 +284,21 @@ impl Ledger {
         self.touched_objects.clear();
         self.hash = undo.hash;
         self.totals = undo.totals;
+        // An epoch switch undone: rows added since go, accounts let go come back.
+        for id in self.ids.drain(undo.rows..) {
+            self.index.remove(&id);
+        }
+        self.accounts.truncate(undo.rows);
+        for t in &mut self.tokens {
+            t.truncate(undo.rows);
+        }
+        self.touched_balance
+            .truncate(undo.rows * (self.world.tokens as usize + 1));
+        for (id, i) in undo.let_go {
+            self.index.insert(id, i);
+        }
+        self.world = undo.world;
+        self.epoch = undo.epoch;
     }
 }
 

@@ -153,6 +153,11 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
             }
         };
         let mut finished = finished;
+        // Calls of moved accounts released since the last round go first: a newer
+        // call of the same sender is either behind them here or queued behind them.
+        for (shard, t) in source.ready() {
+            push_tx(&mut batches[shard as usize], &t);
+        }
         for k in 0..intended.len() {
             let Some((shard, t, sig)) = source.take() else {
                 // A prepared source holds exactly what the schedule asks for, and real
@@ -162,10 +167,14 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
                 finished = true;
                 break;
             };
-            let batch = &mut batches[shard as usize];
-            push_tx(batch, &t);
             // The program column stays empty while every call is a native transfer.
             push_optional(&mut programs, k, t.call.program() as u8);
+            if shard == crate::load::moving::HELD {
+                // Its sender is moving: dispatched now, sent once the move is done.
+                continue;
+            }
+            let batch = &mut batches[shard as usize];
+            push_tx(batch, &t);
             if let Some(sig) = sig {
                 batch.signatures.extend_from_slice(sig);
             }
@@ -211,11 +220,16 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
                 }
             }
         }
-        if finished || *halt.borrow() >= STOP {
+        // Real traffic whose accounts move ends only when no call is held back.
+        if (finished && source.settled()) || *halt.borrow() >= STOP {
             tell(&events, &mut halt, LoadEvent::Done).await;
             return unsent(&batches);
         }
         if schedule.is_none() {
+            if finished {
+                // Only held calls are left: wait for them without spinning.
+                tokio::time::sleep(TICK).await;
+            }
             tokio::task::yield_now().await;
         }
     }

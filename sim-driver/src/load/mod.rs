@@ -16,6 +16,7 @@
 
 pub mod ethereum_like;
 pub mod generator;
+pub mod moving;
 pub mod real;
 pub mod schedule;
 pub mod submit;

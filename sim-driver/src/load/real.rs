@@ -424,6 +424,8 @@ pub struct RealTraffic {
     native_unit: u128,
     token_units: Vec<u128>,
     next_id: TxId,
+    /// With CLPA: routing by the live directory, moving accounts' calls held.
+    moving: Option<std::sync::Arc<std::sync::Mutex<crate::load::moving::Moving>>>,
 }
 
 impl std::fmt::Debug for RealTraffic {
@@ -485,6 +487,7 @@ impl RealTraffic {
             native_unit: genesis.native_unit,
             token_units: genesis.token_units.clone(),
             next_id: 0,
+            moving: None,
         })
     }
 
@@ -555,7 +558,34 @@ impl RealTraffic {
         };
         *nonce += 1;
         self.next_id += 1;
-        Some((self.placement.shard_of(row.from), tx))
+        match &self.moving {
+            Some(m) => Some((cross_shard::sync::lock(m).route(tx, row.to), tx)),
+            None => Some((self.placement.shard_of(row.from), tx)),
+        }
+    }
+
+    /// Routes by `moving` from now on (accounts move while the run goes on).
+    pub fn with_moving(
+        mut self,
+        moving: std::sync::Arc<std::sync::Mutex<crate::load::moving::Moving>>,
+    ) -> RealTraffic {
+        self.moving = Some(moving);
+        self
+    }
+
+    /// Calls of moved accounts ready to go again, with their shards.
+    pub fn ready(&self) -> Vec<(ShardId, Tx)> {
+        self.moving
+            .as_ref()
+            .map(|m| cross_shard::sync::lock(m).take_ready())
+            .unwrap_or_default()
+    }
+
+    /// Whether no call is held for a moving account (always, without migration).
+    pub fn settled(&self) -> bool {
+        self.moving
+            .as_ref()
+            .is_none_or(|m| cross_shard::sync::lock(m).settled())
     }
 
     /// Transactions taken so far (the id of the next one).

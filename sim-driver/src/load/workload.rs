@@ -348,6 +348,23 @@ impl Source {
         }
     }
 
+    /// Calls held back earlier and ready now (accounts that moved), with their shards:
+    /// already dispatched, to be sent.
+    pub fn ready(&self) -> Vec<(ShardId, Tx)> {
+        match self {
+            Source::Real(r) => r.ready(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether nothing is held back for later.
+    pub fn settled(&self) -> bool {
+        match self {
+            Source::Real(r) => r.settled(),
+            _ => true,
+        }
+    }
+
     /// Transactions taken so far (the id of the next one).
     pub fn generated(&self) -> u64 {
         match self {

@@ -488,8 +488,11 @@ impl Tracker {
         }
         self.last_height[slot] = ev.height;
         self.mempool[slot] = ev.mempool_len;
-        self.home_outcomes[slot] +=
-            (ev.committed.len() + ev.sent_cross.len() + ev.rejected.len()) as u64;
+        // A call handed back because its sender moved away is answered too (it is
+        // sent again to the sender's new shard).
+        self.home_outcomes[slot] += (ev.committed.len() + ev.sent_cross.len() + ev.rejected.len())
+            as u64
+            + ev.moved.as_ref().map_or(0, |m| m.id.len() as u64);
         let congestion = &mut self.second(at).shards[slot];
         congestion.receipts_emitted += ev.receipts_emitted;
         congestion.receipts_applied += (ev.receipts_applied.len()

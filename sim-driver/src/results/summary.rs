@@ -366,6 +366,60 @@ pub struct TrafficSummary {
     /// A trace's rows: read, replayable by kind, dropped by reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceRows>,
+    /// With CLPA: the accounts moved between running shards, epoch by epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<MigrationSummary>,
+}
+
+/// What moving accounts between running shards cost (`cross_shard::migration`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct MigrationSummary {
+    /// Accounts moved, over every epoch.
+    pub accounts_moved: u64,
+    /// Bytes of account state the shards sent (receipt rows on the wire).
+    pub bytes_moved: u64,
+    /// Each moved account's unavailability — its calls held by the driver from the
+    /// announcement until its new shard had imported it and its old shard had
+    /// answered every call it was sent (ms): median and 99th percentile.
+    pub unavailable_p50_ms: f64,
+    /// …
+    pub unavailable_p99_ms: f64,
+    /// Calls an old shard refused because their sender had left, sent again to the new.
+    pub calls_refused: u64,
+    /// Receipts an old shard sent on to an account's new shard.
+    pub receipts_forwarded: u64,
+    /// Epoch by epoch.
+    pub epochs: Vec<EpochSummary>,
+}
+
+/// One epoch of live placement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct EpochSummary {
+    /// The epoch (1 = the first change after genesis).
+    pub epoch: u32,
+    /// Seconds into the run when CLPA's moves were handed to the beacon.
+    pub began_s: f64,
+    /// The beacon block that announced them.
+    pub beacon_height: u64,
+    /// Accounts moved.
+    pub accounts: u64,
+    /// Bytes of their state.
+    pub bytes: u64,
+    /// Seconds from the hand-over to the last shard's switch block (as the driver heard
+    /// of it); absent if some shard never switched.
+    pub switch_s: Option<f64>,
+    /// Unavailability of this epoch's accounts (ms): median and 99th percentile.
+    pub unavailable_p50_ms: f64,
+    /// …
+    pub unavailable_p99_ms: f64,
+    /// Accounts still held when the run ended (their move incomplete).
+    pub still_moving: u64,
+    /// Calls refused by an old shard, and receipts sent on, during the epoch.
+    pub calls_refused: u64,
+    /// …
+    pub receipts_forwarded: u64,
+    /// Seconds CLPA took to place.
+    pub clpa_s: f64,
 }
 
 /// A trace's rows and what became of them (`load::trace::Accounting`).

@@ -330,8 +330,12 @@ fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
     let like = scenario(tmp.path(), "like", LIKE);
     let out = tmp.path().join("results");
     refused(
-        shardsim().arg("run").arg(&like).arg("--out").arg(&out),
-        "placement.strategy = \"clpa\"",
+        shardsim()
+            .arg("run")
+            .arg(&like)
+            .args(["--set", "cluster.protocol=\"two-phase\"", "--out"])
+            .arg(&out),
+        "not built for protocol = \"two-phase\"",
     );
     assert!(!out.exists(), "nothing written for a refused run");
     let synthetic = scenario(
@@ -352,4 +356,71 @@ fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
         "{}",
         show(&o)
     );
+}
+
+/// Checks a CLPA run's summary: every invariant, nothing rejected, accounts moved in
+/// at least `epochs` epochs, each switched on every shard and complete.
+fn migrated(s: &serde_json::Value, epochs: usize) -> &serde_json::Value {
+    assert_eq!(s["invariants"]["ok"], true, "{}", s["invariants"]);
+    assert_eq!(s["rejected"], 0, "{}", s["rejected_by_reason"]);
+    assert_eq!(s["traffic"]["placement"], "clpa");
+    let m = &s["traffic"]["migration"];
+    let list = m["epochs"].as_array().unwrap();
+    assert!(list.len() >= epochs, "{m}");
+    assert!(m["accounts_moved"].as_u64().unwrap() > 0, "{m}");
+    assert!(m["bytes_moved"].as_u64().unwrap() > 0, "{m}");
+    for e in list {
+        assert_eq!(e["still_moving"], 0, "{e}");
+        assert!(e["switch_s"].is_f64(), "every shard switched: {e}");
+        assert!(e["beacon_height"].as_u64().unwrap() > 0, "{e}");
+    }
+    m
+}
+
+#[test]
+fn clpa_moves_accounts_between_running_shards_alone_and_under_committees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let like = scenario(tmp.path(), "like", LIKE);
+    let out = tmp.path().join("results");
+    let s = run_ok(&like, "it-like", &[], &out);
+    migrated(&s, 2);
+    let cross = s["traffic"]["cross_shard_share"].as_f64().unwrap();
+    assert!(cross < 0.6, "CLPA leaves {cross} cross-shard (hash: ~0.9)");
+    // The same with every shard a committee of four: the switch is a block input the
+    // committee checks against the beacon's announcement.
+    let out = tmp.path().join("committees");
+    let s = run_ok(
+        &like,
+        "it-like",
+        &[
+            "cluster.shards=2",
+            "cluster.validators=4",
+            "workload.rate=4000",
+        ],
+        &out,
+    );
+    migrated(&s, 2);
+}
+
+#[test]
+fn a_migration_survives_kill_9_of_its_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Durable storage; shard 1 is killed as the first epoch's moves begin and shard 2
+    // as the second's, each restarted from its store a moment later.
+    let faults = "[[faults]]\nat = \"1200ms\"\nkill = \"shard-1\"\nrestart_after = \"600ms\"\n\
+                  [[faults]]\nat = \"2250ms\"\nkill = \"shard-2\"\nrestart_after = \"600ms\"\n";
+    let like = scenario(tmp.path(), "like", &format!("{LIKE}{faults}"));
+    let out = tmp.path().join("results");
+    let o = shardsim()
+        .arg("run")
+        .arg(&like)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let dir = crate::run_dir(&out, "it-like");
+    assert!(o.status.success(), "{}\n{}", show(&o), crate::logs(&dir));
+    let s = read_json(&dir.join("summary.json"));
+    migrated(&s, 2);
+    assert_eq!(s["recovery"]["restarts"], 2, "{}", s["recovery"]);
 }

@@ -35,6 +35,7 @@ use crate::measure::tracker::Tracker;
 use crate::results::{self, CpuSeconds, Summary};
 use crate::scenario::{Scenario, Target};
 
+mod epochs;
 mod link_fault;
 mod progress;
 mod restart;
@@ -245,7 +246,15 @@ async fn drive(
         Some(times) => Some(Schedule::at_times(times)),
         None => Schedule::of(scenario),
     };
-    let traffic = real.map(crate::load::real::RealTraffic::new).transpose()?;
+    // CLPA: the directory changes every epoch, and the traffic routes by it.
+    let mut epochs = real.and_then(|p| epochs::Epochs::new(scenario, p.placement, beacon.clone()));
+    let traffic = real
+        .map(crate::load::real::RealTraffic::new)
+        .transpose()?
+        .map(|t| match &epochs {
+            Some(e) => t.with_moving(e.moving.clone()),
+            None => t,
+        });
     let source = generator::prepare_source(
         scenario,
         scenario.warmup + scenario.duration,
@@ -471,6 +480,11 @@ async fn drive(
                     if let Some(h) = heard.get_mut(slot) {
                         *h = Instant::now();
                     }
+                    if let Some(e) = &epochs
+                        && events.height > tracker.last_height(events.shard as usize)
+                    {
+                        e.events(&events, start.elapsed())?;
+                    }
                     tracker.events(at, &events);
                     if catching_up.get(slot).is_some_and(Option::is_some) {
                         resume_if_caught_up(slot, slot / n, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
@@ -539,6 +553,12 @@ async fn drive(
                 None => bail!("every stream closed before the run ended"),
             },
             _ = ticker.tick() => {
+                if let Some(e) = epochs.as_mut()
+                    && let Some(failed) = e.tick(start.elapsed(), !load_done).await
+                {
+                    failures.push(failed);
+                    end_now = true;
+                }
                 match cluster.dead() {
                     Ok(Some((target, why))) => {
                         let text = format!("{why:#}");
@@ -679,6 +699,11 @@ async fn drive(
     // Events that arrived while settling.
     while let Ok(msg) = rx.try_recv() {
         if let Msg::Events { at, events, .. } = msg {
+            if let Some(e) = &epochs
+                && events.height > tracker.last_height(events.shard as usize)
+            {
+                e.events(&events, start.elapsed())?;
+            }
             tracker.events(at, &events);
         }
     }
@@ -688,9 +713,11 @@ async fn drive(
         }
     }
     let audit = audit_every_asset(scenario, &status);
-    let placement = match real {
-        Some(p) => p.placement,
-        None => {
+    // Where the driver last routed each account: the live directory, under CLPA.
+    let placement = match (real, &epochs) {
+        (_, Some(e)) => lock(&e.moving).placement(),
+        (Some(p), None) => p.placement,
+        (None, None) => {
             cross_shard::Placement::new(scenario.cluster.shards).context("the run's placement")?
         }
     };
@@ -707,6 +734,10 @@ async fn drive(
     summary.faults = reports;
     summary.partial |= interrupted;
     summary.traffic = real.map(|p| traffic::summary(scenario, p, &summary));
+    if let (Some(t), Some(e)) = (summary.traffic.as_mut(), &epochs) {
+        t.migration = Some(epochs::summary(&lock(&e.moving)));
+        t.placement = "clpa".into();
+    }
     summary.cpu_seconds = CpuSeconds {
         wall: start.elapsed().as_secs_f64(),
         driver: crate::cluster::cpu_seconds(std::process::id()).unwrap_or(0.0),

@@ -35,9 +35,18 @@ pub(super) fn refuse_unbuilt(scenario: &Scenario, attach: bool) -> anyhow::Resul
     use crate::scenario::{Source, StrategyKind};
     match scenario.placement.strategy {
         StrategyKind::Hash => Ok(()),
-        StrategyKind::Clpa => anyhow::bail!(
-            "placement.strategy = \"clpa\": CLPA moves accounts every epoch, and moving accounts between running shards is not built yet; study it with `shardsim placement`, or run \"partition\" (placed once, before genesis)"
+        StrategyKind::Clpa if scenario.workload.source == Source::Synthetic => anyhow::bail!(
+            "placement.strategy = \"clpa\" places by the traffic's account graph: it needs workload.source = \"trace\" or \"ethereum-like\""
         ),
+        StrategyKind::Clpa if scenario.cluster.protocol == crate::scenario::Protocol::TwoPhase => {
+            anyhow::bail!(
+                "placement.strategy = \"clpa\" moves accounts through the receipt channel; it is not built for protocol = \"two-phase\" (whose prepares lock accounts across shards)"
+            )
+        }
+        StrategyKind::Clpa if attach => anyhow::bail!(
+            "placement.strategy = \"clpa\": the driver announces each epoch's moves to the beacon it started; run it without --cluster"
+        ),
+        StrategyKind::Clpa => Ok(()),
         StrategyKind::Partition if scenario.workload.source == Source::Synthetic => {
             anyhow::bail!(
                 "placement.strategy = \"partition\" places by the traffic's account graph: it needs workload.source = \"trace\" or \"ethereum-like\" (the synthetic workload's cross-shard share is a dial over hash placement)"
@@ -107,5 +116,6 @@ pub(super) fn summary(
             erc20_joined: a.erc20_joined,
             values_saturated: a.values_saturated,
         }),
+        migration: None,
     }
 }

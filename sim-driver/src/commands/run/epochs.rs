@@ -1,0 +1,217 @@
+//! CLPA on a running cluster: every `placement.epoch` of load the driver places the
+//! accounts again from the traffic it offered, and announces the moves through the
+//! beacon; the shards move the accounts (`cross_shard::migration`), and the driver
+//! holds each moving account's calls until its move is complete
+//! ([`crate::load::moving`]).
+//!
+//! ```text
+//!  tick ── epoch due, last one settled? ──► CLPA (blocking thread)
+//!  CLPA done ──► Moving::begin (routing switched, accounts held) ──► Announce (task)
+//!  Announce answered ──► the epoch's beacon height
+//!  events ──► resolved / refused / imported / switched ──► Moving::release
+//! ```
+//!
+//! An epoch begins only once the last one has settled (no account held): a move
+//! never chases a move.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cross_shard::migration::EpochChange;
+use cross_shard::sync::lock;
+use placement::clpa::ClpaParams;
+use placement::graph::History;
+use shardsim_proto::pb;
+use shardsim_proto::pb::beacon_client::BeaconClient;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+use crate::load::moving::{EpochFigures, Moving, plan};
+use crate::scenario::Scenario;
+
+/// The live epochs of a CLPA run.
+pub(super) struct Epochs {
+    pub(super) moving: Arc<Mutex<Moving>>,
+    history: Option<History>,
+    params: ClpaParams,
+    length: Duration,
+    next_at: Duration,
+    clpa: Option<JoinHandle<(EpochChange, History, f64)>>,
+    announce: Option<JoinHandle<Result<u64, tonic::Status>>>,
+    beacon: BeaconClient<Channel>,
+}
+
+impl Epochs {
+    /// Live epochs for `scenario` if it places by CLPA, routing from `placement`.
+    pub(super) fn new(
+        scenario: &Scenario,
+        placement: cross_shard::Placement,
+        beacon: BeaconClient<Channel>,
+    ) -> Option<Epochs> {
+        let p = &scenario.placement;
+        if p.strategy != crate::scenario::StrategyKind::Clpa {
+            return None;
+        }
+        let length = p
+            .epoch
+            .length(scenario.cluster.block_interval)
+            .unwrap_or(Duration::from_secs(5));
+        Some(Epochs {
+            moving: Arc::new(Mutex::new(Moving::new(
+                placement,
+                scenario.workload.accounts,
+            ))),
+            history: Some(History::new(p.window)),
+            params: ClpaParams {
+                beta: p.beta,
+                rounds: p.rounds,
+                max_moves: p.max_moves,
+            },
+            length,
+            next_at: length,
+            clpa: None,
+            announce: None,
+            beacon,
+        })
+    }
+
+    /// Moves the epochs on at `elapsed` into the load (`loading`: the load still
+    /// runs); returns what failed, if anything.
+    pub(super) async fn tick(&mut self, elapsed: Duration, loading: bool) -> Option<String> {
+        if let Some(h) = self.announce.take_if(|h| h.is_finished()) {
+            match h.await {
+                Ok(Ok(height)) => {
+                    if let Some(e) = lock(&self.moving).epochs.last_mut() {
+                        e.beacon_height = height;
+                    }
+                }
+                Ok(Err(status)) => {
+                    return Some(format!("the beacon refused an epoch: {}", status.message()));
+                }
+                Err(e) => return Some(format!("announcing an epoch failed: {e}")),
+            }
+        }
+        if let Some(h) = self.clpa.take_if(|h| h.is_finished()) {
+            let (change, history, clpa_s) = match h.await {
+                Ok(x) => x,
+                Err(e) => return Some(format!("CLPA failed: {e}")),
+            };
+            self.history = Some(history);
+            let figures = EpochFigures {
+                epoch: change.epoch,
+                began_s: elapsed.as_secs_f64(),
+                accounts: change.moves.len() as u64,
+                clpa_s,
+                ..EpochFigures::default()
+            };
+            if change.moves.is_empty() {
+                tracing::info!(epoch = change.epoch, "CLPA moved no account");
+            }
+            lock(&self.moving).begin(&change, Instant::now(), figures);
+            let mut beacon = self.beacon.clone();
+            let wire = pb::EpochChange::from(&change);
+            self.announce = Some(tokio::spawn(async move {
+                beacon.announce(wire).await.map(|r| r.into_inner().height)
+            }));
+        }
+        let due = elapsed >= self.next_at && loading;
+        if due && self.clpa.is_none() && self.announce.is_none() {
+            let mut m = lock(&self.moving);
+            if !m.settled() {
+                // The last epoch is still moving accounts: this one waits.
+                return None;
+            }
+            let touches = m.take_touches();
+            let placement = m.placement();
+            let epoch = m.epochs.last().map_or(0, |e| e.epoch) + 1;
+            drop(m);
+            let mut history = self.history.take()?;
+            let params = self.params;
+            self.next_at = elapsed + self.length;
+            self.clpa = Some(tokio::task::spawn_blocking(move || {
+                let t = Instant::now();
+                let change = plan(&mut history, &touches, &placement, &params, epoch);
+                (change, history, t.elapsed().as_secs_f64())
+            }));
+        }
+        None
+    }
+
+    /// One block's events (the first copy of the block): its outcomes, refusals,
+    /// imports and switch.
+    pub(super) fn events(&self, ev: &pb::BlockEvents, elapsed: Duration) -> anyhow::Result<()> {
+        let mut m = lock(&self.moving);
+        for &id in ev
+            .committed
+            .iter()
+            .chain(&ev.sent_cross)
+            .chain(&ev.rejected)
+        {
+            m.resolved(id);
+        }
+        if let Some(batch) = &ev.moved {
+            let mut txs = Vec::new();
+            shardsim_proto::convert::block_txs_from_wire(batch, &mut txs)?;
+            for t in txs {
+                m.refused(t);
+            }
+        }
+        m.forwarded(ev.forwarded.len() as u64);
+        for &a in &ev.imported {
+            m.imported(a);
+        }
+        if let Some(e) = ev.switched_epoch {
+            m.switched(ev.shard, e, ev.exported_bytes, elapsed.as_secs_f64());
+        }
+        m.release(Instant::now());
+        Ok(())
+    }
+}
+
+/// summary.json's `traffic.migration` from the epochs' figures.
+pub(super) fn summary(moving: &Moving) -> crate::results::MigrationSummary {
+    let pct = |v: &mut Vec<f64>, q: f64| {
+        if v.is_empty() {
+            return 0.0;
+        }
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    let mut all: Vec<f64> = moving
+        .epochs
+        .iter()
+        .flat_map(|e| e.held_ms.iter().copied())
+        .collect();
+    let last = moving.epochs.len().saturating_sub(1);
+    let epochs = moving
+        .epochs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut held = e.held_ms.clone();
+            crate::results::EpochSummary {
+                epoch: e.epoch,
+                began_s: e.began_s,
+                beacon_height: e.beacon_height,
+                accounts: e.accounts,
+                bytes: e.bytes,
+                switch_s: e.switch_s,
+                unavailable_p50_ms: pct(&mut held, 0.5),
+                unavailable_p99_ms: pct(&mut held, 0.99),
+                still_moving: if i == last { moving.still_moving() } else { 0 },
+                calls_refused: e.refused,
+                receipts_forwarded: e.forwarded,
+                clpa_s: e.clpa_s,
+            }
+        })
+        .collect::<Vec<_>>();
+    crate::results::MigrationSummary {
+        accounts_moved: epochs.iter().map(|e| e.accounts).sum(),
+        bytes_moved: epochs.iter().map(|e| e.bytes).sum(),
+        unavailable_p50_ms: pct(&mut all, 0.5),
+        unavailable_p99_ms: pct(&mut all, 0.99),
+        calls_refused: epochs.iter().map(|e| e.calls_refused).sum(),
+        receipts_forwarded: epochs.iter().map(|e| e.receipts_forwarded).sum(),
+        epochs,
+    }
+}

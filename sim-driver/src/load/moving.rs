@@ -1,0 +1,366 @@
+//! The driver's side of migration (`cross_shard::migration`): CLPA every epoch over
+//! the transactions the run offered, and the calls of moving accounts held until their
+//! move is complete.
+//!
+//! ```text
+//!  every placement.epoch of load:
+//!    touches of the epoch ─► History(window) ─► CLPA from the current directory
+//!    ─► moves ─► begin(): directory switched, each moving account held
+//!              ─► Announce to the beacon (it answers with the block's height)
+//!
+//!  a moving account X (old shard A, new shard B):
+//!    new calls of X ──────────────────────────► held here, in nonce order
+//!    calls of X A refuses after its switch ───► held here too (events: moved)
+//!    B's events: imported X  ┐
+//!    every call of X sent to A has its outcome ┴─► released: sent to B in nonce order
+//! ```
+//!
+//! Holding in the driver rather than in the shards keeps a sender's nonces in order
+//! without any shard buffering calls it cannot run yet: B sees X's first call only
+//! after X's nonce has arrived, and A has answered every call it was sent for X, so
+//! none of them can come back after a later one has gone to B. How long each account
+//! was held is its **unavailability**, reported per epoch.
+
+use std::time::Instant;
+
+use cross_shard::migration::EpochChange;
+use cross_shard::{AccountId, Placement, ShardId, Tx, TxId};
+use placement::clpa::{ClpaParams, clpa};
+use placement::graph::{History, Touch};
+use rustc_hash::FxHashMap;
+
+/// The shard [`Moving::route`] gives a held call: dispatched, not sent.
+pub const HELD: ShardId = ShardId::MAX;
+
+/// One account on the move.
+#[derive(Debug)]
+struct Held {
+    /// Its new shard.
+    to: ShardId,
+    /// When the driver began holding it.
+    since: Instant,
+    /// Whether its new shard has applied its `Arrive`.
+    arrived: bool,
+    /// Its calls, waiting.
+    txs: Vec<Tx>,
+}
+
+/// One epoch's migration figures.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct EpochFigures {
+    /// The epoch.
+    pub epoch: u32,
+    /// Seconds into the load when the driver began it.
+    pub began_s: f64,
+    /// Accounts moved.
+    pub accounts: u64,
+    /// The beacon block that announced it.
+    pub beacon_height: u64,
+    /// Seconds from the announcement to the last shard's switch block (as the driver
+    /// heard of them).
+    pub switch_s: Option<f64>,
+    /// Bytes of state the shards sent for it.
+    pub bytes: u64,
+    /// Each moved account's unavailability: held from the announcement to its release
+    /// (ms), in release order.
+    #[serde(skip)]
+    pub held_ms: Vec<f64>,
+    /// Calls refused by an old shard and sent again.
+    pub refused: u64,
+    /// Receipts an old shard sent on to a moved account.
+    pub forwarded: u64,
+    /// Seconds CLPA took.
+    pub clpa_s: f64,
+}
+
+/// Routing and holding for a run whose accounts move.
+#[derive(Debug)]
+pub struct Moving {
+    placement: Placement,
+    accounts: u64,
+    /// Sender of every transaction, by id.
+    sender_of: Vec<AccountId>,
+    /// Per account: calls sent to a shard without an outcome there yet.
+    outstanding: Vec<u32>,
+    held: FxHashMap<AccountId, Held>,
+    ready: Vec<(ShardId, Tx)>,
+    /// The senders of `ready`: a new call of theirs queues behind them, so that a
+    /// release between two of the generator's takes cannot reorder their nonces.
+    ready_from: rustc_hash::FxHashSet<AccountId>,
+    /// This epoch's transactions, for CLPA.
+    touches: Vec<Touch>,
+    /// The epochs so far.
+    pub epochs: Vec<EpochFigures>,
+    /// Shards that have switched to the last epoch.
+    switched: Vec<bool>,
+}
+
+impl Moving {
+    /// Routing by `placement` for accounts `0..accounts`, nothing moving.
+    pub fn new(placement: Placement, accounts: u64) -> Moving {
+        Moving {
+            placement,
+            accounts,
+            sender_of: Vec::new(),
+            outstanding: vec![0; accounts as usize],
+            held: FxHashMap::default(),
+            ready: Vec::new(),
+            ready_from: Default::default(),
+            touches: Vec::new(),
+            epochs: Vec::new(),
+            switched: vec![true; placement.shards() as usize],
+        }
+    }
+
+    /// Where `tx` (the next transaction, id = those routed so far), touching `to`,
+    /// goes: its sender's shard, or [`HELD`].
+    pub fn route(&mut self, tx: Tx, to: AccountId) -> ShardId {
+        debug_assert_eq!(tx.id, self.sender_of.len() as u64);
+        self.sender_of.push(tx.from);
+        self.touches.push(Touch { from: tx.from, to });
+        if let Some(h) = self.held.get_mut(&tx.from) {
+            h.txs.push(tx);
+            return HELD;
+        }
+        self.outstanding[tx.from as usize] += 1;
+        let shard = self.placement.shard_of(tx.from);
+        if self.ready_from.contains(&tx.from) {
+            self.ready.push((shard, tx));
+            return HELD;
+        }
+        shard
+    }
+
+    /// The current directory.
+    pub fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    /// A call has its outcome on the shard it was sent to (its block's events said so).
+    pub fn resolved(&mut self, id: TxId) {
+        if let Some(&from) = self.sender_of.get(id as usize) {
+            let n = &mut self.outstanding[from as usize];
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// A call handed back by a shard its sender has left: it waits with its sender if
+    /// the sender is still held, else goes where the sender lives now.
+    pub fn refused(&mut self, tx: Tx) {
+        self.resolved(tx.id);
+        if let Some(e) = self.epochs.last_mut() {
+            e.refused += 1;
+        }
+        match self.held.get_mut(&tx.from) {
+            Some(h) => h.txs.push(tx),
+            None => {
+                self.outstanding[tx.from as usize] += 1;
+                self.ready_from.insert(tx.from);
+                self.ready.push((self.placement.shard_of(tx.from), tx));
+            }
+        }
+    }
+
+    /// A block of `shard` switched to `epoch`, letting go of `bytes` of state.
+    pub fn switched(&mut self, shard: ShardId, epoch: u32, bytes: u64, since_start_s: f64) {
+        let Some(e) = self.epochs.last_mut().filter(|e| e.epoch == epoch) else {
+            return;
+        };
+        e.bytes += bytes;
+        if let Some(s) = self.switched.get_mut(shard as usize) {
+            *s = true;
+        }
+        if self.switched.iter().all(|&s| s) {
+            e.switch_s = Some(since_start_s - e.began_s);
+        }
+    }
+
+    /// `account`'s move is complete on its new shard.
+    pub fn imported(&mut self, account: AccountId) {
+        if let Some(h) = self.held.get_mut(&account) {
+            h.arrived = true;
+        }
+    }
+
+    /// Releases every held account whose move is complete and whose old shard has
+    /// answered every call it was sent: its calls become ready, in nonce order.
+    pub fn release(&mut self, now: Instant) {
+        let done: Vec<AccountId> = self
+            .held
+            .iter()
+            .filter(|(a, h)| h.arrived && self.outstanding[**a as usize] == 0)
+            .map(|(a, _)| *a)
+            .collect();
+        for a in done {
+            let mut h = self.held.remove(&a).expect("listed above");
+            h.txs.sort_unstable_by_key(|t| t.nonce);
+            self.outstanding[a as usize] += h.txs.len() as u32;
+            if !h.txs.is_empty() {
+                self.ready_from.insert(a);
+            }
+            self.ready.extend(h.txs.into_iter().map(|t| (h.to, t)));
+            if let Some(e) = self.epochs.last_mut() {
+                e.held_ms
+                    .push(now.duration_since(h.since).as_secs_f64() * 1e3);
+            }
+        }
+    }
+
+    /// The calls ready to send, with their shards.
+    pub fn take_ready(&mut self) -> Vec<(ShardId, Tx)> {
+        self.ready_from.clear();
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Accounts still held.
+    pub fn still_moving(&self) -> u64 {
+        self.held.len() as u64
+    }
+
+    /// Receipts sent on by an old shard.
+    pub fn forwarded(&mut self, n: u64) {
+        if let Some(e) = self.epochs.last_mut() {
+            e.forwarded += n;
+        }
+    }
+
+    /// Whether nothing is held or waiting to be sent: the last epoch is complete.
+    pub fn settled(&self) -> bool {
+        self.held.is_empty() && self.ready.is_empty()
+    }
+
+    /// The transactions offered since the last call.
+    pub fn take_touches(&mut self) -> Vec<Touch> {
+        std::mem::take(&mut self.touches)
+    }
+
+    /// Switches routing to `change` and holds every account it moves, from `now`.
+    pub fn begin(&mut self, change: &EpochChange, now: Instant, figures: EpochFigures) {
+        for &(account, to) in &change.moves {
+            self.held.insert(
+                account,
+                Held {
+                    to,
+                    since: now,
+                    arrived: false,
+                    txs: Vec::new(),
+                },
+            );
+        }
+        self.placement = change.apply(&self.placement, self.accounts);
+        self.switched.iter_mut().for_each(|s| *s = false);
+        self.epochs.push(figures);
+    }
+}
+
+/// CLPA's next epoch: the moves from `placement` it makes over the window's graph
+/// once `touches` (the epoch just ended) are added, in account order.
+pub fn plan(
+    history: &mut History,
+    touches: &[Touch],
+    placement: &Placement,
+    params: &ClpaParams,
+    epoch: u32,
+) -> EpochChange {
+    history.push_epoch(touches);
+    let g = history.snapshot();
+    let mut labels: Vec<ShardId> = g.ids.iter().map(|&a| placement.shard_of(a)).collect();
+    clpa(&g, &mut labels, placement.shards(), params);
+    let moves = g
+        .ids
+        .iter()
+        .zip(labels)
+        .filter(|&(&a, to)| placement.shard_of(a) != to)
+        .map(|(&a, to)| (a, to))
+        .collect();
+    EpochChange { epoch, moves }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cross_shard::Call;
+
+    fn tx(id: u64, from: AccountId, nonce: u64) -> Tx {
+        Tx {
+            id,
+            from,
+            nonce,
+            call: Call::Transfer {
+                to: 0,
+                asset: 0,
+                amount: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_moving_account_is_released_only_when_arrived_and_answered_in_nonce_order() {
+        let p = Placement::new(2).unwrap();
+        let mut m = Moving::new(p, 10);
+        let x = (0..10).find(|&a| p.shard_of(a) == 0).unwrap();
+        // Two calls of X go to shard 0 before the epoch begins.
+        assert_eq!(m.route(tx(0, x, 0), 1), 0);
+        assert_eq!(m.route(tx(1, x, 1), 1), 0);
+        let change = EpochChange {
+            epoch: 1,
+            moves: vec![(x, 1)],
+        };
+        m.begin(&change, Instant::now(), EpochFigures::default());
+        assert_eq!(m.route(tx(2, x, 2), 1), HELD, "a new call waits");
+        m.resolved(0); // the first ran on shard 0 before its switch
+        m.refused(tx(1, x, 1)); // the second is refused after it
+        m.imported(x);
+        m.release(Instant::now());
+        let ready = m.take_ready();
+        assert_eq!(
+            ready.iter().map(|(s, t)| (*s, t.nonce)).collect::<Vec<_>>(),
+            vec![(1, 1), (1, 2)],
+            "both go to the new shard, in nonce order"
+        );
+        assert!(m.settled());
+        // Released but not yet taken: a new call queues behind, never ahead.
+        m.begin(
+            &EpochChange {
+                epoch: 2,
+                moves: vec![(x, 0)],
+            },
+            Instant::now(),
+            EpochFigures::default(),
+        );
+        assert_eq!(m.route(tx(3, x, 3), 1), HELD);
+        m.resolved(1);
+        m.resolved(2);
+        m.imported(x);
+        m.release(Instant::now());
+        assert_eq!(m.route(tx(4, x, 4), 1), HELD, "behind the released call");
+        let order: Vec<u64> = m.take_ready().iter().map(|(_, t)| t.nonce).collect();
+        assert_eq!(order, vec![3, 4]);
+        assert_eq!(m.route(tx(5, x, 5), 1), 0, "then straight to its shard");
+    }
+
+    #[test]
+    fn an_arrived_account_still_waits_for_its_old_shards_answers() {
+        let p = Placement::new(2).unwrap();
+        let mut m = Moving::new(p, 10);
+        let x = (0..10).find(|&a| p.shard_of(a) == 0).unwrap();
+        m.route(tx(0, x, 0), 1);
+        m.begin(
+            &EpochChange {
+                epoch: 1,
+                moves: vec![(x, 1)],
+            },
+            Instant::now(),
+            EpochFigures::default(),
+        );
+        m.imported(x);
+        m.release(Instant::now());
+        assert!(
+            !m.settled(),
+            "call 0 has no outcome yet: it could still be refused"
+        );
+        m.refused(tx(0, x, 0));
+        m.release(Instant::now());
+        assert_eq!(m.take_ready().len(), 1);
+    }
+}
