@@ -189,10 +189,7 @@ async fn receive(
 /// The last epoch change read from the beacon (0: none, or none since a restart — the
 /// beacon then sends them all again, and the block loop skips those it has applied).
 fn known_epoch(shared: &Shared) -> u32 {
-    lock(&shared.inbound)
-        .epochs
-        .last_key_value()
-        .map_or(0, |(&e, _)| e)
+    lock(&shared.inbound).epoch_read
 }
 
 /// What was lost, if the tip shows something: an epoch change, or receipts from the
@@ -241,6 +238,7 @@ fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
     if let Some(e) = &block.epoch {
         match epoch_from_wire(e) {
             Ok(change) => {
+                inbound.epoch_read = inbound.epoch_read.max(change.epoch);
                 inbound
                     .epochs
                     .entry(change.epoch)

@@ -294,6 +294,7 @@ impl Shared {
                 beacon_height: 0,
                 decisions: Vec::new(),
                 epochs: Default::default(),
+                epoch_read: 0,
                 to_lose: config.lose_receipts,
                 proofs: vec![VecDeque::new(); shards],
             }),

@@ -48,6 +48,9 @@ pub struct Inbound {
     /// Placement epoch changes read from beacon blocks, by epoch, with the height of
     /// the block that announced each (see `cross_shard::migration`).
     pub epochs: std::collections::BTreeMap<u32, (u64, cross_shard::migration::EpochChange)>,
+    /// The last epoch change read from the beacon since the process started (the
+    /// block loop drops the ones it has applied from `epochs`; this stays).
+    pub epoch_read: u32,
     /// Admitted receipts still to drop unapplied ([`crate::ShardConfig::lose_receipts`]).
     pub to_lose: u64,
     /// A committee's validator, per source (index = src): the deliveries whose

@@ -129,6 +129,7 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
     let mut batches = vec![pb::TxBatch::default(); senders.len()];
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut told_done = false;
     loop {
         let now = start.elapsed().as_nanos() as u64;
         let first = source.generated();
@@ -220,10 +221,20 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
                 }
             }
         }
-        // Real traffic whose accounts move ends only when no call is held back.
-        if (finished && source.settled()) || *halt.borrow() >= STOP {
-            tell(&events, &mut halt, LoadEvent::Done).await;
+        if *halt.borrow() >= STOP || (finished && !source.moves()) {
+            if !told_done {
+                tell(&events, &mut halt, LoadEvent::Done).await;
+            }
             return unsent(&batches);
+        }
+        // When accounts move, the load is over once the traffic is, but calls held for
+        // moving accounts (and calls a shard hands back) are still to be sent: the
+        // generator goes on sending them through the drain, until it is told to stop.
+        if finished && !told_done {
+            told_done = true;
+            if !tell(&events, &mut halt, LoadEvent::Done).await {
+                return unsent(&batches);
+            }
         }
         if schedule.is_none() {
             if finished {

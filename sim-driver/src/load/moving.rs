@@ -217,6 +217,18 @@ impl Moving {
         self.held.len() as u64
     }
 
+    /// Calls held or ready and not yet sent, per shard they are bound for.
+    pub fn unsent(&self) -> Vec<u64> {
+        let mut per = vec![0u64; self.placement.shards() as usize];
+        for h in self.held.values() {
+            per[h.to as usize] += h.txs.len() as u64;
+        }
+        for (s, _) in &self.ready {
+            per[*s as usize] += 1;
+        }
+        per
+    }
+
     /// Receipts sent on by an old shard.
     pub fn forwarded(&mut self, n: u64) {
         if let Some(e) = self.epochs.last_mut() {

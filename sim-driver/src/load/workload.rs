@@ -357,12 +357,9 @@ impl Source {
         }
     }
 
-    /// Whether nothing is held back for later.
-    pub fn settled(&self) -> bool {
-        match self {
-            Source::Real(r) => r.settled(),
-            _ => true,
-        }
+    /// Whether accounts move during the run (calls may be held back and sent later).
+    pub fn moves(&self) -> bool {
+        matches!(self, Source::Real(r) if r.moves())
     }
 
     /// Transactions taken so far (the id of the next one).

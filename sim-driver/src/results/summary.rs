@@ -388,6 +388,9 @@ pub struct MigrationSummary {
     pub calls_refused: u64,
     /// Receipts an old shard sent on to an account's new shard.
     pub receipts_forwarded: u64,
+    /// The cross-shard share of transactions final before the first epoch began (the
+    /// genesis placement's), for comparison with each epoch's.
+    pub genesis_cross_shard_share: f64,
     /// Epoch by epoch.
     pub epochs: Vec<EpochSummary>,
 }
@@ -420,6 +423,9 @@ pub struct EpochSummary {
     pub receipts_forwarded: u64,
     /// Seconds CLPA took to place.
     pub clpa_s: f64,
+    /// Cross-shard share of the transactions that became final from this epoch's
+    /// beginning to the next's (to the end of the run for the last), whole seconds.
+    pub cross_shard_share: f64,
 }
 
 /// A trace's rows and what became of them (`load::trace::Accounting`).

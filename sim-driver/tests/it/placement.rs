@@ -383,9 +383,17 @@ fn clpa_moves_accounts_between_running_shards_alone_and_under_committees() {
     let like = scenario(tmp.path(), "like", LIKE);
     let out = tmp.path().join("results");
     let s = run_ok(&like, "it-like", &[], &out);
-    migrated(&s, 2);
-    let cross = s["traffic"]["cross_shard_share"].as_f64().unwrap();
-    assert!(cross < 0.6, "CLPA leaves {cross} cross-shard (hash: ~0.9)");
+    let m = migrated(&s, 2);
+    // Placement pays once it has moved accounts: the last epoch crosses shards far less
+    // than genesis's hash placement (~0.9 at 8 shards; CLPA ~0.3, whatever the pace).
+    let genesis = m["genesis_cross_shard_share"].as_f64().unwrap();
+    let last = m["epochs"].as_array().unwrap().last().unwrap()["cross_shard_share"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        genesis > 0.8 && last < genesis * 0.75,
+        "genesis {genesis}, last epoch {last}"
+    );
     // The same with every shard a committee of four: the switch is a block input the
     // committee checks against the beacon's announcement.
     let out = tmp.path().join("committees");

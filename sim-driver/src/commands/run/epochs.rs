@@ -168,8 +168,34 @@ impl Epochs {
     }
 }
 
-/// summary.json's `traffic.migration` from the epochs' figures.
-pub(super) fn summary(moving: &Moving) -> crate::results::MigrationSummary {
+/// The cross-shard share of the transactions final in seconds `from..to` of `seconds`.
+fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> f64 {
+    let (a, b) = (
+        from.floor() as usize,
+        (to.floor() as usize).min(seconds.len()),
+    );
+    let (all, cross) = seconds
+        .get(a.min(b)..b)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|s| &s.shards)
+        .fold((0u64, 0u64), |(n, c), s| {
+            (n + s.final_total, c + s.final_cross)
+        });
+    if all == 0 {
+        0.0
+    } else {
+        cross as f64 / all as f64
+    }
+}
+
+/// summary.json's `traffic.migration` from the epochs' figures and the run's seconds.
+pub(super) fn summary(
+    moving: &Moving,
+    seconds: &[crate::measure::tracker::Second],
+) -> crate::results::MigrationSummary {
+    let end = seconds.len() as f64;
+    let began: Vec<f64> = moving.epochs.iter().map(|e| e.began_s).collect();
     let pct = |v: &mut Vec<f64>, q: f64| {
         if v.is_empty() {
             return 0.0;
@@ -202,6 +228,11 @@ pub(super) fn summary(moving: &Moving) -> crate::results::MigrationSummary {
                 calls_refused: e.refused,
                 receipts_forwarded: e.forwarded,
                 clpa_s: e.clpa_s,
+                cross_shard_share: share(
+                    seconds,
+                    e.began_s,
+                    began.get(i + 1).copied().unwrap_or(end),
+                ),
             }
         })
         .collect::<Vec<_>>();
@@ -212,6 +243,7 @@ pub(super) fn summary(moving: &Moving) -> crate::results::MigrationSummary {
         unavailable_p99_ms: pct(&mut all, 0.99),
         calls_refused: epochs.iter().map(|e| e.calls_refused).sum(),
         receipts_forwarded: epochs.iter().map(|e| e.receipts_forwarded).sum(),
+        genesis_cross_shard_share: share(seconds, 0.0, began.first().copied().unwrap_or(end)),
         epochs,
     }
 }

@@ -652,10 +652,26 @@ async fn drive(
     // Each submit task ends once its stream is drained; one to a frozen shard never
     // does, and what it held is reported rather than waited for.
     let give_up = tokio::time::Instant::now() + RPC_TIMEOUT;
+    // Calls of moving accounts the driver still holds count as held too; a move that
+    // never completed is a failure, named.
+    let moving_unsent = match &epochs {
+        Some(e) => {
+            let m = lock(&e.moving);
+            if !m.settled() {
+                failures.push(format!(
+                    "{} accounts were still moving when the run ended (their new shard never reported them imported, or their old shard never answered a call): {} of their calls were never sent",
+                    m.still_moving(),
+                    m.unsent().iter().sum::<u64>()
+                ));
+            }
+            m.unsent()
+        }
+        None => vec![0; shards],
+    };
     let held: Vec<u64> = unsent
         .iter()
         .enumerate()
-        .map(|(k, u)| held_for(&paths, k, n) + u)
+        .map(|(k, u)| held_for(&paths, k, n) + u + moving_unsent[k])
         .collect();
     let mut submitted = Vec::new();
     for (i, mut p) in paths.into_iter().enumerate() {
@@ -735,7 +751,7 @@ async fn drive(
     summary.partial |= interrupted;
     summary.traffic = real.map(|p| traffic::summary(scenario, p, &summary));
     if let (Some(t), Some(e)) = (summary.traffic.as_mut(), &epochs) {
-        t.migration = Some(epochs::summary(&lock(&e.moving)));
+        t.migration = Some(epochs::summary(&lock(&e.moving), &tracker.seconds));
         t.placement = "clpa".into();
     }
     summary.cpu_seconds = CpuSeconds {
