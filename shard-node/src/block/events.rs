@@ -149,6 +149,7 @@ impl BlockProducer {
             },
             consensus: None,
             switched_epoch: out.switched_epoch.take(),
+            beacon_height: out.beacon_height,
             exported_to: out.exported.iter().map(|e| e.1).collect(),
             exported: std::mem::take(&mut out.exported)
                 .into_iter()

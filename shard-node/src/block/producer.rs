@@ -443,6 +443,7 @@ impl BlockProducer {
             ..
         } = inputs;
         self.out.clear();
+        self.out.beacon_height = beacon_height;
         if let Some(change) = epoch {
             self.switch(&change);
         }

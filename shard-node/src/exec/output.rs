@@ -63,6 +63,8 @@ pub struct BlockOutput {
     pub imported: Vec<cross_shard::AccountId>,
     /// The epoch this block switched to, if it did.
     pub switched_epoch: Option<u32>,
+    /// The beacon height the block saw.
+    pub beacon_height: u64,
 }
 
 impl BlockOutput {

@@ -73,6 +73,16 @@ pub struct EpochFigures {
     pub clpa_s: f64,
 }
 
+/// One announced move, and what the shards reported of it: (shard, beacon height of
+/// the block) for each export and each import.
+#[derive(Debug, Default)]
+struct Reported {
+    from: ShardId,
+    to: ShardId,
+    exported: Vec<(ShardId, u64)>,
+    imported: Vec<(ShardId, u64)>,
+}
+
 /// Routing and holding for a run whose accounts move.
 #[derive(Debug)]
 pub struct Moving {
@@ -93,6 +103,12 @@ pub struct Moving {
     pub epochs: Vec<EpochFigures>,
     /// Shards that have switched to the last epoch.
     switched: Vec<bool>,
+    /// Every move announced, by (epoch, account), with what the shards reported.
+    reported: FxHashMap<(u32, AccountId), Reported>,
+    /// Each account's last announced move's epoch.
+    last_move: FxHashMap<AccountId, u32>,
+    /// Exports and imports no announced move explains.
+    stray: Vec<String>,
 }
 
 impl Moving {
@@ -109,6 +125,9 @@ impl Moving {
             touches: Vec::new(),
             epochs: Vec::new(),
             switched: vec![true; placement.shards() as usize],
+            reported: FxHashMap::default(),
+            last_move: FxHashMap::default(),
+            stray: Vec::new(),
         }
     }
 
@@ -175,11 +194,64 @@ impl Moving {
         }
     }
 
-    /// `account`'s move is complete on its new shard.
-    pub fn imported(&mut self, account: AccountId) {
+    /// `shard` let `account` go in its switch block to `epoch`, at beacon height `bh`.
+    pub fn exported(&mut self, shard: ShardId, epoch: u32, account: AccountId, bh: u64) {
+        match self.reported.get_mut(&(epoch, account)) {
+            Some(r) => r.exported.push((shard, bh)),
+            None => self.stray.push(format!(
+                "shard {shard} let account {account} go in epoch {epoch}, which does not move it"
+            )),
+        }
+    }
+
+    /// `account`'s move is complete on `shard` (its `Arrive` applied in a block at
+    /// beacon height `bh`).
+    pub fn imported(&mut self, shard: ShardId, account: AccountId, bh: u64) {
         if let Some(h) = self.held.get_mut(&account) {
             h.arrived = true;
         }
+        let epoch = self.last_move.get(&account).copied();
+        match epoch.and_then(|e| self.reported.get_mut(&(e, account))) {
+            Some(r) => r.imported.push((shard, bh)),
+            None => self.stray.push(format!(
+                "shard {shard} imported account {account}, which no epoch moved"
+            )),
+        }
+    }
+
+    /// `one_shard_per_account`, move by move, from the shards' own reports against the
+    /// moves announced: each account was let go exactly once, by the shard the old
+    /// directory named, and imported exactly once, by the shard the new one names, in a
+    /// block that saw a later beacon block than the export's — so no beacon height
+    /// finds it usable on two shards. Returns what is wrong (at most a few, named, and
+    /// a count).
+    pub fn audit(&self) -> Vec<String> {
+        let mut found = self.stray.clone();
+        let mut keys: Vec<_> = self.reported.keys().copied().collect();
+        keys.sort_unstable();
+        for (epoch, account) in keys {
+            let r = &self.reported[&(epoch, account)];
+            let what = format!(
+                "epoch {epoch}: account {account} (shard {} → {})",
+                r.from, r.to
+            );
+            match (r.exported.as_slice(), r.imported.as_slice()) {
+                ([(a, out)], [(b, inn)]) if *a == r.from && *b == r.to && inn > out => {}
+                ([(a, out)], [(b, inn)]) if *a == r.from && *b == r.to => found.push(format!(
+                    "{what}: imported at beacon height {inn}, not after its export at {out}"
+                )),
+                (e, i) => found.push(format!(
+                    "{what}: let go by {:?}, imported by {:?} (shard, beacon height)",
+                    e, i
+                )),
+            }
+        }
+        if found.len() > 5 {
+            let more = found.len() - 5;
+            found.truncate(5);
+            found.push(format!("… and {more} more migration faults"));
+        }
+        found
     }
 
     /// Releases every held account whose move is complete and whose old shard has
@@ -249,6 +321,15 @@ impl Moving {
     /// Switches routing to `change` and holds every account it moves, from `now`.
     pub fn begin(&mut self, change: &EpochChange, now: Instant, figures: EpochFigures) {
         for &(account, to) in &change.moves {
+            self.reported.insert(
+                (change.epoch, account),
+                Reported {
+                    from: self.placement.shard_of(account),
+                    to,
+                    ..Reported::default()
+                },
+            );
+            self.last_move.insert(account, change.epoch);
             self.held.insert(
                 account,
                 Held {
@@ -322,7 +403,7 @@ mod tests {
         assert_eq!(m.route(tx(2, x, 2), 1), HELD, "a new call waits");
         m.resolved(0); // the first ran on shard 0 before its switch
         m.refused(tx(1, x, 1)); // the second is refused after it
-        m.imported(x);
+        m.imported(1, x, 9);
         m.release(Instant::now());
         let ready = m.take_ready();
         assert_eq!(
@@ -343,7 +424,7 @@ mod tests {
         assert_eq!(m.route(tx(3, x, 3), 1), HELD);
         m.resolved(1);
         m.resolved(2);
-        m.imported(x);
+        m.imported(1, x, 9);
         m.release(Instant::now());
         assert_eq!(m.route(tx(4, x, 4), 1), HELD, "behind the released call");
         let order: Vec<u64> = m.take_ready().iter().map(|(_, t)| t.nonce).collect();
@@ -365,7 +446,7 @@ mod tests {
             Instant::now(),
             EpochFigures::default(),
         );
-        m.imported(x);
+        m.imported(1, x, 9);
         m.release(Instant::now());
         assert!(
             !m.settled(),
@@ -374,5 +455,67 @@ mod tests {
         m.refused(tx(0, x, 0));
         m.release(Instant::now());
         assert_eq!(m.take_ready().len(), 1);
+    }
+
+    #[test]
+    fn the_audit_names_a_move_that_left_an_account_on_two_shards_or_none() {
+        let p = Placement::new(3).unwrap();
+        let x = (0..30).find(|&a| p.shard_of(a) == 0).unwrap();
+        let y = (0..30).find(|&a| p.shard_of(a) == 1).unwrap();
+        let mut m = Moving::new(p, 30);
+        let mut moves = vec![(x, 2), (y, 2)];
+        moves.sort_unstable();
+        m.begin(
+            &EpochChange { epoch: 1, moves },
+            Instant::now(),
+            EpochFigures::default(),
+        );
+        // x moves as it should: let go by 0 at beacon height 5, imported by 2 at 6.
+        m.exported(0, 1, x, 5);
+        m.imported(2, x, 6);
+        assert!(
+            m.audit()
+                .iter()
+                .all(|f| !f.contains(&format!("account {x} ")))
+        );
+        // y: never let go by shard 1, yet imported by 2 — on two shards.
+        m.imported(2, y, 7);
+        let found = m.audit();
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains(&format!("account {y} ")) && f.contains("let go by []")),
+            "{found:?}"
+        );
+        // An import no later than its export; a second export; a stray one.
+        let mut m2 = Moving::new(p, 30);
+        m2.begin(
+            &EpochChange {
+                epoch: 1,
+                moves: vec![(x, 2)],
+            },
+            Instant::now(),
+            EpochFigures::default(),
+        );
+        m2.exported(0, 1, x, 5);
+        m2.imported(2, x, 5);
+        assert!(
+            m2.audit()[0].contains("not after its export"),
+            "{:?}",
+            m2.audit()
+        );
+        m2.exported(0, 1, x, 6);
+        m2.exported(1, 1, y, 6);
+        let found = m2.audit();
+        assert!(
+            found.iter().any(|f| f.contains("does not move it")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("let go by [(0, 5), (0, 6)]")),
+            "{found:?}"
+        );
     }
 }

@@ -56,8 +56,12 @@ pub struct RunEnd {
     pub backlog_at_load_end: Vec<u64>,
     /// Seconds from the end of the load until nothing was unresolved (`None`: never).
     pub drain_s: Option<f64>,
-    /// Where the driver placed the accounts (hash, or a partition's table).
+    /// Where the driver placed the accounts (hash, a partition's table, or CLPA's last
+    /// directory).
     pub placement: cross_shard::Placement,
+    /// Under CLPA: what the shards' reports of each move show wrong
+    /// ([`crate::load::moving::Moving::audit`]); empty otherwise.
+    pub migrations: Vec<String>,
 }
 
 /// Default of fields added to summary.json later: older runs did not check them.
@@ -200,8 +204,9 @@ pub fn judge(
         safe
     });
     let placed = placed_as_planned(scenario, status, &end.placement);
-    let one_shard_per_account = placed.is_empty() && heard_all;
+    let one_shard_per_account = placed.is_empty() && end.migrations.is_empty() && heard_all;
     violations.extend(placed);
+    violations.extend(end.migrations.iter().map(|m| format!("migration: {m}")));
     let exactly_once = audit.exactly_once && tracker.duplicate_finals == 0 && heard_all;
     let supply_conserved = audit.supply_conserved && heard_all;
     let invariants = Invariants {

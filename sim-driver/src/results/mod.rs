@@ -95,6 +95,7 @@ rate = "max"
             backlog_at_load_end: vec![0, 0],
             drain_s: Some(0.1),
             placement: cross_shard::Placement::new(2).unwrap(),
+            migrations: Vec::new(),
         };
         (scenario, tracker, status, end)
     }
@@ -143,6 +144,17 @@ rate = "max"
         let (_, _, mut s, end) = agreeing();
         s.shards[0].accounts_held = None;
         assert!(!summary(&t, &s, &end, &sc).one_shard_per_account);
+        // Holdings that agree at the end, but a move the shards reported wrong.
+        let (_, _, s, mut end) = agreeing();
+        end.migrations =
+            vec!["epoch 1: account 3 (shard 0 → 1): let go by [], imported by [(1, 4)]".into()];
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(!inv.one_shard_per_account && !inv.ok);
+        assert!(
+            inv.violations
+                .iter()
+                .any(|v| v.starts_with("migration: epoch 1"))
+        );
     }
 
     /// A shard whose blocks took in a transaction its events never reported (its

@@ -158,7 +158,12 @@ impl Epochs {
         }
         m.forwarded(ev.forwarded.len() as u64);
         for &a in &ev.imported {
-            m.imported(a);
+            m.imported(ev.shard, a, ev.beacon_height);
+        }
+        if let Some(e) = ev.switched_epoch {
+            for &a in &ev.exported {
+                m.exported(ev.shard, e, a, ev.beacon_height);
+            }
         }
         if let Some(e) = ev.switched_epoch {
             m.switched(ev.shard, e, ev.exported_bytes, elapsed.as_secs_f64());

@@ -739,6 +739,10 @@ async fn drive(
     };
     let end = results::RunEnd {
         placement,
+        migrations: epochs
+            .as_ref()
+            .map(|e| lock(&e.moving).audit())
+            .unwrap_or_default(),
         window: tracker.window(),
         failures,
         backlog_at_load_end: load_end.map(|(_, b)| b).unwrap_or_default(),
