@@ -56,9 +56,10 @@ pub struct EpochFigures {
     pub accounts: u64,
     /// The beacon block that announced it.
     pub beacon_height: u64,
-    /// Seconds from the announcement to the last shard's switch block (as the driver
-    /// heard of them).
-    pub switch_s: Option<f64>,
+    /// Seconds into the load when the beacon answered that its block announced it.
+    pub announced_s: Option<f64>,
+    /// Seconds into the load when the driver heard of the last shard's switch block.
+    pub all_switched_s: Option<f64>,
     /// Bytes of state the shards sent for it.
     pub bytes: u64,
     /// Each moved account's unavailability: held from the announcement to its release
@@ -190,7 +191,7 @@ impl Moving {
             *s = true;
         }
         if self.switched.iter().all(|&s| s) {
-            e.switch_s = Some(since_start_s - e.began_s);
+            e.all_switched_s = Some(since_start_s);
         }
     }
 

@@ -408,8 +408,9 @@ pub struct EpochSummary {
     pub accounts: u64,
     /// Bytes of their state.
     pub bytes: u64,
-    /// Seconds from the hand-over to the last shard's switch block (as the driver heard
-    /// of it); absent if some shard never switched.
+    /// Seconds from the beacon's answer that its block announced the epoch to the
+    /// driver hearing of the last shard's switch block: the epoch switch across the
+    /// cluster. Absent if some shard never switched.
     pub switch_s: Option<f64>,
     /// Unavailability of this epoch's accounts (ms): median and 99th percentile.
     pub unavailable_p50_ms: f64,

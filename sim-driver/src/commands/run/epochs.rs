@@ -37,8 +37,10 @@ pub(super) struct Epochs {
     length: Duration,
     next_at: Duration,
     clpa: Option<JoinHandle<(EpochChange, History, f64)>>,
-    announce: Option<JoinHandle<Result<u64, tonic::Status>>>,
+    announce: Option<JoinHandle<Result<(u64, Instant), tonic::Status>>>,
     beacon: BeaconClient<Channel>,
+    /// When the load began.
+    start: Instant,
 }
 
 impl Epochs {
@@ -72,7 +74,13 @@ impl Epochs {
             clpa: None,
             announce: None,
             beacon,
+            start: Instant::now(),
         })
+    }
+
+    /// The load begins now: epochs count from here.
+    pub(super) fn started(&mut self, start: Instant) {
+        self.start = start;
     }
 
     /// Moves the epochs on at `elapsed` into the load (`loading`: the load still
@@ -80,9 +88,10 @@ impl Epochs {
     pub(super) async fn tick(&mut self, elapsed: Duration, loading: bool) -> Option<String> {
         if let Some(h) = self.announce.take_if(|h| h.is_finished()) {
             match h.await {
-                Ok(Ok(height)) => {
+                Ok(Ok((height, at))) => {
                     if let Some(e) = lock(&self.moving).epochs.last_mut() {
                         e.beacon_height = height;
+                        e.announced_s = Some(at.duration_since(self.start).as_secs_f64());
                     }
                 }
                 Ok(Err(status)) => {
@@ -111,7 +120,8 @@ impl Epochs {
             let mut beacon = self.beacon.clone();
             let wire = pb::EpochChange::from(&change);
             self.announce = Some(tokio::spawn(async move {
-                beacon.announce(wire).await.map(|r| r.into_inner().height)
+                let height = beacon.announce(wire).await?.into_inner().height;
+                Ok((height, Instant::now()))
             }));
         }
         let due = elapsed >= self.next_at && loading;
@@ -226,7 +236,10 @@ pub(super) fn summary(
                 beacon_height: e.beacon_height,
                 accounts: e.accounts,
                 bytes: e.bytes,
-                switch_s: e.switch_s,
+                switch_s: e
+                    .announced_s
+                    .zip(e.all_switched_s)
+                    .map(|(a, s)| (s - a).max(0.0)),
                 unavailable_p50_ms: pct(&mut held, 0.5),
                 unavailable_p99_ms: pct(&mut held, 0.99),
                 still_moving: if i == last { moving.still_moving() } else { 0 },

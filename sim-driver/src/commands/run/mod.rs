@@ -264,6 +264,9 @@ async fn drive(
     )
     .await?;
     let start = Instant::now();
+    if let Some(e) = epochs.as_mut() {
+        e.started(start);
+    }
     // Every driver↔shard link carries the scenario's emulated delay, each direction
     // with its own jitter seed.
     let link = LinkDelay {
