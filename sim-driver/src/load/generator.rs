@@ -156,7 +156,9 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
         let mut finished = finished;
         // Calls of moved accounts released since the last round go first: a newer
         // call of the same sender is either behind them here or queued behind them.
-        for (shard, t) in source.ready() {
+        // A round takes at most MAX_CHUNK of them, so that with its own calls a batch
+        // stays within a submission's limit (MAX_BATCH_TXS).
+        for (shard, t) in source.ready(MAX_CHUNK) {
             push_tx(&mut batches[shard as usize], &t);
         }
         for k in 0..intended.len() {

@@ -279,10 +279,15 @@ impl Moving {
         }
     }
 
-    /// The calls ready to send, with their shards.
-    pub fn take_ready(&mut self) -> Vec<(ShardId, Tx)> {
-        self.ready_from.clear();
-        std::mem::take(&mut self.ready)
+    /// At most `limit` of the calls ready to send, oldest first, with their shards.
+    /// Their senders stay marked until every ready call is taken, so a new call of
+    /// theirs still queues behind (a harmless wait for one whose calls have all gone).
+    pub fn take_ready(&mut self, limit: usize) -> Vec<(ShardId, Tx)> {
+        if self.ready.len() <= limit {
+            self.ready_from.clear();
+            return std::mem::take(&mut self.ready);
+        }
+        self.ready.drain(..limit).collect()
     }
 
     /// Accounts still held.
@@ -406,7 +411,7 @@ mod tests {
         m.refused(tx(1, x, 1)); // the second is refused after it
         m.imported(1, x, 9);
         m.release(Instant::now());
-        let ready = m.take_ready();
+        let ready = m.take_ready(usize::MAX);
         assert_eq!(
             ready.iter().map(|(s, t)| (*s, t.nonce)).collect::<Vec<_>>(),
             vec![(1, 1), (1, 2)],
@@ -428,7 +433,11 @@ mod tests {
         m.imported(1, x, 9);
         m.release(Instant::now());
         assert_eq!(m.route(tx(4, x, 4), 1), HELD, "behind the released call");
-        let order: Vec<u64> = m.take_ready().iter().map(|(_, t)| t.nonce).collect();
+        let order: Vec<u64> = m
+            .take_ready(usize::MAX)
+            .iter()
+            .map(|(_, t)| t.nonce)
+            .collect();
         assert_eq!(order, vec![3, 4]);
         assert_eq!(m.route(tx(5, x, 5), 1), 0, "then straight to its shard");
     }
@@ -455,7 +464,7 @@ mod tests {
         );
         m.refused(tx(0, x, 0));
         m.release(Instant::now());
-        assert_eq!(m.take_ready().len(), 1);
+        assert_eq!(m.take_ready(usize::MAX).len(), 1);
     }
 
     #[test]
@@ -518,5 +527,30 @@ mod tests {
                 .any(|f| f.contains("let go by [(0, 5), (0, 6)]")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn ready_calls_taken_a_few_at_a_time_keep_their_senders_order() {
+        let p = Placement::new(2).unwrap();
+        let mut m = Moving::new(p, 10);
+        let x = (0..10).find(|&a| p.shard_of(a) == 0).unwrap();
+        m.begin(
+            &EpochChange {
+                epoch: 1,
+                moves: vec![(x, 1)],
+            },
+            Instant::now(),
+            EpochFigures::default(),
+        );
+        for n in 0..3 {
+            assert_eq!(m.route(tx(n, x, n), 1), HELD);
+        }
+        m.imported(1, x, 2);
+        m.release(Instant::now());
+        let first: Vec<u64> = m.take_ready(2).iter().map(|(_, t)| t.nonce).collect();
+        assert_eq!(first, vec![0, 1]);
+        assert_eq!(m.route(tx(3, x, 3), 1), HELD, "behind the call still ready");
+        let rest: Vec<u64> = m.take_ready(8).iter().map(|(_, t)| t.nonce).collect();
+        assert_eq!(rest, vec![2, 3]);
     }
 }

@@ -573,11 +573,11 @@ impl RealTraffic {
         self
     }
 
-    /// Calls of moved accounts ready to go again, with their shards.
-    pub fn ready(&self) -> Vec<(ShardId, Tx)> {
+    /// At most `limit` calls of moved accounts ready to go again, with their shards.
+    pub fn ready(&self, limit: usize) -> Vec<(ShardId, Tx)> {
         self.moving
             .as_ref()
-            .map(|m| cross_shard::sync::lock(m).take_ready())
+            .map(|m| cross_shard::sync::lock(m).take_ready(limit))
             .unwrap_or_default()
     }
 

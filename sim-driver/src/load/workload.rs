@@ -350,9 +350,9 @@ impl Source {
 
     /// Calls held back earlier and ready now (accounts that moved), with their shards:
     /// already dispatched, to be sent.
-    pub fn ready(&self) -> Vec<(ShardId, Tx)> {
+    pub fn ready(&self, limit: usize) -> Vec<(ShardId, Tx)> {
         match self {
-            Source::Real(r) => r.ready(),
+            Source::Real(r) => r.ready(limit),
             _ => Vec::new(),
         }
     }
