@@ -65,6 +65,8 @@ pub struct BlockOutput {
     pub switched_epoch: Option<u32>,
     /// The beacon height the block saw.
     pub beacon_height: u64,
+    /// Migration receipts applied (no transaction's).
+    pub migration_applied: u64,
 }
 
 impl BlockOutput {

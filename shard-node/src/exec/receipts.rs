@@ -57,6 +57,7 @@ pub fn apply_receipts(
                 continue;
             }
             End::Done if r.effect.is_migration() => {
+                out.migration_applied += 1;
                 if let Effect::Arrive { account, .. } = r.effect {
                     out.imported.push(account);
                 }

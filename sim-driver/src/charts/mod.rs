@@ -500,6 +500,10 @@ pub struct CrossShard {
     /// shards (`None` in a second where none did) — a dial for the synthetic workload,
     /// a result of placement for real traffic.
     pub share: Vec<Option<f64>>,
+    /// Per second: accounts whose migration completed, all shards.
+    pub moved: Vec<u64>,
+    /// When each placement epoch began (s), marked on the lower panels.
+    pub epochs: Vec<f64>,
 }
 
 impl CrossShard {
@@ -539,21 +543,62 @@ impl CrossShard {
                     (all > 0).then(|| cross as f64 / all as f64)
                 })
                 .collect(),
+            moved: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.accounts_in).sum())
+                .collect(),
+            epochs: Vec::new(),
         }
+    }
+
+    /// The same, with placement epochs beginning at `epochs` (s).
+    pub fn with_epochs(mut self, epochs: Vec<f64>) -> CrossShard {
+        self.epochs = epochs;
+        self
     }
 }
 
 impl Chart for CrossShard {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        // Receipts above, the cross-shard share of what became final below.
+        // Receipts above, the cross-shard share of what became final below, and — when
+        // accounts moved — how many arrived each second, epochs marked.
         let (area, below) = area.split_vertically(area.dim_in_pixel().1 * 2 / 3);
+        let below = if self.moved.iter().any(|&m| m > 0) {
+            let (share, moved) = below.split_horizontally(below.dim_in_pixel().0 / 2);
+            xy::Xy {
+                title: "accounts moved (epochs marked)".into(),
+                x_desc: "time since start (s)".into(),
+                y_desc: "accounts / s".into(),
+                y_axis: xy::YAxis::Count,
+                x_ticks: None,
+                marks: self.epochs.clone(),
+                lines: vec![xy::XyLine {
+                    label: "accounts whose move completed".into(),
+                    points: self
+                        .moved
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &m)| (i as f64 + 0.5, m as f64))
+                        .collect(),
+                    dashed: false,
+                }],
+            }
+            .draw(&moved)?;
+            share
+        } else {
+            below
+        };
         xy::Xy {
-            title: "share of final transactions that crossed shards".into(),
+            title: if self.moved.iter().any(|&m| m > 0) {
+                "cross-shard share".into()
+            } else {
+                "share of final transactions that crossed shards".into()
+            },
             x_desc: "time since start (s)".into(),
             y_desc: "cross-shard".into(),
             y_axis: xy::YAxis::Percent,
             x_ticks: None,
-            marks: Vec::new(),
+            marks: self.epochs.clone(),
             lines: vec![xy::XyLine {
                 label: "cross-shard share (per second)".into(),
                 points: self

@@ -98,7 +98,8 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
         "throughput",
     )?;
     charts::save(
-        &charts::CrossShard::from_rows(format!("Cross-shard receipts: {title}"), &rows),
+        &charts::CrossShard::from_rows(format!("Cross-shard receipts: {title}"), &rows)
+            .with_epochs(epoch_starts(dir)),
         dir,
         "cross-shard",
     )?;
@@ -146,19 +147,41 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// When each placement epoch of a CLPA run began (s), from its `summary.json`; none
+/// for other runs (or a summary that does not say).
+fn epoch_starts(dir: &Path) -> Vec<f64> {
+    let Ok(text) = std::fs::read_to_string(dir.join("summary.json")) else {
+        return Vec::new();
+    };
+    let Ok(summary) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    summary["traffic"]["migration"]["epochs"]
+        .as_array()
+        .map(|epochs| {
+            epochs
+                .iter()
+                .filter_map(|e| e["began_s"].as_f64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Per second, per shard: the counts of `timeseries.csv`.
 fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSecond>>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    // Older runs have the same columns but the last ones: before the commit columns,
-    // before `gas`, before the backlog columns, and before `aborts`.
+    // Older runs have the same columns but the last ones: before `accounts_in`, before
+    // the commit columns, before `gas`, before the backlog columns, and before `aborts`.
     let header = lines.next();
-    let before_commits = TIMESERIES_HEADER.strip_suffix(",commits,commit_us");
+    let before_moves = TIMESERIES_HEADER.strip_suffix(",accounts_in");
+    let before_commits = before_moves.and_then(|h| h.strip_suffix(",commits,commit_us"));
     let before_gas = before_commits.and_then(|h| h.strip_suffix(",gas"));
     let before_backlog = before_gas.and_then(|h| h.strip_suffix(",mempool_max,driver_held_max"));
     let old_header = before_backlog.and_then(|h| h.strip_suffix(",aborts"));
     if header != Some(TIMESERIES_HEADER)
+        && header != before_moves
         && header != before_commits
         && header != before_gas
         && header != old_header
@@ -185,8 +208,10 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             12
         } else if header == before_commits {
             13
-        } else {
+        } else if header == before_moves {
             15
+        } else {
+            16
         };
         let (
             &[
@@ -246,6 +271,7 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             gas: fields.get(12).copied().unwrap_or(0),
             commits: fields.get(13).copied().unwrap_or(0),
             commit_us: fields.get(14).copied().unwrap_or(0),
+            accounts_in: fields.get(15).copied().unwrap_or(0),
         };
     }
     Ok(rows)
@@ -468,7 +494,7 @@ mod tests {
         let path = dir.path().join("timeseries.csv");
         std::fs::write(
             &path,
-            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000\n"),
+            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000,7\n"),
         )
         .unwrap();
         let row = read_timeseries(&path, 1).unwrap()[0][0];
@@ -476,10 +502,16 @@ mod tests {
             (row.aborts, row.mempool_max, row.held_max, row.gas),
             (3, 70, 80, 90000)
         );
-        assert_eq!((row.commits, row.commit_us), (4, 2000));
-        let no_commits = TIMESERIES_HEADER
-            .strip_suffix(",commits,commit_us")
-            .unwrap();
+        assert_eq!((row.commits, row.commit_us, row.accounts_in), (4, 2000, 7));
+        let no_moves = TIMESERIES_HEADER.strip_suffix(",accounts_in").unwrap();
+        std::fs::write(
+            &path,
+            format!("{no_moves}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000\n"),
+        )
+        .unwrap();
+        let row = read_timeseries(&path, 1).unwrap()[0][0];
+        assert_eq!((row.commits, row.accounts_in), (4, 0));
+        let no_commits = no_moves.strip_suffix(",commits,commit_us").unwrap();
         std::fs::write(
             &path,
             format!("{no_commits}\n0,0,5,1,0,2,2,0,0,3,70,80,90000\n"),

@@ -105,6 +105,8 @@ pub struct ShardSecond {
     pub commits: u64,
     /// See `commits`.
     pub commit_us: u64,
+    /// Accounts whose migration to this shard completed (their `Arrive` applied).
+    pub accounts_in: u64,
 }
 
 /// What a committee's blocks said about how they were decided (committees only).
@@ -499,11 +501,13 @@ impl Tracker {
             + ev.failed.len()
             + ev.refunds_applied.len()
             + ev.forwarded.len()) as u64
-            + ev.prepares_taken;
+            + ev.prepares_taken
+            + ev.migration_receipts_applied;
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
         congestion.mempool_max = congestion.mempool_max.max(ev.mempool_len);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         congestion.gas += ev.gas_used;
+        congestion.accounts_in += ev.imported.len() as u64;
         if let Some(c) = &ev.consensus {
             congestion.commits += 1;
             congestion.commit_us += c.commit_us;

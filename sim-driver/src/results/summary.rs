@@ -425,7 +425,7 @@ pub struct EpochSummary {
     /// Seconds CLPA took to place.
     pub clpa_s: f64,
     /// Cross-shard share of the transactions that became final from this epoch's
-    /// beginning to the next's (to the end of the run for the last), whole seconds.
+    /// beginning to the next's (to the end of the load for the last), whole seconds.
     pub cross_shard_share: f64,
 }
 

@@ -204,12 +204,15 @@ fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> f64
     }
 }
 
-/// summary.json's `traffic.migration` from the epochs' figures and the run's seconds.
+/// summary.json's `traffic.migration` from the epochs' figures and the run's seconds,
+/// the last epoch's share counted to `load_end_s` (the drain's seconds, when mostly
+/// receipts finish, would tilt it).
 pub(super) fn summary(
     moving: &Moving,
     seconds: &[crate::measure::tracker::Second],
+    load_end_s: f64,
 ) -> crate::results::MigrationSummary {
-    let end = seconds.len() as f64;
+    let end = load_end_s.min(seconds.len() as f64);
     let began: Vec<f64> = moving.epochs.iter().map(|e| e.began_s).collect();
     let pct = |v: &mut Vec<f64>, q: f64| {
         if v.is_empty() {

@@ -758,7 +758,12 @@ async fn drive(
     summary.partial |= interrupted;
     summary.traffic = real.map(|p| traffic::summary(scenario, p, &summary));
     if let (Some(t), Some(e)) = (summary.traffic.as_mut(), &epochs) {
-        t.migration = Some(epochs::summary(&lock(&e.moving), &tracker.seconds));
+        let load_end_s = tracker.window().1 as f64 / 1e9;
+        t.migration = Some(epochs::summary(
+            &lock(&e.moving),
+            &tracker.seconds,
+            load_end_s,
+        ));
         t.placement = "clpa".into();
     }
     summary.cpu_seconds = CpuSeconds {
