@@ -541,7 +541,7 @@ mod tests {
     fn an_absurd_second_is_refused_not_allocated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeseries.csv");
-        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0,0,0", u64::MAX / 2);
+        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0,0,0,0", u64::MAX / 2);
         std::fs::write(&path, format!("{TIMESERIES_HEADER}\n{row}\n")).unwrap();
         let e = read_timeseries(&path, 1).unwrap_err().to_string();
         assert!(e.contains("past any run"), "{e}");

@@ -106,7 +106,7 @@ skew = 0.5
     );
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
-        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas,commits,commit_us\n"
+        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas,commits,commit_us,accounts_in\n"
     ));
     let column = |i: usize| -> u64 {
         csv.lines()
