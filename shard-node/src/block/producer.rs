@@ -319,6 +319,19 @@ impl BlockProducer {
                 .get(&(applied + 1))
                 .filter(|(height, _)| *height <= inbound.beacon_height)
                 .map(|(_, change)| change.clone());
+            // An announcement that does not fit this directory (an account that does
+            // not exist or is already where it would go, a shard that does not) is
+            // refused by name, once, and never applied: the driver then sees this shard
+            // never switch, and the run names the moves that did not complete.
+            let world = State::world(&self.ledger);
+            let epoch = match epoch.map(|e| (e.check(&world.placement, world.accounts), e)) {
+                Some((Err(why), e)) => {
+                    tracing::error!("the beacon's epoch change is refused: {why}");
+                    inbound.epochs.remove(&e.epoch);
+                    None
+                }
+                other => other.map(|(_, e)| e),
+            };
             let n = inbound.queue.len().min(cfg.max_block_txs);
             if cfg.committee.is_some() {
                 inbound.queue.make_contiguous();
