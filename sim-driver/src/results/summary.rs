@@ -389,8 +389,8 @@ pub struct MigrationSummary {
     /// Receipts an old shard sent on to an account's new shard.
     pub receipts_forwarded: u64,
     /// The cross-shard share of transactions final before the first epoch began (the
-    /// genesis placement's), for comparison with each epoch's.
-    pub genesis_cross_shard_share: f64,
+    /// genesis placement's), for comparison with each epoch's (absent: none final).
+    pub genesis_cross_shard_share: Option<f64>,
     /// Epoch by epoch.
     pub epochs: Vec<EpochSummary>,
 }
@@ -425,8 +425,9 @@ pub struct EpochSummary {
     /// Seconds CLPA took to place.
     pub clpa_s: f64,
     /// Cross-shard share of the transactions that became final from this epoch's
-    /// beginning to the next's (to the end of the load for the last), whole seconds.
-    pub cross_shard_share: f64,
+    /// beginning to the next's (to the end of the load for the last), whole seconds;
+    /// absent when none became final in that span (an epoch begun as the load ended).
+    pub cross_shard_share: Option<f64>,
 }
 
 /// A trace's rows and what became of them (`load::trace::Accounting`).

@@ -184,7 +184,7 @@ impl Epochs {
 }
 
 /// The cross-shard share of the transactions final in seconds `from..to` of `seconds`.
-fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> f64 {
+fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> Option<f64> {
     let (a, b) = (
         from.floor() as usize,
         (to.floor() as usize).min(seconds.len()),
@@ -197,11 +197,7 @@ fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> f64
         .fold((0u64, 0u64), |(n, c), s| {
             (n + s.final_total, c + s.final_cross)
         });
-    if all == 0 {
-        0.0
-    } else {
-        cross as f64 / all as f64
-    }
+    (all > 0).then(|| cross as f64 / all as f64)
 }
 
 /// summary.json's `traffic.migration` from the epochs' figures and the run's seconds,
