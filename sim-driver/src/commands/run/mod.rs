@@ -624,7 +624,11 @@ async fn drive(
             *d = (*d).min(Instant::now() + INTERRUPTED_DRAIN_LIMIT);
         }
         if let Some(deadline) = drain_deadline {
+            // Nothing unresolved counts only once every queued message is read: the
+            // generator's last dispatch can still wait in the queue when its end is
+            // seen (the select picks among ready branches at random).
             let settled = tracker.unresolved() == 0
+                && rx.is_empty()
                 && restarts_pending == 0
                 && catching_up.iter().all(Option::is_none);
             if settled && let Some((at, _)) = &load_end {
@@ -715,8 +719,16 @@ async fn drive(
         hurry,
     )
     .await;
-    // Events that arrived while settling.
+    // Dispatches and events that arrived while settling.
     while let Ok(msg) = rx.try_recv() {
+        if let Msg::Dispatched {
+            first,
+            intended,
+            programs,
+        } = &msg
+        {
+            tracker.dispatched(*first, intended, programs);
+        }
         if let Msg::Events { at, events, .. } = msg {
             if let Some(e) = &epochs
                 && events.height > tracker.last_height(events.shard as usize)
