@@ -345,9 +345,12 @@ pub struct TrafficSummary {
     /// Final cross-shard transactions over all final ones: a result of who transacts
     /// with whom and where accounts are placed, not a setting.
     pub cross_shard_share: f64,
-    /// How accounts were placed: `"hash"`, or `"partition"` (METIS over a warm-up
-    /// prefix, before genesis).
+    /// How accounts were placed: `"hash"`, `"partition"` (METIS over a warm-up
+    /// prefix, before genesis) or `"clpa"` (every epoch, accounts moving).
     pub placement: String,
+    /// Load imbalance: the busiest shard's committed transactions over the mean.
+    #[serde(default)]
+    pub load_imbalance: f64,
     /// With a partition: the transactions of the warm-up prefix it placed from, which
     /// the cluster did not replay.
     pub placed_from: u64,
@@ -428,6 +431,8 @@ pub struct EpochSummary {
     /// beginning to the next's (to the end of the load for the last), whole seconds;
     /// absent when none became final in that span (an epoch begun as the load ended).
     pub cross_shard_share: Option<f64>,
+    /// The busiest shard's final transactions over the mean, over the same span.
+    pub load_imbalance: Option<f64>,
 }
 
 /// A trace's rows and what became of them (`load::trace::Accounting`).

@@ -76,15 +76,38 @@ pub fn table(s: &Summary) -> String {
             &mut out,
             "traffic",
             format!(
-                "{} placed by {}: {} of {} sent ({} not reached){rows} · {:.1}% cross-shard, a result",
+                "{} placed by {}: {} of {} sent ({} not reached){rows} · {:.1}% cross-shard, a result · busiest shard {:.2}× the mean",
                 t.source,
                 t.placement,
                 t.submitted,
                 t.transactions,
                 t.not_reached,
-                t.cross_shard_share * 100.0
+                t.cross_shard_share * 100.0,
+                t.load_imbalance
             ),
         );
+        if let Some(m) = &t.migration {
+            let switch = m
+                .epochs
+                .iter()
+                .filter_map(|e| e.switch_s)
+                .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))));
+            line(
+                &mut out,
+                "migration",
+                format!(
+                    "{} accounts moved in {} epochs ({:.1} MB) · unavailable p50 {:.0} ms, p99 {:.0} ms · slowest switch {} · {} calls refused, {} receipts forwarded",
+                    m.accounts_moved,
+                    m.epochs.len(),
+                    m.bytes_moved as f64 / 1e6,
+                    m.unavailable_p50_ms,
+                    m.unavailable_p99_ms,
+                    switch.map_or("—".into(), |s| format!("{s:.2} s")),
+                    m.calls_refused,
+                    m.receipts_forwarded
+                ),
+            );
+        }
     }
     out.push_str(&format!(
         "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9}\n",

@@ -200,6 +200,21 @@ fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> Opt
     (all > 0).then(|| cross as f64 / all as f64)
 }
 
+/// The busiest shard's final transactions over the mean, in seconds `from..to`.
+fn imbalance(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> Option<f64> {
+    let (a, b) = (
+        from.floor() as usize,
+        (to.floor() as usize).min(seconds.len()),
+    );
+    let span = seconds.get(a.min(b)..b).unwrap_or_default();
+    let shards = span.first()?.shards.len();
+    let loads: Vec<u64> = (0..shards)
+        .map(|k| span.iter().map(|s| s.shards[k].final_total).sum())
+        .collect();
+    let mean = loads.iter().sum::<u64>() as f64 / shards.max(1) as f64;
+    (mean > 0.0).then(|| *loads.iter().max().unwrap_or(&0) as f64 / mean)
+}
+
 /// summary.json's `traffic.migration` from the epochs' figures and the run's seconds,
 /// the last epoch's share counted to `load_end_s` (the drain's seconds, when mostly
 /// receipts finish, would tilt it).
@@ -245,6 +260,11 @@ pub(super) fn summary(
                 calls_refused: e.refused,
                 receipts_forwarded: e.forwarded,
                 clpa_s: e.clpa_s,
+                load_imbalance: imbalance(
+                    seconds,
+                    e.began_s,
+                    began.get(i + 1).copied().unwrap_or(end),
+                ),
                 cross_shard_share: share(
                     seconds,
                     e.began_s,
