@@ -352,26 +352,48 @@ impl Moving {
     }
 }
 
+/// The most migration receipts one epoch may send from one shard to another: a moving
+/// account is one receipt per non-zero balance (the native coin and every token
+/// genesis gave it), one per slot of a contract, and its nonce, all emitted by its old
+/// shard's switch block in one batch to its new shard — and a batch holds at most
+/// `shardsim_proto::convert::MAX_BLOCK_TXS` (200,000) receipts. Half of that leaves
+/// room for slots.
+pub const MAX_PAIR_RECEIPTS: u64 = 100_000;
+
 /// CLPA's next epoch: the moves from `placement` it makes over the window's graph
-/// once `touches` (the epoch just ended) are added, in account order.
+/// once `touches` (the epoch just ended) are added, in account order — at most
+/// `max_moves` from any one shard to any other, the accounts with the most
+/// transactions first (with many tokens an account's state is many receipts; see
+/// [`MAX_PAIR_RECEIPTS`]).
 pub fn plan(
     history: &mut History,
     touches: &[Touch],
     placement: &Placement,
     params: &ClpaParams,
-    epoch: u32,
+    (epoch, max_moves): (u32, usize),
 ) -> EpochChange {
     history.push_epoch(touches);
     let g = history.snapshot();
     let mut labels: Vec<ShardId> = g.ids.iter().map(|&a| placement.shard_of(a)).collect();
     clpa(&g, &mut labels, placement.shards(), params);
-    let moves = g
+    let mut moves: Vec<(u64, AccountId, ShardId)> = g
         .ids
         .iter()
         .zip(labels)
-        .filter(|&(&a, to)| placement.shard_of(a) != to)
-        .map(|(&a, to)| (a, to))
+        .zip(&g.degree)
+        .filter(|&((&a, to), _)| placement.shard_of(a) != to)
+        .map(|((&a, to), &d)| (d, a, to))
         .collect();
+    moves.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+    let mut per_pair: FxHashMap<(ShardId, ShardId), usize> = FxHashMap::default();
+    moves.retain(|&(_, a, to)| {
+        let n = per_pair.entry((placement.shard_of(a), to)).or_insert(0);
+        *n += 1;
+        *n <= max_moves
+    });
+    let mut moves: Vec<(AccountId, ShardId)> =
+        moves.into_iter().map(|(_, a, to)| (a, to)).collect();
+    moves.sort_unstable();
     EpochChange { epoch, moves }
 }
 
@@ -552,5 +574,47 @@ mod tests {
         assert_eq!(m.route(tx(3, x, 3), 1), HELD, "behind the call still ready");
         let rest: Vec<u64> = m.take_ready(8).iter().map(|(_, t)| t.nonce).collect();
         assert_eq!(rest, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_capped_plan_keeps_the_busiest_moving_accounts() {
+        let p = Placement::new(2).unwrap();
+        // Two cliques that hash scatters: CLPA gathers each on one shard.
+        let mut touches = Vec::new();
+        for (lo, n) in [(0u64, 4u64), (100, 4)] {
+            for a in lo..lo + n {
+                for b in lo..lo + n {
+                    if a < b {
+                        for _ in 0..(1 + a % 3) {
+                            touches.push(Touch { from: a, to: b });
+                        }
+                    }
+                }
+            }
+        }
+        let params = ClpaParams::default();
+        let all = plan(&mut History::new(1), &touches, &p, &params, (1, usize::MAX));
+        assert!(all.moves.len() >= 2, "{all:?}");
+        // Two shards: the moves go 0 → 1 and 1 → 0; one of each kept.
+        let capped = plan(&mut History::new(1), &touches, &p, &params, (1, 1));
+        let pairs: Vec<_> = all
+            .moves
+            .iter()
+            .map(|&(a, to)| (p.shard_of(a), to))
+            .collect();
+        let distinct = pairs
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        assert_eq!(capped.moves.len(), distinct, "{capped:?}");
+        assert!(
+            capped.moves.windows(2).all(|w| w[0].0 < w[1].0),
+            "account order"
+        );
+        capped.check(&p, 200).unwrap();
+        assert!(
+            capped.moves.iter().all(|m| all.moves.contains(m)),
+            "a subset of CLPA's"
+        );
     }
 }

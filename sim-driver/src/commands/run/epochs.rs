@@ -36,6 +36,10 @@ pub(super) struct Epochs {
     params: ClpaParams,
     length: Duration,
     next_at: Duration,
+    /// Accounts one epoch may move from one shard to another
+    /// ([`crate::load::moving::MAX_PAIR_RECEIPTS`] over the receipts each account's
+    /// state takes at most, slots aside).
+    max_moves: usize,
     clpa: Option<JoinHandle<(EpochChange, History, f64)>>,
     announce: Option<JoinHandle<Result<(u64, Instant), tonic::Status>>>,
     beacon: BeaconClient<Channel>,
@@ -71,6 +75,8 @@ impl Epochs {
             },
             length,
             next_at: length,
+            max_moves: (crate::load::moving::MAX_PAIR_RECEIPTS
+                / (2 + u64::from(scenario.workload.tokens))) as usize,
             clpa: None,
             announce: None,
             beacon,
@@ -137,10 +143,17 @@ impl Epochs {
             drop(m);
             let mut history = self.history.take()?;
             let params = self.params;
+            let max_moves = self.max_moves;
             self.next_at = elapsed + self.length;
             self.clpa = Some(tokio::task::spawn_blocking(move || {
                 let t = Instant::now();
-                let change = plan(&mut history, &touches, &placement, &params, epoch);
+                let change = plan(
+                    &mut history,
+                    &touches,
+                    &placement,
+                    &params,
+                    (epoch, max_moves),
+                );
                 (change, history, t.elapsed().as_secs_f64())
             }));
         }
