@@ -402,6 +402,15 @@ mod tests {
     use super::*;
     use cross_shard::Call;
 
+    /// Begins epoch `epoch` of `moves` on `m`, now.
+    fn start(m: &mut Moving, epoch: u32, moves: Vec<(AccountId, ShardId)>) {
+        m.begin(
+            &EpochChange { epoch, moves },
+            Instant::now(),
+            EpochFigures::default(),
+        );
+    }
+
     fn tx(id: u64, from: AccountId, nonce: u64) -> Tx {
         Tx {
             id,
@@ -441,14 +450,7 @@ mod tests {
         );
         assert!(m.settled());
         // Released but not yet taken: a new call queues behind, never ahead.
-        m.begin(
-            &EpochChange {
-                epoch: 2,
-                moves: vec![(x, 0)],
-            },
-            Instant::now(),
-            EpochFigures::default(),
-        );
+        start(&mut m, 2, vec![(x, 0)]);
         assert_eq!(m.route(tx(3, x, 3), 1), HELD);
         m.resolved(1);
         m.resolved(2);
@@ -470,14 +472,7 @@ mod tests {
         let mut m = Moving::new(p, 10);
         let x = (0..10).find(|&a| p.shard_of(a) == 0).unwrap();
         m.route(tx(0, x, 0), 1);
-        m.begin(
-            &EpochChange {
-                epoch: 1,
-                moves: vec![(x, 1)],
-            },
-            Instant::now(),
-            EpochFigures::default(),
-        );
+        start(&mut m, 1, vec![(x, 1)]);
         m.imported(1, x, 9);
         m.release(Instant::now());
         assert!(
@@ -497,11 +492,7 @@ mod tests {
         let mut m = Moving::new(p, 30);
         let mut moves = vec![(x, 2), (y, 2)];
         moves.sort_unstable();
-        m.begin(
-            &EpochChange { epoch: 1, moves },
-            Instant::now(),
-            EpochFigures::default(),
-        );
+        start(&mut m, 1, moves);
         // x moves as it should: let go by 0 at beacon height 5, imported by 2 at 6.
         m.exported(0, 1, x, 5);
         m.imported(2, x, 6);
@@ -521,14 +512,7 @@ mod tests {
         );
         // An import no later than its export; a second export; a stray one.
         let mut m2 = Moving::new(p, 30);
-        m2.begin(
-            &EpochChange {
-                epoch: 1,
-                moves: vec![(x, 2)],
-            },
-            Instant::now(),
-            EpochFigures::default(),
-        );
+        start(&mut m2, 1, vec![(x, 2)]);
         m2.exported(0, 1, x, 5);
         m2.imported(2, x, 5);
         assert!(
@@ -556,14 +540,7 @@ mod tests {
         let p = Placement::new(2).unwrap();
         let mut m = Moving::new(p, 10);
         let x = (0..10).find(|&a| p.shard_of(a) == 0).unwrap();
-        m.begin(
-            &EpochChange {
-                epoch: 1,
-                moves: vec![(x, 1)],
-            },
-            Instant::now(),
-            EpochFigures::default(),
-        );
+        start(&mut m, 1, vec![(x, 1)]);
         for n in 0..3 {
             assert_eq!(m.route(tx(n, x, n), 1), HELD);
         }
