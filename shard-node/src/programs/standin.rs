@@ -26,11 +26,16 @@ pub(super) fn invoke<S: State>(
         return Step::End(End::Misplaced);
     };
     credit(s, c, NATIVE, value);
-    let slot = Key::Slot(c, caller);
-    let mut calls = s.read(slot);
-    calls[0] = calls[0].saturating_add(1);
-    s.write(slot, calls);
+    count_calls(s, c, caller, 1);
     Step::End(End::Done)
+}
+
+/// Adds `calls` to local contract `c`'s slot of `caller`.
+fn count_calls<S: State>(s: &mut S, c: u32, caller: AccountId, calls: u64) {
+    let slot = Key::Slot(c, caller);
+    let mut value = s.read(slot);
+    value[0] = value[0].saturating_add(calls);
+    s.write(slot, value);
 }
 
 /// A migration's slot of a moving contract arriving on its new shard: the calls counted
@@ -44,9 +49,6 @@ pub(super) fn settle_slot<S: State>(
     let Some(c) = s.local(contract) else {
         return Step::End(End::Misplaced);
     };
-    let slot = Key::Slot(c, caller);
-    let mut value = s.read(slot);
-    value[0] = value[0].saturating_add(calls);
-    s.write(slot, value);
+    count_calls(s, c, caller, calls);
     Step::End(End::Done)
 }

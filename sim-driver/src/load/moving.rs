@@ -94,6 +94,10 @@ pub struct Moving {
     /// Per account: calls sent to a shard without an outcome there yet.
     outstanding: Vec<u32>,
     held: FxHashMap<AccountId, Held>,
+    /// Held accounts that may have become releasable since the last release (their
+    /// move arrived, or their old shard's last outstanding call was answered): the
+    /// only ones [`Moving::release`] looks at.
+    candidates: Vec<AccountId>,
     ready: Vec<(ShardId, Tx)>,
     /// The senders of `ready`: a new call of theirs queues behind them, so that a
     /// release between two of the generator's takes cannot reorder their nonces.
@@ -121,6 +125,7 @@ impl Moving {
             sender_of: Vec::new(),
             outstanding: vec![0; accounts as usize],
             held: FxHashMap::default(),
+            candidates: Vec::new(),
             ready: Vec::new(),
             ready_from: Default::default(),
             touches: Vec::new(),
@@ -161,6 +166,9 @@ impl Moving {
         if let Some(&from) = self.sender_of.get(id as usize) {
             let n = &mut self.outstanding[from as usize];
             *n = n.saturating_sub(1);
+            if *n == 0 && self.held.contains_key(&from) {
+                self.candidates.push(from);
+            }
         }
     }
 
@@ -210,6 +218,7 @@ impl Moving {
     pub fn imported(&mut self, shard: ShardId, account: AccountId, bh: u64) {
         if let Some(h) = self.held.get_mut(&account) {
             h.arrived = true;
+            self.candidates.push(account);
         }
         let epoch = self.last_move.get(&account).copied();
         match epoch.and_then(|e| self.reported.get_mut(&(e, account))) {
@@ -258,14 +267,13 @@ impl Moving {
     /// Releases every held account whose move is complete and whose old shard has
     /// answered every call it was sent: its calls become ready, in nonce order.
     pub fn release(&mut self, now: Instant) {
-        let done: Vec<AccountId> = self
-            .held
-            .iter()
-            .filter(|(a, h)| h.arrived && self.outstanding[**a as usize] == 0)
-            .map(|(a, _)| *a)
-            .collect();
-        for a in done {
-            let mut h = self.held.remove(&a).expect("listed above");
+        for a in std::mem::take(&mut self.candidates) {
+            if self.outstanding[a as usize] > 0 || !self.held.get(&a).is_some_and(|h| h.arrived) {
+                continue;
+            }
+            let Some(mut h) = self.held.remove(&a) else {
+                continue;
+            };
             h.txs.sort_unstable_by_key(|t| t.nonce);
             self.outstanding[a as usize] += h.txs.len() as u32;
             if !h.txs.is_empty() {

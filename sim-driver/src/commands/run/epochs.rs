@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use crate::load::moving::{EpochFigures, Moving, plan};
+use crate::measure::tracker::Second;
 use crate::scenario::Scenario;
 
 /// The live epochs of a CLPA run.
@@ -187,8 +188,6 @@ impl Epochs {
             for &a in &ev.exported {
                 m.exported(ev.shard, e, a, ev.beacon_height);
             }
-        }
-        if let Some(e) = ev.switched_epoch {
             m.switched(ev.shard, e, ev.exported_bytes, elapsed.as_secs_f64());
         }
         m.release(Instant::now());
@@ -196,15 +195,36 @@ impl Epochs {
     }
 }
 
-/// The cross-shard share of the transactions final in seconds `from..to` of `seconds`.
-fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> Option<f64> {
+/// Reads one block's events into the tracker and — for the first copy of a block, under
+/// CLPA — into the live epochs.
+pub(super) fn read_events(
+    epochs: Option<&Epochs>,
+    tracker: &mut crate::measure::tracker::Tracker,
+    at: u64,
+    events: &pb::BlockEvents,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    if let Some(e) = epochs
+        && events.height > tracker.last_height(events.shard as usize)
+    {
+        e.events(events, elapsed)?;
+    }
+    tracker.events(at, events);
+    Ok(())
+}
+
+/// Seconds `from..to` of `seconds` (whole seconds, clipped to the run).
+fn span(seconds: &[Second], from: f64, to: f64) -> &[Second] {
     let (a, b) = (
         from.floor() as usize,
         (to.floor() as usize).min(seconds.len()),
     );
-    let (all, cross) = seconds
-        .get(a.min(b)..b)
-        .unwrap_or_default()
+    seconds.get(a.min(b)..b).unwrap_or_default()
+}
+
+/// The cross-shard share of the transactions final in `span`.
+fn share(span: &[Second]) -> Option<f64> {
+    let (all, cross) = span
         .iter()
         .flat_map(|s| &s.shards)
         .fold((0u64, 0u64), |(n, c), s| {
@@ -213,18 +233,18 @@ fn share(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> Opt
     (all > 0).then(|| cross as f64 / all as f64)
 }
 
-/// The busiest shard's final transactions over the mean, in seconds `from..to`.
-fn imbalance(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) -> Option<f64> {
-    let (a, b) = (
-        from.floor() as usize,
-        (to.floor() as usize).min(seconds.len()),
-    );
-    let span = seconds.get(a.min(b)..b).unwrap_or_default();
+/// The busiest shard's final transactions over the mean, in `span`.
+fn imbalance(span: &[Second]) -> Option<f64> {
     let shards = span.first()?.shards.len();
     let loads: Vec<u64> = (0..shards)
         .map(|k| span.iter().map(|s| s.shards[k].final_total).sum())
         .collect();
-    let mean = loads.iter().sum::<u64>() as f64 / shards.max(1) as f64;
+    max_over_mean(&loads)
+}
+
+/// The largest of `loads` over their mean (`None` when they are all zero).
+pub(super) fn max_over_mean(loads: &[u64]) -> Option<f64> {
+    let mean = loads.iter().sum::<u64>() as f64 / loads.len().max(1) as f64;
     (mean > 0.0).then(|| *loads.iter().max().unwrap_or(&0) as f64 / mean)
 }
 
@@ -233,7 +253,7 @@ fn imbalance(seconds: &[crate::measure::tracker::Second], from: f64, to: f64) ->
 /// receipts finish, would tilt it).
 pub(super) fn summary(
     moving: &Moving,
-    seconds: &[crate::measure::tracker::Second],
+    seconds: &[Second],
     load_end_s: f64,
 ) -> crate::results::MigrationSummary {
     let end = load_end_s.min(seconds.len() as f64);
@@ -257,6 +277,7 @@ pub(super) fn summary(
         .enumerate()
         .map(|(i, e)| {
             let mut held = e.held_ms.clone();
+            let during = span(seconds, e.began_s, began.get(i + 1).copied().unwrap_or(end));
             crate::results::EpochSummary {
                 epoch: e.epoch,
                 began_s: e.began_s,
@@ -273,16 +294,8 @@ pub(super) fn summary(
                 calls_refused: e.refused,
                 receipts_forwarded: e.forwarded,
                 clpa_s: e.clpa_s,
-                load_imbalance: imbalance(
-                    seconds,
-                    e.began_s,
-                    began.get(i + 1).copied().unwrap_or(end),
-                ),
-                cross_shard_share: share(
-                    seconds,
-                    e.began_s,
-                    began.get(i + 1).copied().unwrap_or(end),
-                ),
+                load_imbalance: imbalance(during),
+                cross_shard_share: share(during),
             }
         })
         .collect::<Vec<_>>();
@@ -293,7 +306,7 @@ pub(super) fn summary(
         unavailable_p99_ms: pct(&mut all, 0.99),
         calls_refused: epochs.iter().map(|e| e.calls_refused).sum(),
         receipts_forwarded: epochs.iter().map(|e| e.receipts_forwarded).sum(),
-        genesis_cross_shard_share: share(seconds, 0.0, began.first().copied().unwrap_or(end)),
+        genesis_cross_shard_share: share(span(seconds, 0.0, began.first().copied().unwrap_or(end))),
         epochs,
     }
 }

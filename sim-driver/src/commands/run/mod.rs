@@ -483,12 +483,7 @@ async fn drive(
                     if let Some(h) = heard.get_mut(slot) {
                         *h = Instant::now();
                     }
-                    if let Some(e) = &epochs
-                        && events.height > tracker.last_height(events.shard as usize)
-                    {
-                        e.events(&events, start.elapsed())?;
-                    }
-                    tracker.events(at, &events);
+                    epochs::read_events(epochs.as_ref(), &mut tracker, at, &events, start.elapsed())?;
                     if catching_up.get(slot).is_some_and(Option::is_some) {
                         resume_if_caught_up(slot, slot / n, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
                     }
@@ -664,14 +659,15 @@ async fn drive(
     let moving_unsent = match &epochs {
         Some(e) => {
             let m = lock(&e.moving);
+            let unsent = m.unsent();
             if !m.settled() {
                 failures.push(format!(
                     "{} accounts were still moving when the run ended (their new shard never reported them imported, or their old shard never answered a call): {} of their calls were never sent",
                     m.still_moving(),
-                    m.unsent().iter().sum::<u64>()
+                    unsent.iter().sum::<u64>()
                 ));
             }
-            m.unsent()
+            unsent
         }
         None => vec![0; shards],
     };
@@ -730,12 +726,7 @@ async fn drive(
             tracker.dispatched(*first, intended, programs);
         }
         if let Msg::Events { at, events, .. } = msg {
-            if let Some(e) = &epochs
-                && events.height > tracker.last_height(events.shard as usize)
-            {
-                e.events(&events, start.elapsed())?;
-            }
-            tracker.events(at, &events);
+            epochs::read_events(epochs.as_ref(), &mut tracker, at, &events, start.elapsed())?;
         }
     }
     for (report, fault) in reports.iter_mut().zip(&scenario.faults) {

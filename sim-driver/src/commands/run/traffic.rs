@@ -101,15 +101,14 @@ pub(super) fn summary(
         } else {
             summary.cross_shard.committed as f64 / summary.committed as f64
         },
-        load_imbalance: {
-            let loads: Vec<u64> = summary.per_shard.iter().map(|s| s.committed).collect();
-            let mean = loads.iter().sum::<u64>() as f64 / loads.len().max(1) as f64;
-            if mean > 0.0 {
-                *loads.iter().max().unwrap_or(&0) as f64 / mean
-            } else {
-                0.0
-            }
-        },
+        load_imbalance: super::epochs::max_over_mean(
+            &summary
+                .per_shard
+                .iter()
+                .map(|s| s.committed)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or(0.0),
         accounts: scenario.workload.accounts,
         tokens: u64::from(scenario.workload.tokens),
         genesis_balance: crate::cluster::INITIAL_BALANCE,
