@@ -28,6 +28,9 @@ interface IBridge {
     function nft(address to, uint32 collection, uint256 id) external returns (bool);
     /// The caller's vote on the remote `proposal`.
     function vote(uint32 proposal, bool yes) external returns (bool);
+    /// The caller's stand-in call of the remote contract account `target`, with its
+    /// value paid, burning `gas` there.
+    function invoke(address target, uint64 gas) external payable returns (bool);
 }
 
 // Every message returns true: a call with a return value is not refused for an address

@@ -108,6 +108,8 @@ pub enum Effect {
         contract: AccountId,
         /// Native coin the call carries.
         value: u64,
+        /// The gas the call costs where it runs (the trace's; burnt under the EVM).
+        gas: u64,
     },
     /// Migration: one asset's balance of an account moving here from the shard that
     /// held it (see `crate::migration`). Counted as value in flight like a credit.
@@ -276,11 +278,13 @@ impl Effect {
                 caller,
                 contract,
                 value,
+                gas,
             } => Row {
                 kind: 6,
                 to: contract,
                 amount: value,
                 object: caller,
+                limit: gas,
                 ..Row::default()
             },
             Effect::Move {
@@ -366,6 +370,7 @@ impl Effect {
                 caller: r.object,
                 contract: r.to,
                 value: r.amount,
+                gas: r.limit,
             },
             7 => Effect::Move {
                 account: r.to,
@@ -516,6 +521,7 @@ mod tests {
             caller: 4,
             contract: 11,
             value: 6,
+            gas: 90_000,
         };
         assert_eq!(Effect::from_row(&invoke.to_row()), Ok(invoke));
         assert_eq!(invoke.value(), Some((0, 6)), "the value is in flight");

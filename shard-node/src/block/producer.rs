@@ -146,8 +146,7 @@ impl BlockProducer {
                 config.predict_executor,
             ),
             crate::Vm::Evm => {
-                let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-                let layout = crate::vm::state::Layout::new(State::world(&ledger), &local)
+                let layout = crate::vm::state::Layout::new(State::world(&ledger))
                     .map_err(|e| crate::Error::Config(format!("the EVM genesis: {e}")))?;
                 crate::vm::exec::for_config(
                     config.executor,

@@ -117,15 +117,21 @@ impl BlockOutput {
     }
 
     /// The transactions' gas by program ([`cross_shard::Program`] order); `txs` are the
-    /// block's transactions, in the order they ran.
+    /// block's transactions in the order they ran, with any that did not run among them
+    /// (a moved sender's calls, handed back): gas is recorded in that order, so each
+    /// entry's transaction is found by walking on.
     pub fn gas_by_program(
         &self,
         txs: &[cross_shard::Tx],
     ) -> [u64; cross_shard::Program::ALL.len()] {
         let mut by = [0u64; cross_shard::Program::ALL.len()];
-        for (tx, &(id, g)) in txs.iter().zip(&self.gas) {
-            debug_assert_eq!(tx.id, id, "gas is recorded in block order");
-            by[tx.call.program() as usize] += g;
+        let mut txs = txs.iter();
+        for &(id, g) in &self.gas {
+            let tx = txs.find(|t| t.id == id);
+            debug_assert!(tx.is_some(), "gas is recorded in block order");
+            if let Some(tx) = tx {
+                by[tx.call.program() as usize] += g;
+            }
         }
         by
     }
@@ -140,5 +146,39 @@ impl BlockOutput {
             }
             Outcome::Rejected(reason) => self.reject(tx, reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cross_shard::{Call, Program, Tx};
+
+    /// A moved sender's call is in the block's list but never ran: the gas of the calls
+    /// after it still goes to their own programs.
+    #[test]
+    fn gas_by_program_walks_past_calls_that_did_not_run() {
+        let tx = |id, call| Tx {
+            id,
+            from: id,
+            nonce: 0,
+            call,
+        };
+        let transfer = Call::Transfer {
+            to: 9,
+            asset: 0,
+            amount: 1,
+        };
+        let invoke = Call::Invoke {
+            contract: 9,
+            value: 0,
+            gas: 500_000,
+        };
+        let txs = [tx(1, transfer), tx(2, transfer), tx(3, invoke)];
+        let mut out = BlockOutput::new(1);
+        out.gas = vec![(1, 21_000), (3, 500_000)];
+        let by = out.gas_by_program(&txs);
+        assert_eq!(by[Program::Transfer as usize], 21_000);
+        assert_eq!(by[Program::Call as usize], 500_000);
     }
 }

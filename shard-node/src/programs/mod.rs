@@ -188,13 +188,16 @@ fn senders_half<S: State>(s: &mut S, tx: &Tx, from: u32) -> Result<Effect, Rejec
             yes,
         },
         Call::Invoke {
-            contract, value, ..
+            contract,
+            value,
+            gas,
         } => {
             assets::debit(s, from, cross_shard::ids::NATIVE, value)?;
             Effect::Invoke {
                 caller: tx.from,
                 contract,
                 value,
+                gas,
             }
         }
     })
@@ -248,10 +251,12 @@ fn apply<S: State>(s: &mut S, effect: Effect) -> Step {
             proposal,
             yes,
         } => vote::cast(s, voter, proposal, yes),
+        // The native VM charges no gas.
         Effect::Invoke {
             caller,
             contract,
             value,
+            ..
         } => standin::invoke(s, caller, contract, value),
         Effect::Move {
             account,
@@ -494,7 +499,8 @@ mod tests {
                     effect: Effect::Invoke {
                         caller: a,
                         contract: there,
-                        value: 9
+                        value: 9,
+                        gas: 60_000,
                     }
                 }
             }

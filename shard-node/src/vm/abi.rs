@@ -12,6 +12,7 @@ sol! {
         function mint(uint32 collection, uint64 serial) external returns (bool);
         function nft(address to, uint32 collection, uint256 id) external returns (bool);
         function vote(uint32 proposal, bool yes) external returns (bool);
+        function invoke(address target, uint64 gas) external payable returns (bool);
     }
 
     /// `contracts/src/ShardToken.sol` (an OpenZeppelin ERC-20).
@@ -53,5 +54,13 @@ sol! {
         function yes() external view returns (uint256);
         function no() external view returns (uint256);
         error AlreadyVoted(address voter);
+    }
+
+    /// `contracts/src/StandIn.sol`.
+    interface IStandIn {
+        function invoke(address target) external payable;
+        function invokeFor(address target, address caller) external payable;
+        function calls(address target, address caller) external view returns (uint256);
+        error NotPaid(address target);
     }
 }

@@ -12,6 +12,7 @@
 //!  "NF" … shard ‖ collection  Collection instance of c on shard s (one per shard)
 //!  "PL" …         pool        Pool p, on its shard only
 //!  "BL" …         proposal    Ballot of proposal p, on its shard only
+//!  "SI" … shard               StandIn instance of shard s: the slots of its contracts
 //!  0x…53484252                the bridge precompile (vm::bridge)
 //! ```
 
@@ -46,6 +47,11 @@ pub fn pool_address(p: PoolId) -> Address {
 /// The address of proposal `p`'s ballot (on its own shard).
 pub fn ballot_address(p: ProposalId) -> Address {
     named(b"BL", 0, p)
+}
+
+/// The address of `shard`'s stand-in instance (`contracts/src/StandIn.sol`).
+pub fn standin_address(shard: u32) -> Address {
+    named(b"SI", shard, 0)
 }
 
 /// The two leading bytes of every account address.

@@ -17,15 +17,18 @@ pub enum Contract {
     Collection,
     /// `vote`: a ballot per proposal.
     Ballot,
+    /// Stand-in calls of a trace's contracts: one instance per shard.
+    StandIn,
 }
 
 impl Contract {
     /// Every contract.
-    pub const ALL: [Contract; 4] = [
+    pub const ALL: [Contract; 5] = [
         Contract::ShardToken,
         Contract::Pool,
         Contract::Collection,
         Contract::Ballot,
+        Contract::StandIn,
     ];
 
     /// The committed artifact's JSON.
@@ -35,6 +38,7 @@ impl Contract {
             Contract::Pool => include_str!("../../../contracts/artifacts/Pool.json"),
             Contract::Collection => include_str!("../../../contracts/artifacts/Collection.json"),
             Contract::Ballot => include_str!("../../../contracts/artifacts/Ballot.json"),
+            Contract::StandIn => include_str!("../../../contracts/artifacts/StandIn.json"),
         }
     }
 

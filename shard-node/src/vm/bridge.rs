@@ -13,17 +13,20 @@
 //!  EOA ─tx─► ShardToken.transfer(to on B)
 //!             burn here, BRIDGE.credit ──log──► Effect::Credit ══receipt══►
 //!                                                  BRIDGE ─call─► ShardToken.arrive(to)
+//!  EOA ─tx─► BRIDGE.invoke{value}(contract on B) ─► Effect::Invoke ═receipt═►
+//!                                                  BRIDGE ─call─► StandIn.invokeFor
 //!  EOA ─tx─► BRIDGE.swap{value}(pool on B) ─► Effect::Swap ══════receipt══►
 //!                                                  BRIDGE ─call─► Pool.swapArrived
 //!                             ◄══receipt══ Effect::Credit ◄─log─ token.transfer(trader)
 //!                             ◄══receipt══ Effect::Refund (Slippage) if it reverted
 //! ```
 //!
-//! Messages are the native programs' effects (credit, swap, mint, NFT, vote), not
-//! arbitrary calldata: the receipt protocol, its Merkle proofs and the audit of value in
-//! flight per asset stay exactly as they are, and a message is checked here against the
-//! cluster's world (the asset exists, the object lives on another shard, the value paid
-//! matches the amount, a token's message comes from that token's instance).
+//! Messages are the native programs' effects (credit, swap, mint, NFT, vote, stand-in
+//! call), not arbitrary calldata: the receipt protocol, its Merkle proofs and the audit
+//! of value in flight per asset stay exactly as they are, and a message is checked here
+//! against the cluster's world (the asset exists, the object lives on another shard,
+//! the value paid matches the amount, a token's message comes from that token's
+//! instance).
 //!
 //! Value sent to the bridge leaves this shard's state; value a bridge call carries on
 //! arrival enters it. The bridge's own account is therefore outside the state: its
@@ -198,6 +201,12 @@ fn message(w: &World, caller: Address, value: U256, input: &[u8]) -> Result<Effe
                 yes,
             }
         }
+        IBridgeCalls::invoke(IBridge::invokeCall { target, gas }) => Effect::Invoke {
+            caller: local_account(caller)?,
+            contract: remote_account(target)?,
+            value: fits(value)?,
+            gas,
+        },
     })
 }
 

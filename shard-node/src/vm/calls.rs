@@ -16,6 +16,8 @@
 //!  send NFT                    ──► Collection.send(to, id)          (routes itself)
 //!  vote      proposal here     ──► Ballot.vote(yes)
 //!            proposal there    ──► BRIDGE.vote(proposal, yes)
+//!  stand-in  contract here     ──► StandIn.invoke{value}(contract)  (burns its gas)
+//!            contract there    ──► BRIDGE.invoke{value}(contract, gas)
 //! ```
 //!
 //! and its result becomes the outcome:
@@ -40,8 +42,10 @@ use revm::context::TxEnv;
 use revm::context_interface::result::ExecutionResult;
 use revm::primitives::{Address, TxKind, U256};
 
-use super::abi::{IBallot, IBridge, ICollection, IPool, IShardToken};
-use super::addresses::{account, ballot_address, collection_address, pool_address, token_address};
+use super::abi::{IBallot, IBridge, ICollection, IPool, IShardToken, IStandIn};
+use super::addresses::{
+    account, ballot_address, collection_address, pool_address, standin_address, token_address,
+};
 use super::bridge::{self, BRIDGE, token_id};
 use super::state::{Preimage, StateError};
 use crate::programs::{self, Outcome};
@@ -62,9 +66,24 @@ pub fn gas_limit(w: &World, tx: &Tx) -> u64 {
         Call::Mint { .. } => 150_000,
         Call::SendNft { .. } => 100_000,
         Call::Vote { .. } => 120_000,
-        // The trace's own figure (refused under the EVM, but still counted the same).
-        Call::Invoke { gas, .. } => gas,
+        // Here the stand-in burns the trace's own figure; on another shard the call
+        // here is only the bridge's message (and the gas is burnt there).
+        Call::Invoke { contract, gas, .. } if w.placement.shard_of(contract) == w.shard => {
+            standin_gas(gas)
+        }
+        Call::Invoke { .. } => 80_000,
     }
+}
+
+/// The least gas a stand-in call is given: what its own work costs (the transaction,
+/// a new slot, a value transfer that may create the contract's account) with room to
+/// spare; a trace's call that used less is charged this.
+pub const STANDIN_MIN_GAS: u64 = 100_000;
+
+/// The gas limit of a stand-in call that cost `gas` in the trace: that, at least
+/// [`STANDIN_MIN_GAS`]. The stand-in burns all of it but a margin.
+pub fn standin_gas(gas: u64) -> u64 {
+    gas.max(STANDIN_MIN_GAS)
 }
 
 /// How many of `txs`, from the front, a block with gas limit `budget` takes: as many as
@@ -84,7 +103,8 @@ pub fn within_gas<'a>(w: &World, txs: impl Iterator<Item = &'a Tx>, budget: u64)
 /// its gas limit, as Ethereum's system calls do.
 pub const RECEIPT_GAS_LIMIT: u64 = 150_000;
 
-/// The largest gas limit of any call: a block's gas limit must fit one.
+/// The largest gas limit of any call of the five programs: a block's gas limit must
+/// fit one (a stand-in call's is its trace's gas: the scenario checks its cap).
 pub const MAX_CALL_GAS: u64 = 150_000;
 
 /// Why a call cannot run on the EVM.
@@ -182,11 +202,25 @@ fn prepare<S: State>(s: &mut S, tx: &Tx) -> Result<(TxEnv, Preimage), RejectReas
         };
     let me = account(tx.from);
     let (to, value, data, pre) = match tx.call {
-        // No contract stands in for a trace's calls on the EVM yet: refused by name
-        // (scenarios with real traffic are refused before they reach a shard).
-        Call::Invoke { .. } => {
-            let _ = refuse(s, RejectReason::Unsupported); // uses the nonce, as natively
-            return Err(RejectReason::Unsupported);
+        Call::Invoke {
+            contract,
+            value,
+            gas,
+        } => {
+            pays(s, value, &mut refuse)?;
+            if w.placement.shard_of(contract) == w.shard {
+                let call = IStandIn::invokeCall {
+                    target: account(contract),
+                };
+                let pre = Preimage::slot(contract, tx.from);
+                (standin_address(w.shard), value, call.abi_encode(), pre)
+            } else {
+                let call = IBridge::invokeCall {
+                    target: account(contract),
+                    gas,
+                };
+                (BRIDGE, value, call.abi_encode(), Preimage::None)
+            }
         }
         Call::Transfer {
             to,

@@ -14,7 +14,15 @@
 //!  NFT                     ──► Collection.arrive(to, id)                (mints here)
 //!  vote                    ──► Ballot.voteFor(voter, yes)
 //!                                AlreadyVoted: failed, nothing to give back
+//!  stand-in call           ──► StandIn.invokeFor{value}(contract, caller), burning
+//!                                the call's gas here, where the contract runs
+//!  move, move-slot, arrive ──► written natively (see below)
 //! ```
+//!
+//! A migration's receipts (`cross_shard::migration`) are not calls of a program: they
+//! carry an account's state — balances, the slots of a moving contract, its nonce —
+//! into the keys the native programs and the EVM share (`vm::state`), so they are
+//! applied by the native rule on both VMs, and cost no gas.
 //!
 //! An effect whose target is not on this shard (only a faulty source sends one), or a
 //! collection that does not exist, is [`End::Misplaced`] and not applied, as natively.
@@ -24,10 +32,12 @@ use cross_shard::ids::{NATIVE, Object};
 use cross_shard::{Effect, RejectReason};
 use revm::primitives::U256;
 
-use super::abi::{IBallot, ICollection, IPool, IShardToken};
-use super::addresses::{account, ballot_address, collection_address, pool_address, token_address};
+use super::abi::{IBallot, ICollection, IPool, IShardToken, IStandIn};
+use super::addresses::{
+    account, ballot_address, collection_address, pool_address, standin_address, token_address,
+};
 use super::bridge::{BRIDGE, token_id};
-use super::calls::{Ended, EvmError, Machine, RECEIPT_GAS_LIMIT, ended, env};
+use super::calls::{Ended, EvmError, Machine, RECEIPT_GAS_LIMIT, ended, env, standin_gas};
 use super::state::Preimage;
 use crate::programs::End;
 use crate::state::State;
@@ -138,16 +148,33 @@ pub fn deliver<M: Machine>(m: &mut M, tx: u64, mut effect: Effect) -> Result<(En
                 let at = ballot_address(proposal);
                 (at, 0, call.abi_encode(), Preimage::voter(voter), End::Done)
             }
-            // No EVM shard sends one (it refuses stand-in calls): only a faulty source.
-            // Neither stand-in calls nor migrations run under the EVM (real traffic
-            // is refused with it): nothing here to apply them to.
-            Effect::Invoke { .. }
-            | Effect::Move { .. }
-            | Effect::MoveSlot { .. }
-            | Effect::Arrive { .. } => return Ok((End::Misplaced, gas)),
+            Effect::Invoke {
+                caller,
+                contract,
+                value,
+                ..
+            } => {
+                if !local(contract) {
+                    return Ok((End::Misplaced, gas));
+                }
+                let call = IStandIn::invokeForCall {
+                    target: account(contract),
+                    caller: account(caller),
+                };
+                let at = standin_address(w.shard);
+                let pre = Preimage::slot(contract, caller);
+                (at, value, call.abi_encode(), pre, End::Done)
+            }
+            Effect::Move { .. } | Effect::MoveSlot { .. } | Effect::Arrive { .. } => {
+                return Ok((crate::programs::deliver(m.state(), effect), gas));
+            }
+        };
+        let limit = match effect {
+            Effect::Invoke { gas: burn, .. } => standin_gas(burn),
+            _ => RECEIPT_GAS_LIMIT,
         };
         // The bridge's nonce is never kept (its account is outside the state): 0.
-        let call = env(BRIDGE, 0, (to, value, data), RECEIPT_GAS_LIMIT);
+        let call = env(BRIDGE, 0, (to, value, data), limit);
         let result = m.run(tx, call, pre)?;
         gas += result.tx_gas_used();
         match (ended(&w, tx, &result)?, effect) {

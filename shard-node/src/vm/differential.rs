@@ -1,8 +1,11 @@
 //! The differential test across VMs, over every program and across shards: one seeded
 //! stream of calls — transfers of the coin and of two tokens, swaps in both directions
-//! (some past their limit), mints, NFT sends (some by a non-owner), votes (some twice) —
+//! (some past their limit), mints, NFT sends (some by a non-owner), votes (some twice),
+//! stand-in calls of accounts as contracts (some paying more than the caller has) —
 //! on a cluster of two shards, block after block, each block's receipts carried to the
-//! other shard for the next. The lanes run it from the same genesis: the native
+//! other shard for the next; midway a migration moves a quarter of the accounts to the
+//! other shard (balances, token balances, stand-in slots and nonces as receipts, and
+//! receipts in flight forwarded). The lanes run it from the same genesis: the native
 //! programs, the sequential EVM, Block-STM and the parallel executor over the EVM at 1,
 //! 2 and 4 threads, and that parallel executor again with a declaration that leaves
 //! keys out (it must notice, run those blocks sequentially, and say so). Every block
@@ -34,6 +37,8 @@ struct Lane {
     inbound: Vec<Vec<(ShardId, Receipt)>>,
     /// Blocks run sequentially for an undeclared key.
     undeclared: usize,
+    /// The receipts of a switch, sent with the next block's.
+    switched: Vec<Vec<(ShardId, Receipt)>>,
 }
 
 fn genesis() -> Vec<Ledger> {
@@ -43,8 +48,7 @@ fn genesis() -> Vec<Ledger> {
 }
 
 fn layout(l: &Ledger) -> Layout {
-    let local: Vec<u64> = (0..l.len() as u32).map(|i| l.id(i)).collect();
-    Layout::new(l.world(), &local).unwrap()
+    Layout::new(l.world()).unwrap()
 }
 
 impl Lane {
@@ -55,6 +59,17 @@ impl Lane {
             ledgers,
             inbound: vec![Vec::new(); SHARDS as usize],
             undeclared: 0,
+            switched: vec![Vec::new(); SHARDS as usize],
+        }
+    }
+
+    /// Every shard switches to `change` (as its next block begins, in the pipeline):
+    /// the state of each account leaving it leaves as receipts.
+    fn switch(&mut self, change: &cross_shard::migration::EpochChange) {
+        for (s, ledger) in self.ledgers.iter_mut().enumerate() {
+            for (dst, r) in ledger.switch(change) {
+                self.switched[dst as usize].push((s as u32, r));
+            }
         }
     }
 
@@ -62,7 +77,7 @@ impl Lane {
     /// shard's output and state root.
     fn block(&mut self, txs: &[Tx]) -> Vec<(BlockOutput, cross_shard::Hash)> {
         let mut results = Vec::new();
-        let mut next = vec![Vec::new(); SHARDS as usize];
+        let mut next = std::mem::replace(&mut self.switched, vec![Vec::new(); SHARDS as usize]);
         for s in 0..SHARDS as usize {
             let ledger = &mut self.ledgers[s];
             let mine: Vec<Tx> = txs
@@ -131,10 +146,27 @@ fn call(
             },
             to: b,
         },
-        _ => Call::Vote {
+        4 => Call::Vote {
             proposal: (a % u64::from(w.proposals)) as u32,
             yes: flag,
         },
+        _ => Call::Invoke {
+            contract: b,
+            value: if flag { 5_000 } else { amount },
+            gas: amount * 1_000,
+        },
+    }
+}
+
+/// The migration every run makes before its middle block: each account `a` with
+/// `a % 4 == 1` moves to the other shard.
+fn migration(placement: &cross_shard::Placement) -> cross_shard::migration::EpochChange {
+    cross_shard::migration::EpochChange {
+        epoch: 1,
+        moves: (0..ACCOUNTS)
+            .filter(|a| a % 4 == 1)
+            .map(|a| (a, 1 - placement.shard_of(a)))
+            .collect(),
     }
 }
 
@@ -150,6 +182,8 @@ struct Seen {
     rejected: usize,
     /// Blocks the under-declaring lane ran sequentially.
     undeclared: usize,
+    /// Migration receipts applied (state that moved).
+    moved: usize,
 }
 
 /// (program, a, b, amount, flag) per call, per block.
@@ -197,7 +231,25 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
     let mut from = senders.iter().cycle();
     let mut seen = Seen::default();
     let drain = std::iter::repeat_n(Vec::new(), 4);
-    for picks in blocks.into_iter().chain(drain) {
+    let middle = blocks.len() / 2;
+    let change = migration(&w.placement);
+    let mut picked = Vec::new();
+    for (k, picks) in blocks.into_iter().chain(drain).enumerate() {
+        if k == middle {
+            // The switch, then two empty blocks: one sends the accounts' state, the
+            // next applies it (their calls wait meanwhile, as the driver holds them).
+            native.switch(&change);
+            evm.switch(&change);
+            short.switch(&change);
+            for (_, lane) in &mut lanes {
+                lane.switch(&change);
+            }
+            picked.push(Vec::new());
+            picked.push(Vec::new());
+        }
+        picked.push(picks);
+    }
+    for picks in picked {
         let txs: Vec<Tx> = picks
             .iter()
             .map(|&pick| {
@@ -252,6 +304,7 @@ fn run_lanes(blocks: Blocks, senders: &[u64]) -> Result<Seen, TestCaseError> {
             seen.failed += o.failed.len();
             seen.forwarded += o.forwarded.len();
             seen.rejected += o.rejected.len();
+            seen.moved += o.migration_applied as usize;
         }
     }
     for s in 0..SHARDS as usize {
@@ -281,7 +334,7 @@ proptest! {
     fn native_and_every_evm_executor_agree_on_every_block_of_every_program(
         blocks in proptest::collection::vec(
             proptest::collection::vec(
-                (0u8..5, 0..ACCOUNTS, 0..ACCOUNTS, 1u64..400, proptest::bool::weighted(0.2)),
+                (0u8..6, 0..ACCOUNTS, 0..ACCOUNTS, 1u64..400, proptest::bool::weighted(0.2)),
                 1..24,
             ),
             1..5,
@@ -294,7 +347,8 @@ proptest! {
 
 /// A fixed run long enough to take every path at least once — local and cross-shard
 /// calls of each program, refunds past a limit, failed second votes, NFTs forwarded
-/// from a mint — so that the property above is known to cover them.
+/// from a mint, state moved by the migration — so that the property above is known
+/// to cover them.
 #[test]
 fn a_long_run_takes_every_path_and_agrees() {
     // splitmix64: a fixed stream, no generator crate needed.
@@ -310,7 +364,7 @@ fn a_long_run_takes_every_path_and_agrees() {
         .map(|_| {
             (0..40)
                 .map(|_| {
-                    let program = next(5) as u8;
+                    let program = next(6) as u8;
                     let (a, b) = (next(ACCOUNTS), next(ACCOUNTS));
                     (program, a, b, 1 + next(399), next(5) == 0)
                 })
@@ -327,7 +381,8 @@ fn a_long_run_takes_every_path_and_agrees() {
             && seen.failed > 0
             && seen.forwarded > 0
             && seen.rejected > 0
-            && seen.undeclared > 0,
+            && seen.undeclared > 0
+            && seen.moved > 0,
         "{seen:?}"
     );
 }

@@ -24,7 +24,7 @@ use revm::{ExecuteCommitEvm, ExecuteEvm};
 
 use super::bridge::{self, BridgedEvm};
 use super::calls::{self, Machine};
-pub use super::calls::{EvmError, MAX_CALL_GAS, gas_limit, within_gas};
+pub use super::calls::{EvmError, MAX_CALL_GAS, gas_limit, standin_gas, within_gas};
 use super::deliver;
 use super::state::{BlockDb, Layout, LedgerDb, Owned, Preimage, apply};
 use crate::exec::blockstm::{Runner, Worker};
@@ -554,8 +554,7 @@ mod tests {
         let mut w = world(0, 1, ACCOUNTS, 1);
         w.pools = 0;
         let ledger = Ledger::genesis(w, 100);
-        let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = Layout::new(ledger.world(), &local).unwrap();
+        let layout = Layout::new(ledger.world()).unwrap();
         (ledger, layout)
     }
 
@@ -643,18 +642,15 @@ mod tests {
     }
 
     /// A call that fails on the final state is an error in both executors, not an
-    /// outcome: here the layout leaves out account 3's token slot, so a transfer to it
-    /// writes a slot the mapping does not hold.
+    /// outcome: here the layout is built for a cluster of 3 accounts, so it leaves out
+    /// account 3's token slot, and a transfer to it writes a slot the mapping does not
+    /// hold.
     #[test]
     fn a_call_the_mapping_refuses_fails_the_block_in_both_executors() {
         let mut w = world(0, 1, ACCOUNTS, 1);
         w.pools = 0;
         let genesis = Ledger::genesis(w, 100);
-        let local: Vec<u64> = (0..genesis.len() as u32)
-            .map(|i| genesis.id(i))
-            .filter(|&id| id != 3)
-            .collect();
-        let layout = Layout::new(genesis.world(), &local).unwrap();
+        let layout = Layout::new(&crate::state::World { accounts: 3, ..w }).unwrap();
         let txs = block(&[(1, 3, 1, 5, false)]);
         let mut out = BlockOutput::new(1);
         let e = execute(&mut genesis.clone(), &layout, &txs, &mut out).unwrap_err();

@@ -44,7 +44,8 @@ use revm::state::{AccountInfo, EvmState};
 use rustc_hash::FxHashMap;
 
 use super::addresses::{
-    account, account_id, ballot_address, collection_address, pool_address, token_address,
+    account, account_id, ballot_address, collection_address, pool_address, standin_address,
+    token_address,
 };
 use super::artifacts::Contract;
 use super::bare::{World, erc20_balance_slot};
@@ -60,6 +61,8 @@ const ERC721_BALANCES: u64 = 3;
 const MINTED_SLOT: u64 = 6;
 /// `voted`'s slot in `Ballot`, after `yes` and `no`.
 const VOTED_SLOT: u64 = 2;
+/// `calls`'s slot in `StandIn`.
+const CALLS_SLOT: u64 = 0;
 
 /// What `_totalSupply` reads as (see the module notes).
 fn supply_reading() -> U256 {
@@ -90,12 +93,15 @@ pub enum Instance {
     Collection(u32),
     /// A ballot of this shard.
     Ballot(u32),
+    /// This shard's stand-in instance: the slots of the contracts placed here.
+    StandIn,
 }
 
-/// Who holds an ERC-20 balance slot.
+/// Who holds an ERC-20 balance slot: an account (of the cluster, by id: accounts move
+/// between shards, so its local row is looked up when it is read) or a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Holder {
-    Account(u32),
+    Account(AccountId),
     Pool(u32),
 }
 
@@ -109,6 +115,8 @@ pub enum Preimage {
     Nft(U256, NftId),
     /// `voted[voter]` in every ballot.
     Voter(U256, AccountId),
+    /// `calls[contract][caller]` in the stand-in instance.
+    Slot(U256, AccountId, AccountId),
 }
 
 impl Preimage {
@@ -120,6 +128,16 @@ impl Preimage {
     /// The `voted` slot of `voter`.
     pub fn voter(voter: AccountId) -> Preimage {
         Preimage::Voter(mapping_slot(address_key(account(voter)), VOTED_SLOT), voter)
+    }
+
+    /// The stand-in's slot of `caller`'s calls of `contract`:
+    /// `keccak(caller ‖ keccak(contract ‖ 0))`, a mapping of mappings.
+    pub fn slot(contract: AccountId, caller: AccountId) -> Preimage {
+        let inner = mapping_slot(address_key(account(contract)), CALLS_SLOT);
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&address_key(account(caller)).to_be_bytes::<32>());
+        bytes[32..].copy_from_slice(&inner.to_be_bytes::<32>());
+        Preimage::Slot(U256::from_be_bytes(keccak256(bytes).0), contract, caller)
     }
 }
 
@@ -136,10 +154,11 @@ struct Code {
 pub struct Layout {
     /// Address → instance, code, constant slots.
     contracts: FxHashMap<Address, (Instance, Code, HashMap<U256, U256>)>,
-    /// ERC-20 `_balances` slot → its holder here.
+    /// ERC-20 `_balances` slot → its holder: every account of the cluster (any may
+    /// move here) and this shard's pools.
     erc20: FxHashMap<U256, Holder>,
-    /// ERC-721 `_balances` slot → the local account.
-    erc721: FxHashMap<U256, u32>,
+    /// ERC-721 `_balances` slot → the account (of the cluster).
+    erc721: FxHashMap<U256, AccountId>,
 }
 
 /// The EVM refused or could not be given a state.
@@ -192,9 +211,10 @@ fn deployed(
 }
 
 impl Layout {
-    /// The layout of the shard `world` describes, whose accounts are `local[i]` (index
-    /// = local account index).
-    pub fn new(world: &crate::state::World, local: &[u64]) -> Result<Layout, StateError> {
+    /// The layout of the shard `world` describes. Its account slots name every account
+    /// of the cluster, not only those placed here at genesis: placement may move any of
+    /// them here later (one map entry per account, about 56 bytes, per shard).
+    pub fn new(world: &crate::state::World) -> Result<Layout, StateError> {
         let shard = world.shard;
         let mut w = World::new([], 0);
         let mut contracts = FxHashMap::default();
@@ -202,10 +222,8 @@ impl Layout {
         let pools: Vec<u32> = (0..world.pools)
             .filter(|&p| here(Object::Pool(p)))
             .collect();
-        let mut erc20: FxHashMap<U256, Holder> = local
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (erc20_balance_slot(account(id)), Holder::Account(i as u32)))
+        let mut erc20: FxHashMap<U256, Holder> = (0..world.accounts)
+            .map(|id| (erc20_balance_slot(account(id)), Holder::Account(id)))
             .collect();
         for &p in &pools {
             erc20.insert(erc20_balance_slot(pool_address(p)), Holder::Pool(p));
@@ -250,18 +268,16 @@ impl Layout {
                 (Instance::Ballot(p), code, HashMap::new()),
             );
         }
+        let (code, _) = deployed(&mut w, |w| w.deploy(Contract::StandIn, &[]))?;
+        contracts.insert(
+            standin_address(shard),
+            (Instance::StandIn, code, HashMap::new()),
+        );
         let erc721 = if world.collections == 0 {
             FxHashMap::default()
         } else {
-            local
-                .iter()
-                .enumerate()
-                .map(|(i, &id)| {
-                    (
-                        mapping_slot(address_key(account(id)), ERC721_BALANCES),
-                        i as u32,
-                    )
-                })
+            (0..world.accounts)
+                .map(|id| (mapping_slot(address_key(account(id)), ERC721_BALANCES), id))
                 .collect()
         };
         Ok(Layout {
@@ -348,7 +364,10 @@ impl<B: Base> LedgerDb<'_, B> {
         let word = |v: u64| U256::from(v);
         match *instance {
             Instance::Token(t) => match self.layout.erc20.get(&slot) {
-                Some(&Holder::Account(i)) => word(self.base.get(Key::Token(i, t))[BALANCE]),
+                Some(&Holder::Account(id)) => match self.base.local(id) {
+                    Some(i) => word(self.base.get(Key::Token(i, t))[BALANCE]),
+                    None => U256::ZERO,
+                },
                 Some(&Holder::Pool(p)) if pool_token(p, self.base.world().tokens) == t => {
                     word(self.base.get(Key::Pool(p))[1])
                 }
@@ -370,7 +389,10 @@ impl<B: Base> LedgerDb<'_, B> {
                     }
                 }
                 _ => match self.layout.erc721.get(&slot) {
-                    Some(&i) => word(self.base.get(Key::Holdings(i))[0]),
+                    Some(&id) => match self.base.local(id) {
+                        Some(i) => word(self.base.get(Key::Holdings(i))[0]),
+                        None => U256::ZERO,
+                    },
                     None if slot == U256::from(MINTED_SLOT) => {
                         word(self.base.get(Key::Collection(c))[0])
                     }
@@ -383,6 +405,15 @@ impl<B: Base> LedgerDb<'_, B> {
                 }
                 _ if slot < U256::from(2) => {
                     word(self.base.get(Key::Proposal(p))[slot.to::<usize>()])
+                }
+                _ => U256::ZERO,
+            },
+            Instance::StandIn => match self.pre {
+                Preimage::Slot(s, contract, caller) if s == slot => {
+                    match self.base.local(contract) {
+                        Some(c) => word(self.base.get(Key::Slot(c, caller))[0]),
+                        None => U256::ZERO,
+                    }
                 }
                 _ => U256::ZERO,
             },
@@ -515,9 +546,16 @@ pub fn apply<S: State>(
             }
             return Err(StateError::Outside(address));
         };
-        if let Instance::Pool(p) = *instance {
-            let balance = fit("pool balance", acct.info.balance)?;
-            pools.entry(p).or_default().set(p, 0, balance)?;
+        match *instance {
+            Instance::Pool(p) => {
+                let balance = fit("pool balance", acct.info.balance)?;
+                pools.entry(p).or_default().set(p, 0, balance)?;
+            }
+            // It passes every value on: a balance left here would be lost.
+            Instance::StandIn if !acct.info.balance.is_zero() => {
+                return Err(StateError::Outside(address));
+            }
+            _ => {}
         }
         for (&slot, value) in &acct.storage {
             if !value.is_changed() {
@@ -527,7 +565,8 @@ pub fn apply<S: State>(
             let unmapped = || StateError::Unmapped { address, slot };
             match *instance {
                 Instance::Token(t) => match layout.erc20.get(&slot) {
-                    Some(&Holder::Account(i)) => {
+                    Some(&Holder::Account(id)) => {
+                        let i = s.local(id).ok_or_else(unmapped)?;
                         s.write(Key::Token(i, t), [fit("token balance", v)?, 0]);
                     }
                     Some(&Holder::Pool(p)) if pool_token(p, tokens) == t => {
@@ -561,7 +600,10 @@ pub fn apply<S: State>(
                         s.write(Key::Nft(nft), owner);
                     }
                     _ => match layout.erc721.get(&slot) {
-                        Some(&i) => s.write(Key::Holdings(i), [fit("NFT count", v)?, 0]),
+                        Some(&id) => {
+                            let i = s.local(id).ok_or_else(unmapped)?;
+                            s.write(Key::Holdings(i), [fit("NFT count", v)?, 0]);
+                        }
                         None if slot == U256::from(MINTED_SLOT)
                             && s.world().holds(Object::Collection(c)) =>
                         {
@@ -580,6 +622,13 @@ pub fn apply<S: State>(
                         let mut tally = s.read(Key::Proposal(p));
                         tally[slot.to::<usize>()] = fit("tally", v)?;
                         s.write(Key::Proposal(p), tally);
+                    }
+                    _ => return Err(unmapped()),
+                },
+                Instance::StandIn => match pre {
+                    Preimage::Slot(ps, contract, caller) if ps == slot => {
+                        let c = s.local(contract).ok_or_else(unmapped)?;
+                        s.write(Key::Slot(c, caller), [fit("call count", v)?, 0]);
                     }
                     _ => return Err(unmapped()),
                 },
@@ -620,8 +669,7 @@ mod tests {
         let mut w = world(0, 1, 20, 1);
         w.pools = 0;
         let ledger = Ledger::genesis(w, 1_000);
-        let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = Layout::new(State::world(&ledger), &local).unwrap();
+        let layout = Layout::new(State::world(&ledger)).unwrap();
         (ledger, layout)
     }
 

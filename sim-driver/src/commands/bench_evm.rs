@@ -399,8 +399,7 @@ pub fn run(plan: Plan, progress: bool) -> anyhow::Result<Vec<EvmRow>> {
             rows.push(bare(workload, &block, plan.runs, progress)?);
         }
         let (ledger, txs) = ledger_and_txs(workload, &block)?;
-        let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = Layout::new(State::world(&ledger), &local)?;
+        let layout = Layout::new(State::world(&ledger))?;
         let expected = {
             let mut l = ledger.clone();
             let mut out = BlockOutput::new(1);
@@ -579,8 +578,7 @@ mod tests {
     fn a_shard_run_that_differs_from_native_is_refused() {
         let block = calls(100, 11);
         let (ledger, txs) = ledger_and_txs("mixed", &block).unwrap();
-        let local: Vec<u64> = (0..ledger.len() as u32).map(|i| ledger.id(i)).collect();
-        let layout = Layout::new(State::world(&ledger), &local).unwrap();
+        let layout = Layout::new(State::world(&ledger)).unwrap();
         let mut l = ledger.clone();
         let mut out = BlockOutput::new(1);
         exec::execute(&mut l, &txs, &mut out);

@@ -177,7 +177,7 @@ impl EthereumLike {
         } else if x < p.token_share + p.hot_share + p.community_call_share + p.create_share {
             let created = self.first_created() + self.created;
             self.created += 1;
-            (created, Kind::Create, None, 500_000)
+            (created, Kind::Create, None, crate::scenario::CREATE_GAS)
         } else {
             (self.counterparty(from), Kind::Transfer, None, 21_000)
         };

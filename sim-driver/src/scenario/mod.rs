@@ -609,7 +609,7 @@ mod validate;
 
 use fields::*;
 pub use traffic::{
-    Epoch, EthereumLikeParams, PlacementSpec, Source, StrategyKind, Timing, TraceSpec,
+    CREATE_GAS, Epoch, EthereumLikeParams, PlacementSpec, Source, StrategyKind, Timing, TraceSpec,
 };
 pub(crate) use validate::empty_shard;
 

@@ -128,6 +128,25 @@ fn inconsistent_values_are_refused() {
     assert!(e.contains("name"), "{e}");
 }
 
+/// A block's gas limit must fit the largest call the workload makes: under real traffic
+/// a stand-in call burns its trace's gas.
+#[test]
+fn a_block_gas_limit_must_fit_the_largest_stand_in_call() {
+    let like = |gas: u64| {
+        GOOD.replace(
+            "shards = 2",
+            &format!("shards = 2\nvm = \"evm\"\nmax_block_gas = {gas}"),
+        )
+        .replace("rate = \"max\"", "rate = \"max\"\nsource = \"ethereum-like\"")
+    };
+    let e = error(&like(150_000));
+    assert!(
+        e.contains("max_block_gas = 150000") && e.contains("at least 500000"),
+        "{e}"
+    );
+    Scenario::from_toml(&like(500_000), "like").unwrap();
+}
+
 #[test]
 fn faults_are_checked_against_the_cluster() {
     let with = |fault: &str| format!("{GOOD}[[faults]]\n{fault}\n");

@@ -282,6 +282,10 @@ impl<'de> Deserialize<'de> for Epoch {
     }
 }
 
+/// The gas the Ethereum-like generator gives a contract creation: the most of any
+/// call it makes.
+pub const CREATE_GAS: u64 = 500_000;
+
 /// The generator's knobs (`[workload.ethereum_like]`). Defaults: see
 /// `docs/scenario-reference.md`, which shows the sample's figures they come from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -28,11 +28,6 @@ impl Scenario {
         if w.source == Source::EthereumLike {
             w.ethereum_like.check(w.accounts)?;
         }
-        if w.source != Source::Synthetic && self.cluster.vm == VmKind::Evm {
-            return Err(
-                "workload.source replays real traffic, whose contract calls run as stand-in calls: those exist for the native programs only so far; use cluster.vm = \"native\"".into(),
-            );
-        }
         Ok(())
     }
 
@@ -130,7 +125,14 @@ impl Scenario {
             }
         }
         if let Some(gas) = self.cluster.max_block_gas {
-            let least = shard_node::vm::exec::MAX_CALL_GAS;
+            // A stand-in call of real traffic burns its trace's gas: the most one may.
+            let standin = match (&self.workload.source, &self.workload.trace) {
+                (Source::Trace, Some(t)) => t.gas_cap,
+                (Source::EthereumLike, _) => CREATE_GAS,
+                _ => 0,
+            };
+            let least =
+                shard_node::vm::exec::MAX_CALL_GAS.max(shard_node::vm::exec::standin_gas(standin));
             if self.cluster.vm != VmKind::Evm || gas < least {
                 return fail(format!(
                     "cluster.max_block_gas = {gas} needs cluster.vm = \"evm\" and at least {least} (the largest call's gas limit)"

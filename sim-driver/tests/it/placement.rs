@@ -325,7 +325,7 @@ fn a_cluster_placed_by_a_partition_before_genesis_crosses_shards_far_less() {
 }
 
 #[test]
-fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
+fn a_cluster_refuses_graph_placement_it_cannot_run_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let like = scenario(tmp.path(), "like", LIKE);
     let out = tmp.path().join("results");
@@ -344,18 +344,30 @@ fn a_cluster_refuses_graph_placement_and_real_traffic_on_the_evm_by_name() {
         "name = \"s\"\nduration = \"1s\"\n[workload]\nrate = 100\n[placement]\nstrategy = \"partition\"\n",
     );
     refused(shardsim().arg("run").arg(&synthetic), "account graph");
-    let o = shardsim()
-        .arg("validate")
-        .arg(&like)
-        .args(["--set", "cluster.vm=\"evm\""])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("stand-in calls"),
-        "{}",
-        show(&o)
-    );
+}
+
+/// Real traffic on the EVM: the sample's stand-in calls run on the stand-in contract
+/// and burn their trace's gas, every row final; and CLPA moves accounts between
+/// running EVM shards with every invariant holding.
+#[test]
+fn real_traffic_runs_on_the_evm_and_its_accounts_migrate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("results");
+    let sample = repo().join("scenarios/ethereum-sample.toml");
+    let sets = ["workload.rate=20000", "duration=3s", "cluster.vm=\"evm\""];
+    let s = run_ok(&sample, "ethereum-sample", &sets, &out);
+    assert_eq!(s["committed"], 18_938, "{s}");
+    assert_eq!(s["rejected"], 0, "{}", s["rejected_by_reason"]);
+    assert_eq!(s["invariants"]["ok"], true, "{}", s["invariants"]);
+    let call = &s["programs"]["call"];
+    assert_eq!(call["committed"], 3_384 + 28, "{call}");
+    // The trace's gas, capped at 1,000,000, is burnt: the costliest calls come close.
+    let max = s["gas"]["tx_max"].as_u64().unwrap();
+    assert!((990_000..=1_000_000).contains(&max), "{}", s["gas"]);
+    let like = scenario(tmp.path(), "like", LIKE);
+    let out = tmp.path().join("like");
+    let s = run_ok(&like, "it-like", &["cluster.vm=\"evm\""], &out);
+    migrated(&s, 1);
 }
 
 /// Checks a CLPA run's summary: every invariant, nothing rejected, accounts moved in
