@@ -38,7 +38,7 @@ if m:
     line += (f"; moved {m['accounts_moved']} accounts, {m['bytes_moved'] / 1e6:.1f} MB, "
              f"unavailable p50/p99 {m['unavailable_p50_ms']:.0f}/{m['unavailable_p99_ms']:.0f} ms, "
              f"genesis {100 * (m['genesis_cross_shard_share'] or 0):.1f}% cross; epochs "
-             + ", ".join(f"{e['epoch']}: {e['accounts']} accounts, switch {'never' if e['switch_s'] is None else format(e['switch_s'], '.2f') + ' s'}, {'-' if e['cross_shard_share'] is None else format(100 * e['cross_shard_share'], '.1f')}% cross"
+             + ", ".join(f"{e['epoch']}: {e['accounts']} accounts, switch {'never' if e['switch_s'] is None else format(e['switch_s'], '.2f') + ' s'} ({e.get('switch_blocks') or '-'} blocks), {'-' if e['cross_shard_share'] is None else format(100 * e['cross_shard_share'], '.1f')}% cross"
                          for e in m["epochs"]))
 print(f"{s['tps']:.0f} {line}")
 PY

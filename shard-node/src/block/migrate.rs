@@ -1,14 +1,15 @@
 //! The block's side of a migration (`cross_shard::migration`): the switch at the
-//! start of the first block built after the beacon announced an epoch change, and the
-//! calls of senders that have left.
+//! start of the first block built after the beacon announced an epoch change, the
+//! paced export of the accounts let go, and the calls of senders that have left.
 //!
 //! ```text
 //!  build(inputs with epoch e)
-//!   1. ledger.switch(e): leaving accounts → Move… MoveSlot… Arrive receipts,
-//!      queued on the channels to their new shards (emitted with the block's own)
-//!   2. receipts: Move/MoveSlot/Arrive applied here; credits for accounts that left
+//!   1. ledger.switch(e): leaving accounts let go (reported: `exported`)
+//!   2. every block while any wait: ledger.export(budget) → Move… MoveSlot… Arrive
+//!      receipts, queued on the channels to the new shards (sent with the block's own)
+//!   3. receipts: Move/MoveSlot/Arrive applied here; credits for accounts that left
 //!      sent on to their new shards
-//!   3. transactions: a sender that left is refused and handed back (`moved`)
+//!   4. transactions: a sender that left is refused and handed back (`moved`)
 //! ```
 
 use cross_shard::Tx;
@@ -19,25 +20,36 @@ use shardsim_proto::convert::receipts_to_wire;
 use super::producer::BlockProducer;
 use crate::state::{Ledger, State};
 
+/// The most migration receipts one block sends (it goes on to finish an account it
+/// has begun): an epoch that moves thousands of accounts would otherwise make one
+/// block of tens of thousands of receipts, which every validator of the committee
+/// and every destination must take at once. About what a busy block sends anyway.
+pub const EXPORT_PER_BLOCK: usize = 8_192;
+
 impl BlockProducer {
-    /// Step 1: switches the ledger to `change` and queues the leaving accounts' state
-    /// for their new shards, noting what left and how many bytes carry it.
+    /// Step 1: switches the ledger to `change`, noting the accounts it let go.
     pub(super) fn switch(&mut self, change: &EpochChange) {
-        let leaving = self.ledger.switch(change);
-        self.out.exported_bytes =
-            receipts_to_wire(leaving.iter().map(|l| &l.1)).encoded_len() as u64;
-        for (dst, r) in leaving {
-            if let cross_shard::Effect::Arrive { account, .. } = r.effect {
-                self.out.exported.push((account, dst));
-            }
-            self.out.outgoing[dst as usize].push(r);
-        }
+        self.out.exported = self.ledger.switch(change);
         self.out.switched_epoch = Some(change.epoch);
         tracing::info!(
             epoch = change.epoch,
             left = self.out.exported.len(),
             "switched to a new placement epoch"
         );
+    }
+
+    /// Step 2: exports the next accounts let go, queued for their new shards, noting
+    /// how many bytes carry them.
+    pub(super) fn export(&mut self) {
+        if self.ledger.exporting() == 0 {
+            return;
+        }
+        let leaving = self.ledger.export(EXPORT_PER_BLOCK);
+        self.out.exported_bytes =
+            receipts_to_wire(leaving.iter().map(|l| &l.1)).encoded_len() as u64;
+        for (dst, r) in leaving {
+            self.out.outgoing[dst as usize].push(r);
+        }
     }
 }
 
@@ -92,8 +104,14 @@ mod tests {
             epoch: 1,
             moves: vec![(mover, 1)],
         };
-        let out = a.switch(&change);
+        assert_eq!(a.switch(&change), vec![(mover, 1)]);
         assert!(b.switch(&change).is_empty(), "nothing leaves shard 1");
+        // Let go, but its state stays here, in the totals, until it is exported.
+        assert_eq!(a.local(mover), None, "let go");
+        assert_eq!(totals(&a), before_a);
+        assert_eq!(a.exporting(), 1);
+        let out = a.export(usize::MAX);
+        assert_eq!(a.exporting(), 0);
         let effects: Vec<Effect> = out
             .iter()
             .map(|(d, r)| {
@@ -163,6 +181,40 @@ mod tests {
     }
 
     #[test]
+    fn exports_are_paced_by_a_budget_of_receipts_whole_accounts_in_order() {
+        let [mut a, _] = pair();
+        let movers: Vec<u64> = a.placement().accounts_of(0, ACCOUNTS)[..3].to_vec();
+        let change = EpochChange {
+            epoch: 1,
+            moves: movers.iter().map(|&m| (m, 1)).collect(),
+        };
+        a.switch(&change);
+        // Each account is two receipts (its coin and its token) and its `Arrive`.
+        let arrived = |out: &[(u32, cross_shard::Receipt)]| -> Vec<u64> {
+            out.iter()
+                .filter_map(|(_, r)| match r.effect {
+                    Effect::Arrive { account, .. } => Some(account),
+                    _ => None,
+                })
+                .collect()
+        };
+        // A committee's candidate that exported and was not decided: all back.
+        let root = a.state_root();
+        a.checkpoint();
+        a.export(4);
+        a.rollback();
+        assert_eq!((a.exporting(), a.state_root()), (3, root));
+        let first = a.export(4);
+        assert_eq!(first.len(), 6, "a budget of 4 finishes the second account");
+        assert_eq!(arrived(&first), movers[..2]);
+        assert_eq!(a.exporting(), 1);
+        let rest = a.export(1);
+        assert_eq!(arrived(&rest), movers[2..], "at least one account");
+        assert!(a.export(100).is_empty());
+        assert_eq!(a.recount(0), a.total(0));
+    }
+
+    #[test]
     fn a_credit_for_an_account_that_left_is_forwarded_to_its_new_shard() {
         let [mut a, _] = pair();
         let mover = a.placement().accounts_of(0, ACCOUNTS)[0];
@@ -184,8 +236,10 @@ mod tests {
         );
     }
 
+    /// The switch only lets go (the block's recorded epoch says so); the export
+    /// empties the rows, and the state root sees it.
     #[test]
-    fn a_state_root_sees_the_move() {
+    fn a_state_root_sees_the_export() {
         let [mut a, _] = pair();
         let root = a.state_root();
         let mover = a.placement().accounts_of(0, ACCOUNTS)[0];
@@ -193,6 +247,8 @@ mod tests {
             epoch: 1,
             moves: vec![(mover, 1)],
         });
+        assert_eq!(a.state_root(), root);
+        a.export(usize::MAX);
         assert_ne!(a.state_root(), root);
     }
 
@@ -213,7 +269,9 @@ mod tests {
             ],
         });
         assert_ne!(a.holdings(), held);
+        assert!(!a.export(1).is_empty());
         a.rollback();
+        assert_eq!(a.exporting(), 0, "the export queue as it was");
         assert_eq!(
             (a.state_root(), a.holdings(), a.placement(), a.epoch()),
             (root, held, placement, 0)

@@ -459,6 +459,7 @@ impl BlockProducer {
         if let Some(change) = epoch {
             self.switch(&change);
         }
+        self.export();
         let executed = self.execute(shared, &decisions, beacon_height, bad_signatures)?;
         Ok(self.seal(shared, executed, (delayed, oldest)))
     }

@@ -54,10 +54,10 @@ pub struct BlockOutput {
     /// Migration: transactions refused because their sender has moved to another
     /// shard (handed back whole, for the driver to send there).
     pub moved: Vec<cross_shard::Tx>,
-    /// Migration: the accounts this block let go, each with its new shard, and the
-    /// bytes of the receipts that carry their state.
+    /// Migration: the accounts this block let go (its switch), each with its new
+    /// shard…
     pub exported: Vec<(cross_shard::AccountId, cross_shard::ShardId)>,
-    /// …
+    /// …and the bytes of the migration receipts it emitted (its share of the export).
     pub exported_bytes: u64,
     /// Migration: the accounts whose move completed here (their `Arrive` applied).
     pub imported: Vec<cross_shard::AccountId>,

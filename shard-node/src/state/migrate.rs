@@ -1,21 +1,29 @@
 //! The ledger's side of a migration (`cross_shard::migration`): letting an account go,
-//! taking one in, and switching the directory.
+//! exporting its state, taking one in, and switching the directory.
 //!
 //! ```text
-//!  leaving (old shard, switch block)         arriving (new shard)
-//!  every non-zero balance → Move             switch block: a placeholder, all zero,
-//!  every slot of the contract → MoveSlot       so credits sent under the new
-//!  nonce → Arrive (last)                       directory land (they add up)
-//!  keys written to zero, id unindexed        Move, MoveSlot: added  ·  Arrive: nonce set
+//!  leaving (old shard)                        arriving (new shard)
+//!  switch block: unindexed (no call or        switch block: a placeholder, all zero,
+//!    receipt finds it here), queued             so credits sent under the new
+//!  each block from then on, in queue order,     directory land (they add up)
+//!    a budget of receipts' worth of accounts:
+//!    every non-zero balance → Move            Move, MoveSlot: added  ·  Arrive: nonce set
+//!    every slot of the contract → MoveSlot
+//!    nonce → Arrive (last); row written to zero
 //! ```
 //!
-//! Both sides write through [`State::write`], so the state root, the running totals
-//! and the touched list see a migration exactly as they see a transfer. A local index
-//! is never reused: an account that leaves keeps its (zeroed) row, unindexed, and one
-//! that comes back gets a new row.
+//! An account's state stays in its row — in the state root and in the shard's totals —
+//! until the block that exports it, so value is always in one shard or in flight on
+//! one channel. Exports are paced (a budget of receipts per block) so that an epoch
+//! that moves many accounts does not make one huge block: the switch itself is as
+//! light as any block. Both sides write through [`State::write`], so the state root,
+//! the running totals and the touched list see a migration exactly as they see a
+//! transfer. A local index is never reused: an account that leaves keeps its (zeroed)
+//! row, unindexed, and one that comes back gets a new row.
 
 use cross_shard::migration::{EpochChange, MIGRATION};
 use cross_shard::{AccountId, Effect, Receipt, ShardId};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{BALANCE, Key, Ledger, NONCE, State};
 
@@ -25,37 +33,24 @@ impl Ledger {
         self.epoch
     }
 
-    /// Switches to `change`: every local account it moves away is emptied and its
-    /// state returned as receipts for its new shard, in order (`(dst, receipt)`);
-    /// every account it moves here gets an empty row; then the directory is the new
-    /// one. An account that is not where the old directory says is left alone (it
-    /// cannot be: the directory is what put it there).
-    pub fn switch(&mut self, change: &EpochChange) -> Vec<(ShardId, Receipt)> {
+    /// Switches to `change`: every local account it moves away is let go — unindexed,
+    /// its state left in its row and queued for [`Ledger::export`] — and every account
+    /// it moves here gets an empty row; then the directory is the new one. Returns the
+    /// accounts let go, with their new shards. An account that is not where the old
+    /// directory says is left alone (it cannot be: the directory is what put it there).
+    pub fn switch(&mut self, change: &EpochChange) -> Vec<(AccountId, ShardId)> {
         let me = self.world.shard;
         let old = self.world.placement;
-        let mut out = Vec::new();
-        // The slots of every leaving contract, found in one pass over the objects.
-        let mut slots: Vec<(AccountId, AccountId, u64)> = Vec::new();
-        let leaving: rustc_hash::FxHashMap<u32, ShardId> = change
-            .moves
-            .iter()
-            .filter(|&&(a, _)| old.shard_of(a) == me)
-            .filter_map(|&(a, to)| self.local(a).map(|i| (i, to)))
-            .collect();
-        if !leaving.is_empty() {
-            for (&key, value) in &self.objects {
-                if let Key::Slot(i, caller) = key
-                    && leaving.contains_key(&i)
-                {
-                    slots.push((self.ids[i as usize], caller, value[0]));
-                }
-            }
-            slots.sort_unstable();
-        }
+        let mut left = Vec::new();
         for &(account, to) in &change.moves {
             if old.shard_of(account) == me {
                 if let Some(i) = self.local(account) {
-                    self.let_go(i, to, &slots, &mut out);
+                    self.index.remove(&account);
+                    self.exporting.push_back((i, to));
+                    left.push((account, to));
+                    if let Some(undo) = &mut self.undo {
+                        undo.let_go.push((account, i));
+                    }
                 }
             } else if to == me && self.local(account).is_none() {
                 self.admit(account);
@@ -63,16 +58,50 @@ impl Ledger {
         }
         self.world.placement = change.apply(&old, self.world.accounts);
         self.epoch = change.epoch;
+        left
+    }
+
+    /// Accounts let go whose state has not been exported yet.
+    pub fn exporting(&self) -> usize {
+        self.exporting.len()
+    }
+
+    /// Exports accounts let go, in the order they were let go, until `budget` receipts
+    /// have been made (at least one account, whatever its size): each one's balances,
+    /// the slots of a contract, then its nonce, as receipts for its new shard, its keys
+    /// written to zero.
+    pub fn export(&mut self, budget: usize) -> Vec<(ShardId, Receipt)> {
+        let mut out = Vec::new();
+        if self.exporting.is_empty() {
+            return out;
+        }
+        // The slots of every waiting contract, found in one pass over the objects.
+        let waiting: FxHashSet<u32> = self.exporting.iter().map(|e| e.0).collect();
+        let mut slots: FxHashMap<u32, Vec<AccountId>> = FxHashMap::default();
+        for key in self.objects.keys() {
+            if let Key::Slot(i, caller) = *key
+                && waiting.contains(&i)
+            {
+                slots.entry(i).or_default().push(caller);
+            }
+        }
+        while out.len() < budget
+            && let Some((i, to)) = self.exporting.pop_front()
+        {
+            let mut callers = slots.remove(&i).unwrap_or_default();
+            callers.sort_unstable();
+            self.empty_into(i, to, &callers, &mut out);
+        }
         out
     }
 
-    /// Empties local account `i` (moving to `to`) into receipts: its balances, its
-    /// slots (from `slots`, sorted by contract), then its nonce.
-    fn let_go(
+    /// Empties local row `i` (an account let go to `to`) into receipts: its balances,
+    /// its slots (of `callers`, sorted), then its nonce.
+    fn empty_into(
         &mut self,
         i: u32,
         to: ShardId,
-        slots: &[(AccountId, AccountId, u64)],
+        callers: &[AccountId],
         out: &mut Vec<(ShardId, Receipt)>,
     ) {
         let account = self.ids[i as usize];
@@ -105,8 +134,8 @@ impl Ledger {
                 self.write(Key::Token(i, t), [0, 0]);
             }
         }
-        let first = slots.partition_point(|s| s.0 < account);
-        for &(_, caller, calls) in slots[first..].iter().take_while(|s| s.0 == account) {
+        for &caller in callers {
+            let calls = self.read(Key::Slot(i, caller))[0];
             out.push(receipt(Effect::MoveSlot {
                 contract: account,
                 caller,
@@ -118,10 +147,6 @@ impl Ledger {
             account,
             nonce: native[NONCE],
         }));
-        self.index.remove(&account);
-        if let Some(undo) = &mut self.undo {
-            undo.let_go.push((account, i));
-        }
     }
 
     /// A new, empty local row for `account`.

@@ -184,6 +184,8 @@ pub struct Ledger {
     undo: Option<Undo>,
     /// The placement epoch (see [`migrate`]): 0 at genesis.
     epoch: u32,
+    /// Accounts let go and not yet exported (see [`migrate`]): (row, new shard).
+    exporting: std::collections::VecDeque<(u32, cross_shard::ShardId)>,
 }
 
 /// A checkpoint of the ledger: the hash and totals then, and each key committed since
@@ -199,6 +201,8 @@ struct Undo {
     epoch: u32,
     rows: usize,
     let_go: Vec<(AccountId, u32)>,
+    /// The accounts waiting for export then.
+    exporting: std::collections::VecDeque<(u32, cross_shard::ShardId)>,
 }
 
 impl State for Ledger {
@@ -255,6 +259,7 @@ impl Ledger {
             epoch: self.epoch,
             rows: self.ids.len(),
             let_go: Vec::new(),
+            exporting: self.exporting.clone(),
         });
     }
 
@@ -299,6 +304,7 @@ impl Ledger {
         }
         self.world = undo.world;
         self.epoch = undo.epoch;
+        self.exporting = undo.exporting;
     }
 }
 
@@ -336,6 +342,7 @@ impl Ledger {
             totals,
             undo: None,
             epoch: 0,
+            exporting: Default::default(),
         };
         let mut hash = StateHash::default();
         for i in 0..n as u32 {

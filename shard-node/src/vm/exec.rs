@@ -641,6 +641,31 @@ mod tests {
         }
     }
 
+    /// A stand-in call burns its trace's gas, all but the contract's margin of 2,000;
+    /// a call that cost less in its trace is charged the stand-in's least.
+    #[test]
+    fn a_stand_in_call_burns_its_traces_gas() {
+        let (genesis, layout) = genesis();
+        let invoke = |id, gas| Tx {
+            id,
+            from: 1,
+            nonce: id,
+            call: Call::Invoke {
+                contract: 2,
+                value: 5,
+                gas,
+            },
+        };
+        let txs = [invoke(0, 300_000), invoke(1, 30_000)];
+        let mut out = BlockOutput::new(1);
+        execute(&mut genesis.clone(), &layout, &txs, &mut out).unwrap();
+        assert_eq!(out.committed, vec![0, 1]);
+        let used: Vec<u64> = out.gas.iter().map(|g| g.1).collect();
+        assert!((297_000..=300_000).contains(&used[0]), "{used:?}");
+        let least = super::super::calls::STANDIN_MIN_GAS;
+        assert!((least - 3_000..=least).contains(&used[1]), "{used:?}");
+    }
+
     /// A call that fails on the final state is an error in both executors, not an
     /// outcome: here the layout is built for a cluster of 3 accounts, so it leaves out
     /// account 3's token slot, and a transfer to it writes a slot the mapping does not

@@ -72,6 +72,24 @@ pub struct EpochFigures {
     pub forwarded: u64,
     /// Seconds CLPA took.
     pub clpa_s: f64,
+    /// Per shard, when the driver heard of each of its blocks (seconds into the load),
+    /// from the epoch's beginning up to and including its switch block.
+    #[serde(skip)]
+    pub block_s: Vec<Vec<f64>>,
+}
+
+impl EpochFigures {
+    /// How many blocks the slowest shard committed from the announcement to its
+    /// switch, the switch block included: 1 when it switched in the first block heard
+    /// of after the beacon's answer. `None` until every shard has switched.
+    pub fn switch_blocks(&self) -> Option<u32> {
+        let announced = self.announced_s?;
+        self.all_switched_s?;
+        self.block_s
+            .iter()
+            .map(|times| times.iter().filter(|&&t| t > announced).count() as u32)
+            .max()
+    }
 }
 
 /// One announced move, and what the shards reported of it: (shard, beacon height of
@@ -189,12 +207,30 @@ impl Moving {
         }
     }
 
-    /// A block of `shard` switched to `epoch`, letting go of `bytes` of state.
-    pub fn switched(&mut self, shard: ShardId, epoch: u32, bytes: u64, since_start_s: f64) {
+    /// The driver heard of a new block of `shard` at `since_start_s`: counted toward the
+    /// shard's switch while it has not switched.
+    pub fn block(&mut self, shard: ShardId, since_start_s: f64) {
+        let waiting = self.switched.get(shard as usize) == Some(&false);
+        if let Some(e) = self.epochs.last_mut()
+            && waiting
+            && let Some(times) = e.block_s.get_mut(shard as usize)
+        {
+            times.push(since_start_s);
+        }
+    }
+
+    /// A block exported `bytes` of the last epoch's state.
+    pub fn exported_bytes(&mut self, bytes: u64) {
+        if let Some(e) = self.epochs.last_mut() {
+            e.bytes += bytes;
+        }
+    }
+
+    /// A block of `shard` switched to `epoch`.
+    pub fn switched(&mut self, shard: ShardId, epoch: u32, since_start_s: f64) {
         let Some(e) = self.epochs.last_mut().filter(|e| e.epoch == epoch) else {
             return;
         };
-        e.bytes += bytes;
         if let Some(s) = self.switched.get_mut(shard as usize) {
             *s = true;
         }
@@ -356,7 +392,11 @@ impl Moving {
         }
         self.placement = change.apply(&self.placement, self.accounts);
         self.switched.iter_mut().for_each(|s| *s = false);
-        self.epochs.push(figures);
+        self.epochs.push(EpochFigures {
+            epoch: change.epoch,
+            block_s: vec![Vec::new(); self.switched.len()],
+            ..figures
+        });
     }
 }
 
@@ -430,6 +470,31 @@ mod tests {
                 amount: 1,
             },
         }
+    }
+
+    /// The switch in blocks: each shard's blocks heard of after the announcement, up to
+    /// its switch block; blocks after its switch, or before the announcement, are not
+    /// counted.
+    #[test]
+    fn the_switch_counts_each_shards_blocks_from_the_announcement_to_its_switch() {
+        let p = Placement::new(2).unwrap();
+        let mut m = Moving::new(p, 10);
+        let x = (0..10).find(|&a| p.shard_of(a) == 0).unwrap();
+        start(&mut m, 1, vec![(x, 1)]);
+        m.block(0, 0.05); // before the announcement
+        m.epochs[0].announced_s = Some(0.1);
+        m.block(0, 0.2);
+        m.block(0, 0.3);
+        m.switched(0, 1, 0.3);
+        m.block(0, 0.4); // after its switch
+        m.block(1, 0.2);
+        assert_eq!(
+            m.epochs[0].switch_blocks(),
+            None,
+            "shard 1 has not switched"
+        );
+        m.switched(1, 1, 0.2);
+        assert_eq!(m.epochs[0].switch_blocks(), Some(2), "shard 0: two blocks");
     }
 
     #[test]

@@ -415,6 +415,12 @@ pub struct EpochSummary {
     /// driver hearing of the last shard's switch block: the epoch switch across the
     /// cluster. Absent if some shard never switched.
     pub switch_s: Option<f64>,
+    /// The same counted in blocks: the most blocks any shard committed from the
+    /// beacon's answer to its switch block, that block included (1: it switched in
+    /// the first block heard of after the announcement). A block interval is the
+    /// shard's own pace, which a loaded machine stretches past `block_interval`.
+    #[serde(default)]
+    pub switch_blocks: Option<u32>,
     /// Unavailability of this epoch's accounts (ms): median and 99th percentile.
     pub unavailable_p50_ms: f64,
     /// …

@@ -92,6 +92,7 @@ pub fn table(s: &Summary) -> String {
                 .iter()
                 .filter_map(|e| e.switch_s)
                 .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))));
+            let blocks = m.epochs.iter().filter_map(|e| e.switch_blocks).max();
             line(
                 &mut out,
                 "migration",
@@ -102,7 +103,11 @@ pub fn table(s: &Summary) -> String {
                     m.bytes_moved as f64 / 1e6,
                     m.unavailable_p50_ms,
                     m.unavailable_p99_ms,
-                    switch.map_or("—".into(), |s| format!("{s:.2} s")),
+                    match (switch, blocks) {
+                        (Some(s), Some(b)) => format!("{s:.2} s ({b} blocks)"),
+                        (Some(s), None) => format!("{s:.2} s"),
+                        _ => "—".into(),
+                    },
                     m.calls_refused,
                     m.receipts_forwarded
                 ),

@@ -137,7 +137,10 @@ fn a_block_gas_limit_must_fit_the_largest_stand_in_call() {
             "shards = 2",
             &format!("shards = 2\nvm = \"evm\"\nmax_block_gas = {gas}"),
         )
-        .replace("rate = \"max\"", "rate = \"max\"\nsource = \"ethereum-like\"")
+        .replace(
+            "rate = \"max\"",
+            "rate = \"max\"\nsource = \"ethereum-like\"",
+        )
     };
     let e = error(&like(150_000));
     assert!(

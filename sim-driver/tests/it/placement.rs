@@ -354,19 +354,30 @@ fn real_traffic_runs_on_the_evm_and_its_accounts_migrate() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("results");
     let sample = repo().join("scenarios/ethereum-sample.toml");
-    let sets = ["workload.rate=20000", "duration=3s", "cluster.vm=\"evm\""];
+    // Gas capped at 100,000 a call: the EVM in a debug build burns slowly.
+    let sets = [
+        "workload.rate=20000",
+        "duration=3s",
+        "cluster.vm=\"evm\"",
+        "workload.trace.gas_cap=100000",
+    ];
     let s = run_ok(&sample, "ethereum-sample", &sets, &out);
     assert_eq!(s["committed"], 18_938, "{s}");
     assert_eq!(s["rejected"], 0, "{}", s["rejected_by_reason"]);
     assert_eq!(s["invariants"]["ok"], true, "{}", s["invariants"]);
     let call = &s["programs"]["call"];
     assert_eq!(call["committed"], 3_384 + 28, "{call}");
-    // The trace's gas, capped at 1,000,000, is burnt: the costliest calls come close.
+    // The trace's gas, capped, is burnt: the costliest calls come within the margin.
     let max = s["gas"]["tx_max"].as_u64().unwrap();
-    assert!((990_000..=1_000_000).contains(&max), "{}", s["gas"]);
+    assert!((97_000..=100_000).contains(&max), "{}", s["gas"]);
     let like = scenario(tmp.path(), "like", LIKE);
     let out = tmp.path().join("like");
-    let s = run_ok(&like, "it-like", &["cluster.vm=\"evm\""], &out);
+    let sets = [
+        "cluster.vm=\"evm\"",
+        "cluster.shards=4",
+        "workload.rate=3000",
+    ];
+    let s = run_ok(&like, "it-like", &sets, &out);
     migrated(&s, 1);
 }
 
@@ -386,6 +397,7 @@ fn migrated(s: &serde_json::Value, epochs: usize) -> &serde_json::Value {
     for e in list {
         assert_eq!(e["still_moving"], 0, "{e}");
         assert!(e["switch_s"].is_f64(), "every shard switched: {e}");
+        assert!(e["switch_blocks"].as_u64().unwrap() >= 1, "{e}");
         assert!(e["beacon_height"].as_u64().unwrap() > 0, "{e}");
     }
     m

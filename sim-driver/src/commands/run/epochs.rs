@@ -181,6 +181,8 @@ impl Epochs {
             }
         }
         m.forwarded(ev.forwarded.len() as u64);
+        m.block(ev.shard, elapsed.as_secs_f64());
+        m.exported_bytes(ev.exported_bytes);
         for &a in &ev.imported {
             m.imported(ev.shard, a, ev.beacon_height);
         }
@@ -188,7 +190,7 @@ impl Epochs {
             for &a in &ev.exported {
                 m.exported(ev.shard, e, a, ev.beacon_height);
             }
-            m.switched(ev.shard, e, ev.exported_bytes, elapsed.as_secs_f64());
+            m.switched(ev.shard, e, elapsed.as_secs_f64());
         }
         m.release(Instant::now());
         Ok(())
@@ -288,6 +290,7 @@ pub(super) fn summary(
                     .announced_s
                     .zip(e.all_switched_s)
                     .map(|(a, s)| (s - a).max(0.0)),
+                switch_blocks: e.switch_blocks(),
                 unavailable_p50_ms: pct(&mut held, 0.5),
                 unavailable_p99_ms: pct(&mut held, 0.99),
                 still_moving: if i == last { moving.still_moving() } else { 0 },
