@@ -17,12 +17,14 @@
 //!  driver             beacon                source shard A           destination B
 //!  CLPA → moves ──Announce──► block H: epoch e
 //!                              │  (every shard sees H)
-//!                              ├──────────► switch block: for each
-//!                              │            account leaving A:
+//!                              ├──────────► switch block: each account
+//!                              │            leaving A let go (B's now);
+//!                              │            from it on, each block
+//!                              │            exports a budget of them:
 //!                              │            Move(asset, balance)…
 //!                              │            MoveSlot(caller, calls)…  switch block:
 //!                              │            Arrive(nonce), state      placeholder
-//!                              │            removed; it is B's now    (credits land)
+//!                              │            removed                   (credits land)
 //!                              ◄── header + batch (A → B) ──┘
 //!                    notarize, deliver with Merkle path ────────────► apply: balances
 //!                                                                     added, nonce set
@@ -31,10 +33,15 @@
 //!  from announce to Arrive, then sends them to B
 //! ```
 //!
-//! - **Value is never in two places.** A's switch block takes each balance out of its
-//!   state and emits it as a [`Effect::Move`](crate::Effect::Move), which counts as
-//!   value in flight on the channel A → B exactly as a credit does; B adds it when it
-//!   applies the receipt. The supply audit therefore covers migrations unchanged.
+//! - **Value is never in two places.** A's block that exports an account takes each
+//!   balance out of its state and emits it as a [`Effect::Move`](crate::Effect::Move),
+//!   which counts as value in flight on the channel A → B exactly as a credit does; B
+//!   adds it when it applies the receipt. Until then the balance stays in A's state
+//!   (A's switch block only lets the account go). The supply audit therefore covers
+//!   migrations unchanged.
+//! - **Exports are paced.** Each block exports a budget of receipts' worth of the
+//!   accounts let go, in order, so that an epoch that moves thousands of accounts
+//!   makes no block far larger than the rest: the switch block is as light as any.
 //! - **Credits follow the account.** A receipt that reaches A for an account A has let
 //!   go (emitted under the old directory) is re-emitted by A toward the account's new
 //!   shard, with the same transaction id: it is *forwarded*, like a swap's output.

@@ -46,4 +46,5 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
+pub use migrate::EXPORT_PER_BLOCK;
 pub use producer::BlockProducer;

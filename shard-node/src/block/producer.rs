@@ -407,6 +407,7 @@ impl BlockProducer {
             && bad_signatures.is_empty()
             && !two_phase_work
             && epoch.is_none()
+            && self.ledger.exporting() == 0
         {
             return None;
         }
@@ -456,10 +457,12 @@ impl BlockProducer {
         } = inputs;
         self.out.clear();
         self.out.beacon_height = beacon_height;
-        if let Some(change) = epoch {
-            self.switch(&change);
+        // The switch block only lets go: as light as any block, so that every shard
+        // switches promptly; the export begins with the next block.
+        match epoch {
+            Some(change) => self.switch(&change),
+            None => self.export(),
         }
-        self.export();
         let executed = self.execute(shared, &decisions, beacon_height, bad_signatures)?;
         Ok(self.seal(shared, executed, (delayed, oldest)))
     }

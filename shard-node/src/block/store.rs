@@ -209,9 +209,15 @@ impl BlockProducer {
                 let certified: Option<pb::CertifiedHeader> = store.get(CERTIFIED, height)?;
                 submission.cert = certified.and_then(|c| c.cert);
                 let ids = record.txs.as_ref().map_or(&[][..], |t| &t.id[..]);
+                let events: Option<pb::BlockEvents> = store.get(crate::io::EVENTS, height)?;
+                let moved = events
+                    .and_then(|e| e.moved)
+                    .map(|m| m.id)
+                    .unwrap_or_default();
+                let epoch = self.ledger.epoch();
                 let mut recent = lock(&shared.recent);
-                recent.push(ids);
-                recent.push(&record.bad_signatures);
+                recent.push(ids, &moved, epoch);
+                recent.push(&record.bad_signatures, &[], epoch);
             }
             if height > notarized {
                 lock(&shared.outgoing).push(height, submission);

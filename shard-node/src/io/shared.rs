@@ -226,11 +226,16 @@ pub struct Shared {
 
 /// The ids of the last transactions committed: between [`RecentIds::GENERATION`] and
 /// twice that many, in two generations — the older is dropped whole when the newer
-/// fills, so forgetting costs nothing per id.
+/// fills, so forgetting costs nothing per id. And the calls handed back in this
+/// placement epoch (their sender had moved away): a late copy of one is not new, but
+/// once a later epoch has begun the same call may come back for good — its sender
+/// moved back here — and is admitted.
 #[derive(Debug, Default)]
 pub struct RecentIds {
     newer: rustc_hash::FxHashSet<TxId>,
     older: rustc_hash::FxHashSet<TxId>,
+    handed_back: rustc_hash::FxHashSet<TxId>,
+    epoch: u32,
 }
 
 impl RecentIds {
@@ -238,9 +243,21 @@ impl RecentIds {
     /// 40 s late is recognised; at a million tx/s over four shards, 2 s.
     pub const GENERATION: usize = 1 << 19;
 
-    /// Remembers a committed block's transactions.
-    pub fn push(&mut self, ids: &[TxId]) {
-        self.newer.extend(ids.iter().copied());
+    /// Remembers a committed block's transactions (`ids`), of which `moved` were
+    /// handed back, the ledger being in placement epoch `epoch` after it.
+    pub fn push(&mut self, ids: &[TxId], moved: &[TxId], epoch: u32) {
+        if epoch != self.epoch {
+            self.handed_back.clear();
+            self.epoch = epoch;
+        }
+        if moved.is_empty() {
+            self.newer.extend(ids.iter().copied());
+        } else {
+            let moved: rustc_hash::FxHashSet<TxId> = moved.iter().copied().collect();
+            self.newer
+                .extend(ids.iter().copied().filter(|id| !moved.contains(id)));
+            self.handed_back.extend(moved);
+        }
         if self.newer.len() >= Self::GENERATION {
             self.older = std::mem::take(&mut self.newer);
         }
@@ -248,7 +265,7 @@ impl RecentIds {
 
     /// Whether `id` is among the remembered.
     pub fn contains(&self, id: TxId) -> bool {
-        self.newer.contains(&id) || self.older.contains(&id)
+        self.newer.contains(&id) || self.older.contains(&id) || self.handed_back.contains(&id)
     }
 }
 
@@ -377,5 +394,19 @@ mod tests {
             };
             assert_ne!(Shared::genesis_root_of(&other, shard), Some(root));
         }
+    }
+
+    /// A call handed back is a late copy only within its epoch: when its sender comes
+    /// back in a later one, the driver sends it here again, and it must be admitted.
+    #[test]
+    fn a_handed_back_call_is_new_again_in_a_later_epoch() {
+        let mut r = RecentIds::default();
+        r.push(&[1, 2, 3], &[2], 1);
+        assert!(r.contains(1) && r.contains(2) && r.contains(3));
+        r.push(&[4], &[], 1);
+        assert!(r.contains(2), "the same epoch: a late copy");
+        r.push(&[5], &[], 2);
+        assert!(!r.contains(2), "a later epoch: sent again for good");
+        assert!(r.contains(1) && r.contains(3), "committed ones stay");
     }
 }

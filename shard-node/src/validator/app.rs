@@ -195,11 +195,17 @@ impl Validator {
             .map(|d| self.last_start + d)
     }
 
-    /// Whether anything waits for a block: transactions, receipts, bad signatures.
+    /// Whether anything waits for a block: transactions, receipts, bad signatures, an
+    /// epoch to switch to, accounts let go and not yet exported.
     pub fn has_work(&self) -> bool {
+        let epoch = self.producer.ledger.epoch();
         !lock(&self.shared.mempool).is_empty()
-            || !lock(&self.shared.inbound).queue.is_empty()
+            || {
+                let inbound = lock(&self.shared.inbound);
+                !inbound.queue.is_empty() || inbound.epochs.keys().any(|&e| e > epoch)
+            }
             || !lock(&self.shared.bad_signatures).is_empty()
+            || self.producer.ledger.exporting() > 0
     }
 
     /// Returns the ledger and the producer to the committed chain, as between two
@@ -272,9 +278,11 @@ impl Validator {
 
     /// After a commit: the block's transactions, bad signatures and receipts leave the
     /// queues of this validator (whoever proposed them), and its transactions are
-    /// remembered so that a late copy is not admitted again.
-    fn retire(&mut self, block: &CommitteeBlock) {
+    /// remembered so that a late copy is not admitted again (`moved`: those handed back
+    /// because their sender had left, remembered for this placement epoch only).
+    fn retire(&mut self, block: &CommitteeBlock, moved: &[cross_shard::TxId]) {
         let shared = &self.shared;
+        let epoch = self.producer.ledger.epoch();
         let txs = block.record().txs.as_ref().map_or(&[][..], |t| &t.id[..]);
         let bad: FxHashSet<_> = block.record().bad_signatures.iter().copied().collect();
         {
@@ -293,8 +301,8 @@ impl Validator {
             }
             shared.space.add_permits(before - mempool.len());
             let mut recent = lock(&shared.recent);
-            recent.push(txs);
-            recent.push(&block.record().bad_signatures);
+            recent.push(txs, moved, epoch);
+            recent.push(&block.record().bad_signatures, &[], epoch);
             drop(recent);
             lock(&shared.bad_signatures).retain(|id| !bad.contains(id));
             let mut signed = lock(&shared.signed);
@@ -439,7 +447,7 @@ impl App<CommitteeBlock> for Validator {
             commit_us: seen.elapsed().as_micros() as u64,
             validator: u32::from(self.me),
         });
-        self.retire(block);
+        self.retire(block, events.moved.as_ref().map_or(&[][..], |m| &m.id[..]));
         {
             let inbound = lock(&self.shared.inbound);
             events.delayed_receipts = inbound.queue.len() as u64;

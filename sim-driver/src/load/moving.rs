@@ -402,10 +402,11 @@ impl Moving {
 
 /// The most migration receipts one epoch may send from one shard to another: a moving
 /// account is one receipt per non-zero balance (the native coin and every token
-/// genesis gave it), one per slot of a contract, and its nonce, all emitted by its old
-/// shard's switch block in one batch to its new shard — and a batch holds at most
-/// `shardsim_proto::convert::MAX_BLOCK_TXS` (200,000) receipts. Half of that leaves
-/// room for slots.
+/// genesis gave it), one per slot of a contract, and its nonce, and its old shard
+/// exports `shard_node::block::EXPORT_PER_BLOCK` receipts' worth of accounts a block.
+/// Capped, an epoch's export takes a shard some tens of blocks at most, and completes
+/// well within an epoch: with the real sample's 551 tokens an uncapped first epoch
+/// would have moved millions of receipts, for minutes.
 pub const MAX_PAIR_RECEIPTS: u64 = 100_000;
 
 /// CLPA's next epoch: the moves from `placement` it makes over the window's graph

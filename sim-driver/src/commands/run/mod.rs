@@ -622,10 +622,15 @@ async fn drive(
             // Nothing unresolved counts only once every queued message is read: the
             // generator's last dispatch can still wait in the queue when its end is
             // seen (the select picks among ready branches at random).
+            // Under CLPA, also every account's move: its old shard exports it over
+            // several blocks, which may end after the last transaction is final.
             let settled = tracker.unresolved() == 0
                 && rx.is_empty()
                 && restarts_pending == 0
-                && catching_up.iter().all(Option::is_none);
+                && catching_up.iter().all(Option::is_none)
+                && epochs
+                    .as_ref()
+                    .is_none_or(|e| cross_shard::sync::lock(&e.moving).settled());
             if settled && let Some((at, _)) = &load_end {
                 drain_s = Some(at.elapsed().as_secs_f64());
             }
