@@ -202,7 +202,10 @@ impl Validator {
         !lock(&self.shared.mempool).is_empty()
             || {
                 let inbound = lock(&self.shared.inbound);
-                !inbound.queue.is_empty() || inbound.epochs.keys().any(|&e| e > epoch)
+                // The next epoch, once its beacon block is seen: what `gather` takes.
+                let next = inbound.epochs.get(&(epoch + 1));
+                !inbound.queue.is_empty()
+                    || next.is_some_and(|(height, _)| *height <= inbound.beacon_height)
             }
             || !lock(&self.shared.bad_signatures).is_empty()
             || self.producer.ledger.exporting() > 0
