@@ -133,6 +133,7 @@ mod tests {
             names: vec!["shard-0".into(), "shard-1".into()],
             beacon: pb::BeaconStatus::default(),
             silent: Vec::new(),
+            tolerated: Vec::new(),
             submitted: vec![None, None],
             held: vec![0, 0],
             quiescent: true,

@@ -10,6 +10,7 @@
 
 pub mod agreement;
 pub mod audit;
+pub mod observed;
 pub mod recovery;
 pub mod settle;
 pub mod tracker;

@@ -25,6 +25,10 @@ pub struct FinalStatus {
     /// Processes that did not answer the final Status request: nothing they hold can
     /// be checked, so every invariant that needs them fails.
     pub silent: Vec<String>,
+    /// Committee members that did not answer either, in committees that kept a
+    /// quorum (at most f silent): their committee's answers stand for them, and they
+    /// are named as faults observed, not failures (`measure::observed`).
+    pub tolerated: Vec<String>,
     /// Per shard process, (sent, accepted): transactions the driver sent on the submit
     /// stream and the process said it accepted; `None` when the stream did not end
     /// normally.
@@ -76,11 +80,12 @@ pub async fn settle(
         let beacon_answer =
             tokio::time::timeout(RPC_TIMEOUT, b.status(pb::StatusRequest::default())).await;
         let mut statuses = Vec::new();
+        let mut quiet = Vec::new();
         for (i, ask) in asks.into_iter().enumerate() {
             match ask.await {
                 Ok(Ok(Ok(status))) => statuses.push(status.into_inner()),
                 _ => {
-                    silent.push(names[i].clone());
+                    quiet.push(i);
                     statuses.push(pb::ShardStatus {
                         shard: (i / n) as u32,
                         ..Default::default()
@@ -88,6 +93,13 @@ pub async fn settle(
                 }
             }
         }
+        // A committee with at most f members silent still speaks for its shard.
+        let f = (n - 1) / 3;
+        let tolerable = |i: &usize| n > 1 && quiet.iter().filter(|&&j| j / n == i / n).count() <= f;
+        let (tolerated, untolerated): (Vec<usize>, Vec<usize>) =
+            quiet.iter().copied().partition(tolerable);
+        silent.extend(untolerated.iter().map(|&i| names[i].clone()));
+        let tolerated: Vec<String> = tolerated.iter().map(|&i| names[i].clone()).collect();
         let b = match beacon_answer {
             Ok(Ok(status)) => status.into_inner(),
             _ => {
@@ -116,7 +128,8 @@ pub async fn settle(
             let all = statuses
                 .into_iter()
                 .enumerate()
-                .map(|(i, s)| (s, honest(i)))
+                // A silent member's chain cannot be compared: not evidence either way.
+                .map(|(i, s)| (s, honest(i) && !quiet.contains(&i)))
                 .collect::<Vec<_>>();
             (representatives, all)
         };
@@ -146,6 +159,7 @@ pub async fn settle(
                 names: names.to_vec(),
                 beacon: b,
                 silent,
+                tolerated,
                 submitted,
                 held,
                 quiescent,

@@ -85,6 +85,7 @@ rate = "max"
             names: vec!["shard-0".into(), "shard-1".into()],
             beacon: pb::BeaconStatus::default(),
             silent: Vec::new(),
+            tolerated: Vec::new(),
             submitted: vec![Some((2, 2)), Some((1, 1))],
             held: vec![0, 0],
             quiescent: true,
@@ -96,6 +97,7 @@ rate = "max"
             drain_s: Some(0.1),
             placement: cross_shard::Placement::new(2).unwrap(),
             migrations: Vec::new(),
+            observed: Vec::new(),
         };
         (scenario, tracker, status, end)
     }
@@ -117,6 +119,33 @@ rate = "max"
         let (sc, t, s, end) = agreeing();
         let inv = summary(&t, &s, &end, &sc);
         assert!(inv.ok && inv.all_accounted, "{:?}", inv.violations);
+    }
+
+    /// A committee member whose silence was ridden out may leave its submit stream
+    /// unfinished: that is its fault, observed, not a failure of the run — unless the
+    /// silence was not tolerated. Either way the table names it.
+    #[test]
+    fn a_tolerated_silence_is_named_not_failed() {
+        let (sc, t, mut s, mut end) = agreeing();
+        s.submitted[1] = None;
+        let observed = crate::measure::observed::FaultObserved {
+            who: "shard-1".into(),
+            silent_since_s: 1.0,
+            noticed_s: 4.0,
+            how: "no events".into(),
+            tolerated: true,
+            back_s: None,
+        };
+        end.observed = vec![observed.clone()];
+        let all = summarize(&sc, "r", &t, &s, &audit_ok(), &end);
+        assert!(all.invariants.ok, "{:?}", all.invariants.violations);
+        assert!(super::tables::table(&all).contains("fault observed"));
+        end.observed = vec![crate::measure::observed::FaultObserved {
+            tolerated: false,
+            ..observed
+        }];
+        let inv = summary(&t, &s, &end, &sc);
+        assert!(!inv.all_accounted, "an untolerated silence still fails");
     }
 
     /// An account on the wrong shard — or one shard missing an account — is named,

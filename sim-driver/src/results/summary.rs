@@ -287,6 +287,11 @@ pub struct Summary {
     /// Why the run could not finish, one line each (empty: it did).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Processes the driver stopped hearing from (frozen, whether scripted or not, or
+    /// starved of CPU): who, since when, how it was noticed, whether its committee
+    /// kept a quorum (then the run went on), and when it answered again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults_observed: Vec<crate::measure::observed::FaultObserved>,
     /// Cross-shard figures.
     pub cross_shard: CrossShard,
     /// Per program called: submitted, committed (final), rejected.
@@ -584,6 +589,7 @@ pub fn summarize(
         drained: status.quiescent,
         partial: !end.failures.is_empty(),
         failures: end.failures.clone(),
+        faults_observed: end.observed.clone(),
         programs: crate::measure::tracker::PROGRAMS
             .iter()
             .zip(tracker.per_program.iter().zip(&tracker.program_reasons))

@@ -251,6 +251,22 @@ pub fn table(s: &Summary) -> String {
         }
         line(&mut out, "fault", what);
     }
+    for o in &s.faults_observed {
+        let mut what = format!(
+            "{} silent from {:.1} s (noticed at {:.1} s: {})",
+            o.who, o.silent_since_s, o.noticed_s, o.how
+        );
+        what.push_str(if o.tolerated {
+            " · tolerated: its committee kept a quorum"
+        } else {
+            " · not tolerated"
+        });
+        match o.back_s {
+            Some(b) => what.push_str(&format!(" · answered again at {b:.1} s")),
+            None => what.push_str(" · silent to the end"),
+        }
+        line(&mut out, "fault observed", what);
+    }
     let r = &s.recovery;
     if !s.faults.is_empty() {
         line(

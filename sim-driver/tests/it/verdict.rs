@@ -206,3 +206,73 @@ rate = 3000
         .collect();
     assert!(mempool.iter().max().unwrap() > &2000, "{mempool:?}");
 }
+
+/// Runs `extra` on two shards, each a committee of four, for 6 s (the stall limit is
+/// 3 s); returns the exit code, the summary and the whole output.
+fn run_committees(name: &str, extra: &str) -> (Option<i32>, serde_json::Value, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"{name}\"\nduration = \"6s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\nvalidators = 4\n\
+         storage = \"memory\"\n[workload]\naccounts = 2000\nrate = 2000\ncross_shard = 0.3\n{extra}"
+    );
+    let path = scenario(tmp.path(), name, &text);
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let shown = format!("{}\n{}", show(&output), logs(&run_dir(&out, name)));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}):\n{shown}"));
+    (output.status.code(), summary, shown)
+}
+
+/// A committee of four rides out one silent member, the leader of its turn as any
+/// other: each shard loses one (shard 0 its validator 0, the first height's leader),
+/// both are named as faults observed, and the run completes with every invariant.
+#[test]
+fn f_silent_validators_per_committee_are_named_and_the_run_completes() {
+    let (code, s, shown) = run_committees(
+        "it-tolerate",
+        "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\n\
+         [[faults]]\nat = \"1500ms\"\nfreeze = \"shard-0/validator-0\"\n",
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(s["invariants"]["ok"], true, "{}", violations(&s));
+    assert_eq!(s["partial"], false);
+    assert_eq!(s["pending"], 0);
+    let observed = s["faults_observed"].as_array().expect("faults observed");
+    let who: Vec<&str> = observed
+        .iter()
+        .map(|o| o["who"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        who,
+        ["shard-1/validator-2", "shard-0/validator-0"],
+        "{observed:?}"
+    );
+    for o in observed {
+        assert_eq!(o["tolerated"], true, "{o}");
+        assert!(o["back_s"].is_null(), "frozen to the end: {o}");
+    }
+}
+
+/// One silent member too many: the shard halts, the run ends non-zero naming both and
+/// the transactions left pending in the shard.
+#[test]
+fn more_than_f_silent_validators_fail_the_run_and_name_what_is_pending() {
+    let (code, s, shown) = run_committees(
+        "it-quorum",
+        "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\n\
+         [[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-3\"\n",
+    );
+    assert_eq!(code, Some(1), "{shown}");
+    let v = violations(&s);
+    assert!(v.contains("shard 1 has lost its quorum"), "{v}");
+    assert!(v.contains("in mempools (shard 1"), "{v}");
+    for o in s["faults_observed"].as_array().unwrap() {
+        assert_eq!(o["tolerated"], false, "{o}");
+    }
+}

@@ -29,6 +29,7 @@ use crate::load::generator::{self, ABANDON, GO, LoadEvent, STOP};
 use crate::load::schedule::Schedule;
 use crate::load::submit::SubmitPath;
 use crate::measure::audit::audit_every_asset;
+use crate::measure::observed::{Observer, Silence};
 use crate::measure::recovery::{self, FaultReport};
 use crate::measure::settle::{RPC_TIMEOUT, settle};
 use crate::measure::tracker::Tracker;
@@ -46,7 +47,7 @@ use crate::cluster::{channel, shard_client};
 use crate::results::results_dir;
 use progress::Progress;
 use restart::resume_if_caught_up;
-use watchdog::{EventsLink, stall_limit, watch, watch_shard};
+use watchdog::{EventsLink, answers_again, stall_limit, watch, watch_shard};
 
 /// How the run reports and where it writes.
 #[derive(Debug, Clone)]
@@ -383,6 +384,8 @@ async fn drive(
     let mut down = vec![false; beacon_slot + 1];
     let mut stalled = vec![false; beacon_slot + 1];
     let stall_limit = stall_limit(scenario);
+    // Silences a committee rides out are observed, not failed (`measure::observed`).
+    let mut observer = Observer::new(shards, n, beacon_slot + 1);
     // Why the run cannot finish; `end_now` when the cause leaves nothing worth
     // waiting for (a process died, a stream broke).
     let mut failures: Vec<String> = Vec::new();
@@ -483,6 +486,7 @@ async fn drive(
                     if let Some(h) = heard.get_mut(slot) {
                         *h = Instant::now();
                     }
+                    answers_again(slot, &mut observer, &mut stalled, seconds(Instant::now()), &progress, &target_of);
                     epochs::read_events(epochs.as_ref(), &mut tracker, at, &events, start.elapsed())?;
                     if catching_up.get(slot).is_some_and(Option::is_some) {
                         resume_if_caught_up(slot, slot / n, &mut catching_up, &tracker, &paths, &clients, &mut reports, seconds(Instant::now()));
@@ -492,6 +496,7 @@ async fn drive(
                     if let Some(h) = heard.get_mut(slot) {
                         *h = Instant::now();
                     }
+                    answers_again(slot, &mut observer, &mut stalled, seconds(Instant::now()), &progress, &target_of);
                 }
                 Some(Msg::Restarted { fault, process }) => {
                     restarts_pending -= 1;
@@ -588,8 +593,29 @@ async fn drive(
                             seconds(heard[slot]),
                             silent.as_secs_f64()
                         );
-                        progress.note(&text);
-                        failures.push(text);
+                        let how = format!("no events and no Status reply for {:.1} s", silent.as_secs_f64());
+                        let times = (seconds(heard[slot]), seconds(now));
+                        match observer.silent(slot, (target_of(slot).to_string(), how), times, |s| down[s]) {
+                            Silence::Tolerated => {
+                                progress.note(&format!("{text}; tolerated: shard {} keeps its quorum", slot / n));
+                            }
+                            Silence::QuorumLost(silent) => {
+                                let who: Vec<String> = silent.iter().map(|&s| target_of(s).to_string()).collect();
+                                let text = format!(
+                                    "{text}; shard {} has lost its quorum: {} of its {n} validators are silent or down ({}), more than the {} a committee tolerates",
+                                    slot / n,
+                                    silent.len(),
+                                    who.join(", "),
+                                    (n - 1) / 3
+                                );
+                                progress.note(&text);
+                                failures.push(text);
+                            }
+                            Silence::NotTolerable => {
+                                progress.note(&text);
+                                failures.push(text);
+                            }
+                        }
                     }
                 }
                 // A generator that cannot hand a frozen shard its batches in `max`
@@ -686,7 +712,14 @@ async fn drive(
         match tokio::time::timeout_at(give_up, &mut p.task).await {
             Ok(Ok(Ok(counts))) => submitted.push(Some(counts)),
             Ok(Ok(Err(e))) => {
-                if !stalled[i] {
+                // A silent process's stream is named by its silence (a failure, or a
+                // fault its committee rode out), not again here.
+                if !stalled[i]
+                    && !observer
+                        .faults
+                        .iter()
+                        .any(|o| o.tolerated && o.who == names[i])
+                {
                     failures.push(format!("{e:#}"));
                 }
                 submitted.push(None);
@@ -739,6 +772,17 @@ async fn drive(
             recovery::measure_recovery(report, target, &tracker);
         }
     }
+    // Members silent only at the end, whose committees kept their quorum.
+    let now_s = seconds(Instant::now());
+    for name in &status.tolerated {
+        if let Some(slot) = names.iter().position(|x| x == name)
+            && !observer.tolerated(slot)
+        {
+            let how = "did not answer the final Status request".to_string();
+            let times = (seconds(heard[slot]), now_s);
+            observer.silent(slot, (name.clone(), how), times, |s| down[s]);
+        }
+    }
     let audit = audit_every_asset(scenario, &status);
     // Where the driver last routed each account: the live directory, under CLPA.
     let placement = match (real, &epochs) {
@@ -756,6 +800,7 @@ async fn drive(
             .unwrap_or_default(),
         window: tracker.window(),
         failures,
+        observed: observer.faults,
         backlog_at_load_end: load_end.map(|(_, b)| b).unwrap_or_default(),
         drain_s,
     };

@@ -1,5 +1,7 @@
 //! Watching the cluster while it runs: a watchdog per process (Status every half
-//! second; silence names it), and each shard's Events stream into the main loop.
+//! second; silence names it, and a committee member's silence is observed rather than
+//! failed while its committee keeps a quorum: `measure::observed`), and each shard's
+//! Events stream into the main loop.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +16,9 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use super::Msg;
+use crate::measure::observed::Observer;
 use crate::measure::settle::RPC_TIMEOUT;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target};
 
 /// The least silence that names a process as stalled.
 const STALL_FLOOR: Duration = Duration::from_secs(3);
@@ -120,5 +123,24 @@ impl EventsLink {
             }
         });
         Ok(())
+    }
+}
+
+/// Slot `slot` answered at `now_s`: a silence the run had observed ends, and the slot
+/// is watched again (a second silence is a second fault).
+pub(super) fn answers_again(
+    slot: usize,
+    observer: &mut Observer,
+    stalled: &mut [bool],
+    now_s: f64,
+    progress: &super::progress::Progress,
+    target_of: &impl Fn(usize) -> Target,
+) {
+    if stalled.get(slot) == Some(&true) && observer.heard(slot, now_s) {
+        stalled[slot] = false;
+        progress.note(&format!(
+            "{} answers again at {now_s:.1} s",
+            target_of(slot)
+        ));
     }
 }
