@@ -9,9 +9,12 @@
 //!                  └──────────────── outage ──────────────────┘◄─ recovery time ─►
 //!
 //!  at ── link fault on (delay, drop, duplicate) ─────── duration ── link healthy again
+//!  at ── freeze (SIGSTOP) ───────────────────────────── duration ── thaw (SIGCONT)
 //!
 //!  at ── freeze (SIGSTOP) ── silent for STALL_LIMIT ── named as stalled ── run ends at
-//!        its planned time + a short drain, results marked partial, exit 1
+//!        its planned time + a short drain, results marked partial, exit 1 — unless it
+//!        is a committee member its committee rides out (`measure::observed`): then
+//!        named in `faults_observed`, and the run goes on
 //! ```
 //!
 //! How the run recovered is measured in `crate::measure::recovery`.
@@ -31,8 +34,10 @@ pub enum Step {
     LinkOn(usize),
     /// Heal it.
     LinkOff(usize),
-    /// Freeze the process of fault `i` (SIGSTOP) for the rest of the run.
+    /// Freeze the process of fault `i` (SIGSTOP)…
     Freeze(usize),
+    /// …and let it go on (SIGCONT), when the fault has a duration.
+    Thaw(usize),
 }
 
 /// The steps of `faults` in time order (time since the run's start).
@@ -44,6 +49,9 @@ pub fn schedule(faults: &[Fault]) -> Vec<(Duration, Step)> {
             steps.push((f.at + f.restart_after, Step::Restart(i)));
         } else if f.freeze.is_some() {
             steps.push((f.at, Step::Freeze(i)));
+            if !f.duration.is_zero() {
+                steps.push((f.at + f.duration, Step::Thaw(i)));
+            }
         } else {
             steps.push((f.at, Step::LinkOn(i)));
             if !f.duration.is_zero() {
@@ -85,13 +93,22 @@ pub(crate) mod tests {
             duration: Duration::from_secs(1),
             ..kill(1, 0)
         };
-        let steps = schedule(&[kill(3, 2), link]);
+        let freeze = Fault {
+            kill: None,
+            freeze: Some(Target::Validator(0, 2)),
+            restart_after: Duration::ZERO,
+            duration: Duration::from_secs(3),
+            ..kill(1, 0)
+        };
+        let steps = schedule(&[kill(3, 2), link, freeze]);
         assert_eq!(
             steps,
             vec![
                 (Duration::from_secs(1), Step::LinkOn(1)),
+                (Duration::from_secs(1), Step::Freeze(2)),
                 (Duration::from_secs(2), Step::LinkOff(1)),
                 (Duration::from_secs(3), Step::Kill(0)),
+                (Duration::from_secs(4), Step::Thaw(2)),
                 (Duration::from_secs(5), Step::Restart(0)),
             ]
         );

@@ -294,17 +294,27 @@ impl Cluster {
     /// Freezes `target` with SIGSTOP (a grey-failure fault): it keeps its sockets and
     /// answers nothing. Only our own child, by its pid; SIGKILL at the end still ends
     /// it.
-    #[allow(unsafe_code)]
     pub fn freeze(&mut self, target: Target) -> anyhow::Result<()> {
+        self.signal(target, libc::SIGSTOP, "freezing")
+    }
+
+    /// Lets a frozen `target` go on (SIGCONT). Only our own child, by its pid.
+    pub fn thaw(&mut self, target: Target) -> anyhow::Result<()> {
+        self.signal(target, libc::SIGCONT, "thawing")
+    }
+
+    /// Sends `signal` to our child `target` (`doing`: for the error).
+    #[allow(unsafe_code)]
+    fn signal(&mut self, target: Target, signal: libc::c_int, doing: &str) -> anyhow::Result<()> {
         let p = self.process(target);
         let pid = p
             .pid()
-            .with_context(|| format!("{} has no pid to freeze", p.name))?;
+            .with_context(|| format!("{} has no pid to signal", p.name))?;
         let pid = libc::pid_t::try_from(pid).context("pid out of range")?;
         // SAFETY: kill(2) with a pid of a child we started and have not reaped.
-        if unsafe { libc::kill(pid, libc::SIGSTOP) } != 0 {
+        if unsafe { libc::kill(pid, signal) } != 0 {
             return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("freezing {}", p.name));
+                .with_context(|| format!("{doing} {}", p.name));
         }
         Ok(())
     }
@@ -333,6 +343,12 @@ impl Cluster {
             spec.netns.as_deref(),
         )
         .await
+    }
+
+    /// `target` exited and the run rides it out (a committee member within f): it is
+    /// no longer looked at by [`Cluster::dead`].
+    pub fn written_off(&mut self, target: Target) {
+        self.process(target).killed = true;
     }
 
     /// Fails with the process's name and the end of its log if any child has exited

@@ -31,7 +31,7 @@ pub struct FaultReport {
     /// the way to it, or held by the driver while it was down).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resubmitted: Option<u64>,
-    /// Link: when it was healed (absent: faulty to the end).
+    /// Link: when it was healed; freeze: when it was thawed (absent: to the end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healed_at_s: Option<f64>,
     /// Final transactions per second of the subject over the 2 s before the fault.

@@ -62,6 +62,10 @@ pub struct CommitteeSummary {
     /// by their senders.
     #[serde(default)]
     pub inputs_refused: u64,
+    /// Each validator's committed height at the end, by index (0: it did not answer):
+    /// a member that fell behind and caught up ends level with the others.
+    #[serde(default)]
+    pub heights: Vec<u64>,
 }
 
 /// The consensus figures of every honest validator that answered.
@@ -121,6 +125,7 @@ pub(super) fn consensus_summary(
                 wrong_roots: honest().map(|c| c.wrong_roots).sum(),
                 bad_messages: honest().map(|c| c.bad_signatures).sum(),
                 inputs_refused: honest().map(|c| c.inputs_refused).sum(),
+                heights: committee.iter().map(|(s, _)| s.height).collect(),
             }
         })
         .collect();

@@ -270,9 +270,13 @@ impl Scenario {
                         "fault {n}: freeze = \"{t}\" but the cluster has {name_them}"
                     ));
                 }
-                if link_settings || !f.restart_after.is_zero() {
+                if f.delay > Duration::ZERO
+                    || f.drop > 0.0
+                    || f.duplicate > 0.0
+                    || !f.restart_after.is_zero()
+                {
                     return Err(format!(
-                        "fault {n}: a freeze lasts to the end of the run and takes no restart_after, delay, drop, duplicate or duration"
+                        "fault {n}: a freeze lasts its duration (or to the end of the run) and takes no restart_after, delay, drop or duplicate"
                     ));
                 }
             }

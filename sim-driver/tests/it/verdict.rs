@@ -207,13 +207,15 @@ rate = 3000
     assert!(mempool.iter().max().unwrap() > &2000, "{mempool:?}");
 }
 
-/// Runs `extra` on two shards, each a committee of four, for 6 s (the stall limit is
-/// 3 s); returns the exit code, the summary and the whole output.
+/// Runs `extra` on two shards, each a committee of four (a block every 200 ms), for
+/// 7 s (the stall limit is 3 s); returns the exit code, the summary and the whole
+/// output.
 fn run_committees(name: &str, extra: &str) -> (Option<i32>, serde_json::Value, String) {
     let tmp = tempfile::tempdir().unwrap();
     let text = format!(
-        "name = \"{name}\"\nduration = \"6s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\nvalidators = 4\n\
-         storage = \"memory\"\n[workload]\naccounts = 2000\nrate = 2000\ncross_shard = 0.3\n{extra}"
+        "name = \"{name}\"\nduration = \"7s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\nvalidators = 4\n\
+         block_interval = \"200ms\"\nstorage = \"memory\"\n[workload]\naccounts = 2000\nrate = 2000\n\
+         cross_shard = 0.3\n{extra}"
     );
     let path = scenario(tmp.path(), name, &text);
     let out = tmp.path().join("results");
@@ -275,4 +277,101 @@ fn more_than_f_silent_validators_fail_the_run_and_name_what_is_pending() {
     for o in s["faults_observed"].as_array().unwrap() {
         assert_eq!(o["tolerated"], false, "{o}");
     }
+}
+
+/// The pid of the validator `v` of shard `k` among `driver`'s children.
+fn validator_pid(driver: u32, k: u32, v: u32) -> Option<u32> {
+    crate::children_of(driver).into_iter().find(|&pid| {
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let args: Vec<String> = raw
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let has = |flag: &str, value: u32| {
+            args.windows(2)
+                .any(|w| w[0] == flag && w[1] == value.to_string())
+        };
+        has("--shard", k) && has("--validator", v)
+    })
+}
+
+/// A validator killed by something other than the scenario (SIGKILL, by its pid, from
+/// here) is named, and its committee's quorum carries the run to the end: exit 0.
+#[test]
+fn a_validator_killed_unscripted_is_named_and_the_run_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "it-dies";
+    let text = format!(
+        "name = \"{name}\"\nduration = \"5s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\nvalidators = 4\n\
+         storage = \"memory\"\n[workload]\naccounts = 2000\nrate = 2000\ncross_shard = 0.3\n"
+    );
+    let path = scenario(tmp.path(), name, &text);
+    let out = tmp.path().join("results");
+    let driver = shardsim()
+        .args(["run", "--json", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut victim = None;
+    let found = crate::wait_for(Duration::from_secs(30), || {
+        victim = validator_pid(driver.id(), 1, 2);
+        victim.is_some()
+    });
+    assert!(found, "shard-1/validator-2 never started");
+    // Into the load (the run's output says when it began; a second is enough here).
+    std::thread::sleep(Duration::from_millis(2500));
+    let pid = victim.unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = driver.wait_with_output().unwrap();
+    let shown = format!("{}\n{}", show(&output), logs(&run_dir(&out, name)));
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let s: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(s["invariants"]["ok"], true, "{}", violations(&s));
+    let observed = s["faults_observed"].as_array().expect("faults observed");
+    assert!(
+        observed.iter().any(|o| o["who"] == "shard-1/validator-2"
+            && o["tolerated"] == true
+            && o["how"].as_str().unwrap().contains("exited unexpectedly")),
+        "{observed:?}"
+    );
+}
+
+/// A member frozen past the stall limit and then let go catches up: its fault shows
+/// its end, and its chain, compared with the others' at the end, agrees with theirs.
+#[test]
+fn a_frozen_validator_that_resumes_catches_up_and_its_fault_shows_its_end() {
+    // Blocks every 200 ms: the 4 s freeze leaves it ~20 blocks behind, which its
+    // peers' recent blocks cover.
+    let (code, s, shown) = run_committees(
+        "it-thaw",
+        "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\nduration = \"4s\"\n",
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(s["invariants"]["ok"], true, "{}", violations(&s));
+    assert_eq!(s["invariants"]["consensus_safe"], true);
+    let observed = s["faults_observed"].as_array().expect("faults observed");
+    assert_eq!(observed.len(), 1, "{observed:?}");
+    let o = &observed[0];
+    assert_eq!(o["who"], "shard-1/validator-2");
+    assert_eq!(o["tolerated"], true);
+    let back = o["back_s"].as_f64().expect("answered again");
+    assert!(back >= 5.0, "after its thaw at 5 s: {o}");
+    // It answered the final Status, level with its committee: it caught up.
+    let heights: Vec<u64> = s["consensus"]["shards"][1]["heights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_u64().unwrap())
+        .collect();
+    let top = *heights.iter().max().unwrap();
+    assert!(heights[2] + 1 >= top && top > 20, "{heights:?}");
 }

@@ -114,6 +114,8 @@ pub(super) enum Msg {
     },
     /// A stream failed.
     Failed(anyhow::Error),
+    /// The events stream of shard process `slot` broke, not after a kill of ours.
+    EventsBroke { slot: usize, error: anyhow::Error },
     /// Process `slot` answered its watchdog's Status request (slot = the shard
     /// process's place in `Cluster::shards`, the beacon after them).
     Heard(usize),
@@ -386,6 +388,9 @@ async fn drive(
     let stall_limit = stall_limit(scenario);
     // Silences a committee rides out are observed, not failed (`measure::observed`).
     let mut observer = Observer::new(shards, n, beacon_slot + 1);
+    // A committee member's events stream that broke, and when: a failure unless the
+    // member turns out to have died (then its death is judged) within a second.
+    let mut broke: Vec<Option<(Instant, String)>> = vec![None; beacon_slot + 1];
     // Why the run cannot finish; `end_now` when the cause leaves nothing worth
     // waiting for (a process died, a stream broke).
     let mut failures: Vec<String> = Vec::new();
@@ -456,6 +461,12 @@ async fn drive(
                         cluster.freeze(target)?;
                         reports[f].at_s = now;
                         progress.note(&format!("fault: froze {target} (SIGSTOP)"));
+                    }
+                    Step::Thaw(f) => {
+                        let target = scenario.faults[f].freeze.context("a thaw step has a target")?;
+                        cluster.thaw(target)?;
+                        reports[f].healed_at_s = Some(now);
+                        progress.note(&format!("fault: thawed {target} (SIGCONT)"));
                     }
                     Step::LinkOn(f) | Step::LinkOff(f) => {
                         let fault = &scenario.faults[f];
@@ -553,6 +564,14 @@ async fn drive(
                     failures.push(format!("{e:#}"));
                     end_now = true;
                 }
+                Some(Msg::EventsBroke { slot, error }) => {
+                    if n > 1 && slot < beacon_slot {
+                        broke[slot] = Some((Instant::now(), format!("{error:#}")));
+                    } else {
+                        failures.push(format!("{error:#}"));
+                        end_now = true;
+                    }
+                }
                 None => bail!("every stream closed before the run ended"),
             },
             _ = ticker.tick() => {
@@ -567,11 +586,25 @@ async fn drive(
                         let text = format!("{why:#}");
                         // Reported once, however many ticks it stays dead — and as
                         // dead, not also as silent.
-                        down[slot_of(target)] = true;
-                        if !failures.contains(&text) {
-                            failures.push(text);
+                        let slot = slot_of(target);
+                        down[slot] = true;
+                        broke[slot] = None;
+                        let how = text.lines().next().unwrap_or("exited").to_string();
+                        let times = (seconds(heard[slot]), seconds(Instant::now()));
+                        match observer.silent(slot, (target.to_string(), how), times, |s| down[s]) {
+                            Silence::Tolerated => {
+                                // Its streams' breaks are a kill's from now on.
+                                paths[slot].kills.fetch_add(1, Ordering::SeqCst);
+                                cluster.written_off(target);
+                                progress.note(&format!("{text}\ntolerated: shard {} keeps its quorum", slot / n));
+                            }
+                            _ => {
+                                if !failures.contains(&text) {
+                                    failures.push(text);
+                                }
+                                end_now = true;
+                            }
                         }
-                        end_now = true;
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -583,6 +616,12 @@ async fn drive(
                     }
                 }
                 let now = Instant::now();
+                for b in &mut broke {
+                    if let Some((_, text)) = b.take_if(|(at, _)| now.duration_since(*at) > Duration::from_secs(1)) {
+                        failures.push(text);
+                        end_now = true;
+                    }
+                }
                 for slot in 0..heard.len() {
                     let silent = now.duration_since(heard[slot]);
                     if !down[slot] && !stalled[slot] && silent > stall_limit {

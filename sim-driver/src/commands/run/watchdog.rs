@@ -112,11 +112,8 @@ impl EventsLink {
                     None => return,
                     Some(Err(_)) if kills.load(Ordering::SeqCst) != generation => return,
                     Some(Err(status)) => {
-                        let _ = tx
-                            .send(Msg::Failed(anyhow::anyhow!(
-                                "events stream of {name}: {status}"
-                            )))
-                            .await;
+                        let error = anyhow::anyhow!("events stream of {name}: {status}");
+                        let _ = tx.send(Msg::EventsBroke { slot, error }).await;
                         return;
                     }
                 }
