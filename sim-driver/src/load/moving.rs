@@ -358,6 +358,11 @@ impl Moving {
         }
     }
 
+    /// Whether every shard has switched to the last epoch.
+    pub fn switched_everywhere(&self) -> bool {
+        self.switched.iter().all(|&s| s)
+    }
+
     /// Whether nothing is held or waiting to be sent: the last epoch is complete.
     pub fn settled(&self) -> bool {
         self.held.is_empty() && self.ready.is_empty()
@@ -494,7 +499,9 @@ mod tests {
             None,
             "shard 1 has not switched"
         );
+        assert!(!m.switched_everywhere(), "the next epoch waits");
         m.switched(1, 1, 0.2);
+        assert!(m.switched_everywhere());
         assert_eq!(m.epochs[0].switch_blocks(), Some(2), "shard 0: two blocks");
     }
 

@@ -121,7 +121,10 @@ impl Epochs {
                 ..EpochFigures::default()
             };
             if change.moves.is_empty() {
+                // Nothing to announce: the placement stands, and the next epoch is
+                // placed a whole epoch later.
                 tracing::info!(epoch = change.epoch, "CLPA moved no account");
+                return None;
             }
             lock(&self.moving).begin(&change, Instant::now(), figures);
             let mut beacon = self.beacon.clone();
@@ -134,8 +137,9 @@ impl Epochs {
         let due = elapsed >= self.next_at && loading;
         if due && self.clpa.is_none() && self.announce.is_none() {
             let mut m = lock(&self.moving);
-            if !m.settled() {
-                // The last epoch is still moving accounts: this one waits.
+            if !m.settled() || !m.switched_everywhere() {
+                // The last epoch is still moving accounts, or some shard has not yet
+                // switched to it: this one waits.
                 return None;
             }
             let touches = m.take_touches();
