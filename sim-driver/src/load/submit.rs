@@ -175,6 +175,8 @@ pub struct SubmitPath {
     /// The task: (transactions sent, transactions the shard accepted) over the streams
     /// that ended normally.
     pub task: JoinHandle<anyhow::Result<(u64, u64)>>,
+    /// Lifts the hold limit for good (see [`SubmitPath::unbound`]).
+    unbounded: tokio::sync::watch::Sender<bool>,
 }
 
 impl SubmitPath {
@@ -193,10 +195,12 @@ impl SubmitPath {
         let retained = Arc::new(Mutex::new(Retained::default()));
         let kills = Arc::new(AtomicU64::new(0));
         let held = Arc::new(AtomicU64::new(0));
+        let (unbounded, unbounded_rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(run(
             Task {
                 name,
                 hold_limit: if open_loop { usize::MAX } else { SUBMIT_QUEUE },
+                unbounded: unbounded_rx,
                 held: held.clone(),
                 link,
                 seed,
@@ -214,9 +218,18 @@ impl SubmitPath {
                 held,
                 resume,
                 task,
+                unbounded,
             },
             batches,
         )
+    }
+
+    /// From now on the task takes every batch, however many wait for the stream: its
+    /// validator is silent and its committee rides that out, so in `max` mode it must
+    /// not set the pace of its shard's fan-out (the others would wait for it). What
+    /// it holds goes to the validator if it answers again.
+    pub fn unbound(&self) {
+        let _ = self.unbounded.send(true);
     }
 }
 
@@ -227,6 +240,8 @@ struct Task {
     /// unlimited for an open-loop schedule (what is due is due, whatever one shard
     /// does), [`SUBMIT_QUEUE`] in `max` mode (where waiting *is* the load control).
     hold_limit: usize,
+    /// Whether the limit has been lifted (a silent committee member's path).
+    unbounded: tokio::sync::watch::Receiver<bool>,
     /// Transactions taken and not yet on the stream.
     held: Arc<AtomicU64>,
     link: LinkDelay,
@@ -236,7 +251,7 @@ struct Task {
 }
 
 async fn run(
-    t: Task,
+    mut t: Task,
     mut client: ShardClient<Channel>,
     mut batches: mpsc::Receiver<pb::TxBatch>,
     mut resumes: mpsc::Receiver<Resume>,
@@ -268,8 +283,17 @@ async fn run(
         // own transactions, never the generator and so every other shard.
         let mut waiting: VecDeque<pb::TxBatch> = VecDeque::new();
         while !(broken || load_done && waiting.is_empty()) {
-            let room = waiting.len() < t.hold_limit;
+            let room = waiting.len() < t.hold_limit || *t.unbounded.borrow();
+            let lifted = *t.unbounded.borrow();
             tokio::select! {
+                // The limit lifted while the task waited on a full queue: look again.
+                changed = t.unbounded.changed(), if !lifted => {
+                    if changed.is_err() {
+                        // The main loop is gone (the run is ending): stop watching,
+                        // and take what the generator still hands over.
+                        t.unbounded = tokio::sync::watch::channel(true).1;
+                    }
+                }
                 b = batches.recv(), if room && !load_done => match b {
                     Some(b) => {
                         t.held.fetch_add(b.id.len() as u64, Ordering::Relaxed);

@@ -207,14 +207,14 @@ rate = 3000
     assert!(mempool.iter().max().unwrap() > &2000, "{mempool:?}");
 }
 
-/// Runs `extra` on two shards, each a committee of four (a block every 200 ms), for
-/// 7 s (the stall limit is 3 s); returns the exit code, the summary and the whole
-/// output.
-fn run_committees(name: &str, extra: &str) -> (Option<i32>, serde_json::Value, String) {
+/// Runs `extra` at `rate` on two shards, each a committee of four (a block every
+/// 200 ms), for 7 s (the stall limit is 3 s); returns the exit code, the summary and
+/// the whole output.
+fn run_committees(name: &str, rate: &str, extra: &str) -> (Option<i32>, serde_json::Value, String) {
     let tmp = tempfile::tempdir().unwrap();
     let text = format!(
         "name = \"{name}\"\nduration = \"7s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\nvalidators = 4\n\
-         block_interval = \"200ms\"\nstorage = \"memory\"\n[workload]\naccounts = 2000\nrate = 2000\n\
+         block_interval = \"200ms\"\nstorage = \"memory\"\n[workload]\naccounts = 2000\nrate = {rate}\n\
          cross_shard = 0.3\n{extra}"
     );
     let path = scenario(tmp.path(), name, &text);
@@ -238,6 +238,7 @@ fn run_committees(name: &str, extra: &str) -> (Option<i32>, serde_json::Value, S
 fn f_silent_validators_per_committee_are_named_and_the_run_completes() {
     let (code, s, shown) = run_committees(
         "it-tolerate",
+        "2000",
         "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\n\
          [[faults]]\nat = \"1500ms\"\nfreeze = \"shard-0/validator-0\"\n",
     );
@@ -267,6 +268,7 @@ fn f_silent_validators_per_committee_are_named_and_the_run_completes() {
 fn more_than_f_silent_validators_fail_the_run_and_name_what_is_pending() {
     let (code, s, shown) = run_committees(
         "it-quorum",
+        "2000",
         "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\n\
          [[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-3\"\n",
     );
@@ -353,6 +355,7 @@ fn a_frozen_validator_that_resumes_catches_up_and_its_fault_shows_its_end() {
     // peers' recent blocks cover.
     let (code, s, shown) = run_committees(
         "it-thaw",
+        "2000",
         "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\nduration = \"4s\"\n",
     );
     assert_eq!(code, Some(0), "{shown}");
@@ -374,4 +377,19 @@ fn a_frozen_validator_that_resumes_catches_up_and_its_fault_shows_its_end() {
         .collect();
     let top = *heights.iter().max().unwrap();
     assert!(heights[2] + 1 >= top && top > 20, "{heights:?}");
+}
+
+/// Under `rate = "max"` the slowest submit path sets each shard's pace: a frozen
+/// member's path, once its silence is tolerated, takes every batch, so its committee
+/// goes on at the pace of the others and every transaction is final.
+#[test]
+fn a_frozen_validator_does_not_hold_up_its_shard_under_max_load() {
+    let (code, s, shown) = run_committees(
+        "it-max-freeze",
+        "\"max\"",
+        "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\n",
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(s["invariants"]["ok"], true, "{}", violations(&s));
+    assert_eq!(s["pending"], 0);
 }

@@ -636,6 +636,10 @@ async fn drive(
                         let times = (seconds(heard[slot]), seconds(now));
                         match observer.silent(slot, (target_of(slot).to_string(), how), times, |s| down[s]) {
                             Silence::Tolerated => {
+                                // Its path must not set its shard's pace any more.
+                                if let Some(p) = paths.get(slot) {
+                                    p.unbound();
+                                }
                                 progress.note(&format!("{text}; tolerated: shard {} keeps its quorum", slot / n));
                             }
                             Silence::QuorumLost(silent) => {
