@@ -313,11 +313,7 @@ impl BlockProducer {
             // The next epoch's change, once the beacon block announcing it is seen.
             let applied = self.ledger.epoch();
             inbound.epochs.retain(|&e, _| e > applied);
-            let epoch = inbound
-                .epochs
-                .get(&(applied + 1))
-                .filter(|(height, _)| *height <= inbound.beacon_height)
-                .map(|(_, change)| change.clone());
+            let epoch = inbound.next_epoch(applied).cloned();
             // An announcement that does not fit this directory (an account that does
             // not exist or is already where it would go, a shard that does not) is
             // refused by name, once, and never applied: the driver then sees this shard

@@ -73,6 +73,15 @@ pub struct HeldProof {
 }
 
 impl Inbound {
+    /// The change of the epoch after `applied`, once the beacon block announcing it
+    /// has been read: what the next block switches to.
+    pub fn next_epoch(&self, applied: u32) -> Option<&cross_shard::migration::EpochChange> {
+        self.epochs
+            .get(&(applied + 1))
+            .filter(|(height, _)| *height <= self.beacon_height)
+            .map(|(_, change)| change)
+    }
+
     /// The proofs of `taken` — receipts at the queue's front, in order — as a block's
     /// record carries them: one [`pb::ProvenReceipts`] per run of receipts from one
     /// delivery. `None` when one of them has no proof held (it cannot be proposed).

@@ -198,17 +198,15 @@ impl Validator {
     /// Whether anything waits for a block: transactions, receipts, bad signatures, an
     /// epoch to switch to, accounts let go and not yet exported.
     pub fn has_work(&self) -> bool {
-        let epoch = self.producer.ledger.epoch();
+        let ledger = &self.producer.ledger;
+        let inbound_work = || {
+            let inbound = lock(&self.shared.inbound);
+            !inbound.queue.is_empty() || inbound.next_epoch(ledger.epoch()).is_some()
+        };
         !lock(&self.shared.mempool).is_empty()
-            || {
-                let inbound = lock(&self.shared.inbound);
-                // The next epoch, once its beacon block is seen: what `gather` takes.
-                let next = inbound.epochs.get(&(epoch + 1));
-                !inbound.queue.is_empty()
-                    || next.is_some_and(|(height, _)| *height <= inbound.beacon_height)
-            }
+            || inbound_work()
             || !lock(&self.shared.bad_signatures).is_empty()
-            || self.producer.ledger.exporting() > 0
+            || ledger.exporting() > 0
     }
 
     /// Returns the ledger and the producer to the committed chain, as between two

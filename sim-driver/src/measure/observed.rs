@@ -34,6 +34,12 @@ pub struct FaultObserved {
     pub back_s: Option<f64>,
 }
 
+/// Whether `who`'s silence was ridden out by its committee in any of `faults`: then
+/// what it left unfinished (its submit stream) is its fault's, not the run's.
+pub fn rode_out(faults: &[FaultObserved], who: &str) -> bool {
+    faults.iter().any(|o| o.tolerated && o.who == who)
+}
+
 /// What a silence means for the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Silence {

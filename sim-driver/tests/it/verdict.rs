@@ -19,7 +19,6 @@ fn run_failing(
     String,
     Duration,
 ) {
-    let tmp = tempfile::tempdir().unwrap();
     let text = format!(
         r#"name = "{name}"
 seed = 5
@@ -36,7 +35,25 @@ rate = 2000
 cross_shard = 0.5
 {extra}"#
     );
-    let path = scenario(tmp.path(), name, &text);
+    run_json(name, &text, env)
+}
+
+/// Runs scenario `text` (named `name`) with `shardsim run --json` and the environment
+/// `env`; returns the exit code, the summary, the run folder's files, the whole
+/// output, and how long the run took.
+fn run_json(
+    name: &str,
+    text: &str,
+    env: &[(&str, &str)],
+) -> (
+    Option<i32>,
+    serde_json::Value,
+    Vec<String>,
+    String,
+    Duration,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), name, text);
     let out = tmp.path().join("results");
     let began = Instant::now();
     let mut cmd = shardsim();
@@ -211,24 +228,13 @@ rate = 3000
 /// 200 ms), for 7 s (the stall limit is 3 s); returns the exit code, the summary and
 /// the whole output.
 fn run_committees(name: &str, rate: &str, extra: &str) -> (Option<i32>, serde_json::Value, String) {
-    let tmp = tempfile::tempdir().unwrap();
     let text = format!(
         "name = \"{name}\"\nduration = \"7s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\nvalidators = 4\n\
          block_interval = \"200ms\"\nstorage = \"memory\"\n[workload]\naccounts = 2000\nrate = {rate}\n\
          cross_shard = 0.3\n{extra}"
     );
-    let path = scenario(tmp.path(), name, &text);
-    let out = tmp.path().join("results");
-    let output = shardsim()
-        .args(["run", "--json", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let shown = format!("{}\n{}", show(&output), logs(&run_dir(&out, name)));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON summary ({e}):\n{shown}"));
-    (output.status.code(), summary, shown)
+    let (code, summary, _, shown, _) = run_json(name, &text, &[]);
+    (code, summary, shown)
 }
 
 /// A committee of four rides out one silent member, the leader of its turn as any

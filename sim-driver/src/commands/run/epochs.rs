@@ -113,19 +113,18 @@ impl Epochs {
                 Err(e) => return Some(format!("CLPA failed: {e}")),
             };
             self.history = Some(history);
-            let figures = EpochFigures {
-                epoch: change.epoch,
-                began_s: elapsed.as_secs_f64(),
-                accounts: change.moves.len() as u64,
-                clpa_s,
-                ..EpochFigures::default()
-            };
             if change.moves.is_empty() {
                 // Nothing to announce: the placement stands, and the next epoch is
                 // placed a whole epoch later.
                 tracing::info!(epoch = change.epoch, "CLPA moved no account");
                 return None;
             }
+            let figures = EpochFigures {
+                began_s: elapsed.as_secs_f64(),
+                accounts: change.moves.len() as u64,
+                clpa_s,
+                ..EpochFigures::default()
+            };
             lock(&self.moving).begin(&change, Instant::now(), figures);
             let mut beacon = self.beacon.clone();
             let wire = pb::EpochChange::from(&change);

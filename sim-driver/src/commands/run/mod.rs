@@ -29,7 +29,7 @@ use crate::load::generator::{self, ABANDON, GO, LoadEvent, STOP};
 use crate::load::schedule::Schedule;
 use crate::load::submit::SubmitPath;
 use crate::measure::audit::audit_every_asset;
-use crate::measure::observed::{Observer, Silence};
+use crate::measure::observed::{Observer, Silence, rode_out};
 use crate::measure::recovery::{self, FaultReport};
 use crate::measure::settle::{RPC_TIMEOUT, settle};
 use crate::measure::tracker::Tracker;
@@ -757,12 +757,7 @@ async fn drive(
             Ok(Ok(Err(e))) => {
                 // A silent process's stream is named by its silence (a failure, or a
                 // fault its committee rode out), not again here.
-                if !stalled[i]
-                    && !observer
-                        .faults
-                        .iter()
-                        .any(|o| o.tolerated && o.who == names[i])
-                {
+                if !stalled[i] && !rode_out(&observer.faults, &names[i]) {
                     failures.push(format!("{e:#}"));
                 }
                 submitted.push(None);
