@@ -142,7 +142,7 @@ impl Chain {
         self.count_votes(src, votes);
 
         // Acks from this shard (as a destination), step 6.
-        self.forget_acknowledged(src, &submission.acks);
+        self.forget_acknowledged(src, &submission.acks, submission.decided_through);
 
         // Accepted: advance the chain and the channels, keep it for the next block.
         self.heads[src as usize] = (header.height, header.hash());

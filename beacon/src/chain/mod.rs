@@ -32,7 +32,16 @@
 //! opened in that beacon block with a deadline; the votes come with the participants'
 //! headers; each beacon block carries the decisions made in it. The beacon then makes a
 //! block every interval while a transaction is open, headers or not, so that deadlines
-//! pass even when every shard is idle.
+//! pass even when every shard is idle. A block with a decision for a shard is kept
+//! until that shard's header says it has applied the decisions up to that height
+//! (`decided_through`), and is part of the shard's backlog until then:
+//!
+//! ```text
+//!  block b: Decision(tx, home H, participant P) ─► decided[H], decided[P] ∋ b
+//!  P crashes; restarts from its store at decisions through b0 < b; resubscribes
+//!  backlog(P): the kept blocks, in height order; P reads the decisions of those above b0
+//!  P's next header: decided_through ≥ b ─► b leaves decided[P]
+//! ```
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -126,6 +135,10 @@ pub struct Chain {
     pub(super) blocks: BTreeMap<u64, pb::BeaconBlock>,
     /// Per destination: notarized batches not yet acknowledged, in order.
     pub(super) outbox: Vec<VecDeque<Stored>>,
+    /// Per shard (two-phase): the beacon blocks carrying a decision for it — as home or
+    /// participant — that it has not yet said it applied, in height order. A shard
+    /// that resubscribes gets them again, so a restarted one learns what it missed.
+    pub(super) decided: Vec<VecDeque<u64>>,
     /// Submissions refused.
     pub headers_rejected: u64,
     /// Receipts dropped from accepted submissions: not committed to by their header.
@@ -180,6 +193,7 @@ impl Chain {
             height: 0,
             blocks: BTreeMap::new(),
             outbox: vec![VecDeque::new(); n],
+            decided: vec![VecDeque::new(); n],
             headers_rejected: 0,
             receipts_forged: 0,
             receipts_replayed: 0,

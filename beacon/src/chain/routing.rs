@@ -45,24 +45,33 @@ impl Chain {
                 self.outbox[dst as usize].push_back(stored);
             }
         }
-        // Keep only the blocks that an unacknowledged batch still refers to.
+        // Keep only the blocks that an unacknowledged batch or decision still refers to.
         let oldest = self
             .outbox
             .iter()
             .filter_map(|o| o.front().map(|s| s.beacon_height))
+            .chain(self.decided.iter().filter_map(|d| d.front().copied()))
             .min()
             .unwrap_or(self.height);
         self.blocks = self.blocks.split_off(&oldest);
+        let height = self.height;
         if let Some(c) = self.coordinator.as_mut() {
-            for d in c.decide(self.height) {
+            for d in c.decide(height) {
                 match d.verdict {
                     Verdict::Commit { .. } => self.two_phase.commits += 1,
                     Verdict::Abort(_) => self.two_phase.aborts += 1,
                 }
+                for shard in [d.home, d.participant] {
+                    if let Some(kept) = self.decided.get_mut(shard as usize) {
+                        if kept.back() != Some(&height) {
+                            kept.push_back(height);
+                        }
+                    }
+                }
                 block.decisions.push(pb::Decision::from(&d));
             }
         }
-        if !deliveries.is_empty() {
+        if !deliveries.is_empty() || !block.decisions.is_empty() {
             self.blocks.insert(self.height, block.clone());
         }
         let epoch = block.epoch.clone();
@@ -85,26 +94,37 @@ impl Chain {
     }
 
     /// What a (re)subscribing shard `dst` that has epoch changes up to `epoch` must
-    /// receive to catch up: the blocks announcing later epochs, then the beacon blocks
-    /// that notarized its unacknowledged batches, each followed by those batches.
+    /// receive to catch up: the blocks announcing later epochs, then, in height order,
+    /// the beacon blocks that notarized its unacknowledged batches, each followed by
+    /// those batches, and (two-phase) those carrying decisions it has not acknowledged.
+    /// Height order matters: a shard reads a block's decisions only if it is above
+    /// every block it has read.
     pub fn backlog(&self, dst: ShardId, epoch: u32) -> Vec<pb::Inbound> {
         let mut out: Vec<pb::Inbound> = self.epochs_after(epoch).collect();
-        let Some(outbox) = self.outbox.get(dst as usize) else {
+        let (Some(outbox), Some(decided)) =
+            (self.outbox.get(dst as usize), self.decided.get(dst as usize))
+        else {
             return out;
         };
-        let mut last_block = None;
-        for s in outbox {
-            if last_block != Some(s.beacon_height) {
-                if let Some(block) = self.blocks.get(&s.beacon_height) {
-                    out.push(pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Block(block.clone())),
-                    });
-                }
-                last_block = Some(s.beacon_height);
+        let (mut stored, mut decided) = (outbox.iter().peekable(), decided.iter().peekable());
+        loop {
+            let height = match (stored.peek(), decided.peek()) {
+                (Some(s), Some(&&d)) => s.beacon_height.min(d),
+                (Some(s), None) => s.beacon_height,
+                (None, Some(&&d)) => d,
+                (None, None) => break,
+            };
+            decided.next_if(|&&d| d == height);
+            if let Some(block) = self.blocks.get(&height) {
+                out.push(pb::Inbound {
+                    kind: Some(pb::inbound::Kind::Block(block.clone())),
+                });
             }
-            out.push(pb::Inbound {
-                kind: Some(pb::inbound::Kind::Delivery(s.delivery.clone())),
-            });
+            while let Some(s) = stored.next_if(|s| s.beacon_height == height) {
+                out.push(pb::Inbound {
+                    kind: Some(pb::inbound::Kind::Delivery(s.delivery.clone())),
+                });
+            }
         }
         out.push(pb::Inbound {
             kind: Some(pb::inbound::Kind::Tip(self.tip(dst))),
@@ -124,11 +144,22 @@ impl Chain {
         })
     }
 
-    /// Step 6: drops from `dst`'s outbox every batch `dst` says it has applied.
-    pub(super) fn forget_acknowledged(&mut self, dst: ShardId, acks: &[pb::ChannelAck]) {
+    /// Step 6: drops from `dst`'s outbox every batch `dst` says it has applied, and
+    /// (two-phase) the blocks whose decisions it has applied, up to `decided_through`.
+    pub(super) fn forget_acknowledged(
+        &mut self,
+        dst: ShardId,
+        acks: &[pb::ChannelAck],
+        decided_through: u64,
+    ) {
         for ack in acks {
             if let Some(outbox) = self.outbox.get_mut(dst as usize) {
                 outbox.retain(|s| !(s.src == ack.src && s.end_seq <= ack.next_seq));
+            }
+        }
+        if let Some(decided) = self.decided.get_mut(dst as usize) {
+            while decided.front().is_some_and(|&h| h <= decided_through) {
+                decided.pop_front();
             }
         }
     }

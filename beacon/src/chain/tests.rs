@@ -71,6 +71,7 @@ fn submission(
             .collect(),
         votes: Vec::new(),
         cert: Some(cert_for(&header, &SECRET)),
+        decided_through: 0,
     };
     (sub, header)
 }
@@ -233,6 +234,61 @@ fn two_phase_opens_prepares_counts_votes_and_decides_by_the_deadline() {
     let (mut v, _) = submission(1, 1, Hash::ZERO, &[], &[]);
     v.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
     assert!(plain.accept(&v).is_err());
+}
+
+/// The beacon heights of the blocks in a backlog, and what follows each.
+fn backlog_shape(backlog: &[pb::Inbound]) -> Vec<String> {
+    backlog
+        .iter()
+        .map(|m| match &m.kind {
+            Some(pb::inbound::Kind::Block(b)) => format!("block {}", b.height),
+            Some(pb::inbound::Kind::Delivery(d)) => format!("delivery from {}", d.src_height),
+            Some(pb::inbound::Kind::Tip(t)) => format!("tip {}", t.height),
+            None => "nothing".into(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_decision_is_resent_in_height_order_until_its_shards_say_they_applied_it() {
+    use shardsim_proto::convert::vote_to_wire;
+    let mut chain = Chain::new(committees(), Some(2));
+    // Shard 0 prepares txs 0 and 1 on shard 1 in block 1.
+    let (s, h0) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+    chain.accept(&s).unwrap();
+    chain.notarize().unwrap();
+    // Shard 1 applies both prepares (acks them) and votes on tx 0: block 2 commits it;
+    // block 3 aborts tx 1 at its deadline. Shard 0 sends another batch (seq 2) in
+    // block 3.
+    let (mut v, h1) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+    v.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
+    chain.accept(&v).unwrap();
+    assert_eq!(chain.notarize().unwrap().block.decisions.len(), 1);
+    let (s, _) = submission(0, 2, h0.hash(), &[(1, 2, 1)], &[]);
+    chain.accept(&s).unwrap();
+    let n = chain.notarize().unwrap();
+    assert_eq!((n.block.height, n.block.decisions.len()), (3, 1));
+    // Both shards get blocks 2 and 3 again, in height order, block 3 before the
+    // delivery it notarized; shard 2, concerned by nothing, only its tip.
+    let shape = |chain: &Chain, dst| backlog_shape(&chain.backlog(dst, 0));
+    assert_eq!(
+        shape(&chain, 1),
+        ["block 2", "block 3", "delivery from 2", "tip 3"]
+    );
+    assert_eq!(shape(&chain, 0), ["block 2", "block 3", "tip 3"]);
+    assert_eq!(shape(&chain, 2), ["tip 3"]);
+    // Shard 0 says it applied the decisions through block 2; shard 1 through 3.
+    let (mut a0, _) = submission(0, 3, chain.heads[0].1, &[], &[]);
+    a0.decided_through = 2;
+    chain.accept(&a0).unwrap();
+    let (mut a1, _) = submission(1, 2, h1.hash(), &[], &[(0, 3)]);
+    a1.decided_through = 3;
+    chain.accept(&a1).unwrap();
+    assert_eq!(shape(&chain, 0), ["block 3", "tip 3"]);
+    assert_eq!(shape(&chain, 1), ["tip 3"]);
+    // The next block no longer keeps block 2; block 3 stays for shard 0.
+    chain.notarize().unwrap();
+    assert_eq!(chain.blocks.keys().copied().collect::<Vec<_>>(), [3]);
 }
 
 #[test]

@@ -681,6 +681,12 @@ impl BlockProducer {
                     next_seq,
                 })
                 .collect(),
+            // Every decision read up to this block's beacon height is applied by now.
+            decided_through: if cfg.two_phase.is_some() {
+                self.out.beacon_height
+            } else {
+                0
+            },
         };
         Built {
             submission,

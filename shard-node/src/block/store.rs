@@ -185,7 +185,8 @@ impl BlockProducer {
 
     /// Rebuilds the shard from its store: every stored block is replayed in order, so
     /// the ledger, the chain tip, the channel counters and the two-phase state are what
-    /// they were after the last block committed before the crash. Submissions above
+    /// they were after the last block committed before the crash (two-phase: with its
+    /// locks, votes and awaited decisions, all rebuilt from the inputs). Submissions above
     /// `notarized` (the beacon's last notarized height for this shard) are kept to be
     /// sent again. Returns the height resumed at (0 without a store).
     pub fn recover(&mut self, shared: &Shared, notarized: u64) -> crate::Result<u64> {
@@ -195,13 +196,10 @@ impl BlockProducer {
         if store.last(RECORDS)?.is_none() {
             return Ok(0);
         }
-        if shared.config.two_phase.is_some() {
-            return Err(crate::Error::Config(
-                "resuming a two-phase shard from its store is not supported: the decisions it had read but not applied are not sent again (use an empty data directory)".into(),
-            ));
-        }
         let committee = shared.config.committee.is_some();
+        let mut beacon_height = 0;
         store.try_for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
+            beacon_height = record.beacon_height;
             let mut submission = self.replay(shared, height, &record)?;
             if committee {
                 // A committee's block leaves with its quorum's certificate, kept beside
@@ -225,8 +223,13 @@ impl BlockProducer {
             Ok::<_, crate::Error>(())
         })?;
         let cfg = &shared.config;
-        lock(&shared.inbound).channels =
-            InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
+        let mut inbound = lock(&shared.inbound);
+        inbound.channels = InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
+        // Two-phase: the stored blocks applied every decision up to this beacon height.
+        // The beacon sends again each block with a decision for us that we have not
+        // acknowledged; only the decisions of blocks above it are new (exactly once).
+        inbound.beacon_height = beacon_height;
+        drop(inbound);
         let mut c = lock(&shared.counters);
         c.recovered_height = self.height;
         // The mempool did not survive: what it held is sent again and counted again.

@@ -286,6 +286,103 @@ fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_s
     assert!(err.to_string().contains("belongs to"), "{err}");
 }
 
+/// A beacon block carrying these two-phase decisions (and nothing else).
+fn decisions_block(height: u64, decisions: &[cross_shard::two_phase::Decision]) -> pb::BeaconBlock {
+    pb::BeaconBlock {
+        height,
+        decisions: decisions.iter().map(pb::Decision::from).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once() {
+    use crate::io::beacon_session::notarize;
+    use cross_shard::two_phase::{Decision, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1);
+    cfg.two_phase = Some(10);
+    cfg.data_dir = Some(dir.path().to_path_buf());
+    let open = |cfg: &ShardConfig| {
+        let mut ledger = Shared::genesis(cfg).unwrap();
+        let store = Log::open(&dir.path().join("shard.redb"), &cfg.identity()).unwrap();
+        let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
+        let producer = BlockProducer::new(ledger, &shared.config).unwrap();
+        (shared, producer)
+    };
+    let (shared, mut producer) = open(&cfg);
+    let genesis = producer.ledger.total(0);
+    let p = producer.ledger.placement();
+    let (mine, theirs) = (p.accounts_of(1, 100)[0], p.accounts_of(0, 100)[0]);
+    // Block 1 — as participant: two prepares from shard 0 (credits of 5 and 7, tx 100
+    // and 101), notarized in beacon block 1; as home: tx 9 sends 10 to shard 0.
+    let prepare = |id, seq, amount| QueuedReceipt {
+        src: 0,
+        seq,
+        receipt: Receipt::credit(id, mine, amount, 0),
+        arrived: Instant::now(),
+        notarized: 1,
+    };
+    let mut inbound = lock(&shared.inbound);
+    inbound.beacon_height = 1;
+    inbound.queue.extend([prepare(100, 0, 5), prepare(101, 1, 7)]);
+    drop(inbound);
+    let mut send = transfer(9, mine, theirs, 0);
+    send.call = cross_shard::Call::Transfer {
+        to: theirs,
+        asset: 0,
+        amount: 10,
+    };
+    lock(&shared.mempool).push_back(send);
+    let first = producer.produce(&shared).unwrap().unwrap();
+    assert_eq!(first.votes.len(), 2, "a yes on each prepare");
+    assert_eq!(producer.ledger.total(0), genesis - 10, "held, not credited");
+    // Beacon block 2 commits tx 100; block 2 applies it.
+    let decision = |tx, home, participant, verdict| Decision {
+        tx,
+        home,
+        participant,
+        verdict,
+    };
+    let commit = Verdict::Commit { output: 0 };
+    let beacon_2 = decisions_block(2, &[decision(100, 0, 1, commit)]);
+    notarize(&shared, &beacon_2);
+    let second = producer.produce(&shared).unwrap().unwrap();
+    assert_eq!(second.decided_through, 2);
+    assert_eq!(producer.ledger.total(0), genesis - 10 + 5);
+    // Beacon block 3 commits tx 101 and aborts tx 9 (shard 1 is its home); the shard
+    // reads it and dies before its next block.
+    let timeout = Verdict::Abort(cross_shard::RejectReason::Timeout);
+    let beacon_3 = decisions_block(3, &[decision(101, 0, 1, commit), decision(9, 1, 0, timeout)]);
+    notarize(&shared, &beacon_3);
+    assert_eq!(lock(&shared.inbound).decisions.len(), 2);
+    let open_before = producer.two_phase.as_ref().unwrap().open();
+    assert_eq!(open_before, 2, "tx 101 held, tx 9 awaited");
+    drop(shared);
+
+    let (again, mut resumed) = open(&cfg);
+    assert_eq!(resumed.recover(&again, 0).unwrap(), 2);
+    assert_eq!(resumed.ledger.state_root(), producer.ledger.state_root());
+    assert_eq!(resumed.two_phase.as_ref().unwrap().open(), open_before);
+    assert_eq!(lock(&again.counters).locked, vec![7], "tx 101's credit, held");
+    // The beacon's backlog: every block with a decision for shard 1 not acknowledged.
+    // Block 2's decisions were applied before the crash: they are not read again (and
+    // were they, the lock table, rebuilt without tx 100, would ignore them).
+    notarize(&again, &beacon_2);
+    assert!(lock(&again.inbound).decisions.is_empty());
+    notarize(&again, &beacon_3);
+    let third = resumed.produce(&again).unwrap().unwrap();
+    assert_eq!(third.decided_through, 3);
+    assert!(resumed.produce(&again).unwrap().is_none(), "nothing left to do");
+    // Each decision once: tx 100's credit is not paid twice, tx 101's and the refund
+    // of tx 9 are paid, and nothing is held or awaited any more.
+    assert_eq!(resumed.ledger.total(0), genesis - 10 + 5 + 7 + 10);
+    let tp = resumed.two_phase.as_ref().unwrap();
+    assert_eq!((tp.open(), tp.decisions_refused), (0, 0));
+    let c = lock(&again.counters);
+    assert_eq!((c.tp_open, c.locked.clone()), (0, vec![0]));
+}
+
 proptest::proptest! {
     /// A damaged store — any bytes as a block record — is refused with an error,
     /// never a panic.

@@ -217,7 +217,7 @@ fn behind(shared: &Shared, tip: &pb::Tip) -> Option<String> {
 /// Step 4: remember the receipts roots the beacon notarized, forget our submissions it
 /// notarized, and (two-phase) queue the block's decisions that concern this shard for
 /// the block loop.
-fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
+pub(crate) fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
     let me = shared.config.shard;
     let mut inbound = lock(&shared.inbound);
     let mut ours = None;

@@ -196,6 +196,10 @@ fn faults_are_checked_against_the_cluster() {
     let two_phase = with("at = \"1s\"\nlink = \"shard-0\"\ndrop = 0.1")
         .replace("shards = 2", "shards = 2\nprotocol = \"two-phase\"");
     assert!(error(&two_phase).contains("protocol = \"receipts\""));
+    // A crash under two-phase is fine: locks, votes and decisions are durable.
+    let crash = with("at = \"1s\"\nkill = \"shard-1\"\nrestart_after = \"1s\"")
+        .replace("shards = 2", "shards = 2\nprotocol = \"two-phase\"");
+    Scenario::from_toml(&crash, "s.toml").unwrap();
 }
 
 #[test]

@@ -236,9 +236,9 @@ impl Scenario {
     }
 
     fn check_fault(&self, n: usize, f: &Fault, total: Duration) -> Result<(), String> {
-        if self.cluster.protocol == Protocol::TwoPhase && f.freeze.is_none() {
+        if self.cluster.protocol == Protocol::TwoPhase && f.drop > 0.0 {
             return Err(format!(
-                "fault {n}: kill and link faults need cluster.protocol = \"receipts\" (a restarted two-phase shard would not get the decisions it had read but not applied)"
+                "fault {n}: drop needs cluster.protocol = \"receipts\": under two-phase a beacon block lost on the way would leave its decisions unread (kill, freeze, delay and duplicate work with two-phase)"
             ));
         }
         if f.at >= total {
