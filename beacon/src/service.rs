@@ -115,49 +115,50 @@ impl BeaconService {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let _announcing = self.announce.lock().await;
-            let notarized = lock(&self.state).chain.notarize();
-            let Some(n) = notarized else {
-                send_tips(&mut lock(&self.state));
-                continue;
-            };
-            if let Some(store) = &self.store {
-                let record = pb::BeaconRecord {
-                    accepted: n.accepted,
-                    epoch: n.epoch,
-                }
-                .encode_to_vec();
-                let (store, height) = (store.clone(), n.block.height);
-                let stored = tokio::task::spawn_blocking(move || {
-                    store.append(height, &[(RECORDS, &record)])
-                })
-                .await;
-                match stored {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return e.into(),
-                    Err(_) => {
-                        return Error::Config("the store's writer thread panicked".into());
-                    }
-                }
+            if let Err(e) = self.notarize_once().await {
+                return e;
             }
-            let mut state = lock(&self.state);
-            let block = pb::Inbound {
-                kind: Some(pb::inbound::Kind::Block(n.block)),
-            };
-            for sub in state.subscribers.iter_mut() {
-                send(sub, block.clone());
-            }
-            for (dst, delivery) in n.deliveries {
-                // A shard not subscribed now gets the batch from its backlog later.
-                send(
-                    &mut state.subscribers[dst as usize],
-                    pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Delivery(delivery)),
-                    },
-                );
-            }
-            send_tips(&mut state);
         }
+    }
+
+    /// One beacon interval's work: the next block, if there is one to make, stored
+    /// before anyone hears of it, then sent; the tips in any case.
+    async fn notarize_once(&self) -> crate::Result<()> {
+        let _announcing = self.announce.lock().await;
+        let notarized = lock(&self.state).chain.notarize();
+        let Some(n) = notarized else {
+            send_tips(&mut lock(&self.state));
+            return Ok(());
+        };
+        if let Some(store) = &self.store {
+            let record = pb::BeaconRecord {
+                accepted: n.accepted,
+                epoch: n.epoch,
+            }
+            .encode_to_vec();
+            let (store, height) = (store.clone(), n.block.height);
+            tokio::task::spawn_blocking(move || store.append(height, &[(RECORDS, &record)]))
+                .await
+                .map_err(|_| Error::Config("the store's writer thread panicked".into()))??;
+        }
+        let mut state = lock(&self.state);
+        let block = pb::Inbound {
+            kind: Some(pb::inbound::Kind::Block(n.block)),
+        };
+        for sub in state.subscribers.iter_mut() {
+            send(sub, block.clone());
+        }
+        for (dst, delivery) in n.deliveries {
+            // A shard not subscribed now gets the batch from its backlog later.
+            send(
+                &mut state.subscribers[dst as usize],
+                pb::Inbound {
+                    kind: Some(pb::inbound::Kind::Delivery(delivery)),
+                },
+            );
+        }
+        send_tips(&mut state);
+        Ok(())
     }
 }
 
@@ -356,5 +357,73 @@ impl Beacon for BeaconService {
             headers_out_of_order: state.chain.headers_out_of_order,
             recovered_height: state.recovered_height,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::tests::{committees, submission};
+    use cross_shard::Hash;
+    use cross_shard::two_phase::{Verdict, Vote};
+    use shardsim_proto::convert::{decision_from_wire, vote_to_wire};
+
+    /// The two-phase decisions shard 1 would get on subscribing: (beacon block, tx,
+    /// commit?).
+    fn decided(service: &BeaconService) -> Vec<(u64, u64, bool)> {
+        let backlog = lock(&service.state).chain.backlog(1, 0);
+        let blocks = backlog.into_iter().filter_map(|m| match m.kind {
+            Some(pb::inbound::Kind::Block(b)) => Some(b),
+            _ => None,
+        });
+        blocks
+            .flat_map(|b| {
+                b.decisions
+                    .iter()
+                    .map(|d| {
+                        let d = decision_from_wire(d).unwrap();
+                        (b.height, d.tx, matches!(d.verdict, Verdict::Commit { .. }))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_restarted_coordinator_resumes_its_open_transactions_from_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("beacon.redb");
+        let open = || {
+            let store = Log::open(&path, "beacon").unwrap();
+            BeaconService::new(committees(), Some(3), Some(store)).unwrap()
+        };
+        let beacon = open();
+        // Block 1 opens txs 0 and 1, prepared by shard 0 on shard 1 (deadline 1 + 3).
+        let (prepare, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+        lock(&beacon.state).chain.accept(&prepare).unwrap();
+        beacon.notarize_once().await.unwrap();
+        // Shard 1's vote yes on tx 0 is counted, then the beacon dies before the next
+        // block: the vote was never stored.
+        let (mut vote, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+        vote.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
+        lock(&beacon.state).chain.accept(&vote).unwrap();
+        drop(beacon);
+
+        // Back from its log: block 1 replayed, both transactions open again with their
+        // deadline; shard 1, whose header was never notarized, sends it again.
+        let beacon = open();
+        assert_eq!(lock(&beacon.state).chain.height(), 1);
+        assert_eq!(lock(&beacon.state).chain.two_phase_open(), 2);
+        lock(&beacon.state).chain.accept(&vote).unwrap();
+        for _ in 0..3 {
+            beacon.notarize_once().await.unwrap();
+        }
+        // Tx 0 commits in the next block; tx 1, never voted on, aborts at its deadline.
+        assert_eq!(decided(&beacon), [(2, 0, true), (4, 1, false)]);
+        assert_eq!(lock(&beacon.state).chain.two_phase_open(), 0);
+        // And a second restart replays the decisions as they were made.
+        drop(beacon);
+        let beacon = open();
+        assert_eq!(decided(&beacon), [(2, 0, true), (4, 1, false)]);
     }
 }

@@ -242,6 +242,16 @@ enum Command {
         a: PathBuf,
         /// Second run folder (or its summary.json).
         b: PathBuf,
+        /// Also draw the two runs together into this folder: compare.png/.svg
+        /// (cross-shard transactions final and rejected per second, receipts in flight
+        /// and two-phase transactions open, faults marked) and compare-latency.png/.svg
+        /// (latency by percentile). Needs the run folders, not just their summaries.
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
+        /// The runs' names in the charts, as A,B (default: their protocols when they
+        /// differ, else A and B).
+        #[arg(long, value_name = "A,B", value_delimiter = ',', requires = "charts")]
+        labels: Option<Vec<String>>,
     },
     /// Measure the executors in-process, without the network.
     ///
@@ -408,12 +418,31 @@ fn main() -> ExitCode {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Compare { a, b } => {
+            Command::Compare {
+                a,
+                b,
+                charts,
+                labels,
+            } => {
                 let (sa, sb) = (results::read_summary(&a)?, results::read_summary(&b)?);
                 print!(
                     "{}",
                     results::compare_table(&sa, &sb, &sa.run_id, &sb.run_id)
                 );
+                if let Some(dir) = charts {
+                    let labels = match labels.as_deref() {
+                        None => None,
+                        Some([a, b]) => Some([a.clone(), b.clone()]),
+                        Some(other) => anyhow::bail!(
+                            "--labels takes two names, A,B ({} given)",
+                            other.len()
+                        ),
+                    };
+                    for stem in sim_driver::charts::plot::compare_charts(&a, &b, labels, &dir)? {
+                        println!("{}", dir.join(format!("{stem}.png")).display());
+                        println!("{}", dir.join(format!("{stem}.svg")).display());
+                    }
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Command::BenchExec {

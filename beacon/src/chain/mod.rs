@@ -56,7 +56,7 @@ mod epochs;
 mod headers;
 mod routing;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// A notarized batch waiting for its destination's acknowledgement.
 #[derive(Debug, Clone)]

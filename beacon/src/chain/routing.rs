@@ -101,9 +101,10 @@ impl Chain {
     /// every block it has read.
     pub fn backlog(&self, dst: ShardId, epoch: u32) -> Vec<pb::Inbound> {
         let mut out: Vec<pb::Inbound> = self.epochs_after(epoch).collect();
-        let (Some(outbox), Some(decided)) =
-            (self.outbox.get(dst as usize), self.decided.get(dst as usize))
-        else {
+        let (Some(outbox), Some(decided)) = (
+            self.outbox.get(dst as usize),
+            self.decided.get(dst as usize),
+        ) else {
             return out;
         };
         let (mut stored, mut decided) = (outbox.iter().peekable(), decided.iter().peekable());

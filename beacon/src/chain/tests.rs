@@ -10,7 +10,7 @@ use shardsim_proto::pb;
 const SECRET: [u8; 32] = [5; 32];
 
 /// Three shards' committees of one validator each.
-fn committees() -> Vec<consensus::Committee> {
+pub(crate) fn committees() -> Vec<consensus::Committee> {
     (0..3)
         .map(|k| consensus::Committee::derived(&SECRET, k, 1).unwrap())
         .collect()
@@ -33,7 +33,7 @@ fn cert_for(header: &Header, secret: &[u8; 32]) -> pb::QuorumCert {
 
 /// Builds shard `src`'s submission at `height` after `prev`, with one batch per
 /// (dst, first_seq, count).
-fn submission(
+pub(crate) fn submission(
     src: u32,
     height: u64,
     prev: Hash,

@@ -150,6 +150,7 @@ impl BlockProducer {
             consensus: None,
             switched_epoch: out.switched_epoch.take(),
             beacon_height: out.beacon_height,
+            settlements_applied: out.settlements_applied,
             migration_receipts_applied: std::mem::take(&mut out.migration_applied),
             exported_to: out.exported.iter().map(|e| e.1).collect(),
             exported: std::mem::take(&mut out.exported)

@@ -325,7 +325,9 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
     };
     let mut inbound = lock(&shared.inbound);
     inbound.beacon_height = 1;
-    inbound.queue.extend([prepare(100, 0, 5), prepare(101, 1, 7)]);
+    inbound
+        .queue
+        .extend([prepare(100, 0, 5), prepare(101, 1, 7)]);
     drop(inbound);
     let mut send = transfer(9, mine, theirs, 0);
     send.call = cross_shard::Call::Transfer {
@@ -353,7 +355,10 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
     // Beacon block 3 commits tx 101 and aborts tx 9 (shard 1 is its home); the shard
     // reads it and dies before its next block.
     let timeout = Verdict::Abort(cross_shard::RejectReason::Timeout);
-    let beacon_3 = decisions_block(3, &[decision(101, 0, 1, commit), decision(9, 1, 0, timeout)]);
+    let beacon_3 = decisions_block(
+        3,
+        &[decision(101, 0, 1, commit), decision(9, 1, 0, timeout)],
+    );
     notarize(&shared, &beacon_3);
     assert_eq!(lock(&shared.inbound).decisions.len(), 2);
     let open_before = producer.two_phase.as_ref().unwrap().open();
@@ -364,7 +369,11 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
     assert_eq!(resumed.recover(&again, 0).unwrap(), 2);
     assert_eq!(resumed.ledger.state_root(), producer.ledger.state_root());
     assert_eq!(resumed.two_phase.as_ref().unwrap().open(), open_before);
-    assert_eq!(lock(&again.counters).locked, vec![7], "tx 101's credit, held");
+    assert_eq!(
+        lock(&again.counters).locked,
+        vec![7],
+        "tx 101's credit, held"
+    );
     // The beacon's backlog: every block with a decision for shard 1 not acknowledged.
     // Block 2's decisions were applied before the crash: they are not read again (and
     // were they, the lock table, rebuilt without tx 100, would ignore them).
@@ -373,7 +382,10 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
     notarize(&again, &beacon_3);
     let third = resumed.produce(&again).unwrap().unwrap();
     assert_eq!(third.decided_through, 3);
-    assert!(resumed.produce(&again).unwrap().is_none(), "nothing left to do");
+    assert!(
+        resumed.produce(&again).unwrap().is_none(),
+        "nothing left to do"
+    );
     // Each decision once: tx 100's credit is not paid twice, tx 101's and the refund
     // of tx 9 are paid, and nothing is held or awaited any more.
     assert_eq!(resumed.ledger.total(0), genesis - 10 + 5 + 7 + 10);

@@ -46,6 +46,9 @@ pub struct BlockOutput {
     /// Two-phase: aborts applied here as the home shard (the shard that counts the
     /// transaction rejected).
     pub home_aborts: u64,
+    /// Two-phase: settlements applied here as the home shard after a decision (see
+    /// `protocol::two_phase::back`).
+    pub settlements_applied: u64,
     /// Under the EVM, each transaction's gas, in block order (0 for one refused before
     /// it ran); empty for the native programs, which burn none.
     pub gas: Vec<(TxId, u64)>,

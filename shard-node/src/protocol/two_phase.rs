@@ -235,6 +235,7 @@ impl TwoPhase {
                     if let Some(effect) = back(ledger.world(), from, effect, d.verdict) {
                         deliver_one(executor, ledger, d.tx, effect)?;
                         count(applied, d.participant, &effect);
+                        out.settlements_applied += 1;
                     }
                     out.decided(d.tx, d.verdict);
                     if let Verdict::Abort(_) = d.verdict {

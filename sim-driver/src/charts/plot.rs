@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
+use crate::charts::xy::{Stacked, Xy, XyLine, YAxis};
 use crate::charts::{self, Spectrum};
 use crate::measure::tracker::ShardSecond;
 use crate::measure::tracker::window_bounds;
@@ -79,20 +80,7 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
                 .collect(),
             window: window.clone(),
             rate_changes: scenario.phases.iter().map(|p| p.at.as_secs_f64()).collect(),
-            faults: scenario
-                .faults
-                .iter()
-                .map(|f| {
-                    let end = if f.kill.is_some() {
-                        f.at + f.restart_after
-                    } else if f.duration.is_zero() {
-                        scenario.warmup + scenario.duration
-                    } else {
-                        f.at + f.duration
-                    };
-                    (f.at.as_secs_f64(), end.as_secs_f64())
-                })
-                .collect(),
+            faults: fault_windows(&scenario),
         },
         dir,
         "throughput",
@@ -147,6 +135,203 @@ pub fn run_charts(dir: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// When each of a scenario's faults begins and ends (s): a kill until its restart, a
+/// link fault or a freeze for its duration (or to the end of the run).
+fn fault_windows(scenario: &Scenario) -> Vec<(f64, f64)> {
+    scenario
+        .faults
+        .iter()
+        .map(|f| {
+            let end = if f.kill.is_some() {
+                f.at + f.restart_after
+            } else if f.duration.is_zero() {
+                scenario.warmup + scenario.duration
+            } else {
+                f.at + f.duration
+            };
+            (f.at.as_secs_f64(), end.as_secs_f64())
+        })
+        .collect()
+}
+
+/// What `compare --charts` draws of one run.
+struct Compared {
+    label: String,
+    scenario: Scenario,
+    rows: Vec<Vec<ShardSecond>>,
+    intra: Histogram<u64>,
+    cross: Histogram<u64>,
+}
+
+impl Compared {
+    fn read(dir: &Path, label: String) -> anyhow::Result<Compared> {
+        let scenario = Scenario::from_path(&dir.join("scenario.toml"))?;
+        let window = window_bounds(&scenario);
+        Ok(Compared {
+            label,
+            rows: read_timeseries(
+                &dir.join("timeseries.csv"),
+                scenario.cluster.shards as usize,
+            )?,
+            intra: read_hlog(&dir.join("latency-intra.hlog"), &window)?,
+            cross: read_hlog(&dir.join("latency-cross.hlog"), &window)?,
+            scenario,
+        })
+    }
+
+    /// One point per second (at its middle) of `f` summed over the shards.
+    fn per_second(&self, f: impl Fn(&ShardSecond) -> u64) -> Vec<(f64, f64)> {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(sec, r)| (sec as f64 + 0.5, r.iter().map(&f).sum::<u64>() as f64))
+            .collect()
+    }
+
+    /// Receipts emitted and not yet applied, across the cluster, at each second's end.
+    fn in_flight(&self) -> Vec<(f64, f64)> {
+        let mut balance: i128 = 0;
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(sec, r)| {
+                balance += r
+                    .iter()
+                    .map(|c| i128::from(c.receipts_emitted) - i128::from(c.receipts_applied))
+                    .sum::<i128>();
+                (sec as f64 + 1.0, balance.max(0) as f64)
+            })
+            .collect()
+    }
+}
+
+/// `shardsim compare A B --charts DIR`: two runs over time in `compare.*` — cross-shard
+/// transactions final and rejected per second above, what waits on another shard below
+/// (receipts in flight; two-phase transactions open, each holding its locks) — with every
+/// fault of either run marked, and their latency by percentile in `compare-latency.*`.
+/// `labels` name the runs (by default their protocols when those differ, else A and
+/// B). Returns the chart stems written.
+pub fn compare_charts(
+    a: &Path,
+    b: &Path,
+    labels: Option<[String; 2]>,
+    out: &Path,
+) -> anyhow::Result<Vec<String>> {
+    // A run's summary.json names its folder.
+    let folder = |p: &Path| match p.parent() {
+        Some(parent) if p.is_file() => parent.to_path_buf(),
+        _ => p.to_path_buf(),
+    };
+    let (a, b) = (&folder(a), &folder(b));
+    let protocol = |dir: &Path| -> anyhow::Result<String> {
+        let s = Scenario::from_path(&dir.join("scenario.toml"))?;
+        Ok(serde_json::to_value(s.cluster.protocol)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    };
+    let [la, lb] = match labels {
+        Some(l) => l,
+        None => match (protocol(a)?, protocol(b)?) {
+            (pa, pb) if pa != pb => [pa, pb],
+            _ => ["A".to_string(), "B".to_string()],
+        },
+    };
+    let runs = [Compared::read(a, la)?, Compared::read(b, lb)?];
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let marks: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| fault_windows(&r.scenario))
+        .flat_map(|(at, end)| [at, end])
+        .collect();
+    let line = |label: String, points, dashed| XyLine {
+        label,
+        points,
+        dashed,
+    };
+    let time = "time since start (s); grey: a fault begins or ends";
+    let finals = Xy {
+        title: format!(
+            "{} against {}: cross-shard calls",
+            runs[0].label, runs[1].label
+        ),
+        x_desc: time.into(),
+        y_desc: "transactions per second".into(),
+        y_axis: YAxis::Count,
+        x_ticks: None,
+        marks: marks.clone(),
+        lines: runs
+            .iter()
+            .flat_map(|r| {
+                [
+                    line(
+                        format!("{}: cross-shard final", r.label),
+                        r.per_second(|c| c.final_cross),
+                        false,
+                    ),
+                    line(
+                        format!("{}: rejected (aborted, refunded)", r.label),
+                        r.per_second(|c| c.rejected),
+                        true,
+                    ),
+                ]
+            })
+            .collect(),
+    };
+    let waiting = Xy {
+        title: "waiting on another shard".into(),
+        x_desc: time.into(),
+        y_desc: "transactions".into(),
+        y_axis: YAxis::Count,
+        x_ticks: None,
+        marks,
+        lines: runs
+            .iter()
+            .flat_map(|r| {
+                let open = r.per_second(|c| c.open_max);
+                // A dashed line follows its run's solid one; a receipts run has none.
+                let two_phase = open.iter().any(|p| p.1 > 0.0);
+                [
+                    Some(line(
+                        format!("{}: receipts in flight", r.label),
+                        r.in_flight(),
+                        false,
+                    )),
+                    two_phase.then(|| {
+                        line(
+                            format!("{}: two-phase undecided (home or participant)", r.label),
+                            open,
+                            true,
+                        )
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+            })
+            .collect(),
+    };
+    charts::save(&Stacked(finals, waiting), out, "compare")?;
+    charts::save(
+        &charts::Latency {
+            title: format!(
+                "Latency by percentile: {} against {}",
+                runs[0].label, runs[1].label
+            ),
+            classes: runs
+                .iter()
+                .map(|r| Spectrum::of(&format!("{}: cross-shard", r.label), &r.cross))
+                .chain(
+                    runs.iter()
+                        .map(|r| Spectrum::of(&format!("{}: intra-shard", r.label), &r.intra)),
+                )
+                .collect(),
+        },
+        out,
+        "compare-latency",
+    )?;
+    Ok(vec!["compare".into(), "compare-latency".into()])
+}
+
 /// When each placement epoch of a CLPA run began (s), from its `summary.json`; none
 /// for other runs (or a summary that does not say).
 fn epoch_starts(dir: &Path) -> Vec<f64> {
@@ -172,15 +357,18 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
-    // Older runs have the same columns but the last ones: before `accounts_in`, before
-    // the commit columns, before `gas`, before the backlog columns, and before `aborts`.
+    // Older runs have the same columns but the last ones: before `tp_open_max`, before
+    // `accounts_in`, before the commit columns, before `gas`, before the backlog
+    // columns, and before `aborts`.
     let header = lines.next();
-    let before_moves = TIMESERIES_HEADER.strip_suffix(",accounts_in");
+    let before_open = TIMESERIES_HEADER.strip_suffix(",tp_open_max");
+    let before_moves = before_open.and_then(|h| h.strip_suffix(",accounts_in"));
     let before_commits = before_moves.and_then(|h| h.strip_suffix(",commits,commit_us"));
     let before_gas = before_commits.and_then(|h| h.strip_suffix(",gas"));
     let before_backlog = before_gas.and_then(|h| h.strip_suffix(",mempool_max,driver_held_max"));
     let old_header = before_backlog.and_then(|h| h.strip_suffix(",aborts"));
     if header != Some(TIMESERIES_HEADER)
+        && header != before_open
         && header != before_moves
         && header != before_commits
         && header != before_gas
@@ -210,8 +398,10 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             13
         } else if header == before_moves {
             15
-        } else {
+        } else if header == before_open {
             16
+        } else {
+            17
         };
         let (
             &[
@@ -272,6 +462,7 @@ fn read_timeseries(path: &Path, shards: usize) -> anyhow::Result<Vec<Vec<ShardSe
             commits: fields.get(13).copied().unwrap_or(0),
             commit_us: fields.get(14).copied().unwrap_or(0),
             accounts_in: fields.get(15).copied().unwrap_or(0),
+            open_max: fields.get(16).copied().unwrap_or(0),
         };
     }
     Ok(rows)
@@ -494,7 +685,7 @@ mod tests {
         let path = dir.path().join("timeseries.csv");
         std::fs::write(
             &path,
-            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000,7\n"),
+            format!("{TIMESERIES_HEADER}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000,7,11\n"),
         )
         .unwrap();
         let row = read_timeseries(&path, 1).unwrap()[0][0];
@@ -502,8 +693,19 @@ mod tests {
             (row.aborts, row.mempool_max, row.held_max, row.gas),
             (3, 70, 80, 90000)
         );
-        assert_eq!((row.commits, row.commit_us, row.accounts_in), (4, 2000, 7));
-        let no_moves = TIMESERIES_HEADER.strip_suffix(",accounts_in").unwrap();
+        assert_eq!(
+            (row.commits, row.commit_us, row.accounts_in, row.open_max),
+            (4, 2000, 7, 11)
+        );
+        let no_open = TIMESERIES_HEADER.strip_suffix(",tp_open_max").unwrap();
+        std::fs::write(
+            &path,
+            format!("{no_open}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000,7\n"),
+        )
+        .unwrap();
+        let row = read_timeseries(&path, 1).unwrap()[0][0];
+        assert_eq!((row.accounts_in, row.open_max), (7, 0));
+        let no_moves = no_open.strip_suffix(",accounts_in").unwrap();
         std::fs::write(
             &path,
             format!("{no_moves}\n0,0,5,1,0,2,2,0,0,3,70,80,90000,4,2000\n"),
@@ -541,7 +743,7 @@ mod tests {
     fn an_absurd_second_is_refused_not_allocated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeseries.csv");
-        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0,0,0,0", u64::MAX / 2);
+        let row = format!("{},0,5,1,0,2,2,0,0,3,0,0,0,0,0,0,0", u64::MAX / 2);
         std::fs::write(&path, format!("{TIMESERIES_HEADER}\n{row}\n")).unwrap();
         let e = read_timeseries(&path, 1).unwrap_err().to_string();
         assert!(e.contains("past any run"), "{e}");

@@ -107,6 +107,9 @@ pub struct ShardSecond {
     pub commit_us: u64,
     /// Accounts whose migration to this shard completed (their `Arrive` applied).
     pub accounts_in: u64,
+    /// Two-phase: the most transactions prepared or sent from this shard and not yet
+    /// decided, after any of its blocks in this second (its locks and awaited calls).
+    pub open_max: u64,
 }
 
 /// What a committee's blocks said about how they were decided (committees only).
@@ -502,12 +505,14 @@ impl Tracker {
             + ev.refunds_applied.len()
             + ev.forwarded.len()) as u64
             + ev.prepares_taken
+            + ev.settlements_applied
             + ev.migration_receipts_applied;
         congestion.delayed_max = congestion.delayed_max.max(ev.delayed_receipts);
         congestion.mempool_max = congestion.mempool_max.max(ev.mempool_len);
         congestion.oldest_delayed_us = congestion.oldest_delayed_us.max(ev.oldest_delayed_us);
         congestion.gas += ev.gas_used;
         congestion.accounts_in += ev.imported.len() as u64;
+        congestion.open_max = congestion.open_max.max(ev.tp_open);
         if let Some(c) = &ev.consensus {
             congestion.commits += 1;
             congestion.commit_us += c.commit_us;
@@ -733,7 +738,13 @@ mod tests {
         h.tp_committed = vec![0];
         h.tp_aborted = vec![1, 2];
         h.tp_abort_reason = vec![6, 10];
+        // The home shard applies the two refunds that came back.
+        h.settlements_applied = 2;
         t.events(2 * S, &h);
+        assert_eq!(
+            t.seconds[2].shards[0].receipts_applied, 2,
+            "what came home is applied on the channel"
+        );
         assert_eq!((t.final_cross, t.tp_commits), (1, 1));
         assert_eq!(t.tp_aborts.get(&6), Some(&1));
         assert_eq!(

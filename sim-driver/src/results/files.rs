@@ -20,7 +20,7 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
 }
 
 /// The header of `timeseries.csv`.
-pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas,commits,commit_us,accounts_in";
+pub const TIMESERIES_HEADER: &str = "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas,commits,commit_us,accounts_in,tp_open_max";
 
 /// Writes `timeseries.csv`: one row per second and shard.
 pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
@@ -29,7 +29,7 @@ pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
     for (sec, s) in seconds.iter().enumerate() {
         for (shard, c) in s.shards.iter().enumerate() {
             out.push_str(&format!(
-                "{sec},{shard},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{sec},{shard},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 c.final_total,
                 c.final_cross,
                 c.rejected,
@@ -43,7 +43,8 @@ pub fn write_timeseries(dir: &Path, seconds: &[Second]) -> anyhow::Result<()> {
                 c.gas,
                 c.commits,
                 c.commit_us,
-                c.accounts_in
+                c.accounts_in,
+                c.open_max
             ));
         }
     }

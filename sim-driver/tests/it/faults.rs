@@ -27,15 +27,22 @@ fn assert_nothing_lost(summary: &serde_json::Value) {
     );
 }
 
-/// Runs a 2-shard, half cross-shard scenario of this `duration` with these faults.
-fn run_faulty(name: &str, duration: &str, faults: &str) -> serde_json::Value {
-    let head = format!("name = \"{name}\"\nseed = 21\nduration = \"{duration}\"\n");
+/// Runs a 2-shard, half cross-shard scenario of this `duration` with these faults,
+/// and these lines added to its `[cluster]`.
+fn run_faulty(
+    name: &str,
+    duration: &str,
+    faults: &str,
+    cluster: Option<&str>,
+) -> serde_json::Value {
+    let head = format!(
+        "name = \"{name}\"\nseed = 21\nduration = \"{duration}\"\nwarmup = \"500ms\"\n[cluster]\n{}\n",
+        cluster.unwrap_or_default()
+    );
     run_json(
         name,
         &(head
-            + r#"warmup = "500ms"
-[cluster]
-shards = 2
+            + r#"shards = 2
 block_interval = "50ms"
 beacon_interval = "50ms"
 [workload]
@@ -61,6 +68,7 @@ at = "3500ms"
 kill = "beacon"
 restart_after = "700ms"
 "#,
+        None,
     );
     assert_nothing_lost(&summary);
     // No transaction was refused for a nonce: the driver resent the lost mempool in
@@ -100,6 +108,7 @@ duplicate = 0.2
 delay = "5ms"
 duration = "3s"
 "#,
+        None,
     );
     assert_nothing_lost(&summary);
     let recovery = &summary["recovery"];
@@ -123,4 +132,42 @@ duration = "3s"
         summary["security"]["deliveries_rejected"], 0,
         "a lost message is not an attack"
     );
+}
+
+#[test]
+fn two_phase_commit_survives_a_participant_crash_and_a_coordinator_crash() {
+    // Shard 1 — the participant of half the cross-shard calls — dies and comes back,
+    // then the beacon, the coordinator, does. Every lock, vote and decision is in a
+    // store: the participant rebuilds its locks and reads the decisions it missed, the
+    // coordinator its open transactions and their votes.
+    let summary = run_faulty(
+        "it-two-phase-crash",
+        "5s",
+        r#"
+[[faults]]
+at = "1500ms"
+kill = "shard-1"
+restart_after = "700ms"
+[[faults]]
+at = "3500ms"
+kill = "beacon"
+restart_after = "700ms"
+"#,
+        Some("protocol = \"two-phase\"\ndeadline = 4"),
+    );
+    assert_nothing_lost(&summary);
+    assert_eq!(summary["invariants"]["atomic"], true, "{summary:#}");
+    let tp = &summary["two_phase"];
+    // While shard 1 was down, prepares sent to it could not be voted on: the
+    // coordinator aborted them at their deadline, and their senders were refunded.
+    assert!(
+        tp["aborts_by_reason"]["timeout"].as_u64().unwrap() > 0,
+        "{tp:#}"
+    );
+    assert!(tp["commits"].as_u64().unwrap() > 0, "{tp:#}");
+    // The beacon's decisions are the shards' (each decided once on both sides).
+    assert_eq!(tp["beacon_commits"], tp["commits"], "{tp:#}");
+    assert_eq!(tp["beacon_aborts"], tp["aborts"], "{tp:#}");
+    assert_eq!(summary["recovery"]["restarts"], 2);
+    assert_eq!(summary["security"]["headers_rejected"], 0, "{summary:#}");
 }

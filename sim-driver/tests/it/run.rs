@@ -106,7 +106,7 @@ skew = 0.5
     );
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
-        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas,commits,commit_us,accounts_in\n"
+        "second,shard,final,final_cross,rejected,receipts_emitted,receipts_applied,delayed_receipts_max,oldest_delayed_us,aborts,mempool_max,driver_held_max,gas,commits,commit_us,accounts_in,tp_open_max\n"
     ));
     let column = |i: usize| -> u64 {
         csv.lines()
@@ -452,7 +452,9 @@ hot = { fraction = 0.2, objects = 1 }
 fn two_phase_run_commits_and_aborts_atomically_and_keeps_every_invariant() {
     // Every program, half of the calls cross-shard, under two-phase commit, with a hot
     // pool (locks, waits) and a zero slippage allowance (votes no → aborts).
-    let summary = run_json(
+    let tmp = tempfile::tempdir().unwrap();
+    let (summary, dir) = run_in(
+        tmp.path(),
         "it-2pc",
         r#"
 name = "it-2pc"
@@ -508,6 +510,17 @@ hot = { fraction = 0.3, objects = 1 }
     // that waited for the hot pool until its deadline votes just as the beacon aborts it.
     assert_eq!(summary["security"]["votes_forged"], 0, "{summary:#}");
     assert_eq!(summary["security"]["votes_duplicate"], 0, "{summary:#}");
+    // Per second, what each channel emits is applied, what comes home after a decision
+    // (swap outputs, mints, refunds) included: nothing stays in flight at the end.
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let column = |i: usize| -> u64 {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(i).unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(column(5), column(6), "receipts emitted, applied");
+    assert!(column(16) > 0, "undecided calls are counted per second");
 }
 
 #[test]

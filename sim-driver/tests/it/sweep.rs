@@ -143,6 +143,41 @@ fn sweep_over_one_and_two_shards_then_plot_and_compare() {
         table.contains("throughput (tx/s)") && table.contains('%'),
         "{table}"
     );
+    // …and draws them together, named as asked.
+    let together = dir.join("together");
+    let o = shardsim()
+        .arg("compare")
+        .arg(&first)
+        .arg(&run_dir)
+        .arg("--charts")
+        .arg(&together)
+        .args(["--labels", "one shard,two shards"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    for f in ["compare.png", "compare-latency.png"] {
+        assert!(together.join(f).exists(), "{f}");
+    }
+    let svg = std::fs::read_to_string(together.join("compare.svg")).unwrap();
+    assert!(
+        svg.contains("one shard: cross-shard final")
+            && svg.contains("two shards: receipts in flight"),
+        "the runs' names label the lines"
+    );
+    // A summary alone has no time series to draw.
+    let lonely = dir.join("lonely");
+    std::fs::create_dir(&lonely).unwrap();
+    std::fs::copy(first.join("summary.json"), lonely.join("summary.json")).unwrap();
+    let o = shardsim()
+        .arg("compare")
+        .arg(lonely.join("summary.json"))
+        .arg(&run_dir)
+        .arg("--charts")
+        .arg(&together)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(show(&o).contains("scenario.toml"), "{}", show(&o));
 }
 
 #[test]
