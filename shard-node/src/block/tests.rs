@@ -187,18 +187,22 @@ fn cross_shard_block_carries_a_provable_batch() {
     assert_eq!(lock(&shared.counters).outbound[0][1], (1, 10));
 }
 
+/// A shard process on the store in `dir`: its shared state and its block producer,
+/// before any recovery.
+fn open_store(cfg: &ShardConfig, dir: &std::path::Path) -> (Shared, BlockProducer) {
+    let mut ledger = Shared::genesis(cfg).unwrap();
+    let store = Log::open(&dir.join("shard.redb"), &cfg.identity()).unwrap();
+    let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
+    let producer = BlockProducer::new(ledger, &shared.config).unwrap();
+    (shared, producer)
+}
+
 #[test]
 fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_submissions() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(0);
     cfg.data_dir = Some(dir.path().to_path_buf());
-    let open = |cfg: &ShardConfig| {
-        let mut ledger = Shared::genesis(cfg).unwrap();
-        let store = Log::open(&dir.path().join("shard.redb"), &cfg.identity()).unwrap();
-        let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
-        let producer = BlockProducer::new(ledger, &shared.config).unwrap();
-        (shared, producer)
-    };
+    let open = |cfg: &ShardConfig| open_store(cfg, dir.path());
     let (shared, mut producer) = open(&cfg);
     let p = producer.ledger.placement();
     let (from, to) = (p.accounts_of(0, 100)[0], p.accounts_of(1, 100)[0]);
@@ -303,13 +307,7 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
     let mut cfg = config(1);
     cfg.two_phase = Some(10);
     cfg.data_dir = Some(dir.path().to_path_buf());
-    let open = |cfg: &ShardConfig| {
-        let mut ledger = Shared::genesis(cfg).unwrap();
-        let store = Log::open(&dir.path().join("shard.redb"), &cfg.identity()).unwrap();
-        let shared = Shared::new(cfg.clone(), &mut ledger, Some(store));
-        let producer = BlockProducer::new(ledger, &shared.config).unwrap();
-        (shared, producer)
-    };
+    let open = |cfg: &ShardConfig| open_store(cfg, dir.path());
     let (shared, mut producer) = open(&cfg);
     let genesis = producer.ledger.total(0);
     let p = producer.ledger.placement();

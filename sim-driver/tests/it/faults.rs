@@ -53,12 +53,8 @@ cross_shard = 0.5
     )
 }
 
-#[test]
-fn kill_9_of_a_shard_then_the_beacon_loses_nothing_and_applies_nothing_twice() {
-    let summary = run_faulty(
-        "it-crash",
-        "5s",
-        r#"
+/// Shard 1 killed at 1.5 s and the beacon at 3.5 s, each back 0.7 s later.
+const KILL_SHARD_1_THEN_BEACON: &str = r#"
 [[faults]]
 at = "1500ms"
 kill = "shard-1"
@@ -67,9 +63,11 @@ restart_after = "700ms"
 at = "3500ms"
 kill = "beacon"
 restart_after = "700ms"
-"#,
-        None,
-    );
+"#;
+
+#[test]
+fn kill_9_of_a_shard_then_the_beacon_loses_nothing_and_applies_nothing_twice() {
+    let summary = run_faulty("it-crash", "5s", KILL_SHARD_1_THEN_BEACON, None);
     assert_nothing_lost(&summary);
     // No transaction was refused for a nonce: the driver resent the lost mempool in
     // order, and nothing it resent had been applied already.
@@ -143,16 +141,7 @@ fn two_phase_commit_survives_a_participant_crash_and_a_coordinator_crash() {
     let summary = run_faulty(
         "it-two-phase-crash",
         "5s",
-        r#"
-[[faults]]
-at = "1500ms"
-kill = "shard-1"
-restart_after = "700ms"
-[[faults]]
-at = "3500ms"
-kill = "beacon"
-restart_after = "700ms"
-"#,
+        KILL_SHARD_1_THEN_BEACON,
         Some("protocol = \"two-phase\"\ndeadline = 4"),
     );
     assert_nothing_lost(&summary);
