@@ -237,15 +237,17 @@ fn run_committees(name: &str, rate: &str, extra: &str) -> (Option<i32>, serde_js
     (code, summary, shown)
 }
 
-/// A committee of four rides out one silent member, the leader of its turn as any
-/// other: each shard loses one (shard 0 its validator 0, the first height's leader),
-/// both are named as faults observed, and the run completes with every invariant.
+/// A committee of four rides out one silent member, the current leader as any other:
+/// shard 1 loses validator 1 as the run starts — the leader of height 1 (proposers
+/// rotate: height + round mod 4), whose proposal is then never made — and shard 0 its
+/// validator 0 midway, a leader every fourth height. Both are named as faults
+/// observed, and the run completes with every invariant.
 #[test]
 fn f_silent_validators_per_committee_are_named_and_the_run_completes() {
     let (code, s, shown) = run_committees(
         "it-tolerate",
         "2000",
-        "[[faults]]\nat = \"1s\"\nfreeze = \"shard-1/validator-2\"\n\
+        "[[faults]]\nat = \"1ms\"\nfreeze = \"shard-1/validator-1\"\n\
          [[faults]]\nat = \"1500ms\"\nfreeze = \"shard-0/validator-0\"\n",
     );
     assert_eq!(code, Some(0), "{shown}");
@@ -259,13 +261,26 @@ fn f_silent_validators_per_committee_are_named_and_the_run_completes() {
         .collect();
     assert_eq!(
         who,
-        ["shard-1/validator-2", "shard-0/validator-0"],
+        ["shard-1/validator-1", "shard-0/validator-0"],
         "{observed:?}"
     );
     for o in observed {
         assert_eq!(o["tolerated"], true, "{o}");
         assert!(o["back_s"].is_null(), "frozen to the end: {o}");
     }
+    // Each frozen leader's turns were taken over after a view change; shard 1's frozen
+    // member, the leader when it froze, never had a block committed.
+    let shards = &s["consensus"]["shards"];
+    for k in 0..2 {
+        let after = shards[k]["blocks_after_view_change"].as_u64().unwrap();
+        assert!(after > 0, "shard {k}: {:#}", shards[k]);
+    }
+    let leaders = &shards[1]["leaders"];
+    assert!(
+        leaders.get("1").is_none() && leaders.get("2").is_some(),
+        "{:#}",
+        shards[1]
+    );
 }
 
 /// One silent member too many: the shard halts, the run ends non-zero naming both and
