@@ -150,6 +150,35 @@ impl Log {
         write.commit().map_err(|e| self.io(e))
     }
 
+    /// Writes the records of `height`, one per table, and removes every other record of
+    /// those tables, in one durable transaction: tables that keep only their latest.
+    pub fn replace(&self, height: u64, records: &[(&str, &[u8])]) -> Result<(), StoreError> {
+        let write = self.db.begin_write().map_err(|e| self.io(e))?;
+        for &(name, bytes) in records {
+            let mut t = write.open_table(table(name)).map_err(|e| self.io(e))?;
+            t.retain(|h, _| h == height).map_err(|e| self.io(e))?;
+            t.insert(height, bytes).map_err(|e| self.io(e))?;
+        }
+        write.commit().map_err(|e| self.io(e))
+    }
+
+    /// The bytes of `name` at `height`, if stored, as they were written.
+    pub fn get_bytes(
+        &self,
+        name: &'static str,
+        height: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let read = self.db.begin_read().map_err(|e| self.io(e))?;
+        let t = match read.open_table(table(name)) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.io(e)),
+        };
+        Ok(t.get(height)
+            .map_err(|e| self.io(e))?
+            .map(|b| b.value().to_vec()))
+    }
+
     /// Calls `f` with every record of `name` above height `after`, in height order,
     /// stopping at the first error (the store's, or `f`'s).
     pub fn try_for_each<M: Message + Default, E: From<StoreError>>(
@@ -247,6 +276,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(2, 20), (3, 30)]);
+    }
+
+    #[test]
+    fn a_replacing_table_keeps_only_its_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(&dir.path().join("log.redb"), "shard 0 of 2").unwrap();
+        log.append(1, &[("blocks", b"one")]).unwrap();
+        for h in [10u64, 20] {
+            log.replace(h, &[("snapshots", format!("at {h}").as_bytes())])
+                .unwrap();
+        }
+        assert_eq!(log.get_bytes("snapshots", 10).unwrap(), None);
+        assert_eq!(
+            log.get_bytes("snapshots", 20).unwrap(),
+            Some(b"at 20".to_vec())
+        );
+        assert_eq!(
+            log.get_bytes("blocks", 1).unwrap(),
+            Some(b"one".to_vec()),
+            "other tables kept"
+        );
+        assert_eq!(log.last("snapshots").unwrap(), Some(20));
     }
 
     #[test]

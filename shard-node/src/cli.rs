@@ -83,6 +83,11 @@ pub struct Args {
     /// (the directory is created if needed). Without it, state lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Take a snapshot of the shard's state every this many blocks, kept in the store
+    /// beside the chain: a restart then replays only the blocks after the latest, and
+    /// a validator far behind its committee fetches one from its peers. 0: never.
+    #[arg(long, value_name = "BLOCKS", default_value_t = 0)]
+    pub snapshot_every: u64,
     /// A placement table (written by `shardsim`): accounts on the shards it names,
     /// the rest by hash; every process of the cluster must be given the same one.
     /// Without it, every account is placed by hash.
@@ -230,7 +235,7 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let config = ShardConfig {
+    let mut config = ShardConfig {
         placed,
         shard: args.shard,
         shards: args.shards,
@@ -261,10 +266,19 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        snapshot_every: args.snapshot_every,
+        corrupt_snapshot: false,
         validator_key: ed25519_dalek::SigningKey::from_bytes(&secret),
         committee,
         tls,
     };
+    if let Some(k) = &config.committee {
+        let me = format!("shard-{}/validator-{}", config.shard, k.me);
+        config.corrupt_snapshot = std::env::var(crate::CORRUPT_SNAPSHOT_ENV).ok() == Some(me);
+        if config.corrupt_snapshot {
+            tracing::warn!("test fault: the snapshot chunks served will be corrupted");
+        }
+    }
     if config.lose_receipts > 0 {
         tracing::warn!(
             n = config.lose_receipts,

@@ -70,6 +70,14 @@ pub struct ShardConfig {
     /// (a receipt lost for good: the channel moves past it, no retry brings it back).
     /// Set through the environment variable [`LOSE_RECEIPTS_ENV`].
     pub lose_receipts: u64,
+    /// Take a snapshot of the shard's state every this many blocks (0: never): a
+    /// restart then replays only the blocks after the latest, and a validator far
+    /// behind fetches one from its peers ([`crate::block::snapshot`]).
+    pub snapshot_every: u64,
+    /// Fault injection for tests of state sync, never set in a real run: this
+    /// validator serves its snapshot's chunks with one byte flipped. Set through the
+    /// environment variable [`CORRUPT_SNAPSHOT_ENV`] naming the validator.
+    pub corrupt_snapshot: bool,
     /// This validator's key: it signs its votes (and, alone, certifies each header for
     /// the beacon: a quorum certificate of a one-validator committee). Drawn by the
     /// driver per run.
@@ -106,6 +114,11 @@ pub struct CommitteeConfig {
 /// The environment variable that sets [`ShardConfig::lose_receipts`]. A shard started
 /// by the driver inherits it, so an end-to-end test can make a run lose work.
 pub const LOSE_RECEIPTS_ENV: &str = "SHARDSIM_TEST_LOSE_RECEIPTS";
+
+/// The environment variable that sets [`ShardConfig::corrupt_snapshot`] for the
+/// validator it names (`shard-<k>/validator-<i>`); a process started by the driver
+/// inherits it.
+pub const CORRUPT_SNAPSHOT_ENV: &str = "SHARDSIM_TEST_CORRUPT_SNAPSHOT";
 
 /// The machine that runs the programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -152,6 +165,8 @@ impl ShardConfig {
             threads: 1,
             byzantine: false,
             lose_receipts: 0,
+            snapshot_every: 0,
+            corrupt_snapshot: false,
             validator_key: consensus::committee::validator_key(&[1; 32], shard, 0),
             committee: None,
             executor: crate::Executor::Sequential,

@@ -83,7 +83,7 @@ use shardsim_proto::store::Log;
 use tokio::net::TcpListener;
 
 use block::BlockProducer;
-pub use config::{Executor, LOSE_RECEIPTS_ENV, ShardConfig, Vm};
+pub use config::{CORRUPT_SNAPSHOT_ENV, Executor, LOSE_RECEIPTS_ENV, ShardConfig, Vm};
 pub use error::{Error, Result};
 use io::Shared;
 use io::service::ShardService;

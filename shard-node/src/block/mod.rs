@@ -42,6 +42,7 @@ pub mod byzantine;
 pub mod events;
 mod migrate;
 pub mod producer;
+pub mod snapshot;
 pub mod store;
 #[cfg(test)]
 mod tests;

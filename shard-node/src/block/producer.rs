@@ -296,6 +296,11 @@ impl BlockProducer {
                     (EVENTS, &built.events.encode_to_vec()),
                 ],
             )?;
+            let certified = pb::CertifiedHeader {
+                header: built.submission.header.clone(),
+                cert: built.submission.cert.clone(),
+            };
+            self.snapshot_if_due(shared, &certified)?;
         }
         publish_events(shared, &built.events);
         Ok(Some(built.submission))

@@ -14,7 +14,7 @@ use shardsim_proto::convert::{
 use shardsim_proto::pb;
 
 use super::producer::{BlockProducer, Built, Inputs, Proofs};
-use crate::io::{CERTIFIED, RECORDS, Shared};
+use crate::io::{CERTIFIED, RECORDS, SNAPSHOT_HEADERS, SNAPSHOTS, Shared};
 
 /// The hash of a block's inputs — its encoded [`pb::BlockRecord`] — as a committee's
 /// header names them ([`cross_shard::Header::inputs`]).
@@ -183,6 +183,33 @@ impl BlockProducer {
         self.build(shared, inputs)
     }
 
+    /// Installs the latest snapshot in the store, if there is one and it checks out
+    /// against its certified header; returns its height (0: none, replay from genesis).
+    fn restore_snapshot(&mut self, shared: &Shared) -> crate::Result<u64> {
+        let Some(store) = &shared.store else {
+            return Ok(0);
+        };
+        let Some(height) = store.last(SNAPSHOTS)? else {
+            return Ok(0);
+        };
+        let snapshot: Option<pb::Snapshot> = store.get(SNAPSHOTS, height)?;
+        let certified: Option<pb::CertifiedHeader> = store.get(SNAPSHOT_HEADERS, height)?;
+        let header = certified
+            .and_then(|c| c.header)
+            .and_then(|h| cross_shard::Header::try_from(&h).ok());
+        let (Some(snapshot), Some(header)) = (snapshot, header) else {
+            return Ok(0);
+        };
+        match self.install(shared, snapshot, &header) {
+            Ok(()) => Ok(height),
+            Err(why) => {
+                // A damaged snapshot costs time, not state: the chain is replayed.
+                tracing::warn!(%why, "the stored snapshot is refused; replaying the whole store");
+                Ok(0)
+            }
+        }
+    }
+
     /// Rebuilds the shard from its store: every stored block is replayed in order, so
     /// the ledger, the chain tip, the channel counters and the two-phase state are what
     /// they were after the last block committed before the crash (two-phase: with its
@@ -193,12 +220,13 @@ impl BlockProducer {
         let Some(store) = &shared.store else {
             return Ok(0);
         };
-        if store.last(RECORDS)?.is_none() {
+        let from = self.restore_snapshot(shared)?;
+        if from == 0 && store.last(RECORDS)?.is_none() {
             return Ok(0);
         }
         let committee = shared.config.committee.is_some();
         let mut beacon_height = 0;
-        store.try_for_each(RECORDS, 0, |height, record: pb::BlockRecord| {
+        store.try_for_each(RECORDS, from, |height, record: pb::BlockRecord| {
             beacon_height = record.beacon_height;
             let mut submission = self.replay(shared, height, &record)?;
             if committee {
@@ -230,6 +258,13 @@ impl BlockProducer {
         // acknowledged; only the decisions of blocks above it are new (exactly once).
         inbound.beacon_height = beacon_height;
         drop(inbound);
+        if from > 0 {
+            tracing::info!(
+                snapshot = from,
+                replayed = self.height - from,
+                "resumed from a snapshot and the blocks after it"
+            );
+        }
         let mut c = lock(&shared.counters);
         c.recovered_height = self.height;
         // The mempool did not survive: what it held is sent again and counted again.

@@ -5,7 +5,8 @@
 //!
 //! The gRPC service the driver calls ([`service`]), the session with the beacon
 //! ([`beacon_session`]), a committee validator's links to its peers ([`peers`]),
-//! signature checks on admission ([`sigverify`]), and the hand-off points they share
+//! signature checks on admission ([`sigverify`]), a snapshot's bytes in chunks for state
+//! sync ([`chunks`]), and the hand-off points they share
 //! with the block thread — mempool, inbound queue, counters, events queues, doorbell
 //! ([`shared`]). This is where `pb` messages are decoded into the shard's own types and
 //! checked; the block pipeline and the executors below never see an unchecked
@@ -14,6 +15,7 @@
 //! ([`crate::validator::wire`]) next to the machine that verifies its signatures.
 
 pub mod beacon_session;
+pub mod chunks;
 pub mod peers;
 pub mod service;
 pub mod shared;
@@ -21,5 +23,5 @@ pub mod sigverify;
 
 pub use shared::{
     CERTIFIED, Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS, RecentIds, Recount,
-    SIGNED, SLOW_SUBSCRIBER, Shared, Wake,
+    SIGNED, SLOW_SUBSCRIBER, SNAPSHOT_HEADERS, SNAPSHOTS, Shared, Wake,
 };

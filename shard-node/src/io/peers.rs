@@ -34,7 +34,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 
-use crate::io::Shared;
+use crate::io::chunks;
+use crate::io::{SNAPSHOT_HEADERS, SNAPSHOTS, Shared};
 
 /// Messages queued for one peer.
 const PEER_QUEUE: usize = 4096;
@@ -158,11 +159,53 @@ async fn pump<S>(
                 None => return,
             },
             m = inbound.next() => match m {
+                Some(Ok(pb::ConsensusMessage { kind: Some(Kind::WantManifest(_)) })) => {
+                    if let Some(reply) = serve_manifest(shared) && out.send(reply).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(pb::ConsensusMessage { kind: Some(Kind::WantChunk(want)) })) => {
+                    if let Some(reply) = serve_chunk(shared, &want) && out.send(reply).await.is_err() {
+                        return;
+                    }
+                }
                 Some(Ok(m)) => shared.doorbell.deliver(peer, m),
                 _ => return,
             },
         }
     }
+}
+
+/// State sync, served on the links without the block thread: the manifest of the
+/// latest snapshot in this validator's store (none without one).
+fn serve_manifest(shared: &Shared) -> Option<pb::ConsensusMessage> {
+    let store = shared.store.as_ref()?;
+    let height = store.last(SNAPSHOTS).ok()??;
+    let bytes = store.get_bytes(SNAPSHOTS, height).ok()??;
+    let header: pb::CertifiedHeader = store.get(SNAPSHOT_HEADERS, height).ok()??;
+    Some(pb::ConsensusMessage {
+        kind: Some(Kind::Manifest(chunks::manifest(height, &bytes, header))),
+    })
+}
+
+/// State sync: one chunk of the snapshot of the height asked for, while it is this
+/// validator's latest (corrupted on purpose under [`crate::ShardConfig::corrupt_snapshot`]).
+fn serve_chunk(shared: &Shared, want: &pb::ChunkRequest) -> Option<pb::ConsensusMessage> {
+    let store = shared.store.as_ref()?;
+    let bytes = store.get_bytes(SNAPSHOTS, want.height).ok()??;
+    let mut data = chunks::chunk(&bytes, want.index)?.to_vec();
+    if shared.config.corrupt_snapshot
+        && let Some(b) = data.first_mut()
+    {
+        *b ^= 0xff;
+    }
+    Some(pb::ConsensusMessage {
+        kind: Some(Kind::Chunk(pb::SnapshotChunk {
+            height: want.height,
+            index: want.index,
+            data,
+        })),
+    })
 }
 
 /// Keeps a stream open to each validator with a lower index, for as long as the

@@ -32,6 +32,10 @@ pub const SIGNED: &str = "signed";
 /// A committee validator's table of committed headers with their certificates
 /// ([`pb::CertifiedHeader`]), by height.
 pub const CERTIFIED: &str = "certified";
+/// The store's table of snapshots ([`pb::Snapshot`], the latest only), by height.
+pub const SNAPSHOTS: &str = "snapshots";
+/// The certified header ([`pb::CertifiedHeader`]) of each stored snapshot's height.
+pub const SNAPSHOT_HEADERS: &str = "snapshot_headers";
 
 /// A stream of block events to one subscriber.
 pub type EventSender = mpsc::Sender<Result<pb::BlockEvents, tonic::Status>>;
@@ -260,6 +264,26 @@ impl RecentIds {
         }
         if self.newer.len() >= Self::GENERATION {
             self.older = std::mem::take(&mut self.newer);
+        }
+    }
+
+    /// Every id remembered, sorted, and of those the calls handed back in this epoch,
+    /// sorted: what a snapshot keeps of this filter.
+    pub fn ids(&self) -> (Vec<TxId>, Vec<TxId>) {
+        let mut ids: Vec<TxId> = self.newer.union(&self.older).copied().collect();
+        let mut back: Vec<TxId> = self.handed_back.iter().copied().collect();
+        ids.sort_unstable();
+        back.sort_unstable();
+        (ids, back)
+    }
+
+    /// The filter a snapshot kept ([`RecentIds::ids`]), in placement epoch `epoch`.
+    pub fn restored(ids: &[TxId], handed_back: &[TxId], epoch: u32) -> RecentIds {
+        RecentIds {
+            newer: ids.iter().copied().collect(),
+            older: Default::default(),
+            handed_back: handed_back.iter().copied().collect(),
+            epoch,
         }
     }
 

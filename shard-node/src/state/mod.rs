@@ -38,8 +38,11 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use cross_shard::threads::in_chunks;
 
+mod image;
 mod migrate;
 mod view;
+
+pub use image::{LedgerImage, key_of, key_parts};
 
 pub use view::{Base, Buffered};
 

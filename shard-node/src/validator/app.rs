@@ -472,8 +472,11 @@ impl App<CommitteeBlock> for Validator {
                     (CERTIFIED, &certified.encode_to_vec()),
                 ],
             );
-            if let Err(e) = written {
-                self.fail(e.into());
+            if let Err(e) = written
+                .map_err(crate::Error::from)
+                .and_then(|()| self.producer.snapshot_if_due(&self.shared, &certified))
+            {
+                self.fail(e);
                 return;
             }
         }

@@ -48,6 +48,7 @@
 pub mod app;
 pub mod block;
 pub mod inputs;
+pub mod sync;
 pub mod wire;
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ use consensus::machine::{Fault, Machine, Output, SignedState, Timeouts};
 use cross_shard::sync::lock;
 use prost::Message as _;
 use shardsim_proto::pb;
+use shardsim_proto::pb::consensus_message::Kind;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
 use crate::block::BlockProducer;
@@ -93,6 +95,7 @@ struct Figures {
     wrong_roots: u64,
     bad_signatures: u64,
     refused: u64,
+    synced: sync::Synced,
 }
 
 /// Runs validator `committee.me` on the calling (blocking) thread, from the chain
@@ -106,6 +109,8 @@ pub fn run(
 ) -> crate::Result<()> {
     let cfg = &shared.config;
     let link = cfg.beacon_link.latency + cfg.beacon_link.jitter;
+    let mut producer = producer;
+    let synced = sync::catch_up(&mut producer, &shared, committee, &wakes)?;
     let height = producer.height + 1;
     let mut app = Validator::new(producer, shared.clone(), committee.me);
     let mut machine: Machine<CommitteeBlock> = Machine::new(
@@ -120,7 +125,10 @@ pub fn run(
         .clone()
         .ok_or_else(|| crate::Error::Config("a validator without peer links".into()))?;
     let start = Instant::now();
-    let mut figures = Figures::default();
+    let mut figures = Figures {
+        synced,
+        ..Figures::default()
+    };
     let mut kept = None;
     if let Some(store) = &shared.store
         && let Some(state) = store.get::<pb::SignedState>(SIGNED, 0)?
@@ -159,6 +167,9 @@ pub fn run(
         }
         let now = start.elapsed();
         match wake {
+            // A state-sync reply that came after state sync gave up on it.
+            Some(Wake::Peer(_, m))
+                if matches!(m.kind, Some(Kind::Manifest(_) | Kind::Chunk(_))) => {}
             Some(Wake::Peer(from, m)) => match wire::from_wire(*m) {
                 Ok(m) => machine.on_message(now, from, m, &mut app),
                 Err(why) => {
@@ -297,5 +308,7 @@ fn status(
         bad_signatures: f.bad_signatures + f.refused,
         proposed_committed: app.proposed_committed,
         inputs_refused: app.inputs_refused,
+        synced_height: f.synced.height,
+        snapshot_chunks_refused: f.synced.chunks_refused,
     }
 }

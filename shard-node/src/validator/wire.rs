@@ -45,6 +45,9 @@ fn block_to_wire(b: &CommitteeBlock) -> pb::CommitteeBlock {
 pub fn from_wire(m: pb::ConsensusMessage) -> Result<Message<CommitteeBlock>, Refused> {
     Ok(match m.kind.ok_or("an empty message")? {
         Wire::Hello(_) => return Err("a second hello".into()),
+        Wire::WantManifest(_) | Wire::Manifest(_) | Wire::WantChunk(_) | Wire::Chunk(_) => {
+            return Err("a state-sync message outside state sync".into());
+        }
         Wire::Proposal(p) => Message::Proposal(Proposal {
             height: p.height,
             round: p.round,

@@ -195,6 +195,9 @@ impl Kit {
         if c.protocol == Protocol::TwoPhase {
             args.extend(["--two-phase-deadline".into(), c.deadline.to_string()]);
         }
+        if c.snapshot_every > 0 {
+            args.extend(["--snapshot-every".into(), c.snapshot_every.to_string()]);
+        }
         if c.byzantine_shard == Some(shard) {
             args.push("--byzantine".into());
         }

@@ -28,6 +28,9 @@ pub(super) mod defaults {
     pub fn deadline() -> u64 {
         10
     }
+    pub fn snapshot_every() -> u64 {
+        100
+    }
     pub fn interval() -> Option<Duration> {
         Some(Duration::from_millis(100))
     }

@@ -277,6 +277,12 @@ pub struct Cluster {
     /// folder, resumed after a crash) or "memory". Default "disk".
     #[serde(default)]
     pub storage: Storage,
+    /// Every shard process snapshots its state every this many blocks (with storage
+    /// "disk"): a restart replays only the blocks after its latest snapshot, and a
+    /// committee's validator far behind (or restarted empty) takes one from its
+    /// peers. 0: never. Default 100.
+    #[serde(default = "defaults::snapshot_every")]
+    pub snapshot_every: u64,
     /// Validators per shard, 1 to 16: each its own process, agreeing on every block by
     /// Tendermint and certifying it for the beacon with a quorum of signatures; 1 is a
     /// single proposer with no consensus (for speed studies). Tolerates
@@ -332,6 +338,7 @@ impl Default for Cluster {
             byzantine_shard: None,
             protocol: Protocol::default(),
             deadline: defaults::deadline(),
+            snapshot_every: defaults::snapshot_every(),
             storage: Storage::default(),
             validators: defaults::validators(),
             byzantine_validator: None,

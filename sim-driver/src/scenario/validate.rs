@@ -114,6 +114,12 @@ impl Scenario {
                 self.cluster.deadline
             ));
         }
+        if self.cluster.snapshot_every > 1_000_000 {
+            return fail(format!(
+                "cluster.snapshot_every = {} must be at most 1000000 blocks (0: no snapshots)",
+                self.cluster.snapshot_every
+            ));
+        }
         if self.cluster.vm == VmKind::Evm {
             let refused = if self.cluster.byzantine_shard.is_some() {
                 Some("a byzantine_shard (its faults are written for the native programs)")

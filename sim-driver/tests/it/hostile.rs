@@ -88,6 +88,8 @@ pub(crate) async fn start_shard(
         vm: shard_node::Vm::Native,
         data_dir: None,
         lose_receipts: 0,
+        snapshot_every: 0,
+        corrupt_snapshot: false,
         validator_key: validator_key(shard),
         committee: None,
         tls,
