@@ -274,7 +274,8 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
     };
     if let Some(k) = &config.committee {
         let me = format!("shard-{}/validator-{}", config.shard, k.me);
-        config.corrupt_snapshot = std::env::var(crate::CORRUPT_SNAPSHOT_ENV).ok() == Some(me);
+        config.corrupt_snapshot = std::env::var(crate::CORRUPT_SNAPSHOT_ENV)
+            .is_ok_and(|names| names.split(',').any(|n| n.trim() == me));
         if config.corrupt_snapshot {
             tracing::warn!("test fault: the snapshot chunks served will be corrupted");
         }

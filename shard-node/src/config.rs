@@ -116,8 +116,8 @@ pub struct CommitteeConfig {
 pub const LOSE_RECEIPTS_ENV: &str = "SHARDSIM_TEST_LOSE_RECEIPTS";
 
 /// The environment variable that sets [`ShardConfig::corrupt_snapshot`] for the
-/// validator it names (`shard-<k>/validator-<i>`); a process started by the driver
-/// inherits it.
+/// validators it names (`shard-<k>/validator-<i>`, comma-separated); a process started
+/// by the driver inherits it.
 pub const CORRUPT_SNAPSHOT_ENV: &str = "SHARDSIM_TEST_CORRUPT_SNAPSHOT";
 
 /// The machine that runs the programs.

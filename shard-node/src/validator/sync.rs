@@ -119,8 +119,12 @@ pub fn catch_up(
             }),
         }
     }
-    // The newest first.
-    offers.sort_by_key(|o| std::cmp::Reverse(o.manifest.height));
+    // The snapshot most peers offer first (any of them can send each chunk), then the
+    // newest; each offer's peers in index order.
+    offers.sort_by_key(|o| std::cmp::Reverse((o.peers.len(), o.manifest.height)));
+    for o in &mut offers {
+        o.peers.sort_unstable();
+    }
     let mut synced = Synced::default();
     for offer in offers {
         let height = offer.manifest.height;

@@ -74,6 +74,7 @@ pub(crate) mod tests {
             at: Duration::from_secs(at),
             kill: Some(Target::Shard(1)),
             restart_after: Duration::from_secs(restart_after),
+            wipe: false,
             freeze: None,
             link: None,
             delay: Duration::ZERO,

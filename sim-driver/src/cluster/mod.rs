@@ -87,6 +87,19 @@ pub struct Spec {
     netns: Option<PathBuf>,
 }
 
+impl Spec {
+    /// Empties the process's data directory (a restart on a new disk).
+    pub fn wipe(&self) -> anyhow::Result<()> {
+        if let Some(i) = self.args.iter().position(|a| a == "--data-dir")
+            && let Some(dir) = self.args.get(i + 1)
+            && Path::new(dir).exists()
+        {
+            std::fs::remove_dir_all(dir).with_context(|| format!("wiping {dir}"))?;
+        }
+        Ok(())
+    }
+}
+
 impl Process {
     /// How to start this process again.
     pub fn spec(&self) -> Spec {

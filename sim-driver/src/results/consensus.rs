@@ -66,6 +66,13 @@ pub struct CommitteeSummary {
     /// a member that fell behind and caught up ends level with the others.
     #[serde(default)]
     pub heights: Vec<u64>,
+    /// State sync: each validator that took the shard's state from its peers' snapshot
+    /// when it started, with the snapshot's height (index → height).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub synced: BTreeMap<u32, u64>,
+    /// Snapshot chunks refused on the way: not the bytes their manifest names.
+    #[serde(default)]
+    pub snapshot_chunks_refused: u64,
 }
 
 /// The consensus figures of every honest validator that answered.
@@ -126,6 +133,11 @@ pub(super) fn consensus_summary(
                 bad_messages: honest().map(|c| c.bad_signatures).sum(),
                 inputs_refused: honest().map(|c| c.inputs_refused).sum(),
                 heights: committee.iter().map(|(s, _)| s.height).collect(),
+                synced: all()
+                    .filter(|c| c.synced_height > 0)
+                    .map(|c| (c.validator, c.synced_height))
+                    .collect(),
+                snapshot_chunks_refused: all().map(|c| c.snapshot_chunks_refused).sum(),
             }
         })
         .collect();

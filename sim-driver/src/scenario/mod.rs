@@ -103,6 +103,11 @@ pub struct Fault {
     /// directory. Required with `kill`.
     #[serde(default, with = "duration", skip_serializing_if = "Duration::is_zero")]
     pub restart_after: Duration,
+    /// With `kill` of a committee's validator: it comes back with an empty data
+    /// directory (a new disk), and takes the shard's state from its peers' latest
+    /// snapshot (state sync). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wipe: bool,
     /// Freeze this process with SIGSTOP for the rest of the run: "beacon" or
     /// `"shard-<k>"`. A grey failure — alive, holding its sockets, answering nothing. The
     /// driver notices the silence, names the process, ends the run at its planned time

@@ -269,6 +269,9 @@ impl Scenario {
         };
         let link_settings =
             f.delay > Duration::ZERO || f.drop > 0.0 || f.duplicate > 0.0 || !f.duration.is_zero();
+        if f.wipe && f.kill.is_none() {
+            return Err(format!("fault {n}: wipe goes with kill"));
+        }
         match (&f.kill, &f.link, &f.freeze) {
             (None, None, Some(t)) => {
                 if !shard_ok(t) {
@@ -305,6 +308,11 @@ impl Scenario {
                 if link_settings {
                     return Err(format!(
                         "fault {n}: delay, drop, duplicate and duration go with link, not kill"
+                    ));
+                }
+                if f.wipe && !matches!(t, Target::Validator(..)) {
+                    return Err(format!(
+                        "fault {n}: wipe needs a committee's validator (\"shard-<k>/validator-<i>\"), which takes the state from its peers; {t} has no one to take it from"
                     ));
                 }
             }

@@ -414,3 +414,48 @@ fn a_frozen_validator_does_not_hold_up_its_shard_under_max_load() {
     assert_eq!(s["invariants"]["ok"], true, "{}", violations(&s));
     assert_eq!(s["pending"], 0);
 }
+
+/// State sync: a committee member killed and brought back on an empty disk takes the
+/// shard's state from its peers' latest snapshot — checked against the certified
+/// header of its height — instead of executing the chain from genesis, then catches
+/// up block by block. Validators 0 and 1 serve corrupted chunks (a test fault): each
+/// is refused against its manifest and fetched from another peer. (The snapshot most
+/// peers offer is taken, its chunks asked of them in index order, so a corrupt one is
+/// met whichever two of the three agree.)
+#[test]
+fn a_validator_back_on_an_empty_disk_syncs_from_a_snapshot_despite_corrupt_chunks() {
+    let text = "name = \"it-sync\"\nduration = \"6s\"\nwarmup = \"0s\"\n[cluster]\nshards = 2\n\
+         validators = 4\nblock_interval = \"100ms\"\nsnapshot_every = 4\n[workload]\n\
+         accounts = 2000\nrate = 1500\ncross_shard = 0.3\n\
+         [[faults]]\nat = \"3s\"\nkill = \"shard-0/validator-2\"\nrestart_after = \"500ms\"\nwipe = true\n";
+    let (code, s, _, shown, _) = run_json(
+        "it-sync",
+        text,
+        &[(
+            shard_node::CORRUPT_SNAPSHOT_ENV,
+            "shard-0/validator-0,shard-0/validator-1",
+        )],
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(s["invariants"]["ok"], true, "{}", violations(&s));
+    let shard = &s["consensus"]["shards"][0];
+    let synced = shard["synced"]["2"].as_u64().unwrap_or(0);
+    assert!(
+        synced >= 4,
+        "validator 2 took a snapshot: {shard:#}\n{shown}"
+    );
+    assert!(
+        shard["snapshot_chunks_refused"].as_u64().unwrap() > 0,
+        "a corrupt chunk was refused: {shard:#}"
+    );
+    let heights: Vec<u64> = shard["heights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_u64().unwrap())
+        .collect();
+    assert!(
+        heights.iter().all(|&h| h == heights[0]) && heights[0] > synced,
+        "level with its committee at the end, past the snapshot: {heights:?}"
+    );
+}

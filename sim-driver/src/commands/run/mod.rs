@@ -447,6 +447,9 @@ async fn drive(
                     Step::Restart(f) => {
                         let target = scenario.faults[f].kill.context("a restart step has a target")?;
                         let spec = cluster.process(target).spec();
+                        if scenario.faults[f].wipe {
+                            spec.wipe()?;
+                        }
                         let tx = tx.clone();
                         tokio::spawn(async move {
                             let process = Cluster::restart(spec).await;
