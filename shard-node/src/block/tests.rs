@@ -393,6 +393,114 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
     assert_eq!((c.tp_open, c.locked.clone()), (0, vec![0]));
 }
 
+#[test]
+fn a_restart_begins_at_its_latest_snapshot_and_never_reads_the_blocks_below() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(0);
+    cfg.data_dir = Some(dir.path().to_path_buf());
+    cfg.snapshot_every = 2;
+    cfg.max_block_txs = 1;
+    let (shared, mut producer) = open_store(&cfg, dir.path());
+    let p = producer.ledger.placement();
+    let from = p.accounts_of(0, 100)[0];
+    let to = p.accounts_of(1, 100)[0];
+    // Five blocks of one transaction each, one of them cross-shard: snapshots at 2 and 4.
+    lock(&shared.mempool).extend((0..4).map(|n| transfer(n, from, from, n)));
+    let mut cross = transfer(4, from, to, 4);
+    cross.call = cross_shard::Call::Transfer {
+        to,
+        asset: 0,
+        amount: 10,
+    };
+    lock(&shared.mempool).push_back(cross);
+    while producer.produce(&shared).unwrap().is_some() {}
+    assert_eq!(producer.height, 5);
+    let before = lock(&shared.counters).clone();
+    let store = shared.store.as_ref().unwrap();
+    assert_eq!(
+        store.last(crate::io::SNAPSHOTS).unwrap(),
+        Some(4),
+        "the latest only"
+    );
+    assert_eq!(store.get_bytes(crate::io::SNAPSHOTS, 2).unwrap(), None);
+    // Damage the blocks below the snapshot: a restart that read them would fail.
+    store
+        .append(1, &[(crate::io::RECORDS, &[0xff, 0xff][..])])
+        .unwrap();
+    drop(shared);
+
+    let (again, mut resumed) = open_store(&cfg, dir.path());
+    assert_eq!(resumed.recover(&again, 0).unwrap(), 5);
+    assert_eq!(resumed.ledger.state_root(), producer.ledger.state_root());
+    assert_eq!(
+        (resumed.last_hash, &resumed.out_seq, &resumed.applied_seq),
+        (producer.last_hash, &producer.out_seq, &producer.applied_seq)
+    );
+    let after = lock(&again.counters).clone();
+    assert_eq!(
+        (
+            after.committed,
+            after.sent_cross,
+            after.entered,
+            &after.outbound,
+            &after.balance_totals
+        ),
+        (
+            before.committed,
+            before.sent_cross,
+            before.entered,
+            &before.outbound,
+            &before.balance_totals
+        )
+    );
+}
+
+#[test]
+fn a_snapshot_is_installed_only_if_it_rebuilds_to_its_certified_root() {
+    let mut cfg = config(0);
+    cfg.max_block_txs = 2;
+    let mut ledger = Shared::genesis(&cfg).unwrap();
+    let shared = Shared::new(cfg.clone(), &mut ledger, None);
+    let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
+    let from = producer.ledger.placement().accounts_of(0, 100)[0];
+    lock(&shared.mempool).extend((0..2).map(|n| transfer(n, from, from, n)));
+    let submission = producer.produce(&shared).unwrap().unwrap();
+    let header = Header::try_from(submission.header.as_ref().unwrap()).unwrap();
+    let snapshot = producer.snapshot(&shared).unwrap();
+    // A fresh shard at genesis takes in the honest snapshot…
+    let mut genesis = Shared::genesis(&cfg).unwrap();
+    let other = Shared::new(cfg.clone(), &mut genesis, None);
+    let mut fresh = BlockProducer::new(genesis, &other.config).unwrap();
+    let untouched = fresh.ledger.state_root();
+    let mut forged = snapshot.clone();
+    forged.ledger.as_mut().unwrap().balances[0] += 1_000;
+    let refused = fresh.install(&other, forged, &header).unwrap_err();
+    assert!(
+        matches!(refused, super::snapshot::Refused::WrongRoot { .. }),
+        "{refused}"
+    );
+    assert_eq!(
+        (fresh.height, fresh.ledger.state_root()),
+        (0, untouched),
+        "a refused snapshot changes nothing"
+    );
+    let mut elsewhere = header.clone();
+    elsewhere.height += 1;
+    assert!(
+        fresh.install(&other, snapshot.clone(), &elsewhere).is_err(),
+        "another height"
+    );
+    fresh.install(&other, snapshot, &header).unwrap();
+    assert_eq!(
+        (fresh.height, fresh.last_hash, fresh.ledger.state_root()),
+        (1, header.hash(), header.state_root)
+    );
+    assert_eq!(
+        lock(&other.counters).committed,
+        lock(&shared.counters).committed
+    );
+}
+
 proptest::proptest! {
     /// A damaged store — any bytes as a block record — is refused with an error,
     /// never a panic.
