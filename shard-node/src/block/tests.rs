@@ -484,7 +484,7 @@ fn a_snapshot_is_installed_only_if_it_rebuilds_to_its_certified_root() {
         (0, untouched),
         "a refused snapshot changes nothing"
     );
-    let mut elsewhere = header.clone();
+    let mut elsewhere = header;
     elsewhere.height += 1;
     assert!(
         fresh.install(&other, snapshot.clone(), &elsewhere).is_err(),
