@@ -116,9 +116,11 @@ pub async fn run(
     let mut client = io::beacon_session::connect(beacon, config.tls.as_ref()).await?;
     let shared = Arc::new(Shared::new(config, &mut ledger, store));
     let mut producer = BlockProducer::new(ledger, &shared.config)?;
+    // What the beacon has notarized of ours: need not be sent again, and says how far
+    // behind the shard's chain this process starts (a validator far behind syncs).
+    let mut notarized = 0;
     if shared.store.is_some() {
-        // What the beacon has notarized of ours need not be sent again.
-        let notarized = client
+        notarized = client
             .status(pb::StatusRequest::default())
             .await
             .map(|s| s.into_inner().notarized_heights)
@@ -152,7 +154,9 @@ pub async fn run(
             let shared = shared.clone();
             move || {
                 let result = match shared.config.committee.clone() {
-                    Some(committee) => validator::run(producer, shared.clone(), &committee, wakes),
+                    Some(committee) => {
+                        validator::run(producer, shared.clone(), (&committee, notarized), wakes)
+                    }
                     None => producer.run(&shared, wakes),
                 };
                 let _ = done.send(result);

@@ -36,7 +36,9 @@
 //! Block production is deterministic, so replaying the stored inputs after a crash
 //! ([`BlockProducer::recover`]) rebuilds exactly the state, the chain tip and the
 //! channel counters the shard had; what was only in memory — the mempool, the inbound
-//! queue — is sent again by its senders (the driver, the beacon).
+//! queue — is sent again by its senders (the driver, the beacon). Every
+//! `snapshot_every` blocks the whole state is kept too ([`snapshot`]), so a restart
+//! replays only the blocks after the latest snapshot.
 
 pub mod byzantine;
 pub mod events;

@@ -160,7 +160,7 @@ async fn pump<S>(
             },
             m = inbound.next() => match m {
                 Some(Ok(pb::ConsensusMessage { kind: Some(Kind::WantManifest(_)) })) => {
-                    if let Some(reply) = serve_manifest(shared) && out.send(reply).await.is_err() {
+                    if out.send(serve_manifest(shared)).await.is_err() {
                         return;
                     }
                 }
@@ -177,15 +177,19 @@ async fn pump<S>(
 }
 
 /// State sync, served on the links without the block thread: the manifest of the
-/// latest snapshot in this validator's store (none without one).
-fn serve_manifest(shared: &Shared) -> Option<pb::ConsensusMessage> {
-    let store = shared.store.as_ref()?;
-    let height = store.last(SNAPSHOTS).ok()??;
-    let bytes = store.get_bytes(SNAPSHOTS, height).ok()??;
-    let header: pb::CertifiedHeader = store.get(SNAPSHOT_HEADERS, height).ok()??;
-    Some(pb::ConsensusMessage {
-        kind: Some(Kind::Manifest(chunks::manifest(height, &bytes, header))),
-    })
+/// latest snapshot in this validator's store, or an empty one (height 0) when it has
+/// none, so that the asker need not wait for it.
+fn serve_manifest(shared: &Shared) -> pb::ConsensusMessage {
+    let latest = || -> Option<pb::SnapshotManifest> {
+        let store = shared.store.as_ref()?;
+        let height = store.last(SNAPSHOTS).ok()??;
+        let bytes = store.get_bytes(SNAPSHOTS, height).ok()??;
+        let header: pb::CertifiedHeader = store.get(SNAPSHOT_HEADERS, height).ok()??;
+        Some(chunks::manifest(height, &bytes, header))
+    };
+    pb::ConsensusMessage {
+        kind: Some(Kind::Manifest(latest().unwrap_or_default())),
+    }
 }
 
 /// State sync: one chunk of the snapshot of the height asked for, while it is this

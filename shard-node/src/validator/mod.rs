@@ -25,7 +25,8 @@
 //! the peers' queues ([`crate::io::peers`]); its timeouts are the thread's
 //! deadlines. [`app`] is the block pipeline as the machine's `App`, with its one
 //! speculative candidate; [`block`] is what the committee agrees on; [`inputs`] what
-//! a validator checks of a peer's proposal.
+//! a validator checks of a peer's proposal; [`sync`] how a validator far behind takes
+//! a snapshot from its peers before its machine starts.
 //!
 //! **Transactions.** The driver sends every batch to every validator, in the same
 //! order, so their mempools hold the same sequence; a proposer *copies* what it
@@ -99,18 +100,19 @@ struct Figures {
 }
 
 /// Runs validator `committee.me` on the calling (blocking) thread, from the chain
-/// `producer` holds, until told to stop; an error only when fatal (the store, or this
+/// `producer` holds — or from a snapshot of its peers', when the beacon has notarized
+/// the shard's chain far beyond it (`notarized`, [`sync`]) — until told to stop; an error only when fatal (the store, or this
 /// validator's execution diverging from a certified block).
 pub fn run(
     producer: BlockProducer,
     shared: Arc<Shared>,
-    committee: &CommitteeConfig,
+    (committee, notarized): (&CommitteeConfig, u64),
     wakes: Receiver<Wake>,
 ) -> crate::Result<()> {
     let cfg = &shared.config;
     let link = cfg.beacon_link.latency + cfg.beacon_link.jitter;
     let mut producer = producer;
-    let synced = sync::catch_up(&mut producer, &shared, committee, &wakes)?;
+    let synced = sync::catch_up(&mut producer, &shared, (committee, notarized), &wakes)?;
     let height = producer.height + 1;
     let mut app = Validator::new(producer, shared.clone(), committee.me);
     let mut machine: Machine<CommitteeBlock> = Machine::new(

@@ -58,20 +58,21 @@ struct Offer {
     peers: Vec<u16>,
 }
 
-/// Takes a snapshot from the peers when `producer` is at least `snapshot_every` blocks
-/// behind the newest one a peer offers, and installs it; leaves `producer` as it is
-/// otherwise, or when no offer checks out.
+/// When the beacon has notarized the shard's chain up to `notarized`, at least
+/// `snapshot_every` blocks beyond `producer`: takes a snapshot from the peers that far
+/// ahead and installs it. Leaves `producer` as it is otherwise (at a cluster's
+/// genesis, after a short outage), or when no offer checks out.
 pub fn catch_up(
     producer: &mut BlockProducer,
     shared: &Shared,
-    committee: &CommitteeConfig,
+    (committee, notarized): (&CommitteeConfig, u64),
     wakes: &Receiver<Wake>,
 ) -> crate::Result<Synced> {
     let every = shared.config.snapshot_every;
     let (Some(links), Some(store)) = (shared.peers.as_ref(), shared.store.as_ref()) else {
         return Ok(Synced::default());
     };
-    if every == 0 {
+    if every == 0 || notarized < producer.height + every {
         return Ok(Synced::default());
     }
     let n = committee.committee.len() as u16;

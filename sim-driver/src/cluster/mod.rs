@@ -100,7 +100,47 @@ impl Spec {
     }
 }
 
+/// How long a restarted shard process may take to open its store, install its
+/// snapshot and replay the blocks after it before it serves.
+pub const RESTART_PATIENCE: Duration = Duration::from_secs(300);
+
 impl Process {
+    /// Waits until this restarted shard process serves — it answers only once its store
+    /// is replayed — for up to [`RESTART_PATIENCE`]; fails if it exits first.
+    pub async fn serving(&mut self, tls: Option<&Credentials>) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
+        loop {
+            let attempt = async {
+                let mut client = shard_client(self, tls).await?;
+                client
+                    .status(shardsim_proto::pb::StatusRequest::default())
+                    .await?;
+                anyhow::Ok(())
+            };
+            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(2), attempt).await {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!(
+                    "{} exited while restarting ({status}); last lines of {}:\n{}",
+                    self.name,
+                    self.log.display(),
+                    log_tail(&self.log)
+                );
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "{} did not serve within {} of its restart (replaying its store)",
+                    self.name,
+                    humantime::format_duration(RESTART_PATIENCE)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// How to start this process again.
     pub fn spec(&self) -> Spec {
         Spec {

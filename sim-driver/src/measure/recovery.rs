@@ -21,10 +21,12 @@ pub struct FaultReport {
     /// Kill: when the process was started again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at_s: Option<f64>,
-    /// Kill: when the restarted process was ready (its store replayed, listening).
+    /// Kill: when the restarted process was ready: a shard serving (its store opened
+    /// and replayed), the beacon listening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_at_s: Option<f64>,
-    /// Kill of a shard: when the driver had its stored events and resent what it lost.
+    /// Kill of a shard: when the driver had its stored events and resent what it lost
+    /// — the restart is over (its store replayed, serving, its load resumed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_at_s: Option<f64>,
     /// Kill of a shard: transactions sent again (in the dead shard's mempool or on

@@ -451,8 +451,17 @@ async fn drive(
                             spec.wipe()?;
                         }
                         let tx = tx.clone();
+                        let tls = tls.clone();
                         tokio::spawn(async move {
-                            let process = Cluster::restart(spec).await;
+                            let mut process = Cluster::restart(spec).await;
+                            // A shard is back once it serves: its store replayed, which
+                            // takes as long as the blocks after its latest snapshot.
+                            if target != Target::Beacon
+                                && let Ok(p) = process.as_mut()
+                                && let Err(e) = p.serving(tls.as_ref()).await
+                            {
+                                process = Err(e);
+                            }
                             let _ = tx.send(Msg::Restarted { fault: f, process: Box::new(process) }).await;
                         });
                         restarts_pending += 1;
