@@ -147,8 +147,9 @@ impl BlockProducer {
             .as_ref()
             .ok_or_else(|| malformed("no ledger"))
             .and_then(|l| image_from_wire(l, assets - 1).map_err(Refused::Malformed))?;
-        let mut ledger =
-            Ledger::from_image(*State::world(&self.ledger), image).map_err(Refused::Malformed)?;
+        let threads = shared.config.threads;
+        let mut ledger = Ledger::from_image(*State::world(&self.ledger), image, threads)
+            .map_err(Refused::Malformed)?;
         let got = ledger.state_root();
         if got != header.state_root {
             return Err(Refused::WrongRoot {

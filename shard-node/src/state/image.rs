@@ -18,6 +18,8 @@ use cross_shard::state_hash::StateHash;
 use cross_shard::{AccountId, Placement, ShardId};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use cross_shard::threads::in_chunks;
+
 use super::{Key, Ledger, Value, World};
 
 /// A ledger's contents (see the module notes).
@@ -99,10 +101,11 @@ impl Ledger {
     }
 
     /// The ledger `image` describes, for the shard and genesis facts of `world` (its
-    /// placement is the image's). Refused when the image cannot be this shard's: rows
-    /// and columns of different lengths, an id twice, a key naming no row, a directory
-    /// of another size.
-    pub fn from_image(world: World, image: LedgerImage) -> Result<Ledger, String> {
+    /// placement is the image's), its state hashed on `threads` threads. Refused when
+    /// the image cannot be this shard's: rows and columns of different lengths, an
+    /// object twice, a key naming no row, a directory of another size, an account
+    /// placed here without a row.
+    pub fn from_image(world: World, image: LedgerImage, threads: usize) -> Result<Ledger, String> {
         let rows = image.ids.len();
         let placement = match &image.placement {
             Some(table) => Placement::with_table(world.placement.shards(), table.clone())
@@ -181,12 +184,22 @@ impl Ledger {
         {
             return Err(format!("row {row} is both exporting and indexed"));
         }
-        let mut hash = StateHash::default();
-        for i in 0..rows as u32 {
-            hash.add(ledger.leaf(Key::Account(i), ledger.get(Key::Account(i))));
-            for t in 1..=world.tokens {
-                hash.add(ledger.leaf(Key::Token(i, t), ledger.get(Key::Token(i, t))));
+        // The hash of every leaf, rows on `threads` threads (the sum is order-free).
+        let this = &ledger;
+        let row_indices: Vec<u32> = (0..rows as u32).collect();
+        let parts = in_chunks(&row_indices, threads, |part, _| {
+            let mut hash = StateHash::default();
+            for &i in part {
+                hash.add(this.leaf(Key::Account(i), this.get(Key::Account(i))));
+                for t in 1..=world.tokens {
+                    hash.add(this.leaf(Key::Token(i, t), this.get(Key::Token(i, t))));
+                }
             }
+            vec![hash]
+        });
+        let mut hash = StateHash::default();
+        for part in &parts {
+            hash.merge(part);
         }
         for (&key, &value) in &ledger.objects {
             hash.add(ledger.leaf(key, value));
@@ -239,7 +252,7 @@ mod tests {
     fn an_image_rebuilds_the_same_ledger_and_a_changed_one_another_root() {
         let mut l = busy();
         let image = l.image().unwrap();
-        let mut back = Ledger::from_image(*l.world(), image.clone()).unwrap();
+        let mut back = Ledger::from_image(*l.world(), image.clone(), 2).unwrap();
         assert_eq!(back.state_root(), l.state_root());
         assert_eq!(back.image().unwrap(), image, "the same bytes again");
         for id in 0..100 {
@@ -255,7 +268,7 @@ mod tests {
         // What the root covers: a balance changed is another state.
         let mut forged = image.clone();
         forged.accounts[0][0] += 1;
-        let mut forged = Ledger::from_image(*l.world(), forged).unwrap();
+        let mut forged = Ledger::from_image(*l.world(), forged, 1).unwrap();
         assert_ne!(forged.state_root(), l.state_root());
         // What it does not cover is checked by shape: a row missing, an object twice, a
         // key naming no row, a directory of another size.
@@ -271,7 +284,7 @@ mod tests {
         let mut table = image;
         table.placement = Some(vec![0; 3]);
         for bad in [short, twice, stray, table] {
-            assert!(Ledger::from_image(*l.world(), bad).is_err());
+            assert!(Ledger::from_image(*l.world(), bad, 1).is_err());
         }
     }
 }
