@@ -147,7 +147,8 @@ impl BlockProducer {
             .as_ref()
             .ok_or_else(|| malformed("no ledger"))
             .and_then(|l| image_from_wire(l, assets - 1).map_err(Refused::Malformed))?;
-        let threads = shared.config.threads;
+        // Before the block loop runs (a restart, state sync): every core may help.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let mut ledger = Ledger::from_image(*State::world(&self.ledger), image, threads)
             .map_err(Refused::Malformed)?;
         let got = ledger.state_root();
