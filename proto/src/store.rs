@@ -11,6 +11,11 @@
 //!                                                                     then, tell anyone
 //! ```
 //!
+//! Every commit is made with redb's *quick repair*: it saves the allocator state and
+//! commits in two phases, so that opening the file after a crash is almost instant. The
+//! default repair walks the whole file to rebuild that state, which made a restart's
+//! time grow with the chain even with snapshots (docs/benchmarks.md).
+//!
 //! The file also remembers whom it belongs to (an identity string: which shard, which
 //! cluster shape), so a process pointed at another process's directory is refused
 //! instead of resuming someone else's chain.
@@ -119,7 +124,8 @@ impl Log {
                 path: path.to_path_buf(),
             }),
             None => {
-                let write = db.begin_write().map_err(|e| io(e.into()))?;
+                let mut write = db.begin_write().map_err(|e| io(e.into()))?;
+                write.set_quick_repair(true);
                 {
                     let mut t = write.open_table(META).map_err(|e| io(e.into()))?;
                     t.insert("identity", identity).map_err(|e| io(e.into()))?;
@@ -142,7 +148,8 @@ impl Log {
 
     /// Writes the records of `height`, one per table, in one durable transaction.
     pub fn append(&self, height: u64, records: &[(&str, &[u8])]) -> Result<(), StoreError> {
-        let write = self.db.begin_write().map_err(|e| self.io(e))?;
+        let mut write = self.db.begin_write().map_err(|e| self.io(e))?;
+        write.set_quick_repair(true);
         for &(name, bytes) in records {
             let mut t = write.open_table(table(name)).map_err(|e| self.io(e))?;
             t.insert(height, bytes).map_err(|e| self.io(e))?;
@@ -153,7 +160,8 @@ impl Log {
     /// Writes the records of `height`, one per table, and removes every other record of
     /// those tables, in one durable transaction: tables that keep only their latest.
     pub fn replace(&self, height: u64, records: &[(&str, &[u8])]) -> Result<(), StoreError> {
-        let write = self.db.begin_write().map_err(|e| self.io(e))?;
+        let mut write = self.db.begin_write().map_err(|e| self.io(e))?;
+        write.set_quick_repair(true);
         for &(name, bytes) in records {
             let mut t = write.open_table(table(name)).map_err(|e| self.io(e))?;
             t.retain(|h, _| h == height).map_err(|e| self.io(e))?;
