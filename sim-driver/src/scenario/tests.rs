@@ -382,6 +382,8 @@ fn scenario_reference_lists_every_field() {
     let mut s = Scenario::from_toml(&full, "full").unwrap();
     // Under another VM than this scenario's (a gas limit needs vm = "evm").
     s.cluster.max_block_gas = Some(1_000_000);
+    // Under committees (a wiped disk needs a validator's peers).
+    s.faults[0].wipe = true;
     // On hosts of their own (a bandwidth needs them).
     s.network.bandwidth = Some(100_000_000);
     // And committees (which refuse a byzantine_shard).
