@@ -21,6 +21,11 @@ fn config(shard: ShardId) -> ShardConfig {
 
 /// A transfer of 1 coin.
 fn transfer(id: u64, from: u64, to: u64, nonce: u64) -> Tx {
+    payment(id, from, to, nonce, 1)
+}
+
+/// A transfer of `amount` coins.
+fn payment(id: u64, from: u64, to: u64, nonce: u64, amount: u64) -> Tx {
     Tx {
         id,
         from,
@@ -28,7 +33,7 @@ fn transfer(id: u64, from: u64, to: u64, nonce: u64) -> Tx {
         call: cross_shard::Call::Transfer {
             to,
             asset: 0,
-            amount: 1,
+            amount,
         },
     }
 }
@@ -172,12 +177,7 @@ fn cross_shard_block_carries_a_provable_batch() {
     let to = p.accounts_of(1, 100)[0];
     let shared = Shared::new(cfg, &mut ledger, None);
     let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
-    let mut tx = transfer(1, from, to, 0);
-    tx.call = cross_shard::Call::Transfer {
-        to,
-        asset: 0,
-        amount: 10,
-    };
+    let tx = payment(1, from, to, 0, 10);
     lock(&shared.mempool).push_back(tx);
     let sub = producer.produce(&shared).unwrap().unwrap();
     let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
@@ -206,12 +206,7 @@ fn a_restarted_shard_replays_its_store_to_the_same_state_and_keeps_unnotarized_s
     let (shared, mut producer) = open(&cfg);
     let p = producer.ledger.placement();
     let (from, to) = (p.accounts_of(0, 100)[0], p.accounts_of(1, 100)[0]);
-    let mut cross = transfer(9, from, to, 3);
-    cross.call = cross_shard::Call::Transfer {
-        to,
-        asset: 0,
-        amount: 10,
-    };
+    let cross = payment(9, from, to, 3, 10);
     lock(&shared.mempool).extend((0..3).map(|n| transfer(n, from, from, n)));
     lock(&shared.mempool).push_back(cross);
     let now = Instant::now();
@@ -327,12 +322,7 @@ fn a_restarted_two_phase_shard_rebuilds_its_locks_and_applies_each_decision_once
         .queue
         .extend([prepare(100, 0, 5), prepare(101, 1, 7)]);
     drop(inbound);
-    let mut send = transfer(9, mine, theirs, 0);
-    send.call = cross_shard::Call::Transfer {
-        to: theirs,
-        asset: 0,
-        amount: 10,
-    };
+    let send = payment(9, mine, theirs, 0, 10);
     lock(&shared.mempool).push_back(send);
     let first = producer.produce(&shared).unwrap().unwrap();
     assert_eq!(first.votes.len(), 2, "a yes on each prepare");
@@ -406,12 +396,7 @@ fn a_restart_begins_at_its_latest_snapshot_and_never_reads_the_blocks_below() {
     let to = p.accounts_of(1, 100)[0];
     // Five blocks of one transaction each, one of them cross-shard: snapshots at 2 and 4.
     lock(&shared.mempool).extend((0..4).map(|n| transfer(n, from, from, n)));
-    let mut cross = transfer(4, from, to, 4);
-    cross.call = cross_shard::Call::Transfer {
-        to,
-        asset: 0,
-        amount: 10,
-    };
+    let cross = payment(4, from, to, 4, 10);
     lock(&shared.mempool).push_back(cross);
     while producer.produce(&shared).unwrap().is_some() {}
     assert_eq!(producer.height, 5);
