@@ -170,23 +170,6 @@ impl Log {
         write.commit().map_err(|e| self.io(e))
     }
 
-    /// The bytes of `name` at `height`, if stored, as they were written.
-    pub fn get_bytes(
-        &self,
-        name: &'static str,
-        height: u64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let read = self.db.begin_read().map_err(|e| self.io(e))?;
-        let t = match read.open_table(table(name)) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.io(e)),
-        };
-        Ok(t.get(height)
-            .map_err(|e| self.io(e))?
-            .map(|b| b.value().to_vec()))
-    }
-
     /// Calls `f` with every record of `name` above height `after`, in height order,
     /// stopping at the first error (the store's, or `f`'s).
     pub fn try_for_each<M: Message + Default, E: From<StoreError>>(
@@ -218,29 +201,45 @@ impl Log {
         Ok(())
     }
 
-    /// The record of `name` at `height`, if stored.
-    pub fn get<M: Message + Default>(
+    /// What `f` makes of the bytes of `name` at `height`, if stored.
+    fn read<R>(
         &self,
         name: &'static str,
         height: u64,
-    ) -> Result<Option<M>, StoreError> {
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, StoreError> {
         let read = self.db.begin_read().map_err(|e| self.io(e))?;
         let t = match read.open_table(table(name)) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(self.io(e)),
         };
-        let Some(bytes) = t.get(height).map_err(|e| self.io(e))? else {
-            return Ok(None);
-        };
-        M::decode(bytes.value())
-            .map(Some)
+        Ok(t.get(height).map_err(|e| self.io(e))?.map(|b| f(b.value())))
+    }
+
+    /// The record of `name` at `height`, if stored.
+    pub fn get<M: Message + Default>(
+        &self,
+        name: &'static str,
+        height: u64,
+    ) -> Result<Option<M>, StoreError> {
+        self.read(name, height, |bytes| M::decode(bytes))?
+            .transpose()
             .map_err(|source| StoreError::Decode {
                 path: self.path.clone(),
                 table: name,
                 height,
                 source,
             })
+    }
+
+    /// The bytes of `name` at `height`, if stored, as they were written.
+    pub fn get_bytes(
+        &self,
+        name: &'static str,
+        height: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(name, height, <[u8]>::to_vec)
     }
 
     /// The highest height stored in `name`, if any.

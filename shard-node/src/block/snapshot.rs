@@ -26,8 +26,10 @@
 //! Not taken under two-phase commit (its lock table is not in the image: such a shard
 //! replays its whole store) nor by a Byzantine shard.
 
+use cross_shard::channel::InboundChannels;
+use cross_shard::placement::{table_from_bytes, table_to_bytes};
 use cross_shard::sync::lock;
-use cross_shard::{Hash, Header};
+use cross_shard::{Hash, Header, Placement};
 use prost::Message as _;
 use shardsim_proto::pb;
 
@@ -111,8 +113,9 @@ impl BlockProducer {
     }
 
     /// Takes in `snapshot`, whose height's header is `header`: rebuilds its ledger and
-    /// checks the root against the header's, then makes it this producer's state and
-    /// the shard's figures. Nothing changes when it is refused.
+    /// checks the root against the header's, then makes it this producer's state, the
+    /// shard's figures and where its inbound channels resume. Nothing changes when it
+    /// is refused.
     pub(crate) fn install(
         &mut self,
         shared: &Shared,
@@ -146,7 +149,9 @@ impl BlockProducer {
             .ledger
             .as_ref()
             .ok_or_else(|| malformed("no ledger"))
-            .and_then(|l| image_from_wire(l, assets - 1).map_err(Refused::Malformed))?;
+            .and_then(|l| {
+                image_from_wire(l, (shared.config.shards, assets - 1)).map_err(Refused::Malformed)
+            })?;
         // Before the block loop runs (a restart, state sync): every core may help.
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let mut ledger = Ledger::from_image(*State::world(&self.ledger), image, threads)
@@ -177,6 +182,9 @@ impl BlockProducer {
             *total = self.ledger.total(asset as u32);
         }
         drop(c);
+        let cfg = &shared.config;
+        lock(&shared.inbound).channels =
+            InboundChannels::resume(cfg.shard, cfg.shards, &self.applied_seq);
         *lock(&shared.recent) =
             RecentIds::restored(&snapshot.recent, &snapshot.handed_back, self.ledger.epoch());
         Ok(())
@@ -188,8 +196,8 @@ fn image_to_wire(image: &LedgerImage) -> pb::LedgerImage {
         epoch: image.epoch,
         placement: image
             .placement
-            .as_ref()
-            .map(|t| t.iter().flat_map(|s| s.to_le_bytes()).collect())
+            .table()
+            .map(|t| table_to_bytes(image.placement.shards(), t))
             .unwrap_or_default(),
         ids: image.ids.clone(),
         balances: image.accounts.iter().map(|v| v[0]).collect(),
@@ -211,7 +219,11 @@ fn image_to_wire(image: &LedgerImage) -> pb::LedgerImage {
     wire
 }
 
-fn image_from_wire(wire: &pb::LedgerImage, tokens: usize) -> Result<LedgerImage, String> {
+/// The image `wire` describes, for a cluster of `shards` shards and `tokens` tokens.
+fn image_from_wire(
+    wire: &pb::LedgerImage,
+    (shards, tokens): (u32, usize),
+) -> Result<LedgerImage, String> {
     let rows = wire.ids.len();
     let n = wire.object_tag.len();
     if wire.balances.len() != rows
@@ -226,7 +238,6 @@ fn image_from_wire(wire: &pb::LedgerImage, tokens: usize) -> Result<LedgerImage,
         .iter()
         .any(|c| c.len() != n)
         || wire.exporting_row.len() != wire.exporting_to.len()
-        || wire.placement.len() % 2 != 0
     {
         return Err("columns of different lengths".into());
     }
@@ -239,12 +250,11 @@ fn image_from_wire(wire: &pb::LedgerImage, tokens: usize) -> Result<LedgerImage,
         .collect::<Result<Vec<_>, String>>()?;
     Ok(LedgerImage {
         epoch: wire.epoch,
-        placement: (!wire.placement.is_empty()).then(|| {
-            wire.placement
-                .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                .collect()
-        }),
+        placement: if wire.placement.is_empty() {
+            Placement::new(shards).ok_or("no shards")?
+        } else {
+            table_from_bytes(&wire.placement, shards)?
+        },
         ids: wire.ids.clone(),
         accounts: wire
             .balances

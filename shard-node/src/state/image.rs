@@ -23,12 +23,12 @@ use cross_shard::threads::in_chunks;
 use super::{Key, Ledger, Value, World};
 
 /// A ledger's contents (see the module notes).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerImage {
     /// The placement epoch.
     pub epoch: u32,
-    /// The directory's table, when accounts are placed by one (else by hash).
-    pub placement: Option<Vec<u16>>,
+    /// The directory: by a table, or by hash.
+    pub placement: Placement,
     /// Per row: global id.
     pub ids: Vec<AccountId>,
     /// Per row: `[native balance, nonce]`.
@@ -90,7 +90,7 @@ impl Ledger {
         objects.sort_unstable();
         Some(LedgerImage {
             epoch: self.epoch,
-            placement: self.world.placement.table().map(<[u16]>::to_vec),
+            placement: self.world.placement,
             ids: self.ids.clone(),
             accounts: self.accounts.clone(),
             tokens: self.tokens.clone(),
@@ -107,12 +107,14 @@ impl Ledger {
     /// placed here without a row.
     pub fn from_image(world: World, image: LedgerImage, threads: usize) -> Result<Ledger, String> {
         let rows = image.ids.len();
-        let placement = match &image.placement {
-            Some(table) => Placement::with_table(world.placement.shards(), table.clone())
-                .filter(|_| table.len() as u64 == world.accounts)
-                .ok_or("a placement table that does not fit the cluster")?,
-            None => Placement::new(world.placement.shards()).ok_or("no shards")?,
-        };
+        let placement = image.placement;
+        if placement.shards() != world.placement.shards()
+            || placement
+                .table()
+                .is_some_and(|t| t.len() as u64 != world.accounts)
+        {
+            return Err("a placement directory that does not fit the cluster".into());
+        }
         let world = World { placement, ..world };
         if image.accounts.len() != rows
             || image.tokens.len() != world.tokens as usize
@@ -282,7 +284,7 @@ mod tests {
         let mut stray = image.clone();
         stray.objects.push((Key::Holdings(9_999), [1, 0]));
         let mut table = image;
-        table.placement = Some(vec![0; 3]);
+        table.placement = Placement::with_table(2, vec![0; 3]).unwrap();
         for bad in [short, twice, stray, table] {
             assert!(Ledger::from_image(*l.world(), bad, 1).is_err());
         }

@@ -25,7 +25,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use cross_shard::Header;
-use cross_shard::channel::InboundChannels;
 use cross_shard::sync::lock;
 use prost::Message as _;
 use shardsim_proto::convert::cert_from_wire;
@@ -144,9 +143,6 @@ pub fn catch_up(
             tracing::warn!(height, %why, "snapshot refused");
             continue;
         }
-        let cfg = &shared.config;
-        lock(&shared.inbound).channels =
-            InboundChannels::resume(cfg.shard, cfg.shards, &producer.applied_seq);
         let header = offer.manifest.header.clone().unwrap_or_default();
         store.replace(
             height,

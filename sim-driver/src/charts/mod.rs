@@ -484,6 +484,20 @@ impl Chart for VsShards {
     }
 }
 
+/// Per second: receipts emitted and not yet applied, across all shards, at its end.
+pub fn in_flight(rows: &[Vec<crate::measure::tracker::ShardSecond>]) -> Vec<u64> {
+    let mut balance: i128 = 0;
+    rows.iter()
+        .map(|r| {
+            balance += r
+                .iter()
+                .map(|c| i128::from(c.receipts_emitted) - i128::from(c.receipts_applied))
+                .sum::<i128>();
+            balance.max(0) as u64
+        })
+        .collect()
+}
+
 /// Receipts over time: in flight across the cluster, and each shard's delayed-receipt
 /// queue (congestion).
 #[derive(Debug, Clone)]
@@ -512,20 +526,9 @@ impl CrossShard {
         title: String,
         rows: &[Vec<crate::measure::tracker::ShardSecond>],
     ) -> CrossShard {
-        let mut balance: i128 = 0;
-        let in_flight = rows
-            .iter()
-            .map(|r| {
-                balance += r
-                    .iter()
-                    .map(|c| i128::from(c.receipts_emitted) - i128::from(c.receipts_applied))
-                    .sum::<i128>();
-                balance.max(0) as u64
-            })
-            .collect();
         CrossShard {
             title,
-            in_flight,
+            in_flight: in_flight(rows),
             delayed: rows
                 .iter()
                 .map(|r| r.iter().map(|c| c.delayed_max).collect())

@@ -164,11 +164,12 @@ struct Compared {
 }
 
 impl Compared {
-    fn read(dir: &Path, label: String) -> anyhow::Result<Compared> {
+    /// The run in `dir`, labelled by its protocol until told otherwise.
+    fn read(dir: &Path) -> anyhow::Result<Compared> {
         let scenario = Scenario::from_path(&dir.join("scenario.toml"))?;
         let window = window_bounds(&scenario);
         Ok(Compared {
-            label,
+            label: scenario.cluster.protocol.name().to_string(),
             rows: read_timeseries(
                 &dir.join("timeseries.csv"),
                 scenario.cluster.shards as usize,
@@ -190,17 +191,10 @@ impl Compared {
 
     /// Receipts emitted and not yet applied, across the cluster, at each second's end.
     fn in_flight(&self) -> Vec<(f64, f64)> {
-        let mut balance: i128 = 0;
-        self.rows
-            .iter()
+        charts::in_flight(&self.rows)
+            .into_iter()
             .enumerate()
-            .map(|(sec, r)| {
-                balance += r
-                    .iter()
-                    .map(|c| i128::from(c.receipts_emitted) - i128::from(c.receipts_applied))
-                    .sum::<i128>();
-                (sec as f64 + 1.0, balance.max(0) as f64)
-            })
+            .map(|(sec, n)| (sec as f64 + 1.0, n as f64))
             .collect()
     }
 }
@@ -222,22 +216,15 @@ pub fn compare_charts(
         Some(parent) if p.is_file() => parent.to_path_buf(),
         _ => p.to_path_buf(),
     };
-    let (a, b) = (&folder(a), &folder(b));
-    let protocol = |dir: &Path| -> anyhow::Result<String> {
-        let s = Scenario::from_path(&dir.join("scenario.toml"))?;
-        Ok(serde_json::to_value(s.cluster.protocol)?
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+    let mut runs = [Compared::read(&folder(a))?, Compared::read(&folder(b))?];
+    let labels = match labels {
+        Some(l) => Some(l),
+        None if runs[0].label == runs[1].label => Some(["A".into(), "B".into()]),
+        None => None,
     };
-    let [la, lb] = match labels {
-        Some(l) => l,
-        None => match (protocol(a)?, protocol(b)?) {
-            (pa, pb) if pa != pb => [pa, pb],
-            _ => ["A".to_string(), "B".to_string()],
-        },
-    };
-    let runs = [Compared::read(a, la)?, Compared::read(b, lb)?];
+    for (run, label) in runs.iter_mut().zip(labels.into_iter().flatten()) {
+        run.label = label;
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let marks: Vec<f64> = runs
         .iter()

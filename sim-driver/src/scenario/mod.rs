@@ -325,6 +325,16 @@ pub enum Protocol {
     TwoPhase,
 }
 
+impl Protocol {
+    /// Its name in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Receipts => "receipts",
+            Protocol::TwoPhase => "two-phase",
+        }
+    }
+}
+
 impl Default for Cluster {
     fn default() -> Self {
         Cluster {

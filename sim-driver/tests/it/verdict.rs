@@ -237,6 +237,16 @@ fn run_committees(name: &str, rate: &str, extra: &str) -> (Option<i32>, serde_js
     (code, summary, shown)
 }
 
+/// Each validator's committed height at the end in shard `k`'s committee, by index.
+fn heights(summary: &serde_json::Value, k: usize) -> Vec<u64> {
+    summary["consensus"]["shards"][k]["heights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_u64().unwrap())
+        .collect()
+}
+
 /// A committee of four rides out one silent member, the current leader as any other:
 /// shard 1 loses validator 1 as the run starts — the leader of height 1 (proposers
 /// rotate: height + round mod 4), whose proposal is then never made — and shard 0 its
@@ -390,12 +400,7 @@ fn a_frozen_validator_that_resumes_catches_up_and_its_fault_shows_its_end() {
     let back = o["back_s"].as_f64().expect("answered again");
     assert!(back >= 5.0, "after its thaw at 5 s: {o}");
     // It answered the final Status, level with its committee: it caught up.
-    let heights: Vec<u64> = s["consensus"]["shards"][1]["heights"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_u64().unwrap())
-        .collect();
+    let heights = heights(&s, 1);
     let top = *heights.iter().max().unwrap();
     assert!(heights[2] + 1 >= top && top > 20, "{heights:?}");
 }
@@ -448,12 +453,7 @@ fn a_validator_back_on_an_empty_disk_syncs_from_a_snapshot_despite_corrupt_chunk
         shard["snapshot_chunks_refused"].as_u64().unwrap() > 0,
         "a corrupt chunk was refused: {shard:#}"
     );
-    let heights: Vec<u64> = shard["heights"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_u64().unwrap())
-        .collect();
+    let heights = heights(&s, 0);
     assert!(
         heights.iter().all(|&h| h == heights[0]) && heights[0] > synced,
         "level with its committee at the end, past the snapshot: {heights:?}"
