@@ -63,6 +63,32 @@ pub struct State {
     pub recovered_height: u64,
 }
 
+impl State {
+    /// The `Status` answer.
+    pub fn status(&self) -> pb::BeaconStatus {
+        let (inflight_receipts, inflight_value) = self.chain.in_flight();
+        pb::BeaconStatus {
+            height: self.chain.height(),
+            shard_heights: self.chain.shard_heights(),
+            inflight_receipts,
+            inflight_value,
+            headers_rejected: self.chain.headers_rejected,
+            receipts_forged: self.chain.receipts_forged,
+            receipts_replayed: self.chain.receipts_replayed,
+            tp_open: self.chain.two_phase_open(),
+            tp_commits: self.chain.two_phase.commits,
+            tp_aborts: self.chain.two_phase.aborts,
+            votes_late: self.chain.two_phase.votes_late,
+            votes_forged: self.chain.two_phase.votes_forged,
+            votes_duplicate: self.chain.two_phase.votes_duplicate,
+            notarized_heights: self.chain.notarized_heights(),
+            headers_duplicate: self.chain.headers_duplicate,
+            headers_out_of_order: self.chain.headers_out_of_order,
+            recovered_height: self.recovered_height,
+        }
+    }
+}
+
 /// The service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BeaconService {
@@ -336,27 +362,7 @@ impl Beacon for BeaconService {
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::BeaconStatus>, Status> {
         require(&request, self.authenticated, |_| true, "")?;
-        let state = lock(&self.state);
-        let (inflight_receipts, inflight_value) = state.chain.in_flight();
-        Ok(Response::new(pb::BeaconStatus {
-            height: state.chain.height(),
-            shard_heights: state.chain.shard_heights(),
-            inflight_receipts,
-            inflight_value,
-            headers_rejected: state.chain.headers_rejected,
-            receipts_forged: state.chain.receipts_forged,
-            receipts_replayed: state.chain.receipts_replayed,
-            tp_open: state.chain.two_phase_open(),
-            tp_commits: state.chain.two_phase.commits,
-            tp_aborts: state.chain.two_phase.aborts,
-            votes_late: state.chain.two_phase.votes_late,
-            votes_forged: state.chain.two_phase.votes_forged,
-            votes_duplicate: state.chain.two_phase.votes_duplicate,
-            notarized_heights: state.chain.notarized_heights(),
-            headers_duplicate: state.chain.headers_duplicate,
-            headers_out_of_order: state.chain.headers_out_of_order,
-            recovered_height: state.recovered_height,
-        }))
+        Ok(Response::new(lock(&self.state).status()))
     }
 }
 

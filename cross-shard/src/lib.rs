@@ -62,6 +62,7 @@
 //!   mints and votes), per-destination batches and their commitment.
 //! - [`merkle`]: binary Merkle trees with inclusion proofs.
 //! - [`channel`]: per-(src, dst) sequence tracking on the receiving side.
+//! - [`clock`]: the time protocol code is handed — the machine's, or a simulator's.
 //! - [`state_hash`]: an incremental commitment to a shard's accounts.
 //! - [`tx`]: transactions — calls of the native programs — and why one fails.
 //! - [`signing`]: ed25519 transaction signatures, verified in batches.
@@ -74,6 +75,7 @@
 pub mod amm;
 pub mod audit;
 pub mod channel;
+pub mod clock;
 pub mod error;
 pub mod header;
 pub mod ids;

@@ -127,7 +127,7 @@ pub struct BlockProducer {
     pub(super) txs: Vec<Tx>,
     pub(super) receipts: Vec<(ShardId, Receipt)>,
     /// Two-phase: each taken receipt's beacon height and arrival.
-    pub(super) receipt_meta: Vec<(u64, Instant)>,
+    pub(super) receipt_meta: Vec<(u64, Duration)>,
     pub(super) out: BlockOutput,
     /// The `inputs` of the next header (see [`Header::inputs`]).
     pub(crate) inputs_hash: Hash,
@@ -354,7 +354,8 @@ impl BlockProducer {
             if take {
                 inbound.queue.drain(..n);
             }
-            let oldest = inbound.queue.front().map(|q| q.arrived.elapsed());
+            let now = shared.clock.now();
+            let oldest = inbound.queue.front().map(|q| now.saturating_sub(q.arrived));
             let decisions = if take {
                 std::mem::take(&mut inbound.decisions)
             } else {
@@ -508,7 +509,7 @@ impl BlockProducer {
                     &mut *self.executor,
                     &mut self.ledger,
                     decisions,
-                    beacon_height,
+                    (beacon_height, shared.clock.now()),
                     (&mut applied, &mut emitted),
                     &mut self.out,
                 )

@@ -2,7 +2,7 @@
 //! before the block is announced, and a restarted shard replays them through the same
 //! deterministic pipeline to the same state, tip and counters.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::state::State;
 use cross_shard::ReceiptBatch;
@@ -128,7 +128,7 @@ impl BlockProducer {
         }
         self.receipt_meta.clear();
         if self.two_phase.is_some() {
-            let now = Instant::now();
+            let now = shared.clock.now();
             self.receipt_meta.extend(
                 (0..self.receipts.len()).map(|i| (notarized.get(i).copied().unwrap_or(0), now)),
             );

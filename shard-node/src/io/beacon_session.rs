@@ -147,7 +147,7 @@ async fn session(shared: &Shared, mut client: BeaconClient<Channel>) -> tonic::S
 /// long for notarization ([`Outgoing::due`](crate::protocol::Outgoing::due)).
 async fn pump(shared: &Shared, headers: mpsc::Sender<pb::HeaderSubmission>) -> tonic::Status {
     loop {
-        let (due, resent) = lock(&shared.outgoing).due(Instant::now());
+        let (due, resent) = lock(&shared.outgoing).due(shared.clock.now());
         if resent > 0 {
             lock(&shared.counters).headers_retransmitted += resent;
         }
@@ -299,7 +299,7 @@ fn deliver(shared: &Shared, d: pb::ReceiptDelivery) {
     match inbound.channels.admit(d.src_height, &batch, &path) {
         Ok(Admitted::Fresh { skip }) => {
             let src = batch.src;
-            let arrived = std::time::Instant::now();
+            let arrived = shared.clock.now();
             let notarized = inbound.beacon_height;
             // The test fault of `ShardConfig::lose_receipts`: admitted (the channel
             // moves on) but never queued, so never applied.

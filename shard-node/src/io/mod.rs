@@ -22,6 +22,6 @@ pub mod shared;
 pub mod sigverify;
 
 pub use shared::{
-    CERTIFIED, Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS, RecentIds, Recount,
-    SIGNED, SLOW_SUBSCRIBER, SNAPSHOT_HEADERS, SNAPSHOTS, Shared, Wake,
+    Admission, CERTIFIED, Counters, Doorbell, EVENTS, EVENTS_QUEUE, EventSender, RECORDS,
+    RecentIds, Recount, SIGNED, SLOW_SUBSCRIBER, SNAPSHOT_HEADERS, SNAPSHOTS, Shared, Wake,
 };

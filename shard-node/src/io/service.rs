@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::pin::Pin;
 use std::time::Duration;
 
-use cross_shard::signing::{SIGNATURE_LEN, Verdict};
-use cross_shard::{Tx, TxId};
+use cross_shard::Tx;
 use shardsim_host::tls::Role;
 use shardsim_proto::convert::{signatures_from_wire, txs_from_wire};
 use shardsim_proto::pb;
@@ -18,6 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use cross_shard::sync::lock;
 
+use crate::io::shared::Admission;
 use crate::io::{EVENTS_QUEUE, Shared};
 
 /// How long a Status with a recount waits for the block thread to finish the block in
@@ -59,37 +59,14 @@ impl ShardService {
         })
         .await
         .map_err(|e| Status::internal(format!("signature check failed: {e}")))?;
-        let mut admitted = Vec::with_capacity(txs.len());
-        let mut bad = Vec::new();
-        for (tx, verdict) in txs.iter().zip(verdicts) {
-            match verdict {
-                Verdict::Invalid => bad.push(tx.id),
-                // An unknown sender is the executor's to reject (wrong shard, unknown account).
-                Verdict::Valid | Verdict::UnknownSender => admitted.push(*tx),
-            }
-        }
         // A committee's validator keeps them as signed, for its proposals.
-        let signed = if self.shared.peers.is_some() {
-            txs.into_iter().zip(sigs).collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Admission {
-            admitted,
-            bad,
-            signed,
-        })
+        Ok(Admission::checked(
+            txs,
+            sigs,
+            &verdicts,
+            self.shared.peers.is_some(),
+        ))
     }
-}
-
-/// A batch's transactions after the signature check.
-struct Admission {
-    /// Those that may enter the mempool.
-    admitted: Vec<Tx>,
-    /// The ids of those with a bad signature, to be reported rejected by the next block.
-    bad: Vec<TxId>,
-    /// A committee's validator: all of them with their signatures.
-    signed: Vec<(Tx, [u8; SIGNATURE_LEN])>,
 }
 
 #[tonic::async_trait]
@@ -140,30 +117,11 @@ impl Shard for ShardService {
                     .map_err(|_| Status::unavailable("shard is shutting down"))?;
                 permits.forget();
             }
-            // Counted where they are handed over, under the mempool's lock (which a
-            // recount takes first): an admission is in both figures or in neither.
-            let mut mempool = lock(&self.shared.mempool);
-            let read = (txs.len() + bad.len()) as u64;
-            if self.shared.peers.is_some() {
-                // A committee's client sends to every validator; a copy that reaches
-                // this one after a block holding it was committed here is not new. Under
-                // the mempool's lock, as the commit that records those blocks: a copy is
-                // either seen as committed here or removed by the commit.
-                let recent = lock(&self.shared.recent);
-                let queued = txs.len();
-                txs.retain(|t| !recent.contains(t.id));
-                bad.retain(|id| !recent.contains(*id));
-                signed.retain(|(t, _)| !recent.contains(t.id));
-                drop(recent);
-                self.shared.space.add_permits(queued - txs.len());
-                lock(&self.shared.signed).extend(signed.drain(..).map(|(t, s)| (t.id, (t, s))));
-            }
-            // Every row read counts, a late copy too: its block entered it here.
-            lock(&self.shared.counters).admitted += read;
-            mempool.extend(txs.drain(..));
-            lock(&self.shared.bad_signatures).extend(bad);
-            drop(mempool);
-            self.shared.doorbell.ring();
+            self.shared.admit(Admission {
+                admitted: std::mem::take(&mut txs),
+                bad,
+                signed,
+            });
         }
         Ok(Response::new(pb::SubmitReply { accepted }))
     }
@@ -294,65 +252,6 @@ impl Shard for ShardService {
             let waiting = lock(&shared.mempool).len() + lock(&shared.bad_signatures).len();
             (lock(&shared.counters).clone(), waiting as u64)
         };
-        let (inbound_queued, deliveries_rejected, duplicates_ignored, out_of_order) = {
-            let i = lock(&shared.inbound);
-            (
-                i.queue.len() as u64,
-                i.rejected,
-                i.duplicates,
-                i.out_of_order,
-            )
-        };
-        let channels = |v: &[(u64, u64)]| {
-            v.iter()
-                .enumerate()
-                .filter(|&(peer, _)| peer as u32 != shared.config.shard)
-                .map(|(peer, &(receipts, value))| pb::ChannelCounters {
-                    peer: peer as u32,
-                    receipts,
-                    value,
-                })
-                .collect()
-        };
-        Ok(Response::new(pb::ShardStatus {
-            shard: shared.config.shard,
-            height: c.height,
-            state_root: c.state_root.0.to_vec(),
-            mempool_len,
-            committed: c.committed,
-            sent_cross: c.sent_cross,
-            rejected: c.rejected,
-            balance_total: c.balance_totals[0],
-            outbound: channels(&c.outbound[0]),
-            inbound: channels(&c.inbound[0]),
-            inbound_queued,
-            deliveries_rejected,
-            duplicates_ignored,
-            genesis_balance_total: c.genesis_balance_totals[0],
-            tokens: (1..c.balance_totals.len())
-                .map(|asset| pb::AssetTotals {
-                    asset: asset as u32,
-                    balance_total: c.balance_totals[asset],
-                    outbound: channels(&c.outbound[asset]),
-                    inbound: channels(&c.inbound[asset]),
-                    locked: c.locked[asset],
-                    balance_recount: c.recounted.get(asset).copied(),
-                })
-                .collect(),
-            locked: c.locked[0],
-            tp_open: c.tp_open,
-            decisions_refused: c.decisions_refused,
-            recovered_height: c.recovered_height,
-            link_retries: c.link_retries,
-            headers_retransmitted: c.headers_retransmitted,
-            deliveries_out_of_order: out_of_order,
-            balance_recount: c.recounted.first().copied(),
-            admitted: c.admitted,
-            entered: c.entered,
-            consensus: lock(&shared.consensus).clone(),
-            genesis: Some(shared.genesis_facts()),
-            accounts_held: c.holdings.map(|h| h.0),
-            accounts_digest: c.holdings.map_or(Vec::new(), |h| h.1.0.to_vec()),
-        }))
+        Ok(Response::new(shared.status(c, mempool_len)))
     }
 }

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cross_shard::channel::InboundChannels;
-use cross_shard::signing::SIGNATURE_LEN;
+use cross_shard::clock::Clock;
+use cross_shard::signing::{SIGNATURE_LEN, Verdict};
 use cross_shard::sync::lock;
 use cross_shard::{Hash, Tx, TxId};
 use rustc_hash::FxHashMap;
@@ -226,6 +227,9 @@ pub struct Shared {
     pub genesis_root: Hash,
     /// A committee's validator: its consensus figures for `Status`.
     pub consensus: Mutex<Option<pb::ConsensusStatus>>,
+    /// Where the pipeline and the links read the time: the machine's clock in a shard
+    /// process, the simulator's in a virtual run ([`cross_shard::clock`]).
+    pub clock: Clock,
 }
 
 /// The ids of the last transactions committed: between [`RecentIds::GENERATION`] and
@@ -293,6 +297,49 @@ impl RecentIds {
     }
 }
 
+/// A batch's transactions after the signature check (if the cluster signs), ready
+/// for [`Shared::admit`].
+#[derive(Debug, Default)]
+pub struct Admission {
+    /// Those that may enter the mempool.
+    pub admitted: Vec<Tx>,
+    /// The ids of those with a bad signature, to be reported rejected by the next block.
+    pub bad: Vec<TxId>,
+    /// A committee's validator: all of them with their signatures.
+    pub signed: Vec<(Tx, [u8; SIGNATURE_LEN])>,
+}
+
+impl Admission {
+    /// A checked batch: `txs` with their signatures `sigs` and the check's
+    /// `verdicts`; `keep_signed` for a committee's validator, which proposes with them.
+    pub fn checked(
+        txs: Vec<Tx>,
+        sigs: Vec<[u8; SIGNATURE_LEN]>,
+        verdicts: &[Verdict],
+        keep_signed: bool,
+    ) -> Admission {
+        let mut admitted = Vec::with_capacity(txs.len());
+        let mut bad = Vec::new();
+        for (tx, verdict) in txs.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Invalid => bad.push(tx.id),
+                // An unknown sender is the executor's to reject (wrong shard, unknown account).
+                Verdict::Valid | Verdict::UnknownSender => admitted.push(*tx),
+            }
+        }
+        let signed = if keep_signed {
+            txs.into_iter().zip(sigs).collect()
+        } else {
+            Vec::new()
+        };
+        Admission {
+            admitted,
+            bad,
+            signed,
+        }
+    }
+}
+
 impl Shared {
     /// What this shard was started as, for `Status`.
     pub fn genesis_facts(&self) -> pb::Genesis {
@@ -315,6 +362,113 @@ impl Shared {
             validators: c.committee.as_ref().map_or(1, |k| k.committee.len() as u32),
             state_root: self.genesis_root.0.to_vec(),
         }
+    }
+
+    /// Hands a batch to the block pipeline: its transactions into the mempool, its bad
+    /// signatures to the next block's rejections. The caller holds one [`Shared::space`]
+    /// permit per admitted transaction (given back here for the copies a committee
+    /// already committed). What the Submit handler does, and what a simulated client's
+    /// batch does on arrival.
+    pub fn admit(&self, batch: Admission) {
+        let Admission {
+            admitted: mut txs,
+            mut bad,
+            mut signed,
+        } = batch;
+        // Counted where they are handed over, under the mempool's lock (which a
+        // recount takes first): an admission is in both figures or in neither.
+        let mut mempool = lock(&self.mempool);
+        let read = (txs.len() + bad.len()) as u64;
+        if self.peers.is_some() {
+            // A committee's client sends to every validator; a copy that reaches
+            // this one after a block holding it was committed here is not new. Under
+            // the mempool's lock, as the commit that records those blocks: a copy is
+            // either seen as committed here or removed by the commit.
+            let recent = lock(&self.recent);
+            let queued = txs.len();
+            txs.retain(|t| !recent.contains(t.id));
+            bad.retain(|id| !recent.contains(*id));
+            signed.retain(|(t, _)| !recent.contains(t.id));
+            drop(recent);
+            self.space.add_permits(queued - txs.len());
+            lock(&self.signed).extend(signed.drain(..).map(|(t, s)| (t.id, (t, s))));
+        }
+        // Every row read counts, a late copy too: its block entered it here.
+        lock(&self.counters).admitted += read;
+        mempool.extend(txs);
+        lock(&self.bad_signatures).extend(bad);
+        drop(mempool);
+        self.doorbell.ring();
+    }
+
+    /// The `Status` answer from counters `c` (recounted or not) and `mempool_len`
+    /// transactions waiting.
+    pub fn status(&self, c: Counters, mempool_len: u64) -> pb::ShardStatus {
+        let (inbound_queued, deliveries_rejected, duplicates_ignored, out_of_order) = {
+            let i = lock(&self.inbound);
+            (
+                i.queue.len() as u64,
+                i.rejected,
+                i.duplicates,
+                i.out_of_order,
+            )
+        };
+        let channels = |v: &[(u64, u64)]| {
+            v.iter()
+                .enumerate()
+                .filter(|&(peer, _)| peer as u32 != self.config.shard)
+                .map(|(peer, &(receipts, value))| pb::ChannelCounters {
+                    peer: peer as u32,
+                    receipts,
+                    value,
+                })
+                .collect()
+        };
+        pb::ShardStatus {
+            shard: self.config.shard,
+            height: c.height,
+            state_root: c.state_root.0.to_vec(),
+            mempool_len,
+            committed: c.committed,
+            sent_cross: c.sent_cross,
+            rejected: c.rejected,
+            balance_total: c.balance_totals[0],
+            outbound: channels(&c.outbound[0]),
+            inbound: channels(&c.inbound[0]),
+            inbound_queued,
+            deliveries_rejected,
+            duplicates_ignored,
+            genesis_balance_total: c.genesis_balance_totals[0],
+            tokens: (1..c.balance_totals.len())
+                .map(|asset| pb::AssetTotals {
+                    asset: asset as u32,
+                    balance_total: c.balance_totals[asset],
+                    outbound: channels(&c.outbound[asset]),
+                    inbound: channels(&c.inbound[asset]),
+                    locked: c.locked[asset],
+                    balance_recount: c.recounted.get(asset).copied(),
+                })
+                .collect(),
+            locked: c.locked[0],
+            tp_open: c.tp_open,
+            decisions_refused: c.decisions_refused,
+            recovered_height: c.recovered_height,
+            link_retries: c.link_retries,
+            headers_retransmitted: c.headers_retransmitted,
+            deliveries_out_of_order: out_of_order,
+            balance_recount: c.recounted.first().copied(),
+            admitted: c.admitted,
+            entered: c.entered,
+            consensus: lock(&self.consensus).clone(),
+            genesis: Some(self.genesis_facts()),
+            accounts_held: c.holdings.map(|h| h.0),
+            accounts_digest: c.holdings.map_or(Vec::new(), |h| h.1.0.to_vec()),
+        }
+    }
+
+    /// The same shared state on another clock (a simulator's).
+    pub fn on_clock(self, clock: Clock) -> Shared {
+        Shared { clock, ..self }
     }
 
     /// Fresh shared state for a shard at genesis, keeping its blocks in `store` if
@@ -368,6 +522,7 @@ impl Shared {
             signed: Mutex::new(FxHashMap::default()),
             genesis_root: genesis.state_root(),
             consensus: Mutex::new(None),
+            clock: Clock::real(),
             config,
         }
     }

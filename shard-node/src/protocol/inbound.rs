@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use cross_shard::channel::InboundChannels;
 use cross_shard::two_phase::Decision;
@@ -20,8 +20,8 @@ pub struct QueuedReceipt {
     pub seq: u64,
     /// What to apply.
     pub receipt: Receipt,
-    /// When it was admitted, for the congestion figures.
-    pub arrived: Instant,
+    /// When it was admitted (on the shard's clock), for the congestion figures.
+    pub arrived: Duration,
     /// The beacon block that delivered it (two-phase deadlines count from there).
     pub notarized: u64,
 }

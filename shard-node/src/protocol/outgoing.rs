@@ -3,7 +3,7 @@
 //! rate, while it is not.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shardsim_proto::pb;
 
@@ -17,8 +17,8 @@ use shardsim_proto::pb;
 /// slow (long beacon blocks, a loaded host) is not flooded with copies of what it has.
 #[derive(Debug)]
 pub struct Outgoing {
-    /// Oldest first: (height, submission, when last sent).
-    pub unnotarized: VecDeque<(u64, pb::HeaderSubmission, Option<Instant>)>,
+    /// Oldest first: (height, submission, when last sent on the shard's clock).
+    pub unnotarized: VecDeque<(u64, pb::HeaderSubmission, Option<Duration>)>,
     /// How long the oldest may wait before everything is sent again.
     patience: Duration,
 }
@@ -66,12 +66,12 @@ impl Outgoing {
     /// Why all and not just the oldest: the beacon ignores a submission that comes
     /// after a gap in a shard's chain, so if the oldest was lost, so were (in effect)
     /// the ones after it.
-    pub fn due(&mut self, now: Instant) -> (Vec<pb::HeaderSubmission>, u64) {
+    pub fn due(&mut self, now: Duration) -> (Vec<pb::HeaderSubmission>, u64) {
         let stale = self
             .unnotarized
             .front()
             .and_then(|r| r.2)
-            .is_some_and(|sent| now.saturating_duration_since(sent) >= self.patience);
+            .is_some_and(|sent| now.saturating_sub(sent) >= self.patience);
         let mut resent = 0;
         if stale {
             resent = self.unnotarized.iter().filter(|r| r.2.is_some()).count() as u64;
@@ -105,7 +105,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = Outgoing::default();
-        let t0 = Instant::now();
+        let t0 = Duration::from_secs(7);
         out.push(1, sub(1));
         out.push(2, sub(2));
         assert_eq!(out.due(t0), (vec![sub(1), sub(2)], 0), "new: sent at once");

@@ -30,7 +30,7 @@
 //! Value held by undecided prepares is reported as `locked`.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::Duration;
 
 use cross_shard::two_phase::{Decision, Offered, Participant, Verdict, Vote};
 use cross_shard::{AccountId, Effect, NftId, Receipt, ShardId, TxId};
@@ -46,8 +46,8 @@ pub struct Prepared {
     pub src: ShardId,
     /// The transaction and the rest of its call.
     pub receipt: Receipt,
-    /// When it was admitted, for the lock wait.
-    pub arrived: Instant,
+    /// When it was admitted (on the shard's clock), for the lock wait.
+    pub arrived: Duration,
 }
 
 /// Per asset, per peer shard: (receipts, value) — the channel counters of a block.
@@ -212,7 +212,7 @@ impl TwoPhase {
         executor: &mut dyn BlockExecutor,
         ledger: &mut Ledger,
         decisions: &[Decision],
-        height: u64,
+        (height, now): (u64, Duration),
         (applied, emitted): (&mut ChannelCounts, &mut ChannelCounts),
         out: &mut BlockOutput,
     ) -> Result<(), Mismatch> {
@@ -252,10 +252,9 @@ impl TwoPhase {
             self.settle_participant(executor, ledger, p, timeout, emitted, out)?;
         }
         // Every vote from the waiting line waited for a lock: report how long.
-        let now = Instant::now();
         for (tx, vote) in votes {
             if let Some(p) = self.participant.payload(tx) {
-                let waited = now.saturating_duration_since(p.arrived);
+                let waited = now.saturating_sub(p.arrived);
                 out.lock_wait_us.push(waited.as_micros() as u64);
             }
             self.votes.push((tx, vote));
@@ -270,7 +269,7 @@ impl TwoPhase {
         &mut self,
         (executor, ledger): (&mut dyn BlockExecutor, &mut Ledger),
         prepares: &[(ShardId, Receipt)],
-        meta: &[(u64, Instant)],
+        meta: &[(u64, Duration)],
         applied: &mut ChannelCounts,
         emitted: &mut ChannelCounts,
         out: &mut BlockOutput,

@@ -25,7 +25,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use consensus::machine::App;
 use consensus::{Block as _, QuorumCert, ValidatorId};
@@ -116,8 +116,9 @@ struct Candidate {
     mine: Header,
     built: Built,
     saved: Saved,
-    /// When this validator first had the block (proposed it, or executed it).
-    seen: Instant,
+    /// When this validator first had the block (proposed it, or executed it), on the
+    /// shard's clock.
+    seen: Duration,
 }
 
 /// A validator's chain, as consensus drives it.
@@ -133,8 +134,8 @@ pub struct Validator {
     /// When this validator first had the last committed block (proposed or executed
     /// it): proposals are paced one block interval apart from there, so that a
     /// committee under load makes a block per interval as a shard alone does, the
-    /// consensus rounds inside the interval rather than added to it.
-    last_start: Instant,
+    /// consensus rounds inside the interval rather than added to it. `None`: no wait.
+    last_start: Option<Duration>,
     /// Committed blocks this validator proposed.
     pub(super) proposed_committed: u64,
     /// Peers' proposals refused for their inputs ([`inputs::check`]).
@@ -157,6 +158,7 @@ impl Validator {
                 Ok::<_, shardsim_proto::store::StoreError>(())
             });
         }
+        let last_start = Some(shared.clock.now());
         Validator {
             producer,
             shared,
@@ -164,7 +166,7 @@ impl Validator {
             candidate: None,
             decided: VecDeque::new(),
             error: None,
-            last_start: Instant::now(),
+            last_start,
             proposed_committed: 0,
             inputs_refused: 0,
             recent,
@@ -188,11 +190,9 @@ impl Validator {
 
     /// When this validator may next propose (one block interval after the last block
     /// began), if it must wait at all.
-    pub fn may_propose_at(&self) -> Option<Instant> {
-        self.shared
-            .config
-            .block_interval
-            .map(|d| self.last_start + d)
+    pub fn may_propose_at(&self) -> Option<Duration> {
+        let interval = self.shared.config.block_interval?;
+        self.last_start.map(|at| at + interval)
     }
 
     /// Whether anything waits for a block: transactions, receipts, bad signatures, an
@@ -259,7 +259,7 @@ impl Validator {
             mine,
             built,
             saved,
-            seen: Instant::now(),
+            seen: self.shared.clock.now(),
         });
         Some(mine)
     }
@@ -361,8 +361,9 @@ impl App<CommitteeBlock> for Validator {
             return None;
         }
         // Paced like a shard alone: at most one block per interval.
-        if let Some(interval) = self.shared.config.block_interval
-            && self.last_start.elapsed() < interval
+        if self
+            .may_propose_at()
+            .is_some_and(|at| self.shared.clock.now() < at)
         {
             return None;
         }
@@ -445,17 +446,18 @@ impl App<CommitteeBlock> for Validator {
         events.consensus = Some(pb::BlockConsensus {
             round: cert.round,
             proposer: u32::from(proposer),
-            commit_us: seen.elapsed().as_micros() as u64,
+            commit_us: self.shared.clock.now().saturating_sub(seen).as_micros() as u64,
             validator: u32::from(self.me),
         });
         self.retire(block, events.moved.as_ref().map_or(&[][..], |m| &m.id[..]));
         {
+            let now = self.shared.clock.now();
             let inbound = lock(&self.shared.inbound);
             events.delayed_receipts = inbound.queue.len() as u64;
             events.oldest_delayed_us = inbound
                 .queue
                 .front()
-                .map_or(0, |q| q.arrived.elapsed().as_micros() as u64);
+                .map_or(0, |q| now.saturating_sub(q.arrived).as_micros() as u64);
         }
         events.mempool_len = lock(&self.shared.mempool).len() as u64;
         self.producer.count(&self.shared, &built.delta);
@@ -494,7 +496,7 @@ impl App<CommitteeBlock> for Validator {
         if self.recent.len() > RECENT_KEPT {
             self.recent.pop_front();
         }
-        self.last_start = seen;
+        self.last_start = Some(seen);
     }
 
     fn decided(&self, height: u64) -> Option<(CommitteeBlock, QuorumCert)> {
@@ -512,7 +514,6 @@ impl App<CommitteeBlock> for Validator {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use consensus::machine::App;
     use consensus::{Block as _, QuorumCert};
@@ -531,7 +532,7 @@ mod tests {
         lock(&shared.mempool).extend(txs.iter().copied());
         let producer = BlockProducer::new(ledger, &shared.config).unwrap();
         let mut v = Validator::new(producer, shared, me);
-        v.last_start -= Duration::from_secs(1);
+        v.last_start = None;
         v
     }
 
@@ -648,7 +649,7 @@ mod tests {
                 src: batch.src,
                 seq,
                 receipt,
-                arrived: Instant::now(),
+                arrived: v.shared.clock.now(),
                 notarized: 1,
             });
         }

@@ -54,7 +54,7 @@ pub mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use consensus::machine::{Fault, Machine, Output, SignedState, Timeouts};
 use cross_shard::sync::lock;
@@ -126,7 +126,8 @@ pub fn run(
         .peers
         .clone()
         .ok_or_else(|| crate::Error::Config("a validator without peer links".into()))?;
-    let start = Instant::now();
+    // The machine's times and this loop's deadlines are the shard's clock's.
+    let clock = shared.clock.clone();
     let mut figures = Figures {
         synced,
         ..Figures::default()
@@ -147,18 +148,18 @@ pub fn run(
         machine.resume(state);
         kept = Some(state);
     }
-    machine.start(start.elapsed(), &mut app);
+    machine.start(clock.now(), &mut app);
     // When to tell the machine next whether work waits: on every work wake-up, at the
     // moment the block interval lets this validator propose, and at the latest every
     // IDLE_LOOK (a wake-up lost to a full doorbell). No polling otherwise: sixteen
     // validators on two cores must not spend them waking up.
     let mut look = true;
-    let mut next_look = Instant::now();
+    let mut next_look = clock.now();
     let mut height_seen = app.committed_height();
-    let mut reported = (u64::MAX, Instant::now());
+    let mut reported = (u64::MAX, clock.now());
     loop {
-        let until = (start + machine.next_deadline()).min(next_look);
-        let wait = until.saturating_duration_since(Instant::now());
+        let until = machine.next_deadline().min(next_look);
+        let wait = until.saturating_sub(clock.now());
         let wake = match wakes.recv_timeout(wait) {
             Ok(w) => Some(w),
             Err(RecvTimeoutError::Timeout) => None,
@@ -167,7 +168,7 @@ pub fn run(
         if shared.doorbell.stopped() {
             return Ok(());
         }
-        let now = start.elapsed();
+        let now = clock.now();
         match wake {
             // A state-sync reply that came after state sync gave up on it.
             Some(Wake::Peer(_, m))
@@ -189,17 +190,17 @@ pub fn run(
             None => {}
         }
         machine.tick(now, &mut app);
-        if look || Instant::now() >= next_look {
+        if look || clock.now() >= next_look {
             look = false;
             machine.work_pending(now, app.has_work(), &mut app);
-            next_look = Instant::now() + IDLE_LOOK;
+            next_look = clock.now() + IDLE_LOOK;
         }
         // A new height: look again the moment its proposer may propose.
         if app.committed_height() != height_seen {
             height_seen = app.committed_height();
             match app.may_propose_at() {
-                Some(at) if at > Instant::now() => next_look = next_look.min(at),
-                _ => next_look = Instant::now(),
+                Some(at) if at > clock.now() => next_look = next_look.min(at),
+                _ => next_look = clock.now(),
             }
         }
         let outputs = machine.take_outputs();
@@ -219,8 +220,10 @@ pub fn run(
             return Err(e);
         }
         let height = app.committed_height();
-        if height != reported.0 || reported.1.elapsed() >= Duration::from_millis(250) {
-            reported = (height, Instant::now());
+        if height != reported.0
+            || clock.now().saturating_sub(reported.1) >= Duration::from_millis(250)
+        {
+            reported = (height, clock.now());
             *lock(&shared.consensus) = Some(status(&app, committee, &links, &figures));
         }
     }
