@@ -211,6 +211,18 @@ fn committee(args: &Args) -> anyhow::Result<Option<crate::config::CommitteeConfi
 /// Binds, prints `READY <addr>` on stdout (the driver waits for that line), and runs
 /// the shard until Ctrl-C or a fatal error.
 pub async fn main(args: Args) -> anyhow::Result<()> {
+    let beacon = args.beacon.clone();
+    let listen = args.listen.clone();
+    let config = config(args)?;
+    let (listener, addr) = shardsim_host::process::bind_and_announce(&listen).await?;
+    tracing::info!(shard = config.shard, %addr, %beacon, "shard listening");
+    let serve = crate::run(listener, config, &beacon, std::future::pending());
+    shardsim_host::process::serve_until_interrupted(serve, "shard stopped").await
+}
+
+/// The configuration the flags describe, with the files they name read (the key, the
+/// committees, the placement table, the credentials) and checked.
+pub fn config(args: Args) -> anyhow::Result<ShardConfig> {
     use anyhow::Context;
     let path = &args.validator_key_file;
     let hex = std::fs::read_to_string(path)
@@ -287,8 +299,5 @@ pub async fn main(args: Args) -> anyhow::Result<()> {
         );
     }
     config.validate()?;
-    let (listener, addr) = shardsim_host::process::bind_and_announce(&args.listen).await?;
-    tracing::info!(shard = config.shard, %addr, beacon = %args.beacon, "shard listening");
-    let serve = crate::run(listener, config, &args.beacon, std::future::pending());
-    shardsim_host::process::serve_until_interrupted(serve, "shard stopped").await
+    Ok(config)
 }

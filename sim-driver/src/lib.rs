@@ -40,6 +40,8 @@
 //!   audit and the verdict (every invariant in one place).
 //! - [`results`]: what is written and printed — summary types, files, tables, comparisons.
 //! - [`charts`]: throughput and latency charts, and `plot` (charts redrawn from files).
+//! - [`simulate`]: the virtual driver — the same protocol code on one virtual clock,
+//!   with the network and every node's CPU simulated (`cluster.mode = "virtual"`).
 //! - [`commands`]: `run`, `sweep`, `placement`, `bench-exec` — orchestration only.
 
 pub mod charts;
@@ -49,3 +51,4 @@ pub mod load;
 pub mod measure;
 pub mod results;
 pub mod scenario;
+pub mod simulate;

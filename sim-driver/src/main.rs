@@ -138,6 +138,11 @@ enum Command {
         /// local process and are refused.
         #[arg(long, value_name = "CLUSTER.toml")]
         cluster: Option<PathBuf>,
+        /// Run in virtual time: the same protocol code on a simulated cluster inside this
+        /// process, on one virtual clock, with the network and each node's CPU simulated
+        /// (cluster.mode = "virtual"). Up to 1,024 shards; the same seed gives the same run.
+        #[arg(long = "virtual")]
+        virtual_time: bool,
         #[command(flatten)]
         overrides: Overrides,
         #[command(flatten)]
@@ -180,6 +185,11 @@ enum Command {
         /// grows with the cluster.
         #[arg(long, value_name = "N")]
         rate_per_shard: Option<u64>,
+        /// Run in virtual time: the same protocol code on a simulated cluster inside this
+        /// process, on one virtual clock, with the network and each node's CPU simulated
+        /// (cluster.mode = "virtual"). Up to 1,024 shards; the same seed gives the same run.
+        #[arg(long = "virtual")]
+        virtual_time: bool,
         #[command(flatten)]
         overrides: Overrides,
         #[command(flatten)]
@@ -345,15 +355,20 @@ fn main() -> ExitCode {
             Command::Run {
                 scenario,
                 cluster,
+                virtual_time,
                 overrides,
                 output,
-            } => run_scenario(&scenario, cluster, &overrides.sets, &output).await,
+            } => {
+                let sets = with_mode(virtual_time, overrides.sets);
+                run_scenario(&scenario, cluster, &sets, &output).await
+            }
             Command::Validate { files, overrides } => Ok(validate(&files, &overrides.sets)),
             Command::Sweep {
                 scenario,
                 shards,
                 params,
                 rate_per_shard,
+                virtual_time,
                 overrides,
                 output,
             } => {
@@ -361,7 +376,7 @@ fn main() -> ExitCode {
                     shards,
                     params,
                     rate_per_shard,
-                    sets: overrides.sets,
+                    sets: with_mode(virtual_time, overrides.sets),
                     out: output.out.clone(),
                     progress: !(output.quiet || output.json),
                     stop: stop_on_ctrl_c(),
@@ -548,6 +563,16 @@ fn stop_on_ctrl_c() -> watch::Receiver<bool> {
 
 /// Exit status of an interrupted run whose partial results were written.
 const INTERRUPTED: u8 = 130;
+
+/// `--virtual` is `--set cluster.mode=virtual`, before the user's own `--set`s.
+fn with_mode(virtual_time: bool, sets: Vec<String>) -> Vec<String> {
+    match virtual_time {
+        true => std::iter::once("cluster.mode=virtual".to_string())
+            .chain(sets)
+            .collect(),
+        false => sets,
+    }
+}
 
 async fn run_scenario(
     path: &Path,

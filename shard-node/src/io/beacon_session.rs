@@ -171,19 +171,23 @@ async fn receive(
             None => return tonic::Status::aborted("beacon closed the subscription"),
             Some(Err(status)) => return status,
         };
-        match msg.kind {
-            Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),
-            Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, d),
-            Some(pb::inbound::Kind::Tip(tip)) => {
-                if let Some(lost) = behind(shared, &tip) {
-                    return tonic::Status::data_loss(format!(
-                        "{lost} lost on the way; resubscribing"
-                    ));
-                }
-            }
-            None => tracing::warn!("empty message from the beacon ignored"),
+        if let Some(lost) = take(shared, msg) {
+            return tonic::Status::data_loss(format!("{lost} lost on the way; resubscribing"));
         }
     }
+}
+
+/// Takes one message from the beacon — a block, a delivery or a tip — as both drivers
+/// do: the process's Subscribe stream and the simulator's network. Returns what was
+/// lost when a tip shows a gap (the subscription must start again).
+pub fn take(shared: &Shared, msg: pb::Inbound) -> Option<String> {
+    match msg.kind {
+        Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),
+        Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, d),
+        Some(pb::inbound::Kind::Tip(tip)) => return behind(shared, &tip),
+        None => tracing::warn!("empty message from the beacon ignored"),
+    }
+    None
 }
 
 /// The last epoch change read from the beacon (0: none, or none since a restart — the

@@ -43,21 +43,30 @@ impl Kit {
     /// Writes `scenario`'s kit into `dir`: keys drawn from a fresh secret, and with
     /// `tls` a CA and a certificate for every process and the driver.
     pub fn write(scenario: &Scenario, dir: &Path, tls: bool) -> anyhow::Result<Kit> {
-        let c = &scenario.cluster;
-        let n = c.validators;
         // Every validator's key derives from one secret drawn here and never kept; a
         // validator gets only its own key, the beacon only the public ones.
-        let secret: [u8; 32] = rand::random();
+        Kit::write_from(scenario, dir, tls, &rand::random())
+    }
+
+    /// The kit whose keys derive from `secret` (a virtual run's, drawn from its seed).
+    pub fn write_from(
+        scenario: &Scenario,
+        dir: &Path,
+        tls: bool,
+        secret: &[u8; 32],
+    ) -> anyhow::Result<Kit> {
+        let c = &scenario.cluster;
+        let n = c.validators;
         let keys = dir.join("keys");
         std::fs::create_dir_all(&keys).with_context(|| format!("creating {}", keys.display()))?;
         let mut committees = Vec::with_capacity(c.shards as usize);
         let mut key_files = Vec::with_capacity((c.shards * n) as usize);
         for shard in 0..c.shards {
-            let committee = consensus::Committee::derived(&secret, shard, n as usize)
+            let committee = consensus::Committee::derived(secret, shard, n as usize)
                 .context("deriving the committees")?;
             committees.push(committee.to_hex());
             for v in 0..n {
-                let key = consensus::committee::validator_key(&secret, shard, v as u16);
+                let key = consensus::committee::validator_key(secret, shard, v as u16);
                 let file = keys.join(format!("{}.key", file_stem(&process_name(shard, v, n))));
                 write_secret(&file, &const_hex::encode(key.to_bytes()))?;
                 key_files.push(file);

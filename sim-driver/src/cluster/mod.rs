@@ -53,7 +53,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A shard's mempool holds four blocks' worth, or one largest batch if that is more.
 /// Small enough that `rate = "max"` measures the cluster rather than a deep queue:
 /// every queued transaction adds to latency, none adds to throughput.
-fn mempool_capacity(max_block_txs: usize) -> usize {
+pub(crate) fn mempool_capacity(max_block_txs: usize) -> usize {
     (4 * max_block_txs).max(shardsim_proto::MAX_BATCH_TXS)
 }
 
@@ -483,7 +483,7 @@ impl Drop for Cluster {
 }
 
 /// The name of shard `shard`'s process `v` of `n`: `shard-1`, or `shard-1/validator-2`.
-fn process_name(shard: u32, v: u32, n: u32) -> String {
+pub(crate) fn process_name(shard: u32, v: u32, n: u32) -> String {
     if n == 1 {
         format!("shard-{shard}")
     } else {

@@ -23,11 +23,11 @@ use crate::load::workload::{Source, Workload};
 use crate::scenario::Scenario;
 
 /// How often the open-loop generator wakes up to emit what is due.
-const TICK: Duration = Duration::from_millis(2);
+pub const TICK: Duration = Duration::from_millis(2);
 /// Transactions generated per round in `max` mode.
-const MAX_CHUNK: usize = 8192;
+pub const MAX_CHUNK: usize = 8192;
 /// Most transactions one tick may emit (a late tick catches up over several).
-const TICK_CAP: u64 = 50_000;
+pub const TICK_CAP: u64 = 50_000;
 
 /// What the generator tells the run's main loop.
 #[derive(Debug)]
@@ -114,6 +114,45 @@ fn unsent(batches: &[pb::TxBatch]) -> Vec<u64> {
     batches.iter().map(|b| b.id.len() as u64).collect()
 }
 
+/// One round of the load, as both drivers cut it: a call from `source` for each
+/// intended send time into its shard's batch in `batches`, each call's program into
+/// `programs` (left empty while every call is a native transfer). Returns true when
+/// the source ran out, with `intended` cut to what was really taken: only that counts
+/// as dispatched, and the load is over.
+pub fn fill_round(
+    source: &mut Source,
+    intended: &mut Vec<u64>,
+    batches: &mut [pb::TxBatch],
+    programs: &mut Vec<u8>,
+) -> bool {
+    // Calls of moved accounts released since the last round go first: a newer call of
+    // the same sender is either behind them here or queued behind them. A round takes
+    // at most MAX_CHUNK of them, so that with its own calls a batch stays within a
+    // submission's limit (MAX_BATCH_TXS).
+    for (shard, t) in source.ready(MAX_CHUNK) {
+        push_tx(&mut batches[shard as usize], &t);
+    }
+    for k in 0..intended.len() {
+        let Some((shard, t, sig)) = source.take() else {
+            // A prepared source holds exactly what the schedule asks for, and real
+            // traffic ends where it ends.
+            intended.truncate(k);
+            return true;
+        };
+        push_optional(programs, k, t.call.program() as u8);
+        if shard == crate::load::moving::HELD {
+            // Its sender is moving: dispatched now, sent once the move is done.
+            continue;
+        }
+        let batch = &mut batches[shard as usize];
+        push_tx(batch, &t);
+        if let Some(sig) = sig {
+            batch.signatures.extend_from_slice(sig);
+        }
+    }
+    false
+}
+
 /// Emits the workload on `schedule` (or as fast as accepted when there is none: rate
 /// `max`) until `total`.
 pub async fn generate<M: From<LoadEvent> + Send + 'static>(
@@ -153,35 +192,8 @@ pub async fn generate<M: From<LoadEvent> + Send + 'static>(
                 }
             }
         };
-        let mut finished = finished;
-        // Calls of moved accounts released since the last round go first: a newer
-        // call of the same sender is either behind them here or queued behind them.
-        // A round takes at most MAX_CHUNK of them, so that with its own calls a batch
-        // stays within a submission's limit (MAX_BATCH_TXS).
-        for (shard, t) in source.ready(MAX_CHUNK) {
-            push_tx(&mut batches[shard as usize], &t);
-        }
-        for k in 0..intended.len() {
-            let Some((shard, t, sig)) = source.take() else {
-                // A prepared source holds exactly what the schedule asks for, and real
-                // traffic ends where it ends: only what was really sent counts as
-                // dispatched, and the load is over.
-                intended.truncate(k);
-                finished = true;
-                break;
-            };
-            // The program column stays empty while every call is a native transfer.
-            push_optional(&mut programs, k, t.call.program() as u8);
-            if shard == crate::load::moving::HELD {
-                // Its sender is moving: dispatched now, sent once the move is done.
-                continue;
-            }
-            let batch = &mut batches[shard as usize];
-            push_tx(batch, &t);
-            if let Some(sig) = sig {
-                batch.signatures.extend_from_slice(sig);
-            }
-        }
+        let finished =
+            fill_round(&mut source, &mut intended, &mut batches, &mut programs) || finished;
         if !intended.is_empty()
             && !tell(
                 &events,

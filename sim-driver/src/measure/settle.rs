@@ -46,6 +46,34 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 /// injection, a stream's end) before it counts the process as silent.
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Whether these final statuses show nothing queued or in flight anywhere: every
+/// receipt emitted applied, none in flight at the beacon, no two-phase transaction
+/// open, every mempool and receipt queue empty.
+pub fn quiescent(
+    shards: &[pb::ShardStatus],
+    validators: &[(pb::ShardStatus, bool)],
+    beacon: &pb::BeaconStatus,
+) -> bool {
+    let emitted: u64 = shards
+        .iter()
+        .flat_map(|s| &s.outbound)
+        .map(|c| c.receipts)
+        .sum();
+    let applied: u64 = shards
+        .iter()
+        .flat_map(|s| &s.inbound)
+        .map(|c| c.receipts)
+        .sum();
+    emitted == applied
+        && beacon.inflight_receipts == 0
+        && beacon.tp_open == 0
+        && shards.iter().all(|s| s.tp_open == 0)
+        && shards
+            .iter()
+            .chain(validators.iter().map(|v| &v.0))
+            .all(|s| s.mempool_len == 0 && s.inbound_queued == 0)
+}
+
 /// Waits until nothing is queued or in flight anywhere (or a time limit: short when
 /// `hurry`, after a failure or Ctrl-C), then takes every process's final status. A
 /// process that does not answer within [`RPC_TIMEOUT`] is named in `silent`; the wait
@@ -133,25 +161,7 @@ pub async fn settle(
                 .collect::<Vec<_>>();
             (representatives, all)
         };
-        let emitted: u64 = statuses
-            .iter()
-            .flat_map(|s| &s.outbound)
-            .map(|c| c.receipts)
-            .sum();
-        let applied: u64 = statuses
-            .iter()
-            .flat_map(|s| &s.inbound)
-            .map(|c| c.receipts)
-            .sum();
-        let quiescent = silent.is_empty()
-            && emitted == applied
-            && b.inflight_receipts == 0
-            && b.tp_open == 0
-            && statuses.iter().all(|s| s.tp_open == 0)
-            && statuses
-                .iter()
-                .chain(validators.iter().map(|v| &v.0))
-                .all(|s| s.mempool_len == 0 && s.inbound_queued == 0);
+        let quiescent = silent.is_empty() && quiescent(&statuses, &validators, &b);
         if quiescent || !silent.is_empty() || Instant::now() >= deadline {
             return FinalStatus {
                 shards: statuses,

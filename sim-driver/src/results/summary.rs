@@ -249,6 +249,47 @@ pub struct CpuSeconds {
     pub shards: Vec<f64>,
 }
 
+impl CpuSeconds {
+    /// Whether nothing was measured (a virtual run has no processes).
+    pub fn is_empty(&self) -> bool {
+        *self == CpuSeconds::default()
+    }
+}
+
+/// Runs written before `mode` existed ran processes.
+fn process_mode() -> String {
+    "process".into()
+}
+
+/// summary.json's `simulator`: a virtual run's own figures. Everything but `wall` is
+/// the same for the same scenario and seed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SimulatorSummary {
+    /// Events the simulator handled.
+    pub events: u64,
+    /// Messages the simulated network carried.
+    pub messages: u64,
+    /// Their bytes, as encoded on the wire.
+    pub bytes: u64,
+    /// Virtual seconds simulated, load and drain.
+    pub virtual_s: f64,
+    /// Where the cost model's figures come from.
+    pub cost_model: String,
+    /// What it took on this machine (wall clock: differs run to run).
+    pub wall: SimulatorWall,
+}
+
+/// The wall-clock side of a virtual run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SimulatorWall {
+    /// Seconds the simulation took.
+    pub seconds: f64,
+    /// Events handled per wall second.
+    pub events_per_s: f64,
+    /// Virtual seconds per wall second (above 1: faster than real time).
+    pub speed: f64,
+}
+
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
@@ -312,8 +353,15 @@ pub struct Summary {
     /// Consensus inside the shards, when they are committees (`cluster.validators`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus: Option<ConsensusSummary>,
-    /// Where the CPU time went.
-    #[serde(default)]
+    /// How the cluster ran: `"process"` (real processes, real time) or `"virtual"` (the
+    /// simulator, `cluster.mode`).
+    #[serde(default = "process_mode")]
+    pub mode: String,
+    /// A virtual run: what the simulator did (in place of the processes' CPU time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulator: Option<SimulatorSummary>,
+    /// Where the CPU time went (a process run).
+    #[serde(default, skip_serializing_if = "CpuSeconds::is_empty")]
     pub cpu_seconds: CpuSeconds,
     /// The faults injected (`[[faults]]`), when, and how the run recovered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -661,6 +709,8 @@ pub fn summarize(
                 beacon_aborts: status.beacon.tp_aborts,
             }
         }),
+        mode: scenario.cluster.mode.name().into(),
+        simulator: None,
         cpu_seconds: CpuSeconds::default(),
         gas: {
             let used: u64 = tracker

@@ -283,6 +283,16 @@ pub fn table(s: &Summary) -> String {
             ),
         );
     }
+    if let Some(sim) = &s.simulator {
+        line(
+            &mut out,
+            "simulator",
+            format!(
+                "{} events · {:.1} virtual s in {:.1} s wall ({:.2}× real time, {:.0} events/s)",
+                sim.events, sim.virtual_s, sim.wall.seconds, sim.wall.speed, sim.wall.events_per_s
+            ),
+        );
+    }
     let cpu = &s.cpu_seconds;
     if cpu.wall > 0.0 {
         line(

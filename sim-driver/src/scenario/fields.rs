@@ -130,8 +130,14 @@ where
     Ok(v)
 }
 
+/// Most shards of a virtual cluster (`cluster.mode = "virtual"`).
+pub const MAX_VIRTUAL_SHARDS: u32 = 1024;
+/// Most shards of a process cluster: beyond it one machine measures itself, not the
+/// protocol.
+pub const MAX_PROCESS_SHARDS: u32 = 64;
+
 pub(super) fn shard_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    in_range(d, 1, 64, "shards")
+    in_range(d, 1, MAX_VIRTUAL_SHARDS, "shards")
 }
 
 pub(super) fn thread_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {

@@ -299,6 +299,33 @@ pub struct Cluster {
     /// "withhold-votes" or "forge-receipts". Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byzantine_validator: Option<ByzantineValidator>,
+    /// How the cluster runs: "process" (a process per beacon and validator, real time,
+    /// real network) or "virtual" (the same protocol code in one process, on one
+    /// virtual clock, with the network and every node's CPU simulated: up to 1,024
+    /// shards, and the same seed gives the same run). Default "process".
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// `cluster.mode`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Real processes in real time.
+    #[default]
+    Process,
+    /// The deterministic simulator (`crate::simulate`).
+    Virtual,
+}
+
+impl Mode {
+    /// Its name in a scenario file and in summary.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Process => "process",
+            Mode::Virtual => "virtual",
+        }
+    }
 }
 
 /// `cluster.byzantine_validator`.
@@ -357,6 +384,7 @@ impl Default for Cluster {
             storage: Storage::default(),
             validators: defaults::validators(),
             byzantine_validator: None,
+            mode: Mode::default(),
         }
     }
 }

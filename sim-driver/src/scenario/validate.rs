@@ -31,6 +31,44 @@ impl Scenario {
         Ok(())
     }
 
+    /// What each driver runs: a process cluster up to [`MAX_PROCESS_SHARDS`]; a virtual
+    /// one up to [`MAX_VIRTUAL_SHARDS`], with what the simulator does not model yet
+    /// refused by name.
+    fn check_mode(&self) -> Result<(), String> {
+        let c = &self.cluster;
+        if c.mode == Mode::Process {
+            if c.shards > MAX_PROCESS_SHARDS {
+                return Err(format!(
+                    "cluster.shards = {} is more shard processes than one machine can run honestly (at most {MAX_PROCESS_SHARDS}); run it in virtual time (cluster.mode = \"virtual\", or --virtual), which takes up to {MAX_VIRTUAL_SHARDS}",
+                    c.shards
+                ));
+            }
+            return Ok(());
+        }
+        let unmodelled = [
+            (c.validators > 1, "cluster.validators > 1 (committees)"),
+            (!self.faults.is_empty(), "[[faults]]"),
+            (
+                c.tls,
+                "cluster.tls (virtual links carry no bytes to encrypt)",
+            ),
+            (
+                self.network.hosts == HostKind::Netns,
+                "network.hosts = \"netns\" (virtual nodes have no hosts)",
+            ),
+            (
+                self.placement.strategy == StrategyKind::Clpa,
+                "placement.strategy = \"clpa\" (accounts moving between running shards)",
+            ),
+        ];
+        match unmodelled.iter().find(|(on, _)| *on) {
+            Some((_, what)) => Err(format!(
+                "cluster.mode = \"virtual\" does not run {what} yet: run this scenario with cluster.mode = \"process\""
+            )),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn check(&self, origin: &str) -> Result<(), ScenarioError> {
         let fail = |message: String| {
             Err(ScenarioError::Inconsistent {
@@ -62,6 +100,9 @@ impl Scenario {
             return fail("duration must be above 0".into());
         }
         if let Err(message) = self.check_traffic() {
+            return fail(message);
+        }
+        if let Err(message) = self.check_mode() {
             return fail(message);
         }
         let min_accounts = 2 * u64::from(self.cluster.shards);

@@ -41,6 +41,7 @@ mod link_fault;
 mod progress;
 mod restart;
 mod traffic;
+mod virtual_time;
 mod watchdog;
 
 use crate::cluster::{channel, shard_client};
@@ -141,6 +142,9 @@ impl From<LoadEvent> for Msg {
 
 /// Runs `scenario`, writes its results, and returns its summary.
 pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    if scenario.cluster.mode == crate::scenario::Mode::Virtual {
+        return virtual_time::run(scenario, opts).await;
+    }
     traffic::refuse_unbuilt(scenario, opts.cluster.is_some())?;
     // Real traffic: surveyed once for the accounts and tokens genesis must hold; the
     // cluster runs the scenario derived from it, the echo stays the user's.

@@ -1,0 +1,420 @@
+//! The simulated cluster and its driver on one clock: the event loop.
+//!
+//! ```text
+//!  queue.pop() ─► (t, event) ─► clock.set(t) ─► handle:
+//!    Load          the generator's round (schedule, source) ─► batches on the network
+//!    Arrive(n, m)  a message reaches node n: a batch waits on the Submit stream, a
+//!                  header or a beacon message waits for its node's CPU
+//!    Admit         a checked batch enters the mempool              (Shared::admit)
+//!    Tick          a shard's block loop turns                      (BlockProducer::produce)
+//!    BlockDone     the block's CPU time is over: header ─► beacon, events ─► driver
+//!    Take          a shard takes a beacon message                  (beacon_session::take)
+//!    Accept        the beacon takes a header                       (Chain::accept)
+//!    BeaconTick    the beacon notarizes                            (Chain::notarize)
+//!    BeaconDone    its block, deliveries and tips go out
+//!    Sample        the driver's bookkeeping every 250 ms, and whether the run is over
+//! ```
+//!
+//! Every node's CPU is a timeline (`busy_until`): work that arrives while it is busy
+//! starts when it is free, and takes what the cost model charges.
+
+use std::time::Duration;
+
+use cross_shard::clock::Clock;
+use cross_shard::sync::lock;
+use shard_node::io::beacon_session;
+use shardsim_proto::pb;
+
+use super::cost::CostModel;
+use super::network::{Network, Node};
+use super::nodes::{BeaconNode, Checked, ShardNode};
+use super::queue::EventQueue;
+use crate::load::generator::{MAX_CHUNK, TICK, TICK_CAP, fill_round};
+use crate::load::schedule::Schedule;
+use crate::load::workload::Source;
+use crate::measure::tracker::Tracker;
+
+/// How often the driver samples its figures and looks whether the run is over.
+pub const SAMPLE: Duration = Duration::from_millis(250);
+
+/// What happens next.
+pub enum Event {
+    /// The generator's next round.
+    Load,
+    /// A message reaches a node.
+    Arrive(Node, Msg),
+    /// A shard's CPU has checked a batch: it enters the mempool.
+    Admit(u32, Box<Checked>),
+    /// A shard's block loop turns.
+    Tick(u32),
+    /// A shard's CPU has finished a block: its header and events go out.
+    BlockDone(u32, Box<pb::HeaderSubmission>, Box<pb::BlockEvents>),
+    /// A shard's CPU takes a message from the beacon.
+    Take(u32, Box<pb::Inbound>),
+    /// The beacon's CPU takes a header.
+    Accept(Box<pb::HeaderSubmission>),
+    /// The beacon's notarization is due.
+    BeaconTick,
+    /// The beacon's CPU has made its block (if any): it and the tips go out.
+    BeaconDone(Option<Box<beacon::chain::Notarized>>),
+    /// The driver samples its figures and looks whether the run is over.
+    Sample,
+}
+
+/// A message on the simulated network.
+pub enum Msg {
+    /// Transactions, driver → shard (Submit).
+    Batch(Box<pb::TxBatch>),
+    /// A header with its receipts, shard → beacon (SubmitHeaders).
+    Header(Box<pb::HeaderSubmission>),
+    /// A beacon block, delivery or tip, beacon → shard (Subscribe).
+    Inbound(Box<pb::Inbound>),
+    /// A block's events, shard → driver (Events).
+    Events(Box<pb::BlockEvents>),
+}
+
+/// The load as the generator drives it.
+pub struct Load {
+    /// The transactions.
+    pub source: Source,
+    /// When each is due (`None`: `rate = "max"`).
+    pub schedule: Option<Schedule>,
+    /// The load ends at this time since start.
+    pub end: Duration,
+    /// The last round was sent (or the load was stopped).
+    pub done: bool,
+    /// Per shard, transactions on the wire to it.
+    pub on_wire: Vec<u64>,
+}
+
+/// Everything a virtual run holds.
+pub struct World {
+    /// The clock every node reads.
+    pub clock: Clock,
+    /// What happens next.
+    pub queue: EventQueue<Event>,
+    /// The links' delays.
+    pub net: Network,
+    /// The CPU costs.
+    pub model: CostModel,
+    /// The shard processes, by slot.
+    pub shards: Vec<ShardNode>,
+    /// The beacon.
+    pub beacon: BeaconNode,
+    /// `cluster.block_interval` (`None`: asap).
+    pub block_interval: Option<Duration>,
+    /// `cluster.beacon_interval`.
+    pub beacon_interval: Duration,
+    /// The load.
+    pub load: Load,
+    /// The driver's per-transaction tracking.
+    pub tracker: Tracker,
+    /// Why the run cannot finish, one line each.
+    pub failures: Vec<String>,
+}
+
+impl World {
+    /// Starts the clocks: the first load round, every block loop's and the beacon's
+    /// first tick, the first sample.
+    pub fn start(&mut self) {
+        self.queue.at(Duration::ZERO, Event::Load);
+        if let Some(interval) = self.block_interval {
+            for (s, node) in self.shards.iter_mut().enumerate() {
+                node.next_tick = interval;
+                self.queue.at(interval, Event::Tick(s as u32));
+            }
+        }
+        self.beacon.next_tick = self.beacon_interval;
+        self.queue.at(self.beacon_interval, Event::BeaconTick);
+        self.queue.at(SAMPLE, Event::Sample);
+    }
+
+    /// Takes the next event; `None` when none is left.
+    pub fn step(&mut self) -> Option<Event> {
+        let (at, event) = self.queue.pop()?;
+        self.clock.set(at);
+        Some(event)
+    }
+
+    fn now(&self) -> Duration {
+        self.queue.now()
+    }
+
+    fn send(&mut self, from: Node, to: Node, msg: Msg) {
+        let bytes = match &msg {
+            Msg::Batch(b) => prost::Message::encoded_len(b.as_ref()),
+            Msg::Header(h) => prost::Message::encoded_len(h.as_ref()),
+            Msg::Inbound(m) => prost::Message::encoded_len(m.as_ref()),
+            Msg::Events(e) => prost::Message::encoded_len(e.as_ref()),
+        };
+        let at = self.net.send(self.now(), from, to, bytes);
+        self.queue.at(at, Event::Arrive(to, msg));
+    }
+
+    /// Work `took` on a CPU free from `busy`: when it is done.
+    fn charge(now: Duration, busy: &mut Duration, took: Duration) -> Duration {
+        *busy = (*busy).max(now) + took;
+        *busy
+    }
+
+    /// Handles every event but `Sample` (the driver's, see `run`).
+    pub fn handle(&mut self, event: Event) {
+        let now = self.now();
+        match event {
+            Event::Load => self.load_round(),
+            Event::Arrive(to, msg) => self.arrive(to, msg),
+            Event::Admit(s, checked) => {
+                self.shards[s as usize].shared.admit(checked.admission);
+                self.work_arrived(s);
+            }
+            Event::Tick(s) => self.tick(s),
+            Event::BlockDone(s, submission, events) => {
+                let node = &self.shards[s as usize];
+                lock(&node.shared.outgoing).push(events.height, *submission);
+                for due in node.due() {
+                    self.send(Node::Shard(s), Node::Beacon, Msg::Header(Box::new(due)));
+                }
+                self.send(Node::Shard(s), Node::Driver, Msg::Events(events));
+            }
+            Event::Take(s, msg) => {
+                let node = &self.shards[s as usize];
+                if let Some(lost) = beacon_session::take(&node.shared, *msg) {
+                    // The simulated links lose nothing: a gap is a bug, not a fault.
+                    self.failures.push(format!(
+                        "shard-{s}: {lost} lost on a simulated link that drops nothing"
+                    ));
+                }
+                self.work_arrived(s);
+            }
+            Event::Accept(submission) => {
+                // A refused header is counted by the chain (headers_rejected).
+                let _ = self.beacon.state.chain.accept(&submission);
+            }
+            Event::BeaconTick => {
+                let b = &mut self.beacon;
+                if now < b.busy_until {
+                    self.queue.at(b.busy_until, Event::BeaconTick);
+                    return;
+                }
+                b.next_tick = b.next_tick.max(now) + self.beacon_interval;
+                self.queue.at(b.next_tick, Event::BeaconTick);
+                let notarized = b.state.chain.notarize();
+                let took = match &notarized {
+                    Some(n) => {
+                        self.model.beacon_block()
+                            + self.model.message(0) * (n.deliveries.len() as u32)
+                    }
+                    None => Duration::ZERO,
+                };
+                let done = Self::charge(now, &mut b.busy_until, took);
+                self.queue
+                    .at(done, Event::BeaconDone(notarized.map(Box::new)));
+            }
+            Event::BeaconDone(notarized) => {
+                let slots = self.shards.len() as u32;
+                if let Some(n) = notarized {
+                    let n = *n;
+                    let block = pb::Inbound {
+                        kind: Some(pb::inbound::Kind::Block(n.block)),
+                    };
+                    for s in 0..slots {
+                        self.send(
+                            Node::Beacon,
+                            Node::Shard(s),
+                            Msg::Inbound(Box::new(block.clone())),
+                        );
+                    }
+                    for (dst, delivery) in n.deliveries {
+                        let msg = pb::Inbound {
+                            kind: Some(pb::inbound::Kind::Delivery(delivery)),
+                        };
+                        self.send(Node::Beacon, Node::Shard(dst), Msg::Inbound(Box::new(msg)));
+                    }
+                }
+                for s in 0..slots {
+                    let tip = pb::Inbound {
+                        kind: Some(pb::inbound::Kind::Tip(self.beacon.state.chain.tip(s))),
+                    };
+                    self.send(Node::Beacon, Node::Shard(s), Msg::Inbound(Box::new(tip)));
+                }
+            }
+            Event::Sample => unreachable!("the run loop handles samples"),
+        }
+    }
+
+    /// A message reaches its node.
+    fn arrive(&mut self, to: Node, msg: Msg) {
+        let now = self.now();
+        match (to, msg) {
+            (Node::Shard(s), Msg::Batch(batch)) => {
+                let rows = batch.id.len() as u64;
+                self.load.on_wire[s as usize] -= rows;
+                let node = &mut self.shards[s as usize];
+                node.stream_txs += rows;
+                node.stream.push_back(*batch);
+                self.read_stream(s);
+            }
+            (Node::Shard(s), Msg::Inbound(m)) => {
+                let took = self.model.message(prost::Message::encoded_len(m.as_ref()));
+                let node = &mut self.shards[s as usize];
+                let done = Self::charge(now, &mut node.busy_until, took);
+                self.queue.at(done, Event::Take(s, m));
+            }
+            (Node::Beacon, Msg::Header(h)) => {
+                let signatures = h.cert.as_ref().map_or(0, |c| c.signatures.len());
+                let took = self.model.message(prost::Message::encoded_len(h.as_ref()))
+                    + self.model.header(signatures);
+                let done = Self::charge(now, &mut self.beacon.busy_until, took);
+                self.queue.at(done, Event::Accept(h));
+            }
+            (Node::Driver, Msg::Events(events)) => {
+                self.tracker.events(now.as_nanos() as u64, &events);
+            }
+            (to, _) => self.failures.push(format!("a message no {to:?} takes")),
+        }
+    }
+
+    /// The Submit handler reads what the mempool has room for, in order.
+    fn read_stream(&mut self, s: u32) {
+        let now = self.now();
+        loop {
+            let node = &mut self.shards[s as usize];
+            match node.read_batch(&self.model) {
+                None => return,
+                Some(Err(why)) => {
+                    self.failures.push(format!("shard-{s}: {why}"));
+                    node.stream.clear();
+                    node.stream_txs = 0;
+                    return;
+                }
+                Some(Ok((checked, took))) => {
+                    let done = Self::charge(now, &mut node.busy_until, took);
+                    self.queue.at(done, Event::Admit(s, Box::new(checked)));
+                }
+            }
+        }
+    }
+
+    /// Work arrived at shard `s`: an `asap` block loop turns as soon as it can.
+    fn work_arrived(&mut self, s: u32) {
+        let node = &mut self.shards[s as usize];
+        if self.block_interval.is_none() && !node.tick_pending && node.stopped.is_none() {
+            node.tick_pending = true;
+            self.queue.at(self.now(), Event::Tick(s));
+        }
+    }
+
+    /// Shard `s`'s block loop turns: a block if there is work (like the process's loop:
+    /// a tick that finds the CPU busy waits for it, and pushes the next one back).
+    fn tick(&mut self, s: u32) {
+        let now = self.now();
+        let node = &mut self.shards[s as usize];
+        if node.stopped.is_some() {
+            return;
+        }
+        if now < node.busy_until {
+            self.queue.at(node.busy_until, Event::Tick(s));
+            return;
+        }
+        match self.block_interval {
+            Some(interval) => {
+                node.next_tick = node.next_tick.max(now) + interval;
+                self.queue.at(node.next_tick, Event::Tick(s));
+            }
+            None => node.tick_pending = false,
+        }
+        match node.produce() {
+            Err(e) => {
+                let why = format!("shard-{s} stopped: {e}");
+                node.stopped = Some(why.clone());
+                self.failures.push(why);
+            }
+            Ok(None) => {}
+            Ok(Some((submission, events))) => {
+                let took = self.model.block(node.cost, &events);
+                let done = Self::charge(now, &mut node.busy_until, took);
+                self.queue.at(
+                    done,
+                    Event::BlockDone(s, Box::new(submission), Box::new(events)),
+                );
+                if self.block_interval.is_none() {
+                    node.tick_pending = true;
+                    self.queue.at(done, Event::Tick(s));
+                }
+            }
+        }
+        // The block took transactions: room for what waits on the stream.
+        self.read_stream(s);
+    }
+
+    /// One round of the generator (`load::generator::generate`'s, on this clock).
+    fn load_round(&mut self) {
+        let now = self.now();
+        let load = &mut self.load;
+        let end = load.end.as_nanos() as u64;
+        let at = now.as_nanos() as u64;
+        let first = load.source.generated();
+        let mut intended = Vec::new();
+        let mut finished = match &load.schedule {
+            Some(schedule) => {
+                let due = schedule.due_before(now.min(load.end));
+                let count = due.saturating_sub(first).min(TICK_CAP);
+                intended.extend((first..first + count).map(|k| schedule.due_at(k)));
+                at >= end && first + count >= due
+            }
+            None if at >= end => true,
+            None => {
+                // As fast as the shards take them: a round whenever no shard has more
+                // than a round waiting on its stream or its wire.
+                let waiting = self
+                    .shards
+                    .iter()
+                    .zip(&load.on_wire)
+                    .map(|(n, w)| n.stream_txs + w)
+                    .max()
+                    .unwrap_or(0);
+                if waiting < MAX_CHUNK as u64 {
+                    intended.resize(MAX_CHUNK, at);
+                }
+                false
+            }
+        };
+        let mut batches = vec![pb::TxBatch::default(); self.shards.len()];
+        let mut programs = Vec::new();
+        finished |= fill_round(&mut load.source, &mut intended, &mut batches, &mut programs);
+        if !intended.is_empty() {
+            self.tracker.dispatched(first, &intended, &programs);
+        }
+        for (k, batch) in batches.into_iter().enumerate() {
+            if batch.id.is_empty() {
+                continue;
+            }
+            let rows = batch.id.len() as u64;
+            self.load.on_wire[k] += rows;
+            self.shards[k].sent += rows;
+            self.send(
+                Node::Driver,
+                Node::Shard(k as u32),
+                Msg::Batch(Box::new(batch)),
+            );
+        }
+        if finished {
+            self.load.done = true;
+        } else {
+            self.queue.after(TICK, Event::Load);
+        }
+    }
+
+    /// Whether nothing is left anywhere: no transaction or receipt waiting on any
+    /// shard, nothing on a wire, nothing in flight at the beacon or undecided.
+    pub fn quiet(&self) -> bool {
+        let chain = &self.beacon.state.chain;
+        self.load.on_wire.iter().all(|&w| w == 0)
+            && chain.in_flight().0 == 0
+            && chain.two_phase_open() == 0
+            && self
+                .shards
+                .iter()
+                .all(|n| n.idle() && lock(&n.shared.counters).tp_open == 0)
+    }
+}
