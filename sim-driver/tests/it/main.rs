@@ -14,6 +14,7 @@ mod run;
 mod sweep;
 mod tls;
 mod verdict;
+mod virtual_time;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,183 @@
+//! Runs in virtual time (`--virtual`): one process, one clock, the protocol's own code.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::{run_dir, scenario, shardsim, show};
+
+/// A small cross-shard scenario with jitter, so that the network's seeded delays matter.
+const SMALL: &str = r#"
+name = "vt"
+seed = 11
+duration = "2s"
+warmup = "1s"
+[cluster]
+shards = 3
+block_interval = "50ms"
+beacon_interval = "50ms"
+max_block_txs = 2000
+[workload]
+accounts = 3000
+rate = 6000
+cross_shard = 0.4
+skew = 0.6
+[network]
+latency = "3ms"
+jitter = "4ms"
+"#;
+
+/// Runs `text` with `--virtual` and extra `args` into `out`; returns the run folder.
+fn run_virtual(
+    text: &str,
+    out: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, std::path::PathBuf) {
+    let tmp = out.parent().unwrap();
+    let path = scenario(tmp, "vt", text);
+    let mut cmd = shardsim();
+    cmd.args(["run", "--virtual", "--quiet", "--out"])
+        .arg(out)
+        .args(args)
+        .arg(&path);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().unwrap();
+    (output.status.success(), show(&output), run_dir(out, "vt"))
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// summary.json without what the wall clock decides: the run's folder name and the
+/// simulator's own timing.
+fn without_wall_clock(dir: &Path) -> Value {
+    let mut s = summary(dir);
+    let o = s.as_object_mut().unwrap();
+    o.remove("run_id");
+    o["simulator"].as_object_mut().unwrap().remove("wall");
+    s
+}
+
+#[test]
+fn two_virtual_runs_with_the_same_seed_are_identical_and_another_seed_is_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let (ok, shown, dir) = run_virtual(SMALL, &tmp.path().join(name), &[], &[]);
+            assert!(ok, "{shown}");
+            dir
+        })
+        .collect();
+    let (a, b) = (without_wall_clock(&dirs[0]), without_wall_clock(&dirs[1]));
+    assert_eq!(a, b, "same scenario, same seed: the same summary");
+    let series = |d: &Path| std::fs::read(d.join("timeseries.csv")).unwrap();
+    assert_eq!(
+        series(&dirs[0]),
+        series(&dirs[1]),
+        "and the same time series"
+    );
+    assert_eq!(a["mode"], "virtual");
+    assert_eq!(a["invariants"]["ok"], true, "{a:#}");
+    assert!(a["cross_shard"]["committed"].as_u64().unwrap() > 0);
+    assert!(a["simulator"]["events"].as_u64().unwrap() > 1000);
+    // The comparison can fail: another seed draws other transactions and delays, and
+    // ends in other state roots.
+    let (ok, shown, other) = run_virtual(SMALL, &tmp.path().join("c"), &["--set", "seed=12"], &[]);
+    assert!(ok, "{shown}");
+    let c = without_wall_clock(&other);
+    let roots = |s: &Value| {
+        s["per_shard"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["state_root"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(roots(&a), roots(&b));
+    assert_ne!(roots(&a), roots(&c), "another seed, another chain");
+}
+
+#[test]
+fn virtual_runs_keep_every_invariant_under_both_protocols_and_the_evm() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, sets) in [
+        vec!["cluster.protocol=two-phase"],
+        vec![
+            "cluster.vm=evm",
+            "workload.mix={ token = 1 }",
+            "workload.tokens=1",
+        ],
+        vec![
+            "cluster.executor=block-stm",
+            "cluster.threads_per_shard=2",
+            "cluster.block_interval=asap",
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", *s]).collect();
+        let (ok, shown, dir) = run_virtual(SMALL, &tmp.path().join(format!("r{i}")), &args, &[]);
+        let s = summary(&dir);
+        assert!(ok, "{sets:?}: {shown}");
+        assert_eq!(s["invariants"]["ok"], true, "{sets:?}: {s:#}");
+        assert_eq!(s["lost"], 0, "{sets:?}");
+        assert!(s["committed"].as_u64().unwrap() > 5000, "{sets:?}: {s:#}");
+    }
+}
+
+/// The virtual driver's verdict is the process driver's: receipts a shard drops
+/// (the test fault every shard reads from its environment) fail the run.
+#[test]
+fn a_virtual_run_that_loses_receipts_fails_its_invariants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ok, shown, dir) = run_virtual(
+        SMALL,
+        &tmp.path().join("lossy"),
+        &[],
+        &[(shard_node::LOSE_RECEIPTS_ENV, "3")],
+    );
+    assert!(!ok, "a run that lost receipts passed: {shown}");
+    let s = summary(&dir);
+    assert_eq!(s["invariants"]["ok"], false, "{s:#}");
+    assert_eq!(s["invariants"]["all_final"], false, "{s:#}");
+}
+
+#[test]
+fn the_virtual_driver_refuses_what_it_does_not_simulate_yet_and_process_mode_refuses_1024_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), "vt", SMALL);
+    let out = tmp.path().join("out");
+    let refused = |args: &[&str], expect: &str| {
+        let output = shardsim()
+            .args(["run", "--quiet", "--out"])
+            .arg(&out)
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    };
+    refused(
+        &["--virtual", "--set", "cluster.validators=4"],
+        "does not run cluster.validators > 1 (committees) yet",
+    );
+    refused(
+        &[
+            "--set",
+            "cluster.shards=1024",
+            "--set",
+            "workload.accounts=10000",
+        ],
+        "run it in virtual time",
+    );
+    refused(&["--virtual", "--set", "cluster.shards=1025"], "shards");
+    assert!(!out.exists(), "nothing written for a refused scenario");
+}
