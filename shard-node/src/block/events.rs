@@ -170,3 +170,83 @@ impl BlockProducer {
         (events, delta)
     }
 }
+
+/// What executing blocks did, summed from their events: the work a simulator charges a
+/// node's CPU for (sim-driver's cost model). A committee's validator adds every block
+/// it executes — its own proposals, its peers', candidates that are then not decided —
+/// so that its total is the work it really did, not the chain's.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    /// Blocks executed.
+    pub blocks: u64,
+    /// Calls executed.
+    pub calls: u64,
+    /// Of those, calls that depended on an earlier one of their block (parallel
+    /// executors), in blocks run in parallel.
+    pub dependent: u64,
+    /// Block-STM's incarnations beyond each call's first.
+    pub reexecuted: u64,
+    /// Calls in blocks run sequentially after a predicted loss.
+    pub fell_back: u64,
+    /// Receipts, prepares and decisions applied.
+    pub receipts: u64,
+    /// Gas the calls burnt, and the receipts' calls (the EVM).
+    pub call_gas: u64,
+    /// Gas the receipts' calls burnt.
+    pub receipt_gas: u64,
+}
+
+impl Work {
+    /// One block's work, from its events.
+    pub fn of(e: &pb::BlockEvents) -> Work {
+        let calls = u64::from(e.executed);
+        let call_gas: u64 = e.gas_tx_used.iter().sum();
+        Work {
+            blocks: 1,
+            calls,
+            dependent: if e.fell_back {
+                0
+            } else {
+                u64::from(e.dependent.unwrap_or(0)).min(calls)
+            },
+            reexecuted: u64::from(e.reexecuted.unwrap_or(0)),
+            fell_back: if e.fell_back { calls } else { 0 },
+            receipts: (e.receipts_applied.len()
+                + e.refunds_applied.len()
+                + e.forwarded.len()
+                + e.failed.len()
+                + e.tp_committed.len()
+                + e.tp_aborted.len()) as u64
+                + e.prepares_taken,
+            call_gas,
+            receipt_gas: e.gas_used.saturating_sub(call_gas),
+        }
+    }
+
+    /// The work done since `before` (an earlier total of the same counter).
+    pub fn since(&self, before: &Work) -> Work {
+        Work {
+            blocks: self.blocks - before.blocks,
+            calls: self.calls - before.calls,
+            dependent: self.dependent - before.dependent,
+            reexecuted: self.reexecuted - before.reexecuted,
+            fell_back: self.fell_back - before.fell_back,
+            receipts: self.receipts - before.receipts,
+            call_gas: self.call_gas - before.call_gas,
+            receipt_gas: self.receipt_gas - before.receipt_gas,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Work {
+    fn add_assign(&mut self, o: Work) {
+        self.blocks += o.blocks;
+        self.calls += o.calls;
+        self.dependent += o.dependent;
+        self.reexecuted += o.reexecuted;
+        self.fell_back += o.fell_back;
+        self.receipts += o.receipts;
+        self.call_gas += o.call_gas;
+        self.receipt_gas += o.receipt_gas;
+    }
+}

@@ -89,6 +89,18 @@ impl PeerLinks {
         }
     }
 
+    /// The messages queued for peer `to`, taken off its queue: what a simulator's
+    /// network carries where a process's session would send them.
+    pub fn take_queued(&self, to: u16) -> Vec<pb::ConsensusMessage> {
+        let Some(Some(peer)) = self.peers.get(to as usize) else {
+            return Vec::new();
+        };
+        let Ok(mut queue) = peer.rx.try_lock() else {
+            return Vec::new();
+        };
+        std::iter::from_fn(|| queue.try_recv().ok()).collect()
+    }
+
     /// Queues `m` for validator `to`; never waits (the block thread calls this).
     pub fn send(&self, to: u16, m: pb::ConsensusMessage) {
         let Some(Some(peer)) = self.peers.get(to as usize) else {

@@ -39,7 +39,7 @@ use shardsim_proto::pb;
 use super::block::CommitteeBlock;
 use super::inputs;
 use crate::block::BlockProducer;
-use crate::block::events::publish_events;
+use crate::block::events::{Work, publish_events};
 use crate::block::producer::Built;
 use crate::io::{CERTIFIED, EVENTS, RECORDS, Shared};
 
@@ -142,6 +142,8 @@ pub struct Validator {
     pub(super) inputs_refused: u64,
     /// The last committed blocks' (height, hash, state root), for `Status`.
     pub(super) recent: VecDeque<(u64, Hash, Hash)>,
+    /// Every block this validator executed, summed (see [`Work`]).
+    pub work: Work,
 }
 
 impl Validator {
@@ -170,6 +172,7 @@ impl Validator {
             proposed_committed: 0,
             inputs_refused: 0,
             recent,
+            work: Work::default(),
         }
     }
 
@@ -245,6 +248,7 @@ impl Validator {
                 return None;
             }
         };
+        self.work += Work::of(&built.events);
         let mine = built
             .submission
             .header

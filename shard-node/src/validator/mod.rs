@@ -101,65 +101,20 @@ struct Figures {
 
 /// Runs validator `committee.me` on the calling (blocking) thread, from the chain
 /// `producer` holds — or from a snapshot of its peers', when the beacon has notarized
-/// the shard's chain far beyond it (`notarized`, [`sync`]) — until told to stop; an error only when fatal (the store, or this
-/// validator's execution diverging from a certified block).
+/// the shard's chain far beyond it (`notarized`, [`sync`]) — until told to stop; an
+/// error only when fatal (the store, or this validator's execution diverging from a
+/// certified block). The loop only waits: each turn is [`Core::turn`].
 pub fn run(
     producer: BlockProducer,
     shared: Arc<Shared>,
     (committee, notarized): (&CommitteeConfig, u64),
     wakes: Receiver<Wake>,
 ) -> crate::Result<()> {
-    let cfg = &shared.config;
-    let link = cfg.beacon_link.latency + cfg.beacon_link.jitter;
     let mut producer = producer;
     let synced = sync::catch_up(&mut producer, &shared, (committee, notarized), &wakes)?;
-    let height = producer.height + 1;
-    let mut app = Validator::new(producer, shared.clone(), committee.me);
-    let mut machine: Machine<CommitteeBlock> = Machine::new(
-        committee.committee.clone(),
-        (committee.me, cfg.validator_key.clone()),
-        timeouts(cfg.block_interval, link),
-        committee.behaviour,
-        height,
-    );
-    let links = shared
-        .peers
-        .clone()
-        .ok_or_else(|| crate::Error::Config("a validator without peer links".into()))?;
-    // The machine's times and this loop's deadlines are the shard's clock's.
-    let clock = shared.clock.clone();
-    let mut figures = Figures {
-        synced,
-        ..Figures::default()
-    };
-    let mut kept = None;
-    if let Some(store) = &shared.store
-        && let Some(state) = store.get::<pb::SignedState>(SIGNED, 0)?
-    {
-        let state = signed_from_wire(&state);
-        if state.height == height {
-            tracing::info!(
-                height,
-                round = state.round,
-                locked = state.locked.is_some(),
-                "resuming consensus where this validator last signed"
-            );
-        }
-        machine.resume(state);
-        kept = Some(state);
-    }
-    machine.start(clock.now(), &mut app);
-    // When to tell the machine next whether work waits: on every work wake-up, at the
-    // moment the block interval lets this validator propose, and at the latest every
-    // IDLE_LOOK (a wake-up lost to a full doorbell). No polling otherwise: sixteen
-    // validators on two cores must not spend them waking up.
-    let mut look = true;
-    let mut next_look = clock.now();
-    let mut height_seen = app.committed_height();
-    let mut reported = (u64::MAX, clock.now());
+    let mut core = Core::start(producer, shared.clone(), committee, synced)?;
     loop {
-        let until = machine.next_deadline().min(next_look);
-        let wait = until.saturating_sub(clock.now());
+        let wait = core.next_turn().saturating_sub(shared.clock.now());
         let wake = match wakes.recv_timeout(wait) {
             Ok(w) => Some(w),
             Err(RecvTimeoutError::Timeout) => None,
@@ -168,64 +123,195 @@ pub fn run(
         if shared.doorbell.stopped() {
             return Ok(());
         }
+        core.turn(wake)?;
+    }
+}
+
+/// A validator between two turns: its chain ([`Validator`]) and its consensus
+/// ([`Machine`]), with what the loop around them keeps. Both drivers run it the same
+/// way — the process's block thread on wake-ups and deadlines, the simulator on its
+/// events — and read the time from the shard's clock; what it sends goes to the peer
+/// links' queues ([`crate::io::peers::PeerLinks`]).
+///
+/// ```text
+///   turn(wake):  a peer's message ─► machine.on_message      (decoded, checked: wire)
+///                work arrived     ─► look again whether work waits
+///                a recount asked  ─► set the candidate aside, count, reply
+///                always           ─► machine.tick: deadlines passed fire
+///                look due         ─► machine.work_pending(has_work)
+///                outputs          ─► signed state stored, then sent to the peers
+///   next_turn(): the machine's next deadline, or the next look
+/// ```
+pub struct Core {
+    /// The chain, as consensus drives it.
+    pub app: Validator,
+    machine: Machine<CommitteeBlock>,
+    links: Arc<crate::io::peers::PeerLinks>,
+    committee: CommitteeConfig,
+    figures: Figures,
+    /// The signed state last stored.
+    kept: Option<SignedState>,
+    /// Look at once whether work waits (a work wake-up came).
+    look: bool,
+    /// When to look next in any case.
+    next_look: Duration,
+    height_seen: u64,
+    /// (height, when) the consensus figures were last published.
+    reported: (u64, Duration),
+}
+
+impl Core {
+    /// Validator `committee.me` from the chain `producer` holds, resuming where it last
+    /// signed if its store says so, its machine started.
+    pub fn start(
+        producer: BlockProducer,
+        shared: Arc<Shared>,
+        committee: &CommitteeConfig,
+        synced: sync::Synced,
+    ) -> crate::Result<Core> {
+        let cfg = &shared.config;
+        let link = cfg.beacon_link.latency + cfg.beacon_link.jitter;
+        let height = producer.height + 1;
+        let mut machine: Machine<CommitteeBlock> = Machine::new(
+            committee.committee.clone(),
+            (committee.me, cfg.validator_key.clone()),
+            timeouts(cfg.block_interval, link),
+            committee.behaviour,
+            height,
+        );
+        let links = shared
+            .peers
+            .clone()
+            .ok_or_else(|| crate::Error::Config("a validator without peer links".into()))?;
+        let mut kept = None;
+        if let Some(store) = &shared.store
+            && let Some(state) = store.get::<pb::SignedState>(SIGNED, 0)?
+        {
+            let state = signed_from_wire(&state);
+            if state.height == height {
+                tracing::info!(
+                    height,
+                    round = state.round,
+                    locked = state.locked.is_some(),
+                    "resuming consensus where this validator last signed"
+                );
+            }
+            machine.resume(state);
+            kept = Some(state);
+        }
+        // The machine's times and the turns' deadlines are the shard's clock's.
+        let now = shared.clock.now();
+        let mut app = Validator::new(producer, shared, committee.me);
+        machine.start(now, &mut app);
+        // When to tell the machine next whether work waits: on every work wake-up, at
+        // the moment the block interval lets this validator propose, and at the latest
+        // every IDLE_LOOK (a wake-up lost to a full doorbell). No polling otherwise:
+        // sixteen validators on two cores must not spend them waking up.
+        let height_seen = app.committed_height();
+        let mut core = Core {
+            app,
+            machine,
+            links,
+            committee: committee.clone(),
+            figures: Figures {
+                synced,
+                ..Figures::default()
+            },
+            kept,
+            look: true,
+            next_look: now,
+            height_seen,
+            reported: (u64::MAX, now),
+        };
+        core.send_outputs()?;
+        Ok(core)
+    }
+
+    /// When the next turn is due without a wake-up: the machine's next deadline, or the
+    /// next look whether work waits.
+    pub fn next_turn(&self) -> Duration {
+        self.machine.next_deadline().min(self.next_look)
+    }
+
+    /// One turn: `wake` (if any) handled, passed deadlines fired, whether work waits
+    /// told, the outputs sent. An error only when fatal.
+    pub fn turn(&mut self, wake: Option<Wake>) -> crate::Result<()> {
+        let clock = self.app.shared.clock.clone();
         let now = clock.now();
         match wake {
             // A state-sync reply that came after state sync gave up on it.
             Some(Wake::Peer(_, m))
                 if matches!(m.kind, Some(Kind::Manifest(_) | Kind::Chunk(_))) => {}
             Some(Wake::Peer(from, m)) => match wire::from_wire(*m) {
-                Ok(m) => machine.on_message(now, from, m, &mut app),
+                Ok(m) => self.machine.on_message(now, from, m, &mut self.app),
                 Err(why) => {
-                    figures.refused += 1;
+                    self.figures.refused += 1;
                     tracing::warn!(from, %why, "a malformed consensus message was refused");
                 }
             },
             Some(Wake::Recount(reply)) => {
-                // Between two blocks: the candidate, if any, is set aside (a commit
-                // executes it again).
-                app.set_aside();
-                let _ = reply.send(app.producer.recount(&shared));
+                let _ = reply.send(self.recount());
             }
-            Some(Wake::Work) => look = true,
+            Some(Wake::Work) => self.look = true,
             None => {}
         }
-        machine.tick(now, &mut app);
-        if look || clock.now() >= next_look {
-            look = false;
-            machine.work_pending(now, app.has_work(), &mut app);
-            next_look = clock.now() + IDLE_LOOK;
+        self.machine.tick(now, &mut self.app);
+        if self.look || clock.now() >= self.next_look {
+            self.look = false;
+            let work = self.app.has_work();
+            self.machine.work_pending(now, work, &mut self.app);
+            self.next_look = clock.now() + IDLE_LOOK;
         }
         // A new height: look again the moment its proposer may propose.
-        if app.committed_height() != height_seen {
-            height_seen = app.committed_height();
-            match app.may_propose_at() {
-                Some(at) if at > clock.now() => next_look = next_look.min(at),
-                _ => next_look = clock.now(),
+        if self.app.committed_height() != self.height_seen {
+            self.height_seen = self.app.committed_height();
+            match self.app.may_propose_at() {
+                Some(at) if at > clock.now() => self.next_look = self.next_look.min(at),
+                _ => self.next_look = clock.now(),
             }
         }
-        let outputs = machine.take_outputs();
-        // Durable before anything signed in this state leaves (see `SignedState`).
-        let state = machine.signed_state();
-        if !outputs.is_empty()
-            && kept != Some(state)
-            && let Some(store) = &shared.store
-        {
-            store.append(0, &[(SIGNED, &signed_to_wire(state).encode_to_vec())])?;
-            kept = Some(state);
-        }
-        for output in outputs {
-            route(&links, committee, output, &mut figures);
-        }
-        if let Some(e) = app.error.take() {
+        self.send_outputs()?;
+        if let Some(e) = self.app.error.take() {
             return Err(e);
         }
-        let height = app.committed_height();
-        if height != reported.0
-            || clock.now().saturating_sub(reported.1) >= Duration::from_millis(250)
+        let height = self.app.committed_height();
+        if height != self.reported.0
+            || clock.now().saturating_sub(self.reported.1) >= Duration::from_millis(250)
         {
-            reported = (height, clock.now());
-            *lock(&shared.consensus) = Some(status(&app, committee, &links, &figures));
+            self.reported = (height, clock.now());
+            *lock(&self.app.shared.consensus) = Some(status(
+                &self.app,
+                &self.committee,
+                &self.links,
+                &self.figures,
+            ));
         }
+        Ok(())
+    }
+
+    /// The counters with the state recounted, between two blocks: the candidate, if
+    /// any, is set aside (a commit executes it again).
+    pub fn recount(&mut self) -> crate::io::Recount {
+        self.app.set_aside();
+        self.app.producer.recount(&self.app.shared)
+    }
+
+    /// The machine's outputs: durable before anything signed in this state leaves
+    /// (see `SignedState`), then to the peers' queues.
+    fn send_outputs(&mut self) -> crate::Result<()> {
+        let outputs = self.machine.take_outputs();
+        let state = self.machine.signed_state();
+        if !outputs.is_empty()
+            && self.kept != Some(state)
+            && let Some(store) = &self.app.shared.store
+        {
+            store.append(0, &[(SIGNED, &signed_to_wire(state).encode_to_vec())])?;
+            self.kept = Some(state);
+        }
+        for output in outputs {
+            route(&self.links, &self.committee, output, &mut self.figures);
+        }
+        Ok(())
     }
 }
 

@@ -46,6 +46,41 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 /// injection, a stream's end) before it counts the process as silent.
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// With committees (`n` validators per shard, statuses by slot), each shard is
+/// represented by its honest validator with the most blocks (a lagging one would not
+/// have reported what the driver saw), and every validator's status comes with whether
+/// its chain counts for the agreement check: honest, and not `quiet` (a silent member's
+/// chain cannot be compared — no evidence either way). A shard alone is its own.
+pub fn represent(
+    statuses: Vec<pb::ShardStatus>,
+    n: usize,
+    honest: &dyn Fn(usize) -> bool,
+    quiet: &[usize],
+) -> (Vec<pb::ShardStatus>, Vec<(pb::ShardStatus, bool)>) {
+    if n == 1 {
+        return (statuses, Vec::new());
+    }
+    let representatives = statuses
+        .chunks(n)
+        .enumerate()
+        .map(|(k, committee)| {
+            committee
+                .iter()
+                .enumerate()
+                .filter(|(v, _)| honest(k * n + v))
+                .max_by_key(|(_, s)| s.height)
+                .map(|(_, s)| s.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let all = statuses
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| (s, honest(i) && !quiet.contains(&i)))
+        .collect();
+    (representatives, all)
+}
+
 /// Whether these final statuses show nothing queued or in flight anywhere: every
 /// receipt emitted applied, none in flight at the beacon, no two-phase transaction
 /// open, every mempool and receipt queue empty.
@@ -135,32 +170,7 @@ pub async fn settle(
                 pb::BeaconStatus::default()
             }
         };
-        // With committees, each shard is represented by its honest validator with the
-        // most blocks (a lagging one would not have reported what the driver saw).
-        let (statuses, validators) = if n == 1 {
-            (statuses, Vec::new())
-        } else {
-            let representatives = statuses
-                .chunks(n)
-                .enumerate()
-                .map(|(k, committee)| {
-                    committee
-                        .iter()
-                        .enumerate()
-                        .filter(|(v, _)| honest(k * n + v))
-                        .max_by_key(|(_, s)| s.height)
-                        .map(|(_, s)| s.clone())
-                        .unwrap_or_default()
-                })
-                .collect();
-            let all = statuses
-                .into_iter()
-                .enumerate()
-                // A silent member's chain cannot be compared: not evidence either way.
-                .map(|(i, s)| (s, honest(i) && !quiet.contains(&i)))
-                .collect::<Vec<_>>();
-            (representatives, all)
-        };
+        let (statuses, validators) = represent(statuses, n, honest, &quiet);
         let quiescent = silent.is_empty() && quiescent(&statuses, &validators, &b);
         if quiescent || !silent.is_empty() || Instant::now() >= deadline {
             return FinalStatus {

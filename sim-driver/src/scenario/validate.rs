@@ -46,7 +46,6 @@ impl Scenario {
             return Ok(());
         }
         let unmodelled = [
-            (c.validators > 1, "cluster.validators > 1 (committees)"),
             (!self.faults.is_empty(), "[[faults]]"),
             (
                 c.tls,

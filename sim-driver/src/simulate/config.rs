@@ -46,7 +46,12 @@ pub fn shard_configs(
     let c = &scenario.cluster;
     (0..c.shards * c.validators)
         .map(|slot| {
-            let args = kit.shard_args(scenario, slot, "http://beacon.virtual", &[]);
+            // Addresses name nodes of the simulated network; nothing dials them.
+            let (k, v) = (slot / c.validators, slot % c.validators);
+            let peers: Vec<String> = (0..v)
+                .map(|i| format!("http://shard-{k}-validator-{i}.virtual"))
+                .collect();
+            let args = kit.shard_args(scenario, slot, "http://beacon.virtual", &peers);
             let command = shard_node::cli::Args::augment_args(clap::Command::new("__shard"));
             let matches = command
                 .try_get_matches_from(&args)

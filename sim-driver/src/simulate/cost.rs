@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use shardsim_proto::pb;
+use shard_node::block::events::Work;
 
 use crate::scenario::{ExecutorKind, VmKind};
 
@@ -81,54 +81,53 @@ impl CostModel {
         toml::from_str(&text).with_context(|| format!("{}: not a cost model", path.display()))
     }
 
-    /// The CPU time of the block these `events` describe, on `node`.
-    pub fn block(&self, node: Node, events: &pb::BlockEvents) -> Duration {
-        let calls = u64::from(events.executed);
-        let receipts = events.receipts_applied.len() as u64
-            + events.refunds_applied.len() as u64
-            + events.forwarded.len() as u64
-            + events.failed.len() as u64
-            + events.prepares_taken
-            + (events.tp_committed.len() + events.tp_aborted.len()) as u64;
+    /// The CPU time of executing the blocks whose `work` is summed here, on `node`.
+    pub fn work(&self, node: Node, work: &Work) -> Duration {
+        let calls = work.calls as f64;
         // Each call's own work: its fixed cost, and under the EVM its gas.
         let (call_ns, receipts_ns) = match node.vm {
             VmKind::Native => (
-                (calls * self.native_tx_ns) as f64,
-                (receipts * self.receipt_ns) as f64,
+                calls * self.native_tx_ns as f64,
+                (work.receipts * self.receipt_ns) as f64,
             ),
-            VmKind::Evm => {
-                let call_gas: u64 = events.gas_tx_used.iter().sum();
-                let receipt_gas = events.gas_used.saturating_sub(call_gas);
-                (
-                    (calls * self.evm_tx_ns) as f64 + call_gas as f64 * self.evm_gas_ns,
-                    (receipts * self.evm_tx_ns) as f64 + receipt_gas as f64 * self.evm_gas_ns,
-                )
-            }
+            VmKind::Evm => (
+                calls * self.evm_tx_ns as f64 + work.call_gas as f64 * self.evm_gas_ns,
+                (work.receipts * self.evm_tx_ns) as f64 + work.receipt_gas as f64 * self.evm_gas_ns,
+            ),
         };
-        let per_call = if calls == 0 {
+        let per_call = if work.calls == 0 {
             0.0
         } else {
-            call_ns / calls as f64
+            call_ns / calls
         };
         let threads = f64::from(node.threads.max(1));
-        let exec_ns = match node.executor {
-            _ if events.fell_back => call_ns,
-            ExecutorKind::Sequential => call_ns,
+        // Calls run sequentially: the sequential executor's, and those of blocks a
+        // parallel executor ran sequentially after predicting a loss.
+        let (alone, shared) = match node.executor {
+            ExecutorKind::Sequential => (work.calls, 0),
+            _ => (work.fell_back, work.calls - work.fell_back),
+        };
+        let shared = shared as f64;
+        let dependent = work.dependent as f64;
+        let again = work.reexecuted as f64;
+        let parallel_ns = match node.executor {
+            ExecutorKind::Sequential => 0.0,
+            // Waves: the independent calls share the cores; each dependent one waits.
             ExecutorKind::Parallel => {
-                // Waves: the independent calls share the cores; each dependent one waits.
-                let dependent = u64::from(events.dependent.unwrap_or(0)).min(calls) as f64;
-                (calls as f64 - dependent) * per_call / threads + dependent * per_call
+                (shared - dependent) * per_call / threads + dependent * per_call
             }
+            // Optimistic: incarnations again on conflict, each with its bookkeeping.
             ExecutorKind::BlockStm => {
-                let dependent = u64::from(events.dependent.unwrap_or(0)).min(calls) as f64;
-                let again = f64::from(events.reexecuted.unwrap_or(0));
-                let book = (calls as f64 + again) * self.blockstm_tx_ns as f64;
-                (calls as f64 - dependent + again) * per_call / threads
+                (shared - dependent + again) * per_call / threads
                     + dependent * per_call
-                    + book / threads
+                    + (shared + again) * self.blockstm_tx_ns as f64 / threads
             }
         };
-        Duration::from_nanos((self.block_ns as f64 + receipts_ns + exec_ns) as u64)
+        let ns = (work.blocks * self.block_ns) as f64
+            + receipts_ns
+            + alone as f64 * per_call
+            + parallel_ns;
+        Duration::from_nanos(ns as u64)
     }
 
     /// Checking `signatures` ed25519 signatures on `threads` cores.
@@ -159,18 +158,18 @@ mod tests {
     #[test]
     fn the_built_in_model_parses_and_charges_parallel_work_by_its_schedule() {
         let m = CostModel::default();
-        let events = pb::BlockEvents {
-            executed: 1000,
-            dependent: Some(0),
-            ..Default::default()
+        let block = Work {
+            blocks: 1,
+            calls: 1000,
+            ..Work::default()
         };
         let node = |executor, threads| Node {
             vm: VmKind::Native,
             executor,
             threads,
         };
-        let seq = m.block(node(ExecutorKind::Sequential, 2), &events);
-        let par = m.block(node(ExecutorKind::Parallel, 2), &events);
+        let seq = m.work(node(ExecutorKind::Sequential, 2), &block);
+        let par = m.work(node(ExecutorKind::Parallel, 2), &block);
         assert_eq!(
             seq,
             Duration::from_nanos(m.block_ns + 1000 * m.native_tx_ns)
@@ -180,16 +179,26 @@ mod tests {
             Duration::from_nanos(m.block_ns + 1000 * m.native_tx_ns / 2)
         );
         // A chain of dependent calls gains nothing from the second core.
-        let chained = pb::BlockEvents {
-            dependent: Some(1000),
-            ..events.clone()
+        let chained = Work {
+            dependent: 1000,
+            ..block
         };
-        assert_eq!(m.block(node(ExecutorKind::Parallel, 2), &chained), seq);
+        assert_eq!(m.work(node(ExecutorKind::Parallel, 2), &chained), seq);
         // A block run sequentially after a predicted loss is one core's work.
-        let fell = pb::BlockEvents {
-            fell_back: true,
-            ..events
+        let fell = Work {
+            fell_back: 1000,
+            ..block
         };
-        assert_eq!(m.block(node(ExecutorKind::BlockStm, 2), &fell), seq);
+        assert_eq!(m.work(node(ExecutorKind::BlockStm, 2), &fell), seq);
+        // Block-STM's incarnations cost their work and bookkeeping again.
+        let stm = m.work(node(ExecutorKind::BlockStm, 2), &block);
+        let again = m.work(
+            node(ExecutorKind::BlockStm, 2),
+            &Work {
+                reexecuted: 500,
+                ..block
+            },
+        );
+        assert!(again > stm && stm > par, "{again:?} {stm:?} {par:?}");
     }
 }

@@ -95,6 +95,7 @@ pub fn world(
         ),
         model,
         beacon: BeaconNode::new(committees, two_phase),
+        validators: c.validators,
         block_interval: c.block_interval,
         beacon_interval: c.beacon_interval,
         load: Load {

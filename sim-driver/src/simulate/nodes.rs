@@ -22,7 +22,10 @@ use cross_shard::clock::Clock;
 use cross_shard::signing::SIGNATURE_LEN;
 use cross_shard::sync::lock;
 use shard_node::block::BlockProducer;
-use shard_node::io::{Admission, Shared};
+use shard_node::block::events::Work;
+use shard_node::io::{Admission, Shared, Wake};
+use shard_node::validator::Core;
+use shard_node::validator::sync::Synced;
 use shard_node::{Error as ShardError, ShardConfig};
 use shardsim_proto::convert::{signatures_from_wire, txs_from_wire};
 use shardsim_proto::pb;
@@ -30,12 +33,30 @@ use tokio::sync::mpsc;
 
 use super::cost::{self, CostModel};
 
+/// How a shard process makes its blocks.
+pub enum Role {
+    /// Alone: its block loop ticks and produces.
+    Alone(Box<BlockProducer>),
+    /// One validator of a committee: consensus turns, on messages and deadlines.
+    Member(Box<Core>),
+}
+
+/// What one turn of a validator did.
+pub struct Turn {
+    /// The blocks it executed, to charge its CPU for.
+    pub work: Work,
+    /// Consensus messages for its peers: (validator index, message).
+    pub messages: Vec<(u16, pb::ConsensusMessage)>,
+    /// The events of the blocks it committed.
+    pub events: Vec<pb::BlockEvents>,
+}
+
 /// A shard process: its pipeline, its hand-off points, and its CPU.
 pub struct ShardNode {
     /// The hand-off points the process's tasks share (mempool, inbound queue, counters).
     pub shared: Arc<Shared>,
-    /// The block pipeline.
-    pub producer: BlockProducer,
+    /// Its block pipeline, alone or under consensus.
+    pub role: Role,
     /// Its events subscription, read after every block.
     events: mpsc::Receiver<Result<pb::BlockEvents, tonic::Status>>,
     /// When its CPU is next free.
@@ -44,6 +65,8 @@ pub struct ShardNode {
     pub next_tick: Duration,
     /// An `asap` tick is scheduled.
     pub tick_pending: bool,
+    /// A validator: the earliest turn scheduled without a wake-up (`Duration::MAX`: none).
+    pub timer: Duration,
     /// Batches read off the Submit stream's wire but not yet admitted: the handler waits
     /// for mempool room, in order, and reads nothing more meanwhile.
     pub stream: VecDeque<pb::TxBatch>,
@@ -75,13 +98,23 @@ impl ShardNode {
         let producer = BlockProducer::new(ledger, &shared.config)?;
         let (tx, events) = mpsc::channel(shard_node::io::EVENTS_QUEUE);
         lock(&shared.subscribers).push(tx);
+        let role = match shared.config.committee.clone() {
+            Some(committee) => Role::Member(Box::new(Core::start(
+                producer,
+                shared.clone(),
+                &committee,
+                Synced::default(),
+            )?)),
+            None => Role::Alone(Box::new(producer)),
+        };
         Ok(ShardNode {
             shared,
-            producer,
+            role,
             events,
             busy_until: Duration::ZERO,
             next_tick: Duration::ZERO,
             tick_pending: false,
+            timer: Duration::MAX,
             stream: VecDeque::new(),
             stream_txs: 0,
             sent: 0,
@@ -133,7 +166,12 @@ impl ShardNode {
     pub fn produce(
         &mut self,
     ) -> Result<Option<(pb::HeaderSubmission, pb::BlockEvents)>, ShardError> {
-        let Some(submission) = self.producer.produce(&self.shared)? else {
+        let Role::Alone(producer) = &mut self.role else {
+            return Err(ShardError::Config(
+                "a validator has no block loop of its own".into(),
+            ));
+        };
+        let Some(submission) = producer.produce(&self.shared)? else {
             return Ok(None);
         };
         let events = match self.events.try_recv() {
@@ -149,6 +187,46 @@ impl ShardNode {
         Ok(Some((submission, events)))
     }
 
+    /// One turn of a validator at the clock's time (see [`Core::turn`]); `Err` when it
+    /// stops.
+    pub fn turn(&mut self, wake: Option<Wake>) -> Result<Turn, ShardError> {
+        let Role::Member(core) = &mut self.role else {
+            return Err(ShardError::Config("a shard alone has no consensus".into()));
+        };
+        let before = core.app.work;
+        core.turn(wake)?;
+        let work = core.app.work.since(&before);
+        let mut events = Vec::new();
+        while let Ok(Ok(e)) = self.events.try_recv() {
+            events.push(e);
+        }
+        let mut messages = Vec::new();
+        if let Some(links) = &self.shared.peers {
+            let n = self
+                .shared
+                .config
+                .committee
+                .as_ref()
+                .map_or(0, |c| c.committee.len());
+            for peer in 0..n as u16 {
+                messages.extend(links.take_queued(peer).into_iter().map(|m| (peer, m)));
+            }
+        }
+        Ok(Turn {
+            work,
+            messages,
+            events,
+        })
+    }
+
+    /// A validator: when its next turn is due without a wake-up.
+    pub fn next_turn(&self) -> Option<Duration> {
+        match &self.role {
+            Role::Member(core) => Some(core.next_turn()),
+            Role::Alone(_) => None,
+        }
+    }
+
     /// The header submissions due on the beacon link now (new ones, or all of them
     /// again when the oldest waited too long), as the link's pump sends them.
     pub fn due(&self) -> Vec<pb::HeaderSubmission> {
@@ -160,8 +238,11 @@ impl ShardNode {
     }
 
     /// The Status answer with a recount, as the driver asks at the end.
-    pub fn status(&self) -> pb::ShardStatus {
-        let r = self.producer.recount(&self.shared);
+    pub fn status(&mut self) -> pb::ShardStatus {
+        let r = match &mut self.role {
+            Role::Alone(producer) => producer.recount(&self.shared),
+            Role::Member(core) => core.recount(),
+        };
         self.shared.status(r.counters, r.waiting)
     }
 

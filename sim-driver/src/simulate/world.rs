@@ -27,12 +27,14 @@ use shardsim_proto::pb;
 
 use super::cost::CostModel;
 use super::network::{Network, Node};
-use super::nodes::{BeaconNode, Checked, ShardNode};
+use super::nodes::{BeaconNode, Checked, Role, ShardNode};
 use super::queue::EventQueue;
 use crate::load::generator::{MAX_CHUNK, TICK, TICK_CAP, fill_round};
 use crate::load::schedule::Schedule;
 use crate::load::workload::Source;
 use crate::measure::tracker::Tracker;
+use shard_node::block::events::Work;
+use shard_node::io::Wake;
 
 /// How often the driver samples its figures and looks whether the run is over.
 pub const SAMPLE: Duration = Duration::from_millis(250);
@@ -47,6 +49,8 @@ pub enum Event {
     Admit(u32, Box<Checked>),
     /// A shard's block loop turns.
     Tick(u32),
+    /// A validator turns: on a wake-up (a peer's message, work), or on its deadline.
+    Turn(u32, Option<Wake>),
     /// A shard's CPU has finished a block: its header and events go out.
     BlockDone(u32, Box<pb::HeaderSubmission>, Box<pb::BlockEvents>),
     /// A shard's CPU takes a message from the beacon.
@@ -71,6 +75,8 @@ pub enum Msg {
     Inbound(Box<pb::Inbound>),
     /// A block's events, shard → driver (Events).
     Events(Box<pb::BlockEvents>),
+    /// A consensus message from validator `.0` of the same committee (Consensus).
+    Consensus(u16, Box<pb::ConsensusMessage>),
 }
 
 /// The load as the generator drives it.
@@ -83,7 +89,7 @@ pub struct Load {
     pub end: Duration,
     /// The last round was sent (or the load was stopped).
     pub done: bool,
-    /// Per shard, transactions on the wire to it.
+    /// Per shard process (slot), transactions on the wire to it.
     pub on_wire: Vec<u64>,
 }
 
@@ -101,6 +107,8 @@ pub struct World {
     pub shards: Vec<ShardNode>,
     /// The beacon.
     pub beacon: BeaconNode,
+    /// Validators per shard (slot = shard · validators + validator).
+    pub validators: u32,
     /// `cluster.block_interval` (`None`: asap).
     pub block_interval: Option<Duration>,
     /// `cluster.beacon_interval`.
@@ -118,10 +126,17 @@ impl World {
     /// first tick, the first sample.
     pub fn start(&mut self) {
         self.queue.at(Duration::ZERO, Event::Load);
-        if let Some(interval) = self.block_interval {
-            for (s, node) in self.shards.iter_mut().enumerate() {
-                node.next_tick = interval;
-                self.queue.at(interval, Event::Tick(s as u32));
+        for (s, node) in self.shards.iter_mut().enumerate() {
+            match (node.next_turn(), self.block_interval) {
+                (Some(at), _) => {
+                    node.timer = at;
+                    self.queue.at(at, Event::Turn(s as u32, None));
+                }
+                (None, Some(interval)) => {
+                    node.next_tick = interval;
+                    self.queue.at(interval, Event::Tick(s as u32));
+                }
+                (None, None) => {}
             }
         }
         self.beacon.next_tick = self.beacon_interval;
@@ -141,13 +156,19 @@ impl World {
     }
 
     fn send(&mut self, from: Node, to: Node, msg: Msg) {
+        self.send_at(self.now(), from, to, msg);
+    }
+
+    /// Sends `msg` at `at` (when the sender's CPU has made it).
+    fn send_at(&mut self, at: Duration, from: Node, to: Node, msg: Msg) {
         let bytes = match &msg {
             Msg::Batch(b) => prost::Message::encoded_len(b.as_ref()),
             Msg::Header(h) => prost::Message::encoded_len(h.as_ref()),
             Msg::Inbound(m) => prost::Message::encoded_len(m.as_ref()),
             Msg::Events(e) => prost::Message::encoded_len(e.as_ref()),
+            Msg::Consensus(_, m) => prost::Message::encoded_len(m.as_ref()),
         };
-        let at = self.net.send(self.now(), from, to, bytes);
+        let at = self.net.send(at, from, to, bytes);
         self.queue.at(at, Event::Arrive(to, msg));
     }
 
@@ -168,6 +189,7 @@ impl World {
                 self.work_arrived(s);
             }
             Event::Tick(s) => self.tick(s),
+            Event::Turn(s, wake) => self.turn(s, wake),
             Event::BlockDone(s, submission, events) => {
                 let node = &self.shards[s as usize];
                 lock(&node.shared.outgoing).push(events.height, *submission);
@@ -211,29 +233,31 @@ impl World {
                     .at(done, Event::BeaconDone(notarized.map(Box::new)));
             }
             Event::BeaconDone(notarized) => {
+                // Every validator of a shard subscribes, and gets every message.
                 let slots = self.shards.len() as u32;
-                if let Some(n) = notarized {
-                    let n = *n;
+                let n = self.validators;
+                if let Some(notarized) = notarized {
+                    let notarized = *notarized;
                     let block = pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Block(n.block)),
+                        kind: Some(pb::inbound::Kind::Block(notarized.block)),
                     };
                     for s in 0..slots {
-                        self.send(
-                            Node::Beacon,
-                            Node::Shard(s),
-                            Msg::Inbound(Box::new(block.clone())),
-                        );
+                        let msg = Msg::Inbound(Box::new(block.clone()));
+                        self.send(Node::Beacon, Node::Shard(s), msg);
                     }
-                    for (dst, delivery) in n.deliveries {
+                    for (dst, delivery) in notarized.deliveries {
                         let msg = pb::Inbound {
                             kind: Some(pb::inbound::Kind::Delivery(delivery)),
                         };
-                        self.send(Node::Beacon, Node::Shard(dst), Msg::Inbound(Box::new(msg)));
+                        for s in dst * n..(dst + 1) * n {
+                            let msg = Msg::Inbound(Box::new(msg.clone()));
+                            self.send(Node::Beacon, Node::Shard(s), msg);
+                        }
                     }
                 }
                 for s in 0..slots {
                     let tip = pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Tip(self.beacon.state.chain.tip(s))),
+                        kind: Some(pb::inbound::Kind::Tip(self.beacon.state.chain.tip(s / n))),
                     };
                     self.send(Node::Beacon, Node::Shard(s), Msg::Inbound(Box::new(tip)));
                 }
@@ -267,6 +291,13 @@ impl World {
                 let done = Self::charge(now, &mut self.beacon.busy_until, took);
                 self.queue.at(done, Event::Accept(h));
             }
+            (Node::Shard(s), Msg::Consensus(from, m)) => {
+                let took = self.model.message(prost::Message::encoded_len(m.as_ref()));
+                let node = &mut self.shards[s as usize];
+                let done = Self::charge(now, &mut node.busy_until, took);
+                self.queue
+                    .at(done, Event::Turn(s, Some(Wake::Peer(from, m))));
+            }
             (Node::Driver, Msg::Events(events)) => {
                 self.tracker.events(now.as_nanos() as u64, &events);
             }
@@ -295,13 +326,97 @@ impl World {
         }
     }
 
-    /// Work arrived at shard `s`: an `asap` block loop turns as soon as it can.
+    /// Work arrived at shard process `s`: a validator turns (it looks whether work
+    /// waits), an `asap` block loop turns as soon as it can.
     fn work_arrived(&mut self, s: u32) {
         let node = &mut self.shards[s as usize];
-        if self.block_interval.is_none() && !node.tick_pending && node.stopped.is_none() {
+        if node.stopped.is_some() {
+            return;
+        }
+        if let Role::Member(_) = node.role {
+            self.queue.at(self.now(), Event::Turn(s, Some(Wake::Work)));
+        } else if self.block_interval.is_none() && !node.tick_pending {
             node.tick_pending = true;
             self.queue.at(self.now(), Event::Tick(s));
         }
+    }
+
+    /// Validator `s` turns (see `shard_node::validator::Core::turn`) when its CPU is
+    /// free: what it executed is charged, and what it sends leaves when that is done.
+    fn turn(&mut self, s: u32, wake: Option<Wake>) {
+        let now = self.now();
+        let node = &mut self.shards[s as usize];
+        if node.stopped.is_some() {
+            return;
+        }
+        if wake.is_none() {
+            if now < node.timer {
+                // An earlier deadline's turn, superseded: a later one is scheduled.
+                return;
+            }
+            node.timer = Duration::MAX;
+        }
+        if now < node.busy_until {
+            match wake {
+                Some(w) => self.queue.at(node.busy_until, Event::Turn(s, Some(w))),
+                None => {
+                    node.timer = node.busy_until;
+                    self.queue.at(node.busy_until, Event::Turn(s, None));
+                }
+            }
+            return;
+        }
+        let turn = match node.turn(wake) {
+            Ok(turn) => turn,
+            Err(e) => {
+                let why = format!("{} stopped: {e}", self.name(s));
+                self.shards[s as usize].stopped = Some(why.clone());
+                self.failures.push(why);
+                return;
+            }
+        };
+        let took = self.model.work(node.cost, &turn.work);
+        let done = Self::charge(now, &mut node.busy_until, took);
+        let due = node.due();
+        if let Some(next) = node.next_turn() {
+            let next = next.max(done);
+            if next < node.timer {
+                node.timer = next;
+                self.queue.at(next, Event::Turn(s, None));
+            }
+        }
+        let n = self.validators;
+        let me = (s % n) as u16;
+        let first = s - s % n;
+        for (peer, m) in turn.messages {
+            let to = Node::Shard(first + u32::from(peer));
+            self.send_at(done, Node::Shard(s), to, Msg::Consensus(me, Box::new(m)));
+        }
+        for e in turn.events {
+            self.send_at(done, Node::Shard(s), Node::Driver, Msg::Events(Box::new(e)));
+        }
+        for d in due {
+            self.send_at(done, Node::Shard(s), Node::Beacon, Msg::Header(Box::new(d)));
+        }
+        // A commit took transactions: room for what waits on the stream.
+        self.read_stream(s);
+    }
+
+    /// Transactions waiting for shard `k` on no process's mempool yet: the least any of
+    /// its validators' Submit streams holds (as the process driver counts what it holds).
+    pub fn held(&self, k: usize) -> u64 {
+        let n = self.validators as usize;
+        self.shards[k * n..(k + 1) * n]
+            .iter()
+            .map(|node| node.stream_txs)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Shard process `s`'s name, as a process run names it.
+    pub fn name(&self, s: u32) -> String {
+        let n = self.validators;
+        crate::cluster::process_name(s / n, s % n, n)
     }
 
     /// Shard `s`'s block loop turns: a block if there is work (like the process's loop:
@@ -325,13 +440,12 @@ impl World {
         }
         match node.produce() {
             Err(e) => {
-                let why = format!("shard-{s} stopped: {e}");
-                node.stopped = Some(why.clone());
-                self.failures.push(why);
+                node.stopped = Some(format!("shard-{s} stopped: {e}"));
+                self.failures.extend(node.stopped.clone());
             }
             Ok(None) => {}
             Ok(Some((submission, events))) => {
-                let took = self.model.block(node.cost, &events);
+                let took = self.model.work(node.cost, &Work::of(&events));
                 let done = Self::charge(now, &mut node.busy_until, took);
                 self.queue.at(
                     done,
@@ -379,24 +493,26 @@ impl World {
                 false
             }
         };
-        let mut batches = vec![pb::TxBatch::default(); self.shards.len()];
+        let mut batches =
+            vec![pb::TxBatch::default(); self.shards.len() / self.validators as usize];
         let mut programs = Vec::new();
         finished |= fill_round(&mut load.source, &mut intended, &mut batches, &mut programs);
         if !intended.is_empty() {
             self.tracker.dispatched(first, &intended, &programs);
         }
+        // A committee's client sends every batch to every validator of the shard.
+        let n = self.validators;
         for (k, batch) in batches.into_iter().enumerate() {
             if batch.id.is_empty() {
                 continue;
             }
             let rows = batch.id.len() as u64;
-            self.load.on_wire[k] += rows;
-            self.shards[k].sent += rows;
-            self.send(
-                Node::Driver,
-                Node::Shard(k as u32),
-                Msg::Batch(Box::new(batch)),
-            );
+            for s in k as u32 * n..(k as u32 + 1) * n {
+                self.load.on_wire[s as usize] += rows;
+                self.shards[s as usize].sent += rows;
+                let msg = Msg::Batch(Box::new(batch.clone()));
+                self.send(Node::Driver, Node::Shard(s), msg);
+            }
         }
         if finished {
             self.load.done = true;

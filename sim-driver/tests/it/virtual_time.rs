@@ -65,10 +65,12 @@ fn without_wall_clock(dir: &Path) -> Value {
 #[test]
 fn two_virtual_runs_with_the_same_seed_are_identical_and_another_seed_is_not() {
     let tmp = tempfile::tempdir().unwrap();
+    // Committees: consensus messages, timeouts and every validator's events in the mix.
+    let committees = ["--set", "cluster.validators=4"];
     let dirs: Vec<_> = ["a", "b"]
         .iter()
         .map(|name| {
-            let (ok, shown, dir) = run_virtual(SMALL, &tmp.path().join(name), &[], &[]);
+            let (ok, shown, dir) = run_virtual(SMALL, &tmp.path().join(name), &committees, &[]);
             assert!(ok, "{shown}");
             dir
         })
@@ -87,7 +89,8 @@ fn two_virtual_runs_with_the_same_seed_are_identical_and_another_seed_is_not() {
     assert!(a["simulator"]["events"].as_u64().unwrap() > 1000);
     // The comparison can fail: another seed draws other transactions and delays, and
     // ends in other state roots.
-    let (ok, shown, other) = run_virtual(SMALL, &tmp.path().join("c"), &["--set", "seed=12"], &[]);
+    let other_seed = [&committees[..], &["--set", "seed=12"]].concat();
+    let (ok, shown, other) = run_virtual(SMALL, &tmp.path().join("c"), &other_seed, &[]);
     assert!(ok, "{shown}");
     let c = without_wall_clock(&other);
     let roots = |s: &Value| {
@@ -103,7 +106,7 @@ fn two_virtual_runs_with_the_same_seed_are_identical_and_another_seed_is_not() {
 }
 
 #[test]
-fn virtual_runs_keep_every_invariant_under_both_protocols_and_the_evm() {
+fn virtual_runs_keep_every_invariant_under_both_protocols_the_evm_and_committees() {
     let tmp = tempfile::tempdir().unwrap();
     for (i, sets) in [
         vec!["cluster.protocol=two-phase"],
@@ -116,6 +119,11 @@ fn virtual_runs_keep_every_invariant_under_both_protocols_and_the_evm() {
             "cluster.executor=block-stm",
             "cluster.threads_per_shard=2",
             "cluster.block_interval=asap",
+        ],
+        vec!["cluster.validators=4"],
+        vec![
+            "cluster.validators=4",
+            "cluster.byzantine_validator={ shard = 1, validator = 2, behaviour = \"equivocate\" }",
         ],
     ]
     .iter()
@@ -166,8 +174,14 @@ fn the_virtual_driver_refuses_what_it_does_not_simulate_yet_and_process_mode_ref
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     };
     refused(
-        &["--virtual", "--set", "cluster.validators=4"],
-        "does not run cluster.validators > 1 (committees) yet",
+        &[
+            "--virtual",
+            "--set",
+            "placement.strategy=clpa",
+            "--set",
+            "workload.source=ethereum-like",
+        ],
+        "does not run placement.strategy = \"clpa\"",
     );
     refused(
         &[

@@ -18,7 +18,7 @@ use anyhow::Context;
 
 use super::{Progress, RunOptions, RunOutcome, traffic};
 use crate::measure::audit::audit_every_asset;
-use crate::measure::settle::{FinalStatus, quiescent};
+use crate::measure::settle::{FinalStatus, quiescent, represent};
 use crate::results::{self, SimulatorSummary, SimulatorWall, results_dir};
 use crate::scenario::Scenario;
 use crate::simulate::cost::CostModel;
@@ -90,14 +90,21 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
     progress.finish();
 
     let c = &scenario.cluster;
-    let statuses: Vec<_> = world.shards.iter().map(ShardNode::status).collect();
+    let n = c.validators as usize;
+    let statuses: Vec<_> = world.shards.iter_mut().map(ShardNode::status).collect();
+    let honest = |slot: usize| {
+        c.byzantine_validator
+            .as_ref()
+            .is_none_or(|b| slot != b.shard as usize * n + b.validator as usize)
+    };
+    let (shards, validators) = represent(statuses, n, &honest, &[]);
     let beacon = world.beacon.state.status();
     let status = FinalStatus {
-        quiescent: quiescent(&statuses, &[], &beacon),
-        shards: statuses,
-        validators: Vec::new(),
-        names: (0..c.shards)
-            .map(|k| crate::cluster::process_name(k, 0, c.validators))
+        quiescent: quiescent(&shards, &validators, &beacon),
+        shards,
+        validators,
+        names: (0..world.shards.len() as u32)
+            .map(|s| world.name(s))
             .collect(),
         beacon,
         silent: Vec::new(),
@@ -107,7 +114,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
             .iter()
             .map(|n| Some((n.sent, n.accepted)))
             .collect(),
-        held: world.shards.iter().map(|n| n.stream_txs).collect(),
+        held: (0..c.shards as usize).map(|k| world.held(k)).collect(),
     };
     let audit = audit_every_asset(scenario, &status);
     let placement = match &prepared {
@@ -175,8 +182,9 @@ fn drive(world: &mut World, opts: &RunOptions, progress: &Progress) -> End {
         };
         let now = world.queue.now();
         let at = now.as_nanos() as u64;
-        for (k, node) in world.shards.iter().enumerate() {
-            world.tracker.held(at, k, node.stream_txs);
+        for k in 0..world.tracker.mempools().len() {
+            let held = world.held(k);
+            world.tracker.held(at, k, held);
         }
         progress.update(now, &world.tracker, world.load.done);
         interrupted |= *opts.stop.borrow();
@@ -191,12 +199,8 @@ fn drive(world: &mut World, opts: &RunOptions, progress: &Progress) -> End {
         }
         if world.load.done && load_end.is_none() {
             load_end = Some(now);
-            backlog = world
-                .tracker
-                .mempools()
-                .iter()
-                .zip(&world.shards)
-                .map(|(m, n)| m + n.stream_txs)
+            backlog = (0..world.tracker.mempools().len())
+                .map(|k| world.tracker.mempools()[k] + world.held(k))
                 .collect();
             deadline = deadline.min(now + DRAIN_LIMIT);
         }
