@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use sim_driver::commands::run::{RunOptions, run};
 use sim_driver::commands::sweep::{Param, SweepOptions, sweep};
 use sim_driver::results;
-use sim_driver::scenario::Scenario;
+use sim_driver::scenario::{Mode, Scenario};
 use tokio::sync::watch;
 
 /// Run sharded-blockchain scenarios on a real multi-process cluster: a beacon and
@@ -595,6 +595,15 @@ async fn run_scenario(
     } else {
         println!("results: {}", outcome.dir.display());
         print!("{}", results::table(&outcome.summary));
+    }
+    let failed = !outcome.summary.failures.is_empty() || !outcome.summary.invariants.ok;
+    if failed && outcome.summary.mode == Mode::Virtual.name() {
+        // The echoed scenario holds every override and the seed: in virtual time it
+        // replays the run event for event.
+        eprintln!(
+            "shardsim: replay this run exactly: shardsim run {}",
+            outcome.dir.join("scenario.toml").display()
+        );
     }
     if !outcome.summary.failures.is_empty() {
         eprintln!(

@@ -279,9 +279,11 @@ mod tests {
         let e = plan(&path, &opts(vec![1, 100], vec![], None)).unwrap_err();
         let msg = format!("{e:#}");
         assert!(
-            msg.contains("cluster.shards=100") && msg.contains("1..=64"),
+            msg.contains("cluster.shards=100") && msg.contains("at most 64"),
             "{msg}"
         );
+        let e = plan(&path, &opts(vec![1, 2000], vec![], None)).unwrap_err();
+        assert!(format!("{e:#}").contains("1..=1024"), "{e:#}");
         assert!("no-equals".parse::<Param>().is_err());
         let both = opts(vec![1], vec!["workload.rate=5,6".parse().unwrap()], Some(5));
         assert!(plan(&path, &both).is_err());

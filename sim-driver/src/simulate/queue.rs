@@ -106,6 +106,6 @@ mod tests {
         assert_eq!(q.pop(), Some((ms(5), "c")));
         assert_eq!(q.pop(), Some((ms(5), "d")));
         assert_eq!(q.pop(), None);
-        assert_eq!(q.handled, 7);
+        assert_eq!(q.handled, 6);
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the `shardsim` binary: real beacon and shard processes on
 //! loopback, each test in its own temp dir.
 
+mod agreement;
 mod attach;
 mod cli;
 mod committee;

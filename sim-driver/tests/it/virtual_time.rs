@@ -154,6 +154,29 @@ fn a_virtual_run_that_loses_receipts_fails_its_invariants() {
     let s = summary(&dir);
     assert_eq!(s["invariants"]["ok"], false, "{s:#}");
     assert_eq!(s["invariants"]["all_final"], false, "{s:#}");
+    // The failing run names the command that replays it, and that command does: the
+    // same run, to the event.
+    let echo = dir.join("scenario.toml");
+    assert!(
+        shown.contains(&format!(
+            "replay this run exactly: shardsim run {}",
+            echo.display()
+        )),
+        "{shown}"
+    );
+    let again = tmp.path().join("again");
+    let output = shardsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&again)
+        .arg(&echo)
+        .env(shard_node::LOSE_RECEIPTS_ENV, "3")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{}", show(&output));
+    assert_eq!(
+        without_wall_clock(&dir),
+        without_wall_clock(&run_dir(&again, "vt"))
+    );
 }
 
 #[test]
