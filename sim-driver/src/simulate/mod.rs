@@ -48,6 +48,9 @@ pub mod queue;
 pub mod world;
 
 use std::path::Path;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
 
 use crate::load::schedule::Schedule;
 use crate::load::workload::Source;
@@ -57,6 +60,12 @@ use cost::CostModel;
 use network::Network;
 use nodes::{BeaconNode, ShardNode};
 use world::{Load, World};
+
+/// Mixed into the seed for the nodes' start times (see `world`).
+const PHASE_SALT: u64 = 0x5048_4153_4553;
+/// Between two processes' starts in a process run: each waits for the one before to
+/// say READY (measured 1–7 ms on the 2-core machine, docs/architecture.md §53).
+pub const LAUNCH_GAP: Duration = Duration::from_millis(2);
 
 /// The simulated cluster of `scenario` at genesis, with its load (`source` on
 /// `schedule`) and the driver's tracker; `placement` is the genesis table's file
@@ -77,10 +86,21 @@ pub fn world(
         executor: c.executor,
         threads: c.threads_per_shard,
     };
-    let shards = configs
-        .into_iter()
-        .map(|config| ShardNode::new(config, clock.clone(), node_cost))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // The nodes start as the process driver starts its processes — the beacon, then
+    // each shard process `LAUNCH_GAP` after the one before — so their block loops tick
+    // in the same phases as a process run's. (All ticking at once would make every
+    // receipt wait a whole beacon interval and a whole block interval.) When the load
+    // begins in that phase is drawn from the seed.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(scenario.seed ^ PHASE_SALT);
+    let beacon_start = c.beacon_interval.mul_f64(rng.random::<f64>());
+    let mut shards = Vec::with_capacity(configs.len());
+    for (slot, config) in configs.into_iter().enumerate() {
+        clock.set(beacon_start + LAUNCH_GAP * (slot as u32 + 1));
+        let mut node = ShardNode::new(config, clock.clone(), node_cost)?;
+        node.next_tick = clock.now();
+        shards.push(node);
+    }
+    clock.set(Duration::ZERO);
     let total = scenario.warmup + scenario.duration;
     let window = (scenario.warmup.as_nanos() as u64, total.as_nanos() as u64);
     let two_phase = (c.protocol == crate::scenario::Protocol::TwoPhase).then_some(c.deadline);
@@ -94,7 +114,7 @@ pub fn world(
             scenario.seed,
         ),
         model,
-        beacon: BeaconNode::new(committees, two_phase),
+        beacon: BeaconNode::new(committees, two_phase, beacon_start),
         validators: c.validators,
         block_interval: c.block_interval,
         beacon_interval: c.beacon_interval,

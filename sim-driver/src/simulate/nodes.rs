@@ -266,8 +266,13 @@ pub struct BeaconNode {
 }
 
 impl BeaconNode {
-    /// A beacon over these committees, coordinating two-phase commit with `two_phase`.
-    pub fn new(committees: Vec<consensus::Committee>, two_phase: Option<u64>) -> BeaconNode {
+    /// A beacon over these committees, coordinating two-phase commit with `two_phase`,
+    /// started at `start`.
+    pub fn new(
+        committees: Vec<consensus::Committee>,
+        two_phase: Option<u64>,
+        start: Duration,
+    ) -> BeaconNode {
         let shards = committees.len();
         BeaconNode {
             state: beacon::service::State {
@@ -276,7 +281,7 @@ impl BeaconNode {
                 recovered_height: 0,
             },
             busy_until: Duration::ZERO,
-            next_tick: Duration::ZERO,
+            next_tick: start,
         }
     }
 }

@@ -133,14 +133,15 @@ impl World {
                     self.queue.at(at, Event::Turn(s as u32, None));
                 }
                 (None, Some(interval)) => {
-                    node.next_tick = interval;
-                    self.queue.at(interval, Event::Tick(s as u32));
+                    // The loop's first tick: one interval after the process started.
+                    node.next_tick += interval;
+                    self.queue.at(node.next_tick, Event::Tick(s as u32));
                 }
                 (None, None) => {}
             }
         }
-        self.beacon.next_tick = self.beacon_interval;
-        self.queue.at(self.beacon_interval, Event::BeaconTick);
+        self.beacon.next_tick += self.beacon_interval;
+        self.queue.at(self.beacon.next_tick, Event::BeaconTick);
         self.queue.at(SAMPLE, Event::Sample);
     }
 

@@ -39,7 +39,12 @@ fn run(tmp: &Path, label: &str, sets: &[String], virtual_time: bool) -> Value {
     }
     let output = cmd.arg(&path).output().unwrap();
     let dir = run_dir(&out, "agree");
-    assert!(output.status.success(), "{label}: {}\n{}", show(&output), logs(&dir));
+    assert!(
+        output.status.success(),
+        "{label}: {}\n{}",
+        show(&output),
+        logs(&dir)
+    );
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
 
@@ -48,7 +53,12 @@ fn near(real: f64, virtual_: f64, within: f64) -> bool {
     (virtual_ - real).abs() <= within * real
 }
 
+/// Held to a release build: an unoptimized process cluster is itself the limit (its
+/// committees take 10 ms to commit a block that takes 2 ms optimized), so the figures
+/// would measure the build. CI runs it with `cargo test --release … -- --ignored`
+/// (`.ci/run`).
 #[test]
+#[ignore = "needs a release build: cargo test --release -p sim-driver --test it agreement -- --ignored"]
 fn virtual_runs_agree_with_process_runs_where_the_machine_is_not_the_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let mut table = String::from("shards validators | tps real/virtual | intra p50 | cross p50\n");
@@ -73,7 +83,11 @@ fn virtual_runs_agree_with_process_runs_where_the_machine_is_not_the_limit() {
         };
         // The same transactions, all applied: the same state, whatever the order.
         assert_eq!(real["rejected"], 0, "{label}: {real:#}");
-        assert_eq!(roots(&real), roots(&virt), "{label}: the runs end in other states");
+        assert_eq!(
+            roots(&real),
+            roots(&virt),
+            "{label}: the runs end in other states"
+        );
         let f = |s: &Value, path: &[&str]| {
             path.iter()
                 .fold(s, |v, k| &v[*k])
@@ -99,12 +113,16 @@ fn virtual_runs_agree_with_process_runs_where_the_machine_is_not_the_limit() {
             failed.push(format!("{label}: TPS {tps:?} differ by more than 5%"));
         }
         if !near(intra.0, intra.1, 0.20) {
-            failed.push(format!("{label}: intra p50 {intra:?} differ by more than 20%"));
+            failed.push(format!(
+                "{label}: intra p50 {intra:?} differ by more than 20%"
+            ));
         }
         if let Some(cross) = cross
             && !near(cross.0, cross.1, 0.20)
         {
-            failed.push(format!("{label}: cross p50 {cross:?} differ by more than 20%"));
+            failed.push(format!(
+                "{label}: cross p50 {cross:?} differ by more than 20%"
+            ));
         }
     }
     assert!(failed.is_empty(), "{}\n{table}", failed.join("\n"));
