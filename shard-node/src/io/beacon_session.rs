@@ -171,7 +171,7 @@ async fn receive(
             None => return tonic::Status::aborted("beacon closed the subscription"),
             Some(Err(status)) => return status,
         };
-        if let Some(lost) = take(shared, msg) {
+        if let Some(lost) = take(shared, &msg) {
             return tonic::Status::data_loss(format!("{lost} lost on the way; resubscribing"));
         }
     }
@@ -180,11 +180,11 @@ async fn receive(
 /// Takes one message from the beacon — a block, a delivery or a tip — as both drivers
 /// do: the process's Subscribe stream and the simulator's network. Returns what was
 /// lost when a tip shows a gap (the subscription must start again).
-pub fn take(shared: &Shared, msg: pb::Inbound) -> Option<String> {
-    match msg.kind {
-        Some(pb::inbound::Kind::Block(block)) => notarize(shared, &block),
+pub fn take(shared: &Shared, msg: &pb::Inbound) -> Option<String> {
+    match &msg.kind {
+        Some(pb::inbound::Kind::Block(block)) => notarize(shared, block),
         Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, d),
-        Some(pb::inbound::Kind::Tip(tip)) => return behind(shared, &tip),
+        Some(pb::inbound::Kind::Tip(tip)) => return behind(shared, tip),
         None => tracing::warn!("empty message from the beacon ignored"),
     }
     None
@@ -271,7 +271,7 @@ pub(crate) fn notarize(shared: &Shared, block: &pb::BeaconBlock) {
 }
 
 /// Steps 5–6: check a delivery against the notarized root and the channel order.
-fn deliver(shared: &Shared, d: pb::ReceiptDelivery) {
+fn deliver(shared: &Shared, d: &pb::ReceiptDelivery) {
     let checked = d
         .batch
         .as_ref()
@@ -325,7 +325,7 @@ fn deliver(shared: &Shared, d: pb::ReceiptDelivery) {
                 inbound.proofs[src as usize].push_back(HeldProof {
                     first_seq: batch.first_seq,
                     end_seq: batch.end_seq(),
-                    delivery: Arc::new(d),
+                    delivery: Arc::new(d.clone()),
                 });
             }
             inbound.duplicates += skip as u64;

@@ -275,6 +275,10 @@ pub struct SimulatorSummary {
     pub virtual_s: f64,
     /// Where the cost model's figures come from.
     pub cost_model: String,
+    /// Transaction signatures: `"none"` (the cluster signs none), `"real"` (made and
+    /// checked) or `"modelled"` (charged as CPU time, neither made nor checked).
+    #[serde(default)]
+    pub crypto: String,
     /// What it took on this machine (wall clock: differs run to run).
     pub wall: SimulatorWall,
 }

@@ -72,6 +72,13 @@ pub struct Scenario {
     /// Emulated network delay on every link.
     #[serde(default)]
     pub network: Network,
+    /// `[virtual]`: how a virtual run (`cluster.mode = "virtual"`) simulates.
+    #[serde(
+        default,
+        rename = "virtual",
+        skip_serializing_if = "VirtualSpec::is_default"
+    )]
+    pub simulation: VirtualSpec,
     /// The offered load.
     pub workload: Workload,
     /// Optional rate schedule: from `at` on, the offered rate becomes `rate`, stepping
@@ -305,6 +312,40 @@ pub struct Cluster {
     /// shards, and the same seed gives the same run). Default "process".
     #[serde(default)]
     pub mode: Mode,
+}
+
+/// `[virtual]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualSpec {
+    /// "real": every signature is made and checked, as in a process run; "modelled":
+    /// transaction signatures (`cluster.signatures`) are charged to the shards' CPUs
+    /// as if checked, but neither made nor checked — for runs too large to sign.
+    /// Default "real".
+    #[serde(default)]
+    pub crypto: Crypto,
+    /// A cost model file (`shardsim calibrate` writes one), relative to the scenario's
+    /// folder. Default: the model built in (docs/benchmarks.md's figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_model: Option<std::path::PathBuf>,
+}
+
+impl VirtualSpec {
+    /// Whether every field has its default (the table is then not echoed).
+    pub fn is_default(&self) -> bool {
+        *self == VirtualSpec::default()
+    }
+}
+
+/// `virtual.crypto`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Crypto {
+    /// Signatures made and checked.
+    #[default]
+    Real,
+    /// Charged as time, neither made nor checked.
+    Modelled,
 }
 
 /// `cluster.mode`.

@@ -32,6 +32,11 @@ impl Scenario {
     /// scenario runs the same from any working directory.
     fn resolve_paths(&mut self, scenario_file: &Path) {
         let base = scenario_file.parent().unwrap_or(Path::new(""));
+        if let Some(m) = &mut self.simulation.cost_model
+            && m.is_relative()
+        {
+            *m = base.join(&*m);
+        }
         if let Some(t) = &mut self.workload.trace {
             if t.path.is_relative() {
                 t.path = base.join(&t.path);

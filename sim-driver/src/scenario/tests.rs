@@ -392,6 +392,11 @@ fn scenario_reference_lists_every_field() {
         validator: 1,
         behaviour: "silent".into(),
     });
+    // In virtual time (where [virtual] applies).
+    s.simulation = super::VirtualSpec {
+        crypto: super::Crypto::Modelled,
+        cost_model: Some("m.toml".into()),
+    };
     // With a trace table (which only a trace source takes).
     s.workload.trace = Some(super::TraceSpec {
         path: "t.csv".into(),

@@ -37,6 +37,11 @@ impl Scenario {
     fn check_mode(&self) -> Result<(), String> {
         let c = &self.cluster;
         if c.mode == Mode::Process {
+            if !self.simulation.is_default() {
+                return Err(
+                    "[virtual] says how a virtual run simulates: it needs cluster.mode = \"virtual\" (or --virtual)".into(),
+                );
+            }
             if c.shards > MAX_PROCESS_SHARDS {
                 return Err(format!(
                     "cluster.shards = {} is more shard processes than one machine can run honestly (at most {MAX_PROCESS_SHARDS}); run it in virtual time (cluster.mode = \"virtual\", or --virtual), which takes up to {MAX_VIRTUAL_SHARDS}",

@@ -43,7 +43,7 @@ pub struct CostModel {
     pub blockstm_tx_ns: u64,
     /// One ed25519 check.
     pub signature_ns: u64,
-    /// A message taken in.
+    /// A message sent or taken in (each end pays it).
     pub message_ns: u64,
     /// Each byte of it.
     pub byte_ns: f64,
@@ -51,6 +51,8 @@ pub struct CostModel {
     pub header_ns: u64,
     /// A beacon block made.
     pub beacon_block_ns: u64,
+    /// Each receipt batch the block routes (its Merkle path, the delivery).
+    pub delivery_ns: u64,
 }
 
 /// The model kept in the repo.
@@ -135,7 +137,7 @@ impl CostModel {
         Duration::from_nanos(signatures as u64 * self.signature_ns / u64::from(threads.max(1)))
     }
 
-    /// Taking in or sending out one message of `bytes`.
+    /// Sending or taking in one message of `bytes`.
     pub fn message(&self, bytes: usize) -> Duration {
         Duration::from_nanos(self.message_ns + (bytes as f64 * self.byte_ns) as u64)
     }
@@ -145,9 +147,9 @@ impl CostModel {
         Duration::from_nanos(self.header_ns + signatures as u64 * self.signature_ns)
     }
 
-    /// The beacon making one block.
-    pub fn beacon_block(&self) -> Duration {
-        Duration::from_nanos(self.beacon_block_ns)
+    /// The beacon making one block that routes `deliveries` batches.
+    pub fn beacon_block(&self, deliveries: usize) -> Duration {
+        Duration::from_nanos(self.beacon_block_ns + deliveries as u64 * self.delivery_ns)
     }
 }
 

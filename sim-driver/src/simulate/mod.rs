@@ -61,6 +61,21 @@ use network::Network;
 use nodes::{BeaconNode, ShardNode};
 use world::{Load, World};
 
+/// The scenario the simulated nodes and the load run: the scenario itself, but under
+/// `virtual.crypto = "modelled"` without signatures — none is made or checked, and the
+/// shards' CPUs are charged for checking them all the same ([`nodes::ShardNode`]).
+pub fn as_simulated(scenario: &Scenario) -> std::borrow::Cow<'_, Scenario> {
+    if scenario.simulation.crypto == crate::scenario::Crypto::Modelled
+        && scenario.cluster.signatures
+    {
+        let mut s = scenario.clone();
+        s.cluster.signatures = false;
+        std::borrow::Cow::Owned(s)
+    } else {
+        std::borrow::Cow::Borrowed(scenario)
+    }
+}
+
 /// Mixed into the seed for the nodes' start times (see `world`).
 const PHASE_SALT: u64 = 0x5048_4153_4553;
 /// Between two processes' starts in a process run: each waits for the one before to
@@ -76,8 +91,10 @@ pub fn world(
     placement: Option<&Path>,
     model: CostModel,
 ) -> anyhow::Result<World> {
+    let modelled = scenario.cluster.signatures
+        && scenario.simulation.crypto == crate::scenario::Crypto::Modelled;
     let secret = config::secret(scenario.seed);
-    let configs = config::shard_configs(scenario, &secret, placement)?;
+    let configs = config::shard_configs(&as_simulated(scenario), &secret, placement)?;
     let committees = config::committees(scenario, &secret)?;
     let clock = cross_shard::clock::Clock::virtual_();
     let c = &scenario.cluster;
@@ -89,15 +106,25 @@ pub fn world(
     // The nodes start as the process driver starts its processes — the beacon, then
     // each shard process `LAUNCH_GAP` after the one before — so their block loops tick
     // in the same phases as a process run's. (All ticking at once would make every
-    // receipt wait a whole beacon interval and a whole block interval.) When the load
-    // begins in that phase is drawn from the seed.
+    // receipt wait a whole beacon interval and a whole block interval.) The load begins
+    // once all are up: a node's start is its phase within its first interval, and
+    // where the load begins in the beacon's is drawn from the seed.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(scenario.seed ^ PHASE_SALT);
     let beacon_start = c.beacon_interval.mul_f64(rng.random::<f64>());
+    let interval = c
+        .block_interval
+        .unwrap_or(c.beacon_interval)
+        .as_nanos()
+        .max(1);
     let mut shards = Vec::with_capacity(configs.len());
     for (slot, config) in configs.into_iter().enumerate() {
-        clock.set(beacon_start + LAUNCH_GAP * (slot as u32 + 1));
+        let launched = beacon_start + LAUNCH_GAP * (slot as u32 + 1);
+        clock.set(Duration::from_nanos(
+            (launched.as_nanos() % interval) as u64,
+        ));
         let mut node = ShardNode::new(config, clock.clone(), node_cost)?;
         node.next_tick = clock.now();
+        node.modelled_signatures = modelled;
         shards.push(node);
     }
     clock.set(Duration::ZERO);

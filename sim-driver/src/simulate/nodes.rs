@@ -80,6 +80,9 @@ pub struct ShardNode {
     pub cost: cost::Node,
     /// Why it stopped, if it did (a fatal error of its block loop).
     pub stopped: Option<String>,
+    /// `virtual.crypto = "modelled"`: every transaction admitted is charged a
+    /// signature check that is not made.
+    pub modelled_signatures: bool,
 }
 
 /// A batch that has been read and checked, entering the mempool when the CPU is done.
@@ -121,6 +124,7 @@ impl ShardNode {
             accepted: 0,
             cost,
             stopped: None,
+            modelled_signatures: false,
         })
     }
 
@@ -153,10 +157,15 @@ impl ShardNode {
                 took += model.signatures(sigs.len(), self.cost.threads);
                 Admission::checked(txs, sigs, &verdicts, self.shared.peers.is_some())
             }
-            None => Admission {
-                admitted: txs,
-                ..Admission::default()
-            },
+            None => {
+                if self.modelled_signatures {
+                    took += model.signatures(txs.len(), self.cost.threads);
+                }
+                Admission {
+                    admitted: txs,
+                    ..Admission::default()
+                }
+            }
         };
         Some(Ok((Checked { admission }, took)))
     }

@@ -18,6 +18,7 @@
 //! Every node's CPU is a timeline (`busy_until`): work that arrives while it is busy
 //! starts when it is free, and takes what the cost model charges.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cross_shard::clock::Clock;
@@ -43,8 +44,8 @@ pub const SAMPLE: Duration = Duration::from_millis(250);
 pub enum Event {
     /// The generator's next round.
     Load,
-    /// A message reaches a node.
-    Arrive(Node, Msg),
+    /// A message (of so many bytes on the wire) reaches a node.
+    Arrive(Node, Msg, usize),
     /// A shard's CPU has checked a batch: it enters the mempool.
     Admit(u32, Box<Checked>),
     /// A shard's block loop turns.
@@ -54,7 +55,7 @@ pub enum Event {
     /// A shard's CPU has finished a block: its header and events go out.
     BlockDone(u32, Box<pb::HeaderSubmission>, Box<pb::BlockEvents>),
     /// A shard's CPU takes a message from the beacon.
-    Take(u32, Box<pb::Inbound>),
+    Take(u32, Arc<pb::Inbound>),
     /// The beacon's CPU takes a header.
     Accept(Box<pb::HeaderSubmission>),
     /// The beacon's notarization is due.
@@ -71,8 +72,9 @@ pub enum Msg {
     Batch(Box<pb::TxBatch>),
     /// A header with its receipts, shard → beacon (SubmitHeaders).
     Header(Box<pb::HeaderSubmission>),
-    /// A beacon block, delivery or tip, beacon → shard (Subscribe).
-    Inbound(Box<pb::Inbound>),
+    /// A beacon block, delivery or tip, beacon → shard (Subscribe); shared by the
+    /// copies sent to many subscribers.
+    Inbound(Arc<pb::Inbound>),
     /// A block's events, shard → driver (Events).
     Events(Box<pb::BlockEvents>),
     /// A consensus message from validator `.0` of the same committee (Consensus).
@@ -169,8 +171,36 @@ impl World {
             Msg::Events(e) => prost::Message::encoded_len(e.as_ref()),
             Msg::Consensus(_, m) => prost::Message::encoded_len(m.as_ref()),
         };
-        let at = self.net.send(at, from, to, bytes);
-        self.queue.at(at, Event::Arrive(to, msg));
+        self.send_sized(at, from, to, msg, bytes);
+    }
+
+    /// Sends `msg`, `bytes` long: the sender's CPU encodes it when it is free (the
+    /// driver's is not simulated), then the network carries it.
+    fn send_sized(&mut self, at: Duration, from: Node, to: Node, msg: Msg, bytes: usize) {
+        let took = self.model.message(bytes);
+        let leaves = match from {
+            Node::Driver => at,
+            Node::Beacon => Self::charge(at, &mut self.beacon.busy_until, took),
+            Node::Shard(s) => Self::charge(at, &mut self.shards[s as usize].busy_until, took),
+        };
+        let arrives = self.net.send(leaves, from, to, bytes);
+        self.queue.at(arrives, Event::Arrive(to, msg, bytes));
+    }
+
+    /// Sends one beacon message to each of `to`, encoded once per subscriber.
+    fn broadcast(&mut self, to: std::ops::Range<u32>, msg: pb::Inbound) {
+        let bytes = prost::Message::encoded_len(&msg);
+        let msg = Arc::new(msg);
+        let now = self.now();
+        for s in to {
+            self.send_sized(
+                now,
+                Node::Beacon,
+                Node::Shard(s),
+                Msg::Inbound(msg.clone()),
+                bytes,
+            );
+        }
     }
 
     /// Work `took` on a CPU free from `busy`: when it is done.
@@ -184,7 +214,7 @@ impl World {
         let now = self.now();
         match event {
             Event::Load => self.load_round(),
-            Event::Arrive(to, msg) => self.arrive(to, msg),
+            Event::Arrive(to, msg, bytes) => self.arrive(to, msg, bytes),
             Event::Admit(s, checked) => {
                 self.shards[s as usize].shared.admit(checked.admission);
                 self.work_arrived(s);
@@ -201,7 +231,7 @@ impl World {
             }
             Event::Take(s, msg) => {
                 let node = &self.shards[s as usize];
-                if let Some(lost) = beacon_session::take(&node.shared, *msg) {
+                if let Some(lost) = beacon_session::take(&node.shared, &msg) {
                     // The simulated links lose nothing: a gap is a bug, not a fault.
                     self.failures.push(format!(
                         "shard-{s}: {lost} lost on a simulated link that drops nothing"
@@ -223,10 +253,7 @@ impl World {
                 self.queue.at(b.next_tick, Event::BeaconTick);
                 let notarized = b.state.chain.notarize();
                 let took = match &notarized {
-                    Some(n) => {
-                        self.model.beacon_block()
-                            + self.model.message(0) * (n.deliveries.len() as u32)
-                    }
+                    Some(n) => self.model.beacon_block(n.deliveries.len()),
                     None => Duration::ZERO,
                 };
                 let done = Self::charge(now, &mut b.busy_until, took);
@@ -234,7 +261,8 @@ impl World {
                     .at(done, Event::BeaconDone(notarized.map(Box::new)));
             }
             Event::BeaconDone(notarized) => {
-                // Every validator of a shard subscribes, and gets every message.
+                // Every validator of a shard subscribes, and gets every message: the
+                // block to all, each delivery to its destination's, then the tips.
                 let slots = self.shards.len() as u32;
                 let n = self.validators;
                 if let Some(notarized) = notarized {
@@ -242,25 +270,19 @@ impl World {
                     let block = pb::Inbound {
                         kind: Some(pb::inbound::Kind::Block(notarized.block)),
                     };
-                    for s in 0..slots {
-                        let msg = Msg::Inbound(Box::new(block.clone()));
-                        self.send(Node::Beacon, Node::Shard(s), msg);
-                    }
+                    self.broadcast(0..slots, block);
                     for (dst, delivery) in notarized.deliveries {
                         let msg = pb::Inbound {
                             kind: Some(pb::inbound::Kind::Delivery(delivery)),
                         };
-                        for s in dst * n..(dst + 1) * n {
-                            let msg = Msg::Inbound(Box::new(msg.clone()));
-                            self.send(Node::Beacon, Node::Shard(s), msg);
-                        }
+                        self.broadcast(dst * n..(dst + 1) * n, msg);
                     }
                 }
-                for s in 0..slots {
+                for k in 0..slots / n {
                     let tip = pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Tip(self.beacon.state.chain.tip(s / n))),
+                        kind: Some(pb::inbound::Kind::Tip(self.beacon.state.chain.tip(k))),
                     };
-                    self.send(Node::Beacon, Node::Shard(s), Msg::Inbound(Box::new(tip)));
+                    self.broadcast(k * n..(k + 1) * n, tip);
                 }
             }
             Event::Sample => unreachable!("the run loop handles samples"),
@@ -268,7 +290,7 @@ impl World {
     }
 
     /// A message reaches its node.
-    fn arrive(&mut self, to: Node, msg: Msg) {
+    fn arrive(&mut self, to: Node, msg: Msg, bytes: usize) {
         let now = self.now();
         match (to, msg) {
             (Node::Shard(s), Msg::Batch(batch)) => {
@@ -280,20 +302,19 @@ impl World {
                 self.read_stream(s);
             }
             (Node::Shard(s), Msg::Inbound(m)) => {
-                let took = self.model.message(prost::Message::encoded_len(m.as_ref()));
+                let took = self.model.message(bytes);
                 let node = &mut self.shards[s as usize];
                 let done = Self::charge(now, &mut node.busy_until, took);
                 self.queue.at(done, Event::Take(s, m));
             }
             (Node::Beacon, Msg::Header(h)) => {
                 let signatures = h.cert.as_ref().map_or(0, |c| c.signatures.len());
-                let took = self.model.message(prost::Message::encoded_len(h.as_ref()))
-                    + self.model.header(signatures);
+                let took = self.model.message(bytes) + self.model.header(signatures);
                 let done = Self::charge(now, &mut self.beacon.busy_until, took);
                 self.queue.at(done, Event::Accept(h));
             }
             (Node::Shard(s), Msg::Consensus(from, m)) => {
-                let took = self.model.message(prost::Message::encoded_len(m.as_ref()));
+                let took = self.model.message(bytes);
                 let node = &mut self.shards[s as usize];
                 let done = Self::charge(now, &mut node.busy_until, took);
                 self.queue

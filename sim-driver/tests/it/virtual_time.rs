@@ -218,3 +218,45 @@ fn the_virtual_driver_refuses_what_it_does_not_simulate_yet_and_process_mode_ref
     refused(&["--virtual", "--set", "cluster.shards=1025"], "shards");
     assert!(!out.exists(), "nothing written for a refused scenario");
 }
+
+/// `virtual.crypto = "modelled"`: a signed cluster's transactions are neither signed
+/// nor checked, and the shards are charged for checking them all the same — so the run
+/// takes as long in virtual time as a real check would make it, and says so.
+#[test]
+fn modelled_signatures_are_charged_not_made_and_the_summary_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = ["--set", "cluster.signatures=true"];
+    let run = |name: &str, crypto: &str| {
+        let set = format!("virtual.crypto={crypto}");
+        let args = [&signed[..], &["--set", &set]].concat();
+        let (ok, shown, dir) = run_virtual(SMALL, &tmp.path().join(name), &args, &[]);
+        assert!(ok, "{crypto}: {shown}");
+        summary(&dir)
+    };
+    let real = run("real", "real");
+    let modelled = run("modelled", "modelled");
+    assert_eq!(real["simulator"]["crypto"], "real");
+    assert_eq!(modelled["simulator"]["crypto"], "modelled");
+    for s in [&real, &modelled] {
+        assert_eq!(s["invariants"]["ok"], true, "{s:#}");
+    }
+    // The same charges in both: the same blocks at the same times.
+    assert_eq!(real["latency_ms"], modelled["latency_ms"]);
+    assert_eq!(real["committed"], modelled["committed"]);
+    // [virtual] means nothing to a process run: refused, not ignored.
+    let path = scenario(tmp.path(), "vt", SMALL);
+    let output = shardsim()
+        .args(["validate", "--set", "virtual.crypto=modelled"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("[virtual] says how a virtual run simulates")
+            || String::from_utf8_lossy(&output.stderr)
+                .contains("[virtual] says how a virtual run simulates"),
+        "{}",
+        show(&output)
+    );
+}

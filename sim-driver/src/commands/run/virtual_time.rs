@@ -70,14 +70,17 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         .map(crate::load::real::RealTraffic::new)
         .transpose()?;
     let source = crate::load::generator::prepare_source(
-        scenario,
+        &crate::simulate::as_simulated(scenario),
         total,
         opts.progress,
         real,
         schedule.as_ref(),
     )
     .await?;
-    let model = CostModel::default();
+    let model = match &scenario.simulation.cost_model {
+        Some(path) => CostModel::load(path)?,
+        None => CostModel::default(),
+    };
     let mut world = crate::simulate::world(
         scenario,
         (source, schedule),
@@ -144,6 +147,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         bytes: world.net.bytes,
         virtual_s,
         cost_model: model.source,
+        crypto: match (c.signatures, scenario.simulation.crypto) {
+            (false, _) => "none",
+            (true, crate::scenario::Crypto::Real) => "real",
+            (true, crate::scenario::Crypto::Modelled) => "modelled",
+        }
+        .into(),
         wall: SimulatorWall {
             seconds: wall,
             events_per_s: world.queue.handled as f64 / wall,
