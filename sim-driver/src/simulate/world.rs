@@ -27,6 +27,7 @@ use shard_node::io::beacon_session;
 use shardsim_proto::pb;
 
 use super::cost::CostModel;
+use beacon::chain::Outcome;
 use super::network::{Network, Node};
 use super::nodes::{BeaconNode, Checked, Role, ShardNode};
 use super::queue::EventQueue;
@@ -240,8 +241,16 @@ impl World {
                 self.work_arrived(s);
             }
             Event::Accept(submission) => {
-                // A refused header is counted by the chain (headers_rejected).
-                let _ = self.beacon.state.chain.accept(&submission);
+                // A refused header is counted by the chain (headers_rejected). A copy
+                // it has already (another validator's) is known by its height before
+                // any check; the others cost the checks, their certificate's
+                // signatures first.
+                let outcome = self.beacon.state.chain.accept(&submission);
+                if !matches!(outcome, Ok((_, Outcome::Duplicate | Outcome::OutOfOrder))) {
+                    let signatures = submission.cert.as_ref().map_or(0, |c| c.signatures.len());
+                    let took = self.model.header(signatures);
+                    Self::charge(now, &mut self.beacon.busy_until, took);
+                }
             }
             Event::BeaconTick => {
                 let b = &mut self.beacon;
@@ -308,8 +317,7 @@ impl World {
                 self.queue.at(done, Event::Take(s, m));
             }
             (Node::Beacon, Msg::Header(h)) => {
-                let signatures = h.cert.as_ref().map_or(0, |c| c.signatures.len());
-                let took = self.model.message(bytes) + self.model.header(signatures);
+                let took = self.model.message(bytes);
                 let done = Self::charge(now, &mut self.beacon.busy_until, took);
                 self.queue.at(done, Event::Accept(h));
             }
