@@ -27,7 +27,6 @@ use shard_node::io::beacon_session;
 use shardsim_proto::pb;
 
 use super::cost::CostModel;
-use beacon::chain::Outcome;
 use super::network::{Network, Node};
 use super::nodes::{BeaconNode, Checked, Role, ShardNode};
 use super::queue::EventQueue;
@@ -35,6 +34,7 @@ use crate::load::generator::{MAX_CHUNK, TICK, TICK_CAP, fill_round};
 use crate::load::schedule::Schedule;
 use crate::load::workload::Source;
 use crate::measure::tracker::Tracker;
+use beacon::chain::Outcome;
 use shard_node::block::events::Work;
 use shard_node::io::Wake;
 

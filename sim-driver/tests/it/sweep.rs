@@ -213,3 +213,55 @@ fn validate_reports_each_file() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
 }
+
+/// A sweep in virtual time: past what one machine runs as processes (100 shards of 4
+/// validators: 401 processes), every point a virtual run with every invariant, and
+/// the sweep's files as a process sweep writes them.
+#[test]
+fn a_virtual_sweep_reaches_past_the_process_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), "it-sweep", SWEEP);
+    let out = tmp.path().join("results");
+    let output = shardsim()
+        .args([
+            "sweep",
+            "--virtual",
+            "--shards",
+            "1,100",
+            "--rate-per-shard",
+            "200",
+            "--set",
+            "cluster.validators=4",
+            "--set",
+            "workload.accounts=20000",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let dir = sweep_dir(&out);
+    let report = read_json(&dir.join("sweep.json"));
+    assert_eq!(report["ok"], true, "{report:#}");
+    let points = report["points"].as_array().unwrap();
+    for (p, shards) in points.iter().zip([1, 100]) {
+        let s = &p["summary"];
+        assert_eq!(s["shards"], shards);
+        assert_eq!(s["mode"], "virtual");
+        assert_eq!(s["invariants"]["ok"], true, "{s:#}");
+        assert_eq!(s["invariants"]["consensus_safe"], true, "{s:#}");
+        assert!(s["simulator"]["events"].as_u64().unwrap() > 0);
+    }
+    assert!(
+        points[1]["summary"]["cross_shard"]["committed"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{report:#}"
+    );
+    for chart in ["throughput-vs-shards.png", "latency-vs-shards.svg"] {
+        assert!(dir.join(chart).metadata().unwrap().len() > 0);
+    }
+}
