@@ -52,7 +52,7 @@ use crate::protocol::{HeldProof, QueuedReceipt, RETRANSMIT};
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 /// Submissions queued on the header stream: the link waits for room (backpressure
 /// from the beacon through HTTP/2 flow control) rather than piling them up.
-const HEADER_QUEUE: usize = 64;
+pub const HEADER_QUEUE: usize = 64;
 /// Pause between attempts to reach a beacon that is gone.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 

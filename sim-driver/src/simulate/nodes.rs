@@ -67,6 +67,10 @@ pub struct ShardNode {
     pub tick_pending: bool,
     /// A validator: the earliest turn scheduled without a wake-up (`Duration::MAX`: none).
     pub timer: Duration,
+    /// Header submissions due but not yet sent: the beacon link's window is full.
+    pub pump: VecDeque<pb::HeaderSubmission>,
+    /// Header submissions sent and not yet taken by the beacon.
+    pub headers_in_flight: usize,
     /// Batches read off the Submit stream's wire but not yet admitted: the handler waits
     /// for mempool room, in order, and reads nothing more meanwhile.
     pub stream: VecDeque<pb::TxBatch>,
@@ -118,6 +122,8 @@ impl ShardNode {
             next_tick: Duration::ZERO,
             tick_pending: false,
             timer: Duration::MAX,
+            pump: VecDeque::new(),
+            headers_in_flight: 0,
             stream: VecDeque::new(),
             stream_txs: 0,
             sent: 0,

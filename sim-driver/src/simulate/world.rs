@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use cross_shard::clock::Clock;
 use cross_shard::sync::lock;
-use shard_node::io::beacon_session;
+use shard_node::io::beacon_session::{self, HEADER_QUEUE};
 use shardsim_proto::pb;
 
 use super::cost::CostModel;
@@ -57,8 +57,8 @@ pub enum Event {
     BlockDone(u32, Box<pb::HeaderSubmission>, Box<pb::BlockEvents>),
     /// A shard's CPU takes a message from the beacon.
     Take(u32, Arc<pb::Inbound>),
-    /// The beacon's CPU takes a header.
-    Accept(Box<pb::HeaderSubmission>),
+    /// The beacon's CPU takes a header from shard process `.0`.
+    Accept(u32, Box<pb::HeaderSubmission>),
     /// The beacon's notarization is due.
     BeaconTick,
     /// The beacon's CPU has made its block (if any): it and the tips go out.
@@ -71,8 +71,8 @@ pub enum Event {
 pub enum Msg {
     /// Transactions, driver → shard (Submit).
     Batch(Box<pb::TxBatch>),
-    /// A header with its receipts, shard → beacon (SubmitHeaders).
-    Header(Box<pb::HeaderSubmission>),
+    /// A header with its receipts, from shard process `.0` to the beacon (SubmitHeaders).
+    Header(u32, Box<pb::HeaderSubmission>),
     /// A beacon block, delivery or tip, beacon → shard (Subscribe); shared by the
     /// copies sent to many subscribers.
     Inbound(Arc<pb::Inbound>),
@@ -167,7 +167,7 @@ impl World {
     fn send_at(&mut self, at: Duration, from: Node, to: Node, msg: Msg) {
         let bytes = match &msg {
             Msg::Batch(b) => prost::Message::encoded_len(b.as_ref()),
-            Msg::Header(h) => prost::Message::encoded_len(h.as_ref()),
+            Msg::Header(_, h) => prost::Message::encoded_len(h.as_ref()),
             Msg::Inbound(m) => prost::Message::encoded_len(m.as_ref()),
             Msg::Events(e) => prost::Message::encoded_len(e.as_ref()),
             Msg::Consensus(_, m) => prost::Message::encoded_len(m.as_ref()),
@@ -225,9 +225,7 @@ impl World {
             Event::BlockDone(s, submission, events) => {
                 let node = &self.shards[s as usize];
                 lock(&node.shared.outgoing).push(events.height, *submission);
-                for due in node.due() {
-                    self.send(Node::Shard(s), Node::Beacon, Msg::Header(Box::new(due)));
-                }
+                self.pump_headers(s, now);
                 self.send(Node::Shard(s), Node::Driver, Msg::Events(events));
             }
             Event::Take(s, msg) => {
@@ -240,7 +238,10 @@ impl World {
                 }
                 self.work_arrived(s);
             }
-            Event::Accept(submission) => {
+            Event::Accept(s, submission) => {
+                // The link's window has room again: the shard's pump sends on.
+                self.shards[s as usize].headers_in_flight -= 1;
+                self.pump_headers(s, now);
                 // A refused header is counted by the chain (headers_rejected). A copy
                 // it has already (another validator's) is known by its height before
                 // any check; the others cost the checks, their certificate's
@@ -316,10 +317,10 @@ impl World {
                 let done = Self::charge(now, &mut node.busy_until, took);
                 self.queue.at(done, Event::Take(s, m));
             }
-            (Node::Beacon, Msg::Header(h)) => {
+            (Node::Beacon, Msg::Header(s, h)) => {
                 let took = self.model.message(bytes);
                 let done = Self::charge(now, &mut self.beacon.busy_until, took);
-                self.queue.at(done, Event::Accept(h));
+                self.queue.at(done, Event::Accept(s, h));
             }
             (Node::Shard(s), Msg::Consensus(from, m)) => {
                 let took = self.model.message(bytes);
@@ -407,7 +408,6 @@ impl World {
         };
         let took = self.model.work(node.cost, &turn.work);
         let done = Self::charge(now, &mut node.busy_until, took);
-        let due = node.due();
         if let Some(next) = node.next_turn() {
             let next = next.max(done);
             if next < node.timer {
@@ -425,9 +425,7 @@ impl World {
         for e in turn.events {
             self.send_at(done, Node::Shard(s), Node::Driver, Msg::Events(Box::new(e)));
         }
-        for d in due {
-            self.send_at(done, Node::Shard(s), Node::Beacon, Msg::Header(Box::new(d)));
-        }
+        self.pump_headers(s, done);
         // A commit took transactions: room for what waits on the stream.
         self.read_stream(s);
     }
@@ -441,6 +439,35 @@ impl World {
             .map(|node| node.stream_txs)
             .min()
             .unwrap_or(0)
+    }
+
+    /// Shard process `s`'s header pump (`beacon_session`'s, with HTTP/2's flow
+    /// control): the submissions due go out while fewer than [`HEADER_QUEUE`] wait for
+    /// the beacon to take them; the rest wait in the pump, and what is due is asked
+    /// again only once all of those are out — so resends do not pile up behind a
+    /// beacon that cannot keep up.
+    fn pump_headers(&mut self, s: u32, at: Duration) {
+        let node = &mut self.shards[s as usize];
+        if node.pump.is_empty() {
+            let due = node.due();
+            node.pump.extend(due);
+        }
+        loop {
+            let node = &mut self.shards[s as usize];
+            if node.headers_in_flight >= HEADER_QUEUE {
+                break;
+            }
+            let Some(h) = node.pump.pop_front() else {
+                break;
+            };
+            node.headers_in_flight += 1;
+            self.send_at(
+                at,
+                Node::Shard(s),
+                Node::Beacon,
+                Msg::Header(s, Box::new(h)),
+            );
+        }
     }
 
     /// Shard process `s`'s name, as a process run names it.
