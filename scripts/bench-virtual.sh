@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Virtual time, as docs/benchmarks.md reports it.
 #
-#   cargo build --release && scripts/bench-virtual.sh [RUNS]
+#   cargo build --release && scripts/bench-virtual.sh [RUNS] [SCENARIO...]
 #
-# 1. scenarios/virtual-64.toml and scenarios/virtual-1024.toml, RUNS times each: wall
+# 1. The SCENARIOs (default: virtual-64 virtual-1024, from scenarios/), RUNS times each: wall
 #    seconds, peak memory (GNU time's maximum resident set) and simulated events per
 #    second, as medians with their range. What the runs measure in virtual time (TPS,
 #    latency) is the same every run: printed once.
@@ -13,13 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
+shift || true
+scenarios=("${@:-virtual-64 virtual-1024}")
 bin=./target/release/shardsim
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -n | awk '{a[NR]=$1} END {printf "median %.1f (min %.1f, max %.1f)", a[int((NR+1)/2)], a[1], a[NR]}'; }
 
-for s in virtual-64 virtual-1024; do
+for s in ${scenarios[@]}; do
   : >"$tmp/$s.wall"; : >"$tmp/$s.rss"; : >"$tmp/$s.eps"
   for r in $(seq "$runs"); do
     /usr/bin/time -f "%e %M" -o "$tmp/time" "$bin" run "scenarios/$s.toml" --out "$tmp/out-$r" --quiet >"$tmp/table"
