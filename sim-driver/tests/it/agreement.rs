@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{logs, run_dir, scenario, shardsim, show};
+use crate::{logs, run_dir, scenario, shardsim, show, state_roots};
 
 /// Transfers only, far from every limit: every transaction succeeds, so the end state
 /// does not depend on the order in which they were applied — only on which ones were.
@@ -73,19 +73,11 @@ fn virtual_runs_agree_with_process_runs_where_the_machine_is_not_the_limit() {
         let virt = run(tmp.path(), &format!("{label}-virtual"), &sets, true);
         assert_eq!(real["mode"], "process");
         assert_eq!(virt["mode"], "virtual");
-        let roots = |s: &Value| {
-            s["per_shard"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["state_root"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        };
         // The same transactions, all applied: the same state, whatever the order.
         assert_eq!(real["rejected"], 0, "{label}: {real:#}");
         assert_eq!(
-            roots(&real),
-            roots(&virt),
+            state_roots(&real),
+            state_roots(&virt),
             "{label}: the runs end in other states"
         );
         let f = |s: &Value, path: &[&str]| {

@@ -56,6 +56,16 @@ pub fn logs(dir: &Path) -> String {
     out
 }
 
+/// Each shard's final state root in a summary.json, by shard.
+pub fn state_roots(summary: &serde_json::Value) -> Vec<String> {
+    summary["per_shard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state_root"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Shows a finished command's output.
 pub fn show(output: &Output) -> String {
     format!(

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{run_dir, scenario, shardsim, show};
+use crate::{run_dir, scenario, shardsim, show, state_roots};
 
 /// A small cross-shard scenario with jitter, so that the network's seeded delays matter.
 const SMALL: &str = r#"
@@ -93,16 +93,12 @@ fn two_virtual_runs_with_the_same_seed_are_identical_and_another_seed_is_not() {
     let (ok, shown, other) = run_virtual(SMALL, &tmp.path().join("c"), &other_seed, &[]);
     assert!(ok, "{shown}");
     let c = without_wall_clock(&other);
-    let roots = |s: &Value| {
-        s["per_shard"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["state_root"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(roots(&a), roots(&b));
-    assert_ne!(roots(&a), roots(&c), "another seed, another chain");
+    assert_eq!(state_roots(&a), state_roots(&b));
+    assert_ne!(
+        state_roots(&a),
+        state_roots(&c),
+        "another seed, another chain"
+    );
 }
 
 #[test]

@@ -168,12 +168,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         }
         None => None,
     };
-    let started = SystemTime::now();
-    let (run_id, dir) = results_dir(&opts.out, &scenario.name, scenario.seed, started)?;
-    std::fs::write(
-        dir.join("scenario.toml"),
-        toml::to_string(as_written).context("echoing the scenario")?,
-    )?;
+    let (run_id, dir, started) = open_run(opts, scenario, as_written)?;
     if opts.progress {
         eprintln!(
             "shardsim: {} · seed {} · {} shards · rate {} · {} → {}",
@@ -222,6 +217,22 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
     cluster.stop().await;
     let summary = outcome?;
     Ok(RunOutcome { dir, summary })
+}
+
+/// The run's folder, named by `scenario` (the one run) and the time, with the scenario
+/// as the user wrote it echoed into it: (run id, folder, when it started).
+fn open_run(
+    opts: &RunOptions,
+    scenario: &Scenario,
+    as_written: &Scenario,
+) -> anyhow::Result<(String, PathBuf, SystemTime)> {
+    let started = SystemTime::now();
+    let (run_id, dir) = results_dir(&opts.out, &scenario.name, scenario.seed, started)?;
+    std::fs::write(
+        dir.join("scenario.toml"),
+        toml::to_string(as_written).context("echoing the scenario")?,
+    )?;
+    Ok((run_id, dir, started))
 }
 
 /// Everything between a started cluster and a written summary.

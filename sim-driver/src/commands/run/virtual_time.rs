@@ -12,14 +12,14 @@
 //!     hlogs, charts
 //! ```
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{Progress, RunOptions, RunOutcome, traffic};
+use super::{Progress, RunOptions, RunOutcome, open_run, traffic};
 use crate::measure::audit::audit_every_asset;
 use crate::measure::settle::{FinalStatus, quiescent, represent};
-use crate::results::{self, SimulatorSummary, SimulatorWall, results_dir};
+use crate::results::{self, SimulatorSummary, SimulatorWall};
 use crate::scenario::Scenario;
 use crate::simulate::cost::CostModel;
 use crate::simulate::nodes::ShardNode;
@@ -43,12 +43,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
     let prepared = crate::load::real::prepare(scenario, crate::cluster::INITIAL_BALANCE)
         .context("preparing the real traffic")?;
     let scenario = prepared.as_ref().map_or(scenario, |p| &p.scenario);
-    let started = SystemTime::now();
-    let (run_id, dir) = results_dir(&opts.out, &scenario.name, scenario.seed, started)?;
-    std::fs::write(
-        dir.join("scenario.toml"),
-        toml::to_string(as_written).context("echoing the scenario")?,
-    )?;
+    let (run_id, dir, started) = open_run(opts, scenario, as_written)?;
     if opts.progress {
         eprintln!(
             "shardsim: {} · seed {} · {} shards · rate {} · in virtual time → {}",
