@@ -688,9 +688,14 @@ async fn drive(
                         }
                     }
                 }
-                // A generator that cannot hand a frozen shard its batches in `max`
-                // mode would never end: past the planned end it is told to stop.
-                if !load_done && start.elapsed() > total + Duration::from_secs(1) {
+                // In `max` mode the generator may still be handing a slow shard its
+                // last round when the planned end passes: that round is offered load,
+                // announced already, and is waited for. A shard that cannot take it
+                // any more is a failure named elsewhere (silent, dead: the load is
+                // abandoned then); a silent member its committee rides out no longer
+                // sets the pace (`SubmitPath::unbound`). Past the drain's limit the
+                // generator is told to stop in any case.
+                if !load_done && start.elapsed() > total + DRAIN_LIMIT {
                     raise(ABANDON);
                 }
                 let at = start.elapsed().as_nanos() as u64;
