@@ -55,17 +55,6 @@ impl Clock {
             ns.store(at.as_nanos() as u64, Ordering::Relaxed);
         }
     }
-
-    /// Whether this is a simulator's clock.
-    pub fn is_virtual(&self) -> bool {
-        matches!(self, Clock::Virtual(_))
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Clock {
-        Clock::real()
-    }
 }
 
 #[cfg(test)]

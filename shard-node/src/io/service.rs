@@ -117,11 +117,14 @@ impl Shard for ShardService {
                     .map_err(|_| Status::unavailable("shard is shutting down"))?;
                 permits.forget();
             }
-            self.shared.admit(Admission {
+            let mut batch = Admission {
                 admitted: std::mem::take(&mut txs),
                 bad,
                 signed,
-            });
+            };
+            self.shared.admit(&mut batch);
+            // The read buffer back, emptied, for the next batch.
+            txs = batch.admitted;
         }
         Ok(Response::new(pb::SubmitReply { accepted }))
     }

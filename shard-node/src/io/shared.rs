@@ -368,12 +368,12 @@ impl Shared {
     /// signatures to the next block's rejections. The caller holds one [`Shared::space`]
     /// permit per admitted transaction (given back here for the copies a committee
     /// already committed). What the Submit handler does, and what a simulated client's
-    /// batch does on arrival.
-    pub fn admit(&self, batch: Admission) {
+    /// batch does on arrival. `batch` is left empty, its buffers for the next one.
+    pub fn admit(&self, batch: &mut Admission) {
         let Admission {
-            admitted: mut txs,
-            mut bad,
-            mut signed,
+            admitted: txs,
+            bad,
+            signed,
         } = batch;
         // Counted where they are handed over, under the mempool's lock (which a
         // recount takes first): an admission is in both figures or in neither.
@@ -395,8 +395,8 @@ impl Shared {
         }
         // Every row read counts, a late copy too: its block entered it here.
         lock(&self.counters).admitted += read;
-        mempool.extend(txs);
-        lock(&self.bad_signatures).extend(bad);
+        mempool.extend(txs.drain(..));
+        lock(&self.bad_signatures).extend(bad.drain(..));
         drop(mempool);
         self.doorbell.ring();
     }

@@ -65,15 +65,19 @@ use world::{Load, World};
 /// `virtual.crypto = "modelled"` without signatures — none is made or checked, and the
 /// shards' CPUs are charged for checking them all the same ([`nodes::ShardNode`]).
 pub fn as_simulated(scenario: &Scenario) -> std::borrow::Cow<'_, Scenario> {
-    if scenario.simulation.crypto == crate::scenario::Crypto::Modelled
-        && scenario.cluster.signatures
-    {
+    if modelled_signatures(scenario) {
         let mut s = scenario.clone();
         s.cluster.signatures = false;
         std::borrow::Cow::Owned(s)
     } else {
         std::borrow::Cow::Borrowed(scenario)
     }
+}
+
+/// Whether the scenario's signatures are charged but neither made nor checked
+/// (`cluster.signatures` under `virtual.crypto = "modelled"`).
+pub fn modelled_signatures(scenario: &Scenario) -> bool {
+    scenario.cluster.signatures && scenario.simulation.crypto == crate::scenario::Crypto::Modelled
 }
 
 /// Mixed into the seed for the nodes' start times (see `world`).
@@ -91,8 +95,7 @@ pub fn world(
     placement: Option<&Path>,
     model: CostModel,
 ) -> anyhow::Result<World> {
-    let modelled = scenario.cluster.signatures
-        && scenario.simulation.crypto == crate::scenario::Crypto::Modelled;
+    let modelled = modelled_signatures(scenario);
     let secret = config::secret(scenario.seed);
     let configs = config::shard_configs(&as_simulated(scenario), &secret, placement)?;
     let committees = config::committees(scenario, &secret)?;

@@ -89,12 +89,6 @@ pub struct ShardNode {
     pub modelled_signatures: bool,
 }
 
-/// A batch that has been read and checked, entering the mempool when the CPU is done.
-pub struct Checked {
-    /// What enters the mempool, and the bad signatures.
-    pub admission: Admission,
-}
-
 impl ShardNode {
     /// A node from `config` at genesis, on the simulator's `clock`.
     pub fn new(config: ShardConfig, clock: Clock, cost: cost::Node) -> anyhow::Result<ShardNode> {
@@ -138,18 +132,23 @@ impl ShardNode {
     /// (its permits are taken); `None` when the stream is empty or the room is not
     /// there yet. The CPU time it took is returned with it. A batch the process would
     /// refuse ends the stream: the error names it.
-    pub fn read_batch(&mut self, model: &CostModel) -> Option<Result<(Checked, Duration), String>> {
-        let batch = self.stream.front()?;
-        let rows = batch.id.len();
-        let mut txs: Vec<Tx> = Vec::with_capacity(rows);
-        if let Err(e) = txs_from_wire(batch, &mut txs) {
-            return Some(Err(format!("a Submit batch was refused: {e}")));
-        }
-        if !txs.is_empty() {
-            let permit = self.shared.space.try_acquire_many(txs.len() as u32).ok()?;
+    pub fn read_batch(
+        &mut self,
+        model: &CostModel,
+    ) -> Option<Result<(Admission, Duration), String>> {
+        // Room first, by the batch's rows (a transaction each): a batch that waits for
+        // it is decoded once, when it goes in.
+        let rows = self.stream.front()?.id.len();
+        if rows > 0 {
+            let permit = self.shared.space.try_acquire_many(rows as u32).ok()?;
             permit.forget();
         }
         let batch = self.stream.pop_front()?;
+        let mut txs: Vec<Tx> = Vec::with_capacity(rows);
+        if let Err(e) = txs_from_wire(&batch, &mut txs) {
+            self.shared.space.add_permits(rows);
+            return Some(Err(format!("a Submit batch was refused: {e}")));
+        }
         self.stream_txs -= rows as u64;
         self.accepted += rows as u64;
         let mut took = model.message(prost::Message::encoded_len(&batch));
@@ -173,7 +172,7 @@ impl ShardNode {
                 }
             }
         };
-        Some(Ok((Checked { admission }, took)))
+        Some(Ok((admission, took)))
     }
 
     /// One turn of the block loop at the clock's time: a block if there is work, with

@@ -28,7 +28,7 @@ use shardsim_proto::pb;
 
 use super::cost::CostModel;
 use super::network::{Network, Node};
-use super::nodes::{BeaconNode, Checked, Role, ShardNode};
+use super::nodes::{BeaconNode, Role, ShardNode};
 use super::queue::EventQueue;
 use crate::load::generator::{MAX_CHUNK, TICK, TICK_CAP, fill_round};
 use crate::load::schedule::Schedule;
@@ -36,7 +36,7 @@ use crate::load::workload::Source;
 use crate::measure::tracker::Tracker;
 use beacon::chain::Outcome;
 use shard_node::block::events::Work;
-use shard_node::io::Wake;
+use shard_node::io::{Admission, Wake};
 
 /// How often the driver samples its figures and looks whether the run is over.
 pub const SAMPLE: Duration = Duration::from_millis(250);
@@ -48,7 +48,7 @@ pub enum Event {
     /// A message (of so many bytes on the wire) reaches a node.
     Arrive(Node, Msg, usize),
     /// A shard's CPU has checked a batch: it enters the mempool.
-    Admit(u32, Box<Checked>),
+    Admit(u32, Box<Admission>),
     /// A shard's block loop turns.
     Tick(u32),
     /// A validator turns: on a wake-up (a peer's message, work), or on its deadline.
@@ -216,8 +216,8 @@ impl World {
         match event {
             Event::Load => self.load_round(),
             Event::Arrive(to, msg, bytes) => self.arrive(to, msg, bytes),
-            Event::Admit(s, checked) => {
-                self.shards[s as usize].shared.admit(checked.admission);
+            Event::Admit(s, mut admission) => {
+                self.shards[s as usize].shared.admit(&mut admission);
                 self.work_arrived(s);
             }
             Event::Tick(s) => self.tick(s),
@@ -349,9 +349,9 @@ impl World {
                     node.stream_txs = 0;
                     return;
                 }
-                Some(Ok((checked, took))) => {
+                Some(Ok((admission, took))) => {
                     let done = Self::charge(now, &mut node.busy_until, took);
-                    self.queue.at(done, Event::Admit(s, Box::new(checked)));
+                    self.queue.at(done, Event::Admit(s, Box::new(admission)));
                 }
             }
         }
@@ -497,8 +497,9 @@ impl World {
         }
         match node.produce() {
             Err(e) => {
-                node.stopped = Some(format!("shard-{s} stopped: {e}"));
-                self.failures.extend(node.stopped.clone());
+                let why = format!("{} stopped: {e}", self.name(s));
+                self.shards[s as usize].stopped = Some(why.clone());
+                self.failures.push(why);
             }
             Ok(None) => {}
             Ok(Some((submission, events))) => {

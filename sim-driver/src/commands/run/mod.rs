@@ -169,31 +169,6 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         None => None,
     };
     let (run_id, dir, started) = open_run(opts, scenario, as_written)?;
-    if opts.progress {
-        eprintln!(
-            "shardsim: {} · seed {} · {} shards · rate {} · {} → {}",
-            scenario.name,
-            scenario.seed,
-            scenario.cluster.shards,
-            scenario.workload.rate,
-            match scenario.workload.source {
-                crate::scenario::Source::Synthetic => format!(
-                    "{:.0}% cross-shard",
-                    scenario.effective_cross_shard() * 100.0
-                ),
-                _ => format!(
-                    "real traffic over {} accounts (the cross-shard share is a result)",
-                    scenario.workload.accounts
-                ),
-            },
-            dir.display()
-        );
-        if scenario.cluster.shards == 1 && scenario.workload.cross_shard > 0.0 {
-            eprintln!(
-                "shardsim: note: with 1 shard no transfer can be cross-shard; cross_shard is 0 for this run"
-            );
-        }
-    }
 
     let mut cluster = match attached {
         Some(cluster) => cluster,
@@ -220,7 +195,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
 }
 
 /// The run's folder, named by `scenario` (the one run) and the time, with the scenario
-/// as the user wrote it echoed into it: (run id, folder, when it started).
+/// as the user wrote it echoed into it, and the run announced on stderr (with
+/// progress): (run id, folder, when it started).
 fn open_run(
     opts: &RunOptions,
     scenario: &Scenario,
@@ -232,7 +208,48 @@ fn open_run(
         dir.join("scenario.toml"),
         toml::to_string(as_written).context("echoing the scenario")?,
     )?;
+    if opts.progress {
+        eprintln!(
+            "shardsim: {} · seed {} · {} shards · rate {} · {}{} → {}",
+            scenario.name,
+            scenario.seed,
+            scenario.cluster.shards,
+            scenario.workload.rate,
+            match scenario.workload.source {
+                crate::scenario::Source::Synthetic => format!(
+                    "{:.0}% cross-shard",
+                    scenario.effective_cross_shard() * 100.0
+                ),
+                _ => format!(
+                    "real traffic over {} accounts (the cross-shard share is a result)",
+                    scenario.workload.accounts
+                ),
+            },
+            match scenario.cluster.mode {
+                crate::scenario::Mode::Process => "",
+                crate::scenario::Mode::Virtual => " · in virtual time",
+            },
+            dir.display()
+        );
+        if scenario.cluster.shards == 1 && scenario.workload.cross_shard > 0.0 {
+            eprintln!(
+                "shardsim: note: with 1 shard no transfer can be cross-shard; cross_shard is 0 for this run"
+            );
+        }
+    }
     Ok((run_id, dir, started))
+}
+
+/// When each transaction is due: a trace's own times, the scenario's rate, or none
+/// (`rate = "max"`).
+fn schedule_of(
+    scenario: &Scenario,
+    real: Option<&crate::load::real::Prepared>,
+) -> Option<Schedule> {
+    match real.and_then(|p| p.genesis.times.clone()) {
+        Some(times) => Some(Schedule::at_times(times)),
+        None => Schedule::of(scenario),
+    }
 }
 
 /// Everything between a started cluster and a written summary.
@@ -260,10 +277,7 @@ async fn drive(
     // Signing (if any) happens before the clock starts: the schedule, and every
     // latency, count from the moment the load can really begin.
     // The schedule: the rate's, or a trace's own times.
-    let schedule = match real.and_then(|p| p.genesis.times.clone()) {
-        Some(times) => Some(Schedule::at_times(times)),
-        None => Schedule::of(scenario),
-    };
+    let schedule = schedule_of(scenario, real);
     // CLPA: the directory changes every epoch, and the traffic routes by it.
     let mut epochs = real.and_then(|p| epochs::Epochs::new(scenario, p.placement, beacon.clone()));
     let traffic = real

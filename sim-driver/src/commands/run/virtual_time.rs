@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{Progress, RunOptions, RunOutcome, open_run, traffic};
+use super::{Progress, RunOptions, RunOutcome, open_run, schedule_of, traffic};
 use crate::measure::audit::audit_every_asset;
 use crate::measure::settle::{FinalStatus, quiescent, represent};
 use crate::results::{self, SimulatorSummary, SimulatorWall};
@@ -44,21 +44,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         .context("preparing the real traffic")?;
     let scenario = prepared.as_ref().map_or(scenario, |p| &p.scenario);
     let (run_id, dir, started) = open_run(opts, scenario, as_written)?;
-    if opts.progress {
-        eprintln!(
-            "shardsim: {} · seed {} · {} shards · rate {} · in virtual time → {}",
-            scenario.name,
-            scenario.seed,
-            scenario.cluster.shards,
-            scenario.workload.rate,
-            dir.display()
-        );
-    }
     let table = traffic::write_table(prepared.as_ref(), &dir)?;
-    let schedule = match prepared.as_ref().and_then(|p| p.genesis.times.clone()) {
-        Some(times) => Some(crate::load::schedule::Schedule::at_times(times)),
-        None => crate::load::schedule::Schedule::of(scenario),
-    };
+    let schedule = schedule_of(scenario, prepared.as_ref());
     let total = scenario.warmup + scenario.duration;
     let real = prepared
         .as_ref()
@@ -142,10 +129,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOu
         bytes: world.net.bytes,
         virtual_s,
         cost_model: model.source,
-        crypto: match (c.signatures, scenario.simulation.crypto) {
-            (false, _) => "none",
-            (true, crate::scenario::Crypto::Real) => "real",
-            (true, crate::scenario::Crypto::Modelled) => "modelled",
+        crypto: if crate::simulate::modelled_signatures(scenario) {
+            "modelled"
+        } else if c.signatures {
+            "real"
+        } else {
+            "none"
         }
         .into(),
         wall: SimulatorWall {
