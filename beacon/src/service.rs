@@ -152,14 +152,14 @@ impl BeaconService {
     async fn notarize_once(&self) -> crate::Result<()> {
         let _announcing = self.announce.lock().await;
         let notarized = lock(&self.state).chain.notarize();
-        let Some(n) = notarized else {
+        let Some(mut n) = notarized else {
             send_tips(&mut lock(&self.state));
             return Ok(());
         };
         if let Some(store) = &self.store {
             let record = pb::BeaconRecord {
-                accepted: n.accepted,
-                epoch: n.epoch,
+                accepted: std::mem::take(&mut n.accepted),
+                epoch: n.epoch.clone(),
             }
             .encode_to_vec();
             let (store, height) = (store.clone(), n.block.height);
@@ -168,20 +168,25 @@ impl BeaconService {
                 .map_err(|_| Error::Config("the store's writer thread panicked".into()))??;
         }
         let mut state = lock(&self.state);
-        let block = pb::Inbound {
-            kind: Some(pb::inbound::Kind::Block(n.block)),
-        };
-        for sub in state.subscribers.iter_mut() {
-            send(sub, block.clone());
-        }
-        for (dst, delivery) in n.deliveries {
-            // A shard not subscribed now gets the batch from its backlog later.
+        let shards = state.chain.shards();
+        for (dst, view, deliveries) in n.into_parts(shards) {
+            // A shard not subscribed now gets its batches from its backlog later.
+            let subs = &mut state.subscribers[dst as usize];
             send(
-                &mut state.subscribers[dst as usize],
+                subs,
                 pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Delivery(delivery)),
+                    kind: Some(pb::inbound::Kind::Block(view)),
                 },
             );
+            if !deliveries.is_empty() {
+                let items = deliveries;
+                send(
+                    subs,
+                    pb::Inbound {
+                        kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries { items })),
+                    },
+                );
+            }
         }
         send_tips(&mut state);
         Ok(())

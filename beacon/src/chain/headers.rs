@@ -77,8 +77,9 @@ impl Chain {
                 "votes sent to a beacon that does not run two-phase commit".into(),
             ));
         }
-        // Step 3: the leaves are what the header committed to.
-        let leaves: Vec<Hash> = submission
+        // Step 3: the leaves are what the header committed to — those sent, and the
+        // empty one for every other destination.
+        let sent: Vec<Hash> = submission
             .leaves
             .iter()
             .map(|l| Hash::from_slice(l))
@@ -86,7 +87,26 @@ impl Chain {
             .ok_or(Error::Malformed(
                 "every receipt leaf must be 32 bytes".into(),
             ))?;
-        if leaves.len() != self.shards as usize || merkle::root(&leaves) != header.receipts_root {
+        let dsts = &submission.leaf_dsts;
+        if dsts.len() != sent.len()
+            || dsts.windows(2).any(|w| w[0] >= w[1])
+            || dsts.last().is_some_and(|&d| d >= self.shards)
+        {
+            return Err(Error::Malformed(
+                "leaf destinations must be as many as the leaves, increasing and within the cluster".into(),
+            ));
+        }
+        let empty = &mut self.empty_leaves[src as usize];
+        if empty.is_empty() {
+            *empty = receipt::empty_leaves(src, self.shards);
+        }
+        let mut leaves = empty.clone();
+        for (&d, leaf) in dsts.iter().zip(sent) {
+            leaves[d as usize] = leaf;
+        }
+        // One tree for the root and every batch's path.
+        let tree = merkle::Tree::new(&leaves);
+        if tree.root() != header.receipts_root {
             return Err(ProtocolError::BadProof {
                 src,
                 dst: src,
@@ -127,8 +147,10 @@ impl Chain {
         }
         // Every destination the header committed receipts to must get them: a withheld
         // batch would stall its channel for good.
-        if let Some(d) = (0..self.shards)
-            .find(|&d| !seen[d as usize] && leaves[d as usize] != receipt::empty_leaf(src, d))
+        let empty = &self.empty_leaves[src as usize];
+        if let Some(&d) = dsts
+            .iter()
+            .find(|&&d| !seen[d as usize] && leaves[d as usize] != empty[d as usize])
         {
             return Err(ProtocolError::Misrouted {
                 src,
@@ -155,7 +177,7 @@ impl Chain {
             .iter()
             .map(|b| {
                 self.next_seq[src as usize][b.dst as usize] = b.end_seq();
-                let proof = merkle::proof(&leaves, b.dst as usize).unwrap_or_default();
+                let proof = tree.proof(b.dst as usize).unwrap_or_default();
                 let stored = Stored {
                     beacon_height: 0,
                     src,

@@ -57,6 +57,7 @@ mod headers;
 mod routing;
 #[cfg(test)]
 pub(crate) mod tests;
+mod view;
 
 /// A notarized batch waiting for its destination's acknowledgement.
 #[derive(Debug, Clone)]
@@ -82,18 +83,41 @@ pub(super) struct Pending {
     pub(super) deliveries: Vec<(ShardId, Stored)>,
 }
 
-/// What a new beacon block asks the service to send.
+/// What a new beacon block asks the service to send: to each shard, its view of the
+/// block and then its deliveries, in one message ([`Notarized::into_parts`]).
 #[derive(Debug, Clone)]
 pub struct Notarized {
-    /// The block, for every subscriber.
+    /// The block, whole.
     pub block: pb::BeaconBlock,
-    /// Deliveries, each for the subscriber of its destination shard.
-    pub deliveries: Vec<(ShardId, pb::ReceiptDelivery)>,
+    /// Deliveries by destination shard, each in routing order.
+    pub deliveries: BTreeMap<ShardId, Vec<pb::ReceiptDelivery>>,
     /// The submissions accepted into this block, in order (kept only when the chain
     /// records its inputs): replaying them rebuilds the block.
     pub accepted: Vec<pb::HeaderSubmission>,
     /// The epoch change the block announced (stored with it, for the replay).
     pub epoch: Option<pb::EpochChange>,
+}
+
+impl Notarized {
+    /// Receipt batches the block routes, to all destinations.
+    pub fn delivery_count(&self) -> usize {
+        self.deliveries.values().map(Vec::len).sum()
+    }
+
+    /// What each of the cluster's `shards` shards is sent, in shard order: its view of
+    /// the block ([`view`]) and the deliveries to it (none for most shards).
+    pub fn into_parts(
+        self,
+        shards: u32,
+    ) -> impl Iterator<Item = (ShardId, pb::BeaconBlock, Vec<pb::ReceiptDelivery>)> {
+        let index = view::Index::of(&self.block);
+        let (block, mut deliveries) = (self.block, self.deliveries);
+        (0..shards).map(move |dst| {
+            let to = deliveries.remove(&dst).unwrap_or_default();
+            let view = index.view(&block, dst, to.iter().filter_map(view::source));
+            (dst, view, to)
+        })
+    }
 }
 
 /// What became of a submission that was not refused.
@@ -117,6 +141,9 @@ pub struct Chain {
     pub(super) committees: Vec<consensus::Committee>,
     /// Per shard: height and hash of its last accepted header.
     pub(super) heads: Vec<(u64, Hash)>,
+    /// Per shard: the receipts-root leaves of its blocks that send nothing, computed at
+    /// its first header (see [`cross_shard::receipt::empty_leaves`]).
+    pub(super) empty_leaves: Vec<Vec<Hash>>,
     /// Per (src, dst): the next sequence number a batch must start at.
     pub(super) next_seq: Vec<Vec<u64>>,
     /// Per (src, dst): one past the last sequence number notarized.
@@ -184,6 +211,7 @@ impl Chain {
             shards: n as u32,
             committees,
             heads: vec![(0, Hash::ZERO); n],
+            empty_leaves: vec![Vec::new(); n],
             next_seq: vec![vec![0; n]; n],
             routed: vec![vec![0; n]; n],
             notarized: vec![0; n],

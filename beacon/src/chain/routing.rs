@@ -2,10 +2,13 @@
 //! destination's outbox with its Merkle path, and forgetting what destinations have
 //! acknowledged; plus what a (re)subscribing shard must receive to catch up.
 
+use std::collections::BTreeMap;
+
 use cross_shard::ShardId;
 use cross_shard::two_phase::{Coordinator, Verdict};
 use shardsim_proto::pb;
 
+use super::view::{self, Index};
 use super::{Chain, Notarized};
 
 impl Chain {
@@ -25,7 +28,7 @@ impl Chain {
             epoch: None,
         };
         self.announce_into(&mut block);
-        let mut deliveries = Vec::new();
+        let mut deliveries: BTreeMap<ShardId, Vec<pb::ReceiptDelivery>> = BTreeMap::new();
         for p in self.pending.drain(..) {
             self.notarized[p.crosslink.shard as usize] = p.crosslink.height;
             block.crosslinks.push(p.crosslink);
@@ -41,7 +44,10 @@ impl Chain {
                         c.open(tx, stored.src, dst, self.height);
                     }
                 }
-                deliveries.push((dst, stored.delivery.clone()));
+                deliveries
+                    .entry(dst)
+                    .or_default()
+                    .push(stored.delivery.clone());
                 self.outbox[dst as usize].push_back(stored);
             }
         }
@@ -95,8 +101,9 @@ impl Chain {
 
     /// What a (re)subscribing shard `dst` that has epoch changes up to `epoch` must
     /// receive to catch up: the blocks announcing later epochs, then, in height order,
-    /// the beacon blocks that notarized its unacknowledged batches, each followed by
-    /// those batches, and (two-phase) those carrying decisions it has not acknowledged.
+    /// its views of the beacon blocks that notarized its unacknowledged batches, each
+    /// followed by those batches in one message, and (two-phase) of those carrying
+    /// decisions it has not acknowledged.
     /// Height order matters: a shard reads a block's decisions only if it is above
     /// every block it has read.
     pub fn backlog(&self, dst: ShardId, epoch: u32) -> Vec<pb::Inbound> {
@@ -116,14 +123,23 @@ impl Chain {
                 (None, None) => break,
             };
             decided.next_if(|&&d| d == height);
+            let mut batches = Vec::new();
+            while let Some(s) = stored.next_if(|s| s.beacon_height == height) {
+                batches.push(s.delivery.clone());
+            }
             if let Some(block) = self.blocks.get(&height) {
+                let sources = batches.iter().filter_map(view::source);
                 out.push(pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Block(block.clone())),
+                    kind: Some(pb::inbound::Kind::Block(
+                        Index::of(block).view(block, dst, sources),
+                    )),
                 });
             }
-            while let Some(s) = stored.next_if(|s| s.beacon_height == height) {
+            if !batches.is_empty() {
                 out.push(pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Delivery(s.delivery.clone())),
+                    kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries {
+                        items: batches,
+                    })),
                 });
             }
         }

@@ -65,10 +65,9 @@ pub(crate) fn submission(
             .iter()
             .map(|&(src, next_seq)| pb::ChannelAck { src, next_seq })
             .collect(),
-        leaves: receipt::leaves(src, 3, &batches)
-            .iter()
-            .map(|l| l.0.to_vec())
-            .collect(),
+        // The leaves of the destinations sent to, in increasing order.
+        leaf_dsts: batches.iter().map(|b| b.dst).collect(),
+        leaves: batches.iter().map(|b| b.leaf().0.to_vec()).collect(),
         votes: Vec::new(),
         cert: Some(cert_for(&header, &SECRET)),
         decided_through: 0,
@@ -84,12 +83,9 @@ fn notarizes_routes_and_forgets_on_ack() {
     assert_eq!(chain.in_flight(), (3, 30), "pending counts as in flight");
     let n = chain.notarize().unwrap();
     assert_eq!(n.block.crosslinks.len(), 1);
-    assert_eq!(
-        n.deliveries.iter().map(|d| d.0).collect::<Vec<_>>(),
-        vec![1, 2]
-    );
+    assert_eq!(n.deliveries.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
     assert!(chain.notarize().is_none(), "no empty beacon blocks");
-    assert_eq!(chain.backlog(1, 0).len(), 3, "block + delivery + tip");
+    assert_eq!(chain.backlog(1, 0).len(), 3, "block + deliveries + tip");
     // Shard 1 acks both receipts from shard 0.
     let (ack, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
     chain.accept(&ack).unwrap();
@@ -139,6 +135,7 @@ proptest::proptest! {
                     .collect(),
                 acks: acks.into_iter().map(|(src, next_seq)| pb::ChannelAck { src, next_seq }).collect(),
                 leaves: vec![vec![0; 32]; shard as usize % 4],
+                leaf_dsts: (0..shard % 4).collect(),
                 votes: vec![pb::Vote { tx: height, yes: hash_len % 2 == 0, reason: hash_len as u32 % 12, output: 0 }],
                 ..Default::default()
             };
@@ -242,7 +239,10 @@ fn backlog_shape(backlog: &[pb::Inbound]) -> Vec<String> {
         .iter()
         .map(|m| match &m.kind {
             Some(pb::inbound::Kind::Block(b)) => format!("block {}", b.height),
-            Some(pb::inbound::Kind::Delivery(d)) => format!("delivery from {}", d.src_height),
+            Some(pb::inbound::Kind::Deliveries(ds)) => {
+                let from: Vec<_> = ds.items.iter().map(|d| d.src_height.to_string()).collect();
+                format!("delivery from {}", from.join(", "))
+            }
             Some(pb::inbound::Kind::Tip(t)) => format!("tip {}", t.height),
             None => "nothing".into(),
         })
@@ -483,4 +483,61 @@ fn epochs_out_of_order_or_naming_no_shard_are_refused() {
             .unwrap_err()
             .contains("still waiting")
     );
+}
+
+/// (shard, height) of each crosslink in a block.
+fn crosslinks(block: &pb::BeaconBlock) -> Vec<(u32, u64)> {
+    block
+        .crosslinks
+        .iter()
+        .map(|c| (c.shard, c.height))
+        .collect()
+}
+
+#[test]
+fn each_shard_is_sent_its_view_of_a_block_and_its_deliveries_in_one_message() {
+    use shardsim_proto::convert::vote_to_wire;
+    let mut chain = Chain::new(committees(), Some(4));
+    // Shard 0 makes two blocks in one beacon interval, the first sending to shard 1;
+    // shard 2's block sends nothing. Block 1 prepares two transactions on shard 1.
+    let (a, h) = submission(0, 1, Hash::ZERO, &[(1, 0, 2)], &[]);
+    let (b, _) = submission(0, 2, h.hash(), &[], &[]);
+    let (c, _) = submission(2, 1, Hash::ZERO, &[], &[]);
+    for s in [&a, &b, &c] {
+        chain.accept(s).unwrap();
+    }
+    let n = chain.notarize().unwrap();
+    assert_eq!(crosslinks(&n.block), [(0, 1), (0, 2), (2, 1)]);
+    let parts: Vec<_> = n.into_parts(3).collect();
+    assert_eq!(parts.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 1, 2]);
+    // Shard 0: its own crosslinks. Shard 1: shard 0's both (its delivery is proven
+    // against the first), none of its own, and the one delivery. Shard 2: its own.
+    assert_eq!(crosslinks(&parts[0].1), [(0, 1), (0, 2)]);
+    assert_eq!(crosslinks(&parts[1].1), [(0, 1), (0, 2)]);
+    assert_eq!(parts[1].2.len(), 1);
+    assert_eq!(crosslinks(&parts[2].1), [(2, 1)]);
+    assert!(parts[0].2.is_empty() && parts[2].2.is_empty());
+    assert!(parts.iter().all(|p| p.1.height == 1));
+    // Shard 1 votes yes on tx 0: block 2 decides it for shards 0 and 1, not 2.
+    let (mut v, _) = submission(1, 1, Hash::ZERO, &[], &[(0, 2)]);
+    v.votes = vec![vote_to_wire(0, Vote::Yes { output: 0 })];
+    chain.accept(&v).unwrap();
+    let n = chain.notarize().unwrap();
+    let decisions: Vec<usize> = n.into_parts(3).map(|p| p.1.decisions.len()).collect();
+    assert_eq!(decisions, [1, 1, 0]);
+    // Shard 1's backlog cuts the same views from the kept blocks: block 2 for its
+    // decision (with its own crosslink), block 3 for a new delivery from shard 0 (block
+    // 1's was acknowledged by shard 1's header).
+    let (d, _) = submission(0, 3, chain.heads[0].1, &[(1, 2, 1)], &[]);
+    chain.accept(&d).unwrap();
+    chain.notarize().unwrap();
+    let backlog = chain.backlog(1, 0);
+    let blocks: Vec<_> = backlog
+        .iter()
+        .filter_map(|m| match &m.kind {
+            Some(pb::inbound::Kind::Block(b)) => Some((b.height, crosslinks(b), b.decisions.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks, [(2, vec![(1, 1)], 1), (3, vec![(0, 3)], 0)]);
 }

@@ -114,8 +114,15 @@ pub struct BlockProducer {
     pub(crate) last_hash: Hash,
     /// Next sequence number per outbound channel (index = destination).
     pub(crate) out_seq: Vec<u64>,
+    /// The receipts-root leaves of a block that sends nothing (index = destination).
+    empty_leaves: Vec<Hash>,
     /// Next unapplied sequence number per inbound channel (index = source): the acks.
     pub(crate) applied_seq: Vec<u64>,
+    /// `applied_seq` as the last submission acknowledged it: a submission acks only the
+    /// channels that moved since (a header per block with an ack per shard made the
+    /// beacon's work grow with the square of the shard count). It starts at zero, so
+    /// the first block after a start or a restart acks every channel it applied from.
+    pub(crate) acked: Vec<u64>,
     /// The previous block's batches (a Byzantine shard replays them).
     pub(super) last_batches: Vec<ReceiptBatch>,
     /// Two-phase commit state, when the cluster runs that protocol.
@@ -165,7 +172,9 @@ impl BlockProducer {
             height: 0,
             last_hash: Hash::ZERO,
             out_seq: vec![0; shards as usize],
+            empty_leaves: receipt::empty_leaves(config.shard, shards),
             applied_seq: vec![0; shards as usize],
+            acked: vec![0; shards as usize],
             last_batches: Vec::new(),
             txs: Vec::new(),
             receipts: Vec::new(),
@@ -621,7 +630,7 @@ impl BlockProducer {
         for &(src, _) in &self.receipts {
             self.applied_seq[src as usize] += 1;
         }
-        let leaves = receipt::leaves(me, cfg.shards, &batches);
+        let leaves = receipt::leaves_over(&self.empty_leaves, &batches);
         let header = Header {
             shard: me,
             height: self.height + 1,
@@ -660,6 +669,7 @@ impl BlockProducer {
                 self.misvote(&mut votes, deadline);
             }
         }
+        let leaf_dsts: Vec<ShardId> = batches.iter().map(|b| b.dst).collect();
         self.last_batches = batches;
         let submission = pb::HeaderSubmission {
             // Alone, the shard is a committee of one and certifies its header for the
@@ -671,7 +681,12 @@ impl BlockProducer {
                 ))
             }),
             header: Some(pb::Header::from(&header)),
-            leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+            // Only the leaves of destinations sent to: the beacon knows the others.
+            leaves: leaf_dsts
+                .iter()
+                .map(|&d| leaves[d as usize].0.to_vec())
+                .collect(),
+            leaf_dsts,
             batches: wire,
             votes: votes
                 .into_iter()
@@ -680,11 +695,15 @@ impl BlockProducer {
             acks: self
                 .applied_seq
                 .iter()
+                .zip(&mut self.acked)
                 .enumerate()
-                .filter(|&(src, _)| src as ShardId != me)
-                .map(|(src, &next_seq)| pb::ChannelAck {
-                    src: src as ShardId,
-                    next_seq,
+                .filter(|(src, (next, acked))| *src as ShardId != me && next != acked)
+                .map(|(src, (&next_seq, acked))| {
+                    *acked = next_seq;
+                    pb::ChannelAck {
+                        src: src as ShardId,
+                        next_seq,
+                    }
                 })
                 .collect(),
             // Every decision read up to this block's beacon height is applied by now.

@@ -183,7 +183,7 @@ async fn receive(
 pub fn take(shared: &Shared, msg: &pb::Inbound) -> Option<String> {
     match &msg.kind {
         Some(pb::inbound::Kind::Block(block)) => notarize(shared, block),
-        Some(pb::inbound::Kind::Delivery(d)) => deliver(shared, d),
+        Some(pb::inbound::Kind::Deliveries(ds)) => ds.items.iter().for_each(|d| deliver(shared, d)),
         Some(pb::inbound::Kind::Tip(tip)) => return behind(shared, tip),
         None => tracing::warn!("empty message from the beacon ignored"),
     }

@@ -64,6 +64,7 @@ struct Saved {
     last_hash: Hash,
     out_seq: Vec<u64>,
     applied_seq: Vec<u64>,
+    acked: Vec<u64>,
 }
 
 impl Saved {
@@ -74,6 +75,7 @@ impl Saved {
             last_hash: p.last_hash,
             out_seq: p.out_seq.clone(),
             applied_seq: p.applied_seq.clone(),
+            acked: p.acked.clone(),
         }
     }
 
@@ -84,6 +86,7 @@ impl Saved {
         p.last_hash = self.last_hash;
         p.out_seq = self.out_seq;
         p.applied_seq = self.applied_seq;
+        p.acked = self.acked;
     }
 }
 

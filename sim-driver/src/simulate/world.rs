@@ -263,7 +263,7 @@ impl World {
                 self.queue.at(b.next_tick, Event::BeaconTick);
                 let notarized = b.state.chain.notarize();
                 let took = match &notarized {
-                    Some(n) => self.model.beacon_block(n.deliveries.len()),
+                    Some(n) => self.model.beacon_block(n.delivery_count()),
                     None => Duration::ZERO,
                 };
                 let done = Self::charge(now, &mut b.busy_until, took);
@@ -271,21 +271,23 @@ impl World {
                     .at(done, Event::BeaconDone(notarized.map(Box::new)));
             }
             Event::BeaconDone(notarized) => {
-                // Every validator of a shard subscribes, and gets every message: the
-                // block to all, each delivery to its destination's, then the tips.
+                // Every validator of a shard subscribes, and gets every message: its
+                // shard's view of the block and its deliveries, then the tips.
                 let slots = self.shards.len() as u32;
                 let n = self.validators;
                 if let Some(notarized) = notarized {
-                    let notarized = *notarized;
-                    let block = pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Block(notarized.block)),
-                    };
-                    self.broadcast(0..slots, block);
-                    for (dst, delivery) in notarized.deliveries {
-                        let msg = pb::Inbound {
-                            kind: Some(pb::inbound::Kind::Delivery(delivery)),
+                    for (dst, view, items) in notarized.into_parts(slots / n) {
+                        let validators = dst * n..(dst + 1) * n;
+                        let block = pb::Inbound {
+                            kind: Some(pb::inbound::Kind::Block(view)),
                         };
-                        self.broadcast(dst * n..(dst + 1) * n, msg);
+                        self.broadcast(validators.clone(), block);
+                        if !items.is_empty() {
+                            let msg = pb::Inbound {
+                                kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries { items })),
+                            };
+                            self.broadcast(validators, msg);
+                        }
                     }
                 }
                 for k in 0..slots / n {

@@ -163,14 +163,16 @@ async fn submit_one(
         .expect_err("a malformed submission must be refused")
 }
 
-/// The next delivery on a Subscribe stream, within 5 s.
-async fn next_delivery(inbound: &mut tonic::Streaming<pb::Inbound>) -> Option<pb::ReceiptBatch> {
+/// The batches of the next deliveries message on a Subscribe stream, within 5 s.
+async fn next_deliveries(
+    inbound: &mut tonic::Streaming<pb::Inbound>,
+) -> Option<Vec<pb::ReceiptBatch>> {
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match inbound.message().await {
                 Ok(Some(pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Delivery(d)),
-                })) => return d.batch,
+                    kind: Some(pb::inbound::Kind::Deliveries(ds)),
+                })) => return ds.items.into_iter().map(|d| d.batch).collect(),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => return None,
             }
@@ -202,7 +204,8 @@ fn block_committing(
     let s = pb::HeaderSubmission {
         header: Some(h),
         batches: sent.iter().map(pb::ReceiptBatch::from).collect(),
-        leaves: leaves.iter().map(|l| l.0.to_vec()).collect(),
+        leaf_dsts: vec![committed.dst],
+        leaves: vec![committed.leaf().0.to_vec()],
         ..Default::default()
     };
     certified(s, &SECRET)
@@ -230,10 +233,11 @@ async fn beacon_drops_a_well_formed_forged_batch_by_its_contents() {
         .await
         .expect("the honest part of the submission stands");
     // Shard 1 is delivered the honest batch, and only it.
-    let delivered = next_delivery(&mut inbound)
+    let delivered = next_deliveries(&mut inbound)
         .await
         .expect("a delivery to shard 1");
-    assert_eq!(delivered.amount, vec![10], "{delivered:?}");
+    let amounts: Vec<_> = delivered.iter().map(|b| b.amount.clone()).collect();
+    assert_eq!(amounts, vec![vec![10]], "{delivered:?}");
     let status = c
         .status(pb::StatusRequest::default())
         .await
@@ -264,8 +268,9 @@ async fn a_second_subscriber_does_not_cut_off_the_first() {
     let s = block_committing(&batch, std::slice::from_ref(&batch));
     c.submit_headers(tokio_stream::iter(vec![s])).await.unwrap();
     for (name, inbound) in [("first", &mut first), ("second", &mut second)] {
-        let d = next_delivery(inbound).await;
-        assert_eq!(d.map(|b| b.amount), Some(vec![10]), "{name} subscriber");
+        let d = next_deliveries(inbound).await;
+        let amounts = d.map(|ds| ds.into_iter().map(|b| b.amount).collect::<Vec<_>>());
+        assert_eq!(amounts, Some(vec![vec![10]]), "{name} subscriber");
     }
 }
 
