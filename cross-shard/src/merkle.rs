@@ -90,6 +90,61 @@ impl Tree {
         self.levels.last().map_or(Hash::ZERO, |top| top[0])
     }
 
+    /// Leaves of the tree.
+    pub fn len(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    /// Whether it has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Leaf `index`.
+    pub fn leaf(&self, index: usize) -> Option<Hash> {
+        self.levels.first()?.get(index).copied()
+    }
+
+    /// This tree with some leaves replaced — `changes`, as (index, leaf), in increasing
+    /// index order — hashing only the paths above them: about `changes × log2(len)`
+    /// nodes, not `len`. A block's receipts root is one over a leaf per shard of which
+    /// most are the same empty leaves every block: its shard and the beacon keep that
+    /// tree and patch it with the destinations the block sends to. `None` if an index
+    /// is out of range or the order is not increasing.
+    pub fn patched(&self, changes: &[(usize, Hash)]) -> Option<Patched<'_>> {
+        if changes.windows(2).any(|w| w[0].0 >= w[1].0)
+            || changes.last().is_some_and(|c| c.0 >= self.len())
+        {
+            return None;
+        }
+        let mut levels = vec![changes.to_vec()];
+        let inner = self.levels.len().saturating_sub(1);
+        for (depth, level) in self.levels.iter().enumerate().take(inner) {
+            let below = &levels[depth];
+            let mut up: Vec<(usize, Hash)> = Vec::with_capacity(below.len());
+            for &(i, _) in below {
+                let parent = i / 2;
+                if up.last().is_some_and(|u| u.0 == parent) {
+                    continue;
+                }
+                let at = |j: usize| {
+                    below
+                        .binary_search_by_key(&j, |c| c.0)
+                        .map_or_else(|_| level[j], |k| below[k].1)
+                };
+                let (left, right) = (parent * 2, parent * 2 + 1);
+                let hash = if right < level.len() {
+                    node(&at(left), &at(right))
+                } else {
+                    at(left)
+                };
+                up.push((parent, hash));
+            }
+            levels.push(up);
+        }
+        Some(Patched { base: self, levels })
+    }
+
     /// The path of leaf `index`, as [`proof`] gives it; `None` if out of range.
     pub fn proof(&self, index: usize) -> Option<Vec<Hash>> {
         if index >= self.levels.first().map_or(0, Vec::len) {
@@ -104,6 +159,60 @@ impl Tree {
             i /= 2;
         }
         Some(path)
+    }
+}
+
+/// A [`Tree`] with some leaves replaced ([`Tree::patched`]): the changed nodes per
+/// level, every other node read from the tree below.
+#[derive(Debug)]
+pub struct Patched<'a> {
+    /// The tree patched.
+    base: &'a Tree,
+    /// Per level (leaves first), the changed nodes in increasing index order.
+    levels: Vec<Vec<(usize, Hash)>>,
+}
+
+impl Patched<'_> {
+    /// Node `index` of level `depth`, patched or not.
+    fn at(&self, depth: usize, index: usize) -> Option<Hash> {
+        let changed = self.levels.get(depth)?;
+        match changed.binary_search_by_key(&index, |c| c.0) {
+            Ok(k) => Some(changed[k].1),
+            Err(_) => self.base.levels.get(depth)?.get(index).copied(),
+        }
+    }
+
+    /// Leaf `index`, patched or not.
+    pub fn leaf(&self, index: usize) -> Option<Hash> {
+        self.at(0, index)
+    }
+
+    /// The root of the patched leaves (what [`root`] of them gives).
+    pub fn root(&self) -> Hash {
+        let top = self.base.levels.len().saturating_sub(1);
+        self.at(top, 0).unwrap_or(Hash::ZERO)
+    }
+
+    /// The path of leaf `index` (what [`proof`] over the patched leaves gives); `None`
+    /// if out of range.
+    pub fn proof(&self, index: usize) -> Option<Vec<Hash>> {
+        if index >= self.base.len() {
+            return None;
+        }
+        let mut i = index;
+        let mut path = Vec::with_capacity(self.levels.len());
+        for depth in 0..self.base.levels.len() - 1 {
+            if let Some(sibling) = self.at(depth, i ^ 1) {
+                path.push(sibling);
+            }
+            i /= 2;
+        }
+        Some(path)
+    }
+
+    /// Inner nodes hashed to patch the tree (what the cost model charges).
+    pub fn hashed(&self) -> usize {
+        self.levels[1..].iter().map(Vec::len).sum()
     }
 }
 
@@ -159,6 +268,19 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_out_of_order_or_out_of_range_is_refused() {
+        let tree = Tree::new(&leaves(5));
+        let h = Hash::ZERO;
+        assert!(tree.patched(&[(3, h), (1, h)]).is_none());
+        assert!(tree.patched(&[(1, h), (1, h)]).is_none());
+        assert!(tree.patched(&[(5, h)]).is_none());
+        assert_eq!(tree.patched(&[]).unwrap().root(), tree.root());
+        let none = Tree::new(&[]);
+        assert_eq!(none.patched(&[]).unwrap().root(), Hash::ZERO);
+        assert!(none.patched(&[(0, h)]).is_none());
+    }
+
+    #[test]
     fn a_kept_tree_has_the_root_of_its_leaves() {
         for n in 0..=17 {
             assert_eq!(Tree::new(&leaves(n)).root(), root(&leaves(n)), "n={n}");
@@ -200,6 +322,31 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_patched_tree_is_the_tree_of_the_patched_leaves(
+            n in 1usize..70,
+            picks in proptest::collection::btree_set(0usize..70, 0..12),
+        ) {
+            let base = leaves(n);
+            let tree = Tree::new(&base);
+            let changes: Vec<(usize, Hash)> = picks
+                .into_iter()
+                .filter(|&i| i < n)
+                .map(|i| (i, blake3::hash(&[i as u8, 0xAB]).into()))
+                .collect();
+            let mut patched_leaves = base.clone();
+            for &(i, h) in &changes {
+                patched_leaves[i] = h;
+            }
+            let patched = tree.patched(&changes).unwrap();
+            let whole = Tree::new(&patched_leaves);
+            prop_assert_eq!(patched.root(), whole.root());
+            for i in 0..n {
+                prop_assert_eq!(patched.proof(i), whole.proof(i));
+            }
+            prop_assert!(patched.hashed() <= changes.len() * (usize::BITS - n.leading_zeros()) as usize);
+        }
+
         #[test]
         fn random_trees_verify_only_their_own_leaves(n in 1usize..40, i in 0usize..40, j in 0usize..40) {
             let ls = leaves(n);

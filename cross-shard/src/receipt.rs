@@ -456,9 +456,10 @@ pub fn empty_leaf(src: ShardId, dst: ShardId) -> Hash {
 }
 
 /// The leaves of a block of shard `src` that sends nothing, one per destination of a
-/// cluster of `shards` shards. They are the same for every block of the shard, so it
-/// computes them once ([`leaves_over`]): with 1,024 shards, hashing them for every block
-/// cost more than the block.
+/// cluster of `shards` shards. They are the same for every block of the shard: it and
+/// the beacon keep their tree ([`merkle::Tree`]) and patch it with the destinations a
+/// block sends to ([`merkle::Tree::patched`]) — with 1,024 shards, hashing every leaf
+/// for every header made the beacon's work grow with the square of the shard count.
 pub fn empty_leaves(src: ShardId, shards: u32) -> Vec<Hash> {
     (0..shards).map(|d| empty_leaf(src, d)).collect()
 }
@@ -466,12 +467,7 @@ pub fn empty_leaves(src: ShardId, shards: u32) -> Vec<Hash> {
 /// The per-destination leaves of a block of shard `src` in a cluster of `shards`
 /// shards, given its non-empty batches (at most one per destination).
 pub fn leaves(src: ShardId, shards: u32, batches: &[ReceiptBatch]) -> Vec<Hash> {
-    leaves_over(&empty_leaves(src, shards), batches)
-}
-
-/// [`leaves`], given the shard's [`empty_leaves`].
-pub fn leaves_over(empty: &[Hash], batches: &[ReceiptBatch]) -> Vec<Hash> {
-    let mut leaves = empty.to_vec();
+    let mut leaves = empty_leaves(src, shards);
     for b in batches {
         if let Some(slot) = leaves.get_mut(b.dst as usize) {
             *slot = b.leaf();

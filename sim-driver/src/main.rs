@@ -294,6 +294,34 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Measure the virtual driver's cost model on this machine and write it.
+    ///
+    /// Runs the real executors (bench-exec, native and EVM), signature checks, the
+    /// beacon's chain and a gRPC stream on 127.0.0.1, and writes each figure as the
+    /// median of RUNS runs into a cost model file; figures it does not measure yet
+    /// (block_ns, receipt_ns) are carried over from the model it starts from. Name the
+    /// file in a scenario with `[virtual] cost_model = "FILE"`. Takes about a minute
+    /// at the defaults.
+    ///
+    /// Example: shardsim calibrate --out my-machine.toml
+    Calibrate {
+        /// Where the model goes.
+        #[arg(long, default_value = "cost-model.toml")]
+        out: PathBuf,
+        /// The model whose unmeasured figures are carried over (default: the built-in
+        /// one).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Timed runs per figure (1..=101).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Calls in the executors' benchmark block (100..=1000000).
+        #[arg(long, default_value_t = 5_000)]
+        block: usize,
+        /// Print only the table.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// What placing accounts well buys, without running a cluster.
     ///
     /// Replays the scenario's real traffic (workload.source = "trace" or
@@ -458,6 +486,25 @@ fn main() -> ExitCode {
                         println!("{}", dir.join(format!("{stem}.svg")).display());
                     }
                 }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Calibrate {
+                out,
+                from,
+                runs,
+                block,
+                quiet,
+            } => {
+                use sim_driver::commands::calibrate;
+                let base = match &from {
+                    Some(path) => sim_driver::simulate::cost::CostModel::load(path)?,
+                    None => sim_driver::simulate::cost::CostModel::default(),
+                };
+                let plan = sim_driver::commands::bench_exec::Plan { block, runs };
+                let c = calibrate::run(plan, base, !quiet).await?;
+                calibrate::write(&out, &c)?;
+                print!("{}", calibrate::table(&c));
+                println!("written: {}", out.display());
                 Ok(ExitCode::SUCCESS)
             }
             Command::BenchExec {

@@ -88,24 +88,20 @@ impl Chain {
                 "every receipt leaf must be 32 bytes".into(),
             ))?;
         let dsts = &submission.leaf_dsts;
-        if dsts.len() != sent.len()
-            || dsts.windows(2).any(|w| w[0] >= w[1])
-            || dsts.last().is_some_and(|&d| d >= self.shards)
-        {
-            return Err(Error::Malformed(
-                "leaf destinations must be as many as the leaves, increasing and within the cluster".into(),
-            ));
-        }
-        let empty = &mut self.empty_leaves[src as usize];
-        if empty.is_empty() {
-            *empty = receipt::empty_leaves(src, self.shards);
-        }
-        let mut leaves = empty.clone();
-        for (&d, leaf) in dsts.iter().zip(sent) {
-            leaves[d as usize] = leaf;
-        }
-        // One tree for the root and every batch's path.
-        let tree = merkle::Tree::new(&leaves);
+        let shards = self.shards;
+        let empty = self.empty_trees[src as usize]
+            .get_or_insert_with(|| merkle::Tree::new(&receipt::empty_leaves(src, shards)));
+        let changes: Vec<(usize, Hash)> = dsts.iter().map(|&d| d as usize).zip(sent).collect();
+        let tree = match empty.patched(&changes) {
+            Some(tree) if changes.len() == dsts.len() && dsts.len() == submission.leaves.len() => {
+                tree
+            }
+            _ => {
+                return Err(Error::Malformed(
+                    "leaf destinations must be as many as the leaves, increasing and within the cluster".into(),
+                ));
+            }
+        };
         if tree.root() != header.receipts_root {
             return Err(ProtocolError::BadProof {
                 src,
@@ -137,7 +133,7 @@ impl Chain {
             } else if seen[d]
                 || n == 0
                 || b.first_seq != self.next_seq[src as usize][d]
-                || b.leaf() != leaves[d]
+                || tree.leaf(d) != Some(b.leaf())
             {
                 forged += n;
             } else {
@@ -147,11 +143,7 @@ impl Chain {
         }
         // Every destination the header committed receipts to must get them: a withheld
         // batch would stall its channel for good.
-        let empty = &self.empty_leaves[src as usize];
-        if let Some(&d) = dsts
-            .iter()
-            .find(|&&d| !seen[d as usize] && leaves[d as usize] != empty[d as usize])
-        {
+        if let Some(&d) = dsts.iter().find(|&&d| !seen[d as usize]) {
             return Err(ProtocolError::Misrouted {
                 src,
                 dst: d,
@@ -161,10 +153,6 @@ impl Chain {
         }
         self.receipts_forged += forged;
         self.receipts_replayed += replayed;
-        self.count_votes(src, votes);
-
-        // Acks from this shard (as a destination), step 6.
-        self.forget_acknowledged(src, &submission.acks, submission.decided_through);
 
         // Accepted: advance the chain and the channels, keep it for the next block.
         self.heads[src as usize] = (header.height, header.hash());
@@ -194,6 +182,9 @@ impl Chain {
                 (b.dst, stored)
             })
             .collect();
+        self.count_votes(src, votes);
+        // Acks from this shard (as a destination), step 6.
+        self.forget_acknowledged(src, &submission.acks, submission.decided_through);
         self.pending.push(Pending {
             crosslink: pb::Crosslink {
                 shard: src,

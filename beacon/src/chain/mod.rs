@@ -46,7 +46,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use cross_shard::two_phase::Coordinator;
-use cross_shard::{Hash, ShardId};
+use cross_shard::{Hash, ShardId, merkle};
 use shardsim_proto::pb;
 
 use crate::error::Result;
@@ -141,9 +141,10 @@ pub struct Chain {
     pub(super) committees: Vec<consensus::Committee>,
     /// Per shard: height and hash of its last accepted header.
     pub(super) heads: Vec<(u64, Hash)>,
-    /// Per shard: the receipts-root leaves of its blocks that send nothing, computed at
-    /// its first header (see [`cross_shard::receipt::empty_leaves`]).
-    pub(super) empty_leaves: Vec<Vec<Hash>>,
+    /// Per shard: the receipts-root tree of its blocks that send nothing, made at its
+    /// first header; each header's root is checked by patching it with the leaves sent
+    /// (see [`cross_shard::receipt::empty_leaves`]).
+    pub(super) empty_trees: Vec<Option<merkle::Tree>>,
     /// Per (src, dst): the next sequence number a batch must start at.
     pub(super) next_seq: Vec<Vec<u64>>,
     /// Per (src, dst): one past the last sequence number notarized.
@@ -211,7 +212,7 @@ impl Chain {
             shards: n as u32,
             committees,
             heads: vec![(0, Hash::ZERO); n],
-            empty_leaves: vec![Vec::new(); n],
+            empty_trees: vec![None; n],
             next_seq: vec![vec![0; n]; n],
             routed: vec![vec![0; n]; n],
             notarized: vec![0; n],

@@ -122,6 +122,9 @@ impl BlockProducer {
             refund_reason: std::mem::take(&mut out.refund_reason),
             forwarded: std::mem::take(&mut out.forwarded),
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
+            batches_sent: (0..emitted.first().map_or(0, Vec::len))
+                .filter(|&d| emitted.iter().any(|asset| asset[d].0 > 0))
+                .count() as u32,
             mempool_len: lock(&shared.mempool).len() as u64,
             fell_back: stats.fell_back,
             undeclared: stats.undeclared,
@@ -194,6 +197,8 @@ pub struct Work {
     pub call_gas: u64,
     /// Gas the receipts' calls burnt.
     pub receipt_gas: u64,
+    /// Receipt batches sent (paths patched in the blocks' receipts roots).
+    pub batches: u64,
 }
 
 impl Work {
@@ -220,6 +225,7 @@ impl Work {
                 + e.prepares_taken,
             call_gas,
             receipt_gas: e.gas_used.saturating_sub(call_gas),
+            batches: u64::from(e.batches_sent),
         }
     }
 
@@ -234,6 +240,7 @@ impl Work {
             receipts: self.receipts - before.receipts,
             call_gas: self.call_gas - before.call_gas,
             receipt_gas: self.receipt_gas - before.receipt_gas,
+            batches: self.batches - before.batches,
         }
     }
 }
@@ -248,5 +255,6 @@ impl std::ops::AddAssign for Work {
         self.receipts += o.receipts;
         self.call_gas += o.call_gas;
         self.receipt_gas += o.receipt_gas;
+        self.batches += o.batches;
     }
 }

@@ -114,8 +114,9 @@ pub struct BlockProducer {
     pub(crate) last_hash: Hash,
     /// Next sequence number per outbound channel (index = destination).
     pub(crate) out_seq: Vec<u64>,
-    /// The receipts-root leaves of a block that sends nothing (index = destination).
-    empty_leaves: Vec<Hash>,
+    /// The receipts-root tree of a block that sends nothing (leaf = destination): each
+    /// block's root patches it with the destinations it sends to.
+    empty_tree: merkle::Tree,
     /// Next unapplied sequence number per inbound channel (index = source): the acks.
     pub(crate) applied_seq: Vec<u64>,
     /// `applied_seq` as the last submission acknowledged it: a submission acks only the
@@ -172,7 +173,7 @@ impl BlockProducer {
             height: 0,
             last_hash: Hash::ZERO,
             out_seq: vec![0; shards as usize],
-            empty_leaves: receipt::empty_leaves(config.shard, shards),
+            empty_tree: merkle::Tree::new(&receipt::empty_leaves(config.shard, shards)),
             applied_seq: vec![0; shards as usize],
             acked: vec![0; shards as usize],
             last_batches: Vec::new(),
@@ -630,13 +631,19 @@ impl BlockProducer {
         for &(src, _) in &self.receipts {
             self.applied_seq[src as usize] += 1;
         }
-        let leaves = receipt::leaves_over(&self.empty_leaves, &batches);
+        // Batches are made in destination order, each to a destination of the cluster.
+        let sent: Vec<(usize, Hash)> = batches.iter().map(|b| (b.dst as usize, b.leaf())).collect();
+        let receipts_root = self
+            .empty_tree
+            .patched(&sent)
+            .expect("batches in destination order, within the cluster")
+            .root();
         let header = Header {
             shard: me,
             height: self.height + 1,
             prev_hash: self.last_hash,
             state_root: self.ledger.state_root(),
-            receipts_root: merkle::root(&leaves),
+            receipts_root,
             tx_count: self.txs.len() as u32,
             inputs: self.inputs_hash,
         };
@@ -669,7 +676,7 @@ impl BlockProducer {
                 self.misvote(&mut votes, deadline);
             }
         }
-        let leaf_dsts: Vec<ShardId> = batches.iter().map(|b| b.dst).collect();
+        let leaf_dsts: Vec<ShardId> = sent.iter().map(|s| s.0 as ShardId).collect();
         self.last_batches = batches;
         let submission = pb::HeaderSubmission {
             // Alone, the shard is a committee of one and certifies its header for the
@@ -682,10 +689,7 @@ impl BlockProducer {
             }),
             header: Some(pb::Header::from(&header)),
             // Only the leaves of destinations sent to: the beacon knows the others.
-            leaves: leaf_dsts
-                .iter()
-                .map(|&d| leaves[d as usize].0.to_vec())
-                .collect(),
+            leaves: sent.iter().map(|s| s.1.0.to_vec()).collect(),
             leaf_dsts,
             batches: wire,
             votes: votes

@@ -4,6 +4,7 @@
 //!   faults, watch the processes, settle, audit, write.
 //! - [`sweep`]: the same scenario over shard counts and parameters.
 //! - [`bench_exec`]: executor throughput in-process, without the network.
+//! - [`calibrate`]: the virtual driver's cost model, measured on this machine.
 //! - [`deploy`]: a scenario's cluster as Kubernetes manifests.
 //! - [`placement`]: what placing accounts well buys, on real traffic, without a cluster.
 //! - [`genesis`]: the kit of a cluster started elsewhere (keys, certificates, the
@@ -11,6 +12,7 @@
 
 pub mod bench_evm;
 pub mod bench_exec;
+pub mod calibrate;
 pub mod deploy;
 pub mod genesis;
 pub mod placement;

@@ -47,8 +47,13 @@ pub struct CostModel {
     pub message_ns: u64,
     /// Each byte of it.
     pub byte_ns: f64,
-    /// A header accepted by the beacon (its certificate's signatures apart).
+    /// A header accepted by the beacon (its certificate's signatures and its
+    /// receipts root's leaves apart).
     pub header_ns: u64,
+    /// Each inner node of a receipts root hashed: a block sending batches to `k` of
+    /// `n` shards patches `k` paths of `⌈log2 n⌉` nodes, at its shard (sealing it) and
+    /// at the beacon (checking its header).
+    pub root_node_ns: f64,
     /// A beacon block made.
     pub beacon_block_ns: u64,
     /// Each receipt batch the block routes (its Merkle path, the delivery).
@@ -73,6 +78,13 @@ pub struct Node {
     pub executor: ExecutorKind,
     /// Its cores (`threads_per_shard`).
     pub threads: u32,
+    /// Shards in the cluster (leaves of each block's receipts root).
+    pub shards: u32,
+}
+
+/// Inner nodes on one leaf's path in a receipts root over `shards` leaves.
+pub fn path_nodes(shards: u32) -> u64 {
+    u64::from(shards.max(1).next_power_of_two().trailing_zeros())
 }
 
 impl CostModel {
@@ -125,7 +137,9 @@ impl CostModel {
                     + (shared + again) * self.blockstm_tx_ns as f64 / threads
             }
         };
+        let root_ns = (work.batches * path_nodes(node.shards)) as f64 * self.root_node_ns;
         let ns = (work.blocks * self.block_ns) as f64
+            + root_ns
             + receipts_ns
             + alone as f64 * per_call
             + parallel_ns;
@@ -142,9 +156,11 @@ impl CostModel {
         Duration::from_nanos(self.message_ns + (bytes as f64 * self.byte_ns) as u64)
     }
 
-    /// The beacon accepting one header with `signatures` in its certificate.
-    pub fn header(&self, signatures: usize) -> Duration {
-        Duration::from_nanos(self.header_ns + signatures as u64 * self.signature_ns)
+    /// The beacon accepting one header with `signatures` in its certificate, sending
+    /// `batches` batches in a cluster of `shards` shards.
+    pub fn header(&self, signatures: usize, batches: usize, shards: u32) -> Duration {
+        let root_ns = ((batches as u64 * path_nodes(shards)) as f64 * self.root_node_ns) as u64;
+        Duration::from_nanos(self.header_ns + root_ns + signatures as u64 * self.signature_ns)
     }
 
     /// The beacon making one block that routes `deliveries` batches.
@@ -169,6 +185,7 @@ mod tests {
             vm: VmKind::Native,
             executor,
             threads,
+            shards: 1,
         };
         let seq = m.work(node(ExecutorKind::Sequential, 2), &block);
         let par = m.work(node(ExecutorKind::Parallel, 2), &block);

@@ -105,6 +105,7 @@ pub fn world(
         vm: c.vm,
         executor: c.executor,
         threads: c.threads_per_shard,
+        shards: c.shards,
     };
     // The nodes start as the process driver starts its processes — the beacon, then
     // each shard process `LAUNCH_GAP` after the one before — so their block loops tick

@@ -249,7 +249,9 @@ impl World {
                 let outcome = self.beacon.state.chain.accept(&submission);
                 if !matches!(outcome, Ok((_, Outcome::Duplicate | Outcome::OutOfOrder))) {
                     let signatures = submission.cert.as_ref().map_or(0, |c| c.signatures.len());
-                    let took = self.model.header(signatures);
+                    let shards = self.beacon.state.chain.shards();
+                    let batches = submission.leaf_dsts.len();
+                    let took = self.model.header(signatures, batches, shards);
                     Self::charge(now, &mut self.beacon.busy_until, took);
                 }
             }

@@ -256,3 +256,61 @@ fn modelled_signatures_are_charged_not_made_and_the_summary_says_so() {
         show(&output)
     );
 }
+
+#[test]
+fn calibrate_writes_a_cost_model_that_a_virtual_run_charges_by() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("here.toml");
+    let output = shardsim()
+        .args([
+            "calibrate",
+            "--quiet",
+            "--runs",
+            "1",
+            "--block",
+            "200",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let text = std::fs::read_to_string(&model).unwrap();
+    let figures: toml::Table = toml::from_str(&text).unwrap();
+    // Measured figures are this machine's, and something.
+    for measured in ["native_tx_ns", "signature_ns", "header_ns", "delivery_ns"] {
+        let v = figures[measured].as_integer().unwrap();
+        assert!(v > 0, "{measured} = {v}\n{text}");
+    }
+    for measured in ["evm_gas_ns", "root_node_ns", "byte_ns"] {
+        let v = figures[measured].as_float().unwrap();
+        assert!(v > 0.0, "{measured} = {v}\n{text}");
+    }
+    let source = figures["source"].as_str().unwrap().to_string();
+    assert!(source.starts_with("shardsim calibrate"), "{source}");
+    // A run charged by it says so; one charged by a machine twenty times slower at
+    // blocks takes longer over the same blocks.
+    let slow = tmp.path().join("slow.toml");
+    let block_ns = figures["block_ns"].as_integer().unwrap();
+    let mut slower = figures.clone();
+    slower.insert("block_ns".into(), toml::Value::Integer(block_ns * 20));
+    slower.insert("source".into(), "slow".into());
+    std::fs::write(&slow, toml::to_string(&slower).unwrap()).unwrap();
+    let run = |name: &str, model: &Path| {
+        let set = format!("virtual.cost_model={}", model.display());
+        let (ok, shown, dir) = run_virtual(SMALL, &tmp.path().join(name), &["--set", &set], &[]);
+        assert!(ok, "{name}: {shown}");
+        summary(&dir)
+    };
+    let here = run("here", &model);
+    let slowly = run("slow", &slow);
+    assert_eq!(here["simulator"]["cost_model"], source.as_str());
+    assert_eq!(slowly["simulator"]["cost_model"], "slow");
+    let p50 = |s: &Value| s["latency_ms"]["intra"]["p50"].as_f64().unwrap();
+    assert!(
+        p50(&slowly) > p50(&here),
+        "{} vs {}",
+        p50(&slowly),
+        p50(&here)
+    );
+}
