@@ -299,9 +299,9 @@ enum Command {
     /// Runs the real executors (bench-exec, native and EVM), signature checks, the
     /// beacon's chain and a gRPC stream on 127.0.0.1, and writes each figure as the
     /// median of RUNS runs into a cost model file; figures it does not measure yet
-    /// (block_ns, receipt_ns) are carried over from the model it starts from. Name the
-    /// file in a scenario with `[virtual] cost_model = "FILE"`. Takes about a minute
-    /// at the defaults.
+    /// (block_ns, receipt_ns, message_ns) are carried over from the model it starts
+    /// from. Name the file in a scenario with `[virtual] cost_model = "FILE"`. Takes
+    /// about ten seconds at the defaults; do not run it beside other work.
     ///
     /// Example: shardsim calibrate --out my-machine.toml
     Calibrate {
