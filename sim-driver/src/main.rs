@@ -503,7 +503,7 @@ fn main() -> ExitCode {
                 let plan = sim_driver::commands::bench_exec::Plan { block, runs };
                 let c = calibrate::run(plan, base, !quiet).await?;
                 calibrate::write(&out, &c)?;
-                print!("{}", calibrate::table(&c));
+                print!("{}", calibrate::table(&c)?);
                 println!("written: {}", out.display());
                 Ok(ExitCode::SUCCESS)
             }

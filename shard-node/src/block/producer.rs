@@ -119,10 +119,12 @@ pub struct BlockProducer {
     empty_tree: merkle::Tree,
     /// Next unapplied sequence number per inbound channel (index = source): the acks.
     pub(crate) applied_seq: Vec<u64>,
-    /// `applied_seq` as the last submission acknowledged it: a submission acks only the
-    /// channels that moved since (a header per block with an ack per shard made the
-    /// beacon's work grow with the square of the shard count). It starts at zero, so
-    /// the first block after a start or a restart acks every channel it applied from.
+    /// `applied_seq` as the previous block's submission acknowledged it: a submission
+    /// acks only the channels that moved since (an ack per shard in every header made
+    /// the beacon's work grow with the square of the shard count). A restart replays
+    /// its blocks, and so rebuilds it; it starts at zero, so the first block after a
+    /// state sync acks every channel the snapshot had applied from. A candidate set
+    /// aside restores it (`validator::app`'s `Saved`).
     pub(crate) acked: Vec<u64>,
     /// The previous block's batches (a Byzantine shard replays them).
     pub(super) last_batches: Vec<ReceiptBatch>,

@@ -149,7 +149,12 @@ fn receipts_fill_the_block_first_and_wait_in_order() {
     let (tx, mut rx) = mpsc::channel(EVENTS_QUEUE);
     lock(&shared.subscribers).push(tx);
 
-    producer.produce(&shared).unwrap().unwrap();
+    let acks = |sub: &pb::HeaderSubmission| -> Vec<(u32, u64)> {
+        sub.acks.iter().map(|a| (a.src, a.next_seq)).collect()
+    };
+    let sub = producer.produce(&shared).unwrap().unwrap();
+    // Each header acks the channels that moved in it, and only those.
+    assert_eq!(acks(&sub), [(0, 3)]);
     let ev = rx.try_recv().unwrap().unwrap();
     assert_eq!(
         ev.receipts_applied,
@@ -160,12 +165,23 @@ fn receipts_fill_the_block_first_and_wait_in_order() {
     assert_eq!(ev.delayed_receipts, 2);
     assert_eq!(lock(&shared.mempool).len(), 1);
 
-    producer.produce(&shared).unwrap().unwrap();
+    let sub = producer.produce(&shared).unwrap().unwrap();
+    assert_eq!(acks(&sub), [(0, 5)]);
     let ev = rx.try_recv().unwrap().unwrap();
     assert_eq!(ev.receipts_applied, vec![103, 104]);
     assert_eq!(ev.committed, vec![1], "the transaction takes the room left");
     assert_eq!((ev.delayed_receipts, ev.oldest_delayed_us), (0, 0));
     assert_eq!(lock(&shared.counters).inbound[0][0], (5, 5));
+    lock(&shared.mempool).push_back(transfer(2, mine[1], mine[2], 1));
+    let sub = producer.produce(&shared).unwrap().unwrap();
+    assert_eq!(acks(&sub), [], "nothing moved");
+    // A producer whose channels were set from elsewhere (a state sync's snapshot)
+    // acks every channel it has applied from in its first header.
+    let mut restarted = BlockProducer::new(producer.ledger.clone(), &shared.config).unwrap();
+    restarted.applied_seq = producer.applied_seq.clone();
+    lock(&shared.mempool).push_back(transfer(3, mine[1], mine[2], 2));
+    let sub = restarted.produce(&shared).unwrap().unwrap();
+    assert_eq!(acks(&sub), [(0, 5)]);
 }
 
 #[test]
@@ -179,7 +195,12 @@ fn cross_shard_block_carries_a_provable_batch() {
     let mut producer = BlockProducer::new(ledger, &shared.config).unwrap();
     let tx = payment(1, from, to, 0, 10);
     lock(&shared.mempool).push_back(tx);
+    let (events, mut rx) = mpsc::channel(EVENTS_QUEUE);
+    lock(&shared.subscribers).push(events);
     let sub = producer.produce(&shared).unwrap().unwrap();
+    assert_eq!(rx.try_recv().unwrap().unwrap().batches_sent, 1);
+    // The header carries the leaf of its one destination, not one per shard.
+    assert_eq!(sub.leaf_dsts, [1]);
     let header = Header::try_from(sub.header.as_ref().unwrap()).unwrap();
     let batch = ReceiptBatch::try_from(&sub.batches[0]).unwrap();
     assert_eq!((batch.dst, batch.first_seq, batch.value_of(0)), (1, 0, 10));
