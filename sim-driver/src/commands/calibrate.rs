@@ -449,7 +449,10 @@ pub fn table(c: &Calibration) -> anyhow::Result<String> {
         } else {
             show(now.get(name))
         };
-        out.push_str(&format!("{name:<16} {:>14} {measured:>14}\n", show(was.get(name))));
+        out.push_str(&format!(
+            "{name:<16} {:>14} {measured:>14}\n",
+            show(was.get(name))
+        ));
     }
     Ok(out)
 }
