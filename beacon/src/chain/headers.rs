@@ -88,20 +88,20 @@ impl Chain {
                 "every receipt leaf must be 32 bytes".into(),
             ))?;
         let dsts = &submission.leaf_dsts;
+        let malformed = || {
+            Error::Malformed(
+                "leaf destinations must be as many as the leaves, increasing and within the cluster"
+                    .into(),
+            )
+        };
+        if dsts.len() != sent.len() {
+            return Err(malformed());
+        }
         let shards = self.shards;
         let empty = self.empty_trees[src as usize]
             .get_or_insert_with(|| merkle::Tree::new(&receipt::empty_leaves(src, shards)));
         let changes: Vec<(usize, Hash)> = dsts.iter().map(|&d| d as usize).zip(sent).collect();
-        let tree = match empty.patched(&changes) {
-            Some(tree) if changes.len() == dsts.len() && dsts.len() == submission.leaves.len() => {
-                tree
-            }
-            _ => {
-                return Err(Error::Malformed(
-                    "leaf destinations must be as many as the leaves, increasing and within the cluster".into(),
-                ));
-            }
-        };
+        let tree = empty.patched(&changes).ok_or_else(malformed)?;
         if tree.root() != header.receipts_root {
             return Err(ProtocolError::BadProof {
                 src,

@@ -541,3 +541,34 @@ fn each_shard_is_sent_its_view_of_a_block_and_its_deliveries_in_one_message() {
         .collect();
     assert_eq!(blocks, [(2, vec![(1, 1)], 1), (3, vec![(0, 3)], 0)]);
 }
+
+#[test]
+fn a_header_whose_leaf_destinations_do_not_match_its_leaves_is_refused_whole() {
+    let mut chain = Chain::new(committees(), None);
+    let (good, _) = submission(0, 1, Hash::ZERO, &[(1, 0, 1), (2, 0, 1)], &[]);
+    let refused = |f: &dyn Fn(&mut pb::HeaderSubmission)| {
+        let mut s = good.clone();
+        f(&mut s);
+        Chain::new(committees(), None)
+            .accept(&s)
+            .unwrap_err()
+            .to_string()
+    };
+    for (why, e) in [
+        (
+            "one destination short",
+            refused(&|s| s.leaf_dsts.truncate(1)),
+        ),
+        ("out of order", refused(&|s| s.leaf_dsts.reverse())),
+        ("beyond the cluster", refused(&|s| s.leaf_dsts[1] = 3)),
+    ] {
+        assert!(e.contains("leaf destinations"), "{why}: {e}");
+    }
+    // A leaf moved to a destination it was not for: the root no longer matches.
+    let e = refused(&|s| s.leaf_dsts = vec![0, 2]);
+    assert!(
+        e.contains("does not match the notarized receipts root"),
+        "{e}"
+    );
+    assert_eq!(chain.accept(&good).unwrap(), (0, Outcome::Fresh));
+}
