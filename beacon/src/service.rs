@@ -169,23 +169,10 @@ impl BeaconService {
         }
         let mut state = lock(&self.state);
         let shards = state.chain.shards();
-        for (dst, view, deliveries) in n.into_parts(shards) {
+        for (dst, messages) in n.into_messages(shards) {
             // A shard not subscribed now gets its batches from its backlog later.
-            let subs = &mut state.subscribers[dst as usize];
-            send(
-                subs,
-                pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Block(view)),
-                },
-            );
-            if !deliveries.is_empty() {
-                let items = deliveries;
-                send(
-                    subs,
-                    pb::Inbound {
-                        kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries { items })),
-                    },
-                );
+            for m in messages {
+                send(&mut state.subscribers[dst as usize], m);
             }
         }
         send_tips(&mut state);

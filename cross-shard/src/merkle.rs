@@ -91,18 +91,8 @@ impl Tree {
     }
 
     /// Leaves of the tree.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.levels.first().map_or(0, Vec::len)
-    }
-
-    /// Whether it has no leaves.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Leaf `index`.
-    pub fn leaf(&self, index: usize) -> Option<Hash> {
-        self.levels.first()?.get(index).copied()
     }
 
     /// This tree with some leaves replaced — `changes`, as (index, leaf), in increasing
@@ -147,18 +137,7 @@ impl Tree {
 
     /// The path of leaf `index`, as [`proof`] gives it; `None` if out of range.
     pub fn proof(&self, index: usize) -> Option<Vec<Hash>> {
-        if index >= self.levels.first().map_or(0, Vec::len) {
-            return None;
-        }
-        let mut i = index;
-        let mut path = Vec::with_capacity(self.levels.len());
-        for level in &self.levels[..self.levels.len() - 1] {
-            if let Some(sibling) = level.get(i ^ 1) {
-                path.push(*sibling);
-            }
-            i /= 2;
-        }
-        Some(path)
+        self.patched(&[])?.proof(index)
     }
 }
 

@@ -84,7 +84,7 @@ pub(super) struct Pending {
 }
 
 /// What a new beacon block asks the service to send: to each shard, its view of the
-/// block and then its deliveries, in one message ([`Notarized::into_parts`]).
+/// block and then its deliveries, in one message ([`Notarized::into_messages`]).
 #[derive(Debug, Clone)]
 pub struct Notarized {
     /// The block, whole.
@@ -117,6 +117,12 @@ impl Notarized {
             let view = index.view(&block, dst, to.iter().filter_map(view::source));
             (dst, view, to)
         })
+    }
+
+    /// [`Notarized::into_parts`] as the messages each shard is sent, in order.
+    pub fn into_messages(self, shards: u32) -> impl Iterator<Item = (ShardId, Vec<pb::Inbound>)> {
+        self.into_parts(shards)
+            .map(|(dst, v, to)| (dst, view::messages(v, to).collect()))
     }
 }
 

@@ -127,20 +127,11 @@ impl Chain {
             while let Some(s) = stored.next_if(|s| s.beacon_height == height) {
                 batches.push(s.delivery.clone());
             }
+            // Every block an outbox entry or a decision refers to is kept.
             if let Some(block) = self.blocks.get(&height) {
                 let sources = batches.iter().filter_map(view::source);
-                out.push(pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Block(
-                        Index::of(block).view(block, dst, sources),
-                    )),
-                });
-            }
-            if !batches.is_empty() {
-                out.push(pb::Inbound {
-                    kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries {
-                        items: batches,
-                    })),
-                });
+                let v = Index::of(block).view(block, dst, sources);
+                out.extend(view::messages(v, batches));
             }
         }
         out.push(pb::Inbound {

@@ -87,3 +87,20 @@ impl Index {
 pub(super) fn source(delivery: &pb::ReceiptDelivery) -> Option<ShardId> {
     delivery.batch.as_ref().map(|b| b.src)
 }
+
+/// What a shard is sent for one beacon block: its `view`, then its `deliveries` in one
+/// message (none when there are none) — the same after a block and in a backlog.
+pub(super) fn messages(
+    view: pb::BeaconBlock,
+    deliveries: Vec<pb::ReceiptDelivery>,
+) -> impl Iterator<Item = pb::Inbound> {
+    let block = pb::Inbound {
+        kind: Some(pb::inbound::Kind::Block(view)),
+    };
+    let delivered = (!deliveries.is_empty()).then_some(pb::Inbound {
+        kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries {
+            items: deliveries,
+        })),
+    });
+    std::iter::once(block).chain(delivered)
+}

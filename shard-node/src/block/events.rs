@@ -93,6 +93,7 @@ impl BlockProducer {
             oldest,
             stats,
             entered,
+            batches,
         } = figures;
         let out = &mut self.out;
         let delta = Delta {
@@ -122,9 +123,7 @@ impl BlockProducer {
             refund_reason: std::mem::take(&mut out.refund_reason),
             forwarded: std::mem::take(&mut out.forwarded),
             receipts_emitted: emitted.iter().flatten().map(|e| e.0).sum(),
-            batches_sent: (0..emitted.first().map_or(0, Vec::len))
-                .filter(|&d| emitted.iter().any(|asset| asset[d].0 > 0))
-                .count() as u32,
+            batches_sent: batches as u32,
             mempool_len: lock(&shared.mempool).len() as u64,
             fell_back: stats.fell_back,
             undeclared: stats.undeclared,

@@ -62,6 +62,8 @@ pub(super) struct Figures {
     pub(super) stats: ExecStats,
     /// Transactions the block took in (see [`crate::io::Counters::entered`]).
     pub(super) entered: u64,
+    /// Receipt batches it sent (paths patched in its receipts root).
+    pub(super) batches: usize,
 }
 
 /// What executing a block produced, for sealing it.
@@ -662,6 +664,7 @@ impl BlockProducer {
                 oldest,
                 stats,
                 entered,
+                batches: sent.len(),
             },
         );
 

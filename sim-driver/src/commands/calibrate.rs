@@ -104,7 +104,7 @@ pub async fn run(plan: Plan, base: CostModel, progress: bool) -> anyhow::Result<
         .await
         .context("the measuring thread")??;
     say("messages on a gRPC stream");
-    let wire = Wire::measure(runs).await?;
+    let byte_ns = byte_cost(runs).await?;
 
     let mut model = base.clone();
     model.native_tx_ns = executors.native_tx_ns;
@@ -116,7 +116,7 @@ pub async fn run(plan: Plan, base: CostModel, progress: bool) -> anyhow::Result<
     model.delivery_ns = chain.delivery_ns;
     model.beacon_block_ns = chain.block_ns;
     model.root_node_ns = chain.root_node_ns;
-    model.byte_ns = wire.byte_ns;
+    model.byte_ns = byte_ns;
     model.source = format!(
         "shardsim calibrate ({} calls per block, {} runs); {} from: {}",
         plan.block,
@@ -215,9 +215,9 @@ fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
     Some((my - b * mx, b))
 }
 
-/// The median of `samples` (the lower middle one).
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort_unstable();
+/// The median of `samples` (the lower middle one); runs are at least one.
+fn median<T: PartialOrd + Copy>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     samples[(samples.len() - 1) / 2]
 }
 
@@ -346,11 +346,6 @@ impl ChainCosts {
     }
 }
 
-/// The cost of a message's bytes on a real gRPC stream.
-struct Wire {
-    byte_ns: f64,
-}
-
 /// CPU time this process has used, all threads, to the nanosecond (`/proc`'s figures
 /// count in 10 ms ticks).
 #[allow(unsafe_code)]
@@ -364,60 +359,53 @@ fn process_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-impl Wire {
-    /// Streams `STREAMED` copies of `s` to the beacon at `addr` (it takes the first and
-    /// ignores the rest as duplicates): the process's CPU time per copy.
-    async fn stream(addr: std::net::SocketAddr, s: &pb::HeaderSubmission) -> anyhow::Result<f64> {
-        let mut client = BeaconClient::connect(format!("http://{addr}"))
-            .await
-            .context("connecting to the measured beacon")?;
-        let copies: Vec<pb::HeaderSubmission> = vec![s.clone(); STREAMED];
-        let before = process_cpu();
-        client
-            .submit_headers(tokio_stream::iter(copies))
-            .await
-            .context("the measured stream")?;
-        Ok((process_cpu() - before).as_nanos() as f64 / STREAMED as f64)
-    }
+/// Streams `STREAMED` copies of `s` to the beacon at `addr` (it takes the first and
+/// ignores the rest as duplicates): the process's CPU time per copy.
+async fn stream(addr: std::net::SocketAddr, s: &pb::HeaderSubmission) -> anyhow::Result<f64> {
+    let mut client = BeaconClient::connect(format!("http://{addr}"))
+        .await
+        .context("connecting to the measured beacon")?;
+    let copies: Vec<pb::HeaderSubmission> = vec![s.clone(); STREAMED];
+    let before = process_cpu();
+    client
+        .submit_headers(tokio_stream::iter(copies))
+        .await
+        .context("the measured stream")?;
+    Ok((process_cpu() - before).as_nanos() as f64 / STREAMED as f64)
+}
 
-    async fn measure(runs: usize) -> anyhow::Result<Wire> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let config = beacon::BeaconConfig {
-            shards: SHARDS,
-            committees: committees()?,
-            interval: Duration::from_millis(100),
-            two_phase: None,
-            data_dir: None,
-            tls: None,
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(beacon::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        // Two shards' headers (each is accepted once, then ignored): one with nothing
-        // to route, one with a large batch.
-        let small = submissions(0, 0, 1, None).0.swap_remove(0);
-        let large = submissions(1, LARGE_RECEIPTS, 1, None).0.swap_remove(1);
-        let sizes = [small.encoded_len(), large.encoded_len()].map(|b| b as f64);
-        let (mut per_small, mut per_large) = (Vec::new(), Vec::new());
-        for _ in 0..runs {
-            per_small.push(Self::stream(addr, &small).await?);
-            per_large.push(Self::stream(addr, &large).await?);
-        }
-        let _ = stop.send(());
-        let _ = server.await;
-        let mid = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[(v.len() - 1) / 2]
-        };
-        // Each copy is paid at both ends: encoded and written, read and decoded; a
-        // byte's cost is the slope between the small and the large copies.
-        let (small_ns, large_ns) = (mid(per_small) / 2.0, mid(per_large) / 2.0);
-        Ok(Wire {
-            byte_ns: ((large_ns - small_ns) / (sizes[1] - sizes[0])).max(0.0),
-        })
+/// The cost of a message's byte on a real gRPC stream, at each end.
+async fn byte_cost(runs: usize) -> anyhow::Result<f64> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = beacon::BeaconConfig {
+        shards: SHARDS,
+        committees: committees()?,
+        interval: Duration::from_millis(100),
+        two_phase: None,
+        data_dir: None,
+        tls: None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(beacon::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    // Two shards' headers (each is accepted once, then ignored): one with nothing
+    // to route, one with a large batch.
+    let small = submissions(0, 0, 1, None).0.swap_remove(0);
+    let large = submissions(1, LARGE_RECEIPTS, 1, None).0.swap_remove(1);
+    let sizes = [small.encoded_len(), large.encoded_len()].map(|b| b as f64);
+    let (mut per_small, mut per_large) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        per_small.push(stream(addr, &small).await?);
+        per_large.push(stream(addr, &large).await?);
     }
+    let _ = stop.send(());
+    let _ = server.await;
+    // Each copy is paid at both ends: encoded and written, read and decoded; a
+    // byte's cost is the slope between the small and the large copies.
+    let (small_ns, large_ns) = (median(per_small) / 2.0, median(per_large) / 2.0);
+    Ok(((large_ns - small_ns) / (sizes[1] - sizes[0])).max(0.0))
 }
 
 /// The model as a file: a header saying where it comes from, then the figures.

@@ -278,17 +278,9 @@ impl World {
                 let slots = self.shards.len() as u32;
                 let n = self.validators;
                 if let Some(notarized) = notarized {
-                    for (dst, view, items) in notarized.into_parts(slots / n) {
-                        let validators = dst * n..(dst + 1) * n;
-                        let block = pb::Inbound {
-                            kind: Some(pb::inbound::Kind::Block(view)),
-                        };
-                        self.broadcast(validators.clone(), block);
-                        if !items.is_empty() {
-                            let msg = pb::Inbound {
-                                kind: Some(pb::inbound::Kind::Deliveries(pb::Deliveries { items })),
-                            };
-                            self.broadcast(validators, msg);
+                    for (dst, messages) in notarized.into_messages(slots / n) {
+                        for m in messages {
+                            self.broadcast(dst * n..(dst + 1) * n, m);
                         }
                     }
                 }
